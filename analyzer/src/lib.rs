@@ -1,1 +1,219 @@
-//! trace-analyzer: merges a run's trace files and names polluters and victims.
+//! trace-analyzer: merges a run's state-trace files into one timeline and
+//! names polluters and victims.
+//!
+//! The binary is a thin clap layer ([`cli`]) over this library. The stages,
+//! one module each: [`discover`] finds trace files and groups them into
+//! runs, [`read`] parses v1 and legacy files into [`record::Rec`]s,
+//! [`merge`] orders them across files, [`analysis`] follows scenarios and
+//! state and feeds the [`rules`], [`render`] prints the results. The result
+//! types ([`model`]) are the stable contract for JSON and the HTML timeline.
+
+pub mod analysis;
+pub mod clean;
+pub mod cli;
+pub mod discover;
+pub mod export;
+pub mod findings;
+pub mod gen;
+pub mod merge;
+pub mod model;
+pub mod overlap;
+pub mod progress;
+pub mod read;
+pub mod record;
+pub mod render;
+pub mod resources;
+pub mod rules;
+
+use std::path::PathBuf;
+
+pub use model::*;
+pub use read::LegacyTz;
+
+use analysis::{Engine, EngineOptions};
+use discover::{Discovery, Run};
+use merge::Merger;
+use read::ReadOptions;
+
+/// What to analyze and how.
+#[derive(Debug, Clone, Default)]
+pub struct AnalyzeOptions {
+    /// Files and folders; empty means [`discover::default_inputs`].
+    pub inputs: Vec<PathBuf>,
+    /// The run to analyze (exact id or unique prefix); default: most recent.
+    pub run: Option<String>,
+    pub legacy_tz: LegacyTz,
+    /// List every overlapping pair instead of one example per process pair.
+    pub all_overlaps: bool,
+    /// Rules to switch off.
+    pub allow: Vec<RuleId>,
+    /// Rules whose findings are always errors.
+    pub deny: Vec<RuleId>,
+    /// Also build the [`Timeline`] (keeps every scenario and action in memory).
+    pub timeline: bool,
+    /// Show a progress bar on stderr when the input is large and stderr is a terminal.
+    pub progress: bool,
+}
+
+/// Why nothing could be analyzed (exit code 2).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum InputError {
+    /// `--run` named no run in the inputs.
+    UnknownRun { wanted: String, available: Vec<String> },
+    /// `--run` prefix matched several runs.
+    AmbiguousRun { wanted: String, matches: Vec<String> },
+}
+
+impl std::fmt::Display for InputError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            InputError::UnknownRun { wanted, available } if available.is_empty() => {
+                write!(f, "run {wanted:?} not found: the inputs hold no trace files")
+            }
+            InputError::UnknownRun { wanted, available } => write!(
+                f,
+                "run {wanted:?} not found; runs in the inputs: {} (see `trace-analyzer runs`)",
+                available.join(", ")
+            ),
+            InputError::AmbiguousRun { wanted, matches } => write!(
+                f,
+                "run {wanted:?} is ambiguous, it matches {}; give more of the id",
+                matches.join(", ")
+            ),
+        }
+    }
+}
+
+impl std::error::Error for InputError {}
+
+/// Picks the run to analyze: `wanted` (exact id, else unique prefix) or
+/// the most recent. Returns it and the ids of the others.
+pub fn select_run(d: &Discovery, wanted: Option<&str>) -> Result<Option<(Run, Vec<String>)>, InputError> {
+    let ids: Vec<String> = d.runs.iter().map(|r| r.id.clone()).collect();
+    let idx = match wanted {
+        None => match d.runs.len() {
+            0 => return Ok(None),
+            n => n - 1,
+        },
+        Some(w) => {
+            if let Some(i) = d.runs.iter().position(|r| r.id == w) {
+                i
+            } else {
+                let m: Vec<usize> = (0..d.runs.len()).filter(|&i| d.runs[i].id.starts_with(w)).collect();
+                match m.as_slice() {
+                    [i] => *i,
+                    [] => {
+                        return Err(InputError::UnknownRun {
+                            wanted: w.to_owned(),
+                            available: ids,
+                        })
+                    }
+                    _ => {
+                        return Err(InputError::AmbiguousRun {
+                            wanted: w.to_owned(),
+                            matches: m.iter().map(|&i| ids[i].clone()).collect(),
+                        })
+                    }
+                }
+            }
+        }
+    };
+    let others = ids.iter().enumerate().filter(|(i, _)| *i != idx).map(|(_, id)| id.clone()).collect();
+    Ok(Some((d.runs[idx].clone(), others)))
+}
+
+/// Inputs or the default folder.
+pub fn inputs_or_default(inputs: &[PathBuf]) -> Vec<PathBuf> {
+    if inputs.is_empty() {
+        discover::default_inputs()
+    } else {
+        inputs.to_vec()
+    }
+}
+
+/// Discovers, merges and analyzes one run, streaming.
+pub fn analyze(opts: &AnalyzeOptions) -> Result<Analysis, InputError> {
+    let inputs = inputs_or_default(&opts.inputs);
+    let discovery = discover::discover(&inputs, &opts.legacy_tz);
+    let mut warnings = discovery.warnings.clone();
+    let Some((run, other_runs)) = select_run(&discovery, opts.run.as_deref())? else {
+        let shown: Vec<String> = inputs.iter().map(|p| p.display().to_string()).collect();
+        warnings.push(Warning {
+            file: shown.join(", "),
+            line: 0,
+            message: "no trace files found (names start with `bdd-state-trace-`; was BDD_TRACE_STATE=1 set when the tests ran?)".into(),
+        });
+        return Ok(Analysis {
+            report: Report {
+                run_id: String::new(),
+                other_runs: Vec::new(),
+                start: None,
+                end: None,
+                records: 0,
+                processes: Vec::new(),
+                findings: Vec::new(),
+                overlaps: Vec::new(),
+                warnings,
+            },
+            timeline: opts.timeline.then(Timeline::default),
+        });
+    };
+    Ok(analyze_run(&run, other_runs, opts.run.is_some(), opts, warnings))
+}
+
+/// Analyzes the files of one run already discovered.
+pub fn analyze_run(run: &Run, other_runs: Vec<String>, run_selected: bool, opts: &AnalyzeOptions, mut warnings: Vec<Warning>) -> Analysis {
+    let progress = progress::Progress::maybe(opts.progress, run.bytes());
+    let read_opts = ReadOptions {
+        full: false,
+        legacy_tz: opts.legacy_tz,
+        progress: progress.as_ref().map(|p| p.counter()),
+    };
+    let mut engine = Engine::new(
+        &run.id,
+        &run.files,
+        other_runs.clone(),
+        run_selected,
+        EngineOptions {
+            all_overlaps: opts.all_overlaps,
+            timeline: opts.timeline,
+            allow: opts.allow.clone(),
+            deny: opts.deny.clone(),
+        },
+    );
+    let mut merger = Merger::new(&run.files, &read_opts);
+    let mut n = 0u64;
+    for rec in merger.by_ref() {
+        engine.feed(&rec);
+        n += 1;
+        if n % 65536 == 0 {
+            if let Some(p) = &progress {
+                p.tick();
+            }
+        }
+    }
+    let ends = merger.finish();
+    if let Some(p) = &progress {
+        p.done();
+    }
+    let mut file_ends = Vec::with_capacity(ends.len());
+    for (end, w) in ends {
+        warnings.extend(w);
+        file_ends.push(end);
+    }
+    let (parts, timeline) = engine.finish(file_ends);
+    Analysis {
+        report: Report {
+            run_id: run.id.clone(),
+            other_runs,
+            start: parts.start,
+            end: parts.end,
+            records: parts.records,
+            processes: parts.processes,
+            findings: parts.findings,
+            overlaps: parts.overlaps,
+            warnings,
+        },
+        timeline,
+    }
+}

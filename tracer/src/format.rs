@@ -83,7 +83,12 @@ pub struct Header<'a> {
     #[serde(with = "wall_time")]
     pub start: DateTime<Utc>,
     /// Selected configuration, e.g. `BDD_SCHEMA_ISOLATION`, `flush`.
-    #[serde(borrow, default, skip_serializing_if = "Vec::is_empty", with = "string_pairs")]
+    #[serde(
+        borrow,
+        default,
+        skip_serializing_if = "Vec::is_empty",
+        with = "string_pairs"
+    )]
     pub config: Vec<(Cow<'a, str>, Cow<'a, str>)>,
 }
 
@@ -134,7 +139,12 @@ pub struct Event<'a> {
     pub rows: Option<u64>,
     /// Anything else: HTTP method/path/status, user fields. Values are JSON
     /// scalars; readers keep them as text.
-    #[serde(borrow, default, skip_serializing_if = "Vec::is_empty", with = "scalar_pairs")]
+    #[serde(
+        borrow,
+        default,
+        skip_serializing_if = "Vec::is_empty",
+        with = "scalar_pairs"
+    )]
     pub fields: Vec<(Cow<'a, str>, Cow<'a, str>)>,
 }
 
@@ -443,7 +453,10 @@ fn parse_fixed(b: &[u8]) -> Option<DateTime<Utc>> {
         Some(v)
     };
     let seps = [(4, b'-'), (7, b'-'), (10, b'T'), (13, b':'), (16, b':')];
-    if seps.iter().any(|&(i, c)| b[i] != c && !(i == 10 && b[i] == b't')) {
+    if seps
+        .iter()
+        .any(|&(i, c)| b[i] != c && !(i == 10 && b[i] == b't'))
+    {
         return None;
     }
     let date = NaiveDate::from_ymd_opt(num(0..4)? as i32, num(5..7)?, num(8..10)?)?;
@@ -462,7 +475,8 @@ pub mod wall_time {
 
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<DateTime<Utc>, D::Error> {
         let raw: Cow<'de, str> = Deserialize::deserialize(d)?;
-        parse_wall_time(&raw).ok_or_else(|| D::Error::custom(format!("invalid RFC 3339 time {raw:?}")))
+        parse_wall_time(&raw)
+            .ok_or_else(|| D::Error::custom(format!("invalid RFC 3339 time {raw:?}")))
     }
 }
 
@@ -649,21 +663,34 @@ mod tests {
             step: None,
             action: Action::DbInsert,
             name: None,
-            resource: Some(Resource::tables("sqlite:/tmp/x.db", "main", ["users".into()])),
+            resource: Some(Resource::tables(
+                "sqlite:/tmp/x.db",
+                "main",
+                ["users".into()],
+            )),
             details: Some("INSERT INTO users (name) VALUES (?)".into()),
             outcome: None,
             error: None,
             duration_us: Some(12),
             rows: Some(1),
-            fields: vec![("status".into(), "200".into()), ("method".into(), "GET".into())],
+            fields: vec![
+                ("status".into(), "200".into()),
+                ("method".into(), "GET".into()),
+            ],
         };
         let mut line = Vec::new();
         Record::Event(event.clone()).write_line(&mut line);
         let text = std::str::from_utf8(&line).unwrap();
         assert!(text.ends_with('\n'));
         assert!(!text.contains("null"), "absent fields are omitted: {text}");
-        assert!(text.contains(r#""fields":{"status":200,"method":"GET"}"#), "{text}");
-        assert_eq!(Record::parse(text.trim_end()).unwrap(), Record::Event(event));
+        assert!(
+            text.contains(r#""fields":{"status":200,"method":"GET"}"#),
+            "{text}"
+        );
+        assert_eq!(
+            Record::parse(text.trim_end()).unwrap(),
+            Record::Event(event)
+        );
     }
 
     #[test]
@@ -671,7 +698,9 @@ mod tests {
         let header = r#"{"type":"header","format":"bdd-state-trace","version":1,"run_id":"r1","pid":9,"process":"auth","start":"2026-04-11T10:10:53.000000Z"}"#;
         assert!(matches!(Record::parse(header).unwrap(), Record::Header(h) if h.pid == 9));
         let event = r#"{"type":"event","seq":1,"ts":"2026-04-11T10:10:53.5Z","action":"SCENARIO_START","scenario_id":1,"feature":"auth","scenario":"Login","extra":[1,2]}"#;
-        assert!(matches!(Record::parse(event).unwrap(), Record::Event(e) if e.action == Action::ScenarioStart));
+        assert!(
+            matches!(Record::parse(event).unwrap(), Record::Event(e) if e.action == Action::ScenarioStart)
+        );
         let footer = r#"{"type":"footer","seq":2,"ts":"2026-04-11T10:10:54.000000Z","records":2,"dropped":0}"#;
         assert!(matches!(Record::parse(footer).unwrap(), Record::Footer(f) if f.records == 2));
     }
@@ -688,7 +717,10 @@ mod tests {
     fn resources_display_compactly() {
         let all = Resource::tables("sqlite:/d.db", "main", []);
         assert_eq!(all.to_string(), "shared:sqlite:/d.db/main/*");
-        assert_eq!(Resource::process("jwt_secret").to_string(), "process:jwt_secret");
+        assert_eq!(
+            Resource::process("jwt_secret").to_string(),
+            "process:jwt_secret"
+        );
     }
 
     #[test]

@@ -1,0 +1,616 @@
+//! The streaming analysis engine: follows scenarios, processes and schemas
+//! record by record and hands normalised accesses to the rules.
+//!
+//! It keeps only what later records can still refer to: active scenarios,
+//! a few recently ended ones (after-hooks), per-resource state inside the
+//! rules, and findings. Memory therefore grows with processes, resources
+//! and findings, never with records.
+
+use std::cell::Cell;
+use std::collections::{HashMap, VecDeque};
+use std::rc::Rc;
+use std::sync::Arc;
+
+use state_tracer::format::{Action, ActionKind, Outcome, Resource, Scope};
+
+use crate::discover::{Format, SourceFile};
+use crate::findings::Findings;
+use crate::model::{
+    ActionMark, OrderEntry, ProcessSummary, RuleId, ScenarioOutcome, ScenarioSpan, Timeline, TimelineProcess,
+};
+use crate::overlap::Overlaps;
+use crate::read::FileEnd;
+use crate::record::{to_time, FastMap, FileIdx, Micros, Rec, RecKind};
+use crate::resources::{Resources, SchemaId, Target};
+use crate::rules::{self, Rule};
+
+/// A scenario instance while the run is analyzed.
+#[derive(Debug)]
+pub struct Scn {
+    /// Ordinal in merge order; also the index in [`Timeline::scenarios`].
+    pub id: usize,
+    pub file: FileIdx,
+    pub feature: Arc<str>,
+    pub name: Arc<str>,
+    pub start: Micros,
+    pub end: Cell<Option<Micros>>,
+    /// Last record attributed to it (after-hooks included).
+    pub last: Cell<Micros>,
+    pub outcome: Cell<Option<Outcome>>,
+    /// The schema it created or switched to, if any.
+    pub schema: Cell<Option<SchemaId>>,
+    order_pos: usize,
+}
+
+impl Scn {
+    pub fn is_active(&self) -> bool {
+        self.end.get().is_none()
+    }
+
+    pub fn outcome(&self) -> ScenarioOutcome {
+        self.outcome.get().map_or(ScenarioOutcome::Unfinished, Into::into)
+    }
+
+    pub fn failed(&self) -> bool {
+        self.outcome.get() == Some(Outcome::Failed)
+    }
+}
+
+/// Per-process state.
+pub struct Proc {
+    pub file: FileIdx,
+    pub pid: u32,
+    pub header_label: String,
+    pub format: Format,
+    pub path: String,
+    pub argv: Vec<String>,
+    first_feature: Option<Arc<str>>,
+    by_id: FastMap<u64, Rc<Scn>>,
+    by_name: HashMap<(Arc<str>, Arc<str>), Rc<Scn>>,
+    ended_ids: VecDeque<u64>,
+    /// Schema the process (outside scenarios) switched to.
+    pub schema: Option<SchemaId>,
+    pub active: Vec<Rc<Scn>>,
+    order: Vec<(Arc<str>, Arc<str>, ScenarioOutcome)>,
+    pub first: Option<Micros>,
+    pub last: Option<Micros>,
+    pub end: FileEnd,
+    /// Recently resolved resources (by identity of the reader's shared copy).
+    res_cache: Vec<(Arc<Resource<'static>>, Option<SchemaId>, Target)>,
+}
+
+impl Proc {
+    /// `label` from the header, or for legacy files the first feature seen.
+    pub fn label(&self) -> String {
+        match (self.format, &self.first_feature) {
+            (Format::Legacy, Some(f)) => f.to_string(),
+            _ => self.header_label.clone(),
+        }
+    }
+
+    pub fn crashed(&self) -> bool {
+        (self.format == Format::V1 && !self.end.footer) || self.order.iter().any(|o| o.2 == ScenarioOutcome::Unfinished)
+    }
+
+    fn summary(&self) -> ProcessSummary {
+        let count = |o| self.order.iter().filter(|e| e.2 == o).count() as u64;
+        ProcessSummary {
+            pid: self.pid,
+            label: self.label(),
+            scenarios: self.order.len() as u64,
+            passed: count(ScenarioOutcome::Passed),
+            failed: count(ScenarioOutcome::Failed),
+            skipped: count(ScenarioOutcome::Skipped),
+            unfinished: count(ScenarioOutcome::Unfinished),
+            crashed: self.crashed(),
+            first: self.first.map(to_time),
+            last: self.last.map(to_time),
+            file: self.path.clone(),
+            format: self.format.as_str().to_owned(),
+            order: self
+                .order
+                .iter()
+                .map(|(f, s, o)| OrderEntry {
+                    feature: f.to_string(),
+                    scenario: s.to_string(),
+                    outcome: *o,
+                })
+                .collect(),
+        }
+    }
+}
+
+/// How an access changes what it touches.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Op {
+    Read,
+    /// Insert, update, non-destructive DDL, secret/config set.
+    Write,
+    /// Cleanup, delete, truncate, drop, secret reset/rotation.
+    Destroy,
+}
+
+/// One normalised access handed to the rules.
+pub struct Access<'a> {
+    pub scn: Option<&'a Rc<Scn>>,
+    pub file: FileIdx,
+    pub ts: Micros,
+    pub action: Action,
+    pub target: Target,
+    pub op: Op,
+    /// A cleanup (removes all rows; clears leftover data).
+    pub cleanup: bool,
+    /// A process-state reset back to its initial value (JWT_RESET).
+    pub reset: bool,
+}
+
+impl Access<'_> {
+    pub fn mutation(&self) -> bool {
+        self.op != Op::Read
+    }
+}
+
+/// What rules can see and where they put findings.
+pub struct Cx {
+    pub procs: Vec<Proc>,
+    pub resources: Resources,
+    pub findings: Findings,
+    /// Active scenarios of all processes.
+    pub active: Vec<Rc<Scn>>,
+    /// Some scenario or process isolated itself in its own schema.
+    pub isolation_seen: bool,
+    pub run_id: String,
+    pub other_runs: Vec<String>,
+    pub run_selected: bool,
+}
+
+impl Cx {
+    /// Earliest start among active scenarios (state older than this can
+    /// no longer matter to a concurrent-mutation check).
+    pub fn min_active_start(&self) -> Option<Micros> {
+        self.active.iter().map(|s| s.start).min()
+    }
+
+    pub fn pid(&self, file: FileIdx) -> u32 {
+        self.procs[file as usize].pid
+    }
+
+    pub fn proc_label(&self, file: FileIdx) -> String {
+        let p = &self.procs[file as usize];
+        format!("{} (pid {})", p.label(), p.pid)
+    }
+
+    /// `"feature: name" (label, pid N)` for explanations.
+    pub fn describe(&self, s: &Scn) -> String {
+        let p = &self.procs[s.file as usize];
+        format!("\"{}: {}\" ({}, pid {})", s.feature, s.name, p.label(), p.pid)
+    }
+}
+
+/// The report parts the engine computes (the caller adds run and warnings).
+pub struct Finished {
+    pub processes: Vec<ProcessSummary>,
+    pub findings: Vec<crate::model::Finding>,
+    pub overlaps: Vec<crate::model::Overlap>,
+    pub records: u64,
+    pub start: Option<chrono::DateTime<chrono::Utc>>,
+    pub end: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+/// Options of one analysis.
+#[derive(Debug, Clone, Default)]
+pub struct EngineOptions {
+    pub all_overlaps: bool,
+    pub timeline: bool,
+    pub allow: Vec<RuleId>,
+    pub deny: Vec<RuleId>,
+}
+
+/// The streaming analysis of one run.
+pub struct Engine {
+    cx: Cx,
+    rules: Vec<Box<dyn Rule>>,
+    overlaps: Overlaps,
+    next_id: usize,
+    records: u64,
+    first: Option<Micros>,
+    last: Option<Micros>,
+    timeline: Option<Timeline>,
+    opts: EngineOptions,
+}
+
+impl Engine {
+    pub fn new(run_id: &str, files: &[SourceFile], other_runs: Vec<String>, run_selected: bool, opts: EngineOptions) -> Engine {
+        let procs = files
+            .iter()
+            .enumerate()
+            .map(|(i, f)| Proc {
+                file: i as FileIdx,
+                pid: f.pid,
+                header_label: f.label.clone(),
+                format: f.format,
+                path: f.display(),
+                argv: f.argv.clone(),
+                first_feature: None,
+                by_id: FastMap::default(),
+                by_name: HashMap::new(),
+                ended_ids: VecDeque::new(),
+                schema: None,
+                active: Vec::new(),
+                order: Vec::new(),
+                first: None,
+                last: None,
+                end: FileEnd::default(),
+                res_cache: Vec::new(),
+            })
+            .collect();
+        let rules = rules::all()
+            .into_iter()
+            .filter(|r| !opts.allow.contains(&r.id()))
+            .collect();
+        Engine {
+            cx: Cx {
+                procs,
+                resources: Resources::default(),
+                findings: Findings::default(),
+                active: Vec::new(),
+                isolation_seen: false,
+                run_id: run_id.to_owned(),
+                other_runs,
+                run_selected,
+            },
+            rules,
+            overlaps: Overlaps::new(opts.all_overlaps),
+            next_id: 0,
+            records: 0,
+            first: None,
+            last: None,
+            timeline: opts.timeline.then(|| Timeline {
+                run_id: run_id.to_owned(),
+                ..Default::default()
+            }),
+            opts,
+        }
+    }
+
+    /// Feeds one record, in merge order.
+    pub fn feed(&mut self, rec: &Rec) {
+        self.records += 1;
+        self.first = Some(self.first.map_or(rec.ts, |f| f.min(rec.ts)));
+        self.last = Some(self.last.map_or(rec.ts, |l| l.max(rec.ts)));
+        let file = rec.file as usize;
+        {
+            let p = &mut self.cx.procs[file];
+            p.first.get_or_insert(rec.ts);
+            p.last = Some(p.last.map_or(rec.ts, |l| l.max(rec.ts)));
+            if p.first_feature.is_none() {
+                p.first_feature = rec.feature.clone();
+            }
+        }
+        if rec.kind == RecKind::Footer {
+            self.cx.procs[file].end.footer = true;
+            return;
+        }
+        let scn = match rec.action {
+            Action::ScenarioStart => Some(self.start(rec)),
+            Action::ScenarioEnd => self.end(rec),
+            _ => self.attribute(rec),
+        };
+        if let Some(s) = &scn {
+            if rec.ts > s.last.get() {
+                s.last.set(rec.ts);
+                if let Some(tl) = &mut self.timeline {
+                    tl.scenarios[s.id].last = to_time(rec.ts);
+                }
+            }
+        }
+        for r in &mut self.rules {
+            r.on_record(&mut self.cx, rec, scn.as_ref());
+        }
+        if matches!(rec.action.kind(), ActionKind::Lifecycle) {
+            return;
+        }
+        self.schema_tracking(rec, scn.as_ref());
+        let access = self.access(rec, scn.as_ref());
+        if let Some(tl) = &mut self.timeline {
+            tl.actions.push(ActionMark {
+                ts: to_time(rec.ts),
+                pid: self.cx.procs[file].pid,
+                scenario: scn.as_ref().map(|s| s.id),
+                action: rec.action.as_str().to_owned(),
+                kind: kind_name(rec.action.kind()).to_owned(),
+                resource: access.as_ref().map(|a| self.cx.resources.label(&a.target)).or_else(|| rec.resource.as_ref().map(|r| r.to_string())),
+                details: rec.details.as_ref().map(|d| d.to_string()).or_else(|| rec.name().map(str::to_owned)),
+                mutation: access.as_ref().is_some_and(|a| a.mutation()),
+            });
+        }
+        if let Some(a) = access {
+            for r in &mut self.rules {
+                r.on_access(&mut self.cx, &a);
+            }
+        }
+    }
+
+    fn start(&mut self, rec: &Rec) -> Rc<Scn> {
+        let file = rec.file as usize;
+        let feature = rec.feature.clone().unwrap_or_else(|| Arc::from(""));
+        let name = rec.scenario.clone().unwrap_or_else(|| Arc::from(""));
+        let p = &mut self.cx.procs[file];
+        let s = Rc::new(Scn {
+            id: self.next_id,
+            file: rec.file,
+            feature: feature.clone(),
+            name: name.clone(),
+            start: rec.ts,
+            end: Cell::new(None),
+            last: Cell::new(rec.ts),
+            outcome: Cell::new(None),
+            schema: Cell::new(None),
+            order_pos: p.order.len(),
+        });
+        self.next_id += 1;
+        p.order.push((feature.clone(), name.clone(), ScenarioOutcome::Unfinished));
+        if let Some(id) = rec.scenario_id {
+            p.by_id.insert(id, s.clone());
+        }
+        p.by_name.insert((feature, name), s.clone());
+        p.active.push(s.clone());
+        if let Some(tl) = &mut self.timeline {
+            tl.scenarios.push(ScenarioSpan {
+                id: s.id,
+                pid: p.pid,
+                label: p.label(),
+                feature: s.feature.to_string(),
+                name: s.name.to_string(),
+                outcome: ScenarioOutcome::Unfinished,
+                start: to_time(rec.ts),
+                end: None,
+                last: to_time(rec.ts),
+                tid: u64::from(rec.tid),
+                error: None,
+            });
+        }
+        self.overlaps.on_start(&self.cx, &s);
+        self.cx.active.push(s.clone());
+        for r in &mut self.rules {
+            r.on_start(&mut self.cx, &s);
+        }
+        s
+    }
+
+    fn end(&mut self, rec: &Rec) -> Option<Rc<Scn>> {
+        let s = self.attribute(rec)?;
+        if !s.is_active() {
+            return Some(s);
+        }
+        s.end.set(Some(rec.ts));
+        s.outcome.set(Some(rec.outcome.unwrap_or(if rec.error().is_some() { Outcome::Failed } else { Outcome::Passed })));
+        let p = &mut self.cx.procs[s.file as usize];
+        p.order[s.order_pos].2 = s.outcome();
+        p.active.retain(|a| a.id != s.id);
+        if let Some(id) = rec.scenario_id {
+            // Keep a few ended scenarios reachable for their after-hooks.
+            p.ended_ids.push_back(id);
+            if p.ended_ids.len() > 64 {
+                if let Some(old) = p.ended_ids.pop_front() {
+                    p.by_id.remove(&old);
+                }
+            }
+        }
+        self.cx.active.retain(|a| a.id != s.id);
+        if let Some(tl) = &mut self.timeline {
+            let span = &mut tl.scenarios[s.id];
+            span.end = Some(to_time(rec.ts));
+            span.outcome = s.outcome();
+            span.error = rec.error().map(str::to_owned);
+        }
+        for r in &mut self.rules {
+            r.on_end(&mut self.cx, &s);
+        }
+        Some(s)
+    }
+
+    /// The scenario a record belongs to: by id (v1), else by names; ended
+    /// scenarios still match, so after-hooks are attributed to them.
+    fn attribute(&self, rec: &Rec) -> Option<Rc<Scn>> {
+        let p = &self.cx.procs[rec.file as usize];
+        if let Some(id) = rec.scenario_id {
+            if let Some(s) = p.by_id.get(&id) {
+                return Some(s.clone());
+            }
+        }
+        match (&rec.feature, &rec.scenario) {
+            (Some(f), Some(n)) => p.by_name.get(&(f.clone(), n.clone())).cloned(),
+            (None, Some(n)) => p.by_name.get(&(Arc::from(""), n.clone())).cloned(),
+            _ => None,
+        }
+    }
+
+    fn schema_tracking(&mut self, rec: &Rec, scn: Option<&Rc<Scn>>) {
+        if !matches!(rec.action, Action::SchemaCreate | Action::SchemaSet | Action::SchemaDrop) {
+            return;
+        }
+        let Some(name) = rec
+            .resource
+            .as_ref()
+            .and_then(|r| r.schema.as_deref())
+            .or(rec.name())
+            .or(rec.details.as_deref())
+        else {
+            return;
+        };
+        let db = rec.resource.as_ref().and_then(|r| r.db.as_deref()).unwrap_or("");
+        let id = self.cx.resources.schema(db, name);
+        let p = &mut self.cx.procs[rec.file as usize];
+        if rec.action == Action::SchemaDrop {
+            if let Some(s) = scn {
+                if s.schema.get() == Some(id) {
+                    s.schema.set(None);
+                }
+            }
+            if p.schema == Some(id) {
+                p.schema = None;
+            }
+            return;
+        }
+        self.cx.isolation_seen = true;
+        match scn {
+            Some(s) => s.schema.set(Some(id)),
+            None => p.schema = Some(id),
+        }
+        p.res_cache.clear();
+    }
+
+    fn access<'s>(&mut self, rec: &Rec, scn: Option<&'s Rc<Scn>>) -> Option<Access<'s>> {
+        let (op, cleanup, reset) = match rec.action {
+            Action::DbSelect => (Op::Read, false, false),
+            Action::DbInsert | Action::DbUpdate => (Op::Write, false, false),
+            Action::DbDelete => (Op::Destroy, false, false),
+            Action::DbCleanup | Action::SchemaDrop => (Op::Destroy, true, false),
+            Action::DbDdl => {
+                let d = rec.details.as_deref().unwrap_or("").to_ascii_uppercase();
+                if d.contains("DROP") || d.contains("TRUNCATE") {
+                    (Op::Destroy, true, false)
+                } else {
+                    (Op::Write, false, false)
+                }
+            }
+            Action::JwtSet => (Op::Write, false, false),
+            Action::JwtRotate => (Op::Destroy, false, false),
+            Action::JwtReset => (Op::Destroy, false, true),
+            Action::ConfigReload => {
+                let d = rec.details.as_deref().unwrap_or("").to_ascii_lowercase();
+                if d.contains("reset") || d.contains("default") {
+                    (Op::Destroy, false, true)
+                } else {
+                    (Op::Write, false, false)
+                }
+            }
+            Action::Custom if rec.resource.is_some() => (Op::Read, false, false),
+            _ => return None,
+        };
+        let target = self.target(rec, scn)?;
+        Some(Access {
+            scn,
+            file: rec.file,
+            ts: rec.ts,
+            action: rec.action,
+            target,
+            op,
+            cleanup,
+            reset,
+        })
+    }
+
+    /// Resolves a record's resource, applying schema tracking to unqualified ones.
+    fn target(&mut self, rec: &Rec, scn: Option<&Rc<Scn>>) -> Option<Target> {
+        let file = rec.file as usize;
+        let default_process = match rec.action.kind() {
+            ActionKind::Secret => Some("jwt_secret"),
+            ActionKind::Config => Some(rec.name().unwrap_or("config")),
+            _ => None,
+        };
+        let Some(res) = &rec.resource else {
+            let name = default_process?;
+            return Some(Target::Process(self.cx.resources.process(rec.file, name)));
+        };
+        if res.scope == Scope::Process {
+            let name = res.name.as_deref().or(default_process).unwrap_or("state");
+            return Some(Target::Process(self.cx.resources.process(rec.file, name)));
+        }
+        let current = scn.and_then(|s| s.schema.get()).or(self.cx.procs[file].schema);
+        let effective = if res.schema.is_none() { current } else { None };
+        if let Some((_, _, t)) = self.cx.procs[file]
+            .res_cache
+            .iter()
+            .find(|(cached, cur, _)| Arc::ptr_eq(cached, res) && *cur == effective)
+        {
+            return Some(t.clone());
+        }
+        let schema = match (&res.schema, effective) {
+            (Some(s), _) => self.cx.resources.schema(res.db.as_deref().unwrap_or(""), s),
+            (None, Some(id)) => id,
+            (None, None) => {
+                let db = res.db.as_deref().unwrap_or("");
+                self.cx.resources.schema(db, default_schema(db))
+            }
+        };
+        let tables: Rc<[u32]> = res
+            .tables
+            .iter()
+            .map(|t| self.cx.resources.table(schema, t))
+            .collect();
+        let t = Target::Tables { schema, tables };
+        let cache = &mut self.cx.procs[file].res_cache;
+        if cache.len() >= 8 {
+            cache.remove(0);
+        }
+        cache.push((res.clone(), effective, t.clone()));
+        Some(t)
+    }
+
+    /// Ends the analysis: file endings, end-of-run rules, summaries.
+    pub fn finish(mut self, ends: Vec<FileEnd>) -> (Finished, Option<Timeline>) {
+        for (i, e) in ends.into_iter().enumerate() {
+            let footer = self.cx.procs[i].end.footer || e.footer;
+            self.cx.procs[i].end = FileEnd { footer, ..e };
+        }
+        for r in &mut self.rules {
+            r.finish(&mut self.cx);
+        }
+        let processes: Vec<ProcessSummary> = self.cx.procs.iter().map(Proc::summary).collect();
+        let overlaps = self.overlaps.finish(&self.cx.procs);
+        let findings = std::mem::take(&mut self.cx.findings).finish(&self.cx.procs, &self.opts.deny, &self.opts.allow);
+        let timeline = self.timeline.take().map(|mut tl| {
+            tl.start = self.first.map(to_time);
+            tl.end = self.last.map(to_time);
+            tl.processes = self
+                .cx
+                .procs
+                .iter()
+                .map(|p| TimelineProcess {
+                    pid: p.pid,
+                    label: p.label(),
+                    crashed: p.crashed(),
+                })
+                .collect();
+            tl
+        });
+        (
+            Finished {
+                processes,
+                findings,
+                overlaps,
+                records: self.records,
+                start: self.first.map(to_time),
+                end: self.last.map(to_time),
+            },
+            timeline,
+        )
+    }
+}
+
+/// The schema unqualified names resolve to when nobody switched schema
+/// (the tracer uses the same defaults).
+pub fn default_schema(db: &str) -> &'static str {
+    if db.starts_with("sqlite") {
+        "main"
+    } else {
+        "public"
+    }
+}
+
+fn kind_name(k: ActionKind) -> &'static str {
+    match k {
+        ActionKind::Lifecycle => "lifecycle",
+        ActionKind::Cleanup => "cleanup",
+        ActionKind::Read => "read",
+        ActionKind::Write => "write",
+        ActionKind::Transaction => "transaction",
+        ActionKind::Schema => "schema",
+        ActionKind::Secret => "secret",
+        ActionKind::Config => "config",
+        ActionKind::Http => "http",
+        ActionKind::Custom => "custom",
+    }
+}

@@ -1,0 +1,557 @@
+//! The command line: clap definitions and a dispatcher. Each subcommand is
+//! a few lines over the library; exit codes are decided here only.
+//!
+//! Exit codes: 0 clean (or findings below `--fail-on`), 1 findings at or
+//! above `--fail-on`, 2 usage or input error (and input warnings with
+//! `--strict`).
+
+use std::fs::File;
+use std::io::{self, BufWriter, IsTerminal, Write};
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use crate::discover;
+use crate::model::{Report, RuleId, Severity};
+use crate::read::{LegacyTz, ReadOptions};
+use crate::render::{self, MergeFormat, RecordWriter, RenderOptions, ReportFormat};
+use crate::{analyze, select_run, AnalyzeOptions, InputError};
+
+/// Exit code: nothing at or above the threshold.
+pub const EXIT_OK: i32 = 0;
+/// Exit code: findings at or above `--fail-on`.
+pub const EXIT_FINDINGS: i32 = 1;
+/// Exit code: usage or input error.
+pub const EXIT_ERROR: i32 = 2;
+
+const MAIN_EXAMPLES: &str = "\
+Examples:
+  # Run a suite with tracing on, then print the report
+  trace-analyzer run -- cargo test --test bdd
+
+  # Analyze the most recent run in $BDD_TRACE_DIR (or the temp dir)
+  trace-analyzer report
+
+  # One merged timeline of a run's files, as text
+  trace-analyzer merge ./bdd-traces/ --run ci-1234
+
+  # Markdown for a CI job summary; fail only on errors
+  trace-analyzer report ./bdd-traces --format markdown --fail-on error >> \"$GITHUB_STEP_SUMMARY\"
+
+  # Old Go tracer files (local time by default)
+  trace-analyzer report /tmp --legacy-tz UTC
+
+Exit codes: 0 = clean or below --fail-on, 1 = findings at or above --fail-on, 2 = usage or input error.
+Docs: docs/cli.md, rules: docs/rules.md.";
+
+/// Merges a test run's state traces into one timeline and names polluters and victims.
+#[derive(Debug, Parser)]
+#[command(name = "trace-analyzer", version, after_help = MAIN_EXAMPLES, propagate_version = true)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// List the runs found in the inputs, with process count, time range and file count.
+    #[command(after_help = "Examples:\n  trace-analyzer runs\n  trace-analyzer runs ./bdd-traces --format json")]
+    Runs(RunsArgs),
+    /// Merge a run's files into one timeline ordered by wall time.
+    #[command(after_help = "Examples:\n  trace-analyzer merge ./bdd-traces\n  trace-analyzer merge ./bdd-traces --run ci-1234 --format jsonl -o merged.jsonl\n  trace-analyzer merge /tmp --format csv --legacy-tz +02:00")]
+    Merge(MergeArgs),
+    /// Analyze a run: per-process summary, overlaps and findings (polluter, victim, how to reproduce).
+    #[command(after_help = "Examples:\n  trace-analyzer report\n  trace-analyzer report ./bdd-traces --run ci-1234 --format json -o report.json\n  trace-analyzer report ./bdd-traces --fail-on warning --deny leaked-state --allow shared-schema\n  trace-analyzer report ./bdd-traces --format markdown >> \"$GITHUB_STEP_SUMMARY\"")]
+    Report(ReportArgs),
+    /// Run a command with tracing on (BDD_TRACE_STATE=1, fresh BDD_TRACE_RUN_ID and BDD_TRACE_DIR), then report.
+    #[command(after_help = "Examples:\n  trace-analyzer run -- cargo test --test bdd\n  trace-analyzer run --dir /tmp/traces --format markdown -- ./scripts/validate-test-suite.sh 1\n\nExits with the command's code if it failed, else with the --fail-on code.")]
+    Run(RunArgs),
+    /// Delete old trace files the tracer made (and nothing else).
+    #[command(after_help = "Examples:\n  trace-analyzer clean --older-than 7d --dry-run\n  trace-analyzer clean ./bdd-traces --older-than 12h")]
+    Clean(CleanArgs),
+    /// Export a run's timeline for other viewers: Chrome Trace Event JSON for Perfetto UI / chrome://tracing.
+    #[command(
+        after_help = "Examples:\n  trace-analyzer export ./bdd-traces --format chrome -o trace.json\n  trace-analyzer export --run ci-1234 -o trace.json   # then open it in ui.perfetto.dev"
+    )]
+    Export(crate::export::ExportArgs),
+    /// Generate a synthetic run (benchmarks).
+    #[command(hide = true)]
+    Gen(crate::gen::GenArgs),
+}
+
+/// Inputs and run selection, common to every reading command.
+#[derive(Debug, Args, Clone)]
+pub struct InputArgs {
+    /// Trace files or folders [default: $BDD_TRACE_DIR, else the OS temp dir].
+    pub inputs: Vec<PathBuf>,
+    /// Run to use (id or unique prefix) [default: the most recent].
+    #[arg(long, value_name = "ID")]
+    pub run: Option<String>,
+    /// Time zone of legacy (Go tracer) timestamps: `local`, `UTC`, `+02:00`.
+    #[arg(long, value_name = "TZ", default_value = "local", value_parser = parse_tz)]
+    pub legacy_tz: LegacyTz,
+    /// Input warnings (bad lines, unreadable files) make the exit code 2.
+    #[arg(long)]
+    pub strict: bool,
+    /// Write to FILE instead of stdout.
+    #[arg(short, long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+}
+
+fn parse_tz(s: &str) -> Result<LegacyTz, String> {
+    s.parse()
+}
+
+#[derive(Debug, Args)]
+pub struct RunsArgs {
+    #[command(flatten)]
+    pub input: InputArgs,
+    #[arg(long, value_enum, default_value_t = RunsFormat::Table)]
+    pub format: RunsFormat,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum RunsFormat {
+    Table,
+    Json,
+}
+
+#[derive(Debug, Args)]
+pub struct MergeArgs {
+    #[command(flatten)]
+    pub input: InputArgs,
+    #[arg(long, value_enum, default_value_t = MergeFormat::Text)]
+    pub format: MergeFormat,
+}
+
+/// When `report` fails.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum FailOn {
+    Error,
+    Warning,
+    Never,
+}
+
+/// When to colour.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ColorChoice {
+    Auto,
+    Always,
+    Never,
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct ReportOpts {
+    #[arg(long, value_enum, default_value_t = ReportFormat::Table)]
+    pub format: ReportFormat,
+    /// Lowest finding severity that makes the exit code 1.
+    #[arg(long, value_enum, default_value_t = FailOn::Error)]
+    pub fail_on: FailOn,
+    /// List every overlapping pair instead of one example per process pair.
+    #[arg(long)]
+    pub all_overlaps: bool,
+    /// Switch a rule off (repeatable or comma-separated).
+    #[arg(long, value_name = "RULE", value_delimiter = ',', value_parser = parse_rule)]
+    pub allow: Vec<RuleId>,
+    /// Make every finding of a rule an error (repeatable or comma-separated).
+    #[arg(long, value_name = "RULE", value_delimiter = ',', value_parser = parse_rule)]
+    pub deny: Vec<RuleId>,
+    /// Colour the table: auto = on a terminal unless NO_COLOR is set.
+    #[arg(long, value_enum, default_value_t = ColorChoice::Auto)]
+    pub color: ColorChoice,
+}
+
+fn parse_rule(s: &str) -> Result<RuleId, String> {
+    s.parse()
+}
+
+#[derive(Debug, Args)]
+pub struct ReportArgs {
+    #[command(flatten)]
+    pub input: InputArgs,
+    #[command(flatten)]
+    pub report: ReportOpts,
+}
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// Where the traces go [default: ./bdd-traces/<run id>].
+    #[arg(long, value_name = "DIR")]
+    pub dir: Option<PathBuf>,
+    /// Run ID to use [default: a fresh one].
+    #[arg(long, value_name = "ID")]
+    pub run_id: Option<String>,
+    #[arg(long, value_name = "TZ", default_value = "local", value_parser = parse_tz)]
+    pub legacy_tz: LegacyTz,
+    #[arg(long)]
+    pub strict: bool,
+    #[arg(short, long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    #[command(flatten)]
+    pub report: ReportOpts,
+    /// The command to run, after `--`.
+    #[arg(last = true, required = true, value_name = "CMD")]
+    pub command: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct CleanArgs {
+    /// Folders or files [default: $BDD_TRACE_DIR, else the OS temp dir].
+    pub inputs: Vec<PathBuf>,
+    /// Age, e.g. `7d`, `12h`, `30m`, `2w`.
+    #[arg(long, value_name = "AGE", value_parser = crate::clean::parse_age)]
+    pub older_than: std::time::Duration,
+    /// List what would be deleted, delete nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+}
+
+/// Parses `std::env::args` and runs; returns the exit code.
+pub fn main() -> i32 {
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            let code = if e.use_stderr() { EXIT_ERROR } else { EXIT_OK };
+            let _ = e.print();
+            return code;
+        }
+    };
+    run(cli)
+}
+
+/// Runs a parsed command line.
+pub fn run(cli: Cli) -> i32 {
+    let result = match cli.command {
+        Command::Runs(a) => cmd_runs(a),
+        Command::Merge(a) => cmd_merge(a),
+        Command::Report(a) => cmd_report(a),
+        Command::Run(a) => cmd_run(a),
+        Command::Clean(a) => crate::clean::run(&a),
+        Command::Export(a) => crate::export::run(a),
+        Command::Gen(a) => crate::gen::run(&a),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("trace-analyzer: error: {e}");
+            EXIT_ERROR
+        }
+    }
+}
+
+/// A boxed error with a message for the user.
+pub type CliError = Box<dyn std::error::Error>;
+
+fn open_output(path: &Option<PathBuf>) -> Result<(Box<dyn Write>, bool), CliError> {
+    Ok(match path {
+        Some(p) => {
+            let f = File::create(p).map_err(|e| format!("cannot write {}: {e}", p.display()))?;
+            (Box::new(BufWriter::new(f)), false)
+        }
+        None => {
+            let tty = io::stdout().is_terminal();
+            (Box::new(BufWriter::with_capacity(1 << 16, io::stdout().lock())), tty)
+        }
+    })
+}
+
+/// NO_COLOR (any non-empty value) disables colour, per no-color.org.
+fn no_color_env() -> bool {
+    std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty())
+}
+
+fn warn_other_runs(others: &[String], chosen: &str) {
+    if !others.is_empty() {
+        eprintln!(
+            "note: {} other run(s) in the inputs; using the most recent, {chosen:?} (pick another with --run ID; list them with `trace-analyzer runs`)",
+            others.len()
+        );
+    }
+}
+
+fn cmd_runs(a: RunsArgs) -> Result<i32, CliError> {
+    let inputs = crate::inputs_or_default(&a.input.inputs);
+    let d = discover::discover(&inputs, &a.input.legacy_tz);
+    let (mut out, _) = open_output(&a.input.output)?;
+    let rows: Vec<serde_json::Value> = d
+        .runs
+        .iter()
+        .rev()
+        .map(|r| {
+            let mut pids: Vec<u32> = r.files.iter().map(|f| f.pid).collect();
+            pids.sort_unstable();
+            pids.dedup();
+            let start = r.files.iter().filter_map(|f| f.start).min();
+            let end = r
+                .files
+                .iter()
+                .filter_map(|f| last_time(f, &a.input.legacy_tz))
+                .max()
+                .or(r.latest_start());
+            serde_json::json!({
+                "run_id": r.id,
+                "processes": pids.len(),
+                "files": r.files.len(),
+                "start": start.map(crate::record::to_time),
+                "end": end.map(crate::record::to_time),
+                "bytes": r.bytes(),
+            })
+        })
+        .collect();
+    match a.format {
+        RunsFormat::Json => {
+            serde_json::to_writer_pretty(&mut out, &serde_json::json!({"runs": rows, "warnings": d.warnings}))?;
+            writeln!(out)?;
+        }
+        RunsFormat::Table => {
+            let mut t = comfy_table::Table::new();
+            t.load_preset(comfy_table::presets::UTF8_FULL_CONDENSED);
+            t.force_no_tty();
+            t.set_header(vec!["run", "processes", "files", "start (UTC)", "end (UTC)"]);
+            for r in &rows {
+                let time = |k: &str| r[k].as_str().map(|s| s.replace('T', " ").trim_end_matches('Z').to_owned()).unwrap_or_default();
+                t.add_row(vec![
+                    r["run_id"].as_str().unwrap_or("").to_owned(),
+                    r["processes"].to_string(),
+                    r["files"].to_string(),
+                    time("start"),
+                    time("end"),
+                ]);
+            }
+            if rows.is_empty() {
+                writeln!(out, "no runs found in {}", show(&inputs))?;
+            } else {
+                writeln!(out, "{t}")?;
+                writeln!(out, "(most recent first; `report` uses the first unless --run ID)")?;
+            }
+            for w in &d.warnings {
+                eprintln!("warning: {}:{}: {}", w.file, w.line, w.message);
+            }
+        }
+    }
+    out.flush()?;
+    Ok(if a.input.strict && !d.warnings.is_empty() { EXIT_ERROR } else { EXIT_OK })
+}
+
+fn show(paths: &[PathBuf]) -> String {
+    paths.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", ")
+}
+
+/// Time of a file's last record, read from its tail.
+fn last_time(f: &discover::SourceFile, tz: &LegacyTz) -> Option<i64> {
+    let line = discover::last_line(&f.path)?;
+    match f.format {
+        discover::Format::V1 => {
+            let v: serde_json::Value = serde_json::from_str(&line).ok()?;
+            let ts = v.get("ts").or_else(|| v.get("start"))?.as_str()?;
+            state_tracer::format::parse_wall_time(ts).map(|t| t.timestamp_micros())
+        }
+        discover::Format::Legacy => {
+            let l = crate::read::legacy::parse_legacy_line(&line, tz).ok()?;
+            tz.to_utc(l.ts).map(|t| t.timestamp_micros())
+        }
+    }
+}
+
+fn cmd_merge(a: MergeArgs) -> Result<i32, CliError> {
+    let inputs = crate::inputs_or_default(&a.input.inputs);
+    let d = discover::discover(&inputs, &a.input.legacy_tz);
+    let mut warnings = d.warnings.clone();
+    let Some((run, others)) = select_run(&d, a.input.run.as_deref())? else {
+        eprintln!("trace-analyzer: error: no trace files found in {} (was BDD_TRACE_STATE=1 set?)", show(&inputs));
+        print_warnings(&warnings);
+        return Ok(EXIT_ERROR);
+    };
+    if a.input.run.is_none() {
+        warn_other_runs(&others, &run.id);
+    }
+    let (mut out, _) = open_output(&a.input.output)?;
+    let opts = ReadOptions {
+        full: true,
+        legacy_tz: a.input.legacy_tz,
+        progress: None,
+    };
+    let mut writer = RecordWriter::new(a.format, &run.files);
+    let mut merger = crate::merge::Merger::new(&run.files, &opts);
+    let mut result = writer.begin(&mut out);
+    if result.is_ok() {
+        for rec in merger.by_ref() {
+            if let Err(e) = writer.write(&rec, &mut out) {
+                result = Err(e);
+                break;
+            }
+        }
+    }
+    let ends = merger.finish();
+    if let Err(e) = result.and_then(|_| out.flush()) {
+        if e.kind() == io::ErrorKind::BrokenPipe {
+            return Ok(EXIT_OK);
+        }
+        return Err(e.into());
+    }
+    for (_, w) in ends {
+        warnings.extend(w);
+    }
+    print_warnings(&warnings);
+    Ok(if a.input.strict && !warnings.is_empty() { EXIT_ERROR } else { EXIT_OK })
+}
+
+fn print_warnings(w: &[crate::model::Warning]) {
+    for w in w {
+        if w.line > 0 {
+            eprintln!("warning: {}:{}: {}", w.file, w.line, w.message);
+        } else {
+            eprintln!("warning: {}: {}", w.file, w.message);
+        }
+    }
+}
+
+fn analyze_opts(input: &InputArgs, r: &ReportOpts) -> AnalyzeOptions {
+    AnalyzeOptions {
+        inputs: input.inputs.clone(),
+        run: input.run.clone(),
+        legacy_tz: input.legacy_tz,
+        all_overlaps: r.all_overlaps,
+        allow: r.allow.clone(),
+        deny: r.deny.clone(),
+        timeline: r.format.needs_timeline(),
+        progress: true,
+    }
+}
+
+/// Prints a report and returns the exit code it implies.
+fn emit_report(
+    analysis: &crate::model::Analysis,
+    r: &ReportOpts,
+    output: &Option<PathBuf>,
+    strict: bool,
+) -> Result<i32, CliError> {
+    let report = &analysis.report;
+    let (mut out, tty) = open_output(output)?;
+    let color = match r.color {
+        ColorChoice::Always => true,
+        ColorChoice::Never => false,
+        ColorChoice::Auto => tty && !no_color_env(),
+    };
+    let opts = RenderOptions {
+        color,
+        width: if tty { None } else { Some(140) },
+    };
+    if let Err(e) = render::write_report(r.format, report, analysis.timeline.as_ref(), &opts, &mut out).and_then(|_| out.flush()) {
+        if e.kind() != io::ErrorKind::BrokenPipe {
+            return Err(e.into());
+        }
+    }
+    if output.is_some() || r.format != ReportFormat::Table {
+        // Warnings are in the report; repeat a one-line hint on stderr.
+        if !report.warnings.is_empty() {
+            eprintln!("trace-analyzer: {} input warning(s), listed in the report", report.warnings.len());
+        }
+    }
+    Ok(exit_code(report, r.fail_on, strict))
+}
+
+/// The exit code a report implies.
+pub fn exit_code(report: &Report, fail_on: FailOn, strict: bool) -> i32 {
+    if report.processes.is_empty() || (strict && !report.warnings.is_empty()) {
+        return EXIT_ERROR;
+    }
+    let threshold = match fail_on {
+        FailOn::Never => return EXIT_OK,
+        FailOn::Error => Severity::Error,
+        FailOn::Warning => Severity::Warning,
+    };
+    if report.max_severity().is_some_and(|s| s >= threshold) {
+        EXIT_FINDINGS
+    } else {
+        EXIT_OK
+    }
+}
+
+fn cmd_report(a: ReportArgs) -> Result<i32, CliError> {
+    let analysis = analyze(&analyze_opts(&a.input, &a.report))?;
+    if a.input.run.is_none() {
+        warn_other_runs(&analysis.report.other_runs, &analysis.report.run_id);
+    }
+    if analysis.report.processes.is_empty() {
+        eprintln!("trace-analyzer: error: nothing to analyze");
+        print_warnings(&analysis.report.warnings);
+        return Ok(EXIT_ERROR);
+    }
+    emit_report(&analysis, &a.report, &a.input.output, a.input.strict)
+}
+
+/// A fresh run ID: UTC time plus random hex, e.g. `20260411T101053Z-3f9a1c`.
+pub fn fresh_run_id() -> String {
+    let mut bytes = [0u8; 3];
+    if let Ok(mut f) = File::open("/dev/urandom") {
+        let _ = io::Read::read_exact(&mut f, &mut bytes);
+    }
+    format!(
+        "{}-{:02x}{:02x}{:02x}",
+        chrono::Utc::now().format("%Y%m%dT%H%M%SZ"),
+        bytes[0],
+        bytes[1],
+        bytes[2]
+    )
+}
+
+fn cmd_run(a: RunArgs) -> Result<i32, CliError> {
+    let run_id = a.run_id.clone().unwrap_or_else(fresh_run_id);
+    let dir = a
+        .dir
+        .clone()
+        .unwrap_or_else(|| PathBuf::from("bdd-traces").join(state_tracer::format::file_name_safe(&run_id)));
+    std::fs::create_dir_all(&dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+    let dir = std::fs::canonicalize(&dir).unwrap_or(dir);
+    eprintln!("trace-analyzer: run {run_id}, traces in {}", dir.display());
+    let (program, args) = a.command.split_first().ok_or("no command given after --")?;
+    let status = std::process::Command::new(program)
+        .args(args)
+        .env("BDD_TRACE_STATE", "1")
+        .env("BDD_TRACE_RUN_ID", &run_id)
+        .env("BDD_TRACE_DIR", &dir)
+        .status();
+    let status = match status {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("trace-analyzer: error: cannot run {program:?}: {e}");
+            return Ok(EXIT_ERROR);
+        }
+    };
+    let command_code = status.code().unwrap_or_else(|| {
+        use std::os::unix::process::ExitStatusExt;
+        128 + status.signal().unwrap_or(0)
+    });
+    let input = InputArgs {
+        inputs: vec![dir.clone()],
+        run: Some(run_id.clone()),
+        legacy_tz: a.legacy_tz,
+        strict: a.strict,
+        output: a.output.clone(),
+    };
+    let mut opts = analyze_opts(&input, &a.report);
+    let mut result = analyze(&opts);
+    if matches!(&result, Err(InputError::UnknownRun { available, .. }) if !available.is_empty()) {
+        // Legacy (Go tracer) files carry no run ID: the folder is the run.
+        opts.run = None;
+        result = analyze(&opts);
+    }
+    let analysis = match result {
+        Ok(an) if an.report.processes.is_empty() => {
+            eprintln!("trace-analyzer: no trace files in {}", dir.display());
+            return Ok(if command_code != 0 { command_code } else { EXIT_ERROR });
+        }
+        Ok(an) => an,
+        Err(InputError::UnknownRun { .. }) => {
+            eprintln!(
+                "trace-analyzer: the command wrote no trace files for run {run_id} in {} — is the state-tracer layer installed (StateLayer::from_env / state_tracer::init)?",
+                dir.display()
+            );
+            return Ok(if command_code != 0 { command_code } else { EXIT_ERROR });
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let code = emit_report(&analysis, &a.report, &a.output, a.strict)?;
+    Ok(if command_code != 0 { command_code } else { code })
+}

@@ -1,0 +1,346 @@
+//! The analysis result types: what `report` prints and what the HTML
+//! timeline and Chrome export are built from.
+//!
+//! These are the analyzer's stable contract. [`Report`] serialises to the JSON
+//! documented in issue 3 (exact keys; extra keys are additions). [`Timeline`]
+//! is the opt-in, in-memory view of every scenario and state action of a run,
+//! which the streaming report itself never keeps.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use std::fmt;
+use std::str::FromStr;
+
+/// How serious a finding is. Ordered: `Warning < Error`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    Warning,
+    Error,
+}
+
+impl Severity {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Severity::Warning => "warning",
+            Severity::Error => "error",
+        }
+    }
+}
+
+impl fmt::Display for Severity {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// How a scenario ended, as seen by the analyzer (`UNFINISHED` when its
+/// `SCENARIO_END` never came).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum ScenarioOutcome {
+    Passed,
+    Failed,
+    Skipped,
+    Unfinished,
+}
+
+impl ScenarioOutcome {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ScenarioOutcome::Passed => "PASSED",
+            ScenarioOutcome::Failed => "FAILED",
+            ScenarioOutcome::Skipped => "SKIPPED",
+            ScenarioOutcome::Unfinished => "UNFINISHED",
+        }
+    }
+}
+
+impl From<state_tracer::format::Outcome> for ScenarioOutcome {
+    fn from(o: state_tracer::format::Outcome) -> Self {
+        use state_tracer::format::Outcome;
+        match o {
+            Outcome::Passed => ScenarioOutcome::Passed,
+            Outcome::Failed => ScenarioOutcome::Failed,
+            Outcome::Skipped => ScenarioOutcome::Skipped,
+        }
+    }
+}
+
+impl fmt::Display for ScenarioOutcome {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Stable identifiers of the rules (`--allow`/`--deny` take these).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum RuleId {
+    ConcurrentMutation,
+    LeakedState,
+    LeftoverData,
+    SharedSchema,
+    UnfinishedScenario,
+    CrashedProcess,
+    ClockAnomaly,
+    MixedRuns,
+}
+
+impl RuleId {
+    /// Every rule, in documentation order.
+    pub const ALL: &'static [RuleId] = &[
+        RuleId::ConcurrentMutation,
+        RuleId::LeakedState,
+        RuleId::LeftoverData,
+        RuleId::SharedSchema,
+        RuleId::UnfinishedScenario,
+        RuleId::CrashedProcess,
+        RuleId::ClockAnomaly,
+        RuleId::MixedRuns,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RuleId::ConcurrentMutation => "concurrent-mutation",
+            RuleId::LeakedState => "leaked-state",
+            RuleId::LeftoverData => "leftover-data",
+            RuleId::SharedSchema => "shared-schema",
+            RuleId::UnfinishedScenario => "unfinished-scenario",
+            RuleId::CrashedProcess => "crashed-process",
+            RuleId::ClockAnomaly => "clock-anomaly",
+            RuleId::MixedRuns => "mixed-runs",
+        }
+    }
+}
+
+impl fmt::Display for RuleId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for RuleId {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        RuleId::ALL
+            .iter()
+            .copied()
+            .find(|r| r.as_str() == s)
+            .ok_or_else(|| {
+                let known: Vec<_> = RuleId::ALL.iter().map(|r| r.as_str()).collect();
+                format!("unknown rule {s:?}; known rules: {}", known.join(", "))
+            })
+    }
+}
+
+/// A problem with the input (a file or one of its lines). Never fatal:
+/// the rest is still analyzed; `--strict` turns warnings into exit code 2.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Warning {
+    pub file: String,
+    /// 1-based line number; 0 when the problem concerns the whole file.
+    pub line: u64,
+    pub message: String,
+}
+
+/// The whole result of `report`: serialises to the stable JSON contract.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Report {
+    /// The analyzed run.
+    pub run_id: String,
+    /// Other runs found in the inputs but not analyzed (see `--run`).
+    #[serde(default)]
+    pub other_runs: Vec<String>,
+    /// Earliest and latest record time of the run.
+    pub start: Option<DateTime<Utc>>,
+    pub end: Option<DateTime<Utc>>,
+    /// Records analyzed (events and footers).
+    pub records: u64,
+    pub processes: Vec<ProcessSummary>,
+    /// Ranked: failed victims first (`likely_cause`), then errors, then by time.
+    pub findings: Vec<Finding>,
+    /// Overlapping scenarios aggregated by process pair (or every pair with
+    /// `--all-overlaps`).
+    pub overlaps: Vec<Overlap>,
+    pub warnings: Vec<Warning>,
+}
+
+impl Report {
+    /// Highest severity among the findings, if any.
+    pub fn max_severity(&self) -> Option<Severity> {
+        self.findings.iter().map(|f| f.severity).max()
+    }
+}
+
+/// One traced process (one trace file).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ProcessSummary {
+    pub pid: u32,
+    pub label: String,
+    /// Scenarios started.
+    pub scenarios: u64,
+    pub passed: u64,
+    pub failed: u64,
+    pub skipped: u64,
+    /// Started but never ended.
+    pub unfinished: u64,
+    /// True when the process did not exit cleanly: no footer (v1) or an
+    /// unfinished scenario.
+    pub crashed: bool,
+    pub first: Option<DateTime<Utc>>,
+    pub last: Option<DateTime<Utc>>,
+    pub file: String,
+    /// `v1` or `legacy`.
+    pub format: String,
+    /// Scenarios in the order this process ran them.
+    pub order: Vec<OrderEntry>,
+}
+
+/// One entry of a process's execution order.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct OrderEntry {
+    pub feature: String,
+    pub scenario: String,
+    pub outcome: ScenarioOutcome,
+}
+
+/// A scenario named in a finding or overlap.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ScenarioRef {
+    pub pid: u32,
+    pub label: String,
+    pub feature: String,
+    pub scenario: String,
+    pub outcome: ScenarioOutcome,
+    pub start: DateTime<Utc>,
+    pub end: Option<DateTime<Utc>>,
+    /// Index into [`Timeline::scenarios`] (scenario ordinal in merge order).
+    pub id: usize,
+}
+
+/// A finding of one rule: who (polluter) did what (resource, at) to whom (victim).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Finding {
+    pub rule: RuleId,
+    pub severity: Severity,
+    /// The victim failed: this is probably why.
+    pub likely_cause: bool,
+    pub victim: Option<ScenarioRef>,
+    pub polluter: Option<ScenarioRef>,
+    /// `polluter`, `state-setter` (left data a passing victim used) or null.
+    pub role: Option<String>,
+    /// The state involved, e.g. `shared:postgres://db:5432/app/public/users`.
+    pub resource: String,
+    /// When the polluting action (or the problem) happened.
+    pub at: DateTime<Utc>,
+    /// The polluting action, e.g. `DB_CLEANUP`.
+    pub action: Option<String>,
+    pub explanation: String,
+    /// How many times the same pair hit this rule (first shown).
+    pub occurrences: u64,
+    /// How to reproduce a polluter/victim pair in one process.
+    pub reproduce: Option<Reproduction>,
+}
+
+/// Reproduction hint: run these scenarios, in this order, in one process.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Reproduction {
+    /// `feature: scenario`, polluter first.
+    pub scenarios: Vec<String>,
+    /// Command shape, e.g. the victim process's argv with a name filter.
+    pub command: String,
+}
+
+/// Overlapping scenarios of one process pair (`a.pid <= b.pid`; equal for
+/// overlaps inside one process).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Overlap {
+    pub a: ProcessRef,
+    pub b: ProcessRef,
+    pub count: u64,
+    pub example: OverlapExample,
+}
+
+/// A process named by an overlap.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ProcessRef {
+    pub pid: u32,
+    pub label: String,
+}
+
+/// The first (or, with `--all-overlaps`, the only) overlapping pair.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct OverlapExample {
+    pub a: ScenarioRef,
+    pub b: ScenarioRef,
+    /// When the second of the two started.
+    pub at: DateTime<Utc>,
+}
+
+/// Everything the HTML timeline and Chrome export draw. Built only when
+/// asked for (`AnalyzeOptions::timeline`): it keeps every scenario and every
+/// state action in memory (fine for ~100k records), unlike the report.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+pub struct Timeline {
+    pub run_id: String,
+    pub start: Option<DateTime<Utc>>,
+    pub end: Option<DateTime<Utc>>,
+    pub processes: Vec<TimelineProcess>,
+    /// Indexed by `ScenarioSpan::id` (== position).
+    pub scenarios: Vec<ScenarioSpan>,
+    /// State actions in merge (time) order.
+    pub actions: Vec<ActionMark>,
+}
+
+/// A process lane of the timeline.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TimelineProcess {
+    pub pid: u32,
+    pub label: String,
+    pub crashed: bool,
+}
+
+/// One scenario as an interval.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ScenarioSpan {
+    pub id: usize,
+    pub pid: u32,
+    pub label: String,
+    pub feature: String,
+    pub name: String,
+    pub outcome: ScenarioOutcome,
+    pub start: DateTime<Utc>,
+    /// `SCENARIO_END`, or None when it never ended.
+    pub end: Option<DateTime<Utc>>,
+    /// Last record attributed to it, after-hooks included.
+    pub last: DateTime<Utc>,
+    /// Thread of the `SCENARIO_START` record (lanes inside a process).
+    pub tid: u64,
+    pub error: Option<String>,
+}
+
+/// One state action (DB, schema, secret, config, HTTP, custom) on the timeline.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ActionMark {
+    pub ts: DateTime<Utc>,
+    pub pid: u32,
+    /// The scenario it is attributed to (after-hooks included).
+    pub scenario: Option<usize>,
+    pub action: String,
+    /// `cleanup`, `read`, `write`, `transaction`, `schema`, `secret`,
+    /// `config`, `http`, `custom`.
+    pub kind: String,
+    /// Resolved resource (schema tracking applied), if any.
+    pub resource: Option<String>,
+    pub details: Option<String>,
+    /// Whether it changes state visible to other scenarios.
+    pub mutation: bool,
+}
+
+/// A report plus, when requested, the timeline.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Analysis {
+    pub report: Report,
+    pub timeline: Option<Timeline>,
+}

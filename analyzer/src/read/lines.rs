@@ -1,0 +1,138 @@
+//! A line reader that never holds more than `max` bytes of one line.
+//!
+//! `BufRead::read_until` would happily buffer a 100 MB line; a trace file
+//! from a misbehaving writer must not be able to blow the analyzer's memory,
+//! so over-long lines are skipped (and reported) while streaming.
+
+use std::io::{self, BufRead};
+
+/// Longest line kept; longer lines are skipped with a warning.
+pub const MAX_LINE: usize = 1 << 20;
+
+/// What [`LineReader::next_line`] found.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Line<'a> {
+    /// A line without its `\n`; `complete` is false for a last line that
+    /// ended without one (a killed writer).
+    Text { bytes: &'a [u8], complete: bool },
+    /// A line longer than the cap, skipped; `len` is its length in bytes.
+    TooLong { len: u64 },
+}
+
+/// Streams lines out of any `BufRead`, counting them (1-based).
+pub struct LineReader<R> {
+    inner: R,
+    buf: Vec<u8>,
+    max: usize,
+    /// Number of the line last returned.
+    pub line_no: u64,
+}
+
+impl<R: BufRead> LineReader<R> {
+    pub fn new(inner: R) -> Self {
+        Self::with_max(inner, MAX_LINE)
+    }
+
+    pub fn with_max(inner: R, max: usize) -> Self {
+        LineReader {
+            inner,
+            buf: Vec::with_capacity(1024),
+            max,
+            line_no: 0,
+        }
+    }
+
+    /// The next line, or `None` at end of input.
+    pub fn next_line(&mut self) -> io::Result<Option<Line<'_>>> {
+        self.buf.clear();
+        let mut skipped: Option<u64> = None;
+        loop {
+            let avail = match self.inner.fill_buf() {
+                Ok(a) => a,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e),
+            };
+            if avail.is_empty() {
+                // End of input.
+                if let Some(len) = skipped {
+                    self.line_no += 1;
+                    return Ok(Some(Line::TooLong { len }));
+                }
+                if self.buf.is_empty() {
+                    return Ok(None);
+                }
+                self.line_no += 1;
+                return Ok(Some(Line::Text {
+                    bytes: &self.buf,
+                    complete: false,
+                }));
+            }
+            match memchr::memchr(b'\n', avail) {
+                Some(i) => {
+                    match &mut skipped {
+                        Some(len) => *len += i as u64,
+                        None if self.buf.len() + i > self.max => {
+                            skipped = Some((self.buf.len() + i) as u64);
+                            self.buf.clear();
+                        }
+                        None => self.buf.extend_from_slice(&avail[..i]),
+                    }
+                    self.inner.consume(i + 1);
+                    self.line_no += 1;
+                    return Ok(Some(match skipped {
+                        Some(len) => Line::TooLong { len },
+                        None => Line::Text {
+                            bytes: &self.buf,
+                            complete: true,
+                        },
+                    }));
+                }
+                None => {
+                    let n = avail.len();
+                    match &mut skipped {
+                        Some(len) => *len += n as u64,
+                        None if self.buf.len() + n > self.max => {
+                            skipped = Some((self.buf.len() + n) as u64);
+                            self.buf = Vec::with_capacity(1024);
+                        }
+                        None => self.buf.extend_from_slice(avail),
+                    }
+                    self.inner.consume(n);
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn lines(input: &[u8], max: usize) -> Vec<String> {
+        let mut r = LineReader::with_max(io::BufReader::with_capacity(4, input), max);
+        let mut out = Vec::new();
+        while let Some(l) = r.next_line().unwrap() {
+            out.push(match l {
+                Line::Text { bytes, complete } => {
+                    format!("{}{}", String::from_utf8_lossy(bytes), if complete { "" } else { "<cut>" })
+                }
+                Line::TooLong { len } => format!("<too long {len}>"),
+            });
+        }
+        out
+    }
+
+    #[test]
+    fn splits_lines_and_flags_a_cut_last_line() {
+        assert_eq!(lines(b"ab\ncd\nef", 100), ["ab", "cd", "ef<cut>"]);
+        assert_eq!(lines(b"ab\n\n", 100), ["ab", ""]);
+    }
+
+    #[test]
+    fn skips_over_long_lines_without_buffering_them() {
+        assert_eq!(
+            lines(b"ok\n0123456789abcdef\nnext\n0123456789", 8),
+            ["ok", "<too long 16>", "next", "<too long 10>"]
+        );
+    }
+}

@@ -1,0 +1,128 @@
+//! Streaming readers, one per on-disk format, producing [`Rec`]s.
+//!
+//! A reader never panics and never gives up on a file because of one bad
+//! line: every problem is recorded in [`Problems`] with its line number and
+//! the reader carries on.
+
+pub mod legacy;
+pub mod lines;
+pub mod v1;
+
+use std::fs::File;
+use std::io::{BufReader, Read};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+use crate::discover::{Format, SourceFile};
+use crate::model::Warning;
+use crate::record::{FileIdx, Micros, Rec};
+pub use legacy::LegacyTz;
+
+/// What readers keep and how they interpret legacy times.
+#[derive(Debug, Clone, Default)]
+pub struct ReadOptions {
+    /// Keep everything (`merge` prints it); the report drops extra fields.
+    pub full: bool,
+    pub legacy_tz: LegacyTz,
+    /// Bytes read so far, for the progress bar.
+    pub progress: Option<Arc<AtomicU64>>,
+}
+
+/// How a file ended.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct FileEnd {
+    /// Events and footers emitted.
+    pub records: u64,
+    /// A v1 footer was read: the process exited cleanly.
+    pub footer: bool,
+    pub last_ts: Option<Micros>,
+}
+
+/// Per-file problem list with a cap, so a binary file does not produce a
+/// million warnings.
+#[derive(Debug)]
+pub struct Problems {
+    file: String,
+    list: Vec<Warning>,
+    dropped: u64,
+}
+
+/// Problems kept per file; the rest are counted.
+pub const MAX_PROBLEMS: usize = 20;
+
+impl Problems {
+    pub fn new(file: String) -> Self {
+        Problems {
+            file,
+            list: Vec::new(),
+            dropped: 0,
+        }
+    }
+
+    pub fn push(&mut self, line: u64, message: String) {
+        if self.list.len() < MAX_PROBLEMS {
+            self.list.push(Warning {
+                file: self.file.clone(),
+                line,
+                message,
+            });
+        } else {
+            self.dropped += 1;
+        }
+    }
+
+    pub fn into_warnings(mut self) -> Vec<Warning> {
+        if self.dropped > 0 {
+            self.list.push(Warning {
+                file: self.file.clone(),
+                line: 0,
+                message: format!("{} more problems in this file not shown", self.dropped),
+            });
+        }
+        self.list
+    }
+}
+
+/// Counts bytes read for the progress bar.
+struct Counting<R> {
+    inner: R,
+    counter: Arc<AtomicU64>,
+}
+
+impl<R: Read> Read for Counting<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.counter.fetch_add(n as u64, Ordering::Relaxed);
+        Ok(n)
+    }
+}
+
+/// Reads a whole file with the right reader, streaming records into `emit`.
+pub fn read_file(
+    src: &SourceFile,
+    idx: FileIdx,
+    opts: &ReadOptions,
+    emit: &mut dyn FnMut(Rec),
+) -> (FileEnd, Vec<Warning>) {
+    let mut problems = Problems::new(src.display());
+    let file = match File::open(&src.path) {
+        Ok(f) => f,
+        Err(e) => {
+            problems.push(0, format!("cannot read: {e}"));
+            return (FileEnd::default(), problems.into_warnings());
+        }
+    };
+    let input: Box<dyn Read> = match &opts.progress {
+        Some(c) => Box::new(Counting {
+            inner: file,
+            counter: c.clone(),
+        }),
+        None => Box::new(file),
+    };
+    let input = BufReader::with_capacity(1 << 16, input);
+    let end = match src.format {
+        Format::V1 => v1::read(input, idx, opts, &mut problems, emit),
+        Format::Legacy => legacy::read(input, idx, opts, &mut problems, emit),
+    };
+    (end, problems.into_warnings())
+}

@@ -1,0 +1,147 @@
+//! Reader for format v1 (JSON Lines, see `state_tracer::format`).
+//!
+//! Parsing borrows from the line buffer; only the strings that survive into
+//! a [`Rec`] are copied, and repeated ones are shared via the [`Interner`].
+
+use std::io::BufRead;
+
+use state_tracer::format::{sniff_header_version, Action, Event, Record, FORMAT_VERSION};
+
+use crate::read::lines::{Line, LineReader};
+use crate::read::{FileEnd, Problems, ReadOptions};
+use crate::record::{FileIdx, Interner, Rec, RecKind};
+
+/// How the tracer starts every event line.
+const EVENT_PREFIX: &str = r#"{"type":"event","#;
+
+/// Turns a parsed event into a record.
+pub fn to_rec(e: Event<'_>, file: FileIdx, line: u64, full: bool, interner: &mut Interner) -> Rec {
+    let mut rec = Rec::new(e.ts.timestamp_micros(), file, e.seq, line, e.action);
+    rec.tid = e.tid.min(u64::from(u32::MAX)) as u32;
+    rec.scenario_id = e.scenario_id;
+    rec.outcome = e.outcome;
+    // Inside a scenario the id is enough for the report; names are kept on
+    // boundaries (and always for merge).
+    let names = full || e.scenario_id.is_none() || matches!(e.action, Action::ScenarioStart | Action::ScenarioEnd);
+    if names {
+        rec.feature = e.feature.map(|s| interner.str(&s));
+        rec.scenario = e.scenario.map(|s| interner.str(&s));
+    }
+    rec.resource = e.resource.map(|r| interner.resource(r));
+    // The report needs details only where they carry meaning (DDL verbs,
+    // config names); merge keeps everything.
+    if full || matches!(e.action, Action::DbDdl | Action::ConfigReload | Action::Custom | Action::SchemaCreate | Action::SchemaSet | Action::SchemaDrop) {
+        rec.details = e.details.map(|s| s.into());
+    }
+    if e.name.is_some() || e.error.is_some() || (full && (e.step.is_some() || e.duration_us.is_some() || e.rows.is_some() || !e.fields.is_empty())) {
+        let x = rec.extra_mut();
+        x.name = e.name.map(|s| interner.str(&s));
+        x.error = e.error.map(|s| s.into());
+        if full {
+            x.step = e.step.map(|s| interner.str(&s));
+            x.duration_us = e.duration_us;
+            x.rows = e.rows;
+            x.fields = e.fields.into_iter().map(|(k, v)| (k.into(), v.into())).collect();
+        }
+    }
+    rec
+}
+
+/// Streams one v1 file into `emit`.
+pub fn read<R: BufRead>(
+    input: R,
+    file: FileIdx,
+    opts: &ReadOptions,
+    problems: &mut Problems,
+    emit: &mut dyn FnMut(Rec),
+) -> FileEnd {
+    let mut lines = LineReader::new(input);
+    let mut interner = Interner::default();
+    let mut end = FileEnd::default();
+    let mut expected_seq = 1u64;
+    let mut gap_reported = false;
+    loop {
+        // `next_line` returns exactly one more line.
+        let no = lines.line_no + 1;
+        let line = match lines.next_line() {
+            Ok(Some(l)) => l,
+            Ok(None) => break,
+            Err(e) => {
+                problems.push(no, format!("read error: {e}; rest of file skipped"));
+                break;
+            }
+        };
+        let (bytes, complete) = match line {
+            Line::TooLong { len } => {
+                problems.push(no, format!("line of {len} bytes is too long (limit 1 MiB); skipped"));
+                continue;
+            }
+            Line::Text { bytes, complete } => (bytes, complete),
+        };
+        let Ok(text) = std::str::from_utf8(bytes) else {
+            problems.push(no, "invalid UTF-8; line skipped".into());
+            continue;
+        };
+        if text.trim().is_empty() {
+            continue;
+        }
+        // Fast path: the tracer writes `{"type":"event",…` first, so an
+        // event line can go straight into `Event` (which ignores `type`)
+        // instead of serde's buffering of internally tagged enums.
+        let parsed = if text.starts_with(EVENT_PREFIX) {
+            serde_json::from_str::<Event<'_>>(text).map(Record::Event)
+        } else {
+            Record::parse(text)
+        };
+        let record = match parsed {
+            Ok(r) => r,
+            Err(e) if !complete => {
+                problems.push(no, format!("truncated last line (the process was probably killed mid-write): {e}"));
+                continue;
+            }
+            Err(e) => {
+                problems.push(no, format!("not a valid v1 record: {e}; line skipped"));
+                continue;
+            }
+        };
+        match record {
+            Record::Header(_) if no == 1 => {}
+            Record::Header(_) => {
+                let what = match sniff_header_version(text) {
+                    Some(v) if v != u64::from(FORMAT_VERSION) => format!(" of format version {v}"),
+                    _ => String::new(),
+                };
+                problems.push(no, format!("unexpected second header{what} (files concatenated?); ignored"));
+            }
+            Record::Event(e) => {
+                if end.footer {
+                    problems.push(no, "event after the footer; kept".into());
+                }
+                if e.seq != expected_seq && !gap_reported {
+                    gap_reported = true;
+                    problems.push(
+                        no,
+                        format!("sequence jumps from {} to {}: records were lost", expected_seq.saturating_sub(1), e.seq),
+                    );
+                }
+                expected_seq = e.seq + 1;
+                let rec = to_rec(e, file, no, opts.full, &mut interner);
+                end.records += 1;
+                end.last_ts = Some(rec.ts);
+                emit(rec);
+            }
+            Record::Footer(f) => {
+                if f.dropped > 0 {
+                    problems.push(no, format!("the tracer could not write {} records (write errors)", f.dropped));
+                }
+                let mut rec = Rec::new(f.ts.timestamp_micros(), file, f.seq, no, Action::ProcessEnd);
+                rec.kind = RecKind::Footer;
+                end.footer = true;
+                end.records += 1;
+                end.last_ts = Some(rec.ts);
+                emit(rec);
+            }
+        }
+    }
+    end
+}

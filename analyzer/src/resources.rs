@@ -1,0 +1,132 @@
+//! Interned identities of shared and process state, so rules can keep
+//! per-table state in plain vectors instead of hashing strings per record.
+
+use std::collections::HashMap;
+use std::rc::Rc;
+use std::sync::Arc;
+
+use crate::record::FileIdx;
+
+pub type SchemaId = u32;
+pub type TableId = u32;
+pub type ProcResId = u32;
+
+/// What an access touches, with schema tracking already applied.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Target {
+    /// Tables of one schema; an empty list means every table of it.
+    Tables { schema: SchemaId, tables: Rc<[TableId]> },
+    /// In-memory state of one process (`jwt_secret`, `config`).
+    Process(ProcResId),
+}
+
+struct SchemaEntry {
+    db: Arc<str>,
+    name: Arc<str>,
+    tables: Vec<TableId>,
+}
+
+/// The registry of every schema, table and process resource seen.
+#[derive(Default)]
+pub struct Resources {
+    schemas: Vec<SchemaEntry>,
+    schema_ids: HashMap<Arc<str>, HashMap<Arc<str>, SchemaId>>,
+    tables: Vec<(SchemaId, Arc<str>)>,
+    table_ids: Vec<HashMap<Arc<str>, TableId>>,
+    procs: Vec<(FileIdx, Arc<str>)>,
+    proc_ids: HashMap<(FileIdx, Arc<str>), ProcResId>,
+}
+
+impl Resources {
+    pub fn schema(&mut self, db: &str, name: &str) -> SchemaId {
+        if let Some(id) = self.schema_ids.get(db).and_then(|m| m.get(name)) {
+            return *id;
+        }
+        let id = self.schemas.len() as SchemaId;
+        let (db, name): (Arc<str>, Arc<str>) = (db.into(), name.into());
+        self.schemas.push(SchemaEntry {
+            db: db.clone(),
+            name: name.clone(),
+            tables: Vec::new(),
+        });
+        self.table_ids.push(HashMap::new());
+        self.schema_ids.entry(db).or_default().insert(name, id);
+        id
+    }
+
+    pub fn table(&mut self, schema: SchemaId, name: &str) -> TableId {
+        if let Some(id) = self.table_ids[schema as usize].get(name) {
+            return *id;
+        }
+        let id = self.tables.len() as TableId;
+        let name: Arc<str> = name.into();
+        self.tables.push((schema, name.clone()));
+        self.table_ids[schema as usize].insert(name, id);
+        self.schemas[schema as usize].tables.push(id);
+        id
+    }
+
+    pub fn process(&mut self, file: FileIdx, name: &str) -> ProcResId {
+        let key = (file, Arc::<str>::from(name));
+        if let Some(id) = self.proc_ids.get(&key) {
+            return *id;
+        }
+        let id = self.procs.len() as ProcResId;
+        self.procs.push(key.clone());
+        self.proc_ids.insert(key, id);
+        id
+    }
+
+    /// Every table of a schema seen so far.
+    pub fn schema_tables(&self, schema: SchemaId) -> &[TableId] {
+        &self.schemas[schema as usize].tables
+    }
+
+    pub fn table_count(&self) -> usize {
+        self.tables.len()
+    }
+
+    pub fn schema_count(&self) -> usize {
+        self.schemas.len()
+    }
+
+    pub fn proc_count(&self) -> usize {
+        self.procs.len()
+    }
+
+    pub fn schema_name(&self, schema: SchemaId) -> &str {
+        &self.schemas[schema as usize].name
+    }
+
+    pub fn process_file(&self, id: ProcResId) -> FileIdx {
+        self.procs[id as usize].0
+    }
+
+    /// `shared:db/schema/table`, `shared:db/schema/*`, `process:jwt_secret`,
+    /// in the same shape as `Resource`'s Display.
+    pub fn label(&self, target: &Target) -> String {
+        match target {
+            Target::Process(id) => format!("process:{}", self.procs[*id as usize].1),
+            Target::Tables { schema, tables } => {
+                let s = &self.schemas[*schema as usize];
+                let db = if s.db.is_empty() { "?" } else { &s.db };
+                let schema = if s.name.is_empty() { "(default)" } else { &s.name };
+                let names: Vec<&str> = tables.iter().map(|t| &*self.tables[*t as usize].1).collect();
+                match names.as_slice() {
+                    [] => format!("shared:{db}/{schema}/*"),
+                    [one] => format!("shared:{db}/{schema}/{one}"),
+                    many => format!("shared:{db}/{schema}/{{{}}}", many.join(",")),
+                }
+            }
+        }
+    }
+
+    /// Label of one table.
+    pub fn table_label(&self, table: TableId) -> String {
+        let (schema, _) = self.tables[table as usize];
+        self.label(&Target::Tables {
+            schema,
+            tables: Rc::from([table].as_slice()),
+        })
+    }
+}

@@ -1,0 +1,43 @@
+//! `clock-anomaly`: wall time going backwards inside one process (NTP step,
+//! VM migration, a manually set clock). Merge order follows wall time, so
+//! everything this rule flags may be ordered wrongly against other processes.
+
+use std::rc::Rc;
+
+use crate::analysis::{Cx, Scn};
+use crate::findings::Pending;
+use crate::model::{RuleId, Severity};
+use crate::record::{Micros, Rec, RecKind};
+use crate::rules::{slot, Rule};
+
+#[derive(Default)]
+pub struct ClockAnomaly {
+    last: Vec<Option<Micros>>,
+}
+
+impl Rule for ClockAnomaly {
+    fn id(&self) -> RuleId {
+        RuleId::ClockAnomaly
+    }
+
+    fn on_record(&mut self, cx: &mut Cx, rec: &Rec, scn: Option<&Rc<Scn>>) {
+        let last = slot(&mut self.last, rec.file as usize);
+        let prev = last.replace(rec.ts);
+        let Some(prev) = prev else { return };
+        if rec.ts >= prev || rec.kind == RecKind::Footer && rec.ts + 1_000 >= prev {
+            return;
+        }
+        let back = prev - rec.ts;
+        let explanation = format!(
+            "Wall time in {} went back by {:.3} ms at line {} ({} after {}): the clock was stepped, so merged order around here is unreliable.",
+            cx.proc_label(rec.file),
+            back as f64 / 1000.0,
+            rec.line,
+            crate::record::to_time(rec.ts).format("%H:%M:%S%.6f"),
+            crate::record::to_time(prev).format("%H:%M:%S%.6f"),
+        );
+        let mut f = Pending::new(RuleId::ClockAnomaly, Severity::Warning, rec.ts, format!("clock:pid {}", cx.pid(rec.file)), explanation);
+        f.victim = scn.cloned();
+        cx.findings.add_keyed((RuleId::ClockAnomaly, u64::from(rec.file), 0), f);
+    }
+}

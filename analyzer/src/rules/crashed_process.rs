@@ -1,0 +1,39 @@
+//! `crashed-process`: a v1 trace file without a footer. The tracer writes
+//! the footer on a clean exit only, so its absence means the process was
+//! killed, crashed or called `_exit` — its last records show where.
+
+use crate::analysis::Cx;
+use crate::discover::Format;
+use crate::findings::Pending;
+use crate::model::{RuleId, Severity};
+use crate::rules::Rule;
+
+pub struct CrashedProcess;
+
+impl Rule for CrashedProcess {
+    fn id(&self) -> RuleId {
+        RuleId::CrashedProcess
+    }
+
+    fn finish(&mut self, cx: &mut Cx) {
+        for i in 0..cx.procs.len() {
+            let p = &cx.procs[i];
+            if p.format != Format::V1 || p.end.footer {
+                continue;
+            }
+            let victim = p.active.last().cloned();
+            let at = p.last.unwrap_or_default();
+            let mut explanation = format!(
+                "{} wrote no footer: it was killed or crashed (its last record is at {}).",
+                cx.proc_label(p.file),
+                crate::record::to_time(at).format("%H:%M:%S%.6f")
+            );
+            if let Some(v) = &victim {
+                explanation.push_str(&format!(" It was running {}.", cx.describe(v)));
+            }
+            let mut f = Pending::new(RuleId::CrashedProcess, Severity::Error, at, format!("process:{}", p.pid), explanation);
+            f.victim = victim;
+            cx.findings.add_keyed((RuleId::CrashedProcess, u64::from(p.file), 0), f);
+        }
+    }
+}

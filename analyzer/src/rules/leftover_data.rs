@@ -1,0 +1,105 @@
+//! `leftover-data`: scenario A wrote shared data and finished (after-hooks
+//! included) before scenario B started; no cleanup covering that data ran in
+//! between, and B used it. A is a polluter if B failed, a state-setter (B
+//! may silently depend on it) if B passed.
+
+use std::rc::Rc;
+
+use state_tracer::format::Action;
+
+use crate::analysis::{Access, Cx, Op, Scn};
+use crate::findings::Pending;
+use crate::model::{RuleId, Severity};
+use crate::record::{to_time, Micros};
+use crate::resources::Target;
+use crate::rules::{slot, Rule};
+
+struct Writer {
+    scn: Rc<Scn>,
+    at: Micros,
+    action: Action,
+}
+
+/// Writers per table since the last cleanup covering it (most recent last).
+#[derive(Default)]
+pub struct LeftoverData {
+    tables: Vec<Vec<Writer>>,
+    /// Scratch list of table ids, reused across records.
+    ids: Vec<u32>,
+}
+
+const KEEP: usize = 4;
+
+impl Rule for LeftoverData {
+    fn id(&self) -> RuleId {
+        RuleId::LeftoverData
+    }
+
+    fn on_access(&mut self, cx: &mut Cx, a: &Access<'_>) {
+        let Target::Tables { schema, tables } = &a.target else { return };
+        let mut ids = std::mem::take(&mut self.ids);
+        ids.clear();
+        ids.extend_from_slice(if tables.is_empty() { cx.resources.schema_tables(*schema) } else { tables });
+        self.check(cx, a, &ids);
+        self.ids = ids;
+    }
+}
+
+impl LeftoverData {
+    fn check(&mut self, cx: &mut Cx, a: &Access<'_>, ids: &[u32]) {
+        if a.cleanup {
+            for &t in ids {
+                if let Some(w) = self.tables.get_mut(t as usize) {
+                    w.clear();
+                }
+            }
+            return;
+        }
+        let Some(s) = a.scn else { return };
+        for &t in ids {
+            let Some(writers) = self.tables.get(t as usize) else { continue };
+            let found = writers
+                .iter()
+                .rev()
+                .find(|w| w.scn.id != s.id && !w.scn.is_active() && w.scn.last.get() < s.start)
+                .map(|w| (w.scn.clone(), w.at, w.action));
+            if let Some((w, at, action)) = found {
+                let resource = cx.resources.table_label(t);
+                let explanation = format!(
+                    "{} wrote to {} ({} at {}) and finished at {}; no cleanup covered it before {} started at {} and used it ({} at {}).",
+                    cx.describe(&w),
+                    resource,
+                    action,
+                    to_time(at).format("%H:%M:%S%.6f"),
+                    to_time(w.last.get()).format("%H:%M:%S%.6f"),
+                    cx.describe(s),
+                    to_time(s.start).format("%H:%M:%S%.6f"),
+                    a.action,
+                    to_time(a.ts).format("%H:%M:%S%.6f"),
+                );
+                let mut p = Pending::new(RuleId::LeftoverData, Severity::Warning, at, resource, explanation);
+                p.error_if_victim_failed = true;
+                p.action = Some(action);
+                p.polluter = Some(w);
+                p.victim = Some(s.clone());
+                cx.findings.add(p);
+            }
+        }
+        if a.op == Op::Write {
+            for &t in ids {
+                let writers = slot(&mut self.tables, t as usize);
+                if writers.last().is_some_and(|w| w.scn.id == s.id) {
+                    continue;
+                }
+                if writers.len() >= KEEP {
+                    writers.remove(0);
+                }
+                writers.push(Writer {
+                    scn: s.clone(),
+                    at: a.ts,
+                    action: a.action,
+                });
+            }
+        }
+    }
+}

@@ -1,0 +1,31 @@
+//! `mixed-runs`: the inputs hold several runs and no `--run` picked one.
+//! The analyzer analyzes the most recent run only; this finding says so,
+//! because comparing a stale folder's traces is a classic source of confusion.
+
+use crate::analysis::Cx;
+use crate::findings::Pending;
+use crate::model::{RuleId, Severity};
+use crate::rules::Rule;
+
+pub struct MixedRuns;
+
+impl Rule for MixedRuns {
+    fn id(&self) -> RuleId {
+        RuleId::MixedRuns
+    }
+
+    fn finish(&mut self, cx: &mut Cx) {
+        if cx.run_selected || cx.other_runs.is_empty() {
+            return;
+        }
+        let explanation = format!(
+            "The inputs hold {} other run(s) ({}); only the most recent, {:?}, was analyzed. Pick one with --run ID (see `trace-analyzer runs`).",
+            cx.other_runs.len(),
+            cx.other_runs.join(", "),
+            cx.run_id
+        );
+        let at = cx.procs.iter().filter_map(|p| p.first).min().unwrap_or_default();
+        let f = Pending::new(RuleId::MixedRuns, Severity::Warning, at, format!("run:{}", cx.run_id), explanation);
+        cx.findings.add(f);
+    }
+}

@@ -1,0 +1,75 @@
+//! The rules, one file each. A rule watches the engine's stream of scenario
+//! starts/ends and normalised accesses, keeps whatever small state it needs,
+//! and adds findings. Ids and default severities are stable; each rule is
+//! documented in `docs/rules.md`.
+
+mod clock_anomaly;
+mod concurrent_mutation;
+mod crashed_process;
+mod leaked_state;
+mod leftover_data;
+mod mixed_runs;
+mod shared_schema;
+mod unfinished_scenario;
+
+use std::rc::Rc;
+
+use crate::analysis::{Access, Cx, Scn};
+use crate::model::{RuleId, Severity};
+use crate::record::Rec;
+
+/// A rule's hooks; all default to doing nothing.
+pub trait Rule {
+    fn id(&self) -> RuleId;
+    fn on_start(&mut self, _cx: &mut Cx, _scn: &Rc<Scn>) {}
+    fn on_end(&mut self, _cx: &mut Cx, _scn: &Rc<Scn>) {}
+    fn on_record(&mut self, _cx: &mut Cx, _rec: &Rec, _scn: Option<&Rc<Scn>>) {}
+    fn on_access(&mut self, _cx: &mut Cx, _access: &Access<'_>) {}
+    fn finish(&mut self, _cx: &mut Cx) {}
+}
+
+/// Default severity of each rule (`concurrent-mutation`, `leaked-state` and
+/// `leftover-data` may be raised to error per finding).
+pub fn default_severity(rule: RuleId) -> Severity {
+    match rule {
+        RuleId::ConcurrentMutation | RuleId::LeakedState | RuleId::LeftoverData => Severity::Warning,
+        RuleId::SharedSchema | RuleId::ClockAnomaly | RuleId::MixedRuns => Severity::Warning,
+        RuleId::UnfinishedScenario | RuleId::CrashedProcess => Severity::Error,
+    }
+}
+
+/// One-line summary of each rule (for `--help` and tables).
+pub fn summary(rule: RuleId) -> &'static str {
+    match rule {
+        RuleId::ConcurrentMutation => "a scenario changed state another running scenario uses",
+        RuleId::LeakedState => "process state (JWT secret, config) changed and not reset before the next scenario",
+        RuleId::LeftoverData => "data written by a finished scenario, not cleaned up, used by a later one",
+        RuleId::SharedSchema => "scenarios running at the same time in the same schema",
+        RuleId::UnfinishedScenario => "a scenario started and never ended",
+        RuleId::CrashedProcess => "a process exited without writing its footer",
+        RuleId::ClockAnomaly => "wall time went backwards inside one process",
+        RuleId::MixedRuns => "several runs in the input and no --run",
+    }
+}
+
+/// Every rule, fresh.
+pub fn all() -> Vec<Box<dyn Rule>> {
+    vec![
+        Box::new(concurrent_mutation::ConcurrentMutation::default()),
+        Box::new(leaked_state::LeakedState::default()),
+        Box::new(leftover_data::LeftoverData::default()),
+        Box::new(shared_schema::SharedSchema::default()),
+        Box::new(unfinished_scenario::UnfinishedScenario),
+        Box::new(crashed_process::CrashedProcess),
+        Box::new(clock_anomaly::ClockAnomaly::default()),
+        Box::new(mixed_runs::MixedRuns),
+    ]
+}
+
+/// Grows a vector so `i` is a valid index.
+pub(crate) fn slot<T: Default>(v: &mut Vec<T>, i: usize) -> &mut T {
+    if v.len() <= i {
+        v.resize_with(i + 1, T::default);
+    }
+    &mut v[i]
+}

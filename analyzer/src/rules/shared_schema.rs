@@ -1,0 +1,64 @@
+//! `shared-schema`: scenarios running at the same time in the same schema,
+//! either while other scenarios isolate themselves in their own schemas
+//! (isolation is incomplete) or with no isolation at all. Not proof of
+//! pollution, but the condition every concurrent pollution needs.
+
+use std::rc::Rc;
+
+use crate::analysis::{Access, Cx};
+use crate::findings::Pending;
+use crate::model::{RuleId, Severity};
+use crate::record::to_time;
+use crate::resources::Target;
+use crate::rules::{slot, Rule};
+
+#[derive(Default)]
+pub struct SharedSchema {
+    users: Vec<Vec<Rc<crate::analysis::Scn>>>,
+}
+
+impl Rule for SharedSchema {
+    fn id(&self) -> RuleId {
+        RuleId::SharedSchema
+    }
+
+    fn on_access(&mut self, cx: &mut Cx, a: &Access<'_>) {
+        let Target::Tables { schema, .. } = &a.target else { return };
+        let Some(s) = a.scn else { return };
+        if !s.is_active() {
+            return;
+        }
+        let users = slot(&mut self.users, *schema as usize);
+        if users.iter().rev().any(|u| u.id == s.id) {
+            return;
+        }
+        users.retain(|u| u.is_active());
+        let others: Vec<_> = users.clone();
+        users.push(s.clone());
+        for u in others {
+            let (lo, hi) = if u.file <= s.file { (u.file, s.file) } else { (s.file, u.file) };
+            let name = cx.resources.schema_name(*schema);
+            let name = if name.is_empty() { "the default schema".to_owned() } else { format!("schema {name:?}") };
+            let why = if cx.isolation_seen {
+                "while other scenarios isolate in their own schemas"
+            } else {
+                "with no schema isolation at all"
+            };
+            let explanation = format!(
+                "{} and {} ran at the same time (from {}) in {name} {why}: each can see and change the other's data.",
+                cx.describe(&u),
+                cx.describe(s),
+                to_time(s.start.max(u.start)).format("%H:%M:%S%.6f"),
+            );
+            let resource = cx.resources.label(&crate::resources::Target::Tables {
+                schema: *schema,
+                tables: Rc::from(Vec::new()),
+            });
+            let mut p = Pending::new(RuleId::SharedSchema, Severity::Warning, a.ts, resource, explanation);
+            p.polluter = Some(u.clone());
+            p.victim = Some(s.clone());
+            let key = (RuleId::SharedSchema, u64::from(*schema), (u64::from(lo) << 32) | u64::from(hi));
+            cx.findings.add_keyed(key, p);
+        }
+    }
+}

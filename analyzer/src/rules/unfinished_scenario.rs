@@ -1,0 +1,29 @@
+//! `unfinished-scenario`: a `SCENARIO_START` whose `SCENARIO_END` never
+//! came — the process died or hung inside it, and whatever it was doing to
+//! shared state was never cleaned up.
+
+use crate::analysis::Cx;
+use crate::findings::Pending;
+use crate::model::{RuleId, Severity};
+use crate::rules::Rule;
+
+pub struct UnfinishedScenario;
+
+impl Rule for UnfinishedScenario {
+    fn id(&self) -> RuleId {
+        RuleId::UnfinishedScenario
+    }
+
+    fn finish(&mut self, cx: &mut Cx) {
+        for s in cx.active.clone() {
+            let explanation = format!(
+                "{} started at {} and never ended: the process was killed or hung inside it, and its after-hooks (cleanup, resets) never ran.",
+                cx.describe(&s),
+                crate::record::to_time(s.start).format("%H:%M:%S%.6f"),
+            );
+            let mut p = Pending::new(RuleId::UnfinishedScenario, Severity::Error, s.last.get(), String::new(), explanation);
+            p.victim = Some(s.clone());
+            cx.findings.add(p);
+        }
+    }
+}

@@ -1,0 +1,204 @@
+//! The HTML timeline in a real headless Chromium: the report of a fixture
+//! run (a planted pollution, overlapping scenarios, a hostile scenario name)
+//! is loaded by `tests/browser/driver.js` (playwright-core driving Debian's
+//! `/usr/bin/chromium`), which reports what the page shows; this test decides.
+//!
+//! Needs `node` and `chromium`. Missing either fails under `CI=true` with
+//! what to install; locally the test says so on stderr and skips.
+//! The screenshot goes to `<target>/test-artifacts/timeline.png`.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use serde_json::Value;
+use trace_analyzer::render::html::write_report;
+use trace_analyzer::{analyze, AnalyzeOptions};
+
+#[path = "browser/fixture.rs"]
+mod fixture;
+use fixture::{fixture_run, HOSTILE};
+
+fn node_and_chromium() -> Result<(), String> {
+    let chromium = std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
+    if !Path::new(&chromium).exists() {
+        return Err(format!("{chromium} not found: install Debian's chromium (`apt-get install -y chromium`, as .ci/run does)"));
+    }
+    match Command::new("node").arg("--version").output() {
+        Ok(o) if o.status.success() => Ok(()),
+        _ => Err("node not found: install Node.js (Debian package `nodejs`)".into()),
+    }
+}
+
+/// Installs playwright-core from the committed lockfile if it is not there yet.
+fn driver_dir() -> PathBuf {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/browser");
+    if !dir.join("node_modules/playwright-core").exists() {
+        let status = Command::new("npm")
+            .args(["ci", "--no-audit", "--no-fund", "--loglevel=error"])
+            .current_dir(&dir)
+            .status()
+            .expect("run npm ci in analyzer/tests/browser");
+        assert!(status.success(), "npm ci in {} failed", dir.display());
+    }
+    dir
+}
+
+fn artifacts() -> PathBuf {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .parent()
+        .unwrap()
+        .join("test-artifacts");
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+#[test]
+fn html_timeline_in_headless_chromium() {
+    if let Err(why) = node_and_chromium() {
+        if std::env::var("CI").is_ok_and(|v| v == "true" || v == "1") {
+            panic!("browser test cannot run in CI: {why}");
+        }
+        eprintln!("SKIPPED html_timeline_in_headless_chromium: {why}");
+        return;
+    }
+    let traces = tempfile::tempdir().unwrap();
+    fixture_run(traces.path());
+    let analysis = analyze(&AnalyzeOptions {
+        inputs: vec![traces.path().to_path_buf()],
+        timeline: true,
+        ..AnalyzeOptions::default()
+    })
+    .unwrap();
+    let timeline = analysis.timeline.as_ref().expect("timeline requested");
+    let html_path = artifacts().join("timeline.html");
+    let mut file = std::fs::File::create(&html_path).unwrap();
+    write_report(&analysis.report, timeline, &mut file).unwrap();
+    drop(file);
+
+    let shot = artifacts().join("timeline.png");
+    let _ = std::fs::remove_file(&shot);
+    let out = Command::new("node")
+        .arg("driver.js")
+        .arg("check")
+        .arg(&html_path)
+        .arg(&shot)
+        .arg("login")
+        .current_dir(driver_dir())
+        .output()
+        .expect("run the node driver");
+    assert!(
+        out.status.success(),
+        "driver failed:\n{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let seen: Value = serde_json::from_slice(&out.stdout).expect("driver prints JSON");
+    eprintln!("driver saw: {seen:#}");
+
+    // Nothing went wrong in the page, and it loaded nothing from anywhere.
+    assert_eq!(
+        seen["pageErrors"],
+        serde_json::json!([]),
+        "no script errors"
+    );
+    assert_eq!(
+        seen["console"],
+        serde_json::json!([]),
+        "no console errors or warnings"
+    );
+    assert_eq!(seen["dialogs"], serde_json::json!([]), "no alert ran");
+    assert_eq!(
+        seen["foreignRequests"],
+        serde_json::json!([]),
+        "self-contained: no requests"
+    );
+
+    // The expected bars, markers and findings are drawn.
+    assert_eq!(seen["counts"]["processes"], 2);
+    assert_eq!(seen["counts"]["scenarios"], 3);
+    assert_eq!(
+        seen["counts"]["rows"], 3,
+        "pid 202 needs a second lane for its overlap"
+    );
+    assert_eq!(seen["drawn"]["bars"], 3);
+    assert!(
+        seen["drawn"]["markers"].as_u64().unwrap() >= 4,
+        "insert, cleanup, HTTP, select"
+    );
+    let text = seen["findingsText"].as_str().unwrap();
+    assert!(
+        text.contains("concurrent-mutation"),
+        "the planted pollution is listed: {text}"
+    );
+    assert!(
+        text.contains("Cleanup wipes users") && text.contains("Login works"),
+        "{text}"
+    );
+    assert!(seen["findingRows"].as_u64().unwrap() >= 1);
+    assert!(
+        seen["drawn"]["arrows"].as_u64().unwrap() >= 1,
+        "an arrow polluter → victim"
+    );
+
+    // Every bar answers a hover with its own name; the hostile one as text.
+    let hovers: Vec<&str> = seen["hoverTexts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(Value::as_str)
+        .collect();
+    for name in ["Cleanup wipes users", "Login works", HOSTILE] {
+        assert!(
+            hovers.contains(&name),
+            "hovering shows {name:?}: {hovers:?}"
+        );
+    }
+    assert_eq!(
+        seen["imgElements"], 0,
+        "the hostile name created no element"
+    );
+    assert_eq!(seen["scriptElements"], 2, "only the page's own scripts");
+
+    // Clicking the first finding moves the view onto it.
+    let (before, after) = (&seen["viewBefore"], &seen["viewAfter"]);
+    assert_ne!(
+        (&before["t0"], &before["t1"]),
+        (&after["t0"], &after["t1"]),
+        "the view moved"
+    );
+    assert_eq!(after["selected"], 0);
+    assert_eq!(seen["selectedRow"], 0);
+    let cleanup_at = 40_000.0;
+    let (t0, t1) = (after["t0"].as_f64().unwrap(), after["t1"].as_f64().unwrap());
+    assert!(
+        t0 < cleanup_at && cleanup_at < t1,
+        "the mutation is in view: {t0}..{t1}"
+    );
+    assert!(
+        t1 - t0 < before["t1"].as_f64().unwrap() - before["t0"].as_f64().unwrap(),
+        "zoomed in"
+    );
+    assert_eq!(seen["wheelZoomedIn"], true, "the wheel zooms");
+    assert_eq!(
+        seen["dragPannedLater"], true,
+        "dragging left pans to later times"
+    );
+    assert_eq!(
+        seen["barsByProcess"],
+        serde_json::json!({"pid 101 · api-tests": 1, "pid 202 · auth-tests": 2}),
+        "the process filter leaves that process's bars"
+    );
+    assert_eq!(
+        seen["searchCount"], "1 match",
+        "searching \"login\" finds \"Login works\""
+    );
+
+    assert!(
+        std::fs::metadata(&shot)
+            .map(|m| m.len() > 10_000)
+            .unwrap_or(false),
+        "screenshot at {}",
+        shot.display()
+    );
+    eprintln!("screenshot: {}", shot.display());
+}

@@ -1,0 +1,194 @@
+#!/usr/bin/env node
+// Drives Debian's headless Chromium over the HTML timeline report.
+//
+//   node driver.js check FILE.html SCREENSHOT.png [SEARCH] -> JSON observations on stdout
+//   node driver.js bench FILE.html [RUNS]           -> JSON load-to-first-draw times
+//   node driver.js shot FILE.html OUT.png           -> screenshots for the docs
+//
+// It only observes and reports; analyzer/tests/browser.rs decides what passes.
+// Chromium comes from the system (CHROMIUM, else /usr/bin/chromium), never a download.
+"use strict";
+const path = require("path");
+const { chromium } = require("playwright-core");
+
+const EXECUTABLE = process.env.CHROMIUM || "/usr/bin/chromium";
+const ARGS = [
+  "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+  "--disable-background-networking", "--disable-component-update", "--disable-sync",
+  "--disable-dev-shm-usage",
+];
+
+async function open(browser, file, width) {
+  const context = await browser.newContext({ viewport: { width: width || 1400, height: 900 }, deviceScaleFactor: 1 });
+  const page = await context.newPage();
+  const seen = { console: [], pageErrors: [], dialogs: [], requests: [] };
+  page.on("console", (m) => { if (m.type() === "error" || m.type() === "warning") seen.console.push(m.type() + ": " + m.text()); });
+  page.on("pageerror", (e) => seen.pageErrors.push(String(e)));
+  page.on("dialog", async (d) => { seen.dialogs.push(d.type() + ": " + d.message()); await d.dismiss(); });
+  page.on("request", (r) => seen.requests.push(r.url()));
+  const url = "file://" + path.resolve(file);
+  await page.goto(url, { waitUntil: "load", timeout: 60000 });
+  await page.waitForFunction(() => document.body && document.body.dataset.ready === "1", null, { timeout: 60000 });
+  seen.url = url;
+  return { context, page, seen };
+}
+
+async function check(browser, file, screenshot, search) {
+  const { page, seen } = await open(browser, file);
+  const out = {};
+  out.counts = await page.evaluate(() => window.__timeline.counts);
+  out.drawn = await page.evaluate(() => Object.assign({}, window.__timeline.drawn));
+  out.findingRows = await page.evaluate(() => window.__timeline.findingRows());
+  out.imgElements = await page.evaluate(() => document.querySelectorAll("img").length);
+  out.scriptElements = await page.evaluate(() => document.querySelectorAll("script").length);
+  out.title = await page.title();
+  out.runIdText = await page.evaluate(() => document.getElementById("run-id").textContent);
+  out.summaryText = await page.evaluate(() => document.getElementById("summary").textContent);
+  out.findingsText = await page.evaluate(() => document.getElementById("findings-body").textContent);
+
+  // Hover every scenario bar's middle and collect the tooltip titles: proves
+  // the bars are drawn where the model says and that names stay text.
+  out.tooltips = await page.evaluate(() => {
+    const data = JSON.parse(document.getElementById("timeline-data").textContent);
+    const t = window.__timeline, canvas = document.getElementById("timeline"), r = canvas.getBoundingClientRect();
+    const titles = [];
+    data.scenarios.forEach((s, i) => {
+      const p = t.project((s.start_us + s.end_us) / 2, s.proc, s.lane);
+      if (!p) return;
+      const h = t.hitTest(p.x, p.y);
+      titles.push({ index: i, hit: h && h.type === "scenario" ? h.index : null });
+    });
+    return { titles, rect: { x: r.x, y: r.y } };
+  });
+  // A real mouse hover over the hostile-named bar (the driver is told nothing:
+  // it hovers every bar and records the tooltip text).
+  out.hoverTexts = [];
+  const bars = await page.evaluate(() => {
+    const data = JSON.parse(document.getElementById("timeline-data").textContent);
+    const t = window.__timeline, r = document.getElementById("timeline").getBoundingClientRect();
+    return data.scenarios.map((s) => {
+      const p = t.project((s.start_us + s.end_us) / 2, s.proc, s.lane);
+      return p && { x: r.x + p.x, y: r.y + p.y };
+    });
+  });
+  for (const b of bars) {
+    if (!b) { out.hoverTexts.push(null); continue; }
+    await page.mouse.move(b.x, b.y);
+    out.hoverTexts.push(await page.evaluate(() => {
+      const tip = document.getElementById("tooltip");
+      return tip.hidden ? null : (tip.querySelector(".tt-title") || tip).textContent;
+    }));
+  }
+  await page.mouse.move(5, 5);
+
+  // Click the first finding row: the view must move (zoom/scroll) to it.
+  out.viewBefore = await page.evaluate(() => window.__timeline.view());
+  const row = await page.$("#findings-body tr.main");
+  if (row) {
+    await row.click();
+    await page.waitForTimeout(100);
+  }
+  out.viewAfter = await page.evaluate(() => window.__timeline.view());
+  out.drawnAfterClick = await page.evaluate(() => { window.__timeline.draw(); return Object.assign({}, window.__timeline.drawn); });
+  out.selectedRow = await page.evaluate(() => {
+    const tr = document.querySelector("#findings-body tr.main.selected");
+    return tr ? Number(tr.dataset.finding) : null;
+  });
+
+  // Wheel zooms around the pointer; dragging pans.
+  const c = await page.evaluate(() => { const r = document.getElementById("timeline").getBoundingClientRect(); return { x: r.x + r.width * 0.6, y: r.y + 40 }; });
+  await page.mouse.move(c.x, c.y);
+  const spanOf = (v) => v.t1 - v.t0;
+  const v0 = await page.evaluate(() => window.__timeline.view());
+  await page.mouse.wheel(0, -400);
+  await page.waitForTimeout(50);
+  const v1 = await page.evaluate(() => window.__timeline.view());
+  out.wheelZoomedIn = spanOf(v1) < spanOf(v0);
+  await page.mouse.down();
+  await page.mouse.move(c.x - 200, c.y, { steps: 4 });
+  await page.mouse.up();
+  const v2 = await page.evaluate(() => window.__timeline.view());
+  out.dragPannedLater = v2.t0 > v1.t0 && Math.abs(spanOf(v2) - spanOf(v1)) < 1e-6 * spanOf(v1) + 1e-9;
+  // The process filter leaves one process's lanes: bars drawn per choice.
+  out.barsByProcess = {};
+  const options = await page.evaluate(() => Array.from(document.querySelectorAll("#filter-process option")).map((o) => [o.value, o.textContent]));
+  for (const [value, label] of options) {
+    if (!value) continue;
+    await page.selectOption("#filter-process", value);
+    out.barsByProcess[label] = await page.evaluate(() => { window.__timeline.draw(); return window.__timeline.drawn.bars; });
+  }
+  await page.selectOption("#filter-process", "");
+
+  // Filters and search work on the real DOM controls.
+  await page.fill("#search", search || "");
+  out.searchCount = await page.evaluate(() => document.getElementById("search-count").textContent);
+  await page.fill("#search", "");
+
+  await page.screenshot({ path: screenshot, fullPage: true });
+  out.console = seen.console;
+  out.pageErrors = seen.pageErrors;
+  out.dialogs = seen.dialogs;
+  out.foreignRequests = seen.requests.filter((u) => u !== seen.url);
+  return out;
+}
+
+// Screenshots for the docs: the whole page, then the view after clicking
+// the first finding (SHOT-finding.png), so a reader sees both.
+async function shot(browser, file, png) {
+  const { page, seen } = await open(browser, file);
+  await page.screenshot({ path: png, fullPage: false });
+  const row = await page.$("#findings-body tr.main");
+  let zoomed = null;
+  if (row) {
+    await row.click();
+    await page.waitForTimeout(100);
+    const box = await page.evaluate(() => {
+      const f = JSON.parse(document.getElementById("timeline-data").textContent).findings[0];
+      const t = window.__timeline, r = document.getElementById("timeline").getBoundingClientRect();
+      const v = f.victim;
+      const p = v && v.proc !== null && t.project(v.t_us, v.proc, 0);
+      return { top: r.y + window.scrollY, x: p ? r.x + p.x : null, y: p ? r.y + p.y : null };
+    });
+    await page.evaluate((y) => window.scrollTo(0, Math.max(0, y - 150)), box.top);
+    zoomed = png.replace(/\.png$/, "-finding.png");
+    await page.screenshot({ path: zoomed, fullPage: false });
+  }
+  return { png, zoomed, errors: seen.pageErrors.concat(seen.console) };
+}
+
+async function bench(browser, file, runs) {
+  const times = [];
+  for (let i = 0; i < runs; i++) {
+    const { context, page } = await open(browser, file);
+    const t = await page.evaluate(() => {
+      const tl = window.__timeline;
+      // Redraw cost when fully zoomed out (the worst case: everything visible).
+      const n = 20, t0 = performance.now();
+      for (let k = 0; k < n; k++) tl.draw();
+      return { firstDrawMs: tl.firstDrawMs, scriptMs: tl.scriptMs, redrawMs: (performance.now() - t0) / n, counts: tl.counts };
+    });
+    times.push(t);
+    await context.close();
+  }
+  return times;
+}
+
+(async () => {
+  const [mode, file, arg, extra] = process.argv.slice(2);
+  if (!mode || !file) {
+    console.error("usage: driver.js check FILE.html SCREENSHOT.png | bench FILE.html [RUNS]");
+    process.exit(2);
+  }
+  const browser = await chromium.launch({ executablePath: EXECUTABLE, headless: true, args: ARGS });
+  try {
+    const result = mode === "bench" ? await bench(browser, file, Number(arg || 5))
+      : mode === "shot" ? await shot(browser, file, arg)
+      : await check(browser, file, arg, extra);
+    process.stdout.write(JSON.stringify(result) + "\n");
+  } finally {
+    await browser.close();
+  }
+})().catch((e) => {
+  console.error("driver failed: " + (e && e.stack || e));
+  process.exit(1);
+});

@@ -1,0 +1,231 @@
+//! The database: one shared SQLite file by default, PostgreSQL when
+//! `DATABASE_URL=postgres://…`, and the isolation mode that fixes the
+//! cross-process cleanup bug (`BDD_SCHEMA_ISOLATION=true`: a schema per
+//! process with `search_path` on PostgreSQL, a database file per process on
+//! SQLite).
+//!
+//! All SQL goes through sqlx, so state-tracer sees every statement (inserts,
+//! reads, the after-scenario cleanup) without any call from here.
+
+use std::path::PathBuf;
+use std::str::FromStr;
+
+use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
+use sqlx::{AnyPool, Executor as _};
+
+use crate::Result;
+
+/// Which engine the URL names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// The tables the suite creates and the after hook empties.
+pub const TABLES: &[&str] = &["greetings", "audit_log", "users"];
+
+/// A pool plus where it points.
+#[derive(Debug, Clone)]
+pub struct Db {
+    pub pool: AnyPool,
+    pub backend: Backend,
+    /// URL actually connected to (per-process file under SQLite isolation).
+    pub url: String,
+    /// Private schema under PostgreSQL isolation.
+    pub schema: Option<String>,
+}
+
+impl Db {
+    /// Connects, applies the isolation mode, creates the tables. `tag` names
+    /// this process's private schema or file (e.g. `greet_1234`).
+    pub async fn connect(url: &str, isolation: bool, tag: &str) -> Result<Db> {
+        sqlx::any::install_default_drivers();
+        let backend = if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Backend::Postgres
+        } else if url.starts_with("sqlite:") {
+            Backend::Sqlite
+        } else {
+            return Err(format!(
+                "DATABASE_URL must start with sqlite: or postgres:// (got {:?})",
+                redact(url)
+            )
+            .into());
+        };
+        let tag: String = tag
+            .chars()
+            .map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_lowercase() } else { '_' })
+            .collect();
+        let (url, schema) = match (backend, isolation) {
+            (Backend::Sqlite, true) => (sqlite_file_per_process(url, &tag), None),
+            (Backend::Postgres, true) => (url.to_owned(), Some(format!("bdd_{tag}"))),
+            _ => (url.to_owned(), None),
+        };
+        let url = if backend == Backend::Sqlite && !url.contains('?') {
+            format!("{url}?mode=rwc")
+        } else {
+            url
+        };
+        state_tracer::set_database(&url);
+
+        if let Some(schema) = &schema {
+            // Created once, outside the pool, so every pooled connection can
+            // switch to it.
+            // The statement itself becomes the trace's SCHEMA_CREATE record.
+            let opts = AnyConnectOptions::from_str(&url)?;
+            let pool = AnyPoolOptions::new().max_connections(1).connect_with(opts).await?;
+            pool.execute(format!("CREATE SCHEMA IF NOT EXISTS {schema}").as_str()).await?;
+            pool.close().await;
+        }
+
+        let search_path = schema.clone();
+        let pool = AnyPoolOptions::new()
+            .max_connections(4)
+            .after_connect(move |conn, _meta| {
+                let search_path = search_path.clone();
+                Box::pin(async move {
+                    match (backend, search_path) {
+                        (Backend::Postgres, Some(schema)) => {
+                            // Every pooled connection, or the isolation leaks.
+                            conn.execute(format!("SET search_path TO {schema}").as_str()).await?;
+                        }
+                        (Backend::Sqlite, _) => {
+                            conn.execute("PRAGMA busy_timeout = 10000").await?;
+                            // WAL without an fsync per commit: test data.
+                            conn.execute("PRAGMA synchronous = NORMAL").await?;
+                        }
+                        _ => {}
+                    }
+                    Ok(())
+                })
+            })
+            .connect(&url)
+            .await?;
+        let db = Db {
+            pool,
+            backend,
+            url,
+            schema,
+        };
+        db.migrate().await?;
+        Ok(db)
+    }
+
+    async fn migrate(&self) -> Result<()> {
+        let id = match self.backend {
+            Backend::Sqlite => "INTEGER PRIMARY KEY AUTOINCREMENT",
+            Backend::Postgres => "BIGSERIAL PRIMARY KEY",
+        };
+        let ddl = [
+            format!(
+                "CREATE TABLE IF NOT EXISTS users (id {id}, username TEXT NOT NULL UNIQUE, \
+                 password_hash TEXT NOT NULL, role TEXT NOT NULL DEFAULT 'user')"
+            ),
+            format!(
+                "CREATE TABLE IF NOT EXISTS greetings (id {id}, username TEXT NOT NULL, message TEXT NOT NULL)"
+            ),
+            format!("CREATE TABLE IF NOT EXISTS audit_log (id {id}, username TEXT NOT NULL, event TEXT NOT NULL)"),
+        ];
+        match self.backend {
+            Backend::Sqlite => {
+                // WAL lets the feature processes read while one writes.
+                self.pool.execute("PRAGMA journal_mode = WAL").await?;
+                for stmt in &ddl {
+                    self.pool.execute(stmt.as_str()).await?;
+                }
+            }
+            Backend::Postgres => {
+                // Concurrent CREATE TABLE IF NOT EXISTS races in the catalog;
+                // serialise the feature processes' migrations.
+                let mut tx = self.pool.begin().await?;
+                tx.execute("SELECT pg_advisory_xact_lock(74201)").await?;
+                for stmt in &ddl {
+                    tx.execute(stmt.as_str()).await?;
+                }
+                tx.commit().await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// The after-scenario hook's cleanup: every row of every table.
+    pub async fn clean_all_tables(&self) -> Result<()> {
+        match self.backend {
+            Backend::Postgres => {
+                self.pool
+                    .execute(format!("TRUNCATE {}", TABLES.join(", ")).as_str())
+                    .await?;
+            }
+            Backend::Sqlite => {
+                let mut tx = self.pool.begin().await?;
+                for table in TABLES {
+                    tx.execute(format!("DELETE FROM {table}").as_str()).await?;
+                }
+                tx.commit().await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Drops this process's private schema (PostgreSQL isolation) and closes
+    /// the pool.
+    pub async fn close(&self) {
+        if let (Backend::Postgres, Some(schema)) = (self.backend, &self.schema) {
+            let _ = self
+                .pool
+                .execute(format!("DROP SCHEMA IF EXISTS {schema} CASCADE").as_str())
+                .await;
+        }
+        self.pool.close().await;
+    }
+}
+
+/// `sqlite:///x/run.db` → `sqlite:///x/run-<tag>.db`.
+fn sqlite_file_per_process(url: &str, tag: &str) -> String {
+    let (base, query) = match url.split_once('?') {
+        Some((b, q)) => (b, Some(q)),
+        None => (url, None),
+    };
+    let path = base.trim_start_matches("sqlite:").trim_start_matches("//");
+    let path = PathBuf::from(path);
+    let stem = path.file_stem().and_then(|s| s.to_str()).unwrap_or("bdd-demo");
+    let ext = path.extension().and_then(|s| s.to_str()).unwrap_or("sqlite");
+    let file = path.with_file_name(format!("{stem}-{tag}.{ext}"));
+    match query {
+        Some(q) => format!("sqlite://{}?{q}", file.display()),
+        None => format!("sqlite://{}", file.display()),
+    }
+}
+
+/// The URL without its password, for error messages.
+pub fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => {
+            let userinfo = &url[scheme + 3..at];
+            match userinfo.split_once(':') {
+                Some((user, _)) => format!("{}{user}:***{}", &url[..scheme + 3], &url[at..]),
+                None => url.to_owned(),
+            }
+        }
+        _ => url.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sqlite_isolation_names_a_file_per_process() {
+        assert_eq!(
+            sqlite_file_per_process("sqlite:///tmp/run/demo.sqlite?mode=rwc", "greet_42"),
+            "sqlite:///tmp/run/demo-greet_42.sqlite?mode=rwc"
+        );
+    }
+
+    #[test]
+    fn passwords_are_redacted() {
+        assert_eq!(redact("postgres://u:pw@h:5/d"), "postgres://u:***@h:5/d");
+        assert_eq!(redact("sqlite:///x.db"), "sqlite:///x.db");
+    }
+}

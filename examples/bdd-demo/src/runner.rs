@@ -1,0 +1,88 @@
+//! Starts one OS process per feature, in parallel or one after another, the
+//! way `go test ./...` runs one test binary per package.
+//!
+//! Every child gets the same `DATABASE_URL` (so they really share one
+//! database unless isolation is on) and the same `BDD_TRACE_RUN_ID` (so their
+//! trace files form one run), plus `BDD_TRACE_PROCESS=<feature>` as its label.
+
+use std::env;
+use std::path::Path;
+use std::process::{Command, ExitStatus, Stdio};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use crate::config;
+
+/// The suite's features, in the order a sequential run uses.
+pub const FEATURES: &[&str] = &["auth", "greet", "admin"];
+
+/// How one feature process ended.
+#[derive(Debug)]
+pub struct FeatureRun {
+    pub feature: String,
+    pub status: Option<ExitStatus>,
+    pub elapsed: Duration,
+    pub output: String,
+}
+
+impl FeatureRun {
+    pub fn passed(&self) -> bool {
+        self.status.is_some_and(|s| s.success())
+    }
+}
+
+/// Runs `features` with `exe feature <name>` each in its own process.
+pub fn run_suite(exe: &Path, features: &[String], parallel: bool) -> Vec<FeatureRun> {
+    let mut env_for_children: Vec<(String, String)> = Vec::new();
+    if env::var_os("DATABASE_URL").is_none() {
+        env_for_children.push(("DATABASE_URL".into(), config::default_database_url()));
+    }
+    if config::flag("BDD_TRACE_STATE", false)
+        && env::var_os("BDD_TRACE_RUN_ID").is_none()
+        && env::var_os("NEXTEST_RUN_ID").is_none()
+    {
+        let nanos = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or(0);
+        env_for_children.push(("BDD_TRACE_RUN_ID".into(), format!("bdd-demo-{nanos:x}-{}", std::process::id())));
+    }
+
+    let spawn = |feature: &str| {
+        let mut cmd = Command::new(exe);
+        cmd.arg("feature")
+            .arg(feature)
+            .env("BDD_TRACE_PROCESS", feature)
+            .envs(env_for_children.iter().map(|(k, v)| (k, v)))
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        (feature.to_owned(), Instant::now(), cmd.spawn())
+    };
+    let finish = |(feature, started, child): (String, Instant, std::io::Result<std::process::Child>)| {
+        match child.and_then(|c| c.wait_with_output()) {
+            Ok(out) => FeatureRun {
+                feature,
+                status: Some(out.status),
+                elapsed: started.elapsed(),
+                output: format!(
+                    "{}{}",
+                    String::from_utf8_lossy(&out.stdout),
+                    String::from_utf8_lossy(&out.stderr)
+                ),
+            },
+            Err(e) => FeatureRun {
+                feature,
+                status: None,
+                elapsed: started.elapsed(),
+                output: format!("could not run {}: {e}\n", exe.display()),
+            },
+        }
+    };
+
+    if parallel {
+        let children: Vec<_> = features.iter().map(|f| spawn(f)).collect();
+        children.into_iter().map(finish).collect()
+    } else {
+        features.iter().map(|f| finish(spawn(f))).collect()
+    }
+}

@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# Benchmarks `trace-analyzer report` against `LC_ALL=C sort -m` over the same
+# synthetic run (64 processes x 50,000 records by default), plus peak RSS at
+# two run sizes to show memory does not grow with the record count.
+#
+#   scripts/bench-analyzer.sh                 # defaults
+#   FILES=64 RECORDS=50000 SMALL=25000 RUNS=3 scripts/bench-analyzer.sh
+#
+# Timings are wall-clock, best of RUNS, page cache warm. Figures go in
+# docs/performance.md (## Analyzer) together with the machine they ran on.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+FILES=${FILES:-64}
+RECORDS=${RECORDS:-50000}
+SMALL=${SMALL:-25000}
+RUNS=${RUNS:-3}
+WORK=${BENCH_DIR:-$(mktemp -d "${TMPDIR:-/tmp}/bench-analyzer.XXXXXX")}
+export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-target}
+
+command -v /usr/bin/time >/dev/null || { echo "needs /usr/bin/time (apt-get install time)" >&2; exit 1; }
+cargo build --release -q -p trace-analyzer
+BIN=$CARGO_TARGET_DIR/release/trace-analyzer
+
+# best_of CMD...: prints "<best wall seconds> <max peak RSS KiB>" over RUNS runs.
+best_of() {
+  local best="" rss=0 out
+  for _ in $(seq "$RUNS"); do
+    out=$( { /usr/bin/time -f "%e %M" "$@" >/dev/null 2>/dev/null; } 2>&1 | tail -1) || true
+    read -r wall kb <<<"$out"
+    if [[ -z $best ]] || awk "BEGIN{exit !($wall < $best)}"; then best=$wall; fi
+    ((kb > rss)) && rss=$kb
+  done
+  echo "$best $rss"
+}
+
+echo "machine: $(lscpu | sed -n 's/^Model name: *//p'), $(nproc) cores, $(free -g | awk '/Mem:/{print $2}') GiB RAM"
+echo "load average at start: $(cut -d' ' -f1-3 /proc/loadavg)"
+printf '%-22s %10s %10s %8s %10s %8s %12s %12s\n' run "sort -m s" "legacy s" ratio "v1 s" ratio "RSS legacy" "RSS v1"
+for n in "$SMALL" "$RECORDS"; do
+  dir=$WORK/run-$n
+  if [[ ! -d $dir ]]; then
+    "$BIN" gen --dir "$dir" --processes "$FILES" --records "$n" 2>/dev/null
+  fi
+  cat "$dir"/legacy/* "$dir"/v1/* >/dev/null # warm the page cache
+  read -r sort_s _ < <(best_of sh -c "LC_ALL=C sort -m '$dir'/legacy/*.log")
+  read -r leg_s leg_kb < <(best_of "$BIN" report "$dir/legacy" --legacy-tz UTC --format json --fail-on never -o /dev/null)
+  read -r v1_s v1_kb < <(best_of "$BIN" report "$dir/v1" --format json --fail-on never -o /dev/null)
+  printf '%-22s %10s %10s %8s %10s %8s %9d KiB %9d KiB\n' "${FILES}x$n ($((FILES * n)) rec)" "$sort_s" "$leg_s" \
+    "$(awk "BEGIN{printf \"%.2f\", $leg_s/$sort_s}")" "$v1_s" "$(awk "BEGIN{printf \"%.2f\", $v1_s/$sort_s}")" "$leg_kb" "$v1_kb"
+done
+echo "ratio = report time / sort -m time (target <= 0.7); legacy = the same text files sort -m reads."
+echo "bytes: $(du -sh "$WORK"/run-"$RECORDS"/legacy | cut -f1) text, $(du -sh "$WORK"/run-"$RECORDS"/v1 | cut -f1) v1 at ${FILES}x$RECORDS"
+[[ -n ${BENCH_DIR:-} ]] || rm -rf "$WORK"

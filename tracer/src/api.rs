@@ -1,0 +1,234 @@
+//! The typed API: scenario and step guards and one helper per action.
+//!
+//! Everything here is a plain `tracing` span or event on target
+//! `bdd_state`, so it costs one disabled-callsite check when no
+//! [`crate::StateLayer`] is installed, and code that cannot depend on this
+//! crate can emit the same spans and events by hand (see `docs/format.md`).
+
+use std::fmt::Display;
+use std::time::Duration;
+
+use tracing::field::Empty;
+use tracing::{Level, Span};
+
+macro_rules! state_event {
+    ($($fields:tt)*) => {
+        tracing::event!(target: "bdd_state", Level::INFO, $($fields)*)
+    };
+}
+
+fn on() -> bool {
+    tracing::enabled!(target: "bdd_state", Level::INFO)
+}
+
+/// A running scenario. Created by [`scenario`]; records `SCENARIO_START`
+/// at once and `SCENARIO_END` (with its duration) when dropped: `FAILED` if
+/// the thread is panicking or [`Scenario::fail`] was called, `SKIPPED` after
+/// [`Scenario::skip`], else `PASSED`.
+///
+/// Events are attributed to the scenario when they happen inside its span:
+/// - synchronous code: `let _in = scenario.enter();` (or [`Scenario::in_scope`]);
+/// - async code: `fut.instrument(scenario.span().clone())`, on any thread.
+///
+/// The guard does not enter its span by itself, because an entered span
+/// must not cross an `.await` or a thread; it is `Send`, so it can live in
+/// a test world. When only one scenario is open in the process, events
+/// outside any scenario span are attributed to it anyway.
+#[derive(Debug)]
+#[must_use = "the scenario ends when this guard is dropped"]
+pub struct Scenario {
+    span: Span,
+}
+
+/// Starts a scenario; see [`Scenario`].
+pub fn scenario(feature: &str, name: &str) -> Scenario {
+    let span = tracing::span!(
+        target: "bdd_state",
+        parent: None,
+        Level::INFO,
+        "scenario",
+        feature = feature,
+        scenario = name,
+        outcome = Empty,
+        error = Empty
+    );
+    Scenario { span }
+}
+
+impl Scenario {
+    /// The scenario's span: instrument futures with a clone of it.
+    pub fn span(&self) -> &Span {
+        &self.span
+    }
+
+    /// Enters the span on this thread until the returned guard drops.
+    pub fn enter(&self) -> tracing::span::Entered<'_> {
+        self.span.enter()
+    }
+
+    /// Runs `f` inside the scenario's span.
+    pub fn in_scope<T>(&self, f: impl FnOnce() -> T) -> T {
+        self.span.in_scope(f)
+    }
+
+    /// Marks the scenario failed with `error` (it still ends on drop).
+    pub fn fail(&self, error: impl Display) {
+        self.span.record("outcome", "FAILED");
+        self.span.record("error", tracing::field::display(&error));
+    }
+
+    /// Marks the scenario skipped.
+    pub fn skip(&self) {
+        self.span.record("outcome", "SKIPPED");
+    }
+}
+
+impl Drop for Scenario {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            self.span.record("outcome", "FAILED");
+            self.span.record("error", "panicked");
+        }
+        self.span.in_scope(|| state_event!(action = "SCENARIO_END"));
+    }
+}
+
+/// A running step; records `STEP_START` now and `STEP_END` on drop, like
+/// [`Scenario`]. It belongs to the scenario whose span is current (or
+/// instruments the calling future) when it is created.
+#[derive(Debug)]
+#[must_use = "the step ends when this guard is dropped"]
+pub struct Step {
+    span: Span,
+}
+
+/// Starts a step; see [`Step`].
+pub fn step(text: &str) -> Step {
+    let span = tracing::span!(
+        target: "bdd_state",
+        Level::INFO,
+        "step",
+        text = text,
+        outcome = Empty,
+        error = Empty
+    );
+    Step { span }
+}
+
+impl Step {
+    pub fn span(&self) -> &Span {
+        &self.span
+    }
+    pub fn enter(&self) -> tracing::span::Entered<'_> {
+        self.span.enter()
+    }
+    pub fn in_scope<T>(&self, f: impl FnOnce() -> T) -> T {
+        self.span.in_scope(f)
+    }
+    /// Marks the step failed with `error`.
+    pub fn fail(&self, error: impl Display) {
+        self.span.record("outcome", "FAILED");
+        self.span.record("error", tracing::field::display(&error));
+    }
+    /// Marks the step skipped.
+    pub fn skip(&self) {
+        self.span.record("outcome", "SKIPPED");
+    }
+}
+
+impl Drop for Step {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            self.span.record("outcome", "FAILED");
+            self.span.record("error", "panicked");
+        }
+        self.span.in_scope(|| state_event!(action = "STEP_END"));
+    }
+}
+
+/// Sets the database identity used for later sqlx statements of this
+/// process (e.g. your `DATABASE_URL`). Credentials and query parameters are
+/// dropped; every process using the same database must end up with the same
+/// identity, which this normalisation ensures. Without it, `DATABASE_URL`
+/// is used if set.
+pub fn set_database(url: &str) {
+    crate::layer::set_database_identity(url);
+}
+
+/// All rows of `tables` were deleted; empty `tables` means every table of
+/// the schema. `schema` defaults to the current one (search_path).
+pub fn db_cleanup(schema: Option<&str>, tables: &[&str]) {
+    if !on() {
+        return;
+    }
+    let tables = tables.join(",");
+    match schema {
+        Some(s) => state_event!(action = "DB_CLEANUP", schema = s, tables = tables.as_str()),
+        None => state_event!(action = "DB_CLEANUP", tables = tables.as_str()),
+    }
+}
+
+fn jwt(action: &'static str, secret: &[u8]) {
+    if !on() {
+        return;
+    }
+    let fp = crate::secret::fingerprint(secret);
+    match action {
+        "JWT_RESET" => state_event!(action = "JWT_RESET", details = fp.as_str()),
+        "JWT_ROTATE" => state_event!(action = "JWT_ROTATE", details = fp.as_str()),
+        _ => state_event!(action = "JWT_SET", details = fp.as_str()),
+    }
+}
+
+/// The JWT secret was reset to its initial value; only a fingerprint of
+/// `secret` is recorded.
+pub fn jwt_reset(secret: &[u8]) {
+    jwt("JWT_RESET", secret);
+}
+
+/// The JWT secret was rotated to `new_secret` (fingerprint only).
+pub fn jwt_rotate(new_secret: &[u8]) {
+    jwt("JWT_ROTATE", new_secret);
+}
+
+/// The JWT secret was set to `secret` (fingerprint only).
+pub fn jwt_set(secret: &[u8]) {
+    jwt("JWT_SET", secret);
+}
+
+/// In-memory configuration `name` was reloaded.
+pub fn config_reload(name: &str, details: &str) {
+    state_event!(action = "CONFIG_RELOAD", name = name, details = details);
+}
+
+/// An HTTP request made by the test. The query string is not recorded.
+pub fn http_request(method: &str, path: &str, status: u16, duration: Duration) {
+    state_event!(
+        action = "HTTP_REQUEST",
+        method = method,
+        path = path,
+        status = status as u64,
+        duration_us = duration.as_micros() as u64
+    );
+}
+
+/// A schema was created.
+pub fn schema_create(name: &str) {
+    state_event!(action = "SCHEMA_CREATE", schema = name);
+}
+
+/// The current schema (search_path) is now `name`, for this scenario (or
+/// the process, outside scenarios); later table names resolve against it.
+pub fn schema_set(name: &str) {
+    state_event!(action = "SCHEMA_SET", schema = name);
+}
+
+/// A schema was dropped.
+pub fn schema_drop(name: &str) {
+    state_event!(action = "SCHEMA_DROP", schema = name);
+}
+
+/// Anything else worth seeing on the timeline.
+pub fn custom(name: &str, details: &str) {
+    state_event!(action = "CUSTOM", name = name, details = details);
+}

@@ -1,0 +1,217 @@
+//! Configuration, read from the environment so a suite can turn tracing on
+//! without touching code.
+//!
+//! | variable | meaning |
+//! |---|---|
+//! | `BDD_TRACE_STATE` | `1`/`true`/`yes`/`on` turns tracing on; anything else (or unset) leaves it off |
+//! | `BDD_TRACE_DIR` | folder for trace files; default the OS temp dir; created `0700` if missing |
+//! | `BDD_TRACE_RUN_ID` | run tag shared by all processes of one suite run; falls back to `NEXTEST_RUN_ID`, else generated |
+//! | `BDD_TRACE_FLUSH` | `line` (default), `interval:<ms>`, `fsync` |
+//! | `BDD_TRACE_PROCESS` | human label of the process; default the executable name |
+//!
+//! A generated run ID is exported back into this process's environment as
+//! `BDD_TRACE_RUN_ID` when tracing starts, so every child process spawned
+//! afterwards (with the default, inherited environment) joins the same run.
+
+use std::env;
+use std::fmt;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// Environment variable names.
+pub const ENV_STATE: &str = "BDD_TRACE_STATE";
+pub const ENV_DIR: &str = "BDD_TRACE_DIR";
+pub const ENV_RUN_ID: &str = "BDD_TRACE_RUN_ID";
+pub const ENV_FLUSH: &str = "BDD_TRACE_FLUSH";
+pub const ENV_PROCESS: &str = "BDD_TRACE_PROCESS";
+pub const ENV_NEXTEST_RUN_ID: &str = "NEXTEST_RUN_ID";
+
+/// Environment variables copied into the header's `config` when set: they
+/// change how a suite shares state, so the analyzer wants to see them.
+pub const RECORDED_ENV: &[&str] = &[
+    "BDD_SCHEMA_ISOLATION",
+    "RUST_TEST_THREADS",
+    "NEXTEST_RUN_ID",
+];
+
+/// When a record reaches the kernel (or the disk).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Flush {
+    /// One `write(2)` per record before the traced call returns. Survives
+    /// panics, aborts and SIGKILL (not an OS crash).
+    #[default]
+    Line,
+    /// Records are buffered and written by a background thread at this
+    /// period (and when the buffer fills, and at exit). A SIGKILL loses up to
+    /// one period of records.
+    Interval(Duration),
+    /// Like `Line`, plus `fdatasync(2)` after every record: survives an OS
+    /// crash, at the cost of a disk round trip per record.
+    Fsync,
+}
+
+impl Flush {
+    /// Parses `line`, `fsync`, `interval:<ms>` (`interval` alone = 100 ms).
+    pub fn parse(raw: &str) -> Result<Flush, String> {
+        let raw = raw.trim().to_ascii_lowercase();
+        match raw.as_str() {
+            "" | "line" => Ok(Flush::Line),
+            "fsync" | "sync" => Ok(Flush::Fsync),
+            "interval" => Ok(Flush::Interval(Duration::from_millis(100))),
+            other => match other.strip_prefix("interval:") {
+                Some(ms) => match ms.trim().trim_end_matches("ms").parse::<u64>() {
+                    Ok(ms) if ms > 0 => Ok(Flush::Interval(Duration::from_millis(ms))),
+                    _ => Err(format!(
+                        "invalid {ENV_FLUSH} value {raw:?}: interval needs a positive number of milliseconds, e.g. interval:200"
+                    )),
+                },
+                None => Err(format!(
+                    "invalid {ENV_FLUSH} value {raw:?}: expected line, fsync or interval:<ms>"
+                )),
+            },
+        }
+    }
+}
+
+impl fmt::Display for Flush {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Flush::Line => f.write_str("line"),
+            Flush::Fsync => f.write_str("fsync"),
+            Flush::Interval(d) => write!(f, "interval:{}", d.as_millis()),
+        }
+    }
+}
+
+/// Everything needed to open a trace file.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub dir: PathBuf,
+    pub run_id: String,
+    /// Whether `run_id` was generated here (and should be exported to children).
+    pub run_id_generated: bool,
+    pub flush: Flush,
+    pub process: String,
+}
+
+/// Whether `BDD_TRACE_STATE` turns tracing on.
+pub fn enabled_from_env() -> bool {
+    env::var(ENV_STATE).is_ok_and(|v| truthy(&v))
+}
+
+fn truthy(v: &str) -> bool {
+    matches!(
+        v.trim().to_ascii_lowercase().as_str(),
+        "1" | "true" | "yes" | "on"
+    )
+}
+
+fn non_empty(name: &str) -> Option<String> {
+    env::var(name).ok().filter(|v| !v.trim().is_empty())
+}
+
+impl Config {
+    /// The configuration from the environment, or `None` when tracing is off.
+    /// Problems (an invalid flush mode) are reported on stderr and replaced
+    /// by the default: configuration never fails the traced process.
+    pub fn from_env() -> Option<Config> {
+        if !enabled_from_env() {
+            return None;
+        }
+        let mut cfg = Config::defaults();
+        if let Some(dir) = non_empty(ENV_DIR) {
+            cfg.dir = PathBuf::from(dir);
+        }
+        if let Some(raw) = non_empty(ENV_FLUSH) {
+            match Flush::parse(&raw) {
+                Ok(f) => cfg.flush = f,
+                Err(e) => eprintln!("state-tracer: {e}; using line"),
+            }
+        }
+        if let Some(p) = non_empty(ENV_PROCESS) {
+            cfg.process = p;
+        }
+        Some(cfg)
+    }
+
+    /// Defaults, with the run ID taken from the environment when present.
+    pub fn defaults() -> Config {
+        let (run_id, generated) =
+            match non_empty(ENV_RUN_ID).or_else(|| non_empty(ENV_NEXTEST_RUN_ID)) {
+                Some(id) => (id, false),
+                None => (generate_run_id(), true),
+            };
+        Config {
+            dir: env::temp_dir(),
+            run_id,
+            run_id_generated: generated,
+            flush: Flush::Line,
+            process: default_process_label(),
+        }
+    }
+}
+
+/// The executable's file name, e.g. `auth_features` (test binaries lose
+/// their `-<hash>` suffix so labels stay stable between builds).
+pub fn default_process_label() -> String {
+    let exe = env::args_os()
+        .next()
+        .map(PathBuf::from)
+        .and_then(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
+        .unwrap_or_else(|| "process".to_owned());
+    match exe.rsplit_once('-') {
+        Some((stem, hash)) if hash.len() == 16 && hash.bytes().all(|b| b.is_ascii_hexdigit()) => {
+            stem.to_owned()
+        }
+        _ => exe,
+    }
+}
+
+/// `run-<UTC time>-<pid>-<random>`: unique and sortable.
+pub fn generate_run_id() -> String {
+    let now = chrono::Utc::now();
+    format!(
+        "run-{}-{}-{:04x}",
+        now.format("%Y%m%dT%H%M%S"),
+        std::process::id(),
+        crate::file::random_u32() & 0xffff
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn flush_modes_parse_with_clear_errors() {
+        assert_eq!(Flush::parse("line"), Ok(Flush::Line));
+        assert_eq!(Flush::parse("FSYNC"), Ok(Flush::Fsync));
+        assert_eq!(
+            Flush::parse("interval:250"),
+            Ok(Flush::Interval(Duration::from_millis(250)))
+        );
+        assert!(Flush::parse("interval:0").unwrap_err().contains("positive"));
+        assert!(Flush::parse("sometimes")
+            .unwrap_err()
+            .contains("line, fsync"));
+        assert_eq!(
+            Flush::Interval(Duration::from_millis(5)).to_string(),
+            "interval:5"
+        );
+    }
+
+    #[test]
+    fn truthy_values() {
+        for v in ["1", "true", "YES", " on "] {
+            assert!(truthy(v), "{v}");
+        }
+        for v in ["0", "false", "", "off", "2"] {
+            assert!(!truthy(v), "{v}");
+        }
+    }
+
+    #[test]
+    fn run_ids_are_unique() {
+        assert_ne!(generate_run_id(), generate_run_id());
+    }
+}

@@ -1,0 +1,107 @@
+//! Creating a trace file safely in a folder other people may write to.
+//!
+//! Trace folders are often the shared temp dir, so the file is created with
+//! `O_CREAT|O_EXCL|O_NOFOLLOW|O_CLOEXEC` and mode `0600`: an existing file or
+//! a planted symlink makes creation fail (and we pick another random name)
+//! instead of writing through it, and nothing else in the folder is touched.
+
+use std::fs::{DirBuilder, File, OpenOptions};
+use std::io;
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+use std::path::{Path, PathBuf};
+
+use chrono::{DateTime, Utc};
+
+use crate::format::{file_name_safe, FILE_EXTENSION, FILE_PREFIX};
+
+/// `bdd-state-trace-<run>-<YYYYMMDDTHHMMSS.ffffffZ>-<pid>-<8 hex>.jsonl`
+pub fn file_name(run_id: &str, start: DateTime<Utc>, pid: u32, random: u32) -> String {
+    format!(
+        "{FILE_PREFIX}{}-{}-{pid}-{random:08x}.{FILE_EXTENSION}",
+        file_name_safe(run_id),
+        start.format("%Y%m%dT%H%M%S%.6fZ"),
+    )
+}
+
+/// Creates the folder (mode `0700`, parents too) if it is missing; an
+/// existing folder is used as it is.
+pub fn ensure_dir(dir: &Path) -> io::Result<()> {
+    if dir.is_dir() {
+        return Ok(());
+    }
+    DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)
+        .map_err(|e| {
+            io::Error::new(
+                e.kind(),
+                format!("cannot create trace folder {}: {e}", dir.display()),
+            )
+        })
+}
+
+/// Creates a new trace file in `dir`, never following a symlink and never
+/// reusing an existing name.
+pub fn create(dir: &Path, run_id: &str, start: DateTime<Utc>) -> io::Result<(File, PathBuf)> {
+    ensure_dir(dir)?;
+    let pid = std::process::id();
+    let mut last = None;
+    for _ in 0..8 {
+        let path = dir.join(file_name(run_id, start, pid, random_u32()));
+        match create_new(&path) {
+            Ok(f) => return Ok((f, path)),
+            // Name taken (file or symlink): try another random part.
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => last = Some(e),
+            Err(e) => {
+                return Err(io::Error::new(
+                    e.kind(),
+                    format!("cannot create trace file {}: {e}", path.display()),
+                ))
+            }
+        }
+    }
+    Err(last.unwrap_or_else(|| io::Error::other("no free trace file name")))
+}
+
+/// Creates exactly `path`, `0600`, failing with `AlreadyExists` if anything
+/// (a file, a symlink, even a dangling one) is already there.
+pub fn create_new(path: &Path) -> io::Result<File> {
+    OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
+        .open(path)
+}
+
+/// 32 random bits from the kernel; falls back to time and pid mixing if
+/// `getrandom(2)` is unavailable.
+pub fn random_u32() -> u32 {
+    let mut buf = [0u8; 4];
+    // SAFETY: writes at most 4 bytes into a 4-byte buffer.
+    let n = unsafe { libc::getrandom(buf.as_mut_ptr().cast(), buf.len(), libc::GRND_NONBLOCK) };
+    if n == 4 {
+        return u32::from_ne_bytes(buf);
+    }
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos() as u64)
+        .unwrap_or(0);
+    let x = nanos ^ ((std::process::id() as u64) << 32) ^ 0x9e37_79b9_7f4a_7c15;
+    (x.wrapping_mul(0xbf58_476d_1ce4_e5b9) >> 32) as u32
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_follow_the_documented_pattern() {
+        let t = crate::format::parse_wall_time("2026-04-11T10:10:53.032156Z").unwrap();
+        assert_eq!(
+            file_name("ci/7", t, 42, 0xab),
+            "bdd-state-trace-ci_7-20260411T101053.032156Z-42-000000ab.jsonl"
+        );
+    }
+}

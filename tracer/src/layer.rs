@@ -1,0 +1,1276 @@
+//! The `tracing-subscriber` layer that turns spans and events into records.
+//!
+//! - A span named `scenario` on target `bdd_state` is a scenario: it gets a
+//!   file-unique id (span ids are reused, so they won't do) stored in the
+//!   span's extensions; its creation is `SCENARIO_START`, its end (an
+//!   explicit `SCENARIO_END` event inside it, or its close) is
+//!   `SCENARIO_END`. A span named `step` works the same way for steps.
+//! - Any event is attributed to the nearest scenario (and step) among its
+//!   span ancestors, whatever thread or task it runs on. When an event has
+//!   no scenario ancestor and exactly one scenario is open in the process,
+//!   it is attributed to that one (the common one-scenario-at-a-time suite
+//!   that never enters the span); with several open, it stays unattributed
+//!   rather than guessing.
+//! - Events on target `bdd_state` carry an `action`; events on target
+//!   `sqlx::query` are SQL statements, classified by [`crate::sql`].
+//!
+//! The layer carries its own per-layer filter (only those two targets, any
+//! level), so it sees sqlx's DEBUG events even when the rest of the
+//! subscriber logs at INFO, and it makes no other callsite interesting.
+
+use std::any::TypeId;
+use std::cell::{Cell, RefCell};
+use std::fmt;
+use std::io;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, Once, RwLock, Weak};
+use std::time::Instant;
+
+use tracing_core::field::{Field, Visit};
+use tracing_core::span::{Attributes, Id, Record as SpanRecord};
+use tracing_core::{Event, Interest, LevelFilter, Metadata, Subscriber};
+use tracing_subscriber::filter::{FilterFn, Filtered};
+use tracing_subscriber::layer::{Context, Layer};
+use tracing_subscriber::registry::{LookupSpan, Registry};
+
+use crate::config::{Config, Flush, RECORDED_ENV};
+use crate::format::{Action, Header, Outcome, FORMAT_NAME, FORMAT_VERSION, TARGET};
+use crate::json;
+use crate::secret;
+use crate::sql;
+use crate::writer::Writer;
+
+/// The `tracing` target of sqlx's per-statement events.
+pub const SQLX_TARGET: &str = "sqlx::query";
+
+type OurFilter = FilterFn<fn(&Metadata<'_>) -> bool>;
+
+fn is_ours(meta: &Metadata<'_>) -> bool {
+    let t = meta.target();
+    t == TARGET || t == SQLX_TARGET
+}
+
+/// The state-tracing layer. Compose it into any subscriber built on
+/// [`Registry`]:
+///
+/// ```no_run
+/// use tracing_subscriber::prelude::*;
+/// let (state, _guard) = state_tracer::StateLayer::from_env().unzip();
+/// tracing_subscriber::registry()
+///     .with(tracing_subscriber::fmt::layer().with_filter(tracing_subscriber::filter::LevelFilter::INFO))
+///     .with(state) // None when BDD_TRACE_STATE is off: no cost, no file
+///     .init();
+/// ```
+///
+/// `S` is the subscriber it is added to; it is inferred from `.with(..)`.
+pub struct StateLayer<S = Registry> {
+    inner: Filtered<Inner, OurFilter, S>,
+    shared: Arc<Shared>,
+}
+
+impl<S> fmt::Debug for StateLayer<S> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("StateLayer")
+            .field("path", &self.shared.writer.path())
+            .finish()
+    }
+}
+
+impl StateLayer {
+    /// A builder for explicit configuration (tests, custom folders).
+    /// Unset options fall back to the environment's values and defaults,
+    /// but the builder works whether or not `BDD_TRACE_STATE` is set.
+    pub fn builder() -> Builder {
+        Builder::default()
+    }
+}
+
+impl<S> StateLayer<S>
+where
+    S: Subscriber + for<'a> LookupSpan<'a>,
+{
+    /// The layer configured from the environment, or `None` when
+    /// `BDD_TRACE_STATE` is off (or the trace file cannot be created, which
+    /// is reported once on stderr: tracing never fails the process).
+    pub fn from_env() -> Option<(StateLayer<S>, TraceGuard)> {
+        let cfg = Config::from_env()?;
+        match build(cfg) {
+            Ok(pair) => Some(pair),
+            Err(e) => {
+                eprintln!("state-tracer: tracing disabled: {e}");
+                None
+            }
+        }
+    }
+
+    /// Path of the trace file this layer writes.
+    pub fn path(&self) -> &Path {
+        self.shared.writer.path()
+    }
+}
+
+/// Explicit configuration; see [`StateLayer::builder`].
+#[derive(Debug, Default, Clone)]
+pub struct Builder {
+    dir: Option<PathBuf>,
+    run_id: Option<String>,
+    process: Option<String>,
+    flush: Option<Flush>,
+}
+
+impl Builder {
+    /// Folder for the trace file (created `0700` if missing).
+    pub fn dir(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.dir = Some(dir.into());
+        self
+    }
+    /// Run ID shared by the processes of one suite run.
+    pub fn run_id(mut self, run_id: impl Into<String>) -> Self {
+        self.run_id = Some(run_id.into());
+        self
+    }
+    /// Human label of this process.
+    pub fn process_label(mut self, label: impl Into<String>) -> Self {
+        self.process = Some(label.into());
+        self
+    }
+    /// Durability mode.
+    pub fn flush(mut self, flush: Flush) -> Self {
+        self.flush = Some(flush);
+        self
+    }
+    /// Creates the trace file and writes its header.
+    pub fn build<S>(self) -> io::Result<(StateLayer<S>, TraceGuard)>
+    where
+        S: Subscriber + for<'a> LookupSpan<'a>,
+    {
+        let mut cfg = Config::from_env().unwrap_or_else(Config::defaults);
+        if let Some(d) = self.dir {
+            cfg.dir = d;
+        }
+        if let Some(r) = self.run_id {
+            cfg.run_id = r;
+            cfg.run_id_generated = false;
+        }
+        if let Some(p) = self.process {
+            cfg.process = p;
+        }
+        if let Some(f) = self.flush {
+            cfg.flush = f;
+        }
+        build(cfg)
+    }
+}
+
+fn build<S>(cfg: Config) -> io::Result<(StateLayer<S>, TraceGuard)>
+where
+    S: Subscriber + for<'a> LookupSpan<'a>,
+{
+    if cfg.run_id_generated {
+        // Children spawned from now on inherit the run ID.
+        std::env::set_var(crate::config::ENV_RUN_ID, &cfg.run_id);
+    }
+    let start = chrono::Utc::now();
+    let (file, path) = crate::file::create(&cfg.dir, &cfg.run_id, start)?;
+    let header = header(&cfg, start);
+    let writer = Writer::new(file, path, cfg.flush, &header)?;
+    let shared = Arc::new(Shared {
+        writer,
+        next_scenario: AtomicU64::new(1),
+        open: Mutex::new(Vec::new()),
+        open_count: AtomicUsize::new(0),
+    });
+    register_at_exit(&shared);
+    shared.write_simple(Action::ProcessStart, None);
+    let inner = Inner {
+        shared: shared.clone(),
+    };
+    let filter: OurFilter =
+        tracing_subscriber::filter::filter_fn(is_ours as fn(&Metadata<'_>) -> bool);
+    let layer = StateLayer {
+        inner: inner.with_filter(filter),
+        shared: shared.clone(),
+    };
+    Ok((layer, TraceGuard { shared }))
+}
+
+fn header(cfg: &Config, start: chrono::DateTime<chrono::Utc>) -> Header<'static> {
+    let mut config = vec![
+        ("flush".into(), cfg.flush.to_string().into()),
+        ("dir".into(), cfg.dir.display().to_string().into()),
+    ];
+    for name in RECORDED_ENV {
+        if let Ok(v) = std::env::var(name) {
+            config.push(((*name).into(), secret::scrub(&v).into_owned().into()));
+        }
+    }
+    Header {
+        format: FORMAT_NAME.into(),
+        version: FORMAT_VERSION,
+        run_id: cfg.run_id.clone().into(),
+        pid: std::process::id(),
+        // SAFETY: getppid cannot fail.
+        ppid: Some(unsafe { libc::getppid() } as u32),
+        host: hostname().into(),
+        process: cfg.process.clone().into(),
+        argv: scrubbed_argv().into_iter().map(Into::into).collect(),
+        tracer: concat!("state-tracer ", env!("CARGO_PKG_VERSION")).into(),
+        start,
+        config,
+    }
+}
+
+/// argv with secrets masked: `--password x` and `token=x` lose their values.
+fn scrubbed_argv() -> Vec<String> {
+    let mut out = Vec::new();
+    let mut mask_next = false;
+    for arg in std::env::args_os() {
+        let arg = arg.to_string_lossy().into_owned();
+        if mask_next {
+            out.push("***".to_owned());
+            mask_next = false;
+            continue;
+        }
+        let flag = arg.trim_start_matches('-').to_ascii_lowercase();
+        if arg.starts_with("--")
+            && !arg.contains('=')
+            && [
+                "password", "passwd", "token", "secret", "api-key", "apikey", "key",
+            ]
+            .iter()
+            .any(|k| flag == *k || flag.ends_with(&format!("-{k}")))
+        {
+            mask_next = true;
+        }
+        out.push(secret::scrub(&arg).into_owned());
+    }
+    out
+}
+
+fn hostname() -> String {
+    let mut buf = [0u8; 256];
+    // SAFETY: gethostname writes at most buf.len() bytes.
+    let rc = unsafe { libc::gethostname(buf.as_mut_ptr().cast(), buf.len()) };
+    if rc != 0 {
+        return String::new();
+    }
+    let end = buf.iter().position(|&b| b == 0).unwrap_or(buf.len());
+    String::from_utf8_lossy(&buf[..end]).into_owned()
+}
+
+/// Keeps the trace file open; dropping it writes `PROCESS_END` and the
+/// footer. If it is never dropped (`std::process::exit`, a leaked guard),
+/// the same happens at `exit(3)`; either way only once.
+#[must_use = "dropping the guard ends the trace file; keep it alive for the whole run"]
+pub struct TraceGuard {
+    shared: Arc<Shared>,
+}
+
+impl TraceGuard {
+    /// Path of the trace file.
+    pub fn path(&self) -> &Path {
+        self.shared.writer.path()
+    }
+}
+
+impl fmt::Debug for TraceGuard {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TraceGuard")
+            .field("path", &self.path())
+            .finish()
+    }
+}
+
+impl Drop for TraceGuard {
+    fn drop(&mut self) {
+        self.shared.finish();
+    }
+}
+
+static LIVE: Mutex<Vec<Weak<Shared>>> = Mutex::new(Vec::new());
+static AT_EXIT: Once = Once::new();
+
+fn register_at_exit(shared: &Arc<Shared>) {
+    if let Ok(mut live) = LIVE.lock() {
+        live.retain(|w| w.strong_count() > 0);
+        live.push(Arc::downgrade(shared));
+    }
+    AT_EXIT.call_once(|| {
+        extern "C" fn finish_all() {
+            let live: Vec<Weak<Shared>> = match LIVE.lock() {
+                Ok(l) => l.clone(),
+                Err(p) => p.into_inner().clone(),
+            };
+            for shared in live.iter().filter_map(Weak::upgrade) {
+                shared.finish();
+            }
+        }
+        // SAFETY: registering a plain extern "C" fn with no arguments.
+        unsafe { libc::atexit(finish_all) };
+    });
+}
+
+/// State shared by the layer, its guard and the exit hook.
+pub(crate) struct Shared {
+    writer: Arc<Writer>,
+    next_scenario: AtomicU64,
+    /// Open scenarios, for attributing events that carry no scenario span.
+    open: Mutex<Vec<Arc<ScenarioData>>>,
+    open_count: AtomicUsize,
+}
+
+struct ScenarioData {
+    id: u64,
+    feature: String,
+    name: String,
+    start: Instant,
+    ended: AtomicBool,
+    outcome: Mutex<Option<Outcome>>,
+    error: Mutex<Option<String>>,
+    /// Current schema (search_path) set inside this scenario.
+    schema: Mutex<Option<String>>,
+}
+
+struct StepData {
+    text: String,
+    start: Instant,
+    ended: AtomicBool,
+    outcome: Mutex<Option<Outcome>>,
+    error: Mutex<Option<String>>,
+    scenario: Option<Arc<ScenarioData>>,
+}
+
+/// Database identity for sqlx statements; see [`crate::set_database`].
+static DB_IDENTITY: RwLock<Option<String>> = RwLock::new(None);
+/// Schema selected outside any scenario.
+static PROCESS_SCHEMA: Mutex<Option<String>> = Mutex::new(None);
+
+pub(crate) fn set_database_identity(url: &str) {
+    let id = secret::db_identity(url);
+    if let Ok(mut g) = DB_IDENTITY.write() {
+        *g = Some(id);
+    }
+}
+
+fn database_identity() -> String {
+    if let Some(id) = DB_IDENTITY.read().ok().and_then(|g| g.clone()) {
+        return id;
+    }
+    match std::env::var("DATABASE_URL") {
+        Ok(url) if !url.trim().is_empty() => secret::db_identity(&url),
+        _ => "unknown".to_owned(),
+    }
+}
+
+fn default_schema(db: &str) -> &'static str {
+    if db.starts_with("sqlite") {
+        "main"
+    } else {
+        "public"
+    }
+}
+
+impl Shared {
+    fn finish(&self) {
+        if self.writer.is_finished() {
+            return;
+        }
+        with_scratch(|s| {
+            s.body.clear();
+            encode_common(&mut s.body, None, None, Action::ProcessEnd);
+            s.body.extend_from_slice(b"}\n");
+            self.writer.finish(Some(&s.body));
+        });
+    }
+
+    fn write_simple(&self, action: Action, details: Option<&str>) {
+        with_scratch(|s| {
+            s.body.clear();
+            encode_common(&mut s.body, None, None, action);
+            if let Some(d) = details {
+                json::field_str(&mut s.body, "details", d);
+            }
+            s.body.extend_from_slice(b"}\n");
+            self.writer.write_event(&s.body);
+        });
+    }
+
+    fn scenario_end(&self, sc: &ScenarioData, step: Option<&str>) {
+        if sc.ended.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        if let Ok(mut open) = self.open.lock() {
+            open.retain(|o| o.id != sc.id);
+            self.open_count.store(open.len(), Ordering::Release);
+        }
+        let outcome = lock(&sc.outcome).unwrap_or(Outcome::Passed);
+        let error = lock(&sc.error).clone();
+        with_scratch(|s| {
+            s.body.clear();
+            encode_common(&mut s.body, Some(sc), step, Action::ScenarioEnd);
+            json::field_str(&mut s.body, "outcome", outcome.as_str());
+            if let Some(e) = &error {
+                json::field_str(&mut s.body, "error", &secret::scrub(e));
+            }
+            json::field_uint(
+                &mut s.body,
+                "duration_us",
+                sc.start.elapsed().as_micros() as u64,
+            );
+            s.body.extend_from_slice(b"}\n");
+            self.writer.write_event(&s.body);
+        });
+    }
+
+    fn step_end(&self, st: &StepData) {
+        if st.ended.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        let outcome = lock(&st.outcome).unwrap_or(Outcome::Passed);
+        let error = lock(&st.error).clone();
+        with_scratch(|s| {
+            s.body.clear();
+            encode_common(
+                &mut s.body,
+                st.scenario.as_deref(),
+                Some(&st.text),
+                Action::StepEnd,
+            );
+            json::field_str(&mut s.body, "outcome", outcome.as_str());
+            if let Some(e) = &error {
+                json::field_str(&mut s.body, "error", &secret::scrub(e));
+            }
+            json::field_uint(
+                &mut s.body,
+                "duration_us",
+                st.start.elapsed().as_micros() as u64,
+            );
+            s.body.extend_from_slice(b"}\n");
+            self.writer.write_event(&s.body);
+        });
+    }
+
+    /// The only open scenario, if exactly one is open.
+    fn sole_open(&self) -> Option<Arc<ScenarioData>> {
+        if self.open_count.load(Ordering::Acquire) != 1 {
+            return None;
+        }
+        let open = self.open.lock().ok()?;
+        match open.as_slice() {
+            [one] => Some(one.clone()),
+            _ => None,
+        }
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    match m.lock() {
+        Ok(g) => g,
+        Err(p) => p.into_inner(),
+    }
+}
+
+/// `,"tid":N` + scenario identification + `,"action":"X"` (no closing brace).
+fn encode_common(out: &mut Vec<u8>, sc: Option<&ScenarioData>, step: Option<&str>, action: Action) {
+    json::field_uint(out, "tid", thread_tid());
+    if let Some(sc) = sc {
+        json::field_uint(out, "scenario_id", sc.id);
+        json::field_str(out, "feature", &sc.feature);
+        json::field_str(out, "scenario", &sc.name);
+    }
+    if let Some(step) = step {
+        json::field_str(out, "step", step);
+    }
+    json::key(out, "action");
+    out.push(b'"');
+    out.extend_from_slice(action.as_str().as_bytes());
+    out.push(b'"');
+}
+
+static NEXT_TID: AtomicU64 = AtomicU64::new(1);
+
+thread_local! {
+    static TID: Cell<u64> = const { Cell::new(0) };
+    static SCRATCH: RefCell<Scratch> = RefCell::new(Scratch::default());
+}
+
+/// Small per-process thread number (1, 2, ...), stable for a thread's life.
+fn thread_tid() -> u64 {
+    TID.try_with(|t| {
+        if t.get() == 0 {
+            t.set(NEXT_TID.fetch_add(1, Ordering::Relaxed));
+        }
+        t.get()
+    })
+    .unwrap_or(0)
+}
+
+/// Reused per-thread buffers, so recording allocates nothing in steady state.
+#[derive(Default)]
+struct Scratch {
+    body: Vec<u8>,
+    fields: Fields,
+}
+
+fn with_scratch<R>(f: impl FnOnce(&mut Scratch) -> R) -> R {
+    let mut f = Some(f);
+    let done = SCRATCH.try_with(|cell| match cell.try_borrow_mut() {
+        Ok(mut s) => Some((f.take().expect("once"))(&mut s)),
+        Err(_) => None,
+    });
+    match done {
+        Ok(Some(r)) => r,
+        // Re-entered or during thread teardown: use a fresh buffer.
+        _ => (f.take().expect("once"))(&mut Scratch::default()),
+    }
+}
+
+/// Fields of one event, collected by name.
+#[derive(Default)]
+struct Fields {
+    action: String,
+    name: String,
+    table: String,
+    schema: String,
+    db: String,
+    details: String,
+    message: String,
+    feature: String,
+    scenario: String,
+    outcome: String,
+    error: String,
+    text: String,
+    method: String,
+    path: String,
+    rows: Option<u64>,
+    status: Option<u64>,
+    duration_us: Option<u64>,
+    // sqlx
+    summary: String,
+    statement: String,
+    rows_affected: Option<u64>,
+    rows_returned: Option<u64>,
+    elapsed_secs: Option<f64>,
+    /// Other fields, pre-encoded as `"k":v` pairs separated by commas.
+    extra: Vec<u8>,
+    has: u32,
+}
+
+const HAS_ACTION: u32 = 1;
+const HAS_DETAILS: u32 = 2;
+const HAS_NAME: u32 = 4;
+const HAS_TABLE: u32 = 8;
+const HAS_SCHEMA: u32 = 16;
+const HAS_DB: u32 = 32;
+const HAS_MESSAGE: u32 = 64;
+const HAS_FEATURE: u32 = 128;
+const HAS_SCENARIO: u32 = 256;
+const HAS_OUTCOME: u32 = 512;
+const HAS_ERROR: u32 = 1024;
+const HAS_TEXT: u32 = 2048;
+const HAS_METHOD: u32 = 4096;
+const HAS_PATH: u32 = 8192;
+
+impl Fields {
+    fn clear(&mut self) {
+        self.has = 0;
+        self.rows = None;
+        self.status = None;
+        self.duration_us = None;
+        self.rows_affected = None;
+        self.rows_returned = None;
+        self.elapsed_secs = None;
+        self.summary.clear();
+        self.statement.clear();
+        self.extra.clear();
+    }
+
+    fn get<'a>(&self, flag: u32, s: &'a str) -> Option<&'a str> {
+        (self.has & flag != 0).then_some(s)
+    }
+
+    fn slot(&mut self, name: &str) -> Option<(&mut String, u32)> {
+        Some(match name {
+            "action" => (&mut self.action, HAS_ACTION),
+            "details" => (&mut self.details, HAS_DETAILS),
+            "name" => (&mut self.name, HAS_NAME),
+            "table" | "tables" => (&mut self.table, HAS_TABLE),
+            "schema" => (&mut self.schema, HAS_SCHEMA),
+            "db" => (&mut self.db, HAS_DB),
+            "message" => (&mut self.message, HAS_MESSAGE),
+            "feature" => (&mut self.feature, HAS_FEATURE),
+            "scenario" => (&mut self.scenario, HAS_SCENARIO),
+            "outcome" => (&mut self.outcome, HAS_OUTCOME),
+            "error" => (&mut self.error, HAS_ERROR),
+            "text" => (&mut self.text, HAS_TEXT),
+            "method" => (&mut self.method, HAS_METHOD),
+            "path" => (&mut self.path, HAS_PATH),
+            "summary" => (&mut self.summary, 0),
+            "db.statement" => (&mut self.statement, 0),
+            _ => return None,
+        })
+    }
+
+    fn set_str(&mut self, name: &str, value: &str) {
+        if let Some((slot, flag)) = self.slot(name) {
+            slot.clear();
+            slot.push_str(value);
+            self.has |= flag;
+        } else {
+            self.extra_pair(name, ExtraValue::Str(value));
+        }
+    }
+
+    fn set_u64(&mut self, name: &str, v: u64) {
+        match name {
+            "rows" => self.rows = Some(v),
+            "status" => self.status = Some(v),
+            "duration_us" => self.duration_us = Some(v),
+            "rows_affected" => self.rows_affected = Some(v),
+            "rows_returned" => self.rows_returned = Some(v),
+            _ => {
+                if self.slot(name).is_some() {
+                    self.set_str(name, &v.to_string());
+                } else {
+                    self.extra_pair(name, ExtraValue::Num(v as i128));
+                }
+            }
+        }
+    }
+
+    fn extra_pair(&mut self, name: &str, v: ExtraValue<'_>) {
+        if name == "elapsed" || name.starts_with("log.") {
+            return; // sqlx's human duration and tracing-log metadata: noise.
+        }
+        if !self.extra.is_empty() {
+            self.extra.push(b',');
+        }
+        json::string(&mut self.extra, name);
+        self.extra.push(b':');
+        if secret::is_secret_key(name) {
+            json::string(&mut self.extra, "***");
+            return;
+        }
+        match v {
+            ExtraValue::Str(s) => json::string(&mut self.extra, &secret::scrub(s)),
+            ExtraValue::Num(n) => self.extra.extend_from_slice(n.to_string().as_bytes()),
+            ExtraValue::Bool(b) => self
+                .extra
+                .extend_from_slice(if b { b"true" } else { b"false" }),
+        }
+    }
+}
+
+enum ExtraValue<'a> {
+    Str(&'a str),
+    Num(i128),
+    Bool(bool),
+}
+
+impl Visit for Fields {
+    fn record_str(&mut self, field: &Field, value: &str) {
+        self.set_str(field.name(), value);
+    }
+    fn record_u64(&mut self, field: &Field, value: u64) {
+        self.set_u64(field.name(), value);
+    }
+    fn record_i64(&mut self, field: &Field, value: i64) {
+        if value >= 0 {
+            self.set_u64(field.name(), value as u64);
+        } else if self.slot(field.name()).is_some() {
+            self.set_str(field.name(), &value.to_string());
+        } else {
+            self.extra_pair(field.name(), ExtraValue::Num(value as i128));
+        }
+    }
+    fn record_f64(&mut self, field: &Field, value: f64) {
+        match field.name() {
+            "elapsed_secs" => self.elapsed_secs = Some(value),
+            name => self.set_str(name, &value.to_string()),
+        }
+    }
+    fn record_bool(&mut self, field: &Field, value: bool) {
+        if self.slot(field.name()).is_some() {
+            self.set_str(field.name(), if value { "true" } else { "false" });
+        } else {
+            self.extra_pair(field.name(), ExtraValue::Bool(value));
+        }
+    }
+    fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
+        use std::fmt::Write;
+        let name = field.name();
+        if let Some((slot, flag)) = self.slot(name) {
+            slot.clear();
+            let _ = write!(slot, "{value:?}");
+            self.has |= flag;
+        } else {
+            let text = format!("{value:?}");
+            self.extra_pair(name, ExtraValue::Str(&text));
+        }
+    }
+}
+
+/// The layer proper, wrapped in its filter by [`StateLayer`].
+struct Inner {
+    shared: Arc<Shared>,
+}
+
+impl Inner {
+    /// Nearest scenario and step among the event's ancestors (or the sole
+    /// open scenario).
+    fn context<S>(
+        &self,
+        event: &Event<'_>,
+        ctx: &Context<'_, S>,
+    ) -> (Option<Arc<ScenarioData>>, Option<Arc<StepData>>)
+    where
+        S: Subscriber + for<'a> LookupSpan<'a>,
+    {
+        let mut scenario = None;
+        let mut step = None;
+        if let Some(scope) = ctx.event_scope(event) {
+            for span in scope {
+                let ext = span.extensions();
+                if step.is_none() {
+                    if let Some(st) = ext.get::<Arc<StepData>>() {
+                        step = Some(st.clone());
+                        if let Some(sc) = &st.scenario {
+                            scenario = Some(sc.clone());
+                            break;
+                        }
+                    }
+                }
+                if let Some(sc) = ext.get::<Arc<ScenarioData>>() {
+                    scenario = Some(sc.clone());
+                    break;
+                }
+            }
+        }
+        if scenario.is_none() {
+            scenario = self.shared.sole_open();
+        }
+        (scenario, step)
+    }
+
+    fn on_sql(&self, f: &Fields, sc: Option<&ScenarioData>, step: Option<&str>, out: &mut Vec<u8>) {
+        let text = if !f.statement.trim().is_empty() {
+            f.statement.trim()
+        } else {
+            f.summary.trim_end_matches('…').trim()
+        };
+        if text.is_empty() {
+            return;
+        }
+        let st = sql::classify(text);
+        if st.connection_setting {
+            return;
+        }
+        let db = database_identity();
+        if st.action == Action::SchemaSet {
+            if let Some(schema) = &st.schema {
+                match sc {
+                    Some(sc) => *lock(&sc.schema) = Some(schema.clone()),
+                    None => *lock(&PROCESS_SCHEMA) = Some(schema.clone()),
+                }
+            }
+        }
+        out.clear();
+        encode_common(out, sc, step, st.action);
+        match st.action {
+            Action::SchemaCreate | Action::SchemaDrop | Action::SchemaSet => {
+                let schema = st.schema.clone().unwrap_or_else(|| current_schema(sc, &db));
+                encode_shared(out, &db, &schema, &[]);
+            }
+            Action::TxBegin | Action::TxCommit | Action::TxRollback => {}
+            _ if st.tables.is_empty() => {}
+            _ => {
+                let current = current_schema(sc, &db);
+                let (schema, tables) = group_tables(&st.tables, &current);
+                let refs: Vec<&str> = tables.iter().map(String::as_str).collect();
+                encode_shared(out, &db, &schema, &refs);
+            }
+        }
+        let mut details = st.redacted;
+        truncate_utf8(&mut details, 2000);
+        json::field_str(out, "details", &details);
+        if let Some(secs) = f.elapsed_secs {
+            json::field_uint(out, "duration_us", (secs * 1e6) as u64);
+        }
+        let rows = match st.action.kind() {
+            crate::format::ActionKind::Read => f.rows_returned,
+            _ => f.rows_affected.filter(|_| st.action != Action::DbDdl),
+        };
+        if let Some(rows) = rows {
+            json::field_uint(out, "rows", rows);
+        }
+        out.extend_from_slice(b"}\n");
+        self.shared.writer.write_event(out);
+    }
+
+    fn on_state(
+        &self,
+        f: &Fields,
+        sc: Option<&ScenarioData>,
+        step: Option<&str>,
+        out: &mut Vec<u8>,
+    ) {
+        let raw_action = f.get(HAS_ACTION, &f.action);
+        let (action, custom_name) = match raw_action.map(|a| a.trim().parse::<Action>()) {
+            Some(Ok(a)) => (a, None),
+            Some(Err(_)) => (Action::Custom, raw_action),
+            None => (Action::Custom, None),
+        };
+        if matches!(action, Action::ProcessStart | Action::ProcessEnd) {
+            return; // The tracer writes its own process boundaries.
+        }
+        let db = f
+            .get(HAS_DB, &f.db)
+            .map(secret::db_identity)
+            .unwrap_or_else(database_identity);
+        if action == Action::SchemaSet {
+            if let Some(schema) = f.get(HAS_SCHEMA, &f.schema).or(f.get(HAS_NAME, &f.name)) {
+                match sc {
+                    Some(sc) => *lock(&sc.schema) = Some(schema.to_owned()),
+                    None => *lock(&PROCESS_SCHEMA) = Some(schema.to_owned()),
+                }
+            }
+        }
+        out.clear();
+        // Explicit feature/scenario fields (Go-style events without spans) win.
+        if sc.is_none() && (f.has & (HAS_FEATURE | HAS_SCENARIO)) != 0 {
+            json::field_uint(out, "tid", thread_tid());
+            if let Some(v) = f.get(HAS_FEATURE, &f.feature) {
+                json::field_str(out, "feature", v);
+            }
+            if let Some(v) = f.get(HAS_SCENARIO, &f.scenario) {
+                json::field_str(out, "scenario", v);
+            }
+            if let Some(s) = step {
+                json::field_str(out, "step", s);
+            }
+            json::key(out, "action");
+            json::string(out, action.as_str());
+        } else {
+            encode_common(out, sc, step, action);
+        }
+        let name = custom_name.or(f.get(HAS_NAME, &f.name));
+        if let Some(n) = name {
+            json::field_str(out, "name", n);
+        }
+        match action.kind() {
+            crate::format::ActionKind::Secret => {
+                let n = f.get(HAS_NAME, &f.name).unwrap_or("jwt_secret");
+                encode_process(out, n);
+            }
+            crate::format::ActionKind::Config => {
+                let n = f.get(HAS_NAME, &f.name).unwrap_or("default");
+                encode_process(out, &format!("config:{n}"));
+            }
+            crate::format::ActionKind::Schema if action != Action::DbDdl => {
+                let schema = f
+                    .get(HAS_SCHEMA, &f.schema)
+                    .or(f.get(HAS_NAME, &f.name))
+                    .map(str::to_owned)
+                    .unwrap_or_else(|| current_schema(sc, &db));
+                encode_shared(out, &db, &schema, &[]);
+            }
+            crate::format::ActionKind::Cleanup
+            | crate::format::ActionKind::Read
+            | crate::format::ActionKind::Write
+            | crate::format::ActionKind::Schema => {
+                let tables: Vec<String> = f
+                    .get(HAS_TABLE, &f.table)
+                    .map(|t| {
+                        t.split(',')
+                            .map(|s| s.trim().to_owned())
+                            .filter(|s| !s.is_empty())
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                let current = f
+                    .get(HAS_SCHEMA, &f.schema)
+                    .map(str::to_owned)
+                    .unwrap_or_else(|| current_schema(sc, &db));
+                if tables.is_empty() && action != Action::DbCleanup && f.has & HAS_SCHEMA == 0 {
+                    // A read or write of nothing in particular: no resource.
+                } else {
+                    let (schema, tables) = group_tables(&tables, &current);
+                    let refs: Vec<&str> = tables.iter().map(String::as_str).collect();
+                    encode_shared(out, &db, &schema, &refs);
+                }
+            }
+            _ if f.has & (HAS_TABLE | HAS_SCHEMA) != 0 => {
+                let current = f
+                    .get(HAS_SCHEMA, &f.schema)
+                    .map(str::to_owned)
+                    .unwrap_or_else(|| current_schema(sc, &db));
+                let tables: Vec<String> = f
+                    .get(HAS_TABLE, &f.table)
+                    .map(|t| t.split(',').map(|s| s.trim().to_owned()).collect())
+                    .unwrap_or_default();
+                let (schema, tables) = group_tables(&tables, &current);
+                let refs: Vec<&str> = tables.iter().map(String::as_str).collect();
+                encode_shared(out, &db, &schema, &refs);
+            }
+            _ => {}
+        }
+        let details = f
+            .get(HAS_DETAILS, &f.details)
+            .or(f.get(HAS_MESSAGE, &f.message));
+        if let Some(d) = details {
+            let d = secret::scrub(d);
+            let mut d = d.into_owned();
+            truncate_utf8(&mut d, 4000);
+            json::field_str(out, "details", &d);
+        }
+        if let Some(o) = f.get(HAS_OUTCOME, &f.outcome) {
+            if let Ok(o) = o.parse::<Outcome>() {
+                json::field_str(out, "outcome", o.as_str());
+            }
+        }
+        if let Some(e) = f.get(HAS_ERROR, &f.error) {
+            json::field_str(out, "error", &secret::scrub(e));
+        }
+        if let Some(d) = f.duration_us {
+            json::field_uint(out, "duration_us", d);
+        }
+        if let Some(r) = f.rows {
+            json::field_uint(out, "rows", r);
+        }
+        let http = action == Action::HttpRequest;
+        let has_fields =
+            !f.extra.is_empty() || f.has & (HAS_METHOD | HAS_PATH) != 0 || f.status.is_some();
+        if has_fields {
+            out.extend_from_slice(b",\"fields\":{");
+            let mut first = true;
+            let mut sep = |out: &mut Vec<u8>| {
+                if !first {
+                    out.push(b',');
+                }
+                first = false;
+            };
+            if let Some(m) = f.get(HAS_METHOD, &f.method) {
+                sep(out);
+                json::string(out, "method");
+                out.push(b':');
+                json::string(out, m);
+            }
+            if let Some(p) = f.get(HAS_PATH, &f.path) {
+                sep(out);
+                json::string(out, "path");
+                out.push(b':');
+                // Query strings carry tokens; keep the path only.
+                let p = if http {
+                    p.split('?').next().unwrap_or(p)
+                } else {
+                    p
+                };
+                json::string(out, &secret::scrub(p));
+            }
+            if let Some(s) = f.status {
+                sep(out);
+                json::string(out, "status");
+                out.push(b':');
+                json::uint(out, s);
+            }
+            if !f.extra.is_empty() {
+                sep(out);
+                out.extend_from_slice(&f.extra);
+            }
+            out.push(b'}');
+        }
+        out.extend_from_slice(b"}\n");
+        self.shared.writer.write_event(out);
+    }
+}
+
+fn truncate_utf8(s: &mut String, max: usize) {
+    if s.len() > max {
+        let mut end = max;
+        while !s.is_char_boundary(end) {
+            end -= 1;
+        }
+        s.truncate(end);
+        s.push('…');
+    }
+}
+
+fn current_schema(sc: Option<&ScenarioData>, db: &str) -> String {
+    if let Some(s) = sc.and_then(|sc| lock(&sc.schema).clone()) {
+        return s;
+    }
+    if let Some(s) = lock(&PROCESS_SCHEMA).clone() {
+        return s;
+    }
+    default_schema(db).to_owned()
+}
+
+/// One schema for the resource: the qualified tables' schema when they all
+/// agree (names then lose the prefix), otherwise the current schema with
+/// names kept as written.
+fn group_tables(tables: &[String], current: &str) -> (String, Vec<String>) {
+    let mut schema: Option<&str> = None;
+    let mut uniform = true;
+    for t in tables {
+        let s = sql::split_qualified(t).0.unwrap_or(current);
+        match schema {
+            None => schema = Some(s),
+            Some(prev) if prev != s => uniform = false,
+            _ => {}
+        }
+    }
+    if uniform {
+        let schema = schema.unwrap_or(current).to_owned();
+        let names = tables
+            .iter()
+            .map(|t| sql::split_qualified(t).1.to_owned())
+            .collect();
+        (schema, names)
+    } else {
+        (current.to_owned(), tables.to_vec())
+    }
+}
+
+fn encode_shared(out: &mut Vec<u8>, db: &str, schema: &str, tables: &[&str]) {
+    out.extend_from_slice(b",\"resource\":{\"scope\":\"shared\",\"db\":");
+    json::string(out, db);
+    out.extend_from_slice(b",\"schema\":");
+    json::string(out, schema);
+    if !tables.is_empty() {
+        out.extend_from_slice(b",\"tables\":[");
+        for (i, t) in tables.iter().enumerate() {
+            if i > 0 {
+                out.push(b',');
+            }
+            json::string(out, t);
+        }
+        out.push(b']');
+    }
+    out.push(b'}');
+}
+
+fn encode_process(out: &mut Vec<u8>, name: &str) {
+    out.extend_from_slice(b",\"resource\":{\"scope\":\"process\",\"name\":");
+    json::string(out, name);
+    out.push(b'}');
+}
+
+impl<S> Layer<S> for Inner
+where
+    S: Subscriber + for<'a> LookupSpan<'a>,
+{
+    fn on_new_span(&self, attrs: &Attributes<'_>, id: &Id, ctx: Context<'_, S>) {
+        let meta = attrs.metadata();
+        if meta.target() != TARGET || !matches!(meta.name(), "scenario" | "step") {
+            return;
+        }
+        let Some(span) = ctx.span(id) else { return };
+        with_scratch(|s| {
+            s.fields.clear();
+            attrs.record(&mut s.fields);
+            let f = &s.fields;
+            if meta.name() == "scenario" {
+                let data = Arc::new(ScenarioData {
+                    id: self.shared.next_scenario.fetch_add(1, Ordering::Relaxed),
+                    feature: f.get(HAS_FEATURE, &f.feature).unwrap_or("").to_owned(),
+                    name: f
+                        .get(HAS_SCENARIO, &f.scenario)
+                        .or(f.get(HAS_NAME, &f.name))
+                        .unwrap_or("")
+                        .to_owned(),
+                    start: Instant::now(),
+                    ended: AtomicBool::new(false),
+                    outcome: Mutex::new(
+                        f.get(HAS_OUTCOME, &f.outcome).and_then(|o| o.parse().ok()),
+                    ),
+                    error: Mutex::new(f.get(HAS_ERROR, &f.error).map(str::to_owned)),
+                    schema: Mutex::new(None),
+                });
+                if let Ok(mut open) = self.shared.open.lock() {
+                    open.push(data.clone());
+                    self.shared.open_count.store(open.len(), Ordering::Release);
+                }
+                s.body.clear();
+                encode_common(&mut s.body, Some(&data), None, Action::ScenarioStart);
+                s.body.extend_from_slice(b"}\n");
+                self.shared.writer.write_event(&s.body);
+                span.extensions_mut().insert(data);
+            } else {
+                let scenario = span
+                    .scope()
+                    .skip(1)
+                    .find_map(|p| p.extensions().get::<Arc<ScenarioData>>().cloned())
+                    .or_else(|| self.shared.sole_open());
+                let data = Arc::new(StepData {
+                    text: f
+                        .get(HAS_TEXT, &f.text)
+                        .or(f.get(HAS_NAME, &f.name))
+                        .unwrap_or("")
+                        .to_owned(),
+                    start: Instant::now(),
+                    ended: AtomicBool::new(false),
+                    outcome: Mutex::new(
+                        f.get(HAS_OUTCOME, &f.outcome).and_then(|o| o.parse().ok()),
+                    ),
+                    error: Mutex::new(f.get(HAS_ERROR, &f.error).map(str::to_owned)),
+                    scenario,
+                });
+                s.body.clear();
+                encode_common(
+                    &mut s.body,
+                    data.scenario.as_deref(),
+                    Some(&data.text),
+                    Action::StepStart,
+                );
+                s.body.extend_from_slice(b"}\n");
+                self.shared.writer.write_event(&s.body);
+                span.extensions_mut().insert(data);
+            }
+        });
+    }
+
+    fn on_record(&self, id: &Id, values: &SpanRecord<'_>, ctx: Context<'_, S>) {
+        let Some(span) = ctx.span(id) else { return };
+        let ext = span.extensions();
+        let (outcome, error) = if let Some(sc) = ext.get::<Arc<ScenarioData>>() {
+            (&sc.outcome, &sc.error)
+        } else if let Some(st) = ext.get::<Arc<StepData>>() {
+            (&st.outcome, &st.error)
+        } else {
+            return;
+        };
+        with_scratch(|s| {
+            s.fields.clear();
+            values.record(&mut s.fields);
+            let f = &s.fields;
+            if let Some(o) = f.get(HAS_OUTCOME, &f.outcome).and_then(|o| o.parse().ok()) {
+                *lock(outcome) = Some(o);
+            }
+            if let Some(e) = f.get(HAS_ERROR, &f.error) {
+                *lock(error) = Some(e.to_owned());
+            }
+        });
+    }
+
+    fn on_event(&self, event: &Event<'_>, ctx: Context<'_, S>) {
+        if self.shared.writer.is_finished() {
+            return;
+        }
+        let (scenario, step_data) = self.context(event, &ctx);
+        let step = step_data.as_ref().map(|st| st.text.as_str());
+        let is_sql = event.metadata().target() == SQLX_TARGET;
+        with_scratch(|s| {
+            s.fields.clear();
+            event.record(&mut s.fields);
+            let Scratch { body, fields } = s;
+            if is_sql {
+                self.on_sql(fields, scenario.as_deref(), step, body);
+                return;
+            }
+            match fields.get(HAS_ACTION, &fields.action).map(str::trim) {
+                Some("SCENARIO_END") => {
+                    if let Some(sc) = &scenario {
+                        if let Some(o) = fields
+                            .get(HAS_OUTCOME, &fields.outcome)
+                            .and_then(|o| o.parse().ok())
+                        {
+                            *lock(&sc.outcome) = Some(o);
+                        }
+                        if let Some(e) = fields.get(HAS_ERROR, &fields.error) {
+                            *lock(&sc.error) = Some(e.to_owned());
+                        }
+                        self.shared.scenario_end(sc, None);
+                        return;
+                    }
+                }
+                Some("STEP_END") => {
+                    let st = ctx.event_scope(event).and_then(|mut scope| {
+                        scope.find_map(|sp| sp.extensions().get::<Arc<StepData>>().cloned())
+                    });
+                    if let Some(st) = st {
+                        if let Some(o) = fields
+                            .get(HAS_OUTCOME, &fields.outcome)
+                            .and_then(|o| o.parse().ok())
+                        {
+                            *lock(&st.outcome) = Some(o);
+                        }
+                        if let Some(e) = fields.get(HAS_ERROR, &fields.error) {
+                            *lock(&st.error) = Some(e.to_owned());
+                        }
+                        self.shared.step_end(&st);
+                        return;
+                    }
+                }
+                _ => {}
+            }
+            self.on_state(fields, scenario.as_deref(), step, body);
+        });
+    }
+
+    fn on_close(&self, id: Id, ctx: Context<'_, S>) {
+        let Some(span) = ctx.span(&id) else { return };
+        let ext = span.extensions();
+        if let Some(sc) = ext.get::<Arc<ScenarioData>>() {
+            self.shared.scenario_end(sc, None);
+        } else if let Some(st) = ext.get::<Arc<StepData>>() {
+            self.shared.step_end(st);
+        }
+    }
+}
+
+impl<S> Layer<S> for StateLayer<S>
+where
+    S: Subscriber + for<'a> LookupSpan<'a>,
+{
+    fn on_register_dispatch(&self, subscriber: &tracing_core::Dispatch) {
+        self.inner.on_register_dispatch(subscriber)
+    }
+    fn on_layer(&mut self, subscriber: &mut S) {
+        self.inner.on_layer(subscriber)
+    }
+    fn register_callsite(&self, metadata: &'static Metadata<'static>) -> Interest {
+        self.inner.register_callsite(metadata)
+    }
+    fn enabled(&self, metadata: &Metadata<'_>, ctx: Context<'_, S>) -> bool {
+        self.inner.enabled(metadata, ctx)
+    }
+    fn on_new_span(&self, attrs: &Attributes<'_>, id: &Id, ctx: Context<'_, S>) {
+        self.inner.on_new_span(attrs, id, ctx)
+    }
+    fn max_level_hint(&self) -> Option<LevelFilter> {
+        self.inner.max_level_hint()
+    }
+    fn on_record(&self, span: &Id, values: &SpanRecord<'_>, ctx: Context<'_, S>) {
+        self.inner.on_record(span, values, ctx)
+    }
+    fn on_follows_from(&self, span: &Id, follows: &Id, ctx: Context<'_, S>) {
+        self.inner.on_follows_from(span, follows, ctx)
+    }
+    fn event_enabled(&self, event: &Event<'_>, ctx: Context<'_, S>) -> bool {
+        self.inner.event_enabled(event, ctx)
+    }
+    fn on_event(&self, event: &Event<'_>, ctx: Context<'_, S>) {
+        self.inner.on_event(event, ctx)
+    }
+    fn on_enter(&self, id: &Id, ctx: Context<'_, S>) {
+        self.inner.on_enter(id, ctx)
+    }
+    fn on_exit(&self, id: &Id, ctx: Context<'_, S>) {
+        self.inner.on_exit(id, ctx)
+    }
+    fn on_close(&self, id: Id, ctx: Context<'_, S>) {
+        self.inner.on_close(id, ctx)
+    }
+    fn on_id_change(&self, old: &Id, new: &Id, ctx: Context<'_, S>) {
+        self.inner.on_id_change(old, new, ctx)
+    }
+    #[doc(hidden)]
+    unsafe fn downcast_raw(&self, id: TypeId) -> Option<*const ()> {
+        if id == TypeId::of::<Self>() {
+            return Some(self as *const Self as *const ());
+        }
+        // SAFETY: forwarded to the wrapped layer, which upholds the contract.
+        unsafe { self.inner.downcast_raw(id) }
+    }
+}

@@ -1,0 +1,680 @@
+//! What an SQL statement did to shared state, read from its text.
+//!
+//! sqlx reports every statement it runs; this module turns the statement
+//! into an action (`DB_SELECT`, `DB_CLEANUP`, `TX_BEGIN`, `SCHEMA_SET`, ...),
+//! the tables and schema it touched, and a copy of the text that keeps
+//! placeholders only: string, numeric and other literals become `?`, so a
+//! value that was inlined instead of bound never reaches the trace.
+//!
+//! This is a tokenizer plus a few keyword rules, not a parser: it is right
+//! for the statements test suites run (CRUD, TRUNCATE, DDL, transactions,
+//! search_path) and falls back to `DB_DDL`/`DB_SELECT` without tables when in
+//! doubt.
+
+use crate::format::Action;
+
+/// What one statement means for the trace.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Statement {
+    pub action: Action,
+    /// Tables as written, unquoted, possibly schema-qualified (`s.t`).
+    pub tables: Vec<String>,
+    /// For `SCHEMA_*`: the schema created, dropped or switched to.
+    pub schema: Option<String>,
+    /// The statement with every literal replaced by `?`, whitespace collapsed.
+    pub redacted: String,
+    /// Connection settings (`PRAGMA ...`) that sqlx runs on every new
+    /// connection: not state, so not recorded.
+    pub connection_setting: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Tok {
+    /// Keyword or bare identifier, upper-cased for keywords checks; `raw` kept.
+    Word(String),
+    /// Double-quoted or backtick identifier (case kept).
+    Quoted(String),
+    /// A literal (string, number, blob) — replaced by `?` in the redacted text.
+    Literal,
+    /// `?`, `$1`, `:name`, `@p1`.
+    Placeholder(String),
+    Punct(char),
+}
+
+fn tokenize(sql: &str) -> Vec<Tok> {
+    let b = sql.as_bytes();
+    let mut i = 0;
+    let mut out = Vec::new();
+    while i < b.len() {
+        let c = b[i];
+        match c {
+            c if c.is_ascii_whitespace() => i += 1,
+            b'-' if b.get(i + 1) == Some(&b'-') => {
+                while i < b.len() && b[i] != b'\n' {
+                    i += 1;
+                }
+            }
+            b'/' if b.get(i + 1) == Some(&b'*') => {
+                i += 2;
+                while i < b.len() && !(b[i] == b'*' && b.get(i + 1) == Some(&b'/')) {
+                    i += 1;
+                }
+                i += 2;
+            }
+            b'\'' => {
+                // 'it''s' — doubled quotes stay inside; E'..' backslashes too.
+                i += 1;
+                while i < b.len() {
+                    if b[i] == b'\\' {
+                        i += 2;
+                        continue;
+                    }
+                    if b[i] == b'\'' {
+                        if b.get(i + 1) == Some(&b'\'') {
+                            i += 2;
+                            continue;
+                        }
+                        break;
+                    }
+                    i += 1;
+                }
+                i += 1;
+                out.push(Tok::Literal);
+            }
+            b'$' if b.get(i + 1).is_some_and(|d| d.is_ascii_digit()) => {
+                let start = i;
+                i += 1;
+                while i < b.len() && b[i].is_ascii_digit() {
+                    i += 1;
+                }
+                out.push(Tok::Placeholder(sql[start..i].to_owned()));
+            }
+            b'$' => {
+                // Dollar quoting: $tag$ ... $tag$
+                let start = i;
+                let mut j = i + 1;
+                while j < b.len() && (b[j].is_ascii_alphanumeric() || b[j] == b'_') {
+                    j += 1;
+                }
+                if j < b.len() && b[j] == b'$' {
+                    let tag = &sql[start..=j];
+                    match sql[j + 1..].find(tag) {
+                        Some(end) => i = j + 1 + end + tag.len(),
+                        None => i = b.len(),
+                    }
+                    out.push(Tok::Literal);
+                } else {
+                    out.push(Tok::Punct('$'));
+                    i += 1;
+                }
+            }
+            b'"' | b'`' | b'[' => {
+                let close = match c {
+                    b'[' => b']',
+                    other => other,
+                };
+                let start = i + 1;
+                let mut name = String::new();
+                i += 1;
+                let mut seg = start;
+                while i < b.len() {
+                    if b[i] == close {
+                        if close != b']' && b.get(i + 1) == Some(&close) {
+                            name.push_str(&sql[seg..=i]);
+                            i += 2;
+                            seg = i;
+                            continue;
+                        }
+                        break;
+                    }
+                    i += 1;
+                }
+                name.push_str(&sql[seg..i.min(b.len())]);
+                i += 1;
+                out.push(Tok::Quoted(name));
+            }
+            b'?' => {
+                let start = i;
+                i += 1;
+                while i < b.len() && b[i].is_ascii_digit() {
+                    i += 1;
+                }
+                out.push(Tok::Placeholder(sql[start..i].to_owned()));
+            }
+            b':' | b'@' if b.get(i + 1).is_some_and(|d| d.is_ascii_alphabetic()) => {
+                // `::type` casts are two colons; `:name`/`@name` are parameters.
+                if c == b':' && i > 0 && b[i - 1] == b':' {
+                    out.push(Tok::Punct(':'));
+                    i += 1;
+                    continue;
+                }
+                let start = i;
+                i += 1;
+                while i < b.len() && (b[i].is_ascii_alphanumeric() || b[i] == b'_') {
+                    i += 1;
+                }
+                out.push(Tok::Placeholder(sql[start..i].to_owned()));
+            }
+            c if c.is_ascii_digit()
+                || (c == b'.' && b.get(i + 1).is_some_and(|d| d.is_ascii_digit())) =>
+            {
+                // Numbers, including 1e10, 0x1F, 3.14.
+                while i < b.len() && (b[i].is_ascii_alphanumeric() || b[i] == b'.') {
+                    i += 1;
+                }
+                out.push(Tok::Literal);
+            }
+            c if c.is_ascii_alphabetic() || c == b'_' || c >= 0x80 => {
+                let start = i;
+                while i < b.len() && (b[i].is_ascii_alphanumeric() || b[i] == b'_' || b[i] >= 0x80)
+                {
+                    i += 1;
+                }
+                let word = &sql[start..i];
+                // X'..', E'..', B'..', N'..' prefixes belong to the literal.
+                if i < b.len() && b[i] == b'\'' && word.len() == 1 {
+                    continue;
+                }
+                out.push(Tok::Word(word.to_owned()));
+            }
+            _ => {
+                // Multi-byte chars outside words are skipped as punctuation.
+                let ch = sql[i..].chars().next().unwrap_or('?');
+                out.push(Tok::Punct(ch));
+                i += ch.len_utf8();
+            }
+        }
+    }
+    out
+}
+
+fn redact(tokens: &[Tok]) -> String {
+    let mut out = String::new();
+    for t in tokens {
+        let text: std::borrow::Cow<'_, str> = match t {
+            Tok::Word(w) => w.as_str().into(),
+            Tok::Quoted(q) => format!("\"{}\"", q.replace('"', "\"\"")).into(),
+            Tok::Literal => "?".into(),
+            Tok::Placeholder(p) => p.as_str().into(),
+            Tok::Punct(c) => c.to_string().into(),
+        };
+        let tight_before = matches!(t, Tok::Punct(',' | ')' | ';' | '.' | ':'));
+        let tight_after_prev = out.ends_with('(') || out.ends_with('.') || out.ends_with(':');
+        if !out.is_empty() && !tight_before && !tight_after_prev {
+            out.push(' ');
+        }
+        out.push_str(&text);
+    }
+    out
+}
+
+fn kw(t: Option<&Tok>) -> Option<String> {
+    match t {
+        Some(Tok::Word(w)) => Some(w.to_ascii_uppercase()),
+        _ => None,
+    }
+}
+
+fn ident(t: Option<&Tok>) -> Option<String> {
+    match t {
+        Some(Tok::Word(w)) => Some(w.to_ascii_lowercase()),
+        Some(Tok::Quoted(q)) => Some(q.clone()),
+        _ => None,
+    }
+}
+
+/// A possibly schema-qualified name starting at `i`; returns it and the index after it.
+fn qualified_name(toks: &[Tok], mut i: usize) -> Option<(String, usize)> {
+    let mut name = ident(toks.get(i))?;
+    i += 1;
+    while matches!(toks.get(i), Some(Tok::Punct('.'))) {
+        match ident(toks.get(i + 1)) {
+            Some(part) => {
+                name.push('.');
+                name.push_str(&part);
+                i += 2;
+            }
+            None => break,
+        }
+    }
+    Some((name, i))
+}
+
+/// Skips `IF [NOT] EXISTS`, `ONLY`, `TABLE` and similar noise words.
+fn skip_noise(toks: &[Tok], mut i: usize) -> usize {
+    while let Some(k) = kw(toks.get(i)) {
+        match k.as_str() {
+            "IF" | "NOT" | "EXISTS" | "ONLY" | "TABLE" | "INTO" | "FROM" | "LOW_PRIORITY"
+            | "QUICK" | "IGNORE" | "OR" | "REPLACE" | "ROLLBACK" | "ABORT" | "FAIL" => i += 1,
+            _ => break,
+        }
+    }
+    i
+}
+
+const NOT_TABLES: &[&str] = &[
+    "SELECT",
+    "WHERE",
+    "SET",
+    "VALUES",
+    "DEFAULT",
+    "ON",
+    "USING",
+    "AS",
+    "LATERAL",
+    "UNNEST",
+    "GENERATE_SERIES",
+    "JSON_EACH",
+    "PRAGMA_TABLE_INFO",
+];
+
+/// Tables after FROM/JOIN/INTO/UPDATE/TABLE keywords anywhere in the statement.
+fn collect_tables(toks: &[Tok], ctes: &[String]) -> Vec<String> {
+    let mut tables: Vec<String> = Vec::new();
+    let mut i = 0;
+    while i < toks.len() {
+        let k = kw(toks.get(i));
+        let takes_list = matches!(k.as_deref(), Some("FROM"));
+        let takes_one = matches!(k.as_deref(), Some("JOIN" | "INTO" | "UPDATE" | "TRUNCATE"));
+        if takes_list || takes_one {
+            let mut j = skip_noise(toks, i + 1);
+            loop {
+                if matches!(toks.get(j), Some(Tok::Punct('('))) {
+                    break;
+                }
+                let Some((name, next)) = qualified_name(toks, j) else {
+                    break;
+                };
+                let upper = name.to_ascii_uppercase();
+                if NOT_TABLES.contains(&upper.as_str()) {
+                    break;
+                }
+                if !ctes.contains(&name) && !tables.contains(&name) {
+                    tables.push(name);
+                }
+                j = next;
+                if !(takes_list || k.as_deref() == Some("TRUNCATE")) {
+                    break;
+                }
+                // Skip an alias, then continue on a comma.
+                if matches!(kw(toks.get(j)).as_deref(), Some("AS")) {
+                    j += 1;
+                }
+                if matches!(toks.get(j), Some(Tok::Word(_)))
+                    && !is_clause_keyword(kw(toks.get(j)).as_deref())
+                {
+                    j += 1;
+                }
+                if matches!(toks.get(j), Some(Tok::Punct(','))) {
+                    j += 1;
+                    continue;
+                }
+                break;
+            }
+            i = j.max(i + 1);
+        } else {
+            i += 1;
+        }
+    }
+    tables
+}
+
+fn is_clause_keyword(k: Option<&str>) -> bool {
+    matches!(
+        k,
+        Some(
+            "WHERE"
+                | "JOIN"
+                | "LEFT"
+                | "RIGHT"
+                | "INNER"
+                | "OUTER"
+                | "FULL"
+                | "CROSS"
+                | "ON"
+                | "GROUP"
+                | "ORDER"
+                | "LIMIT"
+                | "OFFSET"
+                | "HAVING"
+                | "UNION"
+                | "RETURNING"
+                | "SET"
+                | "VALUES"
+                | "RESTART"
+                | "CONTINUE"
+                | "CASCADE"
+                | "RESTRICT"
+                | "FOR"
+                | "WINDOW"
+                | "NATURAL"
+                | "USING"
+                | "EXCEPT"
+                | "INTERSECT"
+        )
+    )
+}
+
+/// Names defined by `WITH name AS (...)`, so they are not taken for tables.
+fn cte_names(toks: &[Tok]) -> Vec<String> {
+    let mut names = Vec::new();
+    if kw(toks.first()).as_deref() != Some("WITH") {
+        return names;
+    }
+    let mut depth = 0i32;
+    for (i, t) in toks.iter().enumerate() {
+        match t {
+            Tok::Punct('(') => depth += 1,
+            Tok::Punct(')') => depth -= 1,
+            _ if depth == 0 && kw(Some(t)).as_deref() == Some("AS") => {
+                if let Some(name) = ident(toks.get(i.wrapping_sub(1))) {
+                    names.push(name);
+                }
+            }
+            _ => {}
+        }
+    }
+    names
+}
+
+/// The first top-level verb after a leading `WITH ... AS (...)` list.
+fn main_verb(toks: &[Tok]) -> Option<String> {
+    let first = kw(toks.first())?;
+    if first != "WITH" {
+        return Some(first);
+    }
+    let mut depth = 0i32;
+    for t in toks.iter().skip(1) {
+        match t {
+            Tok::Punct('(') => depth += 1,
+            Tok::Punct(')') => depth -= 1,
+            Tok::Word(w) if depth == 0 => {
+                let k = w.to_ascii_uppercase();
+                if matches!(k.as_str(), "SELECT" | "INSERT" | "UPDATE" | "DELETE") {
+                    return Some(k);
+                }
+            }
+            _ => {}
+        }
+    }
+    Some("SELECT".to_owned())
+}
+
+/// Reads one statement. Multi-statement strings are classified by their
+/// first statement.
+pub fn classify(sql: &str) -> Statement {
+    let all = tokenize(sql);
+    let redacted = redact(&all);
+    // Only the first statement decides.
+    let end = all
+        .iter()
+        .position(|t| matches!(t, Tok::Punct(';')))
+        .unwrap_or(all.len());
+    let toks = &all[..end];
+    let mut st = Statement {
+        action: Action::DbSelect,
+        tables: Vec::new(),
+        schema: None,
+        redacted,
+        connection_setting: false,
+    };
+    let Some(verb) = main_verb(toks) else {
+        return st;
+    };
+    match verb.as_str() {
+        "SELECT" | "VALUES" | "SHOW" | "EXPLAIN" | "TABLE" => {
+            st.action = Action::DbSelect;
+            st.tables = collect_tables(toks, &cte_names(toks));
+        }
+        "INSERT" | "REPLACE" | "UPSERT" | "COPY" => {
+            st.action = Action::DbInsert;
+            st.tables = collect_tables(toks, &cte_names(toks));
+            if verb == "COPY" {
+                if let Some((name, _)) = qualified_name(toks, 1) {
+                    st.tables = vec![name];
+                }
+            }
+        }
+        "UPDATE" => {
+            st.action = Action::DbUpdate;
+            st.tables = collect_tables(toks, &cte_names(toks));
+        }
+        "DELETE" => {
+            let has_where = toks.iter().any(|t| kw(Some(t)).as_deref() == Some("WHERE"));
+            st.action = if has_where {
+                Action::DbDelete
+            } else {
+                Action::DbCleanup
+            };
+            st.tables = collect_tables(toks, &cte_names(toks));
+        }
+        "TRUNCATE" => {
+            st.action = Action::DbCleanup;
+            st.tables = collect_tables(toks, &[]);
+        }
+        "BEGIN" | "START" | "SAVEPOINT" => st.action = Action::TxBegin,
+        "COMMIT" | "END" | "RELEASE" => st.action = Action::TxCommit,
+        "ROLLBACK" | "ABORT" => st.action = Action::TxRollback,
+        "SET" | "RESET" => {
+            // SET [SESSION|LOCAL] search_path [TO|=] a, b
+            let mut i = 1;
+            if matches!(kw(toks.get(i)).as_deref(), Some("SESSION" | "LOCAL")) {
+                i += 1;
+            }
+            if kw(toks.get(i)).as_deref() == Some("SEARCH_PATH") {
+                st.action = Action::SchemaSet;
+                i += 1;
+                if matches!(kw(toks.get(i)).as_deref(), Some("TO"))
+                    || toks.get(i) == Some(&Tok::Punct('='))
+                {
+                    i += 1;
+                }
+                st.schema = if verb == "RESET" {
+                    Some("public".to_owned())
+                } else {
+                    ident(toks.get(i)).or_else(|| {
+                        // SET search_path = 'a', 'b': the literal is gone, read the raw text.
+                        raw_search_path(sql)
+                    })
+                };
+            } else {
+                st.action = Action::DbDdl;
+            }
+        }
+        "CREATE" | "DROP" | "ALTER" => {
+            // Skip modifiers: CREATE [OR REPLACE] [TEMP|UNIQUE|...] <object>
+            let mut i = 1;
+            while let Some(k) = kw(toks.get(i)) {
+                match k.as_str() {
+                    "OR" | "REPLACE" | "TEMP" | "TEMPORARY" | "UNIQUE" | "UNLOGGED" | "GLOBAL"
+                    | "LOCAL" | "MATERIALIZED" | "VIRTUAL" | "CONCURRENTLY" => i += 1,
+                    _ => break,
+                }
+            }
+            let object = kw(toks.get(i));
+            let after = skip_noise(toks, i + 1);
+            match object.as_deref() {
+                Some("SCHEMA") if verb != "ALTER" => {
+                    st.action = if verb == "CREATE" {
+                        Action::SchemaCreate
+                    } else {
+                        Action::SchemaDrop
+                    };
+                    st.schema = qualified_name(toks, after).map(|(n, _)| n);
+                }
+                Some("TABLE" | "VIEW" | "SEQUENCE") => {
+                    st.action = Action::DbDdl;
+                    if let Some((name, _)) = qualified_name(toks, after) {
+                        st.tables.push(name);
+                    }
+                }
+                Some("INDEX") => {
+                    st.action = Action::DbDdl;
+                    // CREATE INDEX name ON table
+                    if let Some(on) = toks
+                        .iter()
+                        .position(|t| kw(Some(t)).as_deref() == Some("ON"))
+                    {
+                        let j = skip_noise(toks, on + 1);
+                        if let Some((name, _)) = qualified_name(toks, j) {
+                            st.tables.push(name);
+                        }
+                    }
+                }
+                _ => st.action = Action::DbDdl,
+            }
+        }
+        "PRAGMA" => {
+            st.action = Action::DbDdl;
+            st.connection_setting = true;
+        }
+        "VACUUM" | "ANALYZE" | "REINDEX" | "GRANT" | "REVOKE" | "COMMENT" | "LOCK" => {
+            st.action = if verb == "LOCK" {
+                Action::DbSelect
+            } else {
+                Action::DbDdl
+            };
+            if verb == "LOCK" {
+                let j = skip_noise(toks, 1);
+                if let Some((name, _)) = qualified_name(toks, j) {
+                    st.tables = vec![name];
+                }
+            }
+        }
+        _ => {
+            st.action = Action::DbDdl;
+        }
+    }
+    st
+}
+
+fn raw_search_path(sql: &str) -> Option<String> {
+    let lower = sql.to_ascii_lowercase();
+    let at = lower.find("search_path")? + "search_path".len();
+    let rest = &sql[at..];
+    let rest = rest.trim_start();
+    let rest = rest
+        .strip_prefix('=')
+        .or_else(|| {
+            rest.get(2..)
+                .filter(|_| rest[..2].eq_ignore_ascii_case("to"))
+        })?
+        .trim_start();
+    let first = rest.split(',').next()?.trim().trim_end_matches(';').trim();
+    let name = first.trim_matches(|c| c == '\'' || c == '"');
+    (!name.is_empty()).then(|| name.to_owned())
+}
+
+/// Splits `schema.table` into its parts; an unqualified name has no schema.
+pub fn split_qualified(name: &str) -> (Option<&str>, &str) {
+    match name.rsplit_once('.') {
+        Some((schema, table)) => {
+            // db.schema.table: keep the schema part only.
+            let schema = schema.rsplit('.').next().unwrap_or(schema);
+            (Some(schema), table)
+        }
+        None => (None, name),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn c(sql: &str) -> Statement {
+        classify(sql)
+    }
+
+    #[test]
+    fn crud_statements_name_their_tables() {
+        let s = c(
+            "SELECT u.id, o.total FROM users u JOIN orders o ON o.user_id = u.id WHERE u.id = $1",
+        );
+        assert_eq!(s.action, Action::DbSelect);
+        assert_eq!(s.tables, ["users", "orders"]);
+        assert_eq!(
+            c("INSERT INTO app.users (name) VALUES (?)").tables,
+            ["app.users"]
+        );
+        let u = c("UPDATE \"Users\" SET name = $1 WHERE id = $2");
+        assert_eq!(
+            (u.action, u.tables),
+            (Action::DbUpdate, vec!["Users".to_owned()])
+        );
+        assert_eq!(
+            c("DELETE FROM sessions WHERE expired").action,
+            Action::DbDelete
+        );
+        assert_eq!(c("select * from a, b as bb, c").tables, ["a", "b", "c"]);
+        assert_eq!(
+            c("WITH x AS (SELECT * FROM src) INSERT INTO dst SELECT * FROM x").action,
+            Action::DbInsert
+        );
+        assert_eq!(
+            c("WITH x AS (SELECT * FROM src) INSERT INTO dst SELECT * FROM x").tables,
+            ["src", "dst"]
+        );
+    }
+
+    #[test]
+    fn truncate_and_unfiltered_delete_are_cleanups() {
+        let t = c("TRUNCATE TABLE users, public.orders RESTART IDENTITY CASCADE");
+        assert_eq!(t.action, Action::DbCleanup);
+        assert_eq!(t.tables, ["users", "public.orders"]);
+        let d = c("DELETE FROM users");
+        assert_eq!(
+            (d.action, d.tables),
+            (Action::DbCleanup, vec!["users".to_owned()])
+        );
+    }
+
+    #[test]
+    fn transactions_and_schemas() {
+        assert_eq!(c("BEGIN").action, Action::TxBegin);
+        assert_eq!(c("SAVEPOINT _sqlx_savepoint_1").action, Action::TxBegin);
+        assert_eq!(c("COMMIT").action, Action::TxCommit);
+        assert_eq!(c("ROLLBACK TO SAVEPOINT x").action, Action::TxRollback);
+        let s = c("CREATE SCHEMA IF NOT EXISTS test_1");
+        assert_eq!(
+            (s.action, s.schema.as_deref()),
+            (Action::SchemaCreate, Some("test_1"))
+        );
+        let d = c("DROP SCHEMA \"Test 2\" CASCADE");
+        assert_eq!(
+            (d.action, d.schema.as_deref()),
+            (Action::SchemaDrop, Some("Test 2"))
+        );
+        let set = c("SET search_path TO test_1, public");
+        assert_eq!(
+            (set.action, set.schema.as_deref()),
+            (Action::SchemaSet, Some("test_1"))
+        );
+        assert_eq!(c("SET search_path = 'abc'").schema.as_deref(), Some("abc"));
+        let ddl = c("CREATE TABLE IF NOT EXISTS s.items (id int)");
+        assert_eq!(
+            (ddl.action, ddl.tables),
+            (Action::DbDdl, vec!["s.items".to_owned()])
+        );
+    }
+
+    #[test]
+    fn literals_never_survive_redaction() {
+        let s = c("INSERT INTO t (a, b, c) VALUES ('hunter2', 42, E'x\\'y') -- 'note'");
+        assert_eq!(s.redacted, "INSERT INTO t (a, b, c) VALUES (?, ?, ?)");
+        let s =
+            c("SELECT * FROM t WHERE name = 'it''s' AND n > 3.5e2 AND x = $1 AND y = $$dollar$$");
+        assert!(!s.redacted.contains("it"), "{}", s.redacted);
+        assert!(!s.redacted.contains("3.5"), "{}", s.redacted);
+        assert!(!s.redacted.contains("dollar"), "{}", s.redacted);
+        assert!(s.redacted.contains("$1"), "{}", s.redacted);
+        assert_eq!(c("SELECT x'DEADBEEF'").redacted, "SELECT ?");
+        assert!(c("PRAGMA foreign_keys = ON").connection_setting);
+    }
+
+    #[test]
+    fn qualified_names_split() {
+        assert_eq!(split_qualified("s.t"), (Some("s"), "t"));
+        assert_eq!(split_qualified("t"), (None, "t"));
+        assert_eq!(split_qualified("db.s.t"), (Some("s"), "t"));
+    }
+}

@@ -1,0 +1,190 @@
+//! Activation from the environment, checked in child processes (the
+//! environment and the global subscriber are process-wide).
+
+mod common;
+
+use std::os::unix::fs::PermissionsExt;
+use std::process::Command;
+
+use common::*;
+
+/// Child entry point: does nothing in a normal test run.
+#[test]
+fn child() {
+    let Some(role) = child_role() else { return };
+    assert_eq!(role, "emit");
+    let guard = state_tracer::init();
+    println!("init={}", guard.is_some());
+    println!(
+        "run_id_env={}",
+        std::env::var("BDD_TRACE_RUN_ID").unwrap_or_default()
+    );
+    let grandchild = Command::new("sh")
+        .args(["-c", "printf %s \"$BDD_TRACE_RUN_ID\""])
+        .output()
+        .unwrap();
+    println!("grandchild_run_id={}", stdout(&grandchild));
+    let s = state_tracer::scenario("env", "Activation");
+    {
+        let _in = s.enter();
+        state_tracer::custom("hello", "world");
+        state_tracer::db_cleanup(None, &[]);
+        state_tracer::jwt_set(b"not-recorded");
+    }
+    drop(s);
+    drop(guard);
+}
+
+fn line_value(out: &str, key: &str) -> String {
+    out.lines()
+        .find_map(|l| l.strip_prefix(&format!("{key}=")))
+        .unwrap_or_else(|| panic!("{key} missing in child output:\n{out}"))
+        .to_owned()
+}
+
+#[test]
+fn nothing_is_created_or_written_when_tracing_is_off() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("traces");
+    for state in [None, Some("0"), Some("off"), Some("")] {
+        let mut cmd = spawn_child("child", "emit");
+        cmd.env("BDD_TRACE_DIR", &dir);
+        if let Some(v) = state {
+            cmd.env("BDD_TRACE_STATE", v);
+        }
+        let out = cmd.output().unwrap();
+        assert!(out.status.success(), "{}", stderr(&out));
+        assert_eq!(line_value(&stdout(&out), "init"), "false");
+        assert!(
+            !dir.exists(),
+            "trace dir created with BDD_TRACE_STATE={state:?}"
+        );
+        assert!(!stderr(&out).contains("state-tracer"), "{}", stderr(&out));
+    }
+}
+
+#[test]
+fn one_safe_file_per_process_with_header_events_and_footer() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("new").join("traces");
+    let out = spawn_child("child", "emit")
+        .env("BDD_TRACE_STATE", "1")
+        .env("BDD_TRACE_DIR", &dir)
+        .env("BDD_TRACE_RUN_ID", "ci/42")
+        .env("BDD_TRACE_PROCESS", "auth-features")
+        .env("BDD_SCHEMA_ISOLATION", "false")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(line_value(&stdout(&out), "init"), "true");
+
+    let mode = std::fs::metadata(&dir).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o700, "missing trace dir is created 0700");
+    let trace = only_trace(&dir);
+    let name = trace.path.file_name().unwrap().to_str().unwrap().to_owned();
+    assert!(name.starts_with("bdd-state-trace-ci_42-"), "{name}");
+    assert!(name.ends_with(".jsonl"), "{name}");
+    let file_mode = std::fs::metadata(&trace.path).unwrap().permissions().mode() & 0o777;
+    assert_eq!(file_mode, 0o600);
+
+    let h = &trace.header;
+    assert_eq!(h.run_id, "ci/42");
+    assert_eq!(h.process, "auth-features");
+    assert_eq!(h.version, 1);
+    assert!(
+        name.contains(&format!("-{}-", h.pid)),
+        "pid {} in {name}",
+        h.pid
+    );
+    assert_eq!(h.ppid, Some(std::process::id()));
+    assert!(h.tracer.starts_with("state-tracer "));
+    assert!(h
+        .config
+        .iter()
+        .any(|(k, v)| k == "BDD_SCHEMA_ISOLATION" && v == "false"));
+    assert!(h.config.iter().any(|(k, v)| k == "flush" && v == "line"));
+
+    assert_eq!(
+        trace.actions(),
+        [
+            "PROCESS_START",
+            "SCENARIO_START",
+            "CUSTOM",
+            "DB_CLEANUP",
+            "JWT_SET",
+            "SCENARIO_END",
+            "PROCESS_END"
+        ]
+    );
+    let in_scenario = trace.of_scenario("Activation");
+    assert_eq!(in_scenario.len(), 5);
+    assert!(in_scenario
+        .iter()
+        .all(|e| e.feature.as_deref() == Some("env")));
+    let ids: Vec<_> = in_scenario.iter().map(|e| e.scenario_id).collect();
+    assert!(ids.iter().all(|id| *id == ids[0] && id.is_some()));
+    trace.assert_gapless();
+    assert!(trace.footer.is_some());
+}
+
+#[test]
+fn nextest_run_id_is_the_fallback() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = spawn_child("child", "emit")
+        .env("BDD_TRACE_STATE", "yes")
+        .env("BDD_TRACE_DIR", tmp.path())
+        .env("NEXTEST_RUN_ID", "nextest-7")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(only_trace(tmp.path()).header.run_id, "nextest-7");
+}
+
+#[test]
+fn a_generated_run_id_is_inherited_by_children_spawned_later() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = spawn_child("child", "emit")
+        .env("BDD_TRACE_STATE", "true")
+        .env("BDD_TRACE_DIR", tmp.path())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let run_id = only_trace(tmp.path()).header.run_id.to_string();
+    assert!(run_id.starts_with("run-"), "{run_id}");
+    let text = stdout(&out);
+    assert_eq!(line_value(&text, "run_id_env"), run_id);
+    assert_eq!(line_value(&text, "grandchild_run_id"), run_id);
+}
+
+#[test]
+fn every_flush_mode_writes_the_same_complete_file() {
+    for (mode, label) in [
+        ("interval:20", "interval:20"),
+        ("fsync", "fsync"),
+        ("bogus", "line"),
+    ] {
+        let tmp = tempfile::tempdir().unwrap();
+        let out = spawn_child("child", "emit")
+            .env("BDD_TRACE_STATE", "1")
+            .env("BDD_TRACE_DIR", tmp.path())
+            .env("BDD_TRACE_FLUSH", mode)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", stderr(&out));
+        let trace = only_trace(tmp.path());
+        assert!(trace
+            .header
+            .config
+            .iter()
+            .any(|(k, v)| k == "flush" && v == label));
+        assert_eq!(trace.events.len(), 7, "{mode}");
+        trace.assert_gapless();
+        if mode == "bogus" {
+            assert!(
+                stderr(&out).contains("invalid BDD_TRACE_FLUSH"),
+                "{}",
+                stderr(&out)
+            );
+        }
+    }
+}

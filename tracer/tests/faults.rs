@@ -1,0 +1,228 @@
+//! Faults: write errors, many threads, SIGKILL, panics. The tracer must
+//! never fail the traced process and never leave a broken record behind.
+
+mod common;
+
+use std::io::{BufRead, BufReader};
+use std::process::Stdio;
+use std::sync::Arc;
+
+use common::*;
+use state_tracer::format::{Action, Outcome};
+use tracing_subscriber::layer::SubscriberExt;
+
+/// Child entry point: does nothing in a normal test run.
+#[test]
+fn child() {
+    let Some(role) = child_role() else { return };
+    let guard = state_tracer::init().expect("tracing on in child");
+    match role.as_str() {
+        "write_error" => {
+            // A real write failure: the file size limit. SIGXFSZ would kill
+            // us, so ignore it and write(2) fails with EFBIG instead.
+            unsafe {
+                libc::signal(libc::SIGXFSZ, libc::SIG_IGN);
+                let mut lim: libc::rlimit = std::mem::zeroed();
+                libc::getrlimit(libc::RLIMIT_FSIZE, &mut lim);
+                let saved = lim;
+                lim.rlim_cur = 4096;
+                assert_eq!(libc::setrlimit(libc::RLIMIT_FSIZE, &lim), 0);
+                for i in 0..500 {
+                    state_tracer::custom(
+                        "fill",
+                        &format!("record {i} with some padding to fill the file"),
+                    );
+                }
+                // Space is back (the disk was cleaned up): the footer makes it.
+                assert_eq!(libc::setrlimit(libc::RLIMIT_FSIZE, &saved), 0);
+            }
+            println!("survived");
+        }
+        "killed" => {
+            for i in 0u64.. {
+                state_tracer::custom("tick", &i.to_string());
+                // Printed only after the record's write returned.
+                println!("{i}");
+            }
+        }
+        "panics" => {
+            let s = state_tracer::scenario("faults", "Panicking scenario");
+            let _in = s.enter();
+            state_tracer::custom("before", "the panic");
+            panic!("boom in the scenario");
+        }
+        other => panic!("unknown role {other}"),
+    }
+    drop(guard);
+}
+
+fn traced(role: &str, dir: &std::path::Path) -> std::process::Command {
+    let mut cmd = spawn_child("child", role);
+    cmd.env("BDD_TRACE_STATE", "1").env("BDD_TRACE_DIR", dir);
+    cmd
+}
+
+#[test]
+fn a_write_error_warns_once_counts_drops_and_keeps_the_file_valid() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = traced("write_error", tmp.path()).output().unwrap();
+    assert!(
+        out.status.success(),
+        "traced process failed: {}",
+        stderr(&out)
+    );
+    assert!(stdout(&out).contains("survived"));
+    let warnings = stderr(&out)
+        .matches("state-tracer: cannot write trace file")
+        .count();
+    assert_eq!(warnings, 1, "exactly one warning:\n{}", stderr(&out));
+
+    let trace = only_trace(tmp.path()); // every line parses
+    let footer = trace
+        .footer
+        .as_ref()
+        .expect("footer written once space is back");
+    assert!(footer.dropped > 0, "{footer:?}");
+    assert_eq!(footer.records + footer.dropped, footer.seq);
+    assert_eq!(footer.records, trace.events.len() as u64 + 1);
+    // The gaps in seq are exactly the dropped records.
+    let mut expected = 1;
+    let mut gaps = 0;
+    for e in &trace.events {
+        gaps += e.seq - expected;
+        expected = e.seq + 1;
+    }
+    gaps += footer.seq - expected;
+    assert_eq!(gaps, footer.dropped);
+    assert!(trace.raw.ends_with('\n'));
+    assert!(std::fs::metadata(&trace.path).unwrap().len() <= 4096 + 512);
+}
+
+#[test]
+fn eight_threads_of_ten_thousand_records_are_complete_and_gapless() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (layer, guard) = state_tracer::StateLayer::builder()
+        .dir(tmp.path())
+        .run_id("threads")
+        .build()
+        .unwrap();
+    let dispatch = tracing::Dispatch::new(tracing_subscriber::registry().with(layer));
+    let dispatch = Arc::new(dispatch);
+    let threads: Vec<_> = (0..8)
+        .map(|t| {
+            let d = dispatch.clone();
+            std::thread::spawn(move || {
+                tracing::dispatcher::with_default(&d, || {
+                    for i in 0..10_000 {
+                        state_tracer::custom(
+                            "load",
+                            &format!("thread {t} record {i} \"quoted\" \n"),
+                        );
+                    }
+                })
+            })
+        })
+        .collect();
+    for t in threads {
+        t.join().unwrap();
+    }
+    drop(guard);
+    let trace = only_trace(tmp.path());
+    let custom: Vec<_> = trace
+        .events
+        .iter()
+        .filter(|e| e.action == Action::Custom)
+        .collect();
+    assert_eq!(custom.len(), 80_000);
+    trace.assert_gapless();
+    // Each thread's records are all there, in its own order.
+    for t in 0..8 {
+        let prefix = format!("thread {t} record ");
+        let mine: Vec<u64> = custom
+            .iter()
+            .filter_map(|e| {
+                e.details
+                    .as_deref()?
+                    .strip_prefix(&prefix)?
+                    .split(' ')
+                    .next()?
+                    .parse()
+                    .ok()
+            })
+            .collect();
+        assert_eq!(mine, (0..10_000).collect::<Vec<u64>>());
+    }
+    let tids: std::collections::HashSet<u64> = custom.iter().map(|e| e.tid).collect();
+    assert_eq!(tids.len(), 8);
+}
+
+#[test]
+fn sigkill_loses_nothing_that_was_emitted_before_it() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut child = traced("killed", tmp.path())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut last_seen = 0u64;
+    for line in lines.by_ref() {
+        let Ok(n) = line.unwrap().trim().parse::<u64>() else {
+            continue;
+        };
+        last_seen = n;
+        if n >= 3000 {
+            break;
+        }
+    }
+    unsafe { libc::kill(child.id() as i32, libc::SIGKILL) };
+    // Drain what it printed before dying: all of it was emitted.
+    for line in lines {
+        if let Ok(n) = line.unwrap_or_default().trim().parse::<u64>() {
+            last_seen = last_seen.max(n);
+        }
+    }
+    let status = child.wait().unwrap();
+    assert!(!status.success());
+
+    let files = testkit::trace_files(tmp.path());
+    assert_eq!(files.len(), 1);
+    let trace = read_trace(&files[0]); // every line parses
+    assert!(trace.footer.is_none(), "no footer after SIGKILL");
+    assert!(
+        trace.raw.ends_with('\n'),
+        "trailing record complete or absent"
+    );
+    trace.assert_gapless();
+    let ticks: Vec<u64> = trace
+        .events
+        .iter()
+        .filter(|e| e.name.as_deref() == Some("tick"))
+        .map(|e| e.details.as_deref().unwrap().parse().unwrap())
+        .collect();
+    assert_eq!(ticks, (0..ticks.len() as u64).collect::<Vec<_>>());
+    assert!(
+        ticks.len() as u64 > last_seen,
+        "record {last_seen} was emitted before the kill but only {} are in the file",
+        ticks.len()
+    );
+}
+
+#[test]
+fn a_panicking_scenario_ends_failed_and_the_footer_is_still_written() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = traced("panics", tmp.path()).output().unwrap();
+    assert!(!out.status.success(), "the child test panics");
+    assert!(stderr(&out).contains("boom in the scenario"));
+    let trace = only_trace(tmp.path());
+    let end = trace
+        .events
+        .iter()
+        .find(|e| e.action == Action::ScenarioEnd)
+        .expect("SCENARIO_END");
+    assert_eq!(end.outcome, Some(Outcome::Failed));
+    assert_eq!(end.scenario.as_deref(), Some("Panicking scenario"));
+    assert!(end.error.is_some());
+    assert!(trace.footer.is_some(), "footer written despite the panic");
+    trace.assert_gapless();
+}
