@@ -24,13 +24,15 @@ BIN=$CARGO_TARGET_DIR/release/trace-analyzer
 
 # best_of CMD...: prints "<best wall seconds> <max peak RSS KiB>" over RUNS runs.
 best_of() {
-  local best="" rss=0 out
+  local best="" rss=0 tf wall kb
+  tf=$(mktemp)
   for _ in $(seq "$RUNS"); do
-    out=$( { /usr/bin/time -f "%e %M" "$@" >/dev/null 2>/dev/null; } 2>&1 | tail -1) || true
-    read -r wall kb <<<"$out"
+    /usr/bin/time -o "$tf" -f "%e %M" "$@" >/dev/null 2>&1 || true
+    read -r wall kb <"$tf"
     if [[ -z $best ]] || awk "BEGIN{exit !($wall < $best)}"; then best=$wall; fi
-    ((kb > rss)) && rss=$kb
+    if ((kb > rss)); then rss=$kb; fi
   done
+  rm -f "$tf"
   echo "$best $rss"
 }
 

@@ -342,7 +342,9 @@
     stats.arrows++;
     ctx.save();
     if (isSel) { ctx.shadowColor = "rgba(29,35,48,.55)"; ctx.shadowBlur = 6; }
-    ctx.strokeStyle = color; ctx.fillStyle = color; ctx.lineWidth = isSel ? 2.6 : 1.5;
+    // With many findings, the likely causes stand out and the rest recede.
+    ctx.globalAlpha = isSel ? 1 : fd.likely_cause && fd.severity === "error" ? 0.8 : 0.35;
+    ctx.strokeStyle = color; ctx.fillStyle = color; ctx.lineWidth = isSel ? 2.6 : 1.3;
     if (!a) {
       // No polluter (unfinished scenario, crash): a badge on the victim.
       ctx.beginPath(); ctx.arc(b.x, b.y - 7, isSel ? 7 : 5.5, 0, Math.PI * 2); ctx.fill();
@@ -351,14 +353,16 @@
       ctx.restore();
       return;
     }
-    // A curve that bows sideways, so a vertical arrow (same instant) stays visible.
+    // An S-curve from the mutation to the victim; nearly vertical ones (same
+    // instant) bow sideways so they stay visible next to the bars' edges.
     var dx = b.x - a.x, dy = b.y - a.y;
-    var bow = Math.max(18, Math.min(80, Math.abs(dy) * 0.35));
-    var c1x = a.x + dx * 0.25 + bow, c1y = a.y + dy * 0.1, c2x = b.x - dx * 0.25 + bow, c2y = b.y - dy * 0.1;
+    var bow = Math.abs(dx) < 14 ? Math.max(10, Math.min(36, Math.abs(dy) * 0.3)) : 0;
+    var c1x = a.x + dx * 0.5 + bow, c1y = a.y + dy * 0.15, c2x = a.x + dx * 0.5 + bow, c2y = b.y - dy * 0.15;
+    if (bow === 0) { c1y = a.y; c2y = b.y; }
     ctx.beginPath(); ctx.moveTo(a.x, a.y); ctx.bezierCurveTo(c1x, c1y, c2x, c2y, b.x, b.y); ctx.stroke();
-    ctx.beginPath(); ctx.arc(a.x, a.y, isSel ? 4.5 : 3.5, 0, Math.PI * 2); ctx.fill();
+    ctx.beginPath(); ctx.arc(a.x, a.y, isSel ? 4.5 : 3, 0, Math.PI * 2); ctx.fill();
     // Arrow head along the curve's final tangent.
-    var ang = Math.atan2(b.y - c2y, b.x - c2x), hl = isSel ? 10 : 8;
+    var ang = Math.atan2(b.y - c2y, b.x - c2x), hl = isSel ? 10 : 7;
     ctx.beginPath(); ctx.moveTo(b.x, b.y);
     ctx.lineTo(b.x - hl * Math.cos(ang - 0.42), b.y - hl * Math.sin(ang - 0.42));
     ctx.lineTo(b.x - hl * Math.cos(ang + 0.42), b.y - hl * Math.sin(ang + 0.42));
@@ -590,9 +594,10 @@
         if (!fd.polluter) ts.push(vs.end_us);
       }
     }
-    var lo = Math.min.apply(null, ts), hi = Math.max.apply(null, ts);
-    var pad0 = Math.max((hi - lo) * 0.25, span * 0.004, 200);
-    setView(lo - pad0, hi + pad0);
+    // Centre the view on the mutation, wide enough to show the rest.
+    var lo = Math.min.apply(null, ts), hi = Math.max.apply(null, ts), at = fd.polluter ? fd.polluter.t_us : fd.at_us;
+    var half = Math.max(at - lo, hi - at) * 1.15 + Math.max(span * 0.004, 200);
+    setView(at - half, at + half);
     var rp = fd.polluter && fd.polluter.proc !== null ? rowIndex(fd.polluter.proc, fd.polluter.scenario !== null ? scen[fd.polluter.scenario].lane : 0) : -1;
     var rv = fd.victim && fd.victim.proc !== null ? rowIndex(fd.victim.proc, fd.victim.scenario !== null ? scen[fd.victim.scenario].lane : 0) : -1;
     revealRows(rp, rv);

@@ -16,7 +16,8 @@ use state_tracer::format::{Action, ActionKind, Outcome, Resource, Scope};
 use crate::discover::{Format, SourceFile};
 use crate::findings::Findings;
 use crate::model::{
-    ActionMark, OrderEntry, ProcessSummary, RuleId, ScenarioOutcome, ScenarioSpan, Timeline, TimelineProcess,
+    ActionMark, OrderEntry, ProcessSummary, RuleId, ScenarioOutcome, ScenarioSpan, Timeline,
+    TimelineProcess,
 };
 use crate::overlap::Overlaps;
 use crate::read::FileEnd;
@@ -48,7 +49,9 @@ impl Scn {
     }
 
     pub fn outcome(&self) -> ScenarioOutcome {
-        self.outcome.get().map_or(ScenarioOutcome::Unfinished, Into::into)
+        self.outcome
+            .get()
+            .map_or(ScenarioOutcome::Unfinished, Into::into)
     }
 
     pub fn failed(&self) -> bool {
@@ -89,7 +92,11 @@ impl Proc {
     }
 
     pub fn crashed(&self) -> bool {
-        (self.format == Format::V1 && !self.end.footer) || self.order.iter().any(|o| o.2 == ScenarioOutcome::Unfinished)
+        (self.format == Format::V1 && !self.end.footer)
+            || self
+                .order
+                .iter()
+                .any(|o| o.2 == ScenarioOutcome::Unfinished)
     }
 
     fn summary(&self) -> ProcessSummary {
@@ -183,7 +190,13 @@ impl Cx {
     /// `"feature: name" (label, pid N)` for explanations.
     pub fn describe(&self, s: &Scn) -> String {
         let p = &self.procs[s.file as usize];
-        format!("\"{}: {}\" ({}, pid {})", s.feature, s.name, p.label(), p.pid)
+        format!(
+            "\"{}: {}\" ({}, pid {})",
+            s.feature,
+            s.name,
+            p.label(),
+            p.pid
+        )
     }
 }
 
@@ -220,7 +233,13 @@ pub struct Engine {
 }
 
 impl Engine {
-    pub fn new(run_id: &str, files: &[SourceFile], other_runs: Vec<String>, run_selected: bool, opts: EngineOptions) -> Engine {
+    pub fn new(
+        run_id: &str,
+        files: &[SourceFile],
+        other_runs: Vec<String>,
+        run_selected: bool,
+        opts: EngineOptions,
+    ) -> Engine {
         let procs = files
             .iter()
             .enumerate()
@@ -319,8 +338,15 @@ impl Engine {
                 scenario: scn.as_ref().map(|s| s.id),
                 action: rec.action.as_str().to_owned(),
                 kind: kind_name(rec.action.kind()).to_owned(),
-                resource: access.as_ref().map(|a| self.cx.resources.label(&a.target)).or_else(|| rec.resource.as_ref().map(|r| r.to_string())),
-                details: rec.details.as_ref().map(|d| d.to_string()).or_else(|| rec.name().map(str::to_owned)),
+                resource: access
+                    .as_ref()
+                    .map(|a| self.cx.resources.label(&a.target))
+                    .or_else(|| rec.resource.as_ref().map(|r| r.to_string())),
+                details: rec
+                    .details
+                    .as_ref()
+                    .map(|d| d.to_string())
+                    .or_else(|| rec.name().map(str::to_owned)),
                 mutation: access.as_ref().is_some_and(|a| a.mutation()),
             });
         }
@@ -349,11 +375,21 @@ impl Engine {
             order_pos: p.order.len(),
         });
         self.next_id += 1;
-        p.order.push((feature.clone(), name.clone(), ScenarioOutcome::Unfinished));
-        if let Some(id) = rec.scenario_id {
-            p.by_id.insert(id, s.clone());
+        p.order
+            .push((feature.clone(), name.clone(), ScenarioOutcome::Unfinished));
+        match rec.scenario_id {
+            Some(id) => {
+                p.by_id.insert(id, s.clone());
+            }
+            None => {
+                // Names only identify scenarios without an id; keep this map
+                // small so memory does not grow with the number of scenarios.
+                if p.by_name.len() >= 256 {
+                    p.by_name.retain(|_, s| s.is_active());
+                }
+                p.by_name.insert((feature, name), s.clone());
+            }
         }
-        p.by_name.insert((feature, name), s.clone());
         p.active.push(s.clone());
         if let Some(tl) = &mut self.timeline {
             tl.scenarios.push(ScenarioSpan {
@@ -384,7 +420,12 @@ impl Engine {
             return Some(s);
         }
         s.end.set(Some(rec.ts));
-        s.outcome.set(Some(rec.outcome.unwrap_or(if rec.error().is_some() { Outcome::Failed } else { Outcome::Passed })));
+        s.outcome
+            .set(Some(rec.outcome.unwrap_or(if rec.error().is_some() {
+                Outcome::Failed
+            } else {
+                Outcome::Passed
+            })));
         let p = &mut self.cx.procs[s.file as usize];
         p.order[s.order_pos].2 = s.outcome();
         p.active.retain(|a| a.id != s.id);
@@ -427,7 +468,10 @@ impl Engine {
     }
 
     fn schema_tracking(&mut self, rec: &Rec, scn: Option<&Rc<Scn>>) {
-        if !matches!(rec.action, Action::SchemaCreate | Action::SchemaSet | Action::SchemaDrop) {
+        if !matches!(
+            rec.action,
+            Action::SchemaCreate | Action::SchemaSet | Action::SchemaDrop
+        ) {
             return;
         }
         let Some(name) = rec
@@ -439,7 +483,11 @@ impl Engine {
         else {
             return;
         };
-        let db = rec.resource.as_ref().and_then(|r| r.db.as_deref()).unwrap_or("");
+        let db = rec
+            .resource
+            .as_ref()
+            .and_then(|r| r.db.as_deref())
+            .unwrap_or("");
         let id = self.cx.resources.schema(db, name);
         let p = &mut self.cx.procs[rec.file as usize];
         if rec.action == Action::SchemaDrop {
@@ -518,7 +566,9 @@ impl Engine {
             let name = res.name.as_deref().or(default_process).unwrap_or("state");
             return Some(Target::Process(self.cx.resources.process(rec.file, name)));
         }
-        let current = scn.and_then(|s| s.schema.get()).or(self.cx.procs[file].schema);
+        let current = scn
+            .and_then(|s| s.schema.get())
+            .or(self.cx.procs[file].schema);
         let effective = if res.schema.is_none() { current } else { None };
         if let Some((_, _, t)) = self.cx.procs[file]
             .res_cache
@@ -560,7 +610,11 @@ impl Engine {
         }
         let processes: Vec<ProcessSummary> = self.cx.procs.iter().map(Proc::summary).collect();
         let overlaps = self.overlaps.finish(&self.cx.procs);
-        let findings = std::mem::take(&mut self.cx.findings).finish(&self.cx.procs, &self.opts.deny, &self.opts.allow);
+        let findings = std::mem::take(&mut self.cx.findings).finish(
+            &self.cx.procs,
+            &self.opts.deny,
+            &self.opts.allow,
+        );
         let timeline = self.timeline.take().map(|mut tl| {
             tl.start = self.first.map(to_time);
             tl.end = self.last.map(to_time);

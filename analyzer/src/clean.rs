@@ -41,18 +41,23 @@ pub fn made_by_tracer(path: &Path) -> bool {
 
 /// Old tracer files under the inputs (not following symlinks).
 pub fn candidates(inputs: &[PathBuf], older_than: Duration) -> Vec<PathBuf> {
-    let cutoff = SystemTime::now().checked_sub(older_than).unwrap_or(SystemTime::UNIX_EPOCH);
+    let cutoff = SystemTime::now()
+        .checked_sub(older_than)
+        .unwrap_or(SystemTime::UNIX_EPOCH);
     let mut out = Vec::new();
     let mut stack: Vec<(PathBuf, usize)> = inputs.iter().map(|p| (p.clone(), 0)).collect();
     while let Some((p, depth)) = stack.pop() {
-        let Ok(meta) = fs::symlink_metadata(&p) else { continue };
+        let Ok(meta) = fs::symlink_metadata(&p) else {
+            continue;
+        };
         if meta.is_dir() {
             if depth < 3 {
                 if let Ok(rd) = fs::read_dir(&p) {
                     stack.extend(rd.filter_map(|e| e.ok()).map(|e| (e.path(), depth + 1)));
                 }
             }
-        } else if meta.is_file() && made_by_tracer(&p) && meta.modified().is_ok_and(|m| m < cutoff) {
+        } else if meta.is_file() && made_by_tracer(&p) && meta.modified().is_ok_and(|m| m < cutoff)
+        {
             out.push(p);
         }
     }

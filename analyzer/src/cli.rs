@@ -55,19 +55,29 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// List the runs found in the inputs, with process count, time range and file count.
-    #[command(after_help = "Examples:\n  trace-analyzer runs\n  trace-analyzer runs ./bdd-traces --format json")]
+    #[command(
+        after_help = "Examples:\n  trace-analyzer runs\n  trace-analyzer runs ./bdd-traces --format json"
+    )]
     Runs(RunsArgs),
     /// Merge a run's files into one timeline ordered by wall time.
-    #[command(after_help = "Examples:\n  trace-analyzer merge ./bdd-traces\n  trace-analyzer merge ./bdd-traces --run ci-1234 --format jsonl -o merged.jsonl\n  trace-analyzer merge /tmp --format csv --legacy-tz +02:00")]
+    #[command(
+        after_help = "Examples:\n  trace-analyzer merge ./bdd-traces\n  trace-analyzer merge ./bdd-traces --run ci-1234 --format jsonl -o merged.jsonl\n  trace-analyzer merge /tmp --format csv --legacy-tz +02:00"
+    )]
     Merge(MergeArgs),
     /// Analyze a run: per-process summary, overlaps and findings (polluter, victim, how to reproduce).
-    #[command(after_help = "Examples:\n  trace-analyzer report\n  trace-analyzer report ./bdd-traces --run ci-1234 --format json -o report.json\n  trace-analyzer report ./bdd-traces --fail-on warning --deny leaked-state --allow shared-schema\n  trace-analyzer report ./bdd-traces --format markdown >> \"$GITHUB_STEP_SUMMARY\"")]
+    #[command(
+        after_help = "Examples:\n  trace-analyzer report\n  trace-analyzer report ./bdd-traces --run ci-1234 --format json -o report.json\n  trace-analyzer report ./bdd-traces --fail-on warning --deny leaked-state --allow shared-schema\n  trace-analyzer report ./bdd-traces --format markdown >> \"$GITHUB_STEP_SUMMARY\""
+    )]
     Report(ReportArgs),
     /// Run a command with tracing on (BDD_TRACE_STATE=1, fresh BDD_TRACE_RUN_ID and BDD_TRACE_DIR), then report.
-    #[command(after_help = "Examples:\n  trace-analyzer run -- cargo test --test bdd\n  trace-analyzer run --dir /tmp/traces --format markdown -- ./scripts/validate-test-suite.sh 1\n\nExits with the command's code if it failed, else with the --fail-on code.")]
+    #[command(
+        after_help = "Examples:\n  trace-analyzer run -- cargo test --test bdd\n  trace-analyzer run --dir /tmp/traces --format markdown -- ./scripts/validate-test-suite.sh 1\n\nExits with the command's code if it failed, else with the --fail-on code."
+    )]
     Run(RunArgs),
     /// Delete old trace files the tracer made (and nothing else).
-    #[command(after_help = "Examples:\n  trace-analyzer clean --older-than 7d --dry-run\n  trace-analyzer clean ./bdd-traces --older-than 12h")]
+    #[command(
+        after_help = "Examples:\n  trace-analyzer clean --older-than 7d --dry-run\n  trace-analyzer clean ./bdd-traces --older-than 12h"
+    )]
     Clean(CleanArgs),
     /// Export a run's timeline for other viewers: Chrome Trace Event JSON for Perfetto UI / chrome://tracing.
     #[command(
@@ -250,7 +260,10 @@ fn open_output(path: &Option<PathBuf>) -> Result<(Box<dyn Write>, bool), CliErro
         }
         None => {
             let tty = io::stdout().is_terminal();
-            (Box::new(BufWriter::with_capacity(1 << 16, io::stdout().lock())), tty)
+            (
+                Box::new(BufWriter::with_capacity(1 << 16, io::stdout().lock())),
+                tty,
+            )
         }
     })
 }
@@ -300,16 +313,29 @@ fn cmd_runs(a: RunsArgs) -> Result<i32, CliError> {
         .collect();
     match a.format {
         RunsFormat::Json => {
-            serde_json::to_writer_pretty(&mut out, &serde_json::json!({"runs": rows, "warnings": d.warnings}))?;
+            serde_json::to_writer_pretty(
+                &mut out,
+                &serde_json::json!({"runs": rows, "warnings": d.warnings}),
+            )?;
             writeln!(out)?;
         }
         RunsFormat::Table => {
             let mut t = comfy_table::Table::new();
             t.load_preset(comfy_table::presets::UTF8_FULL_CONDENSED);
             t.force_no_tty();
-            t.set_header(vec!["run", "processes", "files", "start (UTC)", "end (UTC)"]);
+            t.set_header(vec![
+                "run",
+                "processes",
+                "files",
+                "start (UTC)",
+                "end (UTC)",
+            ]);
             for r in &rows {
-                let time = |k: &str| r[k].as_str().map(|s| s.replace('T', " ").trim_end_matches('Z').to_owned()).unwrap_or_default();
+                let time = |k: &str| {
+                    r[k].as_str()
+                        .map(|s| s.replace('T', " ").trim_end_matches('Z').to_owned())
+                        .unwrap_or_default()
+                };
                 t.add_row(vec![
                     r["run_id"].as_str().unwrap_or("").to_owned(),
                     r["processes"].to_string(),
@@ -322,7 +348,10 @@ fn cmd_runs(a: RunsArgs) -> Result<i32, CliError> {
                 writeln!(out, "no runs found in {}", show(&inputs))?;
             } else {
                 writeln!(out, "{t}")?;
-                writeln!(out, "(most recent first; `report` uses the first unless --run ID)")?;
+                writeln!(
+                    out,
+                    "(most recent first; `report` uses the first unless --run ID)"
+                )?;
             }
             for w in &d.warnings {
                 eprintln!("warning: {}:{}: {}", w.file, w.line, w.message);
@@ -330,11 +359,19 @@ fn cmd_runs(a: RunsArgs) -> Result<i32, CliError> {
         }
     }
     out.flush()?;
-    Ok(if a.input.strict && !d.warnings.is_empty() { EXIT_ERROR } else { EXIT_OK })
+    Ok(if a.input.strict && !d.warnings.is_empty() {
+        EXIT_ERROR
+    } else {
+        EXIT_OK
+    })
 }
 
 fn show(paths: &[PathBuf]) -> String {
-    paths.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", ")
+    paths
+        .iter()
+        .map(|p| p.display().to_string())
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// Time of a file's last record, read from its tail.
@@ -358,7 +395,10 @@ fn cmd_merge(a: MergeArgs) -> Result<i32, CliError> {
     let d = discover::discover(&inputs, &a.input.legacy_tz);
     let mut warnings = d.warnings.clone();
     let Some((run, others)) = select_run(&d, a.input.run.as_deref())? else {
-        eprintln!("trace-analyzer: error: no trace files found in {} (was BDD_TRACE_STATE=1 set?)", show(&inputs));
+        eprintln!(
+            "trace-analyzer: error: no trace files found in {} (was BDD_TRACE_STATE=1 set?)",
+            show(&inputs)
+        );
         print_warnings(&warnings);
         return Ok(EXIT_ERROR);
     };
@@ -393,7 +433,11 @@ fn cmd_merge(a: MergeArgs) -> Result<i32, CliError> {
         warnings.extend(w);
     }
     print_warnings(&warnings);
-    Ok(if a.input.strict && !warnings.is_empty() { EXIT_ERROR } else { EXIT_OK })
+    Ok(if a.input.strict && !warnings.is_empty() {
+        EXIT_ERROR
+    } else {
+        EXIT_OK
+    })
 }
 
 fn print_warnings(w: &[crate::model::Warning]) {
@@ -437,7 +481,15 @@ fn emit_report(
         color,
         width: if tty { None } else { Some(140) },
     };
-    if let Err(e) = render::write_report(r.format, report, analysis.timeline.as_ref(), &opts, &mut out).and_then(|_| out.flush()) {
+    if let Err(e) = render::write_report(
+        r.format,
+        report,
+        analysis.timeline.as_ref(),
+        &opts,
+        &mut out,
+    )
+    .and_then(|_| out.flush())
+    {
         if e.kind() != io::ErrorKind::BrokenPipe {
             return Err(e.into());
         }
@@ -445,7 +497,10 @@ fn emit_report(
     if output.is_some() || r.format != ReportFormat::Table {
         // Warnings are in the report; repeat a one-line hint on stderr.
         if !report.warnings.is_empty() {
-            eprintln!("trace-analyzer: {} input warning(s), listed in the report", report.warnings.len());
+            eprintln!(
+                "trace-analyzer: {} input warning(s), listed in the report",
+                report.warnings.len()
+            );
         }
     }
     Ok(exit_code(report, r.fail_on, strict))
@@ -498,10 +553,9 @@ pub fn fresh_run_id() -> String {
 
 fn cmd_run(a: RunArgs) -> Result<i32, CliError> {
     let run_id = a.run_id.clone().unwrap_or_else(fresh_run_id);
-    let dir = a
-        .dir
-        .clone()
-        .unwrap_or_else(|| PathBuf::from("bdd-traces").join(state_tracer::format::file_name_safe(&run_id)));
+    let dir = a.dir.clone().unwrap_or_else(|| {
+        PathBuf::from("bdd-traces").join(state_tracer::format::file_name_safe(&run_id))
+    });
     std::fs::create_dir_all(&dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
     let dir = std::fs::canonicalize(&dir).unwrap_or(dir);
     eprintln!("trace-analyzer: run {run_id}, traces in {}", dir.display());
@@ -540,7 +594,11 @@ fn cmd_run(a: RunArgs) -> Result<i32, CliError> {
     let analysis = match result {
         Ok(an) if an.report.processes.is_empty() => {
             eprintln!("trace-analyzer: no trace files in {}", dir.display());
-            return Ok(if command_code != 0 { command_code } else { EXIT_ERROR });
+            return Ok(if command_code != 0 {
+                command_code
+            } else {
+                EXIT_ERROR
+            });
         }
         Ok(an) => an,
         Err(InputError::UnknownRun { .. }) => {
@@ -548,10 +606,18 @@ fn cmd_run(a: RunArgs) -> Result<i32, CliError> {
                 "trace-analyzer: the command wrote no trace files for run {run_id} in {} — is the state-tracer layer installed (StateLayer::from_env / state_tracer::init)?",
                 dir.display()
             );
-            return Ok(if command_code != 0 { command_code } else { EXIT_ERROR });
+            return Ok(if command_code != 0 {
+                command_code
+            } else {
+                EXIT_ERROR
+            });
         }
         Err(e) => return Err(e.into()),
     };
     let code = emit_report(&analysis, &a.report, &a.output, a.strict)?;
-    Ok(if command_code != 0 { command_code } else { code })
+    Ok(if command_code != 0 {
+        command_code
+    } else {
+        code
+    })
 }

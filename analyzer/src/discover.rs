@@ -229,9 +229,8 @@ fn recognise(
             warnings.push(warn(path, 0, "empty trace file, skipped".into()));
             return None;
         }
-        let looks_legacy = text.is_some_and(|t| {
-            t.starts_with("TIMESTAMP") || parse_legacy_line(t, legacy_tz).is_ok()
-        });
+        let looks_legacy = text
+            .is_some_and(|t| t.starts_with("TIMESTAMP") || parse_legacy_line(t, legacy_tz).is_ok());
         if !looks_legacy {
             warnings.push(warn(
                 path,
@@ -256,7 +255,11 @@ fn recognise(
     let named = v1_name(name);
     let Some(text) = text else {
         if named || explicit {
-            warnings.push(warn(path, 1, "not a trace file: line 1 is not UTF-8 text (binary data?); file skipped".into()));
+            warnings.push(warn(
+                path,
+                1,
+                "not a trace file: line 1 is not UTF-8 text (binary data?); file skipped".into(),
+            ));
         }
         return None;
     };
@@ -272,8 +275,16 @@ fn recognise(
         Some(_) => {}
         None => {
             if named || explicit {
-                let what = if line.is_empty() { "the file is empty" } else { "line 1 is not a bdd-state-trace header" };
-                warnings.push(warn(path, 1, format!("not a trace file: {what}; file skipped")));
+                let what = if line.is_empty() {
+                    "the file is empty"
+                } else {
+                    "line 1 is not a bdd-state-trace header"
+                };
+                warnings.push(warn(
+                    path,
+                    1,
+                    format!("not a trace file: {what}; file skipped"),
+                ));
             }
             return None;
         }
@@ -310,12 +321,17 @@ fn dedupe(files: Vec<SourceFile>, warnings: &mut Vec<Warning>) -> Vec<SourceFile
             continue;
         }
         let same_size = by_size.get(&f.size).cloned().unwrap_or_default();
-        let dup = same_size.into_iter().find(|&i| same_content(&keep[i].path, &f.path));
+        let dup = same_size
+            .into_iter()
+            .find(|&i| same_content(&keep[i].path, &f.path));
         if let Some(i) = dup {
             warnings.push(warn(
                 &f.path,
                 0,
-                format!("duplicate of {} (identical content); skipped", keep[i].display()),
+                format!(
+                    "duplicate of {} (identical content); skipped",
+                    keep[i].display()
+                ),
             ));
             continue;
         }
@@ -391,7 +407,11 @@ mod tests {
         assert_eq!(pid, 12345);
         assert_eq!(when.to_string(), "2026-04-11 10:10:53");
         assert!(legacy_name("bdd-state-trace-20260411-101053-x.log").is_none());
-        assert!(legacy_name("bdd-state-trace-r1-20260411T101053.000000Z-1-abcd1234.jsonl").is_none());
-        assert!(v1_name("bdd-state-trace-r1-20260411T101053.000000Z-1-abcd1234.jsonl"));
+        assert!(
+            legacy_name("bdd-state-trace-r1-20260411T101053.000000Z-1-abcd1234.jsonl").is_none()
+        );
+        assert!(v1_name(
+            "bdd-state-trace-r1-20260411T101053.000000Z-1-abcd1234.jsonl"
+        ));
     }
 }

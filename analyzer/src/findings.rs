@@ -26,7 +26,13 @@ pub struct Pending {
 }
 
 impl Pending {
-    pub fn new(rule: RuleId, severity: Severity, at: Micros, resource: String, explanation: String) -> Self {
+    pub fn new(
+        rule: RuleId,
+        severity: Severity,
+        at: Micros,
+        resource: String,
+        explanation: String,
+    ) -> Self {
         Pending {
             rule,
             severity,
@@ -163,7 +169,10 @@ pub fn scenario_ref(s: &Scn, procs: &[Proc]) -> ScenarioRef {
 }
 
 fn shell_quote(s: &str) -> String {
-    if !s.is_empty() && s.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_./=:,@+".contains(&b)) {
+    if !s.is_empty()
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-_./=:,@+".contains(&b))
+    {
         s.to_owned()
     } else {
         format!("'{}'", s.replace('\'', r"'\''"))

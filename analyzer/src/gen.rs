@@ -17,8 +17,8 @@ use std::path::{Path, PathBuf};
 use chrono::{DateTime, TimeZone, Utc};
 use clap::{Args, ValueEnum};
 use state_tracer::format::{
-    file_name_safe, format_wall_time, Action, Event, Footer, Header, Outcome, Record, Resource, Scope, FORMAT_NAME,
-    FORMAT_VERSION,
+    file_name_safe, format_wall_time, Action, Event, Footer, Header, Outcome, Record, Resource,
+    Scope, FORMAT_NAME, FORMAT_VERSION,
 };
 
 use crate::cli::{CliError, EXIT_OK};
@@ -67,19 +67,33 @@ struct Line {
 const DB: &str = "postgres://localhost:5432/bench";
 const T0_SECS: i64 = 1_775_901_600; // 2026-04-11T10:00:00Z
 
-fn process_lines(g: &GenArgs, i: u32, mut emit: impl FnMut(&Line) -> std::io::Result<()>) -> std::io::Result<()> {
+fn process_lines(
+    g: &GenArgs,
+    i: u32,
+    mut emit: impl FnMut(&Line) -> std::io::Result<()>,
+) -> std::io::Result<()> {
     let len = g.scenario_len.max(6);
     let scenarios = (g.records / len).max(1);
     let t0 = Utc.timestamp_opt(T0_SECS, 0).single().unwrap_or_default();
     let mut k: i64 = 0;
     let mut rng: u64 = 0x9E37_79B9_7F4A_7C15 ^ u64::from(i);
     let victim_of = |j: u64| -> Option<u32> {
-        (0..g.pollutions).find(|&p| 2 * p % g.processes.max(1) == i && j == (u64::from(p) + 1) * scenarios / (u64::from(g.pollutions) + 1))
+        (0..g.pollutions).find(|&p| {
+            2 * p % g.processes.max(1) == i
+                && j == (u64::from(p) + 1) * scenarios / (u64::from(g.pollutions) + 1)
+        })
     };
     let polluter_of = |j: u64| -> Option<u32> {
-        (0..g.pollutions).find(|&p| (2 * p + 1) % g.processes.max(1) == i && j == (u64::from(p) + 1) * scenarios / (u64::from(g.pollutions) + 1))
+        (0..g.pollutions).find(|&p| {
+            (2 * p + 1) % g.processes.max(1) == i
+                && j == (u64::from(p) + 1) * scenarios / (u64::from(g.pollutions) + 1)
+        })
     };
-    let leaks = |j: u64| g.pollutions > 0 && 1 % g.processes.max(1) == i && j == scenarios / (u64::from(g.pollutions) + 1) + 1;
+    let leaks = |j: u64| {
+        g.pollutions > 0
+            && 1 % g.processes.max(1) == i
+            && j == scenarios / (u64::from(g.pollutions) + 1) + 1
+    };
     for j in 0..scenarios {
         let feature = format!("feature-{}", i % 8);
         let scenario = format!("Scenario {j} of process {i}");
@@ -88,7 +102,9 @@ fn process_lines(g: &GenArgs, i: u32, mut emit: impl FnMut(&Line) -> std::io::Re
         for r in 0..len {
             let ts = t0 + chrono::Duration::microseconds(k * 100 + i64::from(i));
             k += 1;
-            rng = rng.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
+            rng = rng
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1_442_695_040_888_963_407);
             let mut line = Line {
                 ts,
                 scenario_id: j + 1,
@@ -120,7 +136,11 @@ fn process_lines(g: &GenArgs, i: u32, mut emit: impl FnMut(&Line) -> std::io::Re
                 }
                 r if r == len - 2 => {
                     line.action = Action::ScenarioEnd;
-                    line.outcome = Some(if victim { Outcome::Failed } else { Outcome::Passed });
+                    line.outcome = Some(if victim {
+                        Outcome::Failed
+                    } else {
+                        Outcome::Passed
+                    });
                 }
                 r if r == len - 1 => {
                     // After-hook: cleanup of the scenario's own schema.
@@ -131,7 +151,8 @@ fn process_lines(g: &GenArgs, i: u32, mut emit: impl FnMut(&Line) -> std::io::Re
                     0 | 1 => {
                         line.action = Action::DbInsert;
                         line.target = Some((None, Some("users")));
-                        line.details = Some("INSERT INTO users (id, name, email) VALUES ($1, $2, $3)".into());
+                        line.details =
+                            Some("INSERT INTO users (id, name, email) VALUES ($1, $2, $3)".into());
                     }
                     2 => {
                         line.action = Action::DbUpdate;
@@ -144,8 +165,10 @@ fn process_lines(g: &GenArgs, i: u32, mut emit: impl FnMut(&Line) -> std::io::Re
                     }
                     _ => {
                         line.action = Action::DbSelect;
-                        line.target = Some((None, Some(if rng & 1 == 0 { "users" } else { "orders" })));
-                        line.details = Some("SELECT id, name, email FROM users WHERE id = $1".into());
+                        line.target =
+                            Some((None, Some(if rng & 1 == 0 { "users" } else { "orders" })));
+                        line.details =
+                            Some("SELECT id, name, email FROM users WHERE id = $1".into());
                     }
                 },
             }
@@ -169,7 +192,11 @@ fn v1_event(line: &Line, seq: u64, i: u32) -> Event<'_> {
     };
     let mut fields = Vec::new();
     if line.action == Action::HttpRequest {
-        fields = vec![("method".into(), "GET".into()), ("path".into(), "/api/users".into()), ("status".into(), "200".into())];
+        fields = vec![
+            ("method".into(), "GET".into()),
+            ("path".into(), "/api/users".into()),
+            ("status".into(), "200".into()),
+        ];
     }
     Event {
         seq,
@@ -183,11 +210,20 @@ fn v1_event(line: &Line, seq: u64, i: u32) -> Event<'_> {
         action: line.action,
         name: None,
         resource,
-        details: if line.action == Action::HttpRequest { None } else { line.details.as_deref().map(Cow::Borrowed) },
+        details: if line.action == Action::HttpRequest {
+            None
+        } else {
+            line.details.as_deref().map(Cow::Borrowed)
+        },
         outcome: line.outcome,
-        error: (line.outcome == Some(Outcome::Failed)).then_some(Cow::Borrowed("expected balance 100, got 0")),
+        error: (line.outcome == Some(Outcome::Failed))
+            .then_some(Cow::Borrowed("expected balance 100, got 0")),
         duration_us: Some(120),
-        rows: matches!(line.action, Action::DbInsert | Action::DbUpdate | Action::DbSelect).then_some(1),
+        rows: matches!(
+            line.action,
+            Action::DbInsert | Action::DbUpdate | Action::DbSelect
+        )
+        .then_some(1),
         fields,
     }
 }
@@ -222,7 +258,11 @@ pub fn generate(g: &GenArgs) -> std::io::Result<Vec<PathBuf>> {
             let mut stamp = Vec::new();
             format_wall_time(t0, &mut stamp);
             let stamp = String::from_utf8_lossy(&stamp).replace(['-', ':'], "");
-            let path = dir.join(format!("bdd-state-trace-{}-{stamp}-{pid}-{:08x}.jsonl", file_name_safe(&g.run_id), 0x5eed_0000 + i));
+            let path = dir.join(format!(
+                "bdd-state-trace-{}-{stamp}-{pid}-{:08x}.jsonl",
+                file_name_safe(&g.run_id),
+                0x5eed_0000 + i
+            ));
             let mut out = BufWriter::with_capacity(1 << 16, File::create(&path)?);
             let mut buf = Vec::with_capacity(512);
             Record::Header(Header {
@@ -265,7 +305,10 @@ pub fn generate(g: &GenArgs) -> std::io::Result<Vec<PathBuf>> {
         if matches!(g.format, GenFormat::Legacy | GenFormat::Both) {
             let dir = g.dir.join("legacy");
             fs::create_dir_all(&dir)?;
-            let path = dir.join(format!("bdd-state-trace-{}-{pid}.log", t0.format("%Y%m%d-%H%M%S")));
+            let path = dir.join(format!(
+                "bdd-state-trace-{}-{pid}.log",
+                t0.format("%Y%m%d-%H%M%S")
+            ));
             let mut out = BufWriter::with_capacity(1 << 16, File::create(&path)?);
             process_lines(g, i, |line| {
                 writeln!(
@@ -287,6 +330,10 @@ pub fn generate(g: &GenArgs) -> std::io::Result<Vec<PathBuf>> {
 
 pub fn run(g: &GenArgs) -> Result<i32, CliError> {
     let files = generate(g)?;
-    eprintln!("wrote {} files under {}", files.len(), Path::new(&g.dir).display());
+    eprintln!(
+        "wrote {} files under {}",
+        files.len(),
+        Path::new(&g.dir).display()
+    );
     Ok(EXIT_OK)
 }

@@ -59,16 +59,25 @@ pub struct AnalyzeOptions {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum InputError {
     /// `--run` named no run in the inputs.
-    UnknownRun { wanted: String, available: Vec<String> },
+    UnknownRun {
+        wanted: String,
+        available: Vec<String>,
+    },
     /// `--run` prefix matched several runs.
-    AmbiguousRun { wanted: String, matches: Vec<String> },
+    AmbiguousRun {
+        wanted: String,
+        matches: Vec<String>,
+    },
 }
 
 impl std::fmt::Display for InputError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             InputError::UnknownRun { wanted, available } if available.is_empty() => {
-                write!(f, "run {wanted:?} not found: the inputs hold no trace files")
+                write!(
+                    f,
+                    "run {wanted:?} not found: the inputs hold no trace files"
+                )
             }
             InputError::UnknownRun { wanted, available } => write!(
                 f,
@@ -88,7 +97,10 @@ impl std::error::Error for InputError {}
 
 /// Picks the run to analyze: `wanted` (exact id, else unique prefix) or
 /// the most recent. Returns it and the ids of the others.
-pub fn select_run(d: &Discovery, wanted: Option<&str>) -> Result<Option<(Run, Vec<String>)>, InputError> {
+pub fn select_run(
+    d: &Discovery,
+    wanted: Option<&str>,
+) -> Result<Option<(Run, Vec<String>)>, InputError> {
     let ids: Vec<String> = d.runs.iter().map(|r| r.id.clone()).collect();
     let idx = match wanted {
         None => match d.runs.len() {
@@ -99,7 +111,9 @@ pub fn select_run(d: &Discovery, wanted: Option<&str>) -> Result<Option<(Run, Ve
             if let Some(i) = d.runs.iter().position(|r| r.id == w) {
                 i
             } else {
-                let m: Vec<usize> = (0..d.runs.len()).filter(|&i| d.runs[i].id.starts_with(w)).collect();
+                let m: Vec<usize> = (0..d.runs.len())
+                    .filter(|&i| d.runs[i].id.starts_with(w))
+                    .collect();
                 match m.as_slice() {
                     [i] => *i,
                     [] => {
@@ -118,7 +132,12 @@ pub fn select_run(d: &Discovery, wanted: Option<&str>) -> Result<Option<(Run, Ve
             }
         }
     };
-    let others = ids.iter().enumerate().filter(|(i, _)| *i != idx).map(|(_, id)| id.clone()).collect();
+    let others = ids
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| *i != idx)
+        .map(|(_, id)| id.clone())
+        .collect();
     Ok(Some((d.runs[idx].clone(), others)))
 }
 
@@ -158,11 +177,23 @@ pub fn analyze(opts: &AnalyzeOptions) -> Result<Analysis, InputError> {
             timeline: opts.timeline.then(Timeline::default),
         });
     };
-    Ok(analyze_run(&run, other_runs, opts.run.is_some(), opts, warnings))
+    Ok(analyze_run(
+        &run,
+        other_runs,
+        opts.run.is_some(),
+        opts,
+        warnings,
+    ))
 }
 
 /// Analyzes the files of one run already discovered.
-pub fn analyze_run(run: &Run, other_runs: Vec<String>, run_selected: bool, opts: &AnalyzeOptions, mut warnings: Vec<Warning>) -> Analysis {
+pub fn analyze_run(
+    run: &Run,
+    other_runs: Vec<String>,
+    run_selected: bool,
+    opts: &AnalyzeOptions,
+    mut warnings: Vec<Warning>,
+) -> Analysis {
     let progress = progress::Progress::maybe(opts.progress, run.bytes());
     let read_opts = ReadOptions {
         full: false,

@@ -7,7 +7,7 @@
 
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
-use std::sync::mpsc::{sync_channel, Receiver};
+use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
 use std::thread::JoinHandle;
 
 use crate::discover::SourceFile;
@@ -27,7 +27,11 @@ enum Msg {
 
 struct Source {
     rx: Receiver<Msg>,
-    batch: std::vec::IntoIter<Rec>,
+    /// The current batch, reversed so `pop` yields file order.
+    batch: Vec<Rec>,
+    /// Emptied batches go back to the reader: no allocation per batch, and
+    /// no memory freed on another thread than the one that allocated it.
+    recycle: Option<SyncSender<Vec<Rec>>>,
     end: Option<(FileEnd, Vec<Warning>)>,
 }
 
@@ -35,14 +39,20 @@ impl Source {
     /// The next record of this file, waiting for its reader if needed.
     fn next(&mut self) -> Option<Rec> {
         loop {
-            if let Some(r) = self.batch.next() {
+            if let Some(r) = self.batch.pop() {
                 return Some(r);
             }
             if self.end.is_some() {
                 return None;
             }
             match self.rx.recv() {
-                Ok(Msg::Batch(b)) => self.batch = b.into_iter(),
+                Ok(Msg::Batch(mut b)) => {
+                    b.reverse();
+                    let empty = std::mem::replace(&mut self.batch, b);
+                    if let Some(tx) = &self.recycle {
+                        let _ = tx.try_send(empty);
+                    }
+                }
                 Ok(Msg::Done(end, w)) => self.end = Some((end, w)),
                 // The reader thread died (it cannot panic by design, but be safe).
                 Err(_) => self.end = Some((FileEnd::default(), Vec::new())),
@@ -67,6 +77,7 @@ impl Merger {
         let mut threads = Vec::with_capacity(files.len());
         for (i, f) in files.iter().enumerate() {
             let (tx, rx) = sync_channel(IN_FLIGHT);
+            let (recycle_tx, recycle_rx) = sync_channel::<Vec<Rec>>(IN_FLIGHT + 1);
             let src = f.clone();
             let thread_opts = opts.clone();
             let spawned = std::thread::Builder::new()
@@ -77,7 +88,10 @@ impl Merger {
                     let (end, warnings) = read_file(&src, i as FileIdx, &thread_opts, &mut |r| {
                         batch.push(r);
                         if batch.len() == BATCH {
-                            let full = std::mem::replace(&mut batch, Vec::with_capacity(BATCH));
+                            let next = recycle_rx
+                                .try_recv()
+                                .unwrap_or_else(|_| Vec::with_capacity(BATCH));
+                            let full = std::mem::replace(&mut batch, next);
                             // A closed channel means the merge stopped early: keep reading
                             // is pointless but harmless, so just drop.
                             let _ = tx.send(Msg::Batch(full));
@@ -94,7 +108,8 @@ impl Merger {
                     // Could not start a thread: read this file inline, fully.
                     let (tx2, rx2) = std::sync::mpsc::channel();
                     let mut all = Vec::new();
-                    let (end, mut warnings) = read_file(f, i as FileIdx, opts, &mut |r| all.push(r));
+                    let (end, mut warnings) =
+                        read_file(f, i as FileIdx, opts, &mut |r| all.push(r));
                     warnings.push(Warning {
                         file: f.display(),
                         line: 0,
@@ -104,7 +119,8 @@ impl Merger {
                     let _ = tx2.send(Msg::Done(end, warnings));
                     sources.push(Source {
                         rx: rx2,
-                        batch: Vec::new().into_iter(),
+                        batch: Vec::new(),
+                        recycle: None,
                         end: None,
                     });
                     continue;
@@ -112,7 +128,8 @@ impl Merger {
             }
             sources.push(Source {
                 rx,
-                batch: Vec::new().into_iter(),
+                batch: Vec::new(),
+                recycle: Some(recycle_tx),
                 end: None,
             });
         }

@@ -76,7 +76,10 @@ impl Overlaps {
         let pairs: Vec<Pair> = if self.all {
             self.every
         } else {
-            self.order.iter().filter_map(|k| self.by_pair.remove(k)).collect()
+            self.order
+                .iter()
+                .filter_map(|k| self.by_pair.remove(k))
+                .collect()
         };
         let mut out: Vec<Overlap> = pairs
             .into_iter()
@@ -102,7 +105,10 @@ impl Overlaps {
             })
             .collect();
         if !self.all {
-            out.sort_by(|x, y| (x.a.pid, x.b.pid, &x.a.label, &x.b.label).cmp(&(y.a.pid, y.b.pid, &y.a.label, &y.b.label)));
+            out.sort_by(|x, y| {
+                (x.a.pid, x.b.pid, &x.a.label, &x.b.label)
+                    .cmp(&(y.a.pid, y.b.pid, &y.a.label, &y.b.label))
+            });
         }
         out
     }

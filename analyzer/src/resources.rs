@@ -15,7 +15,10 @@ pub type ProcResId = u32;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Target {
     /// Tables of one schema; an empty list means every table of it.
-    Tables { schema: SchemaId, tables: Rc<[TableId]> },
+    Tables {
+        schema: SchemaId,
+        tables: Rc<[TableId]>,
+    },
     /// In-memory state of one process (`jwt_secret`, `config`).
     Process(ProcResId),
 }
@@ -110,8 +113,15 @@ impl Resources {
             Target::Tables { schema, tables } => {
                 let s = &self.schemas[*schema as usize];
                 let db = if s.db.is_empty() { "?" } else { &s.db };
-                let schema = if s.name.is_empty() { "(default)" } else { &s.name };
-                let names: Vec<&str> = tables.iter().map(|t| &*self.tables[*t as usize].1).collect();
+                let schema = if s.name.is_empty() {
+                    "(default)"
+                } else {
+                    &s.name
+                };
+                let names: Vec<&str> = tables
+                    .iter()
+                    .map(|t| &*self.tables[*t as usize].1)
+                    .collect();
                 match names.as_slice() {
                     [] => format!("shared:{db}/{schema}/*"),
                     [one] => format!("shared:{db}/{schema}/{one}"),

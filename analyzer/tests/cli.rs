@@ -36,7 +36,8 @@ fn warning_only() -> tempfile::TempDir {
 
 fn clean_run() -> tempfile::TempDir {
     let mut p = Proc::new(1, "p");
-    p.start(0, 1, "f", "Alone").end(2, 1, "f", "Alone", Outcome::Passed);
+    p.start(0, 1, "f", "Alone")
+        .end(2, 1, "f", "Alone", Outcome::Passed);
     write_all(&[&p])
 }
 
@@ -47,12 +48,43 @@ fn d(p: &Path) -> &str {
 #[test]
 fn exit_codes_follow_fail_on() {
     let dir = warning_only();
-    assert_eq!(run(&["report", d(dir.path())]).status.code(), Some(0), "default fails on errors only");
-    assert_eq!(run(&["report", d(dir.path()), "--fail-on", "warning"]).status.code(), Some(1));
-    assert_eq!(run(&["report", d(dir.path()), "--fail-on", "never", "--deny", "leftover-data"]).status.code(), Some(0));
-    assert_eq!(run(&["report", d(dir.path()), "--deny", "leftover-data"]).status.code(), Some(1));
+    assert_eq!(
+        run(&["report", d(dir.path())]).status.code(),
+        Some(0),
+        "default fails on errors only"
+    );
+    assert_eq!(
+        run(&["report", d(dir.path()), "--fail-on", "warning"])
+            .status
+            .code(),
+        Some(1)
+    );
+    assert_eq!(
+        run(&[
+            "report",
+            d(dir.path()),
+            "--fail-on",
+            "never",
+            "--deny",
+            "leftover-data"
+        ])
+        .status
+        .code(),
+        Some(0)
+    );
+    assert_eq!(
+        run(&["report", d(dir.path()), "--deny", "leftover-data"])
+            .status
+            .code(),
+        Some(1)
+    );
     let clean = clean_run();
-    assert_eq!(run(&["report", d(clean.path()), "--fail-on", "warning"]).status.code(), Some(0));
+    assert_eq!(
+        run(&["report", d(clean.path()), "--fail-on", "warning"])
+            .status
+            .code(),
+        Some(0)
+    );
 }
 
 #[test]
@@ -62,21 +94,37 @@ fn usage_and_input_errors_exit_2_with_a_message() {
     assert!(text(&out.stderr).contains("sometimes"));
     let out = run(&["report", "--allow", "no-such-rule"]);
     assert_eq!(out.status.code(), Some(2));
-    assert!(text(&out.stderr).contains("known rules"), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("known rules"),
+        "{}",
+        text(&out.stderr)
+    );
     let empty = tempfile::tempdir().unwrap();
     let out = run(&["report", d(empty.path())]);
     assert_eq!(out.status.code(), Some(2));
-    assert!(text(&out.stderr).contains("no trace files found"), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("no trace files found"),
+        "{}",
+        text(&out.stderr)
+    );
     let dir = clean_run();
     let out = run(&["report", d(dir.path()), "--run", "nope"]);
     assert_eq!(out.status.code(), Some(2));
-    assert!(text(&out.stderr).contains("run \"nope\" not found"), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("run \"nope\" not found"),
+        "{}",
+        text(&out.stderr)
+    );
 }
 
 #[test]
 fn strict_turns_input_warnings_into_exit_2() {
     let dir = clean_run();
-    std::fs::write(dir.path().join("bdd-state-trace-20260411-100000-9.log"), "garbage\n").unwrap();
+    std::fs::write(
+        dir.path().join("bdd-state-trace-20260411-100000-9.log"),
+        "garbage\n",
+    )
+    .unwrap();
     let lenient = run(&["report", d(dir.path()), "--run", "run-1"]);
     assert_eq!(lenient.status.code(), Some(0));
     let strict = run(&["report", d(dir.path()), "--run", "run-1", "--strict"]);
@@ -88,10 +136,16 @@ fn help_has_examples() {
     let out = run(&["--help"]);
     assert_eq!(out.status.code(), Some(0));
     let help = text(&out.stdout);
-    assert!(help.contains("Examples:") && help.contains("trace-analyzer run -- cargo test"), "{help}");
+    assert!(
+        help.contains("Examples:") && help.contains("trace-analyzer run -- cargo test"),
+        "{help}"
+    );
     for sub in ["runs", "merge", "report", "run", "clean"] {
         let out = run(&[sub, "--help"]);
-        assert!(text(&out.stdout).contains("Examples:"), "{sub} --help lacks examples");
+        assert!(
+            text(&out.stdout).contains("Examples:"),
+            "{sub} --help lacks examples"
+        );
     }
 }
 
@@ -102,7 +156,11 @@ fn no_colour_when_piped_or_no_color_and_colour_when_forced() {
     assert!(!text(&piped.stdout).contains('\u{1b}'));
     let forced = run(&["report", d(dir.path()), "--color", "always"]);
     assert!(text(&forced.stdout).contains('\u{1b}'));
-    let no_color = bin().args(["report", d(dir.path())]).env("NO_COLOR", "1").output().unwrap();
+    let no_color = bin()
+        .args(["report", d(dir.path())])
+        .env("NO_COLOR", "1")
+        .output()
+        .unwrap();
     assert!(!text(&no_color.stdout).contains('\u{1b}'));
 }
 
@@ -110,9 +168,17 @@ fn no_colour_when_piped_or_no_color_and_colour_when_forced() {
 fn report_writes_json_to_a_file_with_o() {
     let dir = warning_only();
     let out_file = dir.path().join("report.json");
-    let out = run(&["report", d(dir.path()), "--format", "json", "-o", d(&out_file)]);
+    let out = run(&[
+        "report",
+        d(dir.path()),
+        "--format",
+        "json",
+        "-o",
+        d(&out_file),
+    ]);
     assert_eq!(out.status.code(), Some(0));
-    let v: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&out_file).unwrap()).unwrap();
+    let v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&out_file).unwrap()).unwrap();
     assert_eq!(v["findings"][0]["rule"], "leftover-data");
     assert_eq!(v["findings"][0]["role"], "state-setter");
 }
@@ -120,9 +186,17 @@ fn report_writes_json_to_a_file_with_o() {
 #[test]
 fn inputs_default_to_bdd_trace_dir() {
     let dir = warning_only();
-    let out = bin().args(["report", "--format", "csv"]).env("BDD_TRACE_DIR", dir.path()).output().unwrap();
+    let out = bin()
+        .args(["report", "--format", "csv"])
+        .env("BDD_TRACE_DIR", dir.path())
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(0));
-    assert!(text(&out.stdout).starts_with("rule,severity"), "{}", text(&out.stdout));
+    assert!(
+        text(&out.stdout).starts_with("rule,severity"),
+        "{}",
+        text(&out.stdout)
+    );
     assert!(text(&out.stdout).contains("leftover-data"));
 }
 
@@ -132,7 +206,8 @@ fn runs_lists_runs_newest_first_and_merge_says_others_exist() {
     let mut a = Proc::in_run_at(1, "p", "older", 0);
     a.start(0, 1, "f", "A").end(1, 1, "f", "A", Outcome::Passed);
     let mut b = Proc::in_run_at(2, "p", "newer", 60_000);
-    b.start(60_000, 1, "f", "B").end(60_001, 1, "f", "B", Outcome::Passed);
+    b.start(60_000, 1, "f", "B")
+        .end(60_001, 1, "f", "B", Outcome::Passed);
     a.write(dir.path());
     b.write(dir.path());
     let out = run(&["runs", d(dir.path()), "--format", "json"]);
@@ -143,7 +218,11 @@ fn runs_lists_runs_newest_first_and_merge_says_others_exist() {
     assert_eq!(v["runs"][0]["end"], "2026-04-11T10:01:00.001Z");
     let merged = run(&["merge", d(dir.path())]);
     assert_eq!(merged.status.code(), Some(0));
-    assert!(text(&merged.stderr).contains("1 other run(s)"), "{}", text(&merged.stderr));
+    assert!(
+        text(&merged.stderr).contains("1 other run(s)"),
+        "{}",
+        text(&merged.stderr)
+    );
     let lines = text(&merged.stdout);
     assert!(lines.contains("| 2 | f | B | SCENARIO_START |"), "{lines}");
     assert!(!lines.contains("| A |"));
@@ -161,12 +240,40 @@ fn run_traces_a_command_and_exits_with_its_code() {
           > "$BDD_TRACE_DIR/bdd-state-trace-20260411-100000-$$.log"
         exit "$1"
     "#;
-    let ok = run(&["run", "--dir", d(&traces), "--format", "json", "--", "sh", "-c", script, "sh", "0"]);
+    let ok = run(&[
+        "run",
+        "--dir",
+        d(&traces),
+        "--format",
+        "json",
+        "--",
+        "sh",
+        "-c",
+        script,
+        "sh",
+        "0",
+    ]);
     assert_eq!(ok.status.code(), Some(0), "{}", text(&ok.stderr));
     let v: serde_json::Value = serde_json::from_slice(&ok.stdout).unwrap();
     assert_eq!(v["processes"][0]["scenarios"], 1);
-    let failed = run(&["run", "--dir", d(&traces), "--format", "json", "--", "sh", "-c", script, "sh", "3"]);
-    assert_eq!(failed.status.code(), Some(3), "the command's own failure wins");
+    let failed = run(&[
+        "run",
+        "--dir",
+        d(&traces),
+        "--format",
+        "json",
+        "--",
+        "sh",
+        "-c",
+        script,
+        "sh",
+        "3",
+    ]);
+    assert_eq!(
+        failed.status.code(),
+        Some(3),
+        "the command's own failure wins"
+    );
     let missing = run(&["run", "--dir", d(&traces), "--", "/no/such/command"]);
     assert_eq!(missing.status.code(), Some(2));
 }
@@ -177,19 +284,37 @@ fn clean_dry_run_lists_only_old_tracer_files() {
     let p = dir.path();
     std::fs::write(p.join("bdd-state-trace-20200101-000000-1.log"), "x\n").unwrap();
     // Named like a v1 trace but not one: never deleted.
-    std::fs::write(p.join("bdd-state-trace-fake-20200101T000000.000000Z-1-00000001.jsonl"), "{}\n").unwrap();
+    std::fs::write(
+        p.join("bdd-state-trace-fake-20200101T000000.000000Z-1-00000001.jsonl"),
+        "{}\n",
+    )
+    .unwrap();
     std::fs::write(p.join("notes.log"), "keep me\n").unwrap();
-    std::os::unix::fs::symlink(p.join("notes.log"), p.join("bdd-state-trace-20200101-000000-2.log")).unwrap();
+    std::os::unix::fs::symlink(
+        p.join("notes.log"),
+        p.join("bdd-state-trace-20200101-000000-2.log"),
+    )
+    .unwrap();
     let out = run(&["clean", d(p), "--older-than", "0s", "--dry-run"]);
     assert_eq!(out.status.code(), Some(0));
     let listed = text(&out.stdout);
-    let mut names: Vec<&str> = listed.lines().map(|l| l.rsplit('/').next().unwrap()).collect();
+    let mut names: Vec<&str> = listed
+        .lines()
+        .map(|l| l.rsplit('/').next().unwrap())
+        .collect();
     names.sort();
     assert_eq!(
         names,
-        ["bdd-state-trace-20200101-000000-1.log", "bdd-state-trace-run-1-20260411T100000.000000Z-1-00000001.jsonl"]
+        [
+            "bdd-state-trace-20200101-000000-1.log",
+            "bdd-state-trace-run-1-20260411T100000.000000Z-1-00000001.jsonl"
+        ]
     );
-    assert_eq!(std::fs::read_dir(p).unwrap().count(), 5, "dry run deletes nothing");
+    assert_eq!(
+        std::fs::read_dir(p).unwrap().count(),
+        5,
+        "dry run deletes nothing"
+    );
     let young = run(&["clean", d(p), "--older-than", "7d", "--dry-run"]);
     assert_eq!(text(&young.stdout), "");
     let real = run(&["clean", d(p), "--older-than", "0s"]);

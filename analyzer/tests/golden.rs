@@ -11,7 +11,9 @@ use state_tracer::format::{Action, Outcome};
 use trace_analyzer::discover::discover;
 use trace_analyzer::merge::Merger;
 use trace_analyzer::read::ReadOptions;
-use trace_analyzer::render::{write_report, MergeFormat, RecordWriter, RenderOptions, ReportFormat};
+use trace_analyzer::render::{
+    write_report, MergeFormat, RecordWriter, RenderOptions, ReportFormat,
+};
 use trace_analyzer::{analyze, AnalyzeOptions};
 
 /// Two processes: a cleanup in one while the other reads, a leak, a crash.
@@ -32,14 +34,22 @@ fn fixture() -> tempfile::TempDir {
         .act(50, Some(1), Action::DbCleanup, Some(all_tables(None)))
         .end(60, 1, "greet", "Greet, politely", Outcome::Passed)
         .start(70, 2, "greet", "Wave")
-        .act_details(75, Some(2), Action::DbDdl, Some(table(None, "greetings")), "CREATE TABLE greetings (id INT)")
+        .act_details(
+            75,
+            Some(2),
+            Action::DbDdl,
+            Some(table(None, "greetings")),
+            "CREATE TABLE greetings (id INT)",
+        )
         .crash();
     write_all(&[&auth, &greet])
 }
 
 fn golden(name: &str, actual: &str, dir: &Path) {
     let actual = actual.replace(&dir.display().to_string(), "<dir>");
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/golden").join(name);
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/golden")
+        .join(name);
     if std::env::var_os("UPDATE_GOLDEN").is_some() {
         std::fs::write(&path, &actual).unwrap();
         return;
@@ -124,10 +134,22 @@ fn report_json_keeps_the_contract_keys() {
         assert!(v.get(key).is_some(), "missing {key}");
     }
     for key in ["pid", "label", "scenarios", "failed", "crashed"] {
-        assert!(v["processes"][0].get(key).is_some(), "missing processes[].{key}");
+        assert!(
+            v["processes"][0].get(key).is_some(),
+            "missing processes[].{key}"
+        );
     }
     let f = &v["findings"][0];
-    for key in ["rule", "severity", "likely_cause", "victim", "polluter", "resource", "at", "explanation"] {
+    for key in [
+        "rule",
+        "severity",
+        "likely_cause",
+        "victim",
+        "polluter",
+        "resource",
+        "at",
+        "explanation",
+    ] {
         assert!(f.get(key).is_some(), "missing findings[].{key}");
     }
     for key in ["pid", "feature", "scenario", "outcome"] {

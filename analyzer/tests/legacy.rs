@@ -36,18 +36,34 @@ fn every_readme_example_line_parses() {
     for line in README_EXAMPLE.lines().chain(README_FORMAT.lines().skip(1)) {
         let l = parse_legacy_line(line, &utc()).unwrap_or_else(|e| panic!("{line}: {e}"));
         assert_eq!(l.feature, "auth");
-        assert!(l.action.ends_with("_START") || l.action.ends_with("_END") || l.action.starts_with("JWT") || l.action == "DB_CLEANUP");
+        assert!(
+            l.action.ends_with("_START")
+                || l.action.ends_with("_END")
+                || l.action.starts_with("JWT")
+                || l.action == "DB_CLEANUP"
+        );
     }
     let l = parse_legacy_line(README_EXAMPLE.lines().nth(1).unwrap(), &utc()).unwrap();
-    assert_eq!((l.scenario, l.action, l.details), ("User registration", "SCENARIO_END", "PASSED"));
+    assert_eq!(
+        (l.scenario, l.action, l.details),
+        ("User registration", "SCENARIO_END", "PASSED")
+    );
     assert_eq!(l.ts.to_string(), "2026-04-11 10:10:53.146438");
 }
 
 #[test]
 fn a_readme_trace_file_is_one_clean_process_with_pid_from_the_name() {
     let dir = tempfile::tempdir().unwrap();
-    fs::write(dir.path().join("bdd-state-trace-20260411-101053-12345.log"), README_EXAMPLE).unwrap();
-    fs::write(dir.path().join("bdd-state-trace-20260411-101053-777.log"), README_FORMAT).unwrap();
+    fs::write(
+        dir.path().join("bdd-state-trace-20260411-101053-12345.log"),
+        README_EXAMPLE,
+    )
+    .unwrap();
+    fs::write(
+        dir.path().join("bdd-state-trace-20260411-101053-777.log"),
+        README_FORMAT,
+    )
+    .unwrap();
     let r = analyze(&AnalyzeOptions {
         inputs: vec![dir.path().to_path_buf()],
         legacy_tz: utc(),
@@ -59,10 +75,16 @@ fn a_readme_trace_file_is_one_clean_process_with_pid_from_the_name() {
     assert!(r.warnings.is_empty(), "{:?}", r.warnings);
     assert_eq!(r.records, 9);
     let p = r.processes.iter().find(|p| p.pid == 12345).unwrap();
-    assert_eq!((p.label.as_str(), p.scenarios, p.passed, p.crashed), ("auth", 2, 2, false));
+    assert_eq!(
+        (p.label.as_str(), p.scenarios, p.passed, p.crashed),
+        ("auth", 2, 2, false)
+    );
     assert_eq!(p.order[1].scenario, "Failed authentication");
     assert_eq!(p.order[1].outcome, ScenarioOutcome::Passed);
-    assert_eq!(p.first.unwrap().to_rfc3339(), "2026-04-11T10:10:53.032156+00:00");
+    assert_eq!(
+        p.first.unwrap().to_rfc3339(),
+        "2026-04-11T10:10:53.032156+00:00"
+    );
     // The JWT_RESET after SCENARIO_END is the after-hook of "User registration".
     assert!(r.findings.is_empty(), "{:?}", r.findings);
 }
@@ -70,7 +92,11 @@ fn a_readme_trace_file_is_one_clean_process_with_pid_from_the_name() {
 #[test]
 fn legacy_times_follow_the_time_zone_option() {
     let dir = tempfile::tempdir().unwrap();
-    fs::write(dir.path().join("bdd-state-trace-20260411-101053-1.log"), README_EXAMPLE).unwrap();
+    fs::write(
+        dir.path().join("bdd-state-trace-20260411-101053-1.log"),
+        README_EXAMPLE,
+    )
+    .unwrap();
     let first = |tz: &str| {
         analyze(&AnalyzeOptions {
             inputs: vec![dir.path().to_path_buf()],
@@ -98,7 +124,11 @@ fn a_jwt_change_without_reset_in_legacy_files_leaks_and_failed_details_are_outco
 2026-04-11T10:00:00.400000 | auth | Login | DB_SELECT | users
 2026-04-11T10:00:00.500000 | auth | Login | SCENARIO_END | FAILED: token signature invalid
 ";
-    fs::write(dir.path().join("bdd-state-trace-20260411-100000-42.log"), text).unwrap();
+    fs::write(
+        dir.path().join("bdd-state-trace-20260411-100000-42.log"),
+        text,
+    )
+    .unwrap();
     let r = analyze(&AnalyzeOptions {
         inputs: vec![dir.path().to_path_buf()],
         legacy_tz: utc(),
@@ -106,6 +136,9 @@ fn a_jwt_change_without_reset_in_legacy_files_leaks_and_failed_details_are_outco
     })
     .unwrap()
     .report;
-    assert_eq!(common::summary(&r), ["error leaked-state Login<-Rotate keys"]);
+    assert_eq!(
+        common::summary(&r),
+        ["error leaked-state Login<-Rotate keys"]
+    );
     assert_eq!(r.processes[0].failed, 1);
 }

@@ -25,7 +25,10 @@ fn a_cleanup_while_another_process_reads_is_a_concurrent_mutation_and_the_likely
     let r = report_of(dir.path());
     assert_eq!(
         summary(&r),
-        ["error concurrent-mutation Register<-Greet", "warning shared-schema Greet<-Register"]
+        [
+            "error concurrent-mutation Register<-Greet",
+            "warning shared-schema Greet<-Register"
+        ]
     );
     let f = &r.findings[0];
     assert!(f.likely_cause);
@@ -44,11 +47,21 @@ fn a_cleanup_while_another_process_reads_is_a_concurrent_mutation_and_the_likely
 fn a_non_destructive_write_next_to_a_passing_reader_is_only_a_warning() {
     let mut a = Proc::new(1, "a");
     a.start(0, 1, "f", "Reader")
-        .act(10, Some(1), Action::DbSelect, Some(table(Some("public"), "users")))
+        .act(
+            10,
+            Some(1),
+            Action::DbSelect,
+            Some(table(Some("public"), "users")),
+        )
         .end(100, 1, "f", "Reader", Passed);
     let mut b = Proc::new(2, "b");
     b.start(20, 1, "f", "Writer")
-        .act(30, Some(1), Action::DbInsert, Some(table(Some("public"), "users")))
+        .act(
+            30,
+            Some(1),
+            Action::DbInsert,
+            Some(table(Some("public"), "users")),
+        )
         .end(40, 1, "f", "Writer", Passed);
     let dir = write_all(&[&a, &b]);
     let r = report_of(dir.path());
@@ -69,7 +82,10 @@ fn a_mutation_before_the_victim_uses_the_table_still_counts_if_the_victim_was_ru
         .end(30, 1, "f", "Polluter", Passed);
     let dir = write_all(&[&a, &b]);
     let r = report_of(dir.path());
-    assert_eq!(short(of_rule(&r, RuleId::ConcurrentMutation)[0]), "error concurrent-mutation Victim<-Polluter");
+    assert_eq!(
+        short(of_rule(&r, RuleId::ConcurrentMutation)[0]),
+        "error concurrent-mutation Victim<-Polluter"
+    );
 }
 
 #[test]
@@ -82,7 +98,9 @@ fn a_secret_rotation_hits_only_scenarios_of_the_same_process() {
         .act(25, Some(2), Action::JwtReset, None)
         .end(30, 1, "auth", "Login", Failed);
     let mut other = Proc::new(2, "other");
-    other.start(0, 1, "x", "Elsewhere").end(40, 1, "x", "Elsewhere", Passed);
+    other
+        .start(0, 1, "x", "Elsewhere")
+        .end(40, 1, "x", "Elsewhere", Passed);
     let dir = write_all(&[&p, &other]);
     let r = report_of(dir.path());
     assert_eq!(summary(&r), ["error concurrent-mutation Login<-Rotate"]);
@@ -178,7 +196,10 @@ fn near_miss_a_cleanup_of_another_table_does_not_clear_leftover_data() {
         .act(40, Some(1), Action::DbSelect, Some(table(None, "users")))
         .end(50, 1, "f", "Count users", Passed);
     let dir = write_all(&[&a, &b]);
-    assert_eq!(summary(&report_of(dir.path())), ["warning leftover-data Count users<-Seed"]);
+    assert_eq!(
+        summary(&report_of(dir.path())),
+        ["warning leftover-data Count users<-Seed"]
+    );
 }
 
 #[test]
@@ -230,13 +251,22 @@ fn after_leaving_its_schema_a_scenario_cleans_the_shared_one_again() {
         .end(40, 1, "f", "A", Passed);
     let mut b = Proc::new(2, "b");
     b.start(5, 1, "f", "B")
-        .act(6, Some(1), Action::DbSelect, Some(table(Some("public"), "users")))
+        .act(
+            6,
+            Some(1),
+            Action::DbSelect,
+            Some(table(Some("public"), "users")),
+        )
         .end(50, 1, "f", "B", Failed);
     let dir = write_all(&[&a, &b]);
     let r = report_of(dir.path());
     let cm = of_rule(&r, RuleId::ConcurrentMutation);
     assert_eq!(cm.len(), 1);
-    assert_eq!(cm[0].at, t(30), "only the cleanup after SCHEMA_DROP touches public");
+    assert_eq!(
+        cm[0].at,
+        t(30),
+        "only the cleanup after SCHEMA_DROP touches public"
+    );
 }
 
 #[test]
@@ -258,7 +288,13 @@ fn concurrent_scenarios_in_one_schema_while_others_isolate_are_flagged() {
     let dir = write_all(&[&iso, &a, &b]);
     let r = report_of(dir.path());
     assert_eq!(summary(&r), ["warning shared-schema B<-A"]);
-    assert!(r.findings[0].explanation.contains("while other scenarios isolate"), "{}", r.findings[0].explanation);
+    assert!(
+        r.findings[0]
+            .explanation
+            .contains("while other scenarios isolate"),
+        "{}",
+        r.findings[0].explanation
+    );
 }
 
 #[test]
@@ -272,7 +308,10 @@ fn a_killed_process_gives_an_unfinished_scenario_and_a_crashed_process() {
     let r = report_of(dir.path());
     assert_eq!(
         summary(&r),
-        ["error unfinished-scenario Killed midway<--", "error crashed-process Killed midway<--"]
+        [
+            "error unfinished-scenario Killed midway<--",
+            "error crashed-process Killed midway<--"
+        ]
     );
     let proc = &r.processes[0];
     assert!(proc.crashed);
@@ -298,7 +337,8 @@ fn several_runs_without_run_analyze_the_latest_and_say_so() {
     let mut old = Proc::in_run_at(1, "p", "old-run", 0);
     old.start(0, 1, "f", "Old").end(1, 1, "f", "Old", Passed);
     let mut new = Proc::in_run_at(2, "p", "new-run", 5000);
-    new.start(5000, 1, "f", "New").end(5001, 1, "f", "New", Passed);
+    new.start(5000, 1, "f", "New")
+        .end(5001, 1, "f", "New", Passed);
     old.write(dir.path());
     new.write(dir.path());
     let r = report_of(dir.path());
@@ -339,7 +379,10 @@ fn allow_removes_a_rule_and_deny_makes_it_an_error() {
         .report
     };
     assert_eq!(with(vec![], vec![]).findings[0].severity, Severity::Warning);
-    assert_eq!(with(vec![], vec![RuleId::SharedSchema]).findings[0].severity, Severity::Error);
+    assert_eq!(
+        with(vec![], vec![RuleId::SharedSchema]).findings[0].severity,
+        Severity::Error
+    );
     assert!(with(vec![RuleId::SharedSchema], vec![]).findings.is_empty());
 }
 
@@ -363,7 +406,10 @@ fn failed_victims_rank_first() {
     let r = report_of(dir.path());
     assert_eq!(
         summary(&r),
-        ["error leftover-data Fails<-Seed", "warning leaked-state Passes anyway<-Set"]
+        [
+            "error leftover-data Fails<-Seed",
+            "warning leaked-state Passes anyway<-Set"
+        ]
     );
     assert!(r.findings[0].likely_cause && !r.findings[1].likely_cause);
 }
@@ -374,8 +420,20 @@ fn overlaps_are_aggregated_by_process_pair_unless_all_are_asked_for() {
     let mut b = Proc::new(2, "b");
     for i in 0..3u64 {
         let base = i as i64 * 100;
-        a.start(base, i + 1, "f", &format!("A{i}")).end(base + 50, i + 1, "f", &format!("A{i}"), Passed);
-        b.start(base + 10, i + 1, "f", &format!("B{i}")).end(base + 60, i + 1, "f", &format!("B{i}"), Passed);
+        a.start(base, i + 1, "f", &format!("A{i}")).end(
+            base + 50,
+            i + 1,
+            "f",
+            &format!("A{i}"),
+            Passed,
+        );
+        b.start(base + 10, i + 1, "f", &format!("B{i}")).end(
+            base + 60,
+            i + 1,
+            "f",
+            &format!("B{i}"),
+            Passed,
+        );
     }
     let dir = write_all(&[&a, &b]);
     let r = report_of(dir.path());
@@ -412,7 +470,17 @@ fn the_timeline_has_every_scenario_and_state_action() {
     let s = &tl.scenarios[0];
     assert_eq!((s.start, s.end, s.last), (t(0), Some(t(20)), t(21)));
     assert_eq!(s.outcome, trace_analyzer::ScenarioOutcome::Failed);
-    let actions: Vec<_> = tl.actions.iter().map(|m| (m.action.as_str(), m.scenario, m.mutation)).collect();
-    assert_eq!(actions, [("DB_INSERT", Some(0), true), ("DB_CLEANUP", Some(0), true)]);
-    assert_eq!(tl.actions[1].resource.as_deref(), Some("shared:postgres://localhost:5432/app/public/*"));
+    let actions: Vec<_> = tl
+        .actions
+        .iter()
+        .map(|m| (m.action.as_str(), m.scenario, m.mutation))
+        .collect();
+    assert_eq!(
+        actions,
+        [("DB_INSERT", Some(0), true), ("DB_CLEANUP", Some(0), true)]
+    );
+    assert_eq!(
+        tl.actions[1].resource.as_deref(),
+        Some("shared:postgres://localhost:5432/app/public/*")
+    );
 }

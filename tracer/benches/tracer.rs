@@ -8,6 +8,9 @@
 //! - `fmt_json/file`: `tracing_subscriber::fmt().json()` writing to a File;
 //! - `appender/non_blocking_lossless`: fmt json through
 //!   `tracing-appender`'s non-blocking writer in lossless mode;
+//! - `reference/tracing_dispatch_noop_layer`: the same event delivered by
+//!   `tracing` to a layer that ignores it (the part of every figure that
+//!   is `tracing`'s own dispatch, not the writer);
 //! - `disabled/*`: the typed helper with no subscriber, and a typical
 //!   WARN-level subscriber without and with the (absent) state layer.
 //!
@@ -136,6 +139,23 @@ fn benches(c: &mut Criterion) {
         in_scenario(&dispatch, c, name);
         drop(dispatch);
         drop(guard);
+    }
+
+    // Reference: what tracing itself costs to deliver this event, in its
+    // span, to a layer that does nothing with it (registry + no-op layer).
+    {
+        struct Noop;
+        impl<S: tracing::Subscriber> Layer<S> for Noop {
+            fn on_event(
+                &self,
+                event: &tracing::Event<'_>,
+                _: tracing_subscriber::layer::Context<'_, S>,
+            ) {
+                black_box(event);
+            }
+        }
+        let dispatch = tracing::Dispatch::new(tracing_subscriber::registry().with(Noop));
+        in_scenario(&dispatch, c, "reference/tracing_dispatch_noop_layer");
     }
 
     // 3. fmt().json() to a File.

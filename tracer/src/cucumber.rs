@@ -5,16 +5,13 @@
 //! # #[derive(Debug, Default, cucumber::World)] struct MyWorld;
 //! use cucumber::World as _;
 //! use futures::FutureExt as _;
-//! use state_tracer::cucumber::CucumberExt as _;
+//! use state_tracer::cucumber::{CucumberExt as _, Hooks};
 //! # async fn demo() {
 //! let _trace = state_tracer::init(); // None unless BDD_TRACE_STATE=1
 //! MyWorld::cucumber()
-//!     .trace_state_with_hooks(
-//!         None,
-//!         Some(Box::new(|_feature, _rule, _scenario, _finished, _world| {
-//!             async { /* clean tables, reset secrets: recorded for this scenario */ }.boxed_local()
-//!         })),
-//!     )
+//!     .trace_state(Hooks::new().after(|_feature, _rule, _scenario, _finished, _world| {
+//!         async { /* clean tables, reset secrets: recorded for this scenario */ }.boxed_local()
+//!     }))
 //!     .run("tests/features")
 //!     .await;
 //! # }

@@ -377,22 +377,22 @@ impl Shared {
             return;
         }
         with_scratch(|s| {
-            s.body.clear();
+            crate::writer::start_body(&mut s.body);
             encode_common(&mut s.body, None, None, Action::ProcessEnd);
             s.body.extend_from_slice(b"}\n");
-            self.writer.finish(Some(&s.body));
+            self.writer.finish(Some(&mut s.body));
         });
     }
 
     fn write_simple(&self, action: Action, details: Option<&str>) {
         with_scratch(|s| {
-            s.body.clear();
+            crate::writer::start_body(&mut s.body);
             encode_common(&mut s.body, None, None, action);
             if let Some(d) = details {
                 json::field_str(&mut s.body, "details", d);
             }
             s.body.extend_from_slice(b"}\n");
-            self.writer.write_event(&s.body);
+            self.writer.write_event(&mut s.body);
         });
     }
 
@@ -407,7 +407,7 @@ impl Shared {
         let outcome = lock(&sc.outcome).unwrap_or(Outcome::Passed);
         let error = lock(&sc.error).clone();
         with_scratch(|s| {
-            s.body.clear();
+            crate::writer::start_body(&mut s.body);
             encode_common(&mut s.body, Some(sc), step, Action::ScenarioEnd);
             json::field_str(&mut s.body, "outcome", outcome.as_str());
             if let Some(e) = &error {
@@ -419,7 +419,7 @@ impl Shared {
                 sc.start.elapsed().as_micros() as u64,
             );
             s.body.extend_from_slice(b"}\n");
-            self.writer.write_event(&s.body);
+            self.writer.write_event(&mut s.body);
         });
     }
 
@@ -430,7 +430,7 @@ impl Shared {
         let outcome = lock(&st.outcome).unwrap_or(Outcome::Passed);
         let error = lock(&st.error).clone();
         with_scratch(|s| {
-            s.body.clear();
+            crate::writer::start_body(&mut s.body);
             encode_common(
                 &mut s.body,
                 st.scenario.as_deref(),
@@ -447,7 +447,7 @@ impl Shared {
                 st.start.elapsed().as_micros() as u64,
             );
             s.body.extend_from_slice(b"}\n");
-            self.writer.write_event(&s.body);
+            self.writer.write_event(&mut s.body);
         });
     }
 
@@ -775,7 +775,7 @@ impl Inner {
                 }
             }
         }
-        out.clear();
+        crate::writer::start_body(out);
         encode_common(out, sc, step, st.action);
         match st.action {
             Action::SchemaCreate | Action::SchemaDrop | Action::SchemaSet => {
@@ -824,10 +824,16 @@ impl Inner {
         if matches!(action, Action::ProcessStart | Action::ProcessEnd) {
             return; // The tracer writes its own process boundaries.
         }
-        let db = f
-            .get(HAS_DB, &f.db)
-            .map(secret::db_identity)
-            .unwrap_or_else(database_identity);
+        // Only actions with a shared resource need the identity (an env
+        // read and an allocation), so compute it on first use.
+        let db_cell = std::cell::OnceCell::new();
+        let db = || -> &String {
+            db_cell.get_or_init(|| {
+                f.get(HAS_DB, &f.db)
+                    .map(secret::db_identity)
+                    .unwrap_or_else(database_identity)
+            })
+        };
         if action == Action::SchemaSet {
             if let Some(schema) = f.get(HAS_SCHEMA, &f.schema).or(f.get(HAS_NAME, &f.name)) {
                 match sc {
@@ -836,7 +842,7 @@ impl Inner {
                 }
             }
         }
-        out.clear();
+        crate::writer::start_body(out);
         // Explicit feature/scenario fields (Go-style events without spans) win.
         if sc.is_none() && (f.has & (HAS_FEATURE | HAS_SCENARIO)) != 0 {
             json::field_uint(out, "tid", thread_tid());
@@ -872,8 +878,8 @@ impl Inner {
                     .get(HAS_SCHEMA, &f.schema)
                     .or(f.get(HAS_NAME, &f.name))
                     .map(str::to_owned)
-                    .unwrap_or_else(|| current_schema(sc, &db));
-                encode_shared(out, &db, &schema, &[]);
+                    .unwrap_or_else(|| current_schema(sc, db()));
+                encode_shared(out, db(), &schema, &[]);
             }
             crate::format::ActionKind::Cleanup
             | crate::format::ActionKind::Read
@@ -891,27 +897,27 @@ impl Inner {
                 let current = f
                     .get(HAS_SCHEMA, &f.schema)
                     .map(str::to_owned)
-                    .unwrap_or_else(|| current_schema(sc, &db));
+                    .unwrap_or_else(|| current_schema(sc, db()));
                 if tables.is_empty() && action != Action::DbCleanup && f.has & HAS_SCHEMA == 0 {
                     // A read or write of nothing in particular: no resource.
                 } else {
                     let (schema, tables) = group_tables(&tables, &current);
                     let refs: Vec<&str> = tables.iter().map(String::as_str).collect();
-                    encode_shared(out, &db, &schema, &refs);
+                    encode_shared(out, db(), &schema, &refs);
                 }
             }
             _ if f.has & (HAS_TABLE | HAS_SCHEMA) != 0 => {
                 let current = f
                     .get(HAS_SCHEMA, &f.schema)
                     .map(str::to_owned)
-                    .unwrap_or_else(|| current_schema(sc, &db));
+                    .unwrap_or_else(|| current_schema(sc, db()));
                 let tables: Vec<String> = f
                     .get(HAS_TABLE, &f.table)
                     .map(|t| t.split(',').map(|s| s.trim().to_owned()).collect())
                     .unwrap_or_default();
                 let (schema, tables) = group_tables(&tables, &current);
                 let refs: Vec<&str> = tables.iter().map(String::as_str).collect();
-                encode_shared(out, &db, &schema, &refs);
+                encode_shared(out, db(), &schema, &refs);
             }
             _ => {}
         }
@@ -920,9 +926,13 @@ impl Inner {
             .or(f.get(HAS_MESSAGE, &f.message));
         if let Some(d) = details {
             let d = secret::scrub(d);
-            let mut d = d.into_owned();
-            truncate_utf8(&mut d, 4000);
-            json::field_str(out, "details", &d);
+            if d.len() > 4000 {
+                let mut d = d.into_owned();
+                truncate_utf8(&mut d, 4000);
+                json::field_str(out, "details", &d);
+            } else {
+                json::field_str(out, "details", &d);
+            }
         }
         if let Some(o) = f.get(HAS_OUTCOME, &f.outcome) {
             if let Ok(o) = o.parse::<Outcome>() {
@@ -1091,10 +1101,10 @@ where
                     open.push(data.clone());
                     self.shared.open_count.store(open.len(), Ordering::Release);
                 }
-                s.body.clear();
+                crate::writer::start_body(&mut s.body);
                 encode_common(&mut s.body, Some(&data), None, Action::ScenarioStart);
                 s.body.extend_from_slice(b"}\n");
-                self.shared.writer.write_event(&s.body);
+                self.shared.writer.write_event(&mut s.body);
                 span.extensions_mut().insert(data);
             } else {
                 let scenario = span
@@ -1116,7 +1126,7 @@ where
                     error: Mutex::new(f.get(HAS_ERROR, &f.error).map(str::to_owned)),
                     scenario,
                 });
-                s.body.clear();
+                crate::writer::start_body(&mut s.body);
                 encode_common(
                     &mut s.body,
                     data.scenario.as_deref(),
@@ -1124,7 +1134,7 @@ where
                     Action::StepStart,
                 );
                 s.body.extend_from_slice(b"}\n");
-                self.shared.writer.write_event(&s.body);
+                self.shared.writer.write_event(&mut s.body);
                 span.extensions_mut().insert(data);
             }
         });

@@ -43,6 +43,40 @@
 //! Then run the suite with `BDD_TRACE_STATE=1 BDD_TRACE_DIR=target/traces`
 //! and point `trace-analyzer` at the folder.
 //!
+//! # API
+//!
+//! - [`StateLayer`]`<S>`: the layer; `S` (the subscriber it is added to) is
+//!   inferred from `.with(..)`. [`StateLayer::from_env`] →
+//!   `Option<(StateLayer, TraceGuard)>`, `None` when tracing is off;
+//!   [`StateLayer::builder`] → [`Builder`] (`.dir() .run_id()
+//!   .process_label() .flush() .build()` → `io::Result<(StateLayer,
+//!   TraceGuard)>`), which works whatever the environment says.
+//! - [`TraceGuard`]: dropping it writes `PROCESS_END` and the footer; if it
+//!   is never dropped, an `exit(3)` hook does it; exactly once either way.
+//!   [`TraceGuard::path`] names the file.
+//! - [`init`]: registry + layer as the global default → `Option<TraceGuard>`.
+//! - [`scenario`] → [`Scenario`]: `SCENARIO_START` now, `SCENARIO_END` on
+//!   drop with the duration; `FAILED` when the thread is panicking or after
+//!   [`Scenario::fail`], `SKIPPED` after [`Scenario::skip`]. The guard is
+//!   `Send` and does **not** enter its span by itself (an entered span must
+//!   not cross an `.await` or a thread): use [`Scenario::enter`] /
+//!   [`Scenario::in_scope`] in synchronous code and
+//!   `fut.instrument(scenario.span().clone())` in async code; events on any
+//!   thread or task inside the span are attributed to that scenario, and
+//!   concurrent scenarios never mix. When exactly one scenario is open in
+//!   the process, events outside any scenario span are attributed to it.
+//! - [`step`] → [`Step`], the same for `STEP_START`/`STEP_END`.
+//! - Typed helpers, no-ops without a layer: [`set_database`] (identity for
+//!   later sqlx statements; credentials dropped), [`db_cleanup`],
+//!   [`jwt_reset`], [`jwt_rotate`], [`jwt_set`] (fingerprints only),
+//!   [`config_reload`], [`http_request`] (query string dropped),
+//!   [`schema_create`], [`schema_set`], [`schema_drop`], [`custom`].
+//! - sqlx: statements on target `sqlx::query` become `DB_*`, `TX_*` and
+//!   `SCHEMA_*` records with tables, schema and row counts, text with
+//!   placeholders only. sqlx 0.8 does not log the `BEGIN`/`COMMIT` sent by
+//!   `Pool::begin()`/`Transaction::commit()`, so those appear only through
+//!   their statements; explicit `BEGIN`/`COMMIT` statements are recorded.
+//!
 //! # Environment
 //!
 //! See [`config`]: `BDD_TRACE_STATE`, `BDD_TRACE_DIR`, `BDD_TRACE_RUN_ID`

@@ -24,6 +24,16 @@ use chrono::Utc;
 use crate::config::Flush;
 use crate::format::{format_wall_time, Footer, Header, Record};
 
+/// Bytes reserved at the front of every event buffer for the
+/// `{"type":"event","seq":N,"ts":"...","mono_ns":N` prefix, which is only
+/// known under the lock; the record then leaves in one contiguous write.
+pub const HEADROOM: usize = 128;
+
+/// Resets an event buffer: headroom, then the caller appends the body.
+pub fn start_body(buf: &mut Vec<u8>) {
+    buf.clear();
+    buf.resize(HEADROOM, b' ');
+}
 
 /// Interval mode writes early once this much is buffered.
 const INTERVAL_BUFFER_LIMIT: usize = 256 * 1024;
@@ -118,10 +128,14 @@ impl Writer {
         self.finished.load(Ordering::Relaxed)
     }
 
-    /// Writes one event. `body` is the record after the `mono_ns` member:
-    /// `,"tid":1,...}\n` — the seq, ts and mono_ns prefix is added here,
-    /// under the lock, so sequence and time order agree.
-    pub fn write_event(&self, body: &[u8]) {
+    /// Writes one event. `buf` is [`HEADROOM`] bytes (see [`start_body`])
+    /// followed by the record after the `mono_ns` member: `,"tid":1,...}\n`.
+    /// The seq, ts and mono_ns prefix is put into the headroom here, under
+    /// the lock, so sequence and time order agree.
+    pub fn write_event(&self, buf: &mut [u8]) {
+        if buf.len() < HEADROOM {
+            return;
+        }
         let mut st = match self.state.lock() {
             Ok(g) => g,
             Err(poisoned) => poisoned.into_inner(),
@@ -137,35 +151,39 @@ impl Writer {
             p.push(b"{\"type\":\"event\",\"seq\":");
             p.uint(seq);
             p.push(b",\"ts\":\"");
-            let now = Utc::now();
+            let now = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap_or_default();
             // The `YYYY-MM-DDTHH:MM:SS` part changes once a second; reuse it.
-            let secs = now.timestamp();
+            let secs = now.as_secs() as i64;
             if secs != st.ts_secs || st.ts.len() < 19 {
                 st.ts.clear();
-                format_wall_time(now, &mut st.ts);
+                let t = chrono::DateTime::from_timestamp(secs, 0).unwrap_or_default();
+                format_wall_time(t, &mut st.ts);
                 st.ts.truncate(19);
                 st.ts_secs = secs;
             }
             p.push(&st.ts);
             p.push(b".");
-            p.digits6(now.timestamp_subsec_micros().min(999_999));
+            p.digits6(now.subsec_micros());
             p.push(b"Z");
             p.push(b"\",\"mono_ns\":");
             p.uint(self.mono_ns());
             p.len
         };
-        let prefix = &prefix[..prefix_len];
+        let start = HEADROOM - prefix_len;
+        buf[start..HEADROOM].copy_from_slice(&prefix[..prefix_len]);
+        let record = &buf[start..];
         match self.flush {
             Flush::Interval(_) => {
-                st.pending.extend_from_slice(prefix);
-                st.pending.extend_from_slice(body);
+                st.pending.extend_from_slice(record);
                 st.pending_records += 1;
                 if st.pending.len() >= INTERVAL_BUFFER_LIMIT {
                     self.flush_pending(&mut st);
                 }
             }
             Flush::Line | Flush::Fsync => {
-                let ok = self.write_record(&mut st, &[prefix, body]);
+                let ok = self.write_record(&mut st, &[record]);
                 if ok && self.flush == Flush::Fsync {
                     // SAFETY: fdatasync on our own open descriptor.
                     unsafe { libc::fdatasync(st.file.as_raw_fd()) };
@@ -176,7 +194,7 @@ impl Writer {
 
     /// Writes PROCESS_END's body (given) and then the footer, once. Later
     /// events are ignored.
-    pub fn finish(&self, process_end_body: Option<&[u8]>) {
+    pub fn finish(&self, process_end_body: Option<&mut [u8]>) {
         if self.finished.load(Ordering::Acquire) {
             return;
         }
@@ -323,7 +341,12 @@ fn write_all_vectored(file: &File, parts: &[&[u8]]) -> io::Result<()> {
             count += 1;
         }
         let slices = &slices[..count];
-        match f.write_vectored(slices) {
+        let written = if count == 1 {
+            f.write(&slices[0]) // the common case: one plain write(2)
+        } else {
+            f.write_vectored(slices)
+        };
+        match written {
             Ok(0) if slices.iter().any(|s| !s.is_empty()) => {
                 return Err(io::Error::new(io::ErrorKind::WriteZero, "wrote nothing"))
             }

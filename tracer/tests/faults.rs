@@ -51,6 +51,11 @@ fn child() {
             state_tracer::custom("before", "the panic");
             panic!("boom in the scenario");
         }
+        "exits" => {
+            state_tracer::custom("last", "words");
+            // No guard drop: the footer comes from the exit(3) hook.
+            std::process::exit(3);
+        }
         other => panic!("unknown role {other}"),
     }
     drop(guard);
@@ -224,5 +229,17 @@ fn a_panicking_scenario_ends_failed_and_the_footer_is_still_written() {
     assert_eq!(end.scenario.as_deref(), Some("Panicking scenario"));
     assert!(end.error.is_some());
     assert!(trace.footer.is_some(), "footer written despite the panic");
+    trace.assert_gapless();
+}
+
+#[test]
+fn process_exit_without_dropping_the_guard_still_writes_the_footer_once() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = traced("exits", tmp.path()).output().unwrap();
+    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+    let trace = only_trace(tmp.path());
+    assert_eq!(trace.actions().last(), Some(&"PROCESS_END"));
+    assert!(trace.footer.is_some());
+    assert_eq!(trace.raw.matches("\"type\":\"footer\"").count(), 1);
     trace.assert_gapless();
 }

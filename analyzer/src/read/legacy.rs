@@ -7,10 +7,10 @@
 //! overloaded (a table, `all_tables`, a schema, a status); it is mapped to
 //! the same [`Resource`]s and outcomes a v1 file would carry.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::io::BufRead;
-use std::sync::Arc;
 use std::str::FromStr;
+use std::sync::Arc;
 
 use chrono::{DateTime, FixedOffset, Local, NaiveDate, NaiveDateTime, Offset, TimeZone, Utc};
 use state_tracer::format::{Action, ActionKind, Outcome, Resource, Scope};
@@ -40,7 +40,8 @@ impl FromStr for LegacyTz {
         if t.eq_ignore_ascii_case("utc") || t == "Z" || t == "z" {
             return Ok(LegacyTz::Fixed(Utc.fix()));
         }
-        let bad = || format!("invalid time zone {s:?}: use `local`, `UTC` or an offset like `+02:00`");
+        let bad =
+            || format!("invalid time zone {s:?}: use `local`, `UTC` or an offset like `+02:00`");
         let (sign, rest) = match t.as_bytes().first() {
             Some(b'+') => (1, &t[1..]),
             Some(b'-') => (-1, &t[1..]),
@@ -63,7 +64,10 @@ impl LegacyTz {
     /// (skipped by a DST change).
     pub fn to_utc(&self, t: NaiveDateTime) -> Option<DateTime<Utc>> {
         match self {
-            LegacyTz::Fixed(off) => off.from_local_datetime(&t).single().map(|t| t.with_timezone(&Utc)),
+            LegacyTz::Fixed(off) => off
+                .from_local_datetime(&t)
+                .single()
+                .map(|t| t.with_timezone(&Utc)),
             LegacyTz::Local => Local
                 .from_local_datetime(&t)
                 .earliest()
@@ -118,7 +122,11 @@ impl DayCache {
             self.day_us = date.and_utc().timestamp_micros();
         }
         let d = |i: usize| -> Option<i64> { b[i].is_ascii_digit().then(|| i64::from(b[i] - b'0')) };
-        let (h, m, sec) = (d(11)? * 10 + d(12)?, d(14)? * 10 + d(15)?, d(17)? * 10 + d(18)?);
+        let (h, m, sec) = (
+            d(11)? * 10 + d(12)?,
+            d(14)? * 10 + d(15)?,
+            d(17)? * 10 + d(18)?,
+        );
         if h > 23 || m > 59 || sec > 59 {
             return None;
         }
@@ -153,7 +161,13 @@ pub struct LegacyLine<'a> {
 /// Parses `2026-04-11T10:10:53.032156` (any fraction, `T` or space).
 pub fn parse_naive(s: &str) -> Option<NaiveDateTime> {
     let b = s.as_bytes();
-    if b.len() >= 19 && b[4] == b'-' && b[7] == b'-' && (b[10] == b'T' || b[10] == b' ') && b[13] == b':' && b[16] == b':' {
+    if b.len() >= 19
+        && b[4] == b'-'
+        && b[7] == b'-'
+        && (b[10] == b'T' || b[10] == b' ')
+        && b[13] == b':'
+        && b[16] == b':'
+    {
         let num = |r: std::ops::Range<usize>| -> Option<u32> {
             let mut v = 0u32;
             for &c in &b[r] {
@@ -202,14 +216,23 @@ pub fn parse_legacy_line<'a>(line: &'a str, _tz: &LegacyTz) -> Result<LegacyLine
     let feature = line[cuts[0] + 1..cuts[1]].trim_ascii();
     let scenario = line[cuts[1] + 1..cuts[2]].trim_ascii();
     let (action, details) = if found == 4 {
-        (&line[cuts[2] + 1..cuts[3]], line[cuts[3] + 1..].trim_ascii())
+        (
+            &line[cuts[2] + 1..cuts[3]],
+            line[cuts[3] + 1..].trim_ascii(),
+        )
     } else {
         (&line[cuts[2] + 1..], "")
     };
     let ts_text = ts;
-    let ts = parse_naive(ts).ok_or_else(|| format!("invalid timestamp {ts:?} (expected e.g. 2026-04-11T10:10:53.032156)"))?;
+    let ts = parse_naive(ts).ok_or_else(|| {
+        format!("invalid timestamp {ts:?} (expected e.g. 2026-04-11T10:10:53.032156)")
+    })?;
     let action = action.trim_ascii();
-    if action.is_empty() || !action.bytes().all(|b| b.is_ascii_uppercase() || b == b'_' || b.is_ascii_digit()) {
+    if action.is_empty()
+        || !action
+            .bytes()
+            .all(|b| b.is_ascii_uppercase() || b == b'_' || b.is_ascii_digit())
+    {
         return Err(format!("invalid action {action:?}"));
     }
     Ok(LegacyLine {
@@ -273,6 +296,7 @@ pub fn read<R: BufRead>(
     // so later lines (after-hooks included) are attributed cheaply.
     let mut ids: HashMap<(Arc<str>, Arc<str>), u64> = HashMap::new();
     let mut last_id: Option<(Arc<str>, Arc<str>, u64)> = None;
+    let mut order: VecDeque<(Arc<str>, Arc<str>)> = VecDeque::new();
     let mut next_id = 0u64;
     let mut days = DayCache::default();
     // DETAILS text -> resource, for the few distinct values a file repeats.
@@ -306,7 +330,10 @@ pub fn read<R: BufRead>(
         let parsed = match parse_legacy_line(text, &opts.legacy_tz) {
             Ok(p) => p,
             Err(e) if !complete => {
-                problems.push(no, format!("truncated last line (the process was probably killed mid-write): {e}"));
+                problems.push(
+                    no,
+                    format!("truncated last line (the process was probably killed mid-write): {e}"),
+                );
                 continue;
             }
             Err(e) => {
@@ -314,9 +341,14 @@ pub fn read<R: BufRead>(
                 continue;
             }
         };
-        let fast = days.naive_micros(parsed.ts_text).and_then(|us| clock.from_naive_micros(us, parsed.ts));
+        let fast = days
+            .naive_micros(parsed.ts_text)
+            .and_then(|us| clock.from_naive_micros(us, parsed.ts));
         let Some(ts) = fast.or_else(|| clock.micros(parsed.ts)) else {
-            problems.push(no, "local time does not exist (DST gap); line skipped — try --legacy-tz".into());
+            problems.push(
+                no,
+                "local time does not exist (DST gap); line skipped — try --legacy-tz".into(),
+            );
             continue;
         };
         let (action, custom) = match parsed.action.parse::<Action>() {
@@ -338,10 +370,22 @@ pub fn read<R: BufRead>(
             if action == Action::ScenarioStart {
                 next_id += 1;
                 ids.insert((f.clone(), sc.clone()), next_id);
+                // Keep recent scenarios only (after-hooks come right after
+                // their scenario), so memory does not grow with the run.
+                order.push_back((f.clone(), sc.clone()));
+                if order.len() > 256 {
+                    if let Some(old) = order.pop_front() {
+                        if ids.get(&old).is_some_and(|&id| id + 256 <= next_id) {
+                            ids.remove(&old);
+                        }
+                    }
+                }
                 last_id = Some((f.clone(), sc.clone(), next_id));
                 rec.scenario_id = Some(next_id);
             } else {
-                let cached = last_id.as_ref().filter(|(lf, ls, _)| Arc::ptr_eq(lf, f) && Arc::ptr_eq(ls, sc));
+                let cached = last_id
+                    .as_ref()
+                    .filter(|(lf, ls, _)| Arc::ptr_eq(lf, f) && Arc::ptr_eq(ls, sc));
                 rec.scenario_id = match cached {
                     Some((_, _, id)) => Some(*id),
                     None => {
@@ -355,14 +399,32 @@ pub fn read<R: BufRead>(
             }
         }
         if action == Action::ScenarioEnd {
-            let word = parsed.details.split(|c: char| c == ':' || c.is_whitespace()).next().unwrap_or("");
-            rec.outcome = Some(word.parse::<Outcome>().unwrap_or(if parsed.details.is_empty() { Outcome::Passed } else { Outcome::Failed }));
+            let word = parsed
+                .details
+                .split(|c: char| c == ':' || c.is_whitespace())
+                .next()
+                .unwrap_or("");
+            rec.outcome = Some(
+                word.parse::<Outcome>()
+                    .unwrap_or(if parsed.details.is_empty() {
+                        Outcome::Passed
+                    } else {
+                        Outcome::Failed
+                    }),
+            );
             if rec.outcome == Some(Outcome::Failed) && parsed.details.len() > word.len() {
-                rec.extra_mut().error = Some(parsed.details[word.len()..].trim_start_matches([':', ' ']).into());
+                rec.extra_mut().error = Some(
+                    parsed.details[word.len()..]
+                        .trim_start_matches([':', ' '])
+                        .into(),
+                );
             }
         } else {
             let kind = action.kind();
-            let hit = res_cache.iter().find(|(k, d, _)| *k == kind && **d == *parsed.details).map(|c| c.2.clone());
+            let hit = res_cache
+                .iter()
+                .find(|(k, d, _)| *k == kind && **d == *parsed.details)
+                .map(|c| c.2.clone());
             rec.resource = match hit {
                 Some(r) => r,
                 None => {
@@ -375,11 +437,17 @@ pub fn read<R: BufRead>(
                 }
             };
         }
-        let meaningful = matches!(action.kind(), ActionKind::Schema | ActionKind::Config | ActionKind::Custom);
+        let meaningful = matches!(
+            action.kind(),
+            ActionKind::Schema | ActionKind::Config | ActionKind::Custom
+        );
         if !parsed.details.is_empty() && (opts.full || meaningful) {
             rec.details = Some(parsed.details.into());
         }
-        if !opts.full && rec.scenario_id.is_some() && !matches!(action, Action::ScenarioStart | Action::ScenarioEnd) {
+        if !opts.full
+            && rec.scenario_id.is_some()
+            && !matches!(action, Action::ScenarioStart | Action::ScenarioEnd)
+        {
             rec.feature = None;
             rec.scenario = None;
         }
@@ -396,12 +464,18 @@ mod tests {
 
     #[test]
     fn time_zones_parse() {
-        assert_eq!("UTC".parse::<LegacyTz>().unwrap(), LegacyTz::Fixed(Utc.fix()));
+        assert_eq!(
+            "UTC".parse::<LegacyTz>().unwrap(),
+            LegacyTz::Fixed(Utc.fix())
+        );
         assert_eq!(
             "+02:00".parse::<LegacyTz>().unwrap(),
             LegacyTz::Fixed(FixedOffset::east_opt(7200).unwrap())
         );
-        assert_eq!("-0530".parse::<LegacyTz>().unwrap(), LegacyTz::Fixed(FixedOffset::west_opt(19800).unwrap()));
+        assert_eq!(
+            "-0530".parse::<LegacyTz>().unwrap(),
+            LegacyTz::Fixed(FixedOffset::west_opt(19800).unwrap())
+        );
         assert!("Mars/Olympus".parse::<LegacyTz>().is_err());
     }
 

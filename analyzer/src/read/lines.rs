@@ -114,7 +114,11 @@ mod tests {
         while let Some(l) = r.next_line().unwrap() {
             out.push(match l {
                 Line::Text { bytes, complete } => {
-                    format!("{}{}", String::from_utf8_lossy(bytes), if complete { "" } else { "<cut>" })
+                    format!(
+                        "{}{}",
+                        String::from_utf8_lossy(bytes),
+                        if complete { "" } else { "<cut>" }
+                    )
                 }
                 Line::TooLong { len } => format!("<too long {len}>"),
             });

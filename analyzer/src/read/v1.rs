@@ -22,7 +22,9 @@ pub fn to_rec(e: Event<'_>, file: FileIdx, line: u64, full: bool, interner: &mut
     rec.outcome = e.outcome;
     // Inside a scenario the id is enough for the report; names are kept on
     // boundaries (and always for merge).
-    let names = full || e.scenario_id.is_none() || matches!(e.action, Action::ScenarioStart | Action::ScenarioEnd);
+    let names = full
+        || e.scenario_id.is_none()
+        || matches!(e.action, Action::ScenarioStart | Action::ScenarioEnd);
     if names {
         rec.feature = e.feature.map(|s| interner.str(&s));
         rec.scenario = e.scenario.map(|s| interner.str(&s));
@@ -30,10 +32,27 @@ pub fn to_rec(e: Event<'_>, file: FileIdx, line: u64, full: bool, interner: &mut
     rec.resource = e.resource.map(|r| interner.resource(r));
     // The report needs details only where they carry meaning (DDL verbs,
     // config names); merge keeps everything.
-    if full || matches!(e.action, Action::DbDdl | Action::ConfigReload | Action::Custom | Action::SchemaCreate | Action::SchemaSet | Action::SchemaDrop) {
+    if full
+        || matches!(
+            e.action,
+            Action::DbDdl
+                | Action::ConfigReload
+                | Action::Custom
+                | Action::SchemaCreate
+                | Action::SchemaSet
+                | Action::SchemaDrop
+        )
+    {
         rec.details = e.details.map(|s| s.into());
     }
-    if e.name.is_some() || e.error.is_some() || (full && (e.step.is_some() || e.duration_us.is_some() || e.rows.is_some() || !e.fields.is_empty())) {
+    if e.name.is_some()
+        || e.error.is_some()
+        || (full
+            && (e.step.is_some()
+                || e.duration_us.is_some()
+                || e.rows.is_some()
+                || !e.fields.is_empty()))
+    {
         let x = rec.extra_mut();
         x.name = e.name.map(|s| interner.str(&s));
         x.error = e.error.map(|s| s.into());
@@ -41,7 +60,11 @@ pub fn to_rec(e: Event<'_>, file: FileIdx, line: u64, full: bool, interner: &mut
             x.step = e.step.map(|s| interner.str(&s));
             x.duration_us = e.duration_us;
             x.rows = e.rows;
-            x.fields = e.fields.into_iter().map(|(k, v)| (k.into(), v.into())).collect();
+            x.fields = e
+                .fields
+                .into_iter()
+                .map(|(k, v)| (k.into(), v.into()))
+                .collect();
         }
     }
     rec
@@ -73,7 +96,10 @@ pub fn read<R: BufRead>(
         };
         let (bytes, complete) = match line {
             Line::TooLong { len } => {
-                problems.push(no, format!("line of {len} bytes is too long (limit 1 MiB); skipped"));
+                problems.push(
+                    no,
+                    format!("line of {len} bytes is too long (limit 1 MiB); skipped"),
+                );
                 continue;
             }
             Line::Text { bytes, complete } => (bytes, complete),
@@ -96,7 +122,10 @@ pub fn read<R: BufRead>(
         let record = match parsed {
             Ok(r) => r,
             Err(e) if !complete => {
-                problems.push(no, format!("truncated last line (the process was probably killed mid-write): {e}"));
+                problems.push(
+                    no,
+                    format!("truncated last line (the process was probably killed mid-write): {e}"),
+                );
                 continue;
             }
             Err(e) => {
@@ -111,7 +140,10 @@ pub fn read<R: BufRead>(
                     Some(v) if v != u64::from(FORMAT_VERSION) => format!(" of format version {v}"),
                     _ => String::new(),
                 };
-                problems.push(no, format!("unexpected second header{what} (files concatenated?); ignored"));
+                problems.push(
+                    no,
+                    format!("unexpected second header{what} (files concatenated?); ignored"),
+                );
             }
             Record::Event(e) => {
                 if end.footer {
@@ -121,7 +153,11 @@ pub fn read<R: BufRead>(
                     gap_reported = true;
                     problems.push(
                         no,
-                        format!("sequence jumps from {} to {}: records were lost", expected_seq.saturating_sub(1), e.seq),
+                        format!(
+                            "sequence jumps from {} to {}: records were lost",
+                            expected_seq.saturating_sub(1),
+                            e.seq
+                        ),
                     );
                 }
                 expected_seq = e.seq + 1;
@@ -132,9 +168,16 @@ pub fn read<R: BufRead>(
             }
             Record::Footer(f) => {
                 if f.dropped > 0 {
-                    problems.push(no, format!("the tracer could not write {} records (write errors)", f.dropped));
+                    problems.push(
+                        no,
+                        format!(
+                            "the tracer could not write {} records (write errors)",
+                            f.dropped
+                        ),
+                    );
                 }
-                let mut rec = Rec::new(f.ts.timestamp_micros(), file, f.seq, no, Action::ProcessEnd);
+                let mut rec =
+                    Rec::new(f.ts.timestamp_micros(), file, f.seq, no, Action::ProcessEnd);
                 rec.kind = RecKind::Footer;
                 end.footer = true;
                 end.records += 1;

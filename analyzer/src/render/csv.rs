@@ -26,10 +26,19 @@ pub fn write_merge_header(out: &mut dyn Write) -> io::Result<()> {
     writeln!(out, "ts,pid,process,seq,scenario_id,feature,scenario,step,action,resource,details,outcome,error,duration_us,rows")
 }
 
-pub fn write_merge_record(rec: &Rec, pid: u32, process: &str, out: &mut dyn Write) -> io::Result<()> {
+pub fn write_merge_record(
+    rec: &Rec,
+    pid: u32,
+    process: &str,
+    out: &mut dyn Write,
+) -> io::Result<()> {
     let opt = |s: Option<&str>| s.unwrap_or("").to_owned();
     let num = |n: Option<u64>| n.map(|n| n.to_string()).unwrap_or_default();
-    let action = if rec.kind == RecKind::Footer { "PROCESS_END" } else { rec.action.as_str() };
+    let action = if rec.kind == RecKind::Footer {
+        "PROCESS_END"
+    } else {
+        rec.action.as_str()
+    };
     row(
         out,
         &[
@@ -42,9 +51,14 @@ pub fn write_merge_record(rec: &Rec, pid: u32, process: &str, out: &mut dyn Writ
             opt(rec.scenario.as_deref()),
             opt(rec.step()),
             action.to_owned(),
-            rec.resource.as_ref().map(|r| r.to_string()).unwrap_or_default(),
+            rec.resource
+                .as_ref()
+                .map(|r| r.to_string())
+                .unwrap_or_default(),
             opt(rec.details.as_deref()),
-            rec.outcome.map(|o| o.as_str().to_owned()).unwrap_or_default(),
+            rec.outcome
+                .map(|o| o.as_str().to_owned())
+                .unwrap_or_default(),
             opt(rec.error()),
             num(rec.duration_us()),
             num(rec.rows()),
@@ -74,7 +88,10 @@ pub fn write_report(report: &Report, out: &mut dyn Write) -> io::Result<()> {
                 wall_time_string(f.at),
                 f.occurrences.to_string(),
                 f.explanation.clone(),
-                f.reproduce.as_ref().map(|r| r.command.clone()).unwrap_or_default(),
+                f.reproduce
+                    .as_ref()
+                    .map(|r| r.command.clone())
+                    .unwrap_or_default(),
             ],
         )?;
     }

@@ -50,7 +50,11 @@ pub fn as_record(rec: &Rec) -> Record<'_> {
         error: rec.error().map(Cow::Borrowed),
         duration_us: rec.duration_us(),
         rows: rec.rows(),
-        fields: rec.fields().iter().map(|(k, v)| (Cow::Borrowed(&**k), Cow::Borrowed(&**v))).collect(),
+        fields: rec
+            .fields()
+            .iter()
+            .map(|(k, v)| (Cow::Borrowed(&**k), Cow::Borrowed(&**v)))
+            .collect(),
     })
 }
 

@@ -12,7 +12,11 @@ fn cell(s: &str) -> String {
 }
 
 pub fn write(r: &Report, out: &mut dyn Write) -> io::Result<()> {
-    let errors = r.findings.iter().filter(|f| f.severity == Severity::Error).count();
+    let errors = r
+        .findings
+        .iter()
+        .filter(|f| f.severity == Severity::Error)
+        .count();
     writeln!(out, "## State trace report: run `{}`\n", r.run_id)?;
     writeln!(
         out,
@@ -26,14 +30,25 @@ pub fn write(r: &Report, out: &mut dyn Write) -> io::Result<()> {
         r.warnings.len()
     )?;
     if !r.other_runs.is_empty() {
-        writeln!(out, "Other runs in the inputs (pick one with `--run`): {}\n", r.other_runs.join(", "))?;
+        writeln!(
+            out,
+            "Other runs in the inputs (pick one with `--run`): {}\n",
+            r.other_runs.join(", ")
+        )?;
     }
     if !r.findings.is_empty() {
         writeln!(out, "### Findings\n")?;
-        writeln!(out, "| # | severity | rule | victim | polluter | resource | at |")?;
+        writeln!(
+            out,
+            "| # | severity | rule | victim | polluter | resource | at |"
+        )?;
         writeln!(out, "|---|---|---|---|---|---|---|")?;
         for (i, f) in r.findings.iter().enumerate() {
-            let sev = if f.likely_cause { format!("**{}** (likely cause)", f.severity) } else { f.severity.to_string() };
+            let sev = if f.likely_cause {
+                format!("**{}** (likely cause)", f.severity)
+            } else {
+                f.severity.to_string()
+            };
             writeln!(
                 out,
                 "| {} | {} | `{}` | {} | {} | `{}` | {} |",
@@ -54,7 +69,12 @@ pub fn write(r: &Report, out: &mut dyn Write) -> io::Result<()> {
             }
             writeln!(out)?;
             if let Some(rep) = &f.reproduce {
-                writeln!(out, "   Reproduce: run {} in one process:\n   ```sh\n   {}\n   ```", rep.scenarios.join(" → "), rep.command)?;
+                writeln!(
+                    out,
+                    "   Reproduce: run {} in one process:\n   ```sh\n   {}\n   ```",
+                    rep.scenarios.join(" → "),
+                    rep.command
+                )?;
             }
         }
         writeln!(out)?;

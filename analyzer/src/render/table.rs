@@ -30,20 +30,36 @@ fn time(t: chrono::DateTime<chrono::Utc>) -> String {
 
 pub fn write(r: &Report, opts: &RenderOptions, out: &mut dyn Write) -> io::Result<()> {
     let span = match (r.start, r.end) {
-        (Some(s), Some(e)) => format!("{} .. {}", s.format("%Y-%m-%d %H:%M:%S%.3f"), e.format("%H:%M:%S%.3f UTC")),
+        (Some(s), Some(e)) => format!(
+            "{} .. {}",
+            s.format("%Y-%m-%d %H:%M:%S%.3f"),
+            e.format("%H:%M:%S%.3f UTC")
+        ),
         _ => "no records".into(),
     };
     writeln!(
         out,
         "run {}  |  {} processes  |  {} records  |  {span}",
-        if r.run_id.is_empty() { "(none)" } else { &r.run_id },
+        if r.run_id.is_empty() {
+            "(none)"
+        } else {
+            &r.run_id
+        },
         r.processes.len(),
         r.records
     )?;
     if !r.other_runs.is_empty() {
-        writeln!(out, "other runs in the inputs (use --run ID): {}", r.other_runs.join(", "))?;
+        writeln!(
+            out,
+            "other runs in the inputs (use --run ID): {}",
+            r.other_runs.join(", ")
+        )?;
     }
-    let errors = r.findings.iter().filter(|f| f.severity == Severity::Error).count();
+    let errors = r
+        .findings
+        .iter()
+        .filter(|f| f.severity == Severity::Error)
+        .count();
     writeln!(
         out,
         "{} findings ({} errors, {} warnings), {} overlapping process pairs, {} input warnings\n",
@@ -57,7 +73,9 @@ pub fn write(r: &Report, opts: &RenderOptions, out: &mut dyn Write) -> io::Resul
     if !r.findings.is_empty() {
         writeln!(out, "Findings")?;
         let mut t = table(opts);
-        t.set_header(vec!["#", "severity", "rule", "victim", "polluter", "resource", "at"]);
+        t.set_header(vec![
+            "#", "severity", "rule", "victim", "polluter", "resource", "at",
+        ]);
         for (i, f) in r.findings.iter().enumerate() {
             let sev = Cell::new(if f.likely_cause {
                 format!("{} (likely cause)", f.severity)
@@ -87,7 +105,12 @@ pub fn write(r: &Report, opts: &RenderOptions, out: &mut dyn Write) -> io::Resul
             }
             writeln!(out)?;
             if let Some(rep) = &f.reproduce {
-                writeln!(out, "     Reproduce ({}):\n       {}", rep.scenarios.join(" -> "), rep.command)?;
+                writeln!(
+                    out,
+                    "     Reproduce ({}):\n       {}",
+                    rep.scenarios.join(" -> "),
+                    rep.command
+                )?;
             }
         }
         writeln!(out)?;
@@ -95,10 +118,23 @@ pub fn write(r: &Report, opts: &RenderOptions, out: &mut dyn Write) -> io::Resul
 
     writeln!(out, "Processes")?;
     let mut t = table(opts);
-    t.set_header(vec!["pid", "label", "scenarios", "passed", "failed", "exit", "first", "last"]);
+    t.set_header(vec![
+        "pid",
+        "label",
+        "scenarios",
+        "passed",
+        "failed",
+        "exit",
+        "first",
+        "last",
+    ]);
     for p in &r.processes {
         let exit = if p.crashed { "CRASHED" } else { "clean" };
-        let exit = if opts.color && p.crashed { Cell::new(exit).fg(Color::Red) } else { Cell::new(exit) };
+        let exit = if opts.color && p.crashed {
+            Cell::new(exit).fg(Color::Red)
+        } else {
+            Cell::new(exit)
+        };
         t.add_row(vec![
             Cell::new(p.pid),
             Cell::new(&p.label),
@@ -137,7 +173,11 @@ pub fn write(r: &Report, opts: &RenderOptions, out: &mut dyn Write) -> io::Resul
         let mut t = table(opts);
         t.set_header(vec!["file", "line", "problem"]);
         for w in &r.warnings {
-            t.add_row(vec![Cell::new(&w.file), Cell::new(w.line), Cell::new(&w.message)]);
+            t.add_row(vec![
+                Cell::new(&w.file),
+                Cell::new(w.line),
+                Cell::new(&w.message),
+            ]);
         }
         writeln!(out, "{t}")?;
     }

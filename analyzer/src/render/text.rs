@@ -9,13 +9,20 @@ use crate::record::{Rec, RecKind};
 use crate::render::details_text;
 
 pub fn write_header(out: &mut dyn Write) -> io::Result<()> {
-    writeln!(out, "TIMESTAMP | PID | FEATURE | SCENARIO | ACTION | DETAILS")
+    writeln!(
+        out,
+        "TIMESTAMP | PID | FEATURE | SCENARIO | ACTION | DETAILS"
+    )
 }
 
 pub fn write_record(rec: &Rec, pid: u32, out: &mut dyn Write) -> io::Result<()> {
     let mut ts = Vec::with_capacity(27);
     format_wall_time(rec.time(), &mut ts);
-    let action = if rec.kind == RecKind::Footer { "PROCESS_END" } else { rec.action.as_str() };
+    let action = if rec.kind == RecKind::Footer {
+        "PROCESS_END"
+    } else {
+        rec.action.as_str()
+    };
     out.write_all(&ts)?;
     let details = details_text(rec).replace('\n', " ");
     writeln!(

@@ -36,8 +36,15 @@ impl Rule for ClockAnomaly {
             crate::record::to_time(rec.ts).format("%H:%M:%S%.6f"),
             crate::record::to_time(prev).format("%H:%M:%S%.6f"),
         );
-        let mut f = Pending::new(RuleId::ClockAnomaly, Severity::Warning, rec.ts, format!("clock:pid {}", cx.pid(rec.file)), explanation);
+        let mut f = Pending::new(
+            RuleId::ClockAnomaly,
+            Severity::Warning,
+            rec.ts,
+            format!("clock:pid {}", cx.pid(rec.file)),
+            explanation,
+        );
         f.victim = scn.cloned();
-        cx.findings.add_keyed((RuleId::ClockAnomaly, u64::from(rec.file), 0), f);
+        cx.findings
+            .add_keyed((RuleId::ClockAnomaly, u64::from(rec.file), 0), f);
     }
 }

@@ -70,7 +70,15 @@ pub struct ConcurrentMutation {
     victims: Vec<Rc<Scn>>,
 }
 
-fn report(cx: &mut Cx, polluter: &Rc<Scn>, victim: &Rc<Scn>, at: Micros, action: Action, destructive: bool, target: &Target) {
+fn report(
+    cx: &mut Cx,
+    polluter: &Rc<Scn>,
+    victim: &Rc<Scn>,
+    at: Micros,
+    action: Action,
+    destructive: bool,
+    target: &Target,
+) {
     let resource = cx.resources.label(target);
     let explanation = format!(
         "{} ran {} on {} at {} while {} (started {}) was running and uses it.",
@@ -81,8 +89,18 @@ fn report(cx: &mut Cx, polluter: &Rc<Scn>, victim: &Rc<Scn>, at: Micros, action:
         cx.describe(victim),
         to_time(victim.start).format("%H:%M:%S%.6f"),
     );
-    let severity = if destructive { Severity::Error } else { Severity::Warning };
-    let mut p = Pending::new(RuleId::ConcurrentMutation, severity, at, resource, explanation);
+    let severity = if destructive {
+        Severity::Error
+    } else {
+        Severity::Warning
+    };
+    let mut p = Pending::new(
+        RuleId::ConcurrentMutation,
+        severity,
+        at,
+        resource,
+        explanation,
+    );
     p.error_if_victim_failed = true;
     p.action = Some(action);
     p.polluter = Some(polluter.clone());
@@ -104,8 +122,13 @@ impl Rule for ConcurrentMutation {
                     return;
                 }
                 self.victims.clear();
-                self.victims
-                    .extend(cx.procs[a.file as usize].active.iter().filter(|v| v.id != s.id).cloned());
+                self.victims.extend(
+                    cx.procs[a.file as usize]
+                        .active
+                        .iter()
+                        .filter(|v| v.id != s.id)
+                        .cloned(),
+                );
                 for v in std::mem::take(&mut self.victims) {
                     report(cx, s, &v, a.ts, a.action, destructive, &a.target);
                 }
@@ -113,29 +136,47 @@ impl Rule for ConcurrentMutation {
             Target::Tables { schema, tables } => {
                 let schema = *schema as usize;
                 let all = tables.is_empty();
-                let ids: &[u32] = if all { cx.resources.schema_tables(schema as u32) } else { tables };
+                let ids: &[u32] = if all {
+                    cx.resources.schema_tables(schema as u32)
+                } else {
+                    tables
+                };
                 // 1. `s` uses these tables: was any of them changed by someone
                 //    else while `s` was running?
-                let during = |m: &Mutation| m.scn.id != s.id && m.at >= s.start && s.end.get().is_none_or(|e| m.at <= e);
+                let during = |m: &Mutation| {
+                    m.scn.id != s.id && m.at >= s.start && s.end.get().is_none_or(|e| m.at <= e)
+                };
                 self.hits.clear();
                 for &t in ids {
                     if let Some(log) = self.tables.get(t as usize) {
-                        self.hits.extend(log.muts.iter().filter(|m| during(m)).cloned());
+                        self.hits
+                            .extend(log.muts.iter().filter(|m| during(m)).cloned());
                     }
                 }
                 if let Some(log) = self.schemas.get(schema) {
-                    self.hits.extend(log.muts.iter().filter(|m| during(m)).cloned());
+                    self.hits
+                        .extend(log.muts.iter().filter(|m| during(m)).cloned());
                 }
                 // 2. `s` changes them: every other running user is a victim.
                 self.victims.clear();
                 if a.mutation() {
                     for &t in ids {
                         if let Some(log) = self.tables.get(t as usize) {
-                            self.victims.extend(log.users.iter().filter(|v| v.id != s.id && v.is_active()).cloned());
+                            self.victims.extend(
+                                log.users
+                                    .iter()
+                                    .filter(|v| v.id != s.id && v.is_active())
+                                    .cloned(),
+                            );
                         }
                     }
                     if let Some(log) = self.schemas.get(schema) {
-                        self.victims.extend(log.users.iter().filter(|v| v.id != s.id && v.is_active()).cloned());
+                        self.victims.extend(
+                            log.users
+                                .iter()
+                                .filter(|v| v.id != s.id && v.is_active())
+                                .cloned(),
+                        );
                     }
                 }
                 if s.is_active() {

@@ -31,9 +31,16 @@ impl Rule for CrashedProcess {
             if let Some(v) = &victim {
                 explanation.push_str(&format!(" It was running {}.", cx.describe(v)));
             }
-            let mut f = Pending::new(RuleId::CrashedProcess, Severity::Error, at, format!("process:{}", p.pid), explanation);
+            let mut f = Pending::new(
+                RuleId::CrashedProcess,
+                Severity::Error,
+                at,
+                format!("process:{}", p.pid),
+                explanation,
+            );
             f.victim = victim;
-            cx.findings.add_keyed((RuleId::CrashedProcess, u64::from(p.file), 0), f);
+            cx.findings
+                .add_keyed((RuleId::CrashedProcess, u64::from(p.file), 0), f);
         }
     }
 }

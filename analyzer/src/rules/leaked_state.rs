@@ -34,7 +34,9 @@ impl Rule for LeakedState {
     }
 
     fn on_access(&mut self, _cx: &mut Cx, a: &Access<'_>) {
-        let Target::Process(res) = a.target else { return };
+        let Target::Process(res) = a.target else {
+            return;
+        };
         if !a.mutation() {
             return;
         }
@@ -56,7 +58,9 @@ impl Rule for LeakedState {
     }
 
     fn on_start(&mut self, cx: &mut Cx, b: &Rc<Scn>) {
-        let Some(list) = self.dirty.get_mut(b.file as usize) else { return };
+        let Some(list) = self.dirty.get_mut(b.file as usize) else {
+            return;
+        };
         for d in list.iter_mut() {
             if d.reported || d.scn.id == b.id || d.scn.is_active() {
                 continue;
@@ -72,7 +76,13 @@ impl Rule for LeakedState {
                 cx.describe(b),
                 to_time(b.start).format("%H:%M:%S%.6f"),
             );
-            let mut p = Pending::new(RuleId::LeakedState, Severity::Warning, d.at, resource, explanation);
+            let mut p = Pending::new(
+                RuleId::LeakedState,
+                Severity::Warning,
+                d.at,
+                resource,
+                explanation,
+            );
             p.error_if_victim_failed = true;
             p.action = Some(d.action);
             p.polluter = Some(d.scn.clone());

@@ -36,10 +36,16 @@ impl Rule for LeftoverData {
     }
 
     fn on_access(&mut self, cx: &mut Cx, a: &Access<'_>) {
-        let Target::Tables { schema, tables } = &a.target else { return };
+        let Target::Tables { schema, tables } = &a.target else {
+            return;
+        };
         let mut ids = std::mem::take(&mut self.ids);
         ids.clear();
-        ids.extend_from_slice(if tables.is_empty() { cx.resources.schema_tables(*schema) } else { tables });
+        ids.extend_from_slice(if tables.is_empty() {
+            cx.resources.schema_tables(*schema)
+        } else {
+            tables
+        });
         self.check(cx, a, &ids);
         self.ids = ids;
     }
@@ -57,7 +63,9 @@ impl LeftoverData {
         }
         let Some(s) = a.scn else { return };
         for &t in ids {
-            let Some(writers) = self.tables.get(t as usize) else { continue };
+            let Some(writers) = self.tables.get(t as usize) else {
+                continue;
+            };
             let found = writers
                 .iter()
                 .rev()
@@ -77,7 +85,13 @@ impl LeftoverData {
                     a.action,
                     to_time(a.ts).format("%H:%M:%S%.6f"),
                 );
-                let mut p = Pending::new(RuleId::LeftoverData, Severity::Warning, at, resource, explanation);
+                let mut p = Pending::new(
+                    RuleId::LeftoverData,
+                    Severity::Warning,
+                    at,
+                    resource,
+                    explanation,
+                );
                 p.error_if_victim_failed = true;
                 p.action = Some(action);
                 p.polluter = Some(w);

@@ -24,8 +24,19 @@ impl Rule for MixedRuns {
             cx.other_runs.join(", "),
             cx.run_id
         );
-        let at = cx.procs.iter().filter_map(|p| p.first).min().unwrap_or_default();
-        let f = Pending::new(RuleId::MixedRuns, Severity::Warning, at, format!("run:{}", cx.run_id), explanation);
+        let at = cx
+            .procs
+            .iter()
+            .filter_map(|p| p.first)
+            .min()
+            .unwrap_or_default();
+        let f = Pending::new(
+            RuleId::MixedRuns,
+            Severity::Warning,
+            at,
+            format!("run:{}", cx.run_id),
+            explanation,
+        );
         cx.findings.add(f);
     }
 }

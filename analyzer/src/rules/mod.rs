@@ -32,7 +32,9 @@ pub trait Rule {
 /// `leftover-data` may be raised to error per finding).
 pub fn default_severity(rule: RuleId) -> Severity {
     match rule {
-        RuleId::ConcurrentMutation | RuleId::LeakedState | RuleId::LeftoverData => Severity::Warning,
+        RuleId::ConcurrentMutation | RuleId::LeakedState | RuleId::LeftoverData => {
+            Severity::Warning
+        }
         RuleId::SharedSchema | RuleId::ClockAnomaly | RuleId::MixedRuns => Severity::Warning,
         RuleId::UnfinishedScenario | RuleId::CrashedProcess => Severity::Error,
     }
@@ -42,8 +44,12 @@ pub fn default_severity(rule: RuleId) -> Severity {
 pub fn summary(rule: RuleId) -> &'static str {
     match rule {
         RuleId::ConcurrentMutation => "a scenario changed state another running scenario uses",
-        RuleId::LeakedState => "process state (JWT secret, config) changed and not reset before the next scenario",
-        RuleId::LeftoverData => "data written by a finished scenario, not cleaned up, used by a later one",
+        RuleId::LeakedState => {
+            "process state (JWT secret, config) changed and not reset before the next scenario"
+        }
+        RuleId::LeftoverData => {
+            "data written by a finished scenario, not cleaned up, used by a later one"
+        }
         RuleId::SharedSchema => "scenarios running at the same time in the same schema",
         RuleId::UnfinishedScenario => "a scenario started and never ended",
         RuleId::CrashedProcess => "a process exited without writing its footer",

@@ -23,7 +23,9 @@ impl Rule for SharedSchema {
     }
 
     fn on_access(&mut self, cx: &mut Cx, a: &Access<'_>) {
-        let Target::Tables { schema, .. } = &a.target else { return };
+        let Target::Tables { schema, .. } = &a.target else {
+            return;
+        };
         let Some(s) = a.scn else { return };
         if !s.is_active() {
             return;
@@ -36,9 +38,17 @@ impl Rule for SharedSchema {
         let others: Vec<_> = users.clone();
         users.push(s.clone());
         for u in others {
-            let (lo, hi) = if u.file <= s.file { (u.file, s.file) } else { (s.file, u.file) };
+            let (lo, hi) = if u.file <= s.file {
+                (u.file, s.file)
+            } else {
+                (s.file, u.file)
+            };
             let name = cx.resources.schema_name(*schema);
-            let name = if name.is_empty() { "the default schema".to_owned() } else { format!("schema {name:?}") };
+            let name = if name.is_empty() {
+                "the default schema".to_owned()
+            } else {
+                format!("schema {name:?}")
+            };
             let why = if cx.isolation_seen {
                 "while other scenarios isolate in their own schemas"
             } else {
@@ -54,10 +64,20 @@ impl Rule for SharedSchema {
                 schema: *schema,
                 tables: Rc::from(Vec::new()),
             });
-            let mut p = Pending::new(RuleId::SharedSchema, Severity::Warning, a.ts, resource, explanation);
+            let mut p = Pending::new(
+                RuleId::SharedSchema,
+                Severity::Warning,
+                a.ts,
+                resource,
+                explanation,
+            );
             p.polluter = Some(u.clone());
             p.victim = Some(s.clone());
-            let key = (RuleId::SharedSchema, u64::from(*schema), (u64::from(lo) << 32) | u64::from(hi));
+            let key = (
+                RuleId::SharedSchema,
+                u64::from(*schema),
+                (u64::from(lo) << 32) | u64::from(hi),
+            );
             cx.findings.add_keyed(key, p);
         }
     }

@@ -21,7 +21,13 @@ impl Rule for UnfinishedScenario {
                 cx.describe(&s),
                 crate::record::to_time(s.start).format("%H:%M:%S%.6f"),
             );
-            let mut p = Pending::new(RuleId::UnfinishedScenario, Severity::Error, s.last.get(), String::new(), explanation);
+            let mut p = Pending::new(
+                RuleId::UnfinishedScenario,
+                Severity::Error,
+                s.last.get(),
+                String::new(),
+                explanation,
+            );
             p.victim = Some(s.clone());
             cx.findings.add(p);
         }

@@ -3,7 +3,7 @@
 //
 //   node driver.js check FILE.html SCREENSHOT.png [SEARCH] -> JSON observations on stdout
 //   node driver.js bench FILE.html [RUNS]           -> JSON load-to-first-draw times
-//   node driver.js shot FILE.html OUT.png           -> screenshots for the docs
+//   node driver.js shot FILE.html OUT.png [ROW]     -> screenshots for the docs (ROW: finding to click)
 //
 // It only observes and reports; analyzer/tests/browser.rs decides what passes.
 // Chromium comes from the system (CHROMIUM, else /usr/bin/chromium), never a download.
@@ -134,16 +134,17 @@ async function check(browser, file, screenshot, search) {
 
 // Screenshots for the docs: the whole page, then the view after clicking
 // the first finding (SHOT-finding.png), so a reader sees both.
-async function shot(browser, file, png) {
+async function shot(browser, file, png, rowIndex) {
   const { page, seen } = await open(browser, file);
   await page.screenshot({ path: png, fullPage: false });
-  const row = await page.$("#findings-body tr.main");
+  const rows = await page.$$("#findings-body tr.main");
+  const row = rows[Number(rowIndex || 0)];
   let zoomed = null;
   if (row) {
     await row.click();
     await page.waitForTimeout(100);
     const box = await page.evaluate(() => {
-      const f = JSON.parse(document.getElementById("timeline-data").textContent).findings[0];
+      const f = JSON.parse(document.getElementById("timeline-data").textContent).findings[window.__timeline.view().selected];
       const t = window.__timeline, r = document.getElementById("timeline").getBoundingClientRect();
       const v = f.victim;
       const p = v && v.proc !== null && t.project(v.t_us, v.proc, 0);
@@ -182,7 +183,7 @@ async function bench(browser, file, runs) {
   const browser = await chromium.launch({ executablePath: EXECUTABLE, headless: true, args: ARGS });
   try {
     const result = mode === "bench" ? await bench(browser, file, Number(arg || 5))
-      : mode === "shot" ? await shot(browser, file, arg)
+      : mode === "shot" ? await shot(browser, file, arg, extra)
       : await check(browser, file, arg, extra);
     process.stdout.write(JSON.stringify(result) + "\n");
   } finally {

@@ -6,7 +6,9 @@ use std::borrow::Cow;
 use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
-use state_tracer::format::{Action, Event, Footer, Header, Outcome, Record, Resource, FORMAT_NAME, FORMAT_VERSION};
+use state_tracer::format::{
+    Action, Event, Footer, Header, Outcome, Record, Resource, FORMAT_NAME, FORMAT_VERSION,
+};
 use trace_analyzer::{analyze, AnalyzeOptions, Finding, Report, RuleId};
 
 pub const DB: &str = "postgres://localhost:5432/app";
@@ -22,7 +24,11 @@ pub fn table(schema: Option<&str>, name: &str) -> Resource<'static> {
         scope: state_tracer::format::Scope::Shared,
         db: Some(DB.into()),
         schema: schema.map(|s| Cow::Owned(s.to_owned())),
-        tables: if name.is_empty() { vec![] } else { vec![Cow::Owned(name.to_owned())] },
+        tables: if name.is_empty() {
+            vec![]
+        } else {
+            vec![Cow::Owned(name.to_owned())]
+        },
         name: None,
     }
 }
@@ -80,7 +86,13 @@ impl Proc {
         }
     }
 
-    fn event(&mut self, ms: i64, id: Option<u64>, scenario: Option<(&str, &str)>, action: Action) -> Event<'static> {
+    fn event(
+        &mut self,
+        ms: i64,
+        id: Option<u64>,
+        scenario: Option<(&str, &str)>,
+        action: Action,
+    ) -> Event<'static> {
         self.seq += 1;
         self.last = t(ms);
         Event {
@@ -115,21 +127,41 @@ impl Proc {
         self.push(e)
     }
 
-    pub fn end(&mut self, ms: i64, id: u64, feature: &str, name: &str, outcome: Outcome) -> &mut Self {
+    pub fn end(
+        &mut self,
+        ms: i64,
+        id: u64,
+        feature: &str,
+        name: &str,
+        outcome: Outcome,
+    ) -> &mut Self {
         let mut e = self.event(ms, Some(id), Some((feature, name)), Action::ScenarioEnd);
         e.outcome = Some(outcome);
         self.push(e)
     }
 
     /// A state action inside scenario `id` (or outside any with None).
-    pub fn act(&mut self, ms: i64, id: Option<u64>, action: Action, resource: Option<Resource<'static>>) -> &mut Self {
+    pub fn act(
+        &mut self,
+        ms: i64,
+        id: Option<u64>,
+        action: Action,
+        resource: Option<Resource<'static>>,
+    ) -> &mut Self {
         let mut e = self.event(ms, id, None, action);
         e.resource = resource;
         self.push(e)
     }
 
     /// A state action with details (DDL text, schema name).
-    pub fn act_details(&mut self, ms: i64, id: Option<u64>, action: Action, resource: Option<Resource<'static>>, details: &str) -> &mut Self {
+    pub fn act_details(
+        &mut self,
+        ms: i64,
+        id: Option<u64>,
+        action: Action,
+        resource: Option<Resource<'static>>,
+        details: &str,
+    ) -> &mut Self {
         let mut e = self.event(ms, id, None, action);
         e.resource = resource;
         e.details = Some(Cow::Owned(details.to_owned()));
@@ -199,8 +231,16 @@ pub fn summary(r: &Report) -> Vec<String> {
 }
 
 pub fn short(f: &Finding) -> String {
-    let name = |s: &Option<trace_analyzer::ScenarioRef>| s.as_ref().map_or("-".to_owned(), |s| s.scenario.clone());
-    format!("{} {} {}<-{}", f.severity, f.rule, name(&f.victim), name(&f.polluter))
+    let name = |s: &Option<trace_analyzer::ScenarioRef>| {
+        s.as_ref().map_or("-".to_owned(), |s| s.scenario.clone())
+    };
+    format!(
+        "{} {} {}<-{}",
+        f.severity,
+        f.rule,
+        name(&f.victim),
+        name(&f.polluter)
+    )
 }
 
 /// Findings of one rule.

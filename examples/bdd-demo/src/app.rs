@@ -78,11 +78,6 @@ impl App {
         if hash != password_hash(username, password) {
             return Err("login refused: wrong password".into());
         }
-        sqlx::query("INSERT INTO audit_log (username, event) VALUES ($1, $2)")
-            .bind(username)
-            .bind("login")
-            .execute(&self.db.pool)
-            .await?;
         Ok(self.jwt.issue(username, &role))
     }
 
@@ -109,7 +104,9 @@ impl App {
     /// network round trip), then looks the user up. That round trip is the
     /// window in which another process's cleanup can delete the user.
     pub async fn welcome_page(&self, username: &str) -> Result<String> {
-        self.network.remote_call("GET", "/templates/welcome", 30, 90).await;
+        self.network
+            .remote_call("GET", "/templates/welcome", 50, 150)
+            .await;
         match self.find_user(username).await? {
             Some(user) => Ok(format!("Welcome, {}!", user.username)),
             None => Err(format!("welcome page for {username:?}: 404 user not found").into()),
@@ -155,6 +152,11 @@ impl App {
         if done.rows_affected() == 0 {
             return Err(format!("no such user {username:?}").into());
         }
+        sqlx::query("INSERT INTO audit_log (username, event) VALUES ($1, $2)")
+            .bind(&claims.sub)
+            .bind(format!("promoted {username}"))
+            .execute(&self.db.pool)
+            .await?;
         Ok(())
     }
 }

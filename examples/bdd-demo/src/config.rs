@@ -37,7 +37,9 @@ impl Config {
                 .unwrap_or_else(default_database_url),
             schema_isolation: flag("BDD_SCHEMA_ISOLATION", false),
             jwt_reset: flag("BDD_JWT_RESET", true),
-            seed: env::var("BDD_SEED").ok().and_then(|s| s.trim().parse().ok()),
+            seed: env::var("BDD_SEED")
+                .ok()
+                .and_then(|s| s.trim().parse().ok()),
             concurrency: env::var("BDD_CONCURRENCY")
                 .ok()
                 .and_then(|s| s.trim().parse().ok())

@@ -54,7 +54,13 @@ impl Db {
         };
         let tag: String = tag
             .chars()
-            .map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_lowercase() } else { '_' })
+            .map(|c| {
+                if c.is_ascii_alphanumeric() {
+                    c.to_ascii_lowercase()
+                } else {
+                    '_'
+                }
+            })
             .collect();
         let (url, schema) = match (backend, isolation) {
             (Backend::Sqlite, true) => (sqlite_file_per_process(url, &tag), None),
@@ -73,8 +79,12 @@ impl Db {
             // switch to it.
             // The statement itself becomes the trace's SCHEMA_CREATE record.
             let opts = AnyConnectOptions::from_str(&url)?;
-            let pool = AnyPoolOptions::new().max_connections(1).connect_with(opts).await?;
-            pool.execute(format!("CREATE SCHEMA IF NOT EXISTS {schema}").as_str()).await?;
+            let pool = AnyPoolOptions::new()
+                .max_connections(1)
+                .connect_with(opts)
+                .await?;
+            pool.execute(format!("CREATE SCHEMA IF NOT EXISTS {schema}").as_str())
+                .await?;
             pool.close().await;
         }
 
@@ -87,7 +97,8 @@ impl Db {
                     match (backend, search_path) {
                         (Backend::Postgres, Some(schema)) => {
                             // Every pooled connection, or the isolation leaks.
-                            conn.execute(format!("SET search_path TO {schema}").as_str()).await?;
+                            conn.execute(format!("SET search_path TO {schema}").as_str())
+                                .await?;
                         }
                         (Backend::Sqlite, _) => {
                             conn.execute("PRAGMA busy_timeout = 10000").await?;
@@ -188,8 +199,14 @@ fn sqlite_file_per_process(url: &str, tag: &str) -> String {
     };
     let path = base.trim_start_matches("sqlite:").trim_start_matches("//");
     let path = PathBuf::from(path);
-    let stem = path.file_stem().and_then(|s| s.to_str()).unwrap_or("bdd-demo");
-    let ext = path.extension().and_then(|s| s.to_str()).unwrap_or("sqlite");
+    let stem = path
+        .file_stem()
+        .and_then(|s| s.to_str())
+        .unwrap_or("bdd-demo");
+    let ext = path
+        .extension()
+        .and_then(|s| s.to_str())
+        .unwrap_or("sqlite");
     let file = path.with_file_name(format!("{stem}-{tag}.{ext}"));
     match query {
         Some(q) => format!("sqlite://{}?{q}", file.display()),

@@ -74,17 +74,24 @@ pub fn sign(secret: &[u8], claims: &Claims) -> String {
 /// Checks signature (constant time) and expiry, then returns the claims.
 pub fn verify(secret: &[u8], token: &str) -> Result<Claims, TokenError> {
     let mut parts = token.split('.');
-    let (Some(h), Some(p), Some(s), None) = (parts.next(), parts.next(), parts.next(), parts.next()) else {
+    let (Some(h), Some(p), Some(s), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
+    else {
         return Err(TokenError::Malformed);
     };
-    let sig = URL_SAFE_NO_PAD.decode(s).map_err(|_| TokenError::Malformed)?;
+    let sig = URL_SAFE_NO_PAD
+        .decode(s)
+        .map_err(|_| TokenError::Malformed)?;
     let mut m = mac(secret);
     m.update(h.as_bytes());
     m.update(b".");
     m.update(p.as_bytes());
     m.verify_slice(&sig).map_err(|_| TokenError::BadSignature)?;
-    let payload = URL_SAFE_NO_PAD.decode(p).map_err(|_| TokenError::Malformed)?;
-    let v: serde_json::Value = serde_json::from_slice(&payload).map_err(|_| TokenError::Malformed)?;
+    let payload = URL_SAFE_NO_PAD
+        .decode(p)
+        .map_err(|_| TokenError::Malformed)?;
+    let v: serde_json::Value =
+        serde_json::from_slice(&payload).map_err(|_| TokenError::Malformed)?;
     let claims = Claims {
         sub: v["sub"].as_str().ok_or(TokenError::Malformed)?.to_owned(),
         role: v["role"].as_str().unwrap_or("user").to_owned(),
@@ -182,7 +189,15 @@ mod tests {
         // RFC 4231 test case 2.
         let mut m = mac(b"Jefe");
         m.update(b"what do ya want for nothing?");
-        let hex: String = m.finalize().into_bytes().iter().map(|b| format!("{b:02x}")).collect();
-        assert_eq!(hex, "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843");
+        let hex: String = m
+            .finalize()
+            .into_bytes()
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        assert_eq!(
+            hex,
+            "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"
+        );
     }
 }

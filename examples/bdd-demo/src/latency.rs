@@ -22,9 +22,9 @@ impl Jitter {
                 .unwrap_or(0);
             nanos ^ ((std::process::id() as u64) << 32)
         });
-        let salt = salt
-            .bytes()
-            .fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ b as u64).wrapping_mul(0x100_0000_01b3));
+        let salt = salt.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+            (h ^ b as u64).wrapping_mul(0x100_0000_01b3)
+        });
         Jitter {
             state: AtomicU64::new(base ^ salt),
         }

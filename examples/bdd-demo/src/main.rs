@@ -63,7 +63,10 @@ enum Cmd {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
-        Cmd::Feature { name, cucumber_args } => run_feature(&name, &cucumber_args),
+        Cmd::Feature {
+            name,
+            cucumber_args,
+        } => run_feature(&name, &cucumber_args),
         Cmd::Summarize { dirs } => {
             let (iterations, errors) = bdd_demo::summary::load_all(&dirs);
             for e in &errors {
@@ -76,7 +79,10 @@ fn main() -> ExitCode {
                 ExitCode::from(2)
             }
         }
-        Cmd::Suite { sequential, features } => {
+        Cmd::Suite {
+            sequential,
+            features,
+        } => {
             let features: Vec<String> = if features.is_empty() {
                 FEATURES.iter().map(|s| s.to_string()).collect()
             } else {
@@ -98,7 +104,11 @@ fn main() -> ExitCode {
             println!("==== summary ====");
             for run in &runs {
                 let verdict = if run.passed() { "passed" } else { "FAILED" };
-                println!("{:<6} {verdict} in {:.2}s", run.feature, run.elapsed.as_secs_f64());
+                println!(
+                    "{:<6} {verdict} in {:.2}s",
+                    run.feature,
+                    run.elapsed.as_secs_f64()
+                );
                 failed += usize::from(!run.passed());
             }
             if failed == 0 {
@@ -136,7 +146,11 @@ fn run_feature(name: &str, cucumber_args: &[String]) -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let runtime = match tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("bdd-demo: cannot start the async runtime: {e}");
@@ -152,7 +166,11 @@ fn run_feature(name: &str, cucumber_args: &[String]) -> ExitCode {
                 return ExitCode::from(2);
             }
         };
-        let app = App::new(db.clone(), JwtSecrets::new(INITIAL_SECRET), Jitter::new(config.seed, name));
+        let app = App::new(
+            db.clone(),
+            JwtSecrets::new(INITIAL_SECRET),
+            Jitter::new(config.seed, name),
+        );
         let concurrency = config.concurrency;
         steps::install(app, config);
 
@@ -167,7 +185,9 @@ fn run_feature(name: &str, cucumber_args: &[String]) -> ExitCode {
                         }
                         .boxed_local()
                     })
-                    .after(|_feature, _rule, _scenario, _finished, _world| steps::after_scenario().boxed_local()),
+                    .after(|_feature, _rule, _scenario, _finished, _world| {
+                        steps::after_scenario().boxed_local()
+                    }),
             )
             .with_cli(cli)
             .run(path)

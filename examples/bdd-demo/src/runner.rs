@@ -44,7 +44,10 @@ pub fn run_suite(exe: &Path, features: &[String], parallel: bool) -> Vec<Feature
             .duration_since(UNIX_EPOCH)
             .map(|d| d.as_nanos())
             .unwrap_or(0);
-        env_for_children.push(("BDD_TRACE_RUN_ID".into(), format!("bdd-demo-{nanos:x}-{}", std::process::id())));
+        env_for_children.push((
+            "BDD_TRACE_RUN_ID".into(),
+            format!("bdd-demo-{nanos:x}-{}", std::process::id()),
+        ));
     }
 
     let spawn = |feature: &str| {
@@ -58,26 +61,27 @@ pub fn run_suite(exe: &Path, features: &[String], parallel: bool) -> Vec<Feature
             .stderr(Stdio::piped());
         (feature.to_owned(), Instant::now(), cmd.spawn())
     };
-    let finish = |(feature, started, child): (String, Instant, std::io::Result<std::process::Child>)| {
-        match child.and_then(|c| c.wait_with_output()) {
-            Ok(out) => FeatureRun {
-                feature,
-                status: Some(out.status),
-                elapsed: started.elapsed(),
-                output: format!(
-                    "{}{}",
-                    String::from_utf8_lossy(&out.stdout),
-                    String::from_utf8_lossy(&out.stderr)
-                ),
-            },
-            Err(e) => FeatureRun {
-                feature,
-                status: None,
-                elapsed: started.elapsed(),
-                output: format!("could not run {}: {e}\n", exe.display()),
-            },
-        }
-    };
+    let finish =
+        |(feature, started, child): (String, Instant, std::io::Result<std::process::Child>)| {
+            match child.and_then(|c| c.wait_with_output()) {
+                Ok(out) => FeatureRun {
+                    feature,
+                    status: Some(out.status),
+                    elapsed: started.elapsed(),
+                    output: format!(
+                        "{}{}",
+                        String::from_utf8_lossy(&out.stdout),
+                        String::from_utf8_lossy(&out.stderr)
+                    ),
+                },
+                Err(e) => FeatureRun {
+                    feature,
+                    status: None,
+                    elapsed: started.elapsed(),
+                    output: format!("could not run {}: {e}\n", exe.display()),
+                },
+            }
+        };
 
     if parallel {
         let children: Vec<_> = features.iter().map(|f| spawn(f)).collect();

@@ -24,11 +24,14 @@ pub fn install(app: App, config: Config) {
 }
 
 pub fn app() -> &'static App {
-    APP.get().expect("the app is installed before the suite runs")
+    APP.get()
+        .expect("the app is installed before the suite runs")
 }
 
 pub fn config() -> &'static Config {
-    CONFIG.get().expect("the config is installed before the suite runs")
+    CONFIG
+        .get()
+        .expect("the config is installed before the suite runs")
 }
 
 /// What one scenario remembers between its steps.
@@ -70,27 +73,37 @@ fn err(e: bdd_demo::Error) -> String {
 #[given("the service is up")]
 async fn service_is_up(w: &mut DemoWorld) {
     // A health check against the service's front door before each scenario.
-    w.traced(app().network.remote_call("GET", "/health", 60, 120)).await;
+    w.traced(app().network.remote_call("GET", "/health", 80, 160))
+        .await;
 }
 
 #[given(expr = "a registered user {string} with password {string}")]
 async fn registered_user(w: &mut DemoWorld, name: String, password: String) {
-    w.traced(app().register(&name, &password, "user")).await.expect("registration succeeds");
+    w.traced(app().register(&name, &password, "user"))
+        .await
+        .expect("registration succeeds");
 }
 
 #[given(expr = "a registered admin {string} with password {string}")]
 async fn registered_admin(w: &mut DemoWorld, name: String, password: String) {
-    w.traced(app().register(&name, &password, "admin")).await.expect("registration succeeds");
+    w.traced(app().register(&name, &password, "admin"))
+        .await
+        .expect("registration succeeds");
 }
 
 #[when(expr = "{string} registers with password {string}")]
 async fn registers(w: &mut DemoWorld, name: String, password: String) {
-    w.traced(app().register(&name, &password, "user")).await.expect("registration succeeds");
+    w.traced(app().register(&name, &password, "user"))
+        .await
+        .expect("registration succeeds");
 }
 
 #[then(expr = "the user {string} exists")]
 async fn user_exists(w: &mut DemoWorld, name: String) {
-    let user = w.traced(app().find_user(&name)).await.expect("query succeeds");
+    let user = w
+        .traced(app().find_user(&name))
+        .await
+        .expect("query succeeds");
     assert!(user.is_some(), "user {name:?} should exist");
 }
 
@@ -133,7 +146,10 @@ async fn login_refused(w: &mut DemoWorld) {
 #[given(expr = "the identity provider issued a token for {string}")]
 async fn idp_token(w: &mut DemoWorld, name: String) {
     // The identity provider shares the service's configured secret.
-    w.token = Some(jwt::sign(jwt::INITIAL_SECRET, &jwt::claims_for(&name, "user")));
+    w.token = Some(jwt::sign(
+        jwt::INITIAL_SECRET,
+        &jwt::claims_for(&name, "user"),
+    ));
 }
 
 #[when("the signing secret is rotated")]
@@ -160,7 +176,10 @@ async fn accepts(w: &mut DemoWorld) {
 #[then("the service rejects the token")]
 async fn rejects(w: &mut DemoWorld) {
     let token = issued_token(w);
-    assert!(app().authenticate(token).is_err(), "the old token should be rejected");
+    assert!(
+        app().authenticate(token).is_err(),
+        "the old token should be rejected"
+    );
 }
 
 #[then(expr = "the token names {string}")]
@@ -186,7 +205,10 @@ async fn greeting_is(w: &mut DemoWorld, expected: String) {
 #[then("the greeting is refused")]
 async fn greeting_refused(w: &mut DemoWorld) {
     let result = w.greeting.as_ref().expect("a greeting was requested");
-    assert!(result.is_err(), "greeting should be refused, got {result:?}");
+    assert!(
+        result.is_err(),
+        "greeting should be refused, got {result:?}"
+    );
 }
 
 #[when(expr = "{string} opens the welcome page")]
@@ -212,7 +234,12 @@ async fn page_not_found(w: &mut DemoWorld) {
 
 #[then(expr = "{int} greetings are recorded for {string}")]
 async fn greetings_recorded(w: &mut DemoWorld, count: i64, name: String) {
-    assert_eq!(w.traced(app().greetings_for(&name)).await.expect("query succeeds"), count);
+    assert_eq!(
+        w.traced(app().greetings_for(&name))
+            .await
+            .expect("query succeeds"),
+        count
+    );
 }
 
 #[given(expr = "the admin {string} and the user {string} are registered")]
@@ -244,7 +271,10 @@ async fn list_contains(w: &mut DemoWorld, a: String, b: String) {
         Err(e) => panic!("listing failed: {e}"),
     };
     for name in [&a, &b] {
-        assert!(users.iter().any(|u| &u.username == name), "{name} missing from {users:?}");
+        assert!(
+            users.iter().any(|u| &u.username == name),
+            "{name} missing from {users:?}"
+        );
     }
 }
 
@@ -268,7 +298,11 @@ async fn promotes(w: &mut DemoWorld, admin: String, user: String) {
 
 #[then(expr = "the user {string} is an admin")]
 async fn is_admin(w: &mut DemoWorld, name: String) {
-    let user = w.traced(app().find_user(&name)).await.expect("query succeeds").expect("user exists");
+    let user = w
+        .traced(app().find_user(&name))
+        .await
+        .expect("query succeeds")
+        .expect("user exists");
     assert_eq!(user.role, "admin");
 }
 

@@ -29,10 +29,14 @@ impl Iteration {
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_else(|| dir.display().to_string());
         let report_path = dir.join("report.json");
-        let text = std::fs::read_to_string(&report_path)
-            .map_err(|e| format!("{}: {e} (did the analyzer run for this iteration?)", report_path.display()))?;
-        let report: Value =
-            serde_json::from_str(&text).map_err(|e| format!("{}: not a JSON report: {e}", report_path.display()))?;
+        let text = std::fs::read_to_string(&report_path).map_err(|e| {
+            format!(
+                "{}: {e} (did the analyzer run for this iteration?)",
+                report_path.display()
+            )
+        })?;
+        let report: Value = serde_json::from_str(&text)
+            .map_err(|e| format!("{}: not a JSON report: {e}", report_path.display()))?;
         let rc = std::fs::read_to_string(dir.join("rc")).unwrap_or_default();
         Ok(Iteration {
             name,
@@ -42,7 +46,10 @@ impl Iteration {
     }
 
     fn findings(&self) -> &[Value] {
-        self.report["findings"].as_array().map(Vec::as_slice).unwrap_or(&[])
+        self.report["findings"]
+            .as_array()
+            .map(Vec::as_slice)
+            .unwrap_or(&[])
     }
 
     /// (feature, scenario) → failed?, for every scenario that ran.
@@ -94,7 +101,9 @@ pub fn render(iterations: &[Iteration]) -> String {
     for it in iterations {
         let mut rules: BTreeMap<String, usize> = BTreeMap::new();
         for f in it.findings() {
-            *rules.entry(format!("{} {}", text(&f["severity"]), text(&f["rule"]))).or_default() += 1;
+            *rules
+                .entry(format!("{} {}", text(&f["severity"]), text(&f["rule"])))
+                .or_default() += 1;
         }
         let failed: Vec<String> = it
             .outcomes()
@@ -105,7 +114,11 @@ pub fn render(iterations: &[Iteration]) -> String {
         let rules = if rules.is_empty() {
             "no findings".to_owned()
         } else {
-            rules.iter().map(|(r, c)| format!("{c}× {r}")).collect::<Vec<_>>().join(", ")
+            rules
+                .iter()
+                .map(|(r, c)| format!("{c}× {r}"))
+                .collect::<Vec<_>>()
+                .join(", ")
         };
         let _ = writeln!(
             out,
@@ -136,7 +149,10 @@ pub fn render(iterations: &[Iteration]) -> String {
         .filter(|(_, runs)| !runs.is_empty() && runs.iter().all(|r| r.1))
         .collect();
 
-    let _ = writeln!(out, "\n== flaky scenarios (failed in some of {n} iterations, not all)");
+    let _ = writeln!(
+        out,
+        "\n== flaky scenarios (failed in some of {n} iterations, not all)"
+    );
     if flaky.is_empty() {
         let _ = writeln!(out, "none");
     }
@@ -147,16 +163,42 @@ pub fn render(iterations: &[Iteration]) -> String {
             "{feature}: {scenario} — failed {}/{} ({})",
             failed_in.len(),
             runs.len(),
-            failed_in.iter().map(|&i| iterations[i].name.as_str()).collect::<Vec<_>>().join(", ")
+            failed_in
+                .iter()
+                .map(|&i| iterations[i].name.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
         );
-        explain(&mut out, iterations, feature, scenario, &failed_in, runs.len());
+        explain(
+            &mut out,
+            iterations,
+            feature,
+            scenario,
+            &failed_in,
+            runs.len(),
+        );
     }
     if !always.is_empty() {
-        let _ = writeln!(out, "\n== failing in every iteration (not flaky: a plain bug or a deterministic leak)");
+        let _ = writeln!(
+            out,
+            "\n== failing in every iteration (not flaky: a plain bug or a deterministic leak)"
+        );
         for ((feature, scenario), runs) in &always {
             let failed_in: Vec<usize> = runs.iter().map(|r| r.0).collect();
-            let _ = writeln!(out, "{feature}: {scenario} — failed {}/{}", runs.len(), runs.len());
-            explain(&mut out, iterations, feature, scenario, &failed_in, runs.len());
+            let _ = writeln!(
+                out,
+                "{feature}: {scenario} — failed {}/{}",
+                runs.len(),
+                runs.len()
+            );
+            explain(
+                &mut out,
+                iterations,
+                feature,
+                scenario,
+                &failed_in,
+                runs.len(),
+            );
         }
     }
     out
@@ -165,7 +207,14 @@ pub fn render(iterations: &[Iteration]) -> String {
 /// The findings that name this victim as failed, grouped by polluter, with
 /// how often that polluter was present at all (named for this victim in any
 /// iteration, failed or not).
-fn explain(out: &mut String, iterations: &[Iteration], feature: &str, scenario: &str, failed_in: &[usize], ran: usize) {
+fn explain(
+    out: &mut String,
+    iterations: &[Iteration],
+    feature: &str,
+    scenario: &str,
+    failed_in: &[usize],
+    ran: usize,
+) {
     #[derive(Default)]
     struct Polluter {
         rule: String,
@@ -195,16 +244,26 @@ fn explain(out: &mut String, iterations: &[Iteration], feature: &str, scenario: 
             p.explained += usize::from(explains);
         }
     }
-    let mut list: Vec<_> = polluters.into_iter().filter(|(_, p)| p.explained > 0).collect();
+    let mut list: Vec<_> = polluters
+        .into_iter()
+        .filter(|(_, p)| p.explained > 0)
+        .collect();
     list.sort_by(|a, b| b.1.explained.cmp(&a.1.explained).then(a.0.cmp(&b.0)));
     if list.is_empty() {
-        let _ = writeln!(out, "    no finding explains its failures (a bug of its own, or untraced state)");
+        let _ = writeln!(
+            out,
+            "    no finding explains its failures (a bug of its own, or untraced state)"
+        );
     }
     for (name, p) in list.iter().take(5) {
         let _ = writeln!(
             out,
             "    ← {name}{}: explains {}/{} failures; present in {}/{} iterations",
-            if p.action.is_empty() { String::new() } else { format!(", {}", p.action) },
+            if p.action.is_empty() {
+                String::new()
+            } else {
+                format!(", {}", p.action)
+            },
             p.explained,
             failed_in.len(),
             p.present,
@@ -213,5 +272,74 @@ fn explain(out: &mut String, iterations: &[Iteration], feature: &str, scenario: 
     }
     if list.len() > 5 {
         let _ = writeln!(out, "    … and {} more polluters", list.len() - 5);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn iteration(name: &str, failed: &[&str], findings: Value) -> Iteration {
+        let order: Vec<Value> = ["Welcome page", "Login"]
+            .iter()
+            .map(|s| {
+                json!({"feature": "greet", "scenario": s,
+                       "outcome": if failed.contains(s) { "FAILED" } else { "PASSED" }})
+            })
+            .collect();
+        Iteration {
+            name: name.to_owned(),
+            passed: failed.is_empty(),
+            report: json!({"run_id": name, "processes": [{"order": order}], "findings": findings}),
+        }
+    }
+
+    fn cleanup_by_auth(outcome: &str, likely: bool) -> Value {
+        json!({"rule": "concurrent-mutation", "severity": "error", "likely_cause": likely,
+               "action": "DB_CLEANUP",
+               "victim": {"feature": "greet", "scenario": "Welcome page", "outcome": outcome},
+               "polluter": {"feature": "auth", "scenario": "Logout"}})
+    }
+
+    #[test]
+    fn a_scenario_failing_in_some_iterations_is_flaky_and_explained_by_its_polluter() {
+        let runs = [
+            iteration(
+                "iter-001",
+                &["Welcome page"],
+                json!([cleanup_by_auth("FAILED", true)]),
+            ),
+            iteration("iter-002", &[], json!([cleanup_by_auth("PASSED", false)])),
+            iteration("iter-003", &[], json!([])),
+        ];
+        let text = render(&runs);
+        assert!(
+            text.contains("greet: Welcome page — failed 1/3 (iter-001)"),
+            "{text}"
+        );
+        assert!(
+            text.contains("← auth: Logout (concurrent-mutation), DB_CLEANUP: explains 1/1 failures; present in 2/3 iterations"),
+            "{text}"
+        );
+        assert!(
+            !text.contains("greet: Login —"),
+            "a scenario that always passed is not flaky: {text}"
+        );
+    }
+
+    #[test]
+    fn a_scenario_failing_every_time_is_listed_apart_from_the_flaky_ones() {
+        let runs = [
+            iteration("iter-001", &["Login"], json!([])),
+            iteration("iter-002", &["Login"], json!([])),
+        ];
+        let text = render(&runs);
+        assert!(
+            text.contains("== flaky scenarios (failed in some of 2 iterations, not all)\nnone"),
+            "{text}"
+        );
+        assert!(text.contains("greet: Login — failed 2/2"), "{text}");
+        assert!(text.contains("no finding explains its failures"), "{text}");
     }
 }

@@ -7,7 +7,8 @@ mod support;
 use support::*;
 
 fn server() -> (testkit::Postgres, String) {
-    let pg = testkit::Postgres::start().expect("PostgreSQL binaries are installed (apt-get install postgresql)");
+    let pg = testkit::Postgres::start()
+        .expect("PostgreSQL binaries are installed (apt-get install postgresql)");
     pg.create_database("bdd_demo").expect("create database");
     let url = pg.url_for("bdd_demo");
     (pg, url)
@@ -34,7 +35,10 @@ fn postgres_schema_per_process_passes_without_pollution() {
     isolated_runs_are_clean(dir.path(), "pg-iso", &url, 3);
     // Each process dropped its private schema on the way out.
     let left = pg
-        .psql("bdd_demo", "SELECT count(*) FROM pg_namespace WHERE nspname LIKE 'bdd\\_%'")
+        .psql(
+            "bdd_demo",
+            "SELECT count(*) FROM pg_namespace WHERE nspname LIKE 'bdd\\_%'",
+        )
         .unwrap();
     assert_eq!(left.trim(), "0", "private schemas left behind");
 }

@@ -13,19 +13,30 @@ fn sqlite_url(dir: &std::path::Path, name: &str) -> String {
 fn parallel_cleanup_breaks_the_greet_victim_and_the_analyzer_names_the_polluter() {
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path().to_owned();
-    victim_is_found(&root, "sqlite-par", |attempt| sqlite_url(&root, &format!("shared-{attempt}.sqlite")));
+    victim_is_found(&root, "sqlite-par", |attempt| {
+        sqlite_url(&root, &format!("shared-{attempt}.sqlite"))
+    });
 }
 
 #[test]
 fn a_rotated_jwt_secret_without_reset_is_reported_as_leaked_state() {
     let dir = tempfile::tempdir().unwrap();
-    leaked_secret_is_found(dir.path(), "sqlite-jwt", &sqlite_url(dir.path(), "jwt.sqlite"));
+    leaked_secret_is_found(
+        dir.path(),
+        "sqlite-jwt",
+        &sqlite_url(dir.path(), "jwt.sqlite"),
+    );
 }
 
 #[test]
 fn isolated_parallel_runs_pass_and_show_overlap_without_pollution() {
     let dir = tempfile::tempdir().unwrap();
-    isolated_runs_are_clean(dir.path(), "sqlite-iso", &sqlite_url(dir.path(), "iso.sqlite"), 3);
+    isolated_runs_are_clean(
+        dir.path(),
+        "sqlite-iso",
+        &sqlite_url(dir.path(), "iso.sqlite"),
+        3,
+    );
 }
 
 #[test]
@@ -37,7 +48,11 @@ fn concurrent_scenarios_in_one_process_never_mix() {
         dir.path(),
         "conc",
         &["feature", "concurrency"],
-        &[("DATABASE_URL", &url), ("BDD_CONCURRENCY", "6"), ("BDD_FEATURES_DIR", features)],
+        &[
+            ("DATABASE_URL", &url),
+            ("BDD_CONCURRENCY", "6"),
+            ("BDD_FEATURES_DIR", features),
+        ],
     );
     let records = records(&run.traces);
     let events: Vec<&serde_json::Value> = records.iter().filter(|r| r["type"] == "event").collect();
@@ -52,7 +67,10 @@ fn concurrent_scenarios_in_one_process_never_mix() {
         let id = start["scenario_id"].as_u64().expect("scenario id");
         let name = start["scenario"].as_str().unwrap();
         // Every record carrying this id carries this scenario's name.
-        for r in events.iter().filter(|r| r["scenario_id"].as_u64() == Some(id)) {
+        for r in events
+            .iter()
+            .filter(|r| r["scenario_id"].as_u64() == Some(id))
+        {
             assert_eq!(r["scenario"], name, "mixed record: {r}");
         }
         assert_eq!(count(id, &|r| r["action"] == "SCENARIO_END"), 1, "{name}");
@@ -62,7 +80,8 @@ fn concurrent_scenarios_in_one_process_never_mix() {
         // Exactly its own health check and its own registration.
         assert_eq!(count(id, &|r| r["action"] == "HTTP_REQUEST"), 1, "{name}");
         assert_eq!(
-            count(id, &|r| r["action"] == "DB_INSERT" && r["resource"]["tables"][0] == "users"),
+            count(id, &|r| r["action"] == "DB_INSERT"
+                && r["resource"]["tables"][0] == "users"),
             1,
             "{name}"
         );
@@ -72,14 +91,20 @@ fn concurrent_scenarios_in_one_process_never_mix() {
             .iter()
             .find(|r| r["scenario_id"].as_u64() == Some(id) && r["action"] == "SCENARIO_END")
             .unwrap();
-        intervals.push((start["ts"].as_str().unwrap().to_owned(), end["ts"].as_str().unwrap().to_owned()));
+        intervals.push((
+            start["ts"].as_str().unwrap().to_owned(),
+            end["ts"].as_str().unwrap().to_owned(),
+        ));
     }
     assert_eq!(intervals.len(), 6, "six scenarios ran");
     let overlapping = intervals
         .iter()
         .enumerate()
         .any(|(i, a)| intervals.iter().skip(i + 1).any(|b| a.0 < b.1 && b.0 < a.1));
-    assert!(overlapping, "scenarios really ran concurrently: {intervals:?}");
+    assert!(
+        overlapping,
+        "scenarios really ran concurrently: {intervals:?}"
+    );
     // No statement of a scenario step went unattributed.
     let stray = events
         .iter()

@@ -25,7 +25,10 @@ pub struct SuiteRun {
 
 impl SuiteRun {
     pub fn findings(&self) -> &[Value] {
-        self.report["findings"].as_array().map(Vec::as_slice).unwrap_or(&[])
+        self.report["findings"]
+            .as_array()
+            .map(Vec::as_slice)
+            .unwrap_or(&[])
     }
 
     /// Did the scenario `name` fail in this run (per the report)?
@@ -33,7 +36,8 @@ impl SuiteRun {
         self.findings()
             .iter()
             .any(|f| f["victim"]["scenario"] == name && f["victim"]["outcome"] == "FAILED")
-            || self.output.contains(&format!("Scenario: {name}")) && failed_in_output(&self.output, name)
+            || self.output.contains(&format!("Scenario: {name}"))
+                && failed_in_output(&self.output, name)
     }
 }
 
@@ -43,7 +47,10 @@ fn failed_in_output(output: &str, name: &str) -> bool {
         return false;
     };
     let rest = &output[start..];
-    let end = rest[1..].find("Scenario:").map(|i| i + 1).unwrap_or(rest.len());
+    let end = rest[1..]
+        .find("Scenario:")
+        .map(|i| i + 1)
+        .unwrap_or(rest.len());
     rest[..end].contains('✘')
 }
 
@@ -120,23 +127,38 @@ pub fn victim_is_found(root: &Path, label: &str, db_url: impl Fn(u32) -> String)
         if !run.scenario_failed(VICTIM) {
             continue;
         }
-        assert!(!run.passed, "the suite must report the failure:\n{}", run.output);
+        assert!(
+            !run.passed,
+            "the suite must report the failure:\n{}",
+            run.output
+        );
         let finding = run
             .findings()
             .iter()
             .find(|f| f["victim"]["scenario"] == VICTIM && f["rule"] == "concurrent-mutation")
-            .unwrap_or_else(|| panic!("no concurrent-mutation finding for the victim: {:#}", run.report));
+            .unwrap_or_else(|| {
+                panic!(
+                    "no concurrent-mutation finding for the victim: {:#}",
+                    run.report
+                )
+            });
         assert_eq!(finding["severity"], "error");
         assert_eq!(finding["likely_cause"], true, "{finding:#}");
         assert_eq!(finding["victim"]["feature"], "greet");
         assert_eq!(finding["victim"]["outcome"], "FAILED");
         let polluter = &finding["polluter"];
-        assert_ne!(polluter["pid"], finding["victim"]["pid"], "another process: {finding:#}");
+        assert_ne!(
+            polluter["pid"], finding["victim"]["pid"],
+            "another process: {finding:#}"
+        );
         assert!(
             polluter["feature"] == "auth" || polluter["feature"] == "admin",
             "polluter {polluter:#}"
         );
-        assert!(finding["resource"].as_str().unwrap_or("").contains("users"), "{finding:#}");
+        assert!(
+            finding["resource"].as_str().unwrap_or("").contains("users"),
+            "{finding:#}"
+        );
         // Failed victims are ranked first.
         let first = &run.findings()[0];
         assert_eq!(first["likely_cause"], true, "ranking: {first:#}");
@@ -154,7 +176,11 @@ pub fn leaked_secret_is_found(root: &Path, label: &str, db_url: &str) {
         &["feature", "auth"],
         &[("DATABASE_URL", db_url), ("BDD_JWT_RESET", "false")],
     );
-    assert!(!run.passed, "the leak must fail the feature:\n{}", run.output);
+    assert!(
+        !run.passed,
+        "the leak must fail the feature:\n{}",
+        run.output
+    );
     let finding = run
         .findings()
         .iter()
@@ -165,13 +191,24 @@ pub fn leaked_secret_is_found(root: &Path, label: &str, db_url: &str) {
     assert_eq!(finding["victim"]["outcome"], "FAILED");
     assert_eq!(finding["polluter"]["scenario"], JWT_POLLUTER);
     assert_eq!(finding["polluter"]["pid"], finding["victim"]["pid"]);
-    assert!(finding["resource"].as_str().unwrap_or("").contains("jwt"), "{finding:#}");
+    assert!(
+        finding["resource"].as_str().unwrap_or("").contains("jwt"),
+        "{finding:#}"
+    );
     // Only fingerprints reach the trace: never the secret itself.
     for file in testkit::trace_files(&run.traces) {
         let text = std::fs::read_to_string(&file).unwrap();
         let secret = String::from_utf8_lossy(bdd_demo::jwt::INITIAL_SECRET);
-        assert!(!text.contains(secret.as_ref()), "secret leaked into {}", file.display());
-        assert!(!text.contains("eyJ"), "a token leaked into {}", file.display());
+        assert!(
+            !text.contains(secret.as_ref()),
+            "secret leaked into {}",
+            file.display()
+        );
+        assert!(
+            !text.contains("eyJ"),
+            "a token leaked into {}",
+            file.display()
+        );
     }
 }
 
@@ -187,13 +224,20 @@ pub fn isolated_runs_are_clean(root: &Path, label: &str, db_url: &str, iteration
         );
         assert!(run.passed, "isolated suite failed:\n{}", run.output);
         let overlaps = run.report["overlaps"].as_array().map(Vec::len).unwrap_or(0);
-        assert!(overlaps > 0, "the processes ran in parallel: {:#}", run.report["overlaps"]);
+        assert!(
+            overlaps > 0,
+            "the processes ran in parallel: {:#}",
+            run.report["overlaps"]
+        );
         let pollution: Vec<&Value> = run
             .findings()
             .iter()
             .filter(|f| POLLUTION_RULES.contains(&f["rule"].as_str().unwrap_or("")))
             .collect();
-        assert!(pollution.is_empty(), "isolated runs must not pollute: {pollution:#?}");
+        assert!(
+            pollution.is_empty(),
+            "isolated runs must not pollute: {pollution:#?}"
+        );
         assert_eq!(run.report["processes"].as_array().map(Vec::len), Some(3));
     }
 }
