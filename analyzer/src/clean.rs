@@ -93,15 +93,12 @@ pub fn run(a: &CleanArgs) -> Result<i32, CliError> {
 
 fn humantime(d: Duration) -> String {
     let s = d.as_secs();
-    if s % 86_400 == 0 {
-        format!("{}d", s / 86_400)
-    } else if s % 3600 == 0 {
-        format!("{}h", s / 3600)
-    } else if s % 60 == 0 {
-        format!("{}m", s / 60)
-    } else {
-        format!("{s}s")
+    for (unit, secs) in [("d", 86_400), ("h", 3600), ("m", 60)] {
+        if s >= secs && s / secs * secs == s {
+            return format!("{}{unit}", s / secs);
+        }
     }
+    format!("{s}s")
 }
 
 #[cfg(test)]

@@ -217,7 +217,7 @@ pub fn analyze_run(
     for rec in merger.by_ref() {
         engine.feed(&rec);
         n += 1;
-        if n % 65536 == 0 {
+        if n & 0xFFFF == 0 {
             if let Some(p) = &progress {
                 p.tick();
             }

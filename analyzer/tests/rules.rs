@@ -484,3 +484,23 @@ fn the_timeline_has_every_scenario_and_state_action() {
         Some("shared:postgres://localhost:5432/app/public/*")
     );
 }
+
+#[test]
+fn repeated_mutations_still_hit_a_victim_that_starts_between_them() {
+    let mut a = Proc::new(1, "a");
+    a.start(0, 1, "f", "Writer")
+        .act(10, Some(1), Action::DbInsert, Some(table(None, "users")))
+        .act(50, Some(1), Action::DbInsert, Some(table(None, "users")))
+        .end(60, 1, "f", "Writer", Passed);
+    let mut b = Proc::new(2, "b");
+    // Starts after the first insert, reads after the second.
+    b.start(20, 1, "f", "Reader")
+        .act(55, Some(1), Action::DbSelect, Some(table(None, "users")))
+        .end(70, 1, "f", "Reader", Failed);
+    let dir = write_all(&[&a, &b]);
+    let r = report_of(dir.path());
+    let cm = of_rule(&r, RuleId::ConcurrentMutation);
+    assert_eq!(cm.len(), 1);
+    assert_eq!(short(cm[0]), "error concurrent-mutation Reader<-Writer");
+    assert_eq!(cm[0].at, t(50));
+}

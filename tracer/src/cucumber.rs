@@ -24,8 +24,7 @@
 //!
 //! - **`SCENARIO_START`** in the before hook, i.e. at the real start,
 //!   before the World's first step runs. Your before hook then runs inside
-//!   the scenario's span, so `tracing::Span::current()` there *is* the
-//!   scenario span (keep a clone in your World, see below).
+//!   the scenario's span.
 //! - **Hook actions**: your after hook runs inside the scenario span, so its
 //!   cleanup statements and secret resets carry the scenario, even when
 //!   several scenarios run at once.
@@ -44,17 +43,24 @@
 //! scenario run refer to the same allocation), so concurrent scenarios never
 //! mix.
 //!
-//! # Statements inside steps
+//! # Statements inside steps: nothing to do
 //!
 //! cucumber polls every running scenario inside one task, so "the current
-//! scenario" is only known through spans. With one scenario at a time
-//! (`max_concurrent_scenarios(1)`, the godog default) nothing more is
-//! needed: the layer attributes events outside any scenario span to the only
-//! open scenario. With more than one at a time, give each step's work the
-//! scenario span: store `tracing::Span::current()` in the World from your
-//! before hook and `.instrument(world.span.clone())` the futures of your
-//! steps (the demo suite in `examples/bdd-demo` does this). Events of
-//! un-instrumented steps then stay unattributed rather than being guessed.
+//! scenario" is only known through spans. This feature turns on cucumber's
+//! own `tracing` feature, with which cucumber runs each scenario (before
+//! hook, steps, after hook) inside a span of its own (`scenario` on target
+//! `cucumber::tracing`). The before hook links our scenario to that span
+//! (`follows_from`), and the layer then attributes every event inside it,
+//! sqlx statements of your steps included, on whatever thread, to our
+//! scenario, however many run at once (see `crate::cucumber_spans`).
+//!
+//! Two limits: work your steps hand to `tokio::spawn` leaves the span
+//! unless you pass it on (`.in_current_span()`), as with any span; and a
+//! subscriber-wide filter (not the layer's own) that drops target
+//! `cucumber::tracing` removes the link (level filters keep it: cucumber
+//! creates its spans at ERROR level). Step code does not get
+//! the step's text on its records (cucumber reports steps to the writer
+//! only after the fact); the scenario is always right.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -281,6 +287,7 @@ impl Run {
 fn before_hook<W: World>(active: Active, user: Option<BeforeHook<W>>) -> BeforeHook<W> {
     Box::new(move |feature, rule, scenario, world| {
         let span = active.start(feature, scenario);
+        link_to_cucumber_span(&span);
         match &user {
             // Entered while the hook builds its future too, so even its
             // synchronous part sees the scenario as the current span.
@@ -296,6 +303,8 @@ fn before_hook<W: World>(active: Active, user: Option<BeforeHook<W>>) -> BeforeH
 fn after_hook<W: World>(active: Active, user: Option<AfterHook<W>>) -> AfterHook<W> {
     Box::new(move |feature, rule, scenario, finished, world| {
         let span = active.start(feature, scenario);
+        // Again, in case the before hook never ran (the World failed to build).
+        link_to_cucumber_span(&span);
         active.with(scenario, |run| match finished {
             event::ScenarioFinished::StepPassed => {}
             event::ScenarioFinished::StepSkipped => run.scenario.skip(),
@@ -327,6 +336,13 @@ fn after_hook<W: World>(active: Active, user: Option<AfterHook<W>>) -> AfterHook
         .instrument(span)
         .boxed_local()
     })
+}
+
+/// Called from inside cucumber's per-scenario span (the hooks run in it):
+/// from now on, every event in that span, i.e. in this scenario's steps, is
+/// attributed to our scenario. See `crate::cucumber_spans`.
+fn link_to_cucumber_span(scenario: &Span) {
+    scenario.follows_from(Span::current());
 }
 
 fn record_outcome(span: &Span, outcome: &str, error: Option<&str>) {

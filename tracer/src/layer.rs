@@ -48,7 +48,8 @@ type OurFilter = FilterFn<fn(&Metadata<'_>) -> bool>;
 
 fn is_ours(meta: &Metadata<'_>) -> bool {
     let t = meta.target();
-    t == TARGET || t == SQLX_TARGET
+    // Cached per callsite (FilterFn), so the cucumber check costs nothing per event.
+    t == TARGET || t == SQLX_TARGET || crate::cucumber_spans::is_cucumber_span(meta)
 }
 
 /// The state-tracing layer. Compose it into any subscriber built on
@@ -322,8 +323,9 @@ pub(crate) struct Shared {
 
 struct ScenarioData {
     id: u64,
-    feature: String,
-    name: String,
+    /// `,"scenario_id":N,"feature":"..","scenario":".."`, encoded once
+    /// here so each event copies it instead of escaping the names again.
+    encoded: Box<[u8]>,
     start: Instant,
     ended: AtomicBool,
     outcome: Mutex<Option<Outcome>>,
@@ -475,9 +477,7 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 fn encode_common(out: &mut Vec<u8>, sc: Option<&ScenarioData>, step: Option<&str>, action: Action) {
     json::field_uint(out, "tid", thread_tid());
     if let Some(sc) = sc {
-        json::field_uint(out, "scenario_id", sc.id);
-        json::field_str(out, "feature", &sc.feature);
-        json::field_str(out, "scenario", &sc.name);
+        out.extend_from_slice(&sc.encoded);
     }
     if let Some(step) = step {
         json::field_str(out, "step", step);
@@ -486,6 +486,24 @@ fn encode_common(out: &mut Vec<u8>, sc: Option<&ScenarioData>, step: Option<&str
     out.push(b'"');
     out.extend_from_slice(action.as_str().as_bytes());
     out.push(b'"');
+}
+
+/// `str::trim`, skipping its Unicode scan in the usual case of nothing to
+/// trim (action names on every event).
+fn trim(s: &str) -> &str {
+    match (s.as_bytes().first(), s.as_bytes().last()) {
+        (Some(a), Some(z)) if a.is_ascii_graphic() && z.is_ascii_graphic() => s,
+        _ => s.trim(),
+    }
+}
+
+/// A scenario's identification as it appears in each of its records.
+fn encode_scenario(id: u64, feature: &str, name: &str) -> Box<[u8]> {
+    let mut out = Vec::with_capacity(48 + feature.len() + name.len());
+    json::field_uint(&mut out, "scenario_id", id);
+    json::field_str(&mut out, "feature", feature);
+    json::field_str(&mut out, "scenario", name);
+    out.into_boxed_slice()
 }
 
 static NEXT_TID: AtomicU64 = AtomicU64::new(1);
@@ -816,7 +834,7 @@ impl Inner {
         out: &mut Vec<u8>,
     ) {
         let raw_action = f.get(HAS_ACTION, &f.action);
-        let (action, custom_name) = match raw_action.map(|a| a.trim().parse::<Action>()) {
+        let (action, custom_name) = match raw_action.map(|a| trim(a).parse::<Action>()) {
             Some(Ok(a)) => (a, None),
             Some(Err(_)) => (Action::Custom, raw_action),
             None => (Action::Custom, None),
@@ -1081,14 +1099,15 @@ where
             attrs.record(&mut s.fields);
             let f = &s.fields;
             if meta.name() == "scenario" {
+                let id = self.shared.next_scenario.fetch_add(1, Ordering::Relaxed);
+                let feature = f.get(HAS_FEATURE, &f.feature).unwrap_or("");
+                let name = f
+                    .get(HAS_SCENARIO, &f.scenario)
+                    .or(f.get(HAS_NAME, &f.name))
+                    .unwrap_or("");
                 let data = Arc::new(ScenarioData {
-                    id: self.shared.next_scenario.fetch_add(1, Ordering::Relaxed),
-                    feature: f.get(HAS_FEATURE, &f.feature).unwrap_or("").to_owned(),
-                    name: f
-                        .get(HAS_SCENARIO, &f.scenario)
-                        .or(f.get(HAS_NAME, &f.name))
-                        .unwrap_or("")
-                        .to_owned(),
+                    id,
+                    encoded: encode_scenario(id, feature, name),
                     start: Instant::now(),
                     ended: AtomicBool::new(false),
                     outcome: Mutex::new(
@@ -1178,7 +1197,7 @@ where
                 self.on_sql(fields, scenario.as_deref(), step, body);
                 return;
             }
-            match fields.get(HAS_ACTION, &fields.action).map(str::trim) {
+            match fields.get(HAS_ACTION, &fields.action).map(trim) {
                 Some("SCENARIO_END") => {
                     if let Some(sc) = &scenario {
                         if let Some(o) = fields
@@ -1220,12 +1239,21 @@ where
 
     fn on_close(&self, id: Id, ctx: Context<'_, S>) {
         let Some(span) = ctx.span(&id) else { return };
+        if span.metadata().target() != TARGET {
+            // A cucumber span that adopted a scenario closing is not its end.
+            return;
+        }
         let ext = span.extensions();
         if let Some(sc) = ext.get::<Arc<ScenarioData>>() {
             self.shared.scenario_end(sc, None);
         } else if let Some(st) = ext.get::<Arc<StepData>>() {
             self.shared.step_end(st);
         }
+    }
+
+    fn on_follows_from(&self, span: &Id, follows: &Id, ctx: Context<'_, S>) {
+        // The cucumber integration's link; see `crate::cucumber_spans`.
+        crate::cucumber_spans::adopt::<S, Arc<ScenarioData>>(span, follows, &ctx);
     }
 }
 

@@ -101,6 +101,7 @@ pub mod secret;
 pub mod sql;
 
 mod api;
+mod cucumber_spans;
 mod json;
 mod layer;
 mod writer;

@@ -190,16 +190,32 @@ pub fn scrub(text: &str) -> Cow<'_, str> {
 }
 
 /// One pass over the text: only `:`/`=` (URLs, key=value), `eyJ` (JWTs)
-/// and `earer ` (Bearer tokens) can start something to mask.
+/// and the word `bearer` (Bearer tokens) can start something to mask. Eight
+/// bytes are tested at a time; only a word holding one of `:`, `=`, `J` or
+/// `b`/`B` is looked at byte by byte. Errs on the side of a full scan.
 fn might_hold_secret(b: &[u8]) -> bool {
-    b.iter().enumerate().any(|(i, &c)| match c {
+    use crate::json::has_byte;
+    let suspicious = |i: usize| match b[i] {
         b':' | b'=' => true,
         b'J' => i >= 2 && &b[i - 2..i] == b"ey",
-        b' ' => i >= 5 && b[i - 5..i].eq_ignore_ascii_case(b"earer"),
+        b'b' | b'B' => b.len() - i >= 6 && b[i..i + 6].eq_ignore_ascii_case(b"bearer"),
         _ => false,
-    })
+    };
+    let mut i = 0;
+    while let Some(chunk) = b.get(i..i + 8) {
+        let mut word = [0u8; 8];
+        word.copy_from_slice(chunk);
+        let w = u64::from_le_bytes(word);
+        let folded = w | 0x2020_2020_2020_2020; // 'B' -> 'b'
+        if (has_byte(w, b':') || has_byte(w, b'=') || has_byte(w, b'J') || has_byte(folded, b'b'))
+            && (i..i + 8).any(suspicious)
+        {
+            return true;
+        }
+        i += 8;
+    }
+    (i..b.len()).any(suspicious)
 }
-
 trait EndsWithCi {
     fn ends_with_ci(&self, suffix: &str) -> bool;
 }
@@ -371,6 +387,19 @@ mod tests {
     }
 
     #[test]
+    fn the_quick_check_sees_every_trigger_at_every_offset() {
+        let pad = "plain words here, nothing to see";
+        for trigger in [":", "=", "eyJ", "Bearer", "bearer", "BEARER"] {
+            for pos in 0..=pad.len() {
+                let text = format!("{}{trigger}{}", &pad[..pos], &pad[pos..]);
+                assert!(might_hold_secret(text.as_bytes()), "{text:?}");
+            }
+        }
+        assert!(!might_hold_secret(pad.as_bytes()));
+        assert!(!might_hold_secret(b"bear with me, J. Doe; by the way"));
+    }
+
+    #[test]
     fn free_text_loses_tokens_and_passwords() {
         let text = "login with Authorization: Bearer abc.def-123 and password=hunter2&user=bob \
                     via postgres://u:pw1@h/db token eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.sig_-x";
@@ -384,6 +413,9 @@ mod tests {
             scrub("sent Authorization: Bearer tok-1"),
             "sent Authorization: Bearer ***"
         );
+        // Any whitespace after Bearer, not only a space.
+        assert_eq!(scrub("use bearer\tabc123"), "use bearer\t***");
+        assert_eq!(scrub("x BEARER\nabc123"), "x BEARER\n***");
         assert!(is_secret_key("api_key") && is_secret_key("DB_PASSWORD") && !is_secret_key("name"));
     }
 }

@@ -3,7 +3,11 @@
 //! Records are numbered under one mutex, so the file's `seq` values are
 //! exactly 0, 1, 2, ... in file order, and every record goes out in a single
 //! `writev(2)` (line and fsync modes), so a crash can only lose the record
-//! being written, never tear an earlier one.
+//! being written, never tear an earlier one. In interval mode records are
+//! appended to a buffer under the same mutex, and a background thread
+//! writes it (each period, or as soon as it fills, without holding the lock
+//! while it writes); a caller writes it itself only if that thread falls
+//! far behind, so memory stays bounded and nothing is dropped.
 //!
 //! A failed write (disk full, file size limit, folder on a dead mount) never
 //! reaches the traced code: the first failure prints one warning on stderr,
@@ -16,7 +20,7 @@ use std::io::{self, IoSlice, Write};
 use std::os::unix::io::AsRawFd;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Condvar, Mutex, Weak};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, Weak};
 use std::time::{Duration, Instant};
 
 use chrono::Utc;
@@ -35,22 +39,31 @@ pub fn start_body(buf: &mut Vec<u8>) {
     buf.resize(HEADROOM, b' ');
 }
 
-/// Interval mode writes early once this much is buffered.
+/// Interval mode writes early once this much is buffered (by the flusher
+/// thread, which the caller wakes)...
 const INTERVAL_BUFFER_LIMIT: usize = 256 * 1024;
+/// ...and the caller writes itself if the flusher falls this far behind,
+/// so memory stays bounded and nothing is dropped.
+const INTERVAL_BUFFER_HARD_LIMIT: usize = 4 * INTERVAL_BUFFER_LIMIT;
 
 pub struct Writer {
+    /// Written under `state`'s lock, or by the interval flusher while
+    /// `State::writing` keeps every other writer waiting.
+    file: File,
     state: Mutex<State>,
     flush: Flush,
     path: PathBuf,
     start: Instant,
     warned: AtomicBool,
     finished: AtomicBool,
-    /// Wakes the interval flusher early at shutdown.
+    /// Wakes the interval flusher early: at shutdown, or when the buffer
+    /// is full.
     wake: Condvar,
+    /// Signalled when the interval flusher finishes a write.
+    idle: Condvar,
 }
 
 struct State {
-    file: File,
     /// Next sequence number.
     seq: u64,
     /// Records known to be in the file (or, in interval mode, in `pending`).
@@ -61,9 +74,21 @@ struct State {
     /// Interval mode: encoded records not yet written, and how many.
     pending: Vec<u8>,
     pending_records: u64,
+    /// The previous `pending` allocation, reused once written.
+    spare: Vec<u8>,
+    /// The interval flusher is writing a buffer outside the lock.
+    writing: bool,
+    /// An interval flusher thread is running.
+    flusher: bool,
     /// `YYYY-MM-DDTHH:MM:SS` of second `ts_secs`.
     ts: Vec<u8>,
     ts_secs: i64,
+    /// Wall clock minus `mono_ns`, in ns: each record reads only the
+    /// monotonic clock and derives its wall time from this offset, which is
+    /// re-read from the wall clock once `mono_ns` passes `resync_at`
+    /// (every second), so `ts` follows wall-clock adjustments within 1 s.
+    wall_offset: u64,
+    resync_at: u64,
     finished: bool,
 }
 
@@ -84,16 +109,21 @@ impl Writer {
             file.sync_all()?;
         }
         let writer = Arc::new(Writer {
+            file,
             state: Mutex::new(State {
-                file,
                 seq: 1,
                 records: 1,
                 dropped: 0,
                 good_len: line.len() as u64,
                 pending: Vec::new(),
                 pending_records: 0,
+                spare: Vec::new(),
+                writing: false,
+                flusher: false,
                 ts: Vec::with_capacity(32),
                 ts_secs: i64::MIN,
+                wall_offset: 0,
+                resync_at: 0,
                 finished: false,
             }),
             flush,
@@ -102,17 +132,38 @@ impl Writer {
             warned: AtomicBool::new(false),
             finished: AtomicBool::new(false),
             wake: Condvar::new(),
+            idle: Condvar::new(),
         });
         if let Flush::Interval(period) = flush {
             let weak = Arc::downgrade(&writer);
             let spawned = std::thread::Builder::new()
                 .name("state-tracer-flush".into())
                 .spawn(move || flusher(weak, period));
-            if let Err(e) = spawned {
-                writer.warn(&format!("cannot start the flush thread ({e}); records are written when the buffer fills and at exit"));
+            match spawned {
+                Ok(_) => writer.lock().flusher = true,
+                Err(e) => writer.warn(&format!("cannot start the flush thread ({e}); records are written when the buffer fills and at exit")),
             }
         }
         Ok(writer)
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State> {
+        match self.state.lock() {
+            Ok(g) => g,
+            Err(poisoned) => poisoned.into_inner(),
+        }
+    }
+
+    /// Waits until the interval flusher is not writing: only then may the
+    /// caller write to the file (or hand it to the flusher again).
+    fn wait_idle<'a>(&self, mut st: MutexGuard<'a, State>) -> MutexGuard<'a, State> {
+        while st.writing {
+            st = match self.idle.wait(st) {
+                Ok(g) => g,
+                Err(poisoned) => poisoned.into_inner(),
+            };
+        }
+        st
     }
 
     pub fn path(&self) -> &Path {
@@ -145,17 +196,25 @@ impl Writer {
         }
         let seq = st.seq;
         st.seq += 1;
+        // One clock read per record; see `State::wall_offset`.
+        let mono = self.mono_ns();
         let mut prefix = [0u8; 128];
         let prefix_len = {
             let mut p = PrefixBuf::new(&mut prefix);
             p.push(b"{\"type\":\"event\",\"seq\":");
             p.uint(seq);
             p.push(b",\"ts\":\"");
-            let now = std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .unwrap_or_default();
+            if mono >= st.resync_at {
+                let wall = std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .unwrap_or_default()
+                    .as_nanos() as u64;
+                st.wall_offset = wall.saturating_sub(mono);
+                st.resync_at = mono.saturating_add(1_000_000_000);
+            }
+            let wall = mono.saturating_add(st.wall_offset);
             // The `YYYY-MM-DDTHH:MM:SS` part changes once a second; reuse it.
-            let secs = now.as_secs() as i64;
+            let secs = (wall / 1_000_000_000) as i64;
             if secs != st.ts_secs || st.ts.len() < 19 {
                 st.ts.clear();
                 let t = chrono::DateTime::from_timestamp(secs, 0).unwrap_or_default();
@@ -165,10 +224,10 @@ impl Writer {
             }
             p.push(&st.ts);
             p.push(b".");
-            p.digits6(now.subsec_micros());
+            p.digits6((wall % 1_000_000_000 / 1_000) as u32);
             p.push(b"Z");
             p.push(b"\",\"mono_ns\":");
-            p.uint(self.mono_ns());
+            p.uint(mono);
             p.len
         };
         let start = HEADROOM - prefix_len;
@@ -176,17 +235,29 @@ impl Writer {
         let record = &buf[start..];
         match self.flush {
             Flush::Interval(_) => {
+                let before = st.pending.len();
                 st.pending.extend_from_slice(record);
                 st.pending_records += 1;
-                if st.pending.len() >= INTERVAL_BUFFER_LIMIT {
-                    self.flush_pending(&mut st);
+                let len = st.pending.len();
+                if len >= INTERVAL_BUFFER_LIMIT {
+                    if st.flusher && len < INTERVAL_BUFFER_HARD_LIMIT {
+                        // Full: the flusher thread writes it, off this thread.
+                        if before < INTERVAL_BUFFER_LIMIT {
+                            self.wake.notify_one();
+                        }
+                    } else {
+                        // No flusher, or it cannot keep up: write here (this
+                        // blocks the caller, so nothing is lost).
+                        let mut st = self.wait_idle(st);
+                        self.flush_pending(&mut st);
+                    }
                 }
             }
             Flush::Line | Flush::Fsync => {
                 let ok = self.write_record(&mut st, &[record]);
                 if ok && self.flush == Flush::Fsync {
                     // SAFETY: fdatasync on our own open descriptor.
-                    unsafe { libc::fdatasync(st.file.as_raw_fd()) };
+                    unsafe { libc::fdatasync(self.file.as_raw_fd()) };
                 }
             }
         }
@@ -201,10 +272,7 @@ impl Writer {
         if let Some(body) = process_end_body {
             self.write_event(body);
         }
-        let mut st = match self.state.lock() {
-            Ok(g) => g,
-            Err(p) => p.into_inner(),
-        };
+        let mut st = self.wait_idle(self.lock());
         if st.finished {
             return;
         }
@@ -223,7 +291,7 @@ impl Writer {
             // Counted above as a record; the footer's own count excludes it.
             st.records -= 1;
         }
-        let _ = st.file.sync_data();
+        let _ = self.file.sync_data();
         st.finished = true;
         self.finished.store(true, Ordering::Release);
         self.wake.notify_all();
@@ -233,7 +301,7 @@ impl Writer {
     /// partial record. Returns whether the record is in the file.
     fn write_record(&self, st: &mut State, parts: &[&[u8]]) -> bool {
         let total: usize = parts.iter().map(|p| p.len()).sum();
-        match write_all_vectored(&st.file, parts) {
+        match write_all_vectored(&self.file, parts) {
             Ok(()) => {
                 st.records += 1;
                 st.good_len += total as u64;
@@ -258,7 +326,36 @@ impl Writer {
         }
         let buf = std::mem::take(&mut st.pending);
         let n = std::mem::take(&mut st.pending_records);
-        match write_all_vectored(&st.file, &[&buf]) {
+        let result = write_all_vectored(&self.file, &[&buf]);
+        self.account(st, &buf, n, result);
+        let mut buf = buf;
+        buf.clear();
+        st.pending = buf;
+    }
+
+    /// Interval flusher: writes everything buffered without holding the
+    /// lock, so callers keep appending meanwhile.
+    fn flush_in_background(&self, mut st: MutexGuard<'_, State>) {
+        if st.pending.is_empty() || st.writing || st.finished {
+            return;
+        }
+        let spare = std::mem::take(&mut st.spare);
+        let mut buf = std::mem::replace(&mut st.pending, spare);
+        let n = std::mem::take(&mut st.pending_records);
+        st.writing = true;
+        drop(st);
+        let result = write_all_vectored(&self.file, &[&buf]);
+        let mut st = self.lock();
+        self.account(&mut st, &buf, n, result);
+        buf.clear();
+        st.spare = buf;
+        st.writing = false;
+        self.idle.notify_all();
+    }
+
+    /// Counts the `n` records of `buf` as written or dropped.
+    fn account(&self, st: &mut State, buf: &[u8], n: u64, result: io::Result<()>) {
+        match result {
             Ok(()) => {
                 st.records += n;
                 st.good_len += buf.len() as u64;
@@ -266,7 +363,7 @@ impl Writer {
             Err(e) => {
                 // Whole lines may have landed before the error; keep the
                 // complete ones, count the rest as dropped.
-                let landed = file_len(&st.file).unwrap_or(st.good_len);
+                let landed = file_len(&self.file).unwrap_or(st.good_len);
                 let written = landed.saturating_sub(st.good_len) as usize;
                 let complete = buf[..written.min(buf.len())]
                     .iter()
@@ -283,18 +380,15 @@ impl Writer {
                 ));
             }
         }
-        let mut buf = buf;
-        buf.clear();
-        st.pending = buf;
     }
 
     /// Removes a torn record so the next one starts on a fresh line.
     fn repair(&self, st: &mut State) {
-        if file_len(&st.file).is_ok_and(|len| len != st.good_len) {
-            let _ = st.file.set_len(st.good_len);
+        if file_len(&self.file).is_ok_and(|len| len != st.good_len) {
+            let _ = self.file.set_len(st.good_len);
         }
         use std::io::Seek;
-        let _ = (&st.file).seek(io::SeekFrom::Start(st.good_len));
+        let _ = (&self.file).seek(io::SeekFrom::Start(st.good_len));
     }
 
     fn warn(&self, msg: &str) {
@@ -308,18 +402,19 @@ impl Writer {
 fn flusher(writer: Weak<Writer>, period: Duration) {
     loop {
         let Some(w) = writer.upgrade() else { return };
-        let st = match w.state.lock() {
-            Ok(g) => g,
-            Err(p) => p.into_inner(),
-        };
-        let (mut st, _) = match w.wake.wait_timeout(st, period) {
-            Ok(r) => r,
-            Err(p) => p.into_inner(),
-        };
+        let mut st = w.lock();
+        // A buffer that filled while the last one was being written is
+        // written at once, without waiting for the next wake-up.
+        if st.pending.len() < INTERVAL_BUFFER_LIMIT {
+            st = match w.wake.wait_timeout(st, period) {
+                Ok(r) => r.0,
+                Err(p) => p.into_inner().0,
+            };
+        }
         if st.finished {
             return;
         }
-        w.flush_pending(&mut st);
+        w.flush_in_background(st);
     }
 }
 
@@ -392,16 +487,7 @@ impl<'a> PrefixBuf<'a> {
     }
     fn uint(&mut self, v: u64) {
         let mut digits = [0u8; 20];
-        let mut i = digits.len();
-        let mut v = v;
-        loop {
-            i -= 1;
-            digits[i] = b'0' + (v % 10) as u8;
-            v /= 10;
-            if v == 0 {
-                break;
-            }
-        }
+        let i = crate::json::decimal(v, &mut digits);
         self.push(&digits[i..]);
     }
 }

@@ -86,10 +86,10 @@ struct Clock {
 impl Clock {
     fn micros(&mut self, t: NaiveDateTime) -> Option<Micros> {
         let naive_us = t.and_utc().timestamp_micros();
-        self.from_naive_micros(naive_us, t)
+        self.naive_to_utc_micros(naive_us, t)
     }
 
-    fn from_naive_micros(&mut self, naive_us: i64, t: NaiveDateTime) -> Option<Micros> {
+    fn naive_to_utc_micros(&mut self, naive_us: i64, t: NaiveDateTime) -> Option<Micros> {
         let hour = naive_us.div_euclid(3_600_000_000);
         if hour != self.hour {
             let utc = self.tz.to_utc(t)?;
@@ -343,7 +343,7 @@ pub fn read<R: BufRead>(
         };
         let fast = days
             .naive_micros(parsed.ts_text)
-            .and_then(|us| clock.from_naive_micros(us, parsed.ts));
+            .and_then(|us| clock.naive_to_utc_micros(us, parsed.ts));
         let Some(ts) = fast.or_else(|| clock.micros(parsed.ts)) else {
             problems.push(
                 no,

@@ -45,9 +45,13 @@ impl Log {
     fn add_mutation(&mut self, m: Mutation, active: &[Rc<Scn>]) {
         if let Some(last) = self.muts.last_mut() {
             if last.scn.id == m.scn.id {
-                // One example per polluter is enough; keep the worst.
-                if m.destructive && !last.destructive {
-                    *last = m;
+                // One entry per polluter: the latest time (a victim that
+                // starts later must still see it) and the worst action.
+                last.at = m.at;
+                if m.destructive || !last.destructive {
+                    last.action = m.action;
+                    last.destructive = m.destructive || last.destructive;
+                    last.target = m.target;
                 }
                 return;
             }
@@ -144,7 +148,9 @@ impl Rule for ConcurrentMutation {
                 // 1. `s` uses these tables: was any of them changed by someone
                 //    else while `s` was running?
                 let during = |m: &Mutation| {
-                    m.scn.id != s.id && m.at >= s.start && s.end.get().is_none_or(|e| m.at <= e)
+                    m.scn.id != s.id
+                        && m.at >= s.start
+                        && !matches!(s.end.get(), Some(e) if m.at > e)
                 };
                 self.hits.clear();
                 for &t in ids {

@@ -176,18 +176,12 @@ fn run_feature(name: &str, cucumber_args: &[String]) -> ExitCode {
 
         let writer = steps::DemoWorld::cucumber()
             .max_concurrent_scenarios(concurrency)
+            // Records every scenario, step and hook action; what the steps
+            // do is attributed to their scenario with no code in the steps.
             .trace_state(
-                Hooks::new()
-                    .before(|_feature, _rule, _scenario, world: &mut steps::DemoWorld| {
-                        async move {
-                            // Inside the scenario's span: keep it for the steps.
-                            world.span = tracing::Span::current();
-                        }
-                        .boxed_local()
-                    })
-                    .after(|_feature, _rule, _scenario, _finished, _world| {
-                        steps::after_scenario().boxed_local()
-                    }),
+                Hooks::new().after(|_feature, _rule, _scenario, _finished, _world| {
+                    steps::after_scenario().boxed_local()
+                }),
             )
             .with_cli(cli)
             .run(path)

@@ -5,10 +5,7 @@
 //! database may be shared with other processes and its JWT secret is shared
 //! with every scenario of the process.
 
-use std::future::Future;
 use std::sync::OnceLock;
-
-use tracing::Instrument as _;
 
 use bdd_demo::app::{App, User};
 use bdd_demo::config::Config;
@@ -34,13 +31,12 @@ pub fn config() -> &'static Config {
         .expect("the config is installed before the suite runs")
 }
 
-/// What one scenario remembers between its steps.
+/// What one scenario remembers between its steps. Nothing here is about
+/// tracing: `trace_state` attributes what the steps do to their scenario,
+/// even with many scenarios running at once.
 #[derive(Debug, World)]
 #[world(init = Self::new)]
 pub struct DemoWorld {
-    /// The scenario's span (set by the before hook), so statements of
-    /// concurrent scenarios are attributed to the right one.
-    pub span: tracing::Span,
     token: Option<String>,
     login_error: Option<String>,
     greeting: Option<Result<String, String>>,
@@ -51,18 +47,12 @@ pub struct DemoWorld {
 impl DemoWorld {
     fn new() -> DemoWorld {
         DemoWorld {
-            span: tracing::Span::none(),
             token: None,
             login_error: None,
             greeting: None,
             page: None,
             listing: None,
         }
-    }
-
-    /// Runs `fut` inside this scenario's span.
-    fn traced<F: Future>(&self, fut: F) -> tracing::instrument::Instrumented<F> {
-        fut.instrument(self.span.clone())
     }
 }
 
@@ -71,39 +61,38 @@ fn err(e: bdd_demo::Error) -> String {
 }
 
 #[given("the service is up")]
-async fn service_is_up(w: &mut DemoWorld) {
+async fn service_is_up(_w: &mut DemoWorld) {
     // A health check against the service's front door before each scenario.
-    w.traced(app().network.remote_call("GET", "/health", 80, 160))
-        .await;
+    app().network.remote_call("GET", "/health", 80, 160).await;
 }
 
 #[given(expr = "a registered user {string} with password {string}")]
-async fn registered_user(w: &mut DemoWorld, name: String, password: String) {
-    w.traced(app().register(&name, &password, "user"))
+async fn registered_user(_w: &mut DemoWorld, name: String, password: String) {
+    app()
+        .register(&name, &password, "user")
         .await
         .expect("registration succeeds");
 }
 
 #[given(expr = "a registered admin {string} with password {string}")]
-async fn registered_admin(w: &mut DemoWorld, name: String, password: String) {
-    w.traced(app().register(&name, &password, "admin"))
+async fn registered_admin(_w: &mut DemoWorld, name: String, password: String) {
+    app()
+        .register(&name, &password, "admin")
         .await
         .expect("registration succeeds");
 }
 
 #[when(expr = "{string} registers with password {string}")]
-async fn registers(w: &mut DemoWorld, name: String, password: String) {
-    w.traced(app().register(&name, &password, "user"))
+async fn registers(_w: &mut DemoWorld, name: String, password: String) {
+    app()
+        .register(&name, &password, "user")
         .await
         .expect("registration succeeds");
 }
 
 #[then(expr = "the user {string} exists")]
-async fn user_exists(w: &mut DemoWorld, name: String) {
-    let user = w
-        .traced(app().find_user(&name))
-        .await
-        .expect("query succeeds");
+async fn user_exists(_w: &mut DemoWorld, name: String) {
+    let user = app().find_user(&name).await.expect("query succeeds");
     assert!(user.is_some(), "user {name:?} should exist");
 }
 
@@ -118,7 +107,7 @@ async fn logs_in(w: &mut DemoWorld, name: String, password: String) {
 }
 
 async fn log_in(w: &mut DemoWorld, name: &str, password: &str) {
-    match w.traced(app().login(name, password)).await {
+    match app().login(name, password).await {
         Ok(token) => w.token = Some(token),
         Err(e) => w.login_error = Some(err(e)),
     }
@@ -126,13 +115,12 @@ async fn log_in(w: &mut DemoWorld, name: &str, password: &str) {
 
 #[given(expr = "{string} is logged in")]
 async fn is_logged_in(w: &mut DemoWorld, name: String) {
-    let token = w
-        .traced(async {
-            app().register(&name, "pw", "user").await?;
-            app().login(&name, "pw").await
-        })
-        .await
-        .expect("registration and login succeed");
+    let token = async {
+        app().register(&name, "pw", "user").await?;
+        app().login(&name, "pw").await
+    }
+    .await
+    .expect("registration and login succeed");
     w.token = Some(token);
 }
 
@@ -153,8 +141,8 @@ async fn idp_token(w: &mut DemoWorld, name: String) {
 }
 
 #[when("the signing secret is rotated")]
-async fn rotate(w: &mut DemoWorld) {
-    w.span.in_scope(|| app().jwt.rotate());
+async fn rotate(_w: &mut DemoWorld) {
+    app().jwt.rotate();
 }
 
 fn issued_token(w: &DemoWorld) -> &str {
@@ -191,7 +179,7 @@ async fn token_names(w: &mut DemoWorld, name: String) {
 
 #[when(expr = "{string} is greeted")]
 async fn greeted(w: &mut DemoWorld, name: String) {
-    w.greeting = Some(w.traced(app().greet(&name)).await.map_err(err));
+    w.greeting = Some(app().greet(&name).await.map_err(err));
 }
 
 #[then(expr = "the greeting is {string}")]
@@ -213,7 +201,7 @@ async fn greeting_refused(w: &mut DemoWorld) {
 
 #[when(expr = "{string} opens the welcome page")]
 async fn opens_welcome(w: &mut DemoWorld, name: String) {
-    w.page = Some(w.traced(app().welcome_page(&name)).await.map_err(err));
+    w.page = Some(app().welcome_page(&name).await.map_err(err));
 }
 
 #[then(expr = "the page says {string}")]
@@ -233,21 +221,19 @@ async fn page_not_found(w: &mut DemoWorld) {
 }
 
 #[then(expr = "{int} greetings are recorded for {string}")]
-async fn greetings_recorded(w: &mut DemoWorld, count: i64, name: String) {
+async fn greetings_recorded(_w: &mut DemoWorld, count: i64, name: String) {
     assert_eq!(
-        w.traced(app().greetings_for(&name))
-            .await
-            .expect("query succeeds"),
+        app().greetings_for(&name).await.expect("query succeeds"),
         count
     );
 }
 
 #[given(expr = "the admin {string} and the user {string} are registered")]
-async fn admin_and_user(w: &mut DemoWorld, admin: String, user: String) {
-    w.traced(async {
+async fn admin_and_user(_w: &mut DemoWorld, admin: String, user: String) {
+    async {
         app().register(&admin, "admin-pw", "admin").await?;
         app().register(&user, "user-pw", "user").await
-    })
+    }
     .await
     .expect("registration succeeds");
 }
@@ -255,12 +241,11 @@ async fn admin_and_user(w: &mut DemoWorld, admin: String, user: String) {
 #[when(expr = "{string} lists the users")]
 async fn lists(w: &mut DemoWorld, who: String) {
     let password = if who == "bob" { "builder" } else { "admin-pw" };
-    let result = w
-        .traced(async {
-            let token = app().login(&who, password).await?;
-            app().list_users(&token).await
-        })
-        .await;
+    let result = async {
+        let token = app().login(&who, password).await?;
+        app().list_users(&token).await
+    }
+    .await;
     w.listing = Some(result.map_err(err));
 }
 
@@ -287,19 +272,19 @@ async fn forbidden(w: &mut DemoWorld) {
 }
 
 #[when(expr = "{string} promotes {string}")]
-async fn promotes(w: &mut DemoWorld, admin: String, user: String) {
-    w.traced(async {
+async fn promotes(_w: &mut DemoWorld, admin: String, user: String) {
+    async {
         let token = app().login(&admin, "admin-pw").await?;
         app().promote(&token, &user).await
-    })
+    }
     .await
     .expect("promotion succeeds");
 }
 
 #[then(expr = "the user {string} is an admin")]
-async fn is_admin(w: &mut DemoWorld, name: String) {
-    let user = w
-        .traced(app().find_user(&name))
+async fn is_admin(_w: &mut DemoWorld, name: String) {
+    let user = app()
+        .find_user(&name)
         .await
         .expect("query succeeds")
         .expect("user exists");
