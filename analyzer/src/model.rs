@@ -158,7 +158,8 @@ pub struct Report {
     /// Records analyzed (events and footers).
     pub records: u64,
     pub processes: Vec<ProcessSummary>,
-    /// Ranked: failed victims first (`likely_cause`), then errors, then by time.
+    /// Ranked: likely causes first, then by strength (confidence), then
+    /// errors, then by time.
     pub findings: Vec<Finding>,
     /// Overlapping scenarios aggregated by process pair (or every pair with
     /// `--all-overlaps`).
@@ -241,6 +242,39 @@ pub struct Finding {
     pub occurrences: u64,
     /// How to reproduce a polluter/victim pair in one process.
     pub reproduce: Option<Reproduction>,
+    /// How strongly the trace ties this polluter to this victim (pollution
+    /// rules only; see "Ranking and confidence" in `docs/rules.md`).
+    #[serde(default)]
+    pub confidence: Option<Confidence>,
+    /// One line saying why that confidence (e.g. "DB_CLEANUP inside the
+    /// victim's window: it used the table before and after").
+    #[serde(default)]
+    pub why: Option<String>,
+}
+
+/// How strongly a pollution finding explains its victim. Ordered: `Low < Medium < High`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Confidence {
+    Low,
+    Medium,
+    High,
+}
+
+impl Confidence {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Confidence::Low => "low",
+            Confidence::Medium => "medium",
+            Confidence::High => "high",
+        }
+    }
+}
+
+impl fmt::Display for Confidence {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
 }
 
 /// Reproduction hint: run these scenarios, in this order, in one process.

@@ -5,7 +5,7 @@ mod common;
 
 use common::*;
 use state_tracer::format::{Action, Outcome};
-use trace_analyzer::{analyze, AnalyzeOptions, RuleId, Severity};
+use trace_analyzer::{analyze, AnalyzeOptions, Confidence, Finding, Report, RuleId, Severity};
 
 use Outcome::{Failed, Passed};
 
@@ -503,4 +503,164 @@ fn repeated_mutations_still_hit_a_victim_that_starts_between_them() {
     assert_eq!(cm.len(), 1);
     assert_eq!(short(cm[0]), "error concurrent-mutation Reader<-Writer");
     assert_eq!(cm[0].at, t(50));
+}
+
+/// The demo's shape: "Greet" inserts a user, waits, reads it back. Process
+/// "admin" cleans the table inside that window; process "auth" only inserts
+/// its own rows meanwhile; process "early" cleaned before Greet touched the
+/// table at all.
+fn greet_with_an_in_window_cleanup_a_concurrent_insert_and_an_early_cleanup() -> Report {
+    let mut greet = Proc::new(1, "greet");
+    greet
+        .start(0, 1, "greet", "Greet")
+        .act(20, Some(1), Action::DbInsert, Some(table(None, "users")))
+        .act(120, Some(1), Action::DbSelect, Some(table(None, "users")))
+        .end(130, 1, "greet", "Greet", Failed);
+    let mut early = Proc::new(2, "early");
+    early
+        .start(0, 1, "early", "Tidy")
+        .act(5, Some(1), Action::DbCleanup, Some(all_tables(None)))
+        .end(8, 1, "early", "Tidy", Passed);
+    let mut auth = Proc::new(3, "auth");
+    auth.start(30, 1, "auth", "Register")
+        .act(40, Some(1), Action::DbInsert, Some(table(None, "users")))
+        .end(50, 1, "auth", "Register", Passed);
+    let mut admin = Proc::new(4, "admin");
+    admin
+        .start(40, 1, "admin", "List")
+        .act(60, Some(1), Action::DbSelect, Some(table(None, "users")))
+        .end(70, 1, "admin", "List", Passed)
+        // After-hook cleanup, inside Greet's insert-then-read window.
+        .act(80, Some(1), Action::DbCleanup, Some(all_tables(None)));
+    let dir = write_all(&[&greet, &early, &auth, &admin]);
+    report_of(dir.path())
+}
+
+#[test]
+fn only_the_cleanup_inside_the_victims_window_is_the_likely_cause() {
+    let r = greet_with_an_in_window_cleanup_a_concurrent_insert_and_an_early_cleanup();
+    let on_greet: Vec<_> = of_rule(&r, RuleId::ConcurrentMutation)
+        .into_iter()
+        .filter(|f| f.victim.as_ref().unwrap().scenario == "Greet")
+        .collect();
+    let by = |pid: u32| {
+        *on_greet
+            .iter()
+            .find(|f| f.polluter.as_ref().unwrap().pid == pid)
+            .unwrap_or_else(|| panic!("no finding by pid {pid}: {on_greet:#?}"))
+    };
+    let (admin, auth) = (by(4), by(3));
+    assert!(admin.likely_cause);
+    assert_eq!(admin.confidence, Some(Confidence::High));
+    assert_eq!(
+        (admin.at, admin.action.as_deref()),
+        (t(80), Some("DB_CLEANUP"))
+    );
+    assert!(
+        admin.why.as_deref().unwrap().contains("window"),
+        "{admin:#?}"
+    );
+    assert!(
+        !auth.likely_cause,
+        "a concurrent insert is not the likely cause"
+    );
+    assert_eq!(auth.confidence, Some(Confidence::Low));
+    assert_eq!(auth.severity, Severity::Error, "the victim failed");
+    assert_eq!(&r.findings[0], admin, "ranked first");
+    assert_eq!(r.findings.iter().filter(|f| f.likely_cause).count(), 1);
+    // Two processes: each one's own command, narrowed to its scenario.
+    let cmd = &admin.reproduce.as_ref().unwrap().command;
+    assert!(
+        cmd.contains("target/debug/greet --name '^Greet$' &")
+            && cmd.contains("target/debug/admin --name '^List$'"),
+        "{cmd}"
+    );
+}
+
+#[test]
+fn a_cleanup_before_the_victim_first_touched_the_table_is_not_the_likely_cause() {
+    let r = greet_with_an_in_window_cleanup_a_concurrent_insert_and_an_early_cleanup();
+    let early = of_rule(&r, RuleId::ConcurrentMutation)
+        .into_iter()
+        .find(|f| f.polluter.as_ref().unwrap().pid == 2)
+        .expect("the early cleanup ran while Greet was running");
+    assert!(!early.likely_cause);
+    assert_eq!(early.confidence, Some(Confidence::Medium));
+    assert!(early.confidence < Some(Confidence::High));
+    let pos = |f: &Finding| r.findings.iter().position(|x| x == f).unwrap();
+    assert!(pos(early) > 0);
+}
+
+#[test]
+fn an_aggregated_pair_shows_its_most_incriminating_occurrence() {
+    let mut v = Proc::new(1, "v");
+    v.start(0, 1, "f", "Victim")
+        .act(10, Some(1), Action::DbInsert, Some(table(None, "users")))
+        .act(60, Some(1), Action::DbSelect, Some(table(None, "users")))
+        .end(70, 1, "f", "Victim", Failed);
+    let mut p = Proc::new(2, "p");
+    p.start(0, 1, "f", "Polluter")
+        // First a harmless insert of its own, then the cleanup in the window.
+        .act(5, Some(1), Action::DbInsert, Some(table(None, "users")))
+        .act(20, Some(1), Action::DbSelect, Some(table(None, "users")))
+        .act(30, Some(1), Action::DbCleanup, Some(all_tables(None)))
+        .end(40, 1, "f", "Polluter", Passed);
+    let dir = write_all(&[&v, &p]);
+    let r = report_of(dir.path());
+    let f = of_rule(&r, RuleId::ConcurrentMutation)
+        .into_iter()
+        .find(|f| f.victim.as_ref().unwrap().scenario == "Victim")
+        .unwrap();
+    assert!(f.occurrences > 1);
+    assert_eq!((f.at, f.action.as_deref()), (t(30), Some("DB_CLEANUP")));
+    assert_eq!(f.confidence, Some(Confidence::High));
+    assert!(f.explanation.contains("DB_CLEANUP"), "{}", f.explanation);
+}
+
+#[test]
+fn two_passing_writers_that_never_read_each_other_give_at_most_one_warning() {
+    let mut a = Proc::new(1, "a");
+    a.start(0, 1, "f", "A")
+        .act(10, Some(1), Action::DbInsert, Some(table(None, "users")))
+        .act(30, Some(1), Action::DbInsert, Some(table(None, "users")))
+        .end(40, 1, "f", "A", Passed);
+    let mut b = Proc::new(2, "b");
+    b.start(0, 1, "f", "B")
+        .act(20, Some(1), Action::DbInsert, Some(table(None, "users")))
+        .act(35, Some(1), Action::DbInsert, Some(table(None, "users")))
+        .end(40, 1, "f", "B", Passed);
+    let dir = write_all(&[&a, &b]);
+    let r = report_of(dir.path());
+    let cm = of_rule(&r, RuleId::ConcurrentMutation);
+    assert_eq!(cm.len(), 1, "{cm:#?}");
+    assert_eq!(cm[0].severity, Severity::Warning);
+    assert_eq!(cm[0].confidence, Some(Confidence::Low));
+}
+
+#[test]
+fn writers_that_read_each_others_rows_afterwards_are_reported_both_ways() {
+    let mut a = Proc::new(1, "a");
+    a.start(0, 1, "f", "A")
+        .act(10, Some(1), Action::DbInsert, Some(table(None, "users")))
+        .act(30, Some(1), Action::DbSelect, Some(table(None, "users")))
+        .end(40, 1, "f", "A", Passed);
+    let mut b = Proc::new(2, "b");
+    b.start(0, 1, "f", "B")
+        .act(20, Some(1), Action::DbInsert, Some(table(None, "users")))
+        .act(35, Some(1), Action::DbSelect, Some(table(None, "users")))
+        .end(40, 1, "f", "B", Passed);
+    let dir = write_all(&[&a, &b]);
+    let r = report_of(dir.path());
+    let mut cm: Vec<_> = of_rule(&r, RuleId::ConcurrentMutation)
+        .into_iter()
+        .map(short)
+        .collect();
+    cm.sort();
+    assert_eq!(
+        cm,
+        [
+            "warning concurrent-mutation A<-B",
+            "warning concurrent-mutation B<-A"
+        ]
+    );
 }

@@ -284,178 +284,242 @@ pub fn read<R: BufRead>(
     problems: &mut Problems,
     emit: &mut dyn FnMut(Rec),
 ) -> FileEnd {
-    let mut lines = LineReader::new(input);
-    let mut interner = Interner::default();
-    let mut clock = Clock {
-        tz: opts.legacy_tz,
-        hour: i64::MIN,
-        offset_us: 0,
-    };
-    let mut end = FileEnd::default();
+    let mut parser = Parser::new(input, file, opts);
+    let mut batch = Vec::with_capacity(1024);
+    loop {
+        let done = parser.fill(opts, problems, &mut batch, 1024);
+        batch.drain(..).for_each(&mut *emit);
+        if done {
+            return parser.end;
+        }
+    }
+}
+
+/// Cached resource per DETAILS text.
+type ResCache = Vec<(ActionKind, Box<str>, Option<Arc<Resource<'static>>>)>;
+
+/// A legacy reader that can stop after any number of records and resume,
+/// so a small pool of threads can take turns on many files.
+pub struct Parser<R> {
+    lines: LineReader<R>,
+    file: FileIdx,
+    interner: Interner,
+    clock: Clock,
+    /// How the file ended (complete once [`Parser::fill`] returned true).
+    pub end: FileEnd,
     // Legacy lines name their scenario; give each started instance an id
     // so later lines (after-hooks included) are attributed cheaply.
-    let mut ids: HashMap<(Arc<str>, Arc<str>), u64> = HashMap::new();
-    let mut last_id: Option<(Arc<str>, Arc<str>, u64)> = None;
-    let mut order: VecDeque<(Arc<str>, Arc<str>)> = VecDeque::new();
-    let mut next_id = 0u64;
-    let mut days = DayCache::default();
+    ids: HashMap<(Arc<str>, Arc<str>), u64>,
+    last_id: Option<(Arc<str>, Arc<str>, u64)>,
+    order: VecDeque<(Arc<str>, Arc<str>)>,
+    next_id: u64,
+    days: DayCache,
     // DETAILS text -> resource, for the few distinct values a file repeats.
-    let mut res_cache: Vec<(ActionKind, Box<str>, Option<Arc<Resource<'static>>>)> = Vec::new();
-    loop {
-        // `next_line` returns exactly one more line.
-        let no = lines.line_no + 1;
-        let line = match lines.next_line() {
-            Ok(Some(l)) => l,
-            Ok(None) => break,
-            Err(e) => {
-                problems.push(no, format!("read error: {e}; rest of file skipped"));
-                break;
+    res_cache: ResCache,
+}
+
+impl<R: BufRead> Parser<R> {
+    pub fn new(input: R, file: FileIdx, opts: &ReadOptions) -> Self {
+        Parser {
+            lines: LineReader::new(input),
+            file,
+            interner: Interner::default(),
+            clock: Clock {
+                tz: opts.legacy_tz,
+                hour: i64::MIN,
+                offset_us: 0,
+            },
+            end: FileEnd::default(),
+            ids: HashMap::new(),
+            last_id: None,
+            order: VecDeque::new(),
+            next_id: 0,
+            days: DayCache::default(),
+            res_cache: Vec::new(),
+        }
+    }
+
+    /// Appends records to `out` until it holds `max`; true at end of file.
+    pub fn fill(
+        &mut self,
+        opts: &ReadOptions,
+        problems: &mut Problems,
+        out: &mut Vec<Rec>,
+        max: usize,
+    ) -> bool {
+        let Parser {
+            lines,
+            file,
+            interner,
+            clock,
+            end,
+            ids,
+            last_id,
+            order,
+            next_id,
+            days,
+            res_cache,
+        } = self;
+        let file = *file;
+        loop {
+            if out.len() >= max {
+                return false;
             }
-        };
-        let (bytes, complete) = match line {
-            Line::TooLong { len } => {
-                problems.push(no, format!("line of {len} bytes is too long; skipped"));
+            // `next_line` returns exactly one more line.
+            let no = lines.line_no + 1;
+            let line = match lines.next_line() {
+                Ok(Some(l)) => l,
+                Ok(None) => return true,
+                Err(e) => {
+                    problems.push(no, format!("read error: {e}; rest of file skipped"));
+                    return true;
+                }
+            };
+            let (bytes, complete) = match line {
+                Line::TooLong { len } => {
+                    problems.push(no, format!("line of {len} bytes is too long; skipped"));
+                    continue;
+                }
+                Line::Text { bytes, complete } => (bytes, complete),
+            };
+            let Ok(text) = std::str::from_utf8(bytes) else {
+                problems.push(no, "invalid UTF-8; line skipped".into());
+                continue;
+            };
+            let text = text.trim_end_matches('\r');
+            if text.trim().is_empty() || (no == 1 && text.starts_with("TIMESTAMP")) {
                 continue;
             }
-            Line::Text { bytes, complete } => (bytes, complete),
-        };
-        let Ok(text) = std::str::from_utf8(bytes) else {
-            problems.push(no, "invalid UTF-8; line skipped".into());
-            continue;
-        };
-        let text = text.trim_end_matches('\r');
-        if text.trim().is_empty() || (no == 1 && text.starts_with("TIMESTAMP")) {
-            continue;
-        }
-        let parsed = match parse_legacy_line(text, &opts.legacy_tz) {
-            Ok(p) => p,
-            Err(e) if !complete => {
-                problems.push(
+            let parsed =
+                match parse_legacy_line(text, &opts.legacy_tz) {
+                    Ok(p) => p,
+                    Err(e) if !complete => {
+                        problems.push(
                     no,
                     format!("truncated last line (the process was probably killed mid-write): {e}"),
                 );
-                continue;
-            }
-            Err(e) => {
-                problems.push(no, format!("{e}; line skipped"));
-                continue;
-            }
-        };
-        let fast = days
-            .naive_micros(parsed.ts_text)
-            .and_then(|us| clock.naive_to_utc_micros(us, parsed.ts));
-        let Some(ts) = fast.or_else(|| clock.micros(parsed.ts)) else {
-            problems.push(
-                no,
-                "local time does not exist (DST gap); line skipped — try --legacy-tz".into(),
-            );
-            continue;
-        };
-        let (action, custom) = match parsed.action.parse::<Action>() {
-            Ok(a) => (a, None),
-            Err(_) => (Action::Custom, Some(parsed.action)),
-        };
-        let mut rec = Rec::new(ts, file, no, no, action);
-        rec.kind = RecKind::Event;
-        if !parsed.feature.is_empty() {
-            rec.feature = Some(interner.str(parsed.feature));
-        }
-        if !parsed.scenario.is_empty() {
-            rec.scenario = Some(interner.str(parsed.scenario));
-        }
-        if let Some(name) = custom {
-            rec.extra_mut().name = Some(interner.str(name));
-        }
-        if let (Some(f), Some(sc)) = (&rec.feature, &rec.scenario) {
-            if action == Action::ScenarioStart {
-                next_id += 1;
-                ids.insert((f.clone(), sc.clone()), next_id);
-                // Keep recent scenarios only (after-hooks come right after
-                // their scenario), so memory does not grow with the run.
-                order.push_back((f.clone(), sc.clone()));
-                if order.len() > 256 {
-                    if let Some(old) = order.pop_front() {
-                        if ids.get(&old).is_some_and(|&id| id + 256 <= next_id) {
-                            ids.remove(&old);
-                        }
+                        continue;
                     }
-                }
-                last_id = Some((f.clone(), sc.clone(), next_id));
-                rec.scenario_id = Some(next_id);
-            } else {
-                let cached = last_id
-                    .as_ref()
-                    .filter(|(lf, ls, _)| Arc::ptr_eq(lf, f) && Arc::ptr_eq(ls, sc));
-                rec.scenario_id = match cached {
-                    Some((_, _, id)) => Some(*id),
-                    None => {
-                        let id = ids.get(&(f.clone(), sc.clone())).copied();
-                        if let Some(id) = id {
-                            last_id = Some((f.clone(), sc.clone(), id));
-                        }
-                        id
+                    Err(e) => {
+                        problems.push(no, format!("{e}; line skipped"));
+                        continue;
                     }
                 };
+            let fast = days
+                .naive_micros(parsed.ts_text)
+                .and_then(|us| clock.naive_to_utc_micros(us, parsed.ts));
+            let Some(ts) = fast.or_else(|| clock.micros(parsed.ts)) else {
+                problems.push(
+                    no,
+                    "local time does not exist (DST gap); line skipped — try --legacy-tz".into(),
+                );
+                continue;
+            };
+            let (action, custom) = match parsed.action.parse::<Action>() {
+                Ok(a) => (a, None),
+                Err(_) => (Action::Custom, Some(parsed.action)),
+            };
+            let mut rec = Rec::new(ts, file, no, no, action);
+            rec.kind = RecKind::Event;
+            if !parsed.feature.is_empty() {
+                rec.feature = Some(interner.str(parsed.feature));
             }
-        }
-        if action == Action::ScenarioEnd {
-            let word = parsed
-                .details
-                .split(|c: char| c == ':' || c.is_whitespace())
-                .next()
-                .unwrap_or("");
-            rec.outcome = Some(
-                word.parse::<Outcome>()
-                    .unwrap_or(if parsed.details.is_empty() {
+            if !parsed.scenario.is_empty() {
+                rec.scenario = Some(interner.str(parsed.scenario));
+            }
+            if let Some(name) = custom {
+                rec.extra_mut().name = Some(interner.str(name));
+            }
+            if let (Some(f), Some(sc)) = (&rec.feature, &rec.scenario) {
+                if action == Action::ScenarioStart {
+                    *next_id += 1;
+                    ids.insert((f.clone(), sc.clone()), *next_id);
+                    // Keep recent scenarios only (after-hooks come right after
+                    // their scenario), so memory does not grow with the run.
+                    order.push_back((f.clone(), sc.clone()));
+                    if order.len() > 256 {
+                        if let Some(old) = order.pop_front() {
+                            if ids.get(&old).is_some_and(|&id| id + 256 <= *next_id) {
+                                ids.remove(&old);
+                            }
+                        }
+                    }
+                    *last_id = Some((f.clone(), sc.clone(), *next_id));
+                    rec.scenario_id = Some(*next_id);
+                } else {
+                    let cached = last_id
+                        .as_ref()
+                        .filter(|(lf, ls, _)| Arc::ptr_eq(lf, f) && Arc::ptr_eq(ls, sc));
+                    rec.scenario_id = match cached {
+                        Some((_, _, id)) => Some(*id),
+                        None => {
+                            let id = ids.get(&(f.clone(), sc.clone())).copied();
+                            if let Some(id) = id {
+                                *last_id = Some((f.clone(), sc.clone(), id));
+                            }
+                            id
+                        }
+                    };
+                }
+            }
+            if action == Action::ScenarioEnd {
+                let word = parsed
+                    .details
+                    .split(|c: char| c == ':' || c.is_whitespace())
+                    .next()
+                    .unwrap_or("");
+                rec.outcome = Some(word.parse::<Outcome>().unwrap_or(
+                    if parsed.details.is_empty() {
                         Outcome::Passed
                     } else {
                         Outcome::Failed
-                    }),
-            );
-            if rec.outcome == Some(Outcome::Failed) && parsed.details.len() > word.len() {
-                rec.extra_mut().error = Some(
-                    parsed.details[word.len()..]
-                        .trim_start_matches([':', ' '])
-                        .into(),
-                );
-            }
-        } else {
-            let kind = action.kind();
-            let hit = res_cache
-                .iter()
-                .find(|(k, d, _)| *k == kind && **d == *parsed.details)
-                .map(|c| c.2.clone());
-            rec.resource = match hit {
-                Some(r) => r,
-                None => {
-                    let r = legacy_resource(action, parsed.details).map(|r| interner.resource(r));
-                    if res_cache.len() >= 16 {
-                        res_cache.remove(0);
-                    }
-                    res_cache.push((kind, parsed.details.into(), r.clone()));
-                    r
+                    },
+                ));
+                if rec.outcome == Some(Outcome::Failed) && parsed.details.len() > word.len() {
+                    rec.extra_mut().error = Some(
+                        parsed.details[word.len()..]
+                            .trim_start_matches([':', ' '])
+                            .into(),
+                    );
                 }
-            };
+            } else {
+                let kind = action.kind();
+                let hit = res_cache
+                    .iter()
+                    .find(|(k, d, _)| *k == kind && **d == *parsed.details)
+                    .map(|c| c.2.clone());
+                rec.resource = match hit {
+                    Some(r) => r,
+                    None => {
+                        let r =
+                            legacy_resource(action, parsed.details).map(|r| interner.resource(r));
+                        if res_cache.len() >= 16 {
+                            res_cache.remove(0);
+                        }
+                        res_cache.push((kind, parsed.details.into(), r.clone()));
+                        r
+                    }
+                };
+            }
+            let meaningful = matches!(
+                action.kind(),
+                ActionKind::Schema | ActionKind::Config | ActionKind::Custom
+            );
+            if !parsed.details.is_empty() && (opts.full || meaningful) {
+                rec.details = Some(parsed.details.into());
+            }
+            if !opts.full
+                && rec.scenario_id.is_some()
+                && !matches!(action, Action::ScenarioStart | Action::ScenarioEnd)
+            {
+                rec.feature = None;
+                rec.scenario = None;
+            }
+            end.records += 1;
+            end.last_ts = Some(ts);
+            out.push(rec);
         }
-        let meaningful = matches!(
-            action.kind(),
-            ActionKind::Schema | ActionKind::Config | ActionKind::Custom
-        );
-        if !parsed.details.is_empty() && (opts.full || meaningful) {
-            rec.details = Some(parsed.details.into());
-        }
-        if !opts.full
-            && rec.scenario_id.is_some()
-            && !matches!(action, Action::ScenarioStart | Action::ScenarioEnd)
-        {
-            rec.feature = None;
-            rec.scenario = None;
-        }
-        end.records += 1;
-        end.last_ts = Some(ts);
-        emit(rec);
     }
-    end
 }
 
 #[cfg(test)]

@@ -126,3 +126,96 @@ pub fn read_file(
     };
     (end, problems.into_warnings())
 }
+
+/// The byte source of a [`FileReader`]; `Send` so pool threads can share it.
+type Input = BufReader<Box<dyn Read + Send>>;
+
+enum Parser {
+    V1(v1::Parser<Input>),
+    Legacy(legacy::Parser<Input>),
+}
+
+/// One file's resumable reader: opened on first use, then filled a batch at
+/// a time by whichever thread has a turn (see `merge`).
+pub struct FileReader {
+    src: SourceFile,
+    idx: FileIdx,
+    parser: Option<Parser>,
+    problems: Problems,
+    end: FileEnd,
+    done: bool,
+}
+
+/// Read buffer per file: large reads, few system calls.
+const READ_BUF: usize = 1 << 18;
+
+impl FileReader {
+    pub fn new(src: SourceFile, idx: FileIdx) -> Self {
+        let problems = Problems::new(src.display());
+        FileReader {
+            src,
+            idx,
+            parser: None,
+            problems,
+            end: FileEnd::default(),
+            done: false,
+        }
+    }
+
+    /// Appends up to `max` records to `out`; true once the file is finished.
+    pub fn fill(&mut self, opts: &ReadOptions, out: &mut Vec<Rec>, max: usize) -> bool {
+        if self.done {
+            return true;
+        }
+        if self.parser.is_none() {
+            let file = match File::open(&self.src.path) {
+                Ok(f) => f,
+                Err(e) => {
+                    self.problems.push(0, format!("cannot read: {e}"));
+                    self.done = true;
+                    return true;
+                }
+            };
+            let input: Box<dyn Read + Send> = match &opts.progress {
+                Some(c) => Box::new(Counting {
+                    inner: file,
+                    counter: c.clone(),
+                }),
+                None => Box::new(file),
+            };
+            let input = BufReader::with_capacity(READ_BUF, input);
+            self.parser = Some(match self.src.format {
+                Format::V1 => Parser::V1(v1::Parser::new(input, self.idx)),
+                Format::Legacy => Parser::Legacy(legacy::Parser::new(input, self.idx, opts)),
+            });
+        }
+        let done = match &mut self.parser {
+            Some(Parser::V1(p)) => {
+                let done = p.fill(opts, &mut self.problems, out, max);
+                if done {
+                    self.end = std::mem::take(&mut p.end);
+                }
+                done
+            }
+            Some(Parser::Legacy(p)) => {
+                let done = p.fill(opts, &mut self.problems, out, max);
+                if done {
+                    self.end = std::mem::take(&mut p.end);
+                }
+                done
+            }
+            None => true,
+        };
+        if done {
+            // Close the file and free the parser's caches now.
+            self.parser = None;
+            self.done = true;
+        }
+        done
+    }
+
+    /// How the file ended and its warnings.
+    pub fn finish(self) -> (FileEnd, Vec<Warning>) {
+        (self.end, self.problems.into_warnings())
+    }
+}

@@ -78,113 +78,166 @@ pub fn read<R: BufRead>(
     problems: &mut Problems,
     emit: &mut dyn FnMut(Rec),
 ) -> FileEnd {
-    let mut lines = LineReader::new(input);
-    let mut interner = Interner::default();
-    let mut end = FileEnd::default();
-    let mut expected_seq = 1u64;
-    let mut gap_reported = false;
+    let mut parser = Parser::new(input, file);
+    let mut batch = Vec::with_capacity(1024);
     loop {
-        // `next_line` returns exactly one more line.
-        let no = lines.line_no + 1;
-        let line = match lines.next_line() {
-            Ok(Some(l)) => l,
-            Ok(None) => break,
-            Err(e) => {
-                problems.push(no, format!("read error: {e}; rest of file skipped"));
-                break;
+        let done = parser.fill(opts, problems, &mut batch, 1024);
+        batch.drain(..).for_each(&mut *emit);
+        if done {
+            return parser.end;
+        }
+    }
+}
+
+/// A v1 reader that can stop after any number of records and resume, so a
+/// small pool of threads can take turns on many files.
+pub struct Parser<R> {
+    lines: LineReader<R>,
+    file: FileIdx,
+    interner: Interner,
+    /// How the file ended (complete once [`Parser::fill`] returned true).
+    pub end: FileEnd,
+    expected_seq: u64,
+    gap_reported: bool,
+}
+
+impl<R: BufRead> Parser<R> {
+    pub fn new(input: R, file: FileIdx) -> Self {
+        Parser {
+            lines: LineReader::new(input),
+            file,
+            interner: Interner::default(),
+            end: FileEnd::default(),
+            expected_seq: 1,
+            gap_reported: false,
+        }
+    }
+
+    /// Appends records to `out` until it holds `max`; true at end of file.
+    pub fn fill(
+        &mut self,
+        opts: &ReadOptions,
+        problems: &mut Problems,
+        out: &mut Vec<Rec>,
+        max: usize,
+    ) -> bool {
+        let Parser {
+            lines,
+            file,
+            interner,
+            end,
+            expected_seq,
+            gap_reported,
+        } = self;
+        let file = *file;
+        loop {
+            if out.len() >= max {
+                return false;
             }
-        };
-        let (bytes, complete) = match line {
-            Line::TooLong { len } => {
-                problems.push(
-                    no,
-                    format!("line of {len} bytes is too long (limit 1 MiB); skipped"),
-                );
+            // `next_line` returns exactly one more line.
+            let no = lines.line_no + 1;
+            let line = match lines.next_line() {
+                Ok(Some(l)) => l,
+                Ok(None) => return true,
+                Err(e) => {
+                    problems.push(no, format!("read error: {e}; rest of file skipped"));
+                    return true;
+                }
+            };
+            let (bytes, complete) = match line {
+                Line::TooLong { len } => {
+                    problems.push(
+                        no,
+                        format!("line of {len} bytes is too long (limit 1 MiB); skipped"),
+                    );
+                    continue;
+                }
+                Line::Text { bytes, complete } => (bytes, complete),
+            };
+            let Ok(text) = std::str::from_utf8(bytes) else {
+                problems.push(no, "invalid UTF-8; line skipped".into());
+                continue;
+            };
+            if text.trim().is_empty() {
                 continue;
             }
-            Line::Text { bytes, complete } => (bytes, complete),
-        };
-        let Ok(text) = std::str::from_utf8(bytes) else {
-            problems.push(no, "invalid UTF-8; line skipped".into());
-            continue;
-        };
-        if text.trim().is_empty() {
-            continue;
-        }
-        // Fast path: the tracer writes `{"type":"event",…` first, so an
-        // event line can go straight into `Event` (which ignores `type`)
-        // instead of serde's buffering of internally tagged enums.
-        let parsed = if text.starts_with(EVENT_PREFIX) {
-            serde_json::from_str::<Event<'_>>(text).map(Record::Event)
-        } else {
-            Record::parse(text)
-        };
-        let record = match parsed {
-            Ok(r) => r,
-            Err(e) if !complete => {
-                problems.push(
+            // Fast path: the tracer writes `{"type":"event",…` first, so an
+            // event line can go straight into `Event` (which ignores `type`)
+            // instead of serde's buffering of internally tagged enums.
+            let parsed = if text.starts_with(EVENT_PREFIX) {
+                serde_json::from_str::<Event<'_>>(text).map(Record::Event)
+            } else {
+                Record::parse(text)
+            };
+            let record =
+                match parsed {
+                    Ok(r) => r,
+                    Err(e) if !complete => {
+                        problems.push(
                     no,
                     format!("truncated last line (the process was probably killed mid-write): {e}"),
                 );
-                continue;
-            }
-            Err(e) => {
-                problems.push(no, format!("not a valid v1 record: {e}; line skipped"));
-                continue;
-            }
-        };
-        match record {
-            Record::Header(_) if no == 1 => {}
-            Record::Header(_) => {
-                let what = match sniff_header_version(text) {
-                    Some(v) if v != u64::from(FORMAT_VERSION) => format!(" of format version {v}"),
-                    _ => String::new(),
+                        continue;
+                    }
+                    Err(e) => {
+                        problems.push(no, format!("not a valid v1 record: {e}; line skipped"));
+                        continue;
+                    }
                 };
-                problems.push(
-                    no,
-                    format!("unexpected second header{what} (files concatenated?); ignored"),
-                );
-            }
-            Record::Event(e) => {
-                if end.footer {
-                    problems.push(no, "event after the footer; kept".into());
-                }
-                if e.seq != expected_seq && !gap_reported {
-                    gap_reported = true;
+            match record {
+                Record::Header(_) if no == 1 => {}
+                Record::Header(_) => {
+                    let what = match sniff_header_version(text) {
+                        Some(v) if v != u64::from(FORMAT_VERSION) => {
+                            format!(" of format version {v}")
+                        }
+                        _ => String::new(),
+                    };
                     problems.push(
                         no,
-                        format!(
-                            "sequence jumps from {} to {}: records were lost",
-                            expected_seq.saturating_sub(1),
-                            e.seq
-                        ),
+                        format!("unexpected second header{what} (files concatenated?); ignored"),
                     );
                 }
-                expected_seq = e.seq + 1;
-                let rec = to_rec(e, file, no, opts.full, &mut interner);
-                end.records += 1;
-                end.last_ts = Some(rec.ts);
-                emit(rec);
-            }
-            Record::Footer(f) => {
-                if f.dropped > 0 {
-                    problems.push(
-                        no,
-                        format!(
-                            "the tracer could not write {} records (write errors)",
-                            f.dropped
-                        ),
-                    );
+                Record::Event(e) => {
+                    if end.footer {
+                        problems.push(no, "event after the footer; kept".into());
+                    }
+                    if e.seq != *expected_seq && !*gap_reported {
+                        *gap_reported = true;
+                        problems.push(
+                            no,
+                            format!(
+                                "sequence jumps from {} to {}: records were lost",
+                                expected_seq.saturating_sub(1),
+                                e.seq
+                            ),
+                        );
+                    }
+                    *expected_seq = e.seq + 1;
+                    let rec = to_rec(e, file, no, opts.full, interner);
+                    end.records += 1;
+                    end.last_ts = Some(rec.ts);
+                    out.push(rec);
                 }
-                let mut rec =
-                    Rec::new(f.ts.timestamp_micros(), file, f.seq, no, Action::ProcessEnd);
-                rec.kind = RecKind::Footer;
-                end.footer = true;
-                end.records += 1;
-                end.last_ts = Some(rec.ts);
-                emit(rec);
+                Record::Footer(f) => {
+                    if f.dropped > 0 {
+                        problems.push(
+                            no,
+                            format!(
+                                "the tracer could not write {} records (write errors)",
+                                f.dropped
+                            ),
+                        );
+                    }
+                    let mut rec =
+                        Rec::new(f.ts.timestamp_micros(), file, f.seq, no, Action::ProcessEnd);
+                    rec.kind = RecKind::Footer;
+                    end.footer = true;
+                    end.records += 1;
+                    end.last_ts = Some(rec.ts);
+                    out.push(rec);
+                }
             }
         }
     }
-    end
 }

@@ -210,6 +210,8 @@ pub(crate) mod fixtures {
             explanation: format!("{rule} explained"),
             occurrences: 1,
             reproduce: None,
+            confidence: None,
+            why: None,
         }
     }
 

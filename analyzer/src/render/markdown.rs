@@ -67,11 +67,18 @@ pub fn write(r: &Report, out: &mut dyn Write) -> io::Result<()> {
             if f.occurrences > 1 {
                 write!(out, " ({} times)", f.occurrences)?;
             }
+            if let Some(c) = f.confidence {
+                write!(out, " Confidence: {c}")?;
+                if let Some(why) = &f.why {
+                    write!(out, " ({why})")?;
+                }
+                write!(out, ".")?;
+            }
             writeln!(out)?;
             if let Some(rep) = &f.reproduce {
                 writeln!(
                     out,
-                    "   Reproduce: run {} in one process:\n   ```sh\n   {}\n   ```",
+                    "   Reproduce ({}):\n   ```sh\n   {}\n   ```",
                     rep.scenarios.join(" → "),
                     rep.command
                 )?;

@@ -103,6 +103,13 @@ pub fn write(r: &Report, opts: &RenderOptions, out: &mut dyn Write) -> io::Resul
             if f.occurrences > 1 {
                 write!(out, " ({} times)", f.occurrences)?;
             }
+            if let Some(c) = f.confidence {
+                write!(out, " Confidence: {c}")?;
+                if let Some(why) = &f.why {
+                    write!(out, " ({why})")?;
+                }
+                write!(out, ".")?;
+            }
             writeln!(out)?;
             if let Some(rep) = &f.reproduce {
                 writeln!(

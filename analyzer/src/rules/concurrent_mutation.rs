@@ -3,13 +3,17 @@
 //! visible to every process; process state (JWT secret, config) only to
 //! scenarios of the same process, all of which are taken to use it (an
 //! in-memory secret signs and checks every request).
+//!
+//! Each occurrence gets a [`Strength`]: whether the victim used the state
+//! before the mutation, after it, or both (the mutation fell inside its
+//! window), computed as the accesses stream by.
 
 use std::rc::Rc;
 
 use state_tracer::format::Action;
 
 use crate::analysis::{Access, Cx, Op, Scn};
-use crate::findings::Pending;
+use crate::findings::{Findings, Pending, Strength};
 use crate::model::{RuleId, Severity};
 use crate::record::{to_time, Micros};
 use crate::resources::Target;
@@ -24,22 +28,27 @@ struct Mutation {
     target: Target,
 }
 
-/// Users and recent mutations of one table (or of a whole schema).
+/// Users (with their first use) and recent mutations of one table (or of
+/// a whole schema).
 #[derive(Default)]
 struct Log {
-    users: Vec<Rc<Scn>>,
+    users: Vec<(Rc<Scn>, Micros)>,
     muts: Vec<Mutation>,
 }
 
 impl Log {
-    fn add_user(&mut self, s: &Rc<Scn>) {
-        if self.users.iter().rev().any(|u| u.id == s.id) {
+    fn add_user(&mut self, s: &Rc<Scn>, at: Micros) {
+        if self.users.iter().rev().any(|u| u.0.id == s.id) {
             return;
         }
         if self.users.len() >= 8 {
-            self.users.retain(|u| u.is_active());
+            self.users.retain(|u| u.0.is_active());
         }
-        self.users.push(s.clone());
+        self.users.push((s.clone(), at));
+    }
+
+    fn first_use(&self, s: &Scn) -> Option<Micros> {
+        self.users.iter().find(|u| u.0.id == s.id).map(|u| u.1)
     }
 
     fn add_mutation(&mut self, m: Mutation, active: &[Rc<Scn>]) {
@@ -74,15 +83,78 @@ pub struct ConcurrentMutation {
     victims: Vec<Rc<Scn>>,
 }
 
-fn report(
-    cx: &mut Cx,
-    polluter: &Rc<Scn>,
-    victim: &Rc<Scn>,
-    at: Micros,
-    action: Action,
-    destructive: bool,
-    target: &Target,
-) {
+/// How the victim used the resource around one mutation.
+struct Use {
+    /// First use, if before the mutation.
+    before: Option<Micros>,
+    /// A use after the mutation: when, and whether it read.
+    after: Option<(Micros, bool)>,
+}
+
+fn level(m: &Mutation, u: &Use) -> Strength {
+    match (u.before, u.after) {
+        (_, None) => Strength::UsedBefore,
+        (Some(_), Some(_)) if m.destructive => Strength::DestroyedInWindow,
+        (None, Some(_)) if m.destructive => Strength::DestroyedThenUsed,
+        _ => Strength::ChangedThenUsed,
+    }
+}
+
+/// [`level`], with the reason in words.
+fn strength(m: &Mutation, u: &Use) -> (Strength, String) {
+    let hms = |t: Micros| to_time(t).format("%H:%M:%S%.6f").to_string();
+    match (u.before, u.after) {
+        (_, None) => (
+            Strength::UsedBefore,
+            format!("the victim used it only before the {}", m.action),
+        ),
+        (Some(b), Some((a, _))) if m.destructive => (
+            Strength::DestroyedInWindow,
+            format!(
+                "{} inside the victim's window: it used the state at {} and again at {}",
+                m.action,
+                hms(b),
+                hms(a)
+            ),
+        ),
+        (None, Some((a, _))) if m.destructive => (
+            Strength::DestroyedThenUsed,
+            format!(
+                "{} before the victim first used the state (at {}): it removed nothing the victim had written",
+                m.action,
+                hms(a)
+            ),
+        ),
+        (_, Some((a, read))) => (
+            Strength::ChangedThenUsed,
+            format!(
+                "non-destructive {}; the victim {} it afterwards (at {})",
+                m.action,
+                if read { "read" } else { "only wrote" },
+                hms(a)
+            ),
+        ),
+    }
+}
+
+fn report(cx: &mut Cx, m: &Mutation, victim: &Rc<Scn>, u: Use) {
+    let (polluter, at, action, destructive, target) =
+        (&m.scn, m.at, m.action, m.destructive, &m.target);
+    let severity = if destructive {
+        Severity::Error
+    } else {
+        Severity::Warning
+    };
+    let read_after = u.after.is_some_and(|(_, read)| read);
+    let level = level(m, &u);
+    let key = Findings::pair_key(RuleId::ConcurrentMutation, polluter, victim);
+    if cx
+        .findings
+        .count_again(key, severity, level, (destructive, read_after))
+    {
+        return;
+    }
+    let (strength, why) = strength(m, &u);
     let resource = cx.resources.label(target);
     let explanation = format!(
         "{} ran {} on {} at {} while {} (started {}) was running and uses it.",
@@ -93,11 +165,6 @@ fn report(
         cx.describe(victim),
         to_time(victim.start).format("%H:%M:%S%.6f"),
     );
-    let severity = if destructive {
-        Severity::Error
-    } else {
-        Severity::Warning
-    };
     let mut p = Pending::new(
         RuleId::ConcurrentMutation,
         severity,
@@ -109,7 +176,9 @@ fn report(
     p.action = Some(action);
     p.polluter = Some(polluter.clone());
     p.victim = Some(victim.clone());
-    cx.findings.add(p);
+    p.destructive = destructive;
+    p.read_after = read_after;
+    cx.findings.add(p.with_strength(strength, why));
 }
 
 impl Rule for ConcurrentMutation {
@@ -133,8 +202,21 @@ impl Rule for ConcurrentMutation {
                         .filter(|v| v.id != s.id)
                         .cloned(),
                 );
+                let m = Mutation {
+                    scn: s.clone(),
+                    at: a.ts,
+                    action: a.action,
+                    destructive,
+                    target: a.target.clone(),
+                };
                 for v in std::mem::take(&mut self.victims) {
-                    report(cx, s, &v, a.ts, a.action, destructive, &a.target);
+                    // Every scenario of the process uses its in-memory state
+                    // throughout, so the change is inside its window.
+                    let u = Use {
+                        before: Some(v.start),
+                        after: Some((a.ts, true)),
+                    };
+                    report(cx, &m, &v, u);
                 }
             }
             Target::Tables { schema, tables } => {
@@ -152,6 +234,12 @@ impl Rule for ConcurrentMutation {
                         && m.at >= s.start
                         && !matches!(s.end.get(), Some(e) if m.at > e)
                 };
+                // When `s` first used them (before this access), if it did.
+                let first = ids
+                    .iter()
+                    .filter_map(|&t| self.tables.get(t as usize)?.first_use(s))
+                    .chain(self.schemas.get(schema).and_then(|l| l.first_use(s)))
+                    .min();
                 self.hits.clear();
                 for &t in ids {
                     if let Some(log) = self.tables.get(t as usize) {
@@ -171,8 +259,8 @@ impl Rule for ConcurrentMutation {
                             self.victims.extend(
                                 log.users
                                     .iter()
-                                    .filter(|v| v.id != s.id && v.is_active())
-                                    .cloned(),
+                                    .filter(|v| v.0.id != s.id && v.0.is_active())
+                                    .map(|v| v.0.clone()),
                             );
                         }
                     }
@@ -180,17 +268,17 @@ impl Rule for ConcurrentMutation {
                         self.victims.extend(
                             log.users
                                 .iter()
-                                .filter(|v| v.id != s.id && v.is_active())
-                                .cloned(),
+                                .filter(|v| v.0.id != s.id && v.0.is_active())
+                                .map(|v| v.0.clone()),
                         );
                     }
                 }
                 if s.is_active() {
                     if all {
-                        slot(&mut self.schemas, schema).add_user(s);
+                        slot(&mut self.schemas, schema).add_user(s, a.ts);
                     } else {
                         for &t in tables.iter() {
-                            slot(&mut self.tables, t as usize).add_user(s);
+                            slot(&mut self.tables, t as usize).add_user(s, a.ts);
                         }
                     }
                 }
@@ -211,16 +299,34 @@ impl Rule for ConcurrentMutation {
                     }
                 }
                 if !self.hits.is_empty() {
+                    let read = a.op == Op::Read;
                     for m in std::mem::take(&mut self.hits) {
-                        report(cx, &m.scn, s, m.at, m.action, m.destructive, &m.target);
+                        let u = Use {
+                            before: first.filter(|&f| f < m.at),
+                            after: Some((a.ts, read)),
+                        };
+                        report(cx, &m, s, u);
                     }
                 }
                 if !self.victims.is_empty() {
                     let mut victims = std::mem::take(&mut self.victims);
                     victims.sort_by_key(|v| v.id);
                     victims.dedup_by_key(|v| v.id);
+                    let m = Mutation {
+                        scn: s.clone(),
+                        at: a.ts,
+                        action: a.action,
+                        destructive,
+                        target: a.target.clone(),
+                    };
                     for v in &victims {
-                        report(cx, s, v, a.ts, a.action, destructive, &a.target);
+                        // A user of the state still running: it used it
+                        // before; a later use of it reports again, stronger.
+                        let u = Use {
+                            before: Some(v.start),
+                            after: None,
+                        };
+                        report(cx, &m, v, u);
                     }
                 }
             }

@@ -8,7 +8,7 @@ use std::rc::Rc;
 use state_tracer::format::Action;
 
 use crate::analysis::{Access, Cx, Scn};
-use crate::findings::Pending;
+use crate::findings::{Pending, Strength};
 use crate::model::{RuleId, Severity};
 use crate::record::{to_time, Micros};
 use crate::resources::{ProcResId, Target};
@@ -87,7 +87,14 @@ impl Rule for LeakedState {
             p.action = Some(d.action);
             p.polluter = Some(d.scn.clone());
             p.victim = Some(b.clone());
-            cx.findings.add(p);
+            // In-memory state is used by the whole scenario (as for
+            // concurrent-mutation): the victim ran entirely inside the change.
+            let why = format!(
+                "the victim ran from its start with the {} still in effect",
+                d.action
+            );
+            cx.findings
+                .add(p.with_strength(Strength::DestroyedInWindow, why));
         }
     }
 }

@@ -8,7 +8,7 @@ use std::rc::Rc;
 use state_tracer::format::Action;
 
 use crate::analysis::{Access, Cx, Op, Scn};
-use crate::findings::Pending;
+use crate::findings::{Pending, Strength};
 use crate::model::{RuleId, Severity};
 use crate::record::{to_time, Micros};
 use crate::resources::Target;
@@ -96,7 +96,13 @@ impl LeftoverData {
                 p.action = Some(action);
                 p.polluter = Some(w);
                 p.victim = Some(s.clone());
-                cx.findings.add(p);
+                p.read_after = a.op == Op::Read;
+                let why = format!(
+                    "non-destructive {action} left behind; the victim {} the table afterwards",
+                    if a.op == Op::Read { "read" } else { "changed" }
+                );
+                cx.findings
+                    .add(p.with_strength(Strength::ChangedThenUsed, why));
             }
         }
         if a.op == Op::Write {
