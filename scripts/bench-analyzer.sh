@@ -5,6 +5,7 @@
 #
 #   scripts/bench-analyzer.sh                 # defaults
 #   FILES=64 RECORDS=50000 SMALL=25000 RUNS=3 scripts/bench-analyzer.sh
+#   BASELINE_BIN=/path/to/old/trace-analyzer scripts/bench-analyzer.sh  # before/after
 #
 # Timings are wall-clock, best of RUNS, page cache warm. Figures go in
 # docs/performance.md (## Analyzer) together with the machine they ran on.
@@ -50,6 +51,12 @@ for n in "$SMALL" "$RECORDS"; do
   read -r v1_s v1_kb < <(best_of "$BIN" report "$dir/v1" --format json --fail-on never -o /dev/null)
   printf '%-22s %10s %10s %8s %10s %8s %9d KiB %9d KiB\n' "${FILES}x$n ($((FILES * n)) rec)" "$sort_s" "$leg_s" \
     "$(awk "BEGIN{printf \"%.2f\", $leg_s/$sort_s}")" "$v1_s" "$(awk "BEGIN{printf \"%.2f\", $v1_s/$sort_s}")" "$leg_kb" "$v1_kb"
+  if [[ -n ${BASELINE_BIN:-} ]]; then
+    read -r bleg_s bleg_kb < <(best_of "$BASELINE_BIN" report "$dir/legacy" --legacy-tz UTC --format json --fail-on never -o /dev/null)
+    read -r bv1_s bv1_kb < <(best_of "$BASELINE_BIN" report "$dir/v1" --format json --fail-on never -o /dev/null)
+    printf '%-22s %10s %10s %8s %10s %8s %9d KiB %9d KiB\n' "  baseline binary" "" "$bleg_s" \
+      "$(awk "BEGIN{printf \"%.2f\", $bleg_s/$sort_s}")" "$bv1_s" "$(awk "BEGIN{printf \"%.2f\", $bv1_s/$sort_s}")" "$bleg_kb" "$bv1_kb"
+  fi
 done
 echo "ratio = report time / sort -m time (target <= 0.7); legacy = the same text files sort -m reads."
 echo "bytes: $(du -sh "$WORK"/run-"$RECORDS"/legacy | cut -f1) text, $(du -sh "$WORK"/run-"$RECORDS"/v1 | cut -f1) v1 at ${FILES}x$RECORDS"

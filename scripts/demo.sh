@@ -62,22 +62,17 @@ traces="$dir/traces"
   echo "   (no HTML report: this trace-analyzer cannot write one yet)"
 ln -sfn "attempt-$attempt" "$out/latest"
 
+"$TRACE_ANALYZER" report "$traces" --run "$run_id" --format table --fail-on never -o "$dir/report.txt"
+
 echo
-sed -n '3p' "$dir/report.md"
-echo
-echo "Likely causes (failed victims first):"
-grep -F '(likely cause)' "$dir/report.md" | sed 's/^/  /'
-echo
-echo "The greet victim, in the analyzer's words:"
-awk -v v="while \"greet: $victim\"" '
-  /^[0-9]+\. \*\*/ { if (item != "" && item ~ /DB_CLEANUP/ && index(item, v)) { print item; done = 1; exit } item = "" }
-  /^[0-9]+\. \*\*/ || item != "" { item = item "  " $0 "\n" }
-  END { if (!done && item ~ /DB_CLEANUP/ && index(item, v)) print item }
-' "$dir/report.md" | sed '/^$/d'
+echo "== trace-analyzer report (the whole report: $dir/report.txt)"
+# Summary and likely causes; the full findings table follows them in report.txt.
+sed '/^Findings$/,$d' "$dir/report.txt"
 echo
 echo "Artifacts in $dir:"
 echo "  traces/        one trace file per feature process (JSON Lines, docs/format.md)"
 echo "  timeline.txt   every process's records merged in time order"
+echo "  report.txt     the analyzer's report as printed on a terminal"
 echo "  report.json    findings, the stable JSON contract"
 echo "  report.md      the same for a CI job summary"
 [[ -f "$dir/report.html" ]] && echo "  report.html    the timeline in a browser"

@@ -24,6 +24,64 @@ fn table(opts: &RenderOptions) -> Table {
     t
 }
 
+/// How many findings are spelled out when no victim failed.
+const TOP: usize = 5;
+
+/// The table names a table by `schema/table`; the full resource (with the
+/// database identity) is in the explanation and the JSON.
+fn short_resource(resource: &str) -> &str {
+    match resource.strip_prefix("shared:") {
+        Some(rest) => match rest.rmatch_indices('/').nth(1) {
+            Some((i, _)) => &rest[i + 1..],
+            None => rest,
+        },
+        None => resource,
+    }
+}
+
+/// The findings a reader acts on first, spelled out: what happened, how
+/// sure the analyzer is, and the command that reproduces it.
+fn write_likely_causes(r: &Report, out: &mut dyn Write) -> io::Result<()> {
+    let likely: Vec<_> = r.findings.iter().filter(|f| f.likely_cause).collect();
+    let (title, spelled_out) = if likely.is_empty() {
+        ("Top findings", r.findings.iter().take(TOP).collect())
+    } else {
+        ("Likely causes of the failures", likely)
+    };
+    writeln!(out, "{title}")?;
+    for (i, f) in spelled_out.iter().enumerate() {
+        writeln!(
+            out,
+            "{:>3}. [{}] victim {}  <-  polluter {}",
+            i + 1,
+            f.rule,
+            who(f.victim.as_ref()),
+            who(f.polluter.as_ref())
+        )?;
+        write!(out, "     {}", f.explanation)?;
+        if f.occurrences > 1 {
+            write!(out, " ({} times)", f.occurrences)?;
+        }
+        writeln!(out)?;
+        if let Some(c) = f.confidence {
+            write!(out, "     Confidence: {c}")?;
+            if let Some(why) = &f.why {
+                write!(out, " ({why})")?;
+            }
+            writeln!(out)?;
+        }
+        if let Some(rep) = &f.reproduce {
+            writeln!(
+                out,
+                "     Reproduce ({}):\n       {}",
+                rep.scenarios.join(" -> "),
+                rep.command
+            )?;
+        }
+    }
+    writeln!(out)
+}
+
 fn time(t: chrono::DateTime<chrono::Utc>) -> String {
     t.format("%H:%M:%S%.6f").to_string()
 }
@@ -71,54 +129,60 @@ pub fn write(r: &Report, opts: &RenderOptions, out: &mut dyn Write) -> io::Resul
     )?;
 
     if !r.findings.is_empty() {
+        write_likely_causes(r, out)?;
         writeln!(out, "Findings")?;
         let mut t = table(opts);
         t.set_header(vec![
-            "#", "severity", "rule", "victim", "polluter", "resource", "at",
+            "#",
+            "severity, confidence",
+            "rule",
+            "victim",
+            "polluter",
+            "action",
+            "resource",
+            "at",
         ]);
         for (i, f) in r.findings.iter().enumerate() {
-            let sev = Cell::new(if f.likely_cause {
-                format!("{} (likely cause)", f.severity)
-            } else {
-                f.severity.to_string()
-            });
+            let mut sev = f.severity.to_string();
+            if let Some(c) = f.confidence {
+                sev.push_str(&format!(", {c}"));
+            }
+            if f.likely_cause {
+                sev.push_str("\nlikely cause");
+            }
             let sev = match (opts.color, f.severity) {
-                (false, _) => sev,
-                (true, Severity::Error) => sev.fg(Color::Red),
-                (true, Severity::Warning) => sev.fg(Color::Yellow),
+                (false, _) => Cell::new(sev),
+                (true, Severity::Error) => Cell::new(sev).fg(Color::Red),
+                (true, Severity::Warning) => Cell::new(sev).fg(Color::Yellow),
             };
+            let mut at = time(f.at);
+            if f.occurrences > 1 {
+                at.push_str(&format!(" (x{})", f.occurrences));
+            }
             t.add_row(vec![
                 Cell::new(i + 1),
                 sev,
                 Cell::new(f.rule),
                 Cell::new(who(f.victim.as_ref())),
                 Cell::new(who(f.polluter.as_ref())),
-                Cell::new(&f.resource),
-                Cell::new(time(f.at)),
+                Cell::new(f.action.as_deref().unwrap_or("")),
+                Cell::new(short_resource(&f.resource)),
+                Cell::new(at),
             ]);
         }
         writeln!(out, "{t}")?;
-        for (i, f) in r.findings.iter().enumerate() {
-            write!(out, "{:>3}. {}", i + 1, f.explanation)?;
-            if f.occurrences > 1 {
-                write!(out, " ({} times)", f.occurrences)?;
-            }
-            if let Some(c) = f.confidence {
-                write!(out, " Confidence: {c}")?;
-                if let Some(why) = &f.why {
-                    write!(out, " ({why})")?;
-                }
-                write!(out, ".")?;
-            }
-            writeln!(out)?;
-            if let Some(rep) = &f.reproduce {
-                writeln!(
-                    out,
-                    "     Reproduce ({}):\n       {}",
-                    rep.scenarios.join(" -> "),
-                    rep.command
-                )?;
-            }
+        let likely = r.findings.iter().filter(|f| f.likely_cause).count();
+        let explained = if likely == 0 {
+            TOP.min(r.findings.len())
+        } else {
+            likely
+        };
+        if explained < r.findings.len() {
+            writeln!(
+                out,
+                "Full explanations and reproduction hints for all {} findings: --format markdown or --format json.",
+                r.findings.len()
+            )?;
         }
         writeln!(out)?;
     }

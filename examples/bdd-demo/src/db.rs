@@ -118,8 +118,25 @@ impl Db {
             url,
             schema,
         };
-        db.migrate().await?;
+        db.migrate_with_retry().await?;
         Ok(db)
+    }
+
+    /// Feature processes start together on one fresh SQLite file; switching
+    /// it to WAL can answer "database is locked" without waiting on the busy
+    /// timeout. That is start-up contention, not the pollution the suite
+    /// demonstrates, so retry it briefly.
+    async fn migrate_with_retry(&self) -> Result<()> {
+        let mut attempt = 0;
+        loop {
+            match self.migrate().await {
+                Err(e) if attempt < 50 && e.to_string().contains("database is locked") => {
+                    attempt += 1;
+                    tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+                }
+                other => return other,
+            }
+        }
     }
 
     async fn migrate(&self) -> Result<()> {
