@@ -26,6 +26,9 @@ pub struct LineReader<R> {
     max: usize,
     /// Number of the line last returned.
     pub line_no: u64,
+    /// Bytes of the line last returned straight from `inner`'s buffer, to
+    /// consume on the next call.
+    pending: usize,
 }
 
 impl<R: BufRead> LineReader<R> {
@@ -39,11 +42,33 @@ impl<R: BufRead> LineReader<R> {
             buf: Vec::with_capacity(1024),
             max,
             line_no: 0,
+            pending: 0,
         }
     }
 
     /// The next line, or `None` at end of input.
     pub fn next_line(&mut self) -> io::Result<Option<Line<'_>>> {
+        if self.pending > 0 {
+            self.inner.consume(self.pending);
+            self.pending = 0;
+        }
+        // Fast path: the whole line is in the read buffer, so lend it out
+        // without copying. Anything else (errors included) takes the
+        // general path below.
+        let whole = match self.inner.fill_buf() {
+            Ok(avail) => memchr::memchr(b'\n', avail).filter(|&i| i <= self.max),
+            Err(_) => None,
+        };
+        if let Some(i) = whole {
+            self.pending = i + 1;
+            self.line_no += 1;
+            // Returns the same buffered bytes: nothing was consumed.
+            let avail = self.inner.fill_buf()?;
+            return Ok(Some(Line::Text {
+                bytes: &avail[..i],
+                complete: true,
+            }));
+        }
         self.buf.clear();
         let mut skipped: Option<u64> = None;
         loop {
@@ -130,6 +155,37 @@ mod tests {
     fn splits_lines_and_flags_a_cut_last_line() {
         assert_eq!(lines(b"ab\ncd\nef", 100), ["ab", "cd", "ef<cut>"]);
         assert_eq!(lines(b"ab\n\n", 100), ["ab", ""]);
+    }
+
+    #[test]
+    fn lends_whole_buffered_lines_and_still_caps_them() {
+        // A large read buffer holds every line whole (the no-copy path).
+        let mut r = LineReader::with_max(io::BufReader::new(&b"ok\n0123456789\nend"[..]), 8);
+        let mut out = Vec::new();
+        while let Some(l) = r.next_line().unwrap() {
+            out.push(format!("{l:?}"));
+        }
+        assert_eq!(
+            out,
+            [
+                format!(
+                    "{:?}",
+                    Line::Text {
+                        bytes: b"ok",
+                        complete: true
+                    }
+                ),
+                format!("{:?}", Line::TooLong { len: 10 }),
+                format!(
+                    "{:?}",
+                    Line::Text {
+                        bytes: b"end",
+                        complete: false
+                    }
+                ),
+            ]
+        );
+        assert_eq!(r.line_no, 3);
     }
 
     #[test]
