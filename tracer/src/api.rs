@@ -55,44 +55,6 @@ pub fn scenario(feature: &str, name: &str) -> Scenario {
     Scenario { span }
 }
 
-impl Scenario {
-    /// The scenario's span: instrument futures with a clone of it.
-    pub fn span(&self) -> &Span {
-        &self.span
-    }
-
-    /// Enters the span on this thread until the returned guard drops.
-    pub fn enter(&self) -> tracing::span::Entered<'_> {
-        self.span.enter()
-    }
-
-    /// Runs `f` inside the scenario's span.
-    pub fn in_scope<T>(&self, f: impl FnOnce() -> T) -> T {
-        self.span.in_scope(f)
-    }
-
-    /// Marks the scenario failed with `error` (it still ends on drop).
-    pub fn fail(&self, error: impl Display) {
-        self.span.record("outcome", "FAILED");
-        self.span.record("error", tracing::field::display(&error));
-    }
-
-    /// Marks the scenario skipped.
-    pub fn skip(&self) {
-        self.span.record("outcome", "SKIPPED");
-    }
-}
-
-impl Drop for Scenario {
-    fn drop(&mut self) {
-        if std::thread::panicking() {
-            self.span.record("outcome", "FAILED");
-            self.span.record("error", "panicked");
-        }
-        self.span.in_scope(|| state_event!(action = "SCENARIO_END"));
-    }
-}
-
 /// A running step; records `STEP_START` now and `STEP_END` on drop, like
 /// [`Scenario`]. It belongs to the scenario whose span is current (or
 /// instruments the calling future) when it is created.
@@ -115,36 +77,52 @@ pub fn step(text: &str) -> Step {
     Step { span }
 }
 
-impl Step {
-    pub fn span(&self) -> &Span {
-        &self.span
-    }
-    pub fn enter(&self) -> tracing::span::Entered<'_> {
-        self.span.enter()
-    }
-    pub fn in_scope<T>(&self, f: impl FnOnce() -> T) -> T {
-        self.span.in_scope(f)
-    }
-    /// Marks the step failed with `error`.
-    pub fn fail(&self, error: impl Display) {
-        self.span.record("outcome", "FAILED");
-        self.span.record("error", tracing::field::display(&error));
-    }
-    /// Marks the step skipped.
-    pub fn skip(&self) {
-        self.span.record("outcome", "SKIPPED");
-    }
+/// The methods and the `Drop` shared by [`Scenario`] and [`Step`]: both are
+/// a span whose outcome is recorded before an `*_END` record on drop.
+macro_rules! outcome_guard {
+    ($guard:ident, $end:literal) => {
+        impl $guard {
+            /// The span: instrument futures with a clone of it.
+            pub fn span(&self) -> &Span {
+                &self.span
+            }
+
+            /// Enters the span on this thread until the returned guard drops.
+            pub fn enter(&self) -> tracing::span::Entered<'_> {
+                self.span.enter()
+            }
+
+            /// Runs `f` inside the span.
+            pub fn in_scope<T>(&self, f: impl FnOnce() -> T) -> T {
+                self.span.in_scope(f)
+            }
+
+            /// Marks it failed with `error` (it still ends on drop).
+            pub fn fail(&self, error: impl Display) {
+                self.span.record("outcome", "FAILED");
+                self.span.record("error", tracing::field::display(&error));
+            }
+
+            /// Marks it skipped.
+            pub fn skip(&self) {
+                self.span.record("outcome", "SKIPPED");
+            }
+        }
+
+        impl Drop for $guard {
+            fn drop(&mut self) {
+                if std::thread::panicking() {
+                    self.span.record("outcome", "FAILED");
+                    self.span.record("error", "panicked");
+                }
+                self.span.in_scope(|| state_event!(action = $end));
+            }
+        }
+    };
 }
 
-impl Drop for Step {
-    fn drop(&mut self) {
-        if std::thread::panicking() {
-            self.span.record("outcome", "FAILED");
-            self.span.record("error", "panicked");
-        }
-        self.span.in_scope(|| state_event!(action = "STEP_END"));
-    }
-}
+outcome_guard!(Scenario, "SCENARIO_END");
+outcome_guard!(Step, "STEP_END");
 
 /// Sets the database identity used for later sqlx statements of this
 /// process (e.g. your `DATABASE_URL`). Credentials and query parameters are

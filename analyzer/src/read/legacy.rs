@@ -15,7 +15,7 @@ use std::sync::Arc;
 use chrono::{DateTime, FixedOffset, Local, NaiveDate, NaiveDateTime, Offset, TimeZone, Utc};
 use state_tracer::format::{Action, ActionKind, Outcome, Resource, Scope};
 
-use crate::read::lines::{Line, LineReader};
+use crate::read::lines::{LineReader, TextLine};
 use crate::read::{FileEnd, Problems, ReadOptions};
 use crate::record::{FileIdx, Interner, Micros, Rec, RecKind};
 
@@ -365,29 +365,11 @@ impl<R: BufRead> Parser<R> {
             if out.len() >= max {
                 return false;
             }
-            // `next_line` returns exactly one more line.
-            let no = lines.line_no + 1;
-            let line = match lines.next_line() {
-                Ok(Some(l)) => l,
-                Ok(None) => return true,
-                Err(e) => {
-                    problems.push(no, format!("read error: {e}; rest of file skipped"));
-                    return true;
-                }
-            };
-            let (bytes, complete) = match line {
-                Line::TooLong { len } => {
-                    problems.push(no, format!("line of {len} bytes is too long; skipped"));
-                    continue;
-                }
-                Line::Text { bytes, complete } => (bytes, complete),
-            };
-            let Ok(text) = std::str::from_utf8(bytes) else {
-                problems.push(no, "invalid UTF-8; line skipped".into());
-                continue;
+            let Some(TextLine { no, text, complete }) = lines.next_text(problems) else {
+                return true;
             };
             let text = text.trim_end_matches('\r');
-            if text.trim().is_empty() || (no == 1 && text.starts_with("TIMESTAMP")) {
+            if no == 1 && text.starts_with("TIMESTAMP") {
                 continue;
             }
             let parsed =

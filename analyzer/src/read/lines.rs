@@ -6,6 +6,8 @@
 
 use std::io::{self, BufRead};
 
+use crate::read::Problems;
+
 /// Longest line kept; longer lines are skipped with a warning.
 pub const MAX_LINE: usize = 1 << 20;
 
@@ -19,6 +21,16 @@ pub enum Line<'a> {
     TooLong { len: u64 },
 }
 
+/// A non-blank UTF-8 line handed to a format parser by [`LineReader::next_text`].
+pub struct TextLine<'a> {
+    /// 1-based line number.
+    pub no: u64,
+    /// Without its `\n`.
+    pub text: &'a str,
+    /// False for a last line that ended without `\n` (a killed writer).
+    pub complete: bool,
+}
+
 /// Streams lines out of any `BufRead`, counting them (1-based).
 pub struct LineReader<R> {
     inner: R,
@@ -29,6 +41,8 @@ pub struct LineReader<R> {
     /// Bytes of the line last returned straight from `inner`'s buffer, to
     /// consume on the next call.
     pending: usize,
+    /// Whether the line last returned from `buf` ended with `\n`.
+    buf_complete: bool,
 }
 
 impl<R: BufRead> LineReader<R> {
@@ -43,6 +57,54 @@ impl<R: BufRead> LineReader<R> {
             max,
             line_no: 0,
             pending: 0,
+            buf_complete: true,
+        }
+    }
+
+    /// The next line worth parsing, or `None` at the end of the file. What
+    /// no format can parse (over-long lines, invalid UTF-8) is reported to
+    /// `problems` and skipped, blank lines are skipped, and a read error ends
+    /// the file with a warning.
+    pub fn next_text(&mut self, problems: &mut Problems) -> Option<TextLine<'_>> {
+        loop {
+            let no = self.line_no + 1;
+            let bytes = match self.next_line() {
+                Ok(None) => return None,
+                Err(e) => {
+                    problems.push(no, format!("read error: {e}; rest of file skipped"));
+                    return None;
+                }
+                Ok(Some(Line::TooLong { len })) => {
+                    problems.push(
+                        no,
+                        format!("line of {len} bytes is too long (limit 1 MiB); skipped"),
+                    );
+                    continue;
+                }
+                Ok(Some(Line::Text { bytes, .. })) => bytes,
+            };
+            match std::str::from_utf8(bytes) {
+                Err(_) => problems.push(no, "invalid UTF-8; line skipped".into()),
+                Ok(text) if text.trim().is_empty() => {}
+                // Handed out below through `current`: returning this borrow
+                // from inside the loop is rejected by the borrow checker.
+                Ok(_) => break,
+            }
+        }
+        let no = self.line_no;
+        let (bytes, complete) = self.current()?;
+        let text = std::str::from_utf8(bytes).expect("checked above");
+        Some(TextLine { no, text, complete })
+    }
+
+    /// The text line `next_line` returned last (no I/O: it is still in a
+    /// buffer).
+    fn current(&mut self) -> Option<(&[u8], bool)> {
+        if self.pending > 0 {
+            let avail = self.inner.fill_buf().ok()?;
+            Some((&avail[..self.pending - 1], true))
+        } else {
+            Some((&self.buf, self.buf_complete))
         }
     }
 
@@ -87,6 +149,7 @@ impl<R: BufRead> LineReader<R> {
                     return Ok(None);
                 }
                 self.line_no += 1;
+                self.buf_complete = false;
                 return Ok(Some(Line::Text {
                     bytes: &self.buf,
                     complete: false,
@@ -104,6 +167,7 @@ impl<R: BufRead> LineReader<R> {
                     }
                     self.inner.consume(i + 1);
                     self.line_no += 1;
+                    self.buf_complete = true;
                     return Ok(Some(match skipped {
                         Some(len) => Line::TooLong { len },
                         None => Line::Text {

@@ -7,7 +7,7 @@ use std::io::BufRead;
 
 use state_tracer::format::{sniff_header_version, Action, Event, Record, FORMAT_VERSION};
 
-use crate::read::lines::{Line, LineReader};
+use crate::read::lines::{LineReader, TextLine};
 use crate::read::{FileEnd, Problems, ReadOptions};
 use crate::record::{FileIdx, Interner, Rec, RecKind};
 
@@ -134,33 +134,9 @@ impl<R: BufRead> Parser<R> {
             if out.len() >= max {
                 return false;
             }
-            // `next_line` returns exactly one more line.
-            let no = lines.line_no + 1;
-            let line = match lines.next_line() {
-                Ok(Some(l)) => l,
-                Ok(None) => return true,
-                Err(e) => {
-                    problems.push(no, format!("read error: {e}; rest of file skipped"));
-                    return true;
-                }
+            let Some(TextLine { no, text, complete }) = lines.next_text(problems) else {
+                return true;
             };
-            let (bytes, complete) = match line {
-                Line::TooLong { len } => {
-                    problems.push(
-                        no,
-                        format!("line of {len} bytes is too long (limit 1 MiB); skipped"),
-                    );
-                    continue;
-                }
-                Line::Text { bytes, complete } => (bytes, complete),
-            };
-            let Ok(text) = std::str::from_utf8(bytes) else {
-                problems.push(no, "invalid UTF-8; line skipped".into());
-                continue;
-            };
-            if text.trim().is_empty() {
-                continue;
-            }
             // Fast path: the tracer writes `{"type":"event",…` first, so an
             // event line can go straight into `Event` (which ignores `type`)
             // instead of serde's buffering of internally tagged enums.
