@@ -4,7 +4,7 @@
 use std::io::{self, Write};
 
 use crate::model::{Report, Severity};
-use crate::render::who;
+use crate::render::{confidence_text, who};
 
 /// Escapes a table cell.
 fn cell(s: &str) -> String {
@@ -67,12 +67,8 @@ pub fn write(r: &Report, out: &mut dyn Write) -> io::Result<()> {
             if f.occurrences > 1 {
                 write!(out, " ({} times)", f.occurrences)?;
             }
-            if let Some(c) = f.confidence {
-                write!(out, " Confidence: {c}")?;
-                if let Some(why) = &f.why {
-                    write!(out, " ({why})")?;
-                }
-                write!(out, ".")?;
+            if let Some(c) = confidence_text(f) {
+                write!(out, " Confidence: {c}.")?;
             }
             writeln!(out)?;
             if let Some(rep) = &f.reproduce {

@@ -157,3 +157,12 @@ pub fn who(s: Option<&crate::model::ScenarioRef>) -> String {
         Some(s) => format!("{}: {} (pid {})", s.feature, s.scenario, s.pid),
     }
 }
+
+/// `high (DB_CLEANUP inside the victim's window: …)`, for pollution findings.
+pub fn confidence_text(f: &crate::model::Finding) -> Option<String> {
+    let c = f.confidence?;
+    Some(match &f.why {
+        Some(why) => format!("{c} ({why})"),
+        None => c.to_string(),
+    })
+}

@@ -7,7 +7,7 @@ use comfy_table::presets::UTF8_FULL_CONDENSED;
 use comfy_table::{Cell, Color, ContentArrangement, Table};
 
 use crate::model::{Report, Severity};
-use crate::render::{who, RenderOptions};
+use crate::render::{confidence_text, who, RenderOptions};
 
 fn table(opts: &RenderOptions) -> Table {
     let mut t = Table::new();
@@ -63,12 +63,8 @@ fn write_likely_causes(r: &Report, out: &mut dyn Write) -> io::Result<()> {
             write!(out, " ({} times)", f.occurrences)?;
         }
         writeln!(out)?;
-        if let Some(c) = f.confidence {
-            write!(out, "     Confidence: {c}")?;
-            if let Some(why) = &f.why {
-                write!(out, " ({why})")?;
-            }
-            writeln!(out)?;
+        if let Some(c) = confidence_text(f) {
+            writeln!(out, "     Confidence: {c}")?;
         }
         if let Some(rep) = &f.reproduce {
             writeln!(
