@@ -408,21 +408,14 @@ impl Shared {
         }
         let outcome = lock(&sc.outcome).unwrap_or(Outcome::Passed);
         let error = lock(&sc.error).clone();
-        with_scratch(|s| {
-            crate::writer::start_body(&mut s.body);
-            encode_common(&mut s.body, Some(sc), step, Action::ScenarioEnd);
-            json::field_str(&mut s.body, "outcome", outcome.as_str());
-            if let Some(e) = &error {
-                json::field_str(&mut s.body, "error", &secret::scrub(e));
-            }
-            json::field_uint(
-                &mut s.body,
-                "duration_us",
-                sc.start.elapsed().as_micros() as u64,
-            );
-            s.body.extend_from_slice(b"}\n");
-            self.writer.write_event(&mut s.body);
-        });
+        self.write_end(
+            Some(sc),
+            step,
+            Action::ScenarioEnd,
+            outcome,
+            error,
+            sc.start,
+        );
     }
 
     fn step_end(&self, st: &StepData) {
@@ -431,14 +424,29 @@ impl Shared {
         }
         let outcome = lock(&st.outcome).unwrap_or(Outcome::Passed);
         let error = lock(&st.error).clone();
+        self.write_end(
+            st.scenario.as_deref(),
+            Some(&st.text),
+            Action::StepEnd,
+            outcome,
+            error,
+            st.start,
+        );
+    }
+
+    /// `SCENARIO_END` / `STEP_END`: outcome, scrubbed error, duration since `start`.
+    fn write_end(
+        &self,
+        sc: Option<&ScenarioData>,
+        step: Option<&str>,
+        action: Action,
+        outcome: Outcome,
+        error: Option<String>,
+        start: Instant,
+    ) {
         with_scratch(|s| {
             crate::writer::start_body(&mut s.body);
-            encode_common(
-                &mut s.body,
-                st.scenario.as_deref(),
-                Some(&st.text),
-                Action::StepEnd,
-            );
+            encode_common(&mut s.body, sc, step, action);
             json::field_str(&mut s.body, "outcome", outcome.as_str());
             if let Some(e) = &error {
                 json::field_str(&mut s.body, "error", &secret::scrub(e));
@@ -446,7 +454,7 @@ impl Shared {
             json::field_uint(
                 &mut s.body,
                 "duration_us",
-                st.start.elapsed().as_micros() as u64,
+                start.elapsed().as_micros() as u64,
             );
             s.body.extend_from_slice(b"}\n");
             self.writer.write_event(&mut s.body);
