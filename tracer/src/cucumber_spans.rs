@@ -9,8 +9,9 @@
 //! The cucumber integration links its state-tracer scenario to that span
 //! once, from its before hook: `our_span.follows_from(Span::current())`.
 //! [`adopt`] then stores the scenario's data in the cucumber span's
-//! extensions, where the layer's ordinary ancestor walk finds it for every
-//! later event of that scenario run. Nothing is added to the per-event path;
+//! extensions (and the layer puts it in the span's `Node` too), where the
+//! layer's ordinary ancestor walk finds it for every later event of that
+//! scenario run. Nothing is added to the per-event path;
 //! without cucumber spans this module is never reached.
 
 use tracing_core::span::Id;
@@ -39,25 +40,22 @@ fn is_cucumber_scenario(meta: &Metadata<'_>) -> bool {
 
 /// `span` follows from `follows`: if `span` carries a `T` (a scenario's
 /// data) and `follows` is, or is inside, a cucumber scenario span, that
-/// cucumber span gets a copy of the `T`.
-pub(crate) fn adopt<S, T>(span: &Id, follows: &Id, ctx: &Context<'_, S>)
+/// cucumber span gets a copy of the `T`. Returns that cucumber span.
+pub(crate) fn adopt<S, T>(span: &Id, follows: &Id, ctx: &Context<'_, S>) -> Option<Id>
 where
     S: Subscriber + for<'a> LookupSpan<'a>,
     T: Clone + Send + Sync + 'static,
 {
-    let Some(follows) = ctx.span(follows) else {
-        return;
-    };
+    let follows = ctx.span(follows)?;
     if follows.metadata().target() != CUCUMBER_TARGET {
-        return;
+        return None;
     }
-    let Some(data) = ctx
+    let data = ctx
         .span(span)
-        .and_then(|s| s.extensions().get::<T>().cloned())
-    else {
-        return;
-    };
-    if let Some(scenario) = follows.scope().find(|s| is_cucumber_scenario(s.metadata())) {
-        scenario.extensions_mut().replace(data);
-    }
+        .and_then(|s| s.extensions().get::<T>().cloned())?;
+    let scenario = follows
+        .scope()
+        .find(|s| is_cucumber_scenario(s.metadata()))?;
+    scenario.extensions_mut().replace(data);
+    Some(scenario.id())
 }

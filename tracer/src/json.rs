@@ -27,72 +27,309 @@ static ESCAPE: [u8; 256] = {
 
 /// Appends `s` as a JSON string (with quotes), escaping like serde_json.
 ///
-/// Runs of bytes that need no escaping (nearly all of them) are found eight
-/// at a time and copied in one go.
+/// Nearly every string needs no escaping; that case is one pass of
+/// eight-byte words and one copy.
 #[inline]
 pub fn string(out: &mut Vec<u8>, s: &str) {
-    let bytes = s.as_bytes();
-    out.reserve(bytes.len() + 2);
-    out.push(b'"');
-    let mut start = 0;
-    let mut i = 0;
-    while i < bytes.len() {
-        if let Some(chunk) = bytes.get(i..i + 8) {
-            let mut word = [0u8; 8];
-            word.copy_from_slice(chunk);
-            if !word_needs_escape(u64::from_le_bytes(word)) {
-                i += 8;
-                continue;
+    let b = s.as_bytes();
+    if !scan::<false>(b).escape {
+        quoted(out, b);
+    } else {
+        escaped(out, b);
+    }
+}
+
+/// Appends free text as a JSON string, like [`string`], in the same single
+/// pass that makes sure it holds nothing [`crate::secret::scrub`] would
+/// mask. Returns `false`, writing nothing, when it might: the caller then
+/// scrubs it first.
+#[inline]
+pub fn string_unless_secret(out: &mut Vec<u8>, s: &str) -> bool {
+    let b = s.as_bytes();
+    let found = scan::<true>(b);
+    if found.secret {
+        return false;
+    }
+    if !found.escape {
+        quoted(out, b);
+    } else {
+        escaped(out, b);
+    }
+    true
+}
+
+/// What one pass over a string found.
+#[derive(Debug, PartialEq)]
+struct Scan {
+    /// Some byte needs escaping.
+    escape: bool,
+    /// (Only looked for when asked.) Something [`crate::secret::scrub`]
+    /// may mask starts here.
+    secret: bool,
+}
+
+/// One pass over `b` for bytes that need escaping and (if `SECRETS`) for
+/// the starts of secrets. Sixteen bytes at a time with SSE2 (always there
+/// on x86-64) when there are that many, else eight at a time.
+#[inline(always)]
+fn scan<const SECRETS: bool>(b: &[u8]) -> Scan {
+    #[cfg(target_arch = "x86_64")]
+    if b.len() >= 16 {
+        return sse2::scan::<SECRETS>(b);
+    }
+    if b.len() < 16 {
+        // Short strings (names, most values): a table lookup per byte.
+        let mut class = 0;
+        for &c in b {
+            class |= CLASS[c as usize];
+        }
+        let secret = SECRETS
+            && class & TRIGGER != 0
+            && (0..b.len()).any(|i| crate::secret::suspicious_at(b, i));
+        return Scan {
+            escape: class & NEEDS_ESCAPE != 0,
+            secret,
+        };
+    }
+    let mut escape = 0;
+    for (at, w) in words(b) {
+        escape |= escape_bytes(w);
+        if SECRETS {
+            let triggers = crate::secret::trigger_bytes(w);
+            if triggers != 0 && crate::secret::suspicious_in_word(b, at, triggers) {
+                return Scan {
+                    escape: escape != 0,
+                    secret: true,
+                };
             }
         }
-        let b = bytes[i];
-        let esc = ESCAPE[b as usize];
-        if esc != 0 {
-            out.extend_from_slice(&bytes[start..i]);
-            if esc == b'u' {
-                const HEX: &[u8; 16] = b"0123456789abcdef";
-                out.extend_from_slice(b"\\u00");
-                out.push(HEX[(b >> 4) as usize]);
-                out.push(HEX[(b & 0xf) as usize]);
-            } else {
-                out.push(b'\\');
-                out.push(esc);
-            }
-            start = i + 1;
+    }
+    Scan {
+        escape: escape != 0,
+        secret: false,
+    }
+}
+
+const NEEDS_ESCAPE: u8 = 1;
+const TRIGGER: u8 = 2;
+
+/// Per byte: [`NEEDS_ESCAPE`] (see [`ESCAPE`]) and [`TRIGGER`] (a byte
+/// `crate::secret::trigger_bytes` marks).
+static CLASS: [u8; 256] = {
+    let mut t = [0u8; 256];
+    let mut i = 0;
+    while i < 256 {
+        if ESCAPE[i] != 0 {
+            t[i] |= NEEDS_ESCAPE;
+        }
+        if matches!(i as u8, b':' | b'=' | b'J' | b'b' | b'B') {
+            t[i] |= TRIGGER;
         }
         i += 1;
+    }
+    t
+};
+
+#[cfg(target_arch = "x86_64")]
+mod sse2 {
+    use std::arch::x86_64::*;
+
+    /// [`super::scan`] for 16 bytes or more: sixteen-byte blocks, the last
+    /// one overlapping its predecessor.
+    #[inline(always)]
+    pub(super) fn scan<const SECRETS: bool>(b: &[u8]) -> super::Scan {
+        let mut escape = 0u32;
+        let mut at = 0;
+        loop {
+            let start = at.min(b.len() - 16);
+            let Some(block) = b.get(start..).and_then(|r| r.first_chunk::<16>()) else {
+                break;
+            };
+            let (esc, trig) = block_masks::<SECRETS>(block);
+            escape |= esc;
+            if SECRETS && trig != 0 && crate::secret::suspicious_in_mask(b, start, trig) {
+                return super::Scan {
+                    escape: escape != 0,
+                    secret: true,
+                };
+            }
+            if start + 16 >= b.len() {
+                break;
+            }
+            at = start + 16;
+        }
+        super::Scan {
+            escape: escape != 0,
+            secret: false,
+        }
+    }
+
+    /// Bit `k` set in the first mask if byte `k` needs escaping, in the
+    /// second if it is `:`, `=`, `J`, `b` or `B` (see
+    /// `crate::secret::trigger_bytes`).
+    #[inline(always)]
+    fn block_masks<const SECRETS: bool>(block: &[u8; 16]) -> (u32, u32) {
+        // SAFETY: SSE2 is part of x86-64; the load reads exactly the 16
+        // bytes of `block` (unaligned loads are allowed).
+        unsafe {
+            let v = _mm_loadu_si128(block.as_ptr().cast());
+            let eq = |c: u8| _mm_cmpeq_epi8(v, _mm_set1_epi8(c as i8));
+            // Control characters: max(v, 0x1f) == 0x1f exactly when v <= 0x1f.
+            let limit = _mm_set1_epi8(0x1f);
+            let control = _mm_cmpeq_epi8(_mm_max_epu8(v, limit), limit);
+            let escape = _mm_or_si128(control, _mm_or_si128(eq(b'"'), eq(b'\\')));
+            let escape = _mm_movemask_epi8(escape) as u32;
+            if !SECRETS {
+                return (escape, 0);
+            }
+            let folded = _mm_or_si128(v, _mm_set1_epi8(0x20));
+            let bee = _mm_cmpeq_epi8(folded, _mm_set1_epi8(b'b' as i8));
+            let trig = _mm_or_si128(
+                _mm_or_si128(eq(b':'), eq(b'=')),
+                _mm_or_si128(eq(b'J'), bee),
+            );
+            (escape, _mm_movemask_epi8(trig) as u32)
+        }
+    }
+}
+
+/// `(offset, word)` for words covering all of `b`: eight-byte words, the
+/// last one overlapping its predecessor (so no byte is missed and no
+/// partial word is assembled), or, for fewer than eight bytes, one word
+/// padded with `a` (which no caller looks for). Bytes are little-endian:
+/// byte `k` of the word is `b[offset + k]`.
+#[inline(always)]
+pub(crate) fn words(b: &[u8]) -> Words<'_> {
+    Words { b, at: 0 }
+}
+
+pub(crate) struct Words<'a> {
+    b: &'a [u8],
+    at: usize,
+}
+
+impl Iterator for Words<'_> {
+    type Item = (usize, u64);
+
+    #[inline(always)]
+    fn next(&mut self) -> Option<(usize, u64)> {
+        let at = self.at;
+        if let Some(w) = self.b.get(at..).and_then(|r| r.first_chunk::<8>()) {
+            self.at = at + 8;
+            return Some((at, u64::from_le_bytes(*w)));
+        }
+        let len = self.b.len();
+        if at >= len {
+            return None;
+        }
+        // A tail of 1..=7 bytes: covered now.
+        self.at = len;
+        if let Some(w) = len
+            .checked_sub(8)
+            .and_then(|s| self.b[s..].first_chunk::<8>())
+        {
+            return Some((len - 8, u64::from_le_bytes(*w)));
+        }
+        let mut w = [b'a'; 8];
+        for (slot, &byte) in w.iter_mut().zip(self.b) {
+            *slot = byte;
+        }
+        Some((0, u64::from_le_bytes(w)))
+    }
+}
+
+#[inline]
+fn quoted(out: &mut Vec<u8>, b: &[u8]) {
+    out.reserve(b.len() + 2);
+    out.push(b'"');
+    out.extend_from_slice(b);
+    out.push(b'"');
+}
+
+/// The general case of [`string`]: byte by byte, copying clean runs whole.
+#[cold]
+fn escaped(out: &mut Vec<u8>, bytes: &[u8]) {
+    out.reserve(bytes.len() + 8);
+    out.push(b'"');
+    let mut start = 0;
+    for (i, &b) in bytes.iter().enumerate() {
+        let esc = ESCAPE[b as usize];
+        if esc == 0 {
+            continue;
+        }
+        out.extend_from_slice(&bytes[start..i]);
+        if esc == b'u' {
+            const HEX: &[u8; 16] = b"0123456789abcdef";
+            out.extend_from_slice(b"\\u00");
+            out.push(HEX[(b >> 4) as usize]);
+            out.push(HEX[(b & 0xf) as usize]);
+        } else {
+            out.push(b'\\');
+            out.push(esc);
+        }
+        start = i + 1;
     }
     out.extend_from_slice(&bytes[start..]);
     out.push(b'"');
 }
 
-const ONES: u64 = 0x0101_0101_0101_0101;
+pub(crate) const ONES: u64 = 0x0101_0101_0101_0101;
 const HIGHS: u64 = 0x8080_8080_8080_8080;
 
-/// Whether any byte of `w` is zero (exact, the classic bit trick).
+/// The high bit of each zero byte of `w` set (every zero byte is marked;
+/// a byte just above a zero byte may be marked too, never one below the
+/// lowest).
 #[inline]
-pub(crate) const fn has_zero_byte(w: u64) -> bool {
-    w.wrapping_sub(ONES) & !w & HIGHS != 0
+pub(crate) const fn zero_bytes(w: u64) -> u64 {
+    w.wrapping_sub(ONES) & !w & HIGHS
+}
+
+/// [`zero_bytes`] of the bytes equal to `b`.
+#[inline]
+pub(crate) const fn bytes_equal(w: u64, b: u8) -> u64 {
+    zero_bytes(w ^ (ONES * b as u64))
+}
+
+/// Whether any byte of `w` is zero (exact, the classic bit trick).
+#[cfg(test)]
+const fn has_zero_byte(w: u64) -> bool {
+    zero_bytes(w) != 0
 }
 
 /// Whether any byte of `w` equals `b`.
-#[inline]
-pub(crate) const fn has_byte(w: u64, b: u8) -> bool {
+#[cfg(test)]
+const fn has_byte(w: u64, b: u8) -> bool {
     has_zero_byte(w ^ (ONES * b as u64))
 }
 
-/// Whether any of the eight bytes is a control character, `"` or `\\`.
+/// Non-zero when one of the eight bytes may be a control character, `"`
+/// or `\\` (exact as a yes/no).
 #[inline]
-fn word_needs_escape(w: u64) -> bool {
+fn escape_bytes(w: u64) -> u64 {
     // Bytes below 0x20: subtracting 0x20 borrows into the high bit, and
     // `!w` keeps it only for bytes that were below 0x80.
-    let control = w.wrapping_sub(ONES * 0x20) & !w & HIGHS != 0;
-    control || has_byte(w, b'"') || has_byte(w, b'\\')
+    let control = w.wrapping_sub(ONES * 0x20) & !w & HIGHS;
+    control | bytes_equal(w, b'"') | bytes_equal(w, b'\\')
+}
+
+/// Whether any of the eight bytes is a control character, `"` or `\\`.
+#[cfg(test)]
+fn word_needs_escape(w: u64) -> bool {
+    escape_bytes(w) != 0
 }
 
 /// Appends an unsigned integer in decimal.
 #[inline]
 pub fn uint(out: &mut Vec<u8>, v: u64) {
+    // Thread numbers, counts: mostly one or two digits.
+    if v < 10 {
+        out.push(b'0' + v as u8);
+        return;
+    }
+    if v < 100 {
+        out.extend_from_slice(&[b'0' + (v / 10) as u8, b'0' + (v % 10) as u8]);
+        return;
+    }
     let mut buf = [0u8; 20];
     let i = decimal(v, &mut buf);
     out.extend_from_slice(&buf[i..]);
@@ -108,6 +345,21 @@ pub fn decimal(mut v: u64, buf: &mut [u8; 20]) -> usize {
         6061626364656667686970717273747576777879\
         8081828384858687888990919293949596979899";
     let mut i = buf.len();
+    // Eight digits at a time in 32-bit arithmetic (cheaper divisions), at
+    // fixed places (no bounds checks): at most twice, as u64::MAX has 20.
+    for end in [20, 12] {
+        if v < 100_000_000 {
+            break;
+        }
+        let low = (v % 100_000_000) as u32;
+        v /= 100_000_000;
+        let digits = eight_digits(low, PAIRS);
+        if let Some(dst) = buf.get_mut(end - 8..end) {
+            dst.copy_from_slice(&digits);
+        }
+        i = end - 8;
+    }
+    let mut v = v as u32;
     while v >= 100 {
         let pair = (v % 100) as usize * 2;
         v /= 100;
@@ -125,8 +377,22 @@ pub fn decimal(mut v: u64, buf: &mut [u8; 20]) -> usize {
     i
 }
 
+/// `v` (< 100,000,000) as exactly eight digits.
+#[inline(always)]
+fn eight_digits(v: u32, pairs: &[u8; 200]) -> [u8; 8] {
+    let pair = |n: u32| {
+        let i = (n % 100) as usize * 2;
+        [pairs[i], pairs[i + 1]]
+    };
+    let [a, b] = pair(v / 1_000_000);
+    let [c, d] = pair(v / 10_000);
+    let [e, f] = pair(v / 100);
+    let [g, h] = pair(v);
+    [a, b, c, d, e, f, g, h]
+}
+
 /// Appends `,"key":` — `key` must not need escaping (our own field names).
-#[inline]
+#[inline(always)]
 pub fn key(out: &mut Vec<u8>, key: &str) {
     out.extend_from_slice(b",\"");
     out.extend_from_slice(key.as_bytes());
@@ -134,7 +400,7 @@ pub fn key(out: &mut Vec<u8>, key: &str) {
 }
 
 /// Appends `,"key":"value"`.
-#[inline]
+#[inline(always)]
 pub fn field_str(out: &mut Vec<u8>, k: &str, v: &str) {
     key(out, k);
     string(out, v);
@@ -198,6 +464,37 @@ mod tests {
     }
 
     #[test]
+    fn free_text_is_written_as_is_only_when_the_scrubber_would_not_look() {
+        // Every length around the 8- and 16-byte blocks, every trigger and
+        // escapable byte at every offset: `string_unless_secret` writes the
+        // text (exactly as `string` would) iff the scrubber's own check
+        // finds nothing.
+        let pad = "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFGHIJ";
+        for special in [
+            "", ":", "=", "eyJ", "Bearer", "bEaReR", "J", "b", "\"", "\n", "ż",
+        ] {
+            for len in [0usize, 1, 5, 7, 8, 9, 15, 16, 17, 23, 31, 32, 33, 40] {
+                for pos in 0..=len {
+                    let s = format!("{}{special}{}", &pad[..pos], &pad[pos..len]);
+                    let mut out = Vec::new();
+                    let written = string_unless_secret(&mut out, &s);
+                    let risky = crate::secret::might_hold_secret(s.as_bytes());
+                    assert_eq!(written, !risky, "{s:?}");
+                    if written {
+                        assert_eq!(
+                            std::str::from_utf8(&out).unwrap(),
+                            serde_json::to_string(&s).unwrap(),
+                            "{s:?}"
+                        );
+                    } else {
+                        assert!(out.is_empty(), "{s:?}");
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
     fn byte_tricks_find_exactly_the_bytes_asked_for() {
         for b in 0..=255u8 {
             for pos in 0..8 {
@@ -223,6 +520,11 @@ mod tests {
             12345,
             999_999,
             1_000_000,
+            99_999_999,
+            100_000_000,
+            100_000_001,
+            12_345_678_901_234,
+            10_000_000_000_000_000,
             u64::MAX,
         ] {
             let mut out = Vec::new();

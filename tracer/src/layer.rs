@@ -6,7 +6,9 @@
 //!   explicit `SCENARIO_END` event inside it, or its close) is
 //!   `SCENARIO_END`. A span named `step` works the same way for steps.
 //! - Any event is attributed to the nearest scenario (and step) among its
-//!   span ancestors, whatever thread or task it runs on. When an event has
+//!   span ancestors, whatever thread or task it runs on. For the usual
+//!   contextual event that answer comes from the layer's own mirror of the
+//!   entered spans ([`crate::span_stack`], [`Node`]), not from the registry. When an event has
 //!   no scenario ancestor and exactly one scenario is open in the process,
 //!   it is attributed to that one (the common one-scenario-at-a-time suite
 //!   that never enters the span); with several open, it stays unattributed
@@ -38,6 +40,7 @@ use crate::config::{Config, Flush, RECORDED_ENV};
 use crate::format::{Action, Header, Outcome, FORMAT_NAME, FORMAT_VERSION, TARGET};
 use crate::json;
 use crate::secret;
+use crate::span_stack::Current;
 use crate::sql;
 use crate::writer::Writer;
 
@@ -186,6 +189,7 @@ where
     shared.write_simple(Action::ProcessStart, None);
     let inner = Inner {
         shared: shared.clone(),
+        layer_id: NEXT_LAYER_ID.fetch_add(1, Ordering::Relaxed),
     };
     let filter: OurFilter =
         tracing_subscriber::filter::filter_fn(is_ours as fn(&Metadata<'_>) -> bool);
@@ -343,6 +347,72 @@ struct StepData {
     scenario: Option<Arc<ScenarioData>>,
 }
 
+/// One of the layer's spans as attribution sees it: what it is, and its
+/// nearest ancestor among the layer's spans. Built once in `on_new_span`
+/// and kept in the span's extensions and on [`crate::span_stack`] while it
+/// is entered, so an event resolves its scenario and step by following
+/// these pointers instead of walking the registry.
+pub(crate) struct Node {
+    kind: NodeKind,
+    parent: Option<Arc<Node>>,
+}
+
+enum NodeKind {
+    Scenario(Arc<ScenarioData>),
+    Step(Arc<StepData>),
+    /// Any other span of ours (cucumber's): a cucumber scenario span gets
+    /// the scenario it was linked to (see `crate::cucumber_spans`).
+    Other(Mutex<Option<Arc<ScenarioData>>>),
+}
+
+/// A scenario found for an event: borrowed from a span, or owned (the sole
+/// open scenario, or one adopted by a cucumber span).
+enum Found<'a> {
+    None,
+    Borrowed(&'a ScenarioData),
+    Owned(Arc<ScenarioData>),
+}
+
+impl Found<'_> {
+    fn get(&self) -> Option<&ScenarioData> {
+        match self {
+            Found::None => None,
+            Found::Borrowed(sc) => Some(sc),
+            Found::Owned(sc) => Some(sc),
+        }
+    }
+}
+
+impl Node {
+    /// Nearest step, and the nearest scenario (the step's own if it has
+    /// one), walking up from this span: the same answer as
+    /// [`Inner::context`]'s walk over the registry's scope.
+    #[inline(always)]
+    fn attribution(&self) -> (Found<'_>, Option<&StepData>) {
+        let mut step: Option<&StepData> = None;
+        let mut node = Some(self);
+        while let Some(n) = node {
+            match &n.kind {
+                NodeKind::Step(st) if step.is_none() => {
+                    step = Some(st);
+                    if let Some(sc) = &st.scenario {
+                        return (Found::Borrowed(sc), step);
+                    }
+                }
+                NodeKind::Step(_) => {}
+                NodeKind::Scenario(sc) => return (Found::Borrowed(sc), step),
+                NodeKind::Other(adopted) => {
+                    if let Some(sc) = lock(adopted).clone() {
+                        return (Found::Owned(sc), step);
+                    }
+                }
+            }
+            node = n.parent.as_deref();
+        }
+        (Found::None, step)
+    }
+}
+
 /// Database identity for sqlx statements; see [`crate::set_database`].
 static DB_IDENTITY: RwLock<Option<String>> = RwLock::new(None);
 /// Schema selected outside any scenario.
@@ -482,6 +552,7 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 }
 
 /// `,"tid":N` + scenario identification + `,"action":"X"` (no closing brace).
+#[inline(always)]
 fn encode_common(out: &mut Vec<u8>, sc: Option<&ScenarioData>, step: Option<&str>, action: Action) {
     json::field_uint(out, "tid", thread_tid());
     if let Some(sc) = sc {
@@ -581,6 +652,12 @@ struct Fields {
     /// Other fields, pre-encoded as `"k":v` pairs separated by commas.
     extra: Vec<u8>,
     has: u32,
+    /// The callsite whose field names `codes` caches: a typed helper's
+    /// events come from the same few callsites, so each field's slot is
+    /// looked up by name once per callsite change, not once per event.
+    callsite: Option<tracing_core::callsite::Identifier>,
+    /// [`slot_code`] + 1 of field `i` of `callsite`; 0 = not looked up yet.
+    codes: [u8; 8],
 }
 
 const HAS_ACTION: u32 = 1;
@@ -617,29 +694,58 @@ impl Fields {
     }
 
     fn slot(&mut self, name: &str) -> Option<(&mut String, u32)> {
-        Some(match name {
-            "action" => (&mut self.action, HAS_ACTION),
-            "details" => (&mut self.details, HAS_DETAILS),
-            "name" => (&mut self.name, HAS_NAME),
-            "table" | "tables" => (&mut self.table, HAS_TABLE),
-            "schema" => (&mut self.schema, HAS_SCHEMA),
-            "db" => (&mut self.db, HAS_DB),
-            "message" => (&mut self.message, HAS_MESSAGE),
-            "feature" => (&mut self.feature, HAS_FEATURE),
-            "scenario" => (&mut self.scenario, HAS_SCENARIO),
-            "outcome" => (&mut self.outcome, HAS_OUTCOME),
-            "error" => (&mut self.error, HAS_ERROR),
-            "text" => (&mut self.text, HAS_TEXT),
-            "method" => (&mut self.method, HAS_METHOD),
-            "path" => (&mut self.path, HAS_PATH),
-            "summary" => (&mut self.summary, 0),
-            "db.statement" => (&mut self.statement, 0),
+        self.slot_by_code(slot_code(name))
+    }
+
+    fn slot_by_code(&mut self, code: u8) -> Option<(&mut String, u32)> {
+        Some(match code {
+            1 => (&mut self.action, HAS_ACTION),
+            2 => (&mut self.details, HAS_DETAILS),
+            3 => (&mut self.name, HAS_NAME),
+            4 => (&mut self.table, HAS_TABLE),
+            5 => (&mut self.schema, HAS_SCHEMA),
+            6 => (&mut self.db, HAS_DB),
+            7 => (&mut self.message, HAS_MESSAGE),
+            8 => (&mut self.feature, HAS_FEATURE),
+            9 => (&mut self.scenario, HAS_SCENARIO),
+            10 => (&mut self.outcome, HAS_OUTCOME),
+            11 => (&mut self.error, HAS_ERROR),
+            12 => (&mut self.text, HAS_TEXT),
+            13 => (&mut self.method, HAS_METHOD),
+            14 => (&mut self.path, HAS_PATH),
+            15 => (&mut self.summary, 0),
+            16 => (&mut self.statement, 0),
             _ => return None,
         })
     }
 
+    /// [`slot_code`] of `field`, cached per callsite (see `codes`).
+    fn code(&mut self, field: &Field) -> u8 {
+        let i = field.index();
+        if i >= self.codes.len() {
+            return slot_code(field.name());
+        }
+        let callsite = field.callsite();
+        if self.callsite.as_ref() == Some(&callsite) {
+            if let Some(code) = self.codes[i].checked_sub(1) {
+                return code;
+            }
+        } else {
+            self.callsite = Some(callsite);
+            self.codes = [0; 8];
+        }
+        let code = slot_code(field.name());
+        self.codes[i] = code + 1;
+        code
+    }
+
     fn set_str(&mut self, name: &str, value: &str) {
-        if let Some((slot, flag)) = self.slot(name) {
+        self.set_str_code(slot_code(name), name, value);
+    }
+
+    #[inline(always)]
+    fn set_str_code(&mut self, code: u8, name: &str, value: &str) {
+        if let Some((slot, flag)) = self.slot_by_code(code) {
             slot.clear();
             slot.push_str(value);
             self.has |= flag;
@@ -665,6 +771,10 @@ impl Fields {
         }
     }
 
+    // Rare (fields the format has no member for): kept out of line so the
+    // visitor's common path stays small.
+    #[cold]
+    #[inline(never)]
     fn extra_pair(&mut self, name: &str, v: ExtraValue<'_>) {
         if name == "elapsed" || name.starts_with("log.") {
             return; // sqlx's human duration and tracing-log metadata: noise.
@@ -688,6 +798,30 @@ impl Fields {
     }
 }
 
+/// Which [`Fields`] slot a field name fills (see [`Fields::slot_by_code`]);
+/// 0 for none.
+fn slot_code(name: &str) -> u8 {
+    match name {
+        "action" => 1,
+        "details" => 2,
+        "name" => 3,
+        "table" | "tables" => 4,
+        "schema" => 5,
+        "db" => 6,
+        "message" => 7,
+        "feature" => 8,
+        "scenario" => 9,
+        "outcome" => 10,
+        "error" => 11,
+        "text" => 12,
+        "method" => 13,
+        "path" => 14,
+        "summary" => 15,
+        "db.statement" => 16,
+        _ => 0,
+    }
+}
+
 enum ExtraValue<'a> {
     Str(&'a str),
     Num(i128),
@@ -696,7 +830,8 @@ enum ExtraValue<'a> {
 
 impl Visit for Fields {
     fn record_str(&mut self, field: &Field, value: &str) {
-        self.set_str(field.name(), value);
+        let code = self.code(field);
+        self.set_str_code(code, field.name(), value);
     }
     fn record_u64(&mut self, field: &Field, value: u64) {
         self.set_u64(field.name(), value);
@@ -740,11 +875,18 @@ impl Visit for Fields {
 /// The layer proper, wrapped in its filter by [`StateLayer`].
 struct Inner {
     shared: Arc<Shared>,
+    /// Tells this layer's entries on [`crate::span_stack`] from others'.
+    layer_id: u64,
 }
+
+static NEXT_LAYER_ID: AtomicU64 = AtomicU64::new(1);
 
 impl Inner {
     /// Nearest scenario and step among the event's ancestors (or the sole
-    /// open scenario).
+    /// open scenario), asking the registry: the slow path, for events with
+    /// an explicit parent, root events, and threads whose
+    /// [`crate::span_stack`] mirror could not be kept. Contextual events
+    /// normally get the same answer from [`Node::attribution`].
     fn context<S>(
         &self,
         event: &Event<'_>,
@@ -777,6 +919,76 @@ impl Inner {
             scenario = self.shared.sole_open();
         }
         (scenario, step)
+    }
+
+    /// Writes the record for `event`, whose fields are `fields`, attributed
+    /// to `scenario` and `step`.
+    #[inline(always)]
+    fn record<S>(
+        &self,
+        event: &Event<'_>,
+        ctx: &Context<'_, S>,
+        fields: &Fields,
+        scenario: Option<&ScenarioData>,
+        step: Option<&StepData>,
+        body: &mut Vec<u8>,
+    ) where
+        S: Subscriber + for<'a> LookupSpan<'a>,
+    {
+        let step_text = step.map(|st| st.text.as_str());
+        if event.metadata().target() == SQLX_TARGET {
+            self.on_sql(fields, scenario, step_text, body);
+            return;
+        }
+        // Parsed once here for on_state too: `None` without an action,
+        // `Some(None)` for a name that is not one of ours.
+        let action = fields
+            .get(HAS_ACTION, &fields.action)
+            .map(|a| trim(a).parse::<Action>().ok());
+        match action {
+            Some(Some(Action::ScenarioEnd)) => {
+                if let Some(sc) = scenario {
+                    if let Some(o) = fields
+                        .get(HAS_OUTCOME, &fields.outcome)
+                        .and_then(|o| o.parse().ok())
+                    {
+                        *lock(&sc.outcome) = Some(o);
+                    }
+                    if let Some(e) = fields.get(HAS_ERROR, &fields.error) {
+                        *lock(&sc.error) = Some(e.to_owned());
+                    }
+                    self.shared.scenario_end(sc, None);
+                    return;
+                }
+            }
+            Some(Some(Action::StepEnd)) => {
+                let found;
+                let st = match step {
+                    Some(st) => Some(st),
+                    None => {
+                        found = ctx.event_scope(event).and_then(|mut scope| {
+                            scope.find_map(|sp| sp.extensions().get::<Arc<StepData>>().cloned())
+                        });
+                        found.as_deref()
+                    }
+                };
+                if let Some(st) = st {
+                    if let Some(o) = fields
+                        .get(HAS_OUTCOME, &fields.outcome)
+                        .and_then(|o| o.parse().ok())
+                    {
+                        *lock(&st.outcome) = Some(o);
+                    }
+                    if let Some(e) = fields.get(HAS_ERROR, &fields.error) {
+                        *lock(&st.error) = Some(e.to_owned());
+                    }
+                    self.shared.step_end(st);
+                    return;
+                }
+            }
+            _ => {}
+        }
+        self.on_state(fields, action, scenario, step_text, body);
     }
 
     fn on_sql(&self, f: &Fields, sc: Option<&ScenarioData>, step: Option<&str>, out: &mut Vec<u8>) {
@@ -837,14 +1049,14 @@ impl Inner {
     fn on_state(
         &self,
         f: &Fields,
+        parsed: Option<Option<Action>>,
         sc: Option<&ScenarioData>,
         step: Option<&str>,
         out: &mut Vec<u8>,
     ) {
-        let raw_action = f.get(HAS_ACTION, &f.action);
-        let (action, custom_name) = match raw_action.map(|a| trim(a).parse::<Action>()) {
-            Some(Ok(a)) => (a, None),
-            Some(Err(_)) => (Action::Custom, raw_action),
+        let (action, custom_name) = match parsed {
+            Some(Some(a)) => (a, None),
+            Some(None) => (Action::Custom, f.get(HAS_ACTION, &f.action)),
             None => (Action::Custom, None),
         };
         if matches!(action, Action::ProcessStart | Action::ProcessEnd) {
@@ -951,13 +1163,13 @@ impl Inner {
             .get(HAS_DETAILS, &f.details)
             .or(f.get(HAS_MESSAGE, &f.message));
         if let Some(d) = details {
-            let d = secret::scrub(d);
-            if d.len() > 4000 {
-                let mut d = d.into_owned();
+            json::key(out, "details");
+            // Short clean text (the common case) is written as it is, in
+            // one pass; anything else is scrubbed, then cut to 4000 bytes.
+            if d.len() > 4000 || !json::string_unless_secret(out, d) {
+                let mut d = secret::scrub(d).into_owned();
                 truncate_utf8(&mut d, 4000);
-                json::field_str(out, "details", &d);
-            } else {
-                json::field_str(out, "details", &d);
+                json::string(out, &d);
             }
         }
         if let Some(o) = f.get(HAS_OUTCOME, &f.outcome) {
@@ -1098,11 +1310,17 @@ where
 {
     fn on_new_span(&self, attrs: &Attributes<'_>, id: &Id, ctx: Context<'_, S>) {
         let meta = attrs.metadata();
+        let Some(span) = ctx.span(id) else { return };
+        let parent = span
+            .parent()
+            .and_then(|p| p.extensions().get::<Arc<Node>>().cloned());
         if meta.target() != TARGET || !matches!(meta.name(), "scenario" | "step") {
+            let kind = NodeKind::Other(Mutex::new(None));
+            span.extensions_mut()
+                .insert(Arc::new(Node { kind, parent }));
             return;
         }
-        let Some(span) = ctx.span(id) else { return };
-        with_scratch(|s| {
+        let kind = with_scratch(|s| {
             s.fields.clear();
             attrs.record(&mut s.fields);
             let f = &s.fields;
@@ -1132,7 +1350,8 @@ where
                 encode_common(&mut s.body, Some(&data), None, Action::ScenarioStart);
                 s.body.extend_from_slice(b"}\n");
                 self.shared.writer.write_event(&mut s.body);
-                span.extensions_mut().insert(data);
+                span.extensions_mut().insert(data.clone());
+                NodeKind::Scenario(data)
             } else {
                 let scenario = span
                     .scope()
@@ -1162,9 +1381,23 @@ where
                 );
                 s.body.extend_from_slice(b"}\n");
                 self.shared.writer.write_event(&mut s.body);
-                span.extensions_mut().insert(data);
+                span.extensions_mut().insert(data.clone());
+                NodeKind::Step(data)
             }
         });
+        span.extensions_mut()
+            .insert(Arc::new(Node { kind, parent }));
+    }
+
+    fn on_enter(&self, id: &Id, ctx: Context<'_, S>) {
+        let node = ctx
+            .span(id)
+            .and_then(|s| s.extensions().get::<Arc<Node>>().cloned());
+        crate::span_stack::push(self.layer_id, id.into_u64(), node);
+    }
+
+    fn on_exit(&self, id: &Id, _ctx: Context<'_, S>) {
+        crate::span_stack::pop(self.layer_id, id.into_u64());
     }
 
     fn on_record(&self, id: &Id, values: &SpanRecord<'_>, ctx: Context<'_, S>) {
@@ -1194,54 +1427,36 @@ where
         if self.shared.writer.is_finished() {
             return;
         }
-        let (scenario, step_data) = self.context(event, &ctx);
-        let step = step_data.as_ref().map(|st| st.text.as_str());
-        let is_sql = event.metadata().target() == SQLX_TARGET;
         with_scratch(|s| {
             s.fields.clear();
+            // Field values' Debug impls are user code: record them before
+            // the span stack is borrowed below.
             event.record(&mut s.fields);
             let Scratch { body, fields } = s;
-            if is_sql {
-                self.on_sql(fields, scenario.as_deref(), step, body);
-                return;
+            let fast = event.is_contextual()
+                && crate::span_stack::with_current(self.layer_id, |current| {
+                    let (found, step) = match current {
+                        Current::Node(node) => node.attribution(),
+                        Current::None => (Found::None, None),
+                    };
+                    let found = match found {
+                        Found::None => self.shared.sole_open().map_or(Found::None, Found::Owned),
+                        found => found,
+                    };
+                    self.record(event, &ctx, fields, found.get(), step, body);
+                })
+                .is_some();
+            if !fast {
+                let (scenario, step) = self.context(event, &ctx);
+                self.record(
+                    event,
+                    &ctx,
+                    fields,
+                    scenario.as_deref(),
+                    step.as_deref(),
+                    body,
+                );
             }
-            match fields.get(HAS_ACTION, &fields.action).map(trim) {
-                Some("SCENARIO_END") => {
-                    if let Some(sc) = &scenario {
-                        if let Some(o) = fields
-                            .get(HAS_OUTCOME, &fields.outcome)
-                            .and_then(|o| o.parse().ok())
-                        {
-                            *lock(&sc.outcome) = Some(o);
-                        }
-                        if let Some(e) = fields.get(HAS_ERROR, &fields.error) {
-                            *lock(&sc.error) = Some(e.to_owned());
-                        }
-                        self.shared.scenario_end(sc, None);
-                        return;
-                    }
-                }
-                Some("STEP_END") => {
-                    let st = ctx.event_scope(event).and_then(|mut scope| {
-                        scope.find_map(|sp| sp.extensions().get::<Arc<StepData>>().cloned())
-                    });
-                    if let Some(st) = st {
-                        if let Some(o) = fields
-                            .get(HAS_OUTCOME, &fields.outcome)
-                            .and_then(|o| o.parse().ok())
-                        {
-                            *lock(&st.outcome) = Some(o);
-                        }
-                        if let Some(e) = fields.get(HAS_ERROR, &fields.error) {
-                            *lock(&st.error) = Some(e.to_owned());
-                        }
-                        self.shared.step_end(&st);
-                        return;
-                    }
-                }
-                _ => {}
-            }
-            self.on_state(fields, scenario.as_deref(), step, body);
         });
     }
 
@@ -1261,7 +1476,21 @@ where
 
     fn on_follows_from(&self, span: &Id, follows: &Id, ctx: Context<'_, S>) {
         // The cucumber integration's link; see `crate::cucumber_spans`.
-        crate::cucumber_spans::adopt::<S, Arc<ScenarioData>>(span, follows, &ctx);
+        let Some(adopter) =
+            crate::cucumber_spans::adopt::<S, Arc<ScenarioData>>(span, follows, &ctx)
+        else {
+            return;
+        };
+        // The same link for events that resolve through `Node`s.
+        if let Some(span) = ctx.span(&adopter) {
+            let ext = span.extensions();
+            if let (Some(node), Some(sc)) = (ext.get::<Arc<Node>>(), ext.get::<Arc<ScenarioData>>())
+            {
+                if let NodeKind::Other(adopted) = &node.kind {
+                    *lock(adopted) = Some(sc.clone());
+                }
+            }
+        }
     }
 }
 

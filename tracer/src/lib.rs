@@ -104,6 +104,7 @@ mod api;
 mod cucumber_spans;
 mod json;
 mod layer;
+mod span_stack;
 mod writer;
 
 pub use api::{

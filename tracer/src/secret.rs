@@ -191,31 +191,62 @@ pub fn scrub(text: &str) -> Cow<'_, str> {
 
 /// One pass over the text: only `:`/`=` (URLs, key=value), `eyJ` (JWTs)
 /// and the word `bearer` (Bearer tokens) can start something to mask. Eight
-/// bytes are tested at a time; only a word holding one of `:`, `=`, `J` or
-/// `b`/`B` is looked at byte by byte. Errs on the side of a full scan.
-fn might_hold_secret(b: &[u8]) -> bool {
-    use crate::json::has_byte;
-    let suspicious = |i: usize| match b[i] {
-        b':' | b'=' => true,
-        b'J' => i >= 2 && &b[i - 2..i] == b"ey",
-        b'b' | b'B' => b.len() - i >= 6 && b[i..i + 6].eq_ignore_ascii_case(b"bearer"),
-        _ => false,
-    };
-    let mut i = 0;
-    while let Some(chunk) = b.get(i..i + 8) {
-        let mut word = [0u8; 8];
-        word.copy_from_slice(chunk);
-        let w = u64::from_le_bytes(word);
-        let folded = w | 0x2020_2020_2020_2020; // 'B' -> 'b'
-        if (has_byte(w, b':') || has_byte(w, b'=') || has_byte(w, b'J') || has_byte(folded, b'b'))
-            && (i..i + 8).any(suspicious)
-        {
+/// bytes are tested at a time ([`trigger_bytes`]); only the bytes marked
+/// there are looked at more closely. Errs on the side of a full scan.
+pub(crate) fn might_hold_secret(b: &[u8]) -> bool {
+    crate::json::words(b).any(|(at, w)| {
+        let triggers = trigger_bytes(w);
+        triggers != 0 && suspicious_in_word(b, at, triggers)
+    })
+}
+
+/// The high bit of each byte of `w` that may start something to mask:
+/// `:`, `=`, `J` (of `eyJ`) or `b`/`B` (of `bearer`). Never misses one.
+#[inline]
+pub(crate) fn trigger_bytes(w: u64) -> u64 {
+    use crate::json::{bytes_equal, ONES};
+    let folded = w | (ONES * 0x20); // 'B' -> 'b'
+    bytes_equal(w, b':') | bytes_equal(w, b'=') | bytes_equal(w, b'J') | bytes_equal(folded, b'b')
+}
+
+/// Whether one of the bytes marked in `triggers` (from [`trigger_bytes`] of
+/// the word at `b[at..]`) really starts something to mask.
+#[inline]
+pub(crate) fn suspicious_in_word(b: &[u8], at: usize, mut triggers: u64) -> bool {
+    while triggers != 0 {
+        let i = at + (triggers.trailing_zeros() / 8) as usize;
+        triggers &= triggers - 1;
+        if suspicious_at(b, i) {
             return true;
         }
-        i += 8;
     }
-    (i..b.len()).any(suspicious)
+    false
 }
+
+/// The same for a mask with bit `k` standing for `b[at + k]`.
+#[inline]
+pub(crate) fn suspicious_in_mask(b: &[u8], at: usize, mut mask: u32) -> bool {
+    while mask != 0 {
+        let i = at + mask.trailing_zeros() as usize;
+        mask &= mask - 1;
+        if suspicious_at(b, i) {
+            return true;
+        }
+    }
+    false
+}
+
+/// Whether `b[i]` starts something to mask (or ends `eyJ`).
+#[inline]
+pub(crate) fn suspicious_at(b: &[u8], i: usize) -> bool {
+    match b.get(i) {
+        Some(b':' | b'=') => true,
+        Some(b'J') => i >= 2 && &b[i - 2..i] == b"ey",
+        Some(b'b' | b'B') => b.len() - i >= 6 && b[i..i + 6].eq_ignore_ascii_case(b"bearer"),
+        _ => false,
+    }
+}
+
 trait EndsWithCi {
     fn ends_with_ci(&self, suffix: &str) -> bool;
 }

@@ -21,7 +21,7 @@ use std::os::unix::io::AsRawFd;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, Weak};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use chrono::Utc;
 
@@ -35,8 +35,14 @@ pub const HEADROOM: usize = 128;
 
 /// Resets an event buffer: headroom, then the caller appends the body.
 pub fn start_body(buf: &mut Vec<u8>) {
-    buf.clear();
-    buf.resize(HEADROOM, b' ');
+    // What the headroom holds does not matter (the prefix overwrites its
+    // tail, the rest is never written): keep a reused buffer's bytes.
+    if buf.len() >= HEADROOM {
+        buf.truncate(HEADROOM);
+    } else {
+        buf.clear();
+        buf.resize(HEADROOM, b' ');
+    }
 }
 
 /// Interval mode writes early once this much is buffered (by the flusher
@@ -53,7 +59,8 @@ pub struct Writer {
     state: Mutex<State>,
     flush: Flush,
     path: PathBuf,
-    start: Instant,
+    /// [`monotonic_ns`] when the file was created.
+    start_ns: u64,
     warned: AtomicBool,
     finished: AtomicBool,
     /// Wakes the interval flusher early: at shutdown, or when the buffer
@@ -80,8 +87,8 @@ struct State {
     writing: bool,
     /// An interval flusher thread is running.
     flusher: bool,
-    /// `YYYY-MM-DDTHH:MM:SS` of second `ts_secs`.
-    ts: Vec<u8>,
+    /// `,"ts":"YYYY-MM-DDTHH:MM:SS.` of second `ts_secs`.
+    ts: [u8; TS_BLOCK],
     ts_secs: i64,
     /// Wall clock minus `mono_ns`, in ns: each record reads only the
     /// monotonic clock and derives its wall time from this offset, which is
@@ -115,12 +122,17 @@ impl Writer {
                 records: 1,
                 dropped: 0,
                 good_len: line.len() as u64,
-                pending: Vec::new(),
+                // Allocated (not touched) up front: growing it record by
+                // record would copy it again and again.
+                pending: match flush {
+                    Flush::Interval(_) => Vec::with_capacity(INTERVAL_BUFFER_LIMIT + 4096),
+                    _ => Vec::new(),
+                },
                 pending_records: 0,
                 spare: Vec::new(),
                 writing: false,
                 flusher: false,
-                ts: Vec::with_capacity(32),
+                ts: [b' '; TS_BLOCK],
                 ts_secs: i64::MIN,
                 wall_offset: 0,
                 resync_at: 0,
@@ -128,7 +140,7 @@ impl Writer {
             }),
             flush,
             path,
-            start: Instant::now(),
+            start_ns: monotonic_ns(),
             warned: AtomicBool::new(false),
             finished: AtomicBool::new(false),
             wake: Condvar::new(),
@@ -172,7 +184,7 @@ impl Writer {
 
     /// Nanoseconds since tracing started in this process.
     pub fn mono_ns(&self) -> u64 {
-        self.start.elapsed().as_nanos() as u64
+        monotonic_ns().saturating_sub(self.start_ns)
     }
 
     pub fn is_finished(&self) -> bool {
@@ -194,44 +206,37 @@ impl Writer {
         if st.finished {
             return;
         }
+        let Some(head) = buf.first_chunk_mut::<HEADROOM>() else {
+            return;
+        };
         let seq = st.seq;
         st.seq += 1;
         // One clock read per record; see `State::wall_offset`.
         let mono = self.mono_ns();
-        let mut prefix = [0u8; 128];
-        let prefix_len = {
-            let mut p = PrefixBuf::new(&mut prefix);
-            p.push(b"{\"type\":\"event\",\"seq\":");
-            p.uint(seq);
-            p.push(b",\"ts\":\"");
-            if mono >= st.resync_at {
-                let wall = std::time::SystemTime::now()
-                    .duration_since(std::time::UNIX_EPOCH)
-                    .unwrap_or_default()
-                    .as_nanos() as u64;
-                st.wall_offset = wall.saturating_sub(mono);
-                st.resync_at = mono.saturating_add(1_000_000_000);
-            }
-            let wall = mono.saturating_add(st.wall_offset);
-            // The `YYYY-MM-DDTHH:MM:SS` part changes once a second; reuse it.
-            let secs = (wall / 1_000_000_000) as i64;
-            if secs != st.ts_secs || st.ts.len() < 19 {
-                st.ts.clear();
-                let t = chrono::DateTime::from_timestamp(secs, 0).unwrap_or_default();
-                format_wall_time(t, &mut st.ts);
-                st.ts.truncate(19);
-                st.ts_secs = secs;
-            }
-            p.push(&st.ts);
-            p.push(b".");
-            p.digits6((wall % 1_000_000_000 / 1_000) as u32);
-            p.push(b"Z");
-            p.push(b"\",\"mono_ns\":");
-            p.uint(mono);
-            p.len
-        };
-        let start = HEADROOM - prefix_len;
-        buf[start..HEADROOM].copy_from_slice(&prefix[..prefix_len]);
+        if mono >= st.resync_at {
+            let wall = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap_or_default()
+                .as_nanos() as u64;
+            st.wall_offset = wall.saturating_sub(mono);
+            st.resync_at = mono.saturating_add(1_000_000_000);
+        }
+        let wall = mono.saturating_add(st.wall_offset);
+        // `,"ts":"YYYY-MM-DDTHH:MM:SS.` changes once a second; reuse it.
+        let secs = (wall / 1_000_000_000) as i64;
+        if secs != st.ts_secs {
+            st.ts = ts_block(secs);
+            st.ts_secs = secs;
+        }
+        // The prefix, written backwards so it ends where the body starts.
+        let mut at = HEADROOM;
+        at = put_uint_back(head, at, mono);
+        at = put_back(head, at, b"Z\",\"mono_ns\":");
+        let micros = (wall % 1_000_000_000 / 1_000) as u32;
+        at = put_back(head, at, &six_digits(micros));
+        at = put_back(head, at, &st.ts);
+        at = put_uint_back(head, at, seq);
+        let start = put_back(head, at, b"{\"type\":\"event\",\"seq\":");
         let record = &buf[start..];
         match self.flush {
             Flush::Interval(_) => {
@@ -339,7 +344,10 @@ impl Writer {
         if st.pending.is_empty() || st.writing || st.finished {
             return;
         }
-        let spare = std::mem::take(&mut st.spare);
+        let mut spare = std::mem::take(&mut st.spare);
+        if spare.capacity() == 0 {
+            spare.reserve(INTERVAL_BUFFER_LIMIT + 4096);
+        }
         let mut buf = std::mem::replace(&mut st.pending, spare);
         let n = std::mem::take(&mut st.pending_records);
         st.writing = true;
@@ -460,34 +468,90 @@ fn write_all_vectored(file: &File, parts: &[&[u8]]) -> io::Result<()> {
     Ok(())
 }
 
-/// A tiny fixed-capacity byte buffer for the record prefix (no allocation).
-struct PrefixBuf<'a> {
-    buf: &'a mut [u8],
-    len: usize,
+/// `CLOCK_MONOTONIC` in nanoseconds (what `Instant` reads, without its
+/// `Duration` arithmetic).
+fn monotonic_ns() -> u64 {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: writes into the timespec we own; CLOCK_MONOTONIC always exists.
+    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
+    (ts.tv_sec as u64)
+        .wrapping_mul(1_000_000_000)
+        .wrapping_add(ts.tv_nsec as u64)
 }
 
-impl<'a> PrefixBuf<'a> {
-    fn new(buf: &'a mut [u8]) -> Self {
-        PrefixBuf { buf, len: 0 }
-    }
-    fn push(&mut self, bytes: &[u8]) {
-        let end = (self.len + bytes.len()).min(self.buf.len());
-        let n = end - self.len;
-        self.buf[self.len..end].copy_from_slice(&bytes[..n]);
-        self.len = end;
-    }
-    fn digits6(&mut self, v: u32) {
-        let mut d = [b'0'; 6];
-        let mut v = v;
-        for slot in d.iter_mut().rev() {
-            *slot = b'0' + (v % 10) as u8;
-            v /= 10;
+/// Length of `,"ts":"YYYY-MM-DDTHH:MM:SS.`.
+const TS_BLOCK: usize = 27;
+
+/// `,"ts":"YYYY-MM-DDTHH:MM:SS.` for second `secs` since the epoch.
+fn ts_block(secs: i64) -> [u8; TS_BLOCK] {
+    let mut text = Vec::with_capacity(40);
+    text.extend_from_slice(b",\"ts\":\"");
+    let t = chrono::DateTime::from_timestamp(secs, 0).unwrap_or_default();
+    format_wall_time(t, &mut text);
+    text.truncate(TS_BLOCK - 1);
+    text.push(b'.');
+    let mut block = [b' '; TS_BLOCK];
+    let n = text.len().min(TS_BLOCK);
+    block[..n].copy_from_slice(&text[..n]);
+    block
+}
+
+static DIGIT_PAIRS: &[u8; 200] = b"0001020304050607080910111213141516171819\
+    2021222324252627282930313233343536373839\
+    4041424344454647484950515253545556575859\
+    6061626364656667686970717273747576777879\
+    8081828384858687888990919293949596979899";
+
+/// The two decimal digits of `n` (< 100).
+#[inline(always)]
+fn digit_pair(n: usize) -> [u8; 2] {
+    let i = (n % 100) * 2;
+    [DIGIT_PAIRS[i], DIGIT_PAIRS[i + 1]]
+}
+
+/// Writes `bytes` so they end at `end`; returns where they start. Sizes
+/// are constants, so each is a couple of moves. The prefix is at most ~110
+/// bytes, well inside [`HEADROOM`]; should it not fit, it is left out
+/// rather than written out of bounds.
+#[inline(always)]
+fn put_back<const N: usize>(head: &mut [u8; HEADROOM], end: usize, bytes: &[u8; N]) -> usize {
+    match end.checked_sub(N) {
+        Some(start) => {
+            if let Some(dst) = head
+                .get_mut(start..end)
+                .and_then(|d| d.first_chunk_mut::<N>())
+            {
+                *dst = *bytes;
+            }
+            start
         }
-        self.push(&d);
+        None => end,
     }
-    fn uint(&mut self, v: u64) {
-        let mut digits = [0u8; 20];
-        let i = crate::json::decimal(v, &mut digits);
-        self.push(&digits[i..]);
-    }
+}
+
+/// `v` (< 1,000,000) as exactly six digits.
+#[inline(always)]
+fn six_digits(v: u32) -> [u8; 6] {
+    let [a, b] = digit_pair((v / 10_000 % 100) as usize);
+    let [c, d] = digit_pair((v / 100 % 100) as usize);
+    let [e, f] = digit_pair((v % 100) as usize);
+    [a, b, c, d, e, f]
+}
+
+/// Writes `v` in decimal so it ends at `end`; returns where it starts.
+/// The digits are made in a 20-byte block that is copied whole (a fixed
+/// size: a few moves, no `memcpy` call); the bytes in front of the
+/// digits are overwritten by what is put before them, as everything
+/// here is written backwards. Needs `end >= 20`, which holds for `seq`
+/// and `mono_ns` (the block is left out otherwise, see [`put_back`]).
+#[inline(always)]
+fn put_uint_back(head: &mut [u8; HEADROOM], end: usize, v: u64) -> usize {
+    debug_assert!(end >= 20, "the record prefix layout changed");
+    let mut block = [b'0'; 20];
+    let start = crate::json::decimal(v, &mut block);
+    put_back(head, end, &block);
+    end - (20 - start)
 }
