@@ -69,6 +69,8 @@ pub struct Proc {
     pub argv: Vec<String>,
     first_feature: Option<Arc<str>>,
     by_id: FastMap<u64, Rc<Scn>>,
+    /// The last `by_id` hit: most records continue the same scenario.
+    last_by_id: Option<(u64, Rc<Scn>)>,
     by_name: HashMap<(Arc<str>, Arc<str>), Rc<Scn>>,
     ended_ids: VecDeque<u64>,
     /// Schema the process (outside scenarios) switched to.
@@ -78,7 +80,8 @@ pub struct Proc {
     pub first: Option<Micros>,
     pub last: Option<Micros>,
     pub end: FileEnd,
-    /// Recently resolved resources (by identity of the reader's shared copy).
+    /// Recently resolved table resources, by identity of the reader's
+    /// shared copy and the schema current when resolved.
     res_cache: Vec<(Arc<Resource<'static>>, Option<SchemaId>, Target)>,
 }
 
@@ -223,6 +226,9 @@ pub struct EngineOptions {
 pub struct Engine {
     cx: Cx,
     rules: Vec<Box<dyn Rule>>,
+    /// Indices of the rules with per-record and per-access hooks.
+    record_rules: Vec<usize>,
+    access_rules: Vec<usize>,
     overlaps: Overlaps,
     next_id: usize,
     records: u64,
@@ -252,6 +258,7 @@ impl Engine {
                 argv: f.argv.clone(),
                 first_feature: None,
                 by_id: FastMap::default(),
+                last_by_id: None,
                 by_name: HashMap::new(),
                 ended_ids: VecDeque::new(),
                 schema: None,
@@ -263,10 +270,15 @@ impl Engine {
                 res_cache: Vec::new(),
             })
             .collect();
-        let rules = rules::all()
+        let rules: Vec<Box<dyn Rule>> = rules::all()
             .into_iter()
             .filter(|r| !opts.allow.contains(&r.id()))
             .collect();
+        let which = |f: fn(&dyn Rule) -> bool| -> Vec<usize> {
+            (0..rules.len()).filter(|&i| f(&*rules[i])).collect()
+        };
+        let record_rules = which(|r| r.uses_records());
+        let access_rules = which(|r| r.uses_accesses());
         Engine {
             cx: Cx {
                 procs,
@@ -279,6 +291,8 @@ impl Engine {
                 run_selected,
             },
             rules,
+            record_rules,
+            access_rules,
             overlaps: Overlaps::new(opts.all_overlaps),
             next_id: 0,
             records: 0,
@@ -323,8 +337,8 @@ impl Engine {
                 }
             }
         }
-        for r in &mut self.rules {
-            r.on_record(&mut self.cx, rec, scn.as_ref());
+        for &i in &self.record_rules {
+            self.rules[i].on_record(&mut self.cx, rec, scn.as_ref());
         }
         if matches!(rec.action.kind(), ActionKind::Lifecycle) {
             return;
@@ -351,8 +365,8 @@ impl Engine {
             });
         }
         if let Some(a) = access {
-            for r in &mut self.rules {
-                r.on_access(&mut self.cx, &a);
+            for &i in &self.access_rules {
+                self.rules[i].on_access(&mut self.cx, &a);
             }
         }
     }
@@ -380,6 +394,9 @@ impl Engine {
         match rec.scenario_id {
             Some(id) => {
                 p.by_id.insert(id, s.clone());
+                if p.last_by_id.as_ref().is_some_and(|l| l.0 == id) {
+                    p.last_by_id = None;
+                }
             }
             None => {
                 // Names only identify scenarios without an id; keep this map
@@ -435,6 +452,9 @@ impl Engine {
             if p.ended_ids.len() > 64 {
                 if let Some(old) = p.ended_ids.pop_front() {
                     p.by_id.remove(&old);
+                    if p.last_by_id.as_ref().is_some_and(|l| l.0 == old) {
+                        p.last_by_id = None;
+                    }
                 }
             }
         }
@@ -453,10 +473,14 @@ impl Engine {
 
     /// The scenario a record belongs to: by id (v1), else by names; ended
     /// scenarios still match, so after-hooks are attributed to them.
-    fn attribute(&self, rec: &Rec) -> Option<Rc<Scn>> {
-        let p = &self.cx.procs[rec.file as usize];
+    fn attribute(&mut self, rec: &Rec) -> Option<Rc<Scn>> {
+        let p = &mut self.cx.procs[rec.file as usize];
         if let Some(id) = rec.scenario_id {
+            if let Some((_, s)) = p.last_by_id.as_ref().filter(|l| l.0 == id) {
+                return Some(s.clone());
+            }
             if let Some(s) = p.by_id.get(&id) {
+                p.last_by_id = Some((id, s.clone()));
                 return Some(s.clone());
             }
         }
@@ -506,7 +530,8 @@ impl Engine {
             Some(s) => s.schema.set(Some(id)),
             None => p.schema = Some(id),
         }
-        p.res_cache.clear();
+        // `res_cache` needs no flush: its entries are keyed by the schema
+        // current when they were resolved.
     }
 
     fn access<'s>(&mut self, rec: &Rec, scn: Option<&'s Rc<Scn>>) -> Option<Access<'s>> {
@@ -553,6 +578,22 @@ impl Engine {
     /// Resolves a record's resource, applying schema tracking to unqualified ones.
     fn target(&mut self, rec: &Rec, scn: Option<&Rc<Scn>>) -> Option<Target> {
         let file = rec.file as usize;
+        let current = scn
+            .and_then(|s| s.schema.get())
+            .or(self.cx.procs[file].schema);
+        // Most records repeat one of a few resources: look them up by the
+        // identity of the reader's shared copy (whose contents never change)
+        // before reading the resource itself, which the reader thread's
+        // cache still holds. Only table targets are cached.
+        if let Some(res) = &rec.resource {
+            if let Some((_, _, t)) = self.cx.procs[file]
+                .res_cache
+                .iter()
+                .find(|(cached, cur, _)| Arc::ptr_eq(cached, res) && *cur == current)
+            {
+                return Some(t.clone());
+            }
+        }
         let default_process = match rec.action.kind() {
             ActionKind::Secret => Some("jwt_secret"),
             ActionKind::Config => Some(rec.name().unwrap_or("config")),
@@ -566,17 +607,7 @@ impl Engine {
             let name = res.name.as_deref().or(default_process).unwrap_or("state");
             return Some(Target::Process(self.cx.resources.process(rec.file, name)));
         }
-        let current = scn
-            .and_then(|s| s.schema.get())
-            .or(self.cx.procs[file].schema);
         let effective = if res.schema.is_none() { current } else { None };
-        if let Some((_, _, t)) = self.cx.procs[file]
-            .res_cache
-            .iter()
-            .find(|(cached, cur, _)| Arc::ptr_eq(cached, res) && *cur == effective)
-        {
-            return Some(t.clone());
-        }
         let schema = match (&res.schema, effective) {
             (Some(s), _) => self.cx.resources.schema(res.db.as_deref().unwrap_or(""), s),
             (None, Some(id)) => id,
@@ -595,7 +626,7 @@ impl Engine {
         if cache.len() >= 8 {
             cache.remove(0);
         }
-        cache.push((res.clone(), effective, t.clone()));
+        cache.push((res.clone(), current, t.clone()));
         Some(t)
     }
 

@@ -214,8 +214,8 @@ pub fn analyze_run(
     );
     let mut merger = Merger::new(&run.files, &read_opts);
     let mut n = 0u64;
-    for rec in merger.by_ref() {
-        engine.feed(&rec);
+    while let Some(rec) = merger.next_ref() {
+        engine.feed(rec);
         n += 1;
         if n & 0xFFFF == 0 {
             if let Some(p) = &progress {

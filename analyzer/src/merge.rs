@@ -6,10 +6,12 @@
 //! `IN_FLIGHT` batches ahead of the merge, so memory does not grow with the
 //! number of records. When the merge needs a file whose next batch nobody
 //! is parsing yet, it parses it itself instead of waiting. Order: wall time,
-//! then file, then sequence number.
+//! then file, then sequence number, kept by a loser tree over the files'
+//! heads. The report borrows each record where its reader put it
+//! ([`Merger::next_ref`]); the batch then goes back to its reader, which
+//! drops the records on its own thread.
 
-use std::cmp::Reverse;
-use std::collections::{BinaryHeap, VecDeque};
+use std::collections::VecDeque;
 use std::sync::mpsc::{sync_channel, Receiver, SyncSender, TryRecvError};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread::JoinHandle;
@@ -86,10 +88,17 @@ impl Pool {
             match slot.as_mut() {
                 None => true,
                 Some(task) => {
-                    let mut batch = task
-                        .recycle
-                        .try_recv()
-                        .unwrap_or_else(|_| Vec::with_capacity(BATCH));
+                    let mut batch = match task.recycle.try_recv() {
+                        Ok(mut b) => {
+                            // The merge only borrowed these records: they
+                            // are dropped here, on the thread that made
+                            // them, so their shared strings' reference
+                            // counts never bounce between cores.
+                            b.clear();
+                            b
+                        }
+                        Err(_) => Vec::with_capacity(BATCH),
+                    };
                     let done = task.reader.fill(&self.opts, &mut batch, BATCH);
                     // Never blocks: the channel holds `IN_FLIGHT` batches
                     // plus the end, and credits keep the file within that.
@@ -174,21 +183,29 @@ impl Pool {
 
 struct Source {
     rx: Receiver<Msg>,
-    /// The current batch, reversed so `pop` yields file order.
+    /// The current batch, in file order; `batch[pos]` is the file's head.
     batch: Vec<Rec>,
+    pos: usize,
     recycle: SyncSender<Vec<Rec>>,
     end: Option<(FileEnd, Vec<Warning>)>,
 }
 
 impl Source {
-    /// The next record of file `i`, parsing or waiting for it if needed.
-    fn next(&mut self, i: usize, pool: &Pool) -> Option<Rec> {
+    /// Makes `batch[pos]` the next record of file `i`, parsing or waiting
+    /// for it if needed; false at the end of the file.
+    fn advance(&mut self, i: usize, pool: &Pool) -> bool {
         loop {
-            if let Some(r) = self.batch.pop() {
-                return Some(r);
+            if self.pos < self.batch.len() {
+                // The merge reads this file's next record only after the
+                // other files' heads: fetch it into cache meanwhile (64
+                // interleaved streams defeat the hardware prefetcher).
+                if let Some(next) = self.batch.get(self.pos + 1) {
+                    prefetch(next);
+                }
+                return true;
             }
             if self.end.is_some() {
-                return None;
+                return false;
             }
             let msg = match self.rx.try_recv() {
                 Ok(m) => Ok(m),
@@ -202,10 +219,10 @@ impl Source {
                 Err(TryRecvError::Disconnected) => Err(()),
             };
             match msg {
-                Ok(Msg::Batch(mut b)) => {
-                    b.reverse();
-                    let empty = std::mem::replace(&mut self.batch, b);
-                    let _ = self.recycle.try_send(empty);
+                Ok(Msg::Batch(b)) => {
+                    let used = std::mem::replace(&mut self.batch, b);
+                    self.pos = 0;
+                    let _ = self.recycle.try_send(used);
                     pool.give_credit(i);
                 }
                 Ok(Msg::Done(end, warnings)) => self.end = Some((end, warnings)),
@@ -214,16 +231,118 @@ impl Source {
             }
         }
     }
+
+    fn head(&self) -> Option<&Rec> {
+        self.batch.get(self.pos)
+    }
+}
+
+/// Merge order of a file's head record: wall time, file, sequence number.
+type Key = (Micros, FileIdx, u64);
+
+/// A tournament ("loser") tree over the files' heads: replacing the winner
+/// costs one comparison per level against the loser stored there, with the
+/// keys inline, instead of a binary heap's two per level. Ties break by
+/// file position, so the order is total and deterministic.
+struct Losers {
+    /// `tree[0]` is the winner; `tree[1..]` the loser of each match, leaves
+    /// being at `n + i` in heap layout.
+    tree: Vec<usize>,
+    keys: Vec<Key>,
+    /// The file has no more records (loses to every other).
+    done: Vec<bool>,
+}
+
+const EMPTY: usize = usize::MAX;
+
+impl Losers {
+    fn new(heads: Vec<Option<Key>>) -> Losers {
+        let n = heads.len();
+        let mut t = Losers {
+            tree: vec![EMPTY; n.max(1)],
+            done: heads.iter().map(Option::is_none).collect(),
+            keys: heads.into_iter().map(Option::unwrap_or_default).collect(),
+        };
+        for i in (0..n).rev() {
+            t.replay(i);
+        }
+        t
+    }
+
+    fn less(&self, a: usize, b: usize) -> bool {
+        match (self.done[a], self.done[b]) {
+            (false, false) => (self.keys[a], a) < (self.keys[b], b),
+            (a_done, _) => !a_done,
+        }
+    }
+
+    /// The file whose head comes first, unless every file is finished.
+    fn winner(&self) -> Option<usize> {
+        let w = *self.tree.first()?;
+        (w != EMPTY && !self.done[w]).then_some(w)
+    }
+
+    /// File `i`'s head changed: play its matches up to the root.
+    fn replay(&mut self, i: usize) {
+        let n = self.keys.len();
+        let mut winner = i;
+        let mut node = (n + i) / 2;
+        while node > 0 {
+            let other = self.tree[node];
+            if other == EMPTY {
+                // Building: wait here for the other side of this match.
+                self.tree[node] = winner;
+                return;
+            }
+            if self.less(other, winner) {
+                self.tree[node] = winner;
+                winner = other;
+            }
+            node /= 2;
+        }
+        self.tree[0] = winner;
+    }
+
+    fn set(&mut self, i: usize, key: Option<Key>) {
+        match key {
+            Some(k) => self.keys[i] = k,
+            None => self.done[i] = true,
+        }
+        self.replay(i);
+    }
+}
+
+/// Hints the CPU to load `r` into cache; a no-op where unsupported.
+#[inline(always)]
+fn prefetch(r: &Rec) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
+        let p = (r as *const Rec).cast::<i8>();
+        // SAFETY: a prefetch never faults nor reads into the program, and
+        // SSE is part of every x86_64 CPU. A `Rec` may straddle two lines.
+        unsafe {
+            _mm_prefetch::<_MM_HINT_T0>(p);
+            _mm_prefetch::<_MM_HINT_T0>(p.wrapping_add(std::mem::size_of::<Rec>() - 1));
+        }
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = r;
 }
 
 /// Iterator over the merged records of several files.
+///
+/// [`Merger::next_ref`] lends each record (the report's fast path: no
+/// record is moved or dropped by the merging thread); the `Iterator`
+/// implementation hands out owned records.
 pub struct Merger {
     pool: Arc<Pool>,
     sources: Vec<Source>,
-    heads: Vec<Option<Rec>>,
-    heap: BinaryHeap<Reverse<(Micros, FileIdx, u64, usize)>>,
+    /// Built on first use (the heads must be read first).
+    losers: Option<Losers>,
     threads: Vec<JoinHandle<()>>,
-    started: bool,
+    /// The winner was lent out: advance its file before the next record.
+    lent: bool,
 }
 
 impl Merger {
@@ -243,6 +362,7 @@ impl Merger {
             sources.push(Source {
                 rx,
                 batch: Vec::new(),
+                pos: 0,
                 recycle: recycle_tx,
                 end: None,
             });
@@ -277,18 +397,43 @@ impl Merger {
         Merger {
             pool,
             sources,
-            heads: (0..n).map(|_| None).collect(),
-            heap: BinaryHeap::with_capacity(n),
+            losers: None,
             threads,
-            started: false,
+            lent: false,
         }
     }
 
-    fn refill(&mut self, i: usize) {
-        if let Some(r) = self.sources[i].next(i, &self.pool) {
-            self.heap.push(Reverse((r.ts, r.file, r.seq, i)));
-            self.heads[i] = Some(r);
+    /// Orders the heads: the first call reads every file's first record,
+    /// later ones move the file whose record was taken last to its next.
+    fn settle(&mut self) -> Option<usize> {
+        let losers = match &mut self.losers {
+            Some(l) => l,
+            None => {
+                let heads = (0..self.sources.len())
+                    .map(|i| {
+                        let src = &mut self.sources[i];
+                        src.advance(i, &self.pool);
+                        src.head().map(|r| (r.ts, r.file, r.seq))
+                    })
+                    .collect();
+                self.losers.insert(Losers::new(heads))
+            }
+        };
+        if std::mem::take(&mut self.lent) {
+            let i = losers.winner()?;
+            let src = &mut self.sources[i];
+            src.pos += 1;
+            src.advance(i, &self.pool);
+            losers.set(i, src.head().map(|r| (r.ts, r.file, r.seq)));
         }
+        losers.winner()
+    }
+
+    /// The next record in merge order, lent until the next call.
+    pub fn next_ref(&mut self) -> Option<&Rec> {
+        let i = self.settle()?;
+        self.lent = true;
+        self.sources[i].head()
     }
 
     /// Waits for every reader and returns how each file ended, with its
@@ -296,7 +441,12 @@ impl Merger {
     /// exhausted (records not yet merged are drained and dropped).
     pub fn finish(mut self) -> Vec<(FileEnd, Vec<Warning>)> {
         for (i, s) in self.sources.iter_mut().enumerate() {
-            while s.next(i, &self.pool).is_some() {}
+            loop {
+                s.pos = s.batch.len();
+                if !s.advance(i, &self.pool) {
+                    break;
+                }
+            }
         }
         for t in self.threads.drain(..) {
             let _ = t.join();
@@ -312,26 +462,14 @@ impl Iterator for Merger {
     type Item = Rec;
 
     fn next(&mut self) -> Option<Rec> {
-        if !self.started {
-            self.started = true;
-            for i in 0..self.sources.len() {
-                self.refill(i);
-            }
-        }
-        // Replace the top in place: one sift instead of a pop and a push.
-        let mut top = self.heap.peek_mut()?;
-        let i = top.0 .3;
-        let rec = self.heads[i].take();
-        match self.sources[i].next(i, &self.pool) {
-            Some(r) => {
-                *top = Reverse((r.ts, r.file, r.seq, i));
-                self.heads[i] = Some(r);
-            }
-            None => {
-                std::collections::binary_heap::PeekMut::pop(top);
-            }
-        }
-        rec
+        let i = self.settle()?;
+        self.lent = true;
+        let src = &mut self.sources[i];
+        // Moved out; the placeholder left behind is never read again.
+        let hole = Rec::new(0, 0, 0, 0, state_tracer::format::Action::Custom);
+        src.batch
+            .get_mut(src.pos)
+            .map(|r| std::mem::replace(r, hole))
     }
 }
 
@@ -340,5 +478,52 @@ impl Drop for Merger {
     fn drop(&mut self) {
         lock(&self.pool.sched).stop = true;
         self.pool.wake.notify_all();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Takes every key out of a loser tree over `files` (each sorted).
+    fn drain(files: &[Vec<Key>]) -> Vec<(Key, usize)> {
+        let mut pos = vec![0; files.len()];
+        let mut t = Losers::new(files.iter().map(|f| f.first().copied()).collect());
+        let mut out = Vec::new();
+        while let Some(i) = t.winner() {
+            out.push((files[i][pos[i]], i));
+            pos[i] += 1;
+            t.set(i, files[i].get(pos[i]).copied());
+        }
+        out
+    }
+
+    #[test]
+    fn the_loser_tree_yields_keys_in_order_with_ties_by_file() {
+        // Deterministic pseudo-random files of any count, some empty.
+        let mut rng = 0x2545_f491_4f6c_dd1du64;
+        let mut next = |m: u64| {
+            rng ^= rng << 13;
+            rng ^= rng >> 7;
+            rng ^= rng << 17;
+            rng % m
+        };
+        for n in 0..=9 {
+            let files: Vec<Vec<Key>> = (0..n)
+                .map(|_| {
+                    let len = next(6) as usize;
+                    let mut f: Vec<Key> = (0..len).map(|_| (next(5) as i64, 0, next(3))).collect();
+                    f.sort();
+                    f
+                })
+                .collect();
+            let mut want: Vec<(Key, usize)> = files
+                .iter()
+                .enumerate()
+                .flat_map(|(i, f)| f.iter().map(move |&k| (k, i)))
+                .collect();
+            want.sort();
+            assert_eq!(drain(&files), want, "{n} files");
+        }
     }
 }

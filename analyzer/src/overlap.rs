@@ -21,25 +21,40 @@ struct Pair {
 /// Collects overlaps as scenarios start.
 pub struct Overlaps {
     all: bool,
-    by_pair: FastMap<(FileIdx, FileIdx), Pair>,
-    order: Vec<(FileIdx, FileIdx)>,
+    /// One entry per process pair, in order of first overlap.
+    pairs: Vec<Pair>,
+    /// Index in `pairs` per process pair: a dense `files²` table while it
+    /// stays small (it is probed for every active scenario at every start,
+    /// so it must stay in cache), else a map.
+    dense: Vec<u32>,
+    by_pair: FastMap<(FileIdx, FileIdx), u32>,
     every: Vec<Pair>,
 }
+
+/// Most files for which the dense pair table is used (4 MiB).
+const DENSE_FILES: usize = 1024;
+const NONE: u32 = u32::MAX;
 
 impl Overlaps {
     pub fn new(all: bool) -> Self {
         Overlaps {
             all,
+            pairs: Vec::new(),
+            dense: Vec::new(),
             by_pair: FastMap::default(),
-            order: Vec::new(),
             every: Vec::new(),
         }
     }
 
     /// `b` just started: it overlaps every scenario still active.
     pub fn on_start(&mut self, cx: &Cx, b: &Rc<Scn>) {
+        let n = cx.procs.len();
+        if !self.all && n <= DENSE_FILES && self.dense.is_empty() {
+            self.dense = vec![NONE; n * n];
+        }
+        let b_key = (cx.pid(b.file), b.file);
         for a in cx.active.iter().filter(|a| a.is_active()) {
-            let (x, y) = if (cx.pid(a.file), a.file) <= (cx.pid(b.file), b.file) {
+            let (x, y) = if (cx.pid(a.file), a.file) <= b_key {
                 (a, b)
             } else {
                 (b, a)
@@ -53,34 +68,28 @@ impl Overlaps {
                 });
                 continue;
             }
-            let key = (x.file, y.file);
-            match self.by_pair.get_mut(&key) {
+            let slot = if self.dense.is_empty() {
+                self.by_pair.entry((x.file, y.file)).or_insert(NONE)
+            } else {
+                &mut self.dense[x.file as usize * n + y.file as usize]
+            };
+            match self.pairs.get_mut(*slot as usize) {
                 Some(p) => p.count += 1,
                 None => {
-                    self.order.push(key);
-                    self.by_pair.insert(
-                        key,
-                        Pair {
-                            count: 1,
-                            a: x.clone(),
-                            b: y.clone(),
-                            at: b.start,
-                        },
-                    );
+                    *slot = self.pairs.len() as u32;
+                    self.pairs.push(Pair {
+                        count: 1,
+                        a: x.clone(),
+                        b: y.clone(),
+                        at: b.start,
+                    });
                 }
             }
         }
     }
 
-    pub fn finish(mut self, procs: &[Proc]) -> Vec<Overlap> {
-        let pairs: Vec<Pair> = if self.all {
-            self.every
-        } else {
-            self.order
-                .iter()
-                .filter_map(|k| self.by_pair.remove(k))
-                .collect()
-        };
+    pub fn finish(self, procs: &[Proc]) -> Vec<Overlap> {
+        let pairs: Vec<Pair> = if self.all { self.every } else { self.pairs };
         let mut out: Vec<Overlap> = pairs
             .into_iter()
             .map(|p| {

@@ -84,14 +84,10 @@ struct Clock {
 }
 
 impl Clock {
-    fn micros(&mut self, t: NaiveDateTime) -> Option<Micros> {
-        let naive_us = t.and_utc().timestamp_micros();
-        self.naive_to_utc_micros(naive_us, t)
-    }
-
-    fn naive_to_utc_micros(&mut self, naive_us: i64, t: NaiveDateTime) -> Option<Micros> {
+    fn naive_to_utc_micros(&mut self, naive_us: i64) -> Option<Micros> {
         let hour = naive_us.div_euclid(3_600_000_000);
         if hour != self.hour {
+            let t = DateTime::from_timestamp_micros(naive_us)?.naive_utc();
             let utc = self.tz.to_utc(t)?;
             self.offset_us = naive_us - utc.timestamp_micros();
             self.hour = hour;
@@ -104,6 +100,8 @@ impl Clock {
 /// digit conversions instead of a calendar computation.
 #[derive(Default)]
 struct DayCache {
+    /// `date` holds a validated date.
+    set: bool,
     date: [u8; 10],
     day_us: i64,
 }
@@ -116,8 +114,9 @@ impl DayCache {
         if b.len() < 19 || b[10] != b'T' && b[10] != b' ' || b[13] != b':' || b[16] != b':' {
             return None;
         }
-        if b[..10] != self.date {
+        if !self.set || b[..10] != self.date {
             let date = parse_naive(&format!("{}T00:00:00", &s[..10]))?;
+            self.set = true;
             self.date.copy_from_slice(&b[..10]);
             self.day_us = date.and_utc().timestamp_micros();
         }
@@ -197,9 +196,16 @@ pub fn parse_naive(s: &str) -> Option<NaiveDateTime> {
     None
 }
 
-/// Splits and validates one line. The `tz` is unused here but kept in the
-/// signature so recognisers and readers agree on what parses.
-pub fn parse_legacy_line<'a>(line: &'a str, _tz: &LegacyTz) -> Result<LegacyLine<'a>, String> {
+/// The five columns of a legacy line, unvalidated.
+struct Columns<'a> {
+    ts: &'a str,
+    feature: &'a str,
+    scenario: &'a str,
+    action: &'a str,
+    details: &'a str,
+}
+
+fn columns(line: &str) -> Result<Columns<'_>, String> {
     // Four `|` separate five columns; DETAILS keeps any further `|`.
     let b = line.as_bytes();
     let mut cuts = [0usize; 4];
@@ -212,9 +218,6 @@ pub fn parse_legacy_line<'a>(line: &'a str, _tz: &LegacyTz) -> Result<LegacyLine
         return Err("expected `TIMESTAMP | FEATURE | SCENARIO | ACTION | DETAILS`".into());
     }
     // `|` is ASCII, so every cut is a char boundary.
-    let ts = line[..cuts[0]].trim_ascii();
-    let feature = line[cuts[0] + 1..cuts[1]].trim_ascii();
-    let scenario = line[cuts[1] + 1..cuts[2]].trim_ascii();
     let (action, details) = if found == 4 {
         (
             &line[cuts[2] + 1..cuts[3]],
@@ -223,10 +226,21 @@ pub fn parse_legacy_line<'a>(line: &'a str, _tz: &LegacyTz) -> Result<LegacyLine
     } else {
         (&line[cuts[2] + 1..], "")
     };
-    let ts_text = ts;
-    let ts = parse_naive(ts).ok_or_else(|| {
-        format!("invalid timestamp {ts:?} (expected e.g. 2026-04-11T10:10:53.032156)")
-    })?;
+    Ok(Columns {
+        ts: line[..cuts[0]].trim_ascii(),
+        feature: line[cuts[0] + 1..cuts[1]].trim_ascii(),
+        scenario: line[cuts[1] + 1..cuts[2]].trim_ascii(),
+        action,
+        details,
+    })
+}
+
+fn bad_timestamp(ts: &str) -> String {
+    format!("invalid timestamp {ts:?} (expected e.g. 2026-04-11T10:10:53.032156)")
+}
+
+/// The ACTION column, trimmed, if it is an action name.
+fn valid_action(action: &str) -> Result<&str, String> {
     let action = action.trim_ascii();
     if action.is_empty()
         || !action
@@ -235,13 +249,21 @@ pub fn parse_legacy_line<'a>(line: &'a str, _tz: &LegacyTz) -> Result<LegacyLine
     {
         return Err(format!("invalid action {action:?}"));
     }
+    Ok(action)
+}
+
+/// Splits and validates one line. The `tz` is unused here but kept in the
+/// signature so recognisers and readers agree on what parses.
+pub fn parse_legacy_line<'a>(line: &'a str, _tz: &LegacyTz) -> Result<LegacyLine<'a>, String> {
+    let c = columns(line)?;
+    let ts = parse_naive(c.ts).ok_or_else(|| bad_timestamp(c.ts))?;
     Ok(LegacyLine {
         ts,
-        ts_text,
-        feature,
-        scenario,
-        action,
-        details,
+        ts_text: c.ts,
+        feature: c.feature,
+        scenario: c.scenario,
+        action: valid_action(c.action)?,
+        details: c.details,
     })
 }
 
@@ -365,50 +387,82 @@ impl<R: BufRead> Parser<R> {
             if out.len() >= max {
                 return false;
             }
-            let Some(TextLine { no, text, complete }) = lines.next_text(problems) else {
+            let Some(line) = lines.next_text_or_skip(problems) else {
                 return true;
+            };
+            let Some(TextLine { no, text, complete }) = line else {
+                continue;
             };
             let text = text.trim_end_matches('\r');
             if no == 1 && text.starts_with("TIMESTAMP") {
                 continue;
             }
-            let parsed =
-                match parse_legacy_line(text, &opts.legacy_tz) {
-                    Ok(p) => p,
-                    Err(e) if !complete => {
-                        problems.push(
-                    no,
-                    format!("truncated last line (the process was probably killed mid-write): {e}"),
-                );
-                        continue;
-                    }
-                    Err(e) => {
-                        problems.push(no, format!("{e}; line skipped"));
-                        continue;
-                    }
+            // `parse_legacy_line`, with the timestamp read by the day cache
+            // (calendar arithmetic only when the date changes).
+            let parsed = columns(text).and_then(|c| {
+                let naive_us = match days.naive_micros(c.ts) {
+                    Some(us) => us,
+                    None => parse_naive(c.ts)
+                        .ok_or_else(|| bad_timestamp(c.ts))?
+                        .and_utc()
+                        .timestamp_micros(),
                 };
-            let fast = days
-                .naive_micros(parsed.ts_text)
-                .and_then(|us| clock.naive_to_utc_micros(us, parsed.ts));
-            let Some(ts) = fast.or_else(|| clock.micros(parsed.ts)) else {
+                Ok((valid_action(c.action)?, naive_us, c))
+            });
+            let (action_name, naive_us, parsed) = match parsed {
+                Ok(p) => p,
+                Err(e) if !complete => {
+                    problems.push(
+                        no,
+                        format!(
+                            "truncated last line (the process was probably killed mid-write): {e}"
+                        ),
+                    );
+                    continue;
+                }
+                Err(e) => {
+                    problems.push(no, format!("{e}; line skipped"));
+                    continue;
+                }
+            };
+            let Some(ts) = clock.naive_to_utc_micros(naive_us) else {
                 problems.push(
                     no,
                     "local time does not exist (DST gap); line skipped — try --legacy-tz".into(),
                 );
                 continue;
             };
-            let (action, custom) = match parsed.action.parse::<Action>() {
+            let (action, custom) = match action_name.parse::<Action>() {
                 Ok(a) => (a, None),
-                Err(_) => (Action::Custom, Some(parsed.action)),
+                Err(_) => (Action::Custom, Some(action_name)),
             };
             let mut rec = Rec::new(ts, file, no, no, action);
             rec.kind = RecKind::Event;
-            if !parsed.feature.is_empty() {
-                rec.feature = Some(interner.str(parsed.feature));
+            // The report drops the names of a line inside a known scenario:
+            // most lines continue the last scenario, so compare the text and
+            // skip the interning.
+            let same = if opts.full || matches!(action, Action::ScenarioStart | Action::ScenarioEnd)
+            {
+                None
+            } else {
+                last_id
+                    .as_ref()
+                    .filter(|(lf, ls, _)| {
+                        !parsed.feature.is_empty()
+                            && **lf == *parsed.feature
+                            && **ls == *parsed.scenario
+                    })
+                    .map(|l| l.2)
+            };
+            if same.is_none() {
+                if !parsed.feature.is_empty() {
+                    rec.feature = Some(interner.str(parsed.feature));
+                }
+                if !parsed.scenario.is_empty() {
+                    rec.scenario = Some(interner.str(parsed.scenario));
+                }
             }
-            if !parsed.scenario.is_empty() {
-                rec.scenario = Some(interner.str(parsed.scenario));
-            }
+            rec.scenario_id = same;
             if let Some(name) = custom {
                 rec.extra_mut().name = Some(interner.str(name));
             }
@@ -531,5 +585,51 @@ mod tests {
         assert_eq!(t.and_utc().timestamp_subsec_micros(), 500_000);
         assert!(parse_naive("2026-04-11T10:10:53.").is_none());
         assert!(parse_naive("2026-04-11 10:10:53").is_some());
+    }
+
+    /// The reader's day-cache path must accept exactly what
+    /// `parse_legacy_line` accepts, with the same times and messages.
+    #[test]
+    fn the_reader_reads_timestamps_like_parse_legacy_line() {
+        let lines = [
+            // First, before the day cache holds a date: not a time.
+            "\0\0\0\0\0\0\0\0\0\0T10:10:53 | F | S | DB_SELECT | users",
+            "2026-04-11T10:10:53.032156 | F | S | DB_SELECT | users",
+            "2026-04-11T10:10:54 | F | S | DB_SELECT | users",
+            "2026-04-11 23:59:59.9 | F | S | DB_SELECT | users",
+            "2026-04-12T00:00:00.000001 | F | S | DB_SELECT | users",
+            "2026-04-12T24:00:00 | F | S | DB_SELECT | users",
+            "2026-04-12T10:61:00 | F | S | DB_SELECT | users",
+            "2026-02-30T10:10:10 | F | S | DB_SELECT | users",
+            "2026-04-12T10:10:10.1234567890 | F | S | DB_SELECT | users",
+            "2026-04-12T10:10:10.12a | F | S | DB_SELECT | users",
+            "2026-04-12T10:10:10 | F | S | bad action | users",
+            "garbage | F | S | DB_SELECT | users",
+        ];
+        let tz: LegacyTz = "UTC".parse().unwrap();
+        let text = lines.join("\n") + "\n";
+        let opts = ReadOptions {
+            legacy_tz: tz,
+            ..Default::default()
+        };
+        let mut problems = Problems::new("t.log".into());
+        let mut got = Vec::new();
+        read(text.as_bytes(), 0, &opts, &mut problems, &mut |r| {
+            got.push((r.line, r.ts))
+        });
+        let warnings = problems.into_warnings();
+        let mut want = Vec::new();
+        let mut want_warnings = Vec::new();
+        for (i, line) in lines.iter().enumerate() {
+            let no = i as u64 + 1;
+            match parse_legacy_line(line, &tz) {
+                Ok(l) => want.push((no as u32, l.ts.and_utc().timestamp_micros())),
+                Err(e) => want_warnings.push((no, format!("{e}; line skipped"))),
+            }
+        }
+        assert_eq!(got, want);
+        let got_warnings: Vec<_> = warnings.into_iter().map(|w| (w.line, w.message)).collect();
+        assert_eq!(got_warnings, want_warnings);
+        assert_eq!(want.len(), 4, "four lines are valid");
     }
 }

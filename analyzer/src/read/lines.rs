@@ -66,35 +66,43 @@ impl<R: BufRead> LineReader<R> {
     /// `problems` and skipped, blank lines are skipped, and a read error ends
     /// the file with a warning.
     pub fn next_text(&mut self, problems: &mut Problems) -> Option<TextLine<'_>> {
-        loop {
-            let no = self.line_no + 1;
-            let bytes = match self.next_line() {
-                Ok(None) => return None,
-                Err(e) => {
-                    problems.push(no, format!("read error: {e}; rest of file skipped"));
-                    return None;
-                }
-                Ok(Some(Line::TooLong { len })) => {
-                    problems.push(
-                        no,
-                        format!("line of {len} bytes is too long (limit 1 MiB); skipped"),
-                    );
-                    continue;
-                }
-                Ok(Some(Line::Text { bytes, .. })) => bytes,
-            };
-            match std::str::from_utf8(bytes) {
-                Err(_) => problems.push(no, "invalid UTF-8; line skipped".into()),
-                Ok(text) if text.trim().is_empty() => {}
-                // Handed out below through `current`: returning this borrow
-                // from inside the loop is rejected by the borrow checker.
-                Ok(_) => break,
-            }
-        }
+        // Returning the line from inside this loop is rejected by the
+        // borrow checker, so it is fetched (and converted) again below.
+        while self.next_text_or_skip(problems)?.is_none() {}
         let no = self.line_no;
         let (bytes, complete) = self.current()?;
         let text = std::str::from_utf8(bytes).expect("checked above");
         Some(TextLine { no, text, complete })
+    }
+
+    /// One line of [`LineReader::next_text`]'s loop: `Some(None)` for a line
+    /// it skipped (reported to `problems` if it was not blank). A caller
+    /// looping itself checks each line's UTF-8 once instead of twice.
+    pub fn next_text_or_skip(&mut self, problems: &mut Problems) -> Option<Option<TextLine<'_>>> {
+        let no = self.line_no + 1;
+        let (bytes, complete) = match self.next_line() {
+            Ok(None) => return None,
+            Err(e) => {
+                problems.push(no, format!("read error: {e}; rest of file skipped"));
+                return None;
+            }
+            Ok(Some(Line::TooLong { len })) => {
+                problems.push(
+                    no,
+                    format!("line of {len} bytes is too long (limit 1 MiB); skipped"),
+                );
+                return Some(None);
+            }
+            Ok(Some(Line::Text { bytes, complete })) => (bytes, complete),
+        };
+        match std::str::from_utf8(bytes) {
+            Err(_) => {
+                problems.push(no, "invalid UTF-8; line skipped".into());
+                Some(None)
+            }
+            Ok(text) if text.trim().is_empty() => Some(None),
+            Ok(text) => Some(Some(TextLine { no, text, complete })),
+        }
     }
 
     /// The text line `next_line` returned last (no I/O: it is still in a

@@ -7,6 +7,7 @@
 pub mod legacy;
 pub mod lines;
 pub mod v1;
+pub mod v1_scan;
 
 use std::fs::File;
 use std::io::{BufReader, Read};
@@ -131,8 +132,9 @@ pub fn read_file(
 type Input = BufReader<Box<dyn Read + Send>>;
 
 enum Parser {
-    V1(v1::Parser<Input>),
-    Legacy(legacy::Parser<Input>),
+    // Boxed: the parsers' states differ in size (one allocation per file).
+    V1(Box<v1::Parser<Input>>),
+    Legacy(Box<legacy::Parser<Input>>),
 }
 
 /// One file's resumable reader: opened on first use, then filled a batch at
@@ -185,8 +187,10 @@ impl FileReader {
             };
             let input = BufReader::with_capacity(READ_BUF, input);
             self.parser = Some(match self.src.format {
-                Format::V1 => Parser::V1(v1::Parser::new(input, self.idx)),
-                Format::Legacy => Parser::Legacy(legacy::Parser::new(input, self.idx, opts)),
+                Format::V1 => Parser::V1(Box::new(v1::Parser::new(input, self.idx))),
+                Format::Legacy => {
+                    Parser::Legacy(Box::new(legacy::Parser::new(input, self.idx, opts)))
+                }
             });
         }
         let done = match &mut self.parser {

@@ -8,6 +8,7 @@ use std::io::BufRead;
 use state_tracer::format::{sniff_header_version, Action, Event, Record, FORMAT_VERSION};
 
 use crate::read::lines::{LineReader, TextLine};
+use crate::read::v1_scan::Scanner;
 use crate::read::{FileEnd, Problems, ReadOptions};
 use crate::record::{FileIdx, Interner, Rec, RecKind};
 
@@ -99,6 +100,8 @@ pub struct Parser<R> {
     pub end: FileEnd,
     expected_seq: u64,
     gap_reported: bool,
+    /// Fast path for plain event lines (see `v1_scan`).
+    scanner: Scanner,
 }
 
 impl<R: BufRead> Parser<R> {
@@ -110,6 +113,7 @@ impl<R: BufRead> Parser<R> {
             end: FileEnd::default(),
             expected_seq: 1,
             gap_reported: false,
+            scanner: Scanner::default(),
         }
     }
 
@@ -128,6 +132,7 @@ impl<R: BufRead> Parser<R> {
             end,
             expected_seq,
             gap_reported,
+            scanner,
         } = self;
         let file = *file;
         loop {
@@ -139,9 +144,22 @@ impl<R: BufRead> Parser<R> {
             };
             // Fast path: the tracer writes `{"type":"event",…` first, so an
             // event line can go straight into `Event` (which ignores `type`)
-            // instead of serde's buffering of internally tagged enums.
+            // instead of serde's buffering of internally tagged enums; plain
+            // lines (nearly all) skip serde altogether, and whatever the
+            // scanner declines gets serde's result and error messages.
             let parsed = if text.starts_with(EVENT_PREFIX) {
-                serde_json::from_str::<Event<'_>>(text).map(Record::Event)
+                match scanner.event(text) {
+                    Some(e) => {
+                        // Every test run cross-checks the scanner on every line it reads.
+                        debug_assert_eq!(
+                            serde_json::from_str::<Event<'_>>(text).ok().as_ref(),
+                            Some(&e),
+                            "v1 scanner and serde disagree on {text}"
+                        );
+                        Ok(Record::Event(e))
+                    }
+                    None => serde_json::from_str::<Event<'_>>(text).map(Record::Event),
+                }
             } else {
                 Record::parse(text)
             };

@@ -20,6 +20,10 @@ impl Rule for ClockAnomaly {
         RuleId::ClockAnomaly
     }
 
+    fn uses_accesses(&self) -> bool {
+        false
+    }
+
     fn on_record(&mut self, cx: &mut Cx, rec: &Rec, scn: Option<&Rc<Scn>>) {
         let last = slot(&mut self.last, rec.file as usize);
         let prev = last.replace(rec.ts);

@@ -32,43 +32,68 @@ struct Mutation {
 /// a whole schema).
 #[derive(Default)]
 struct Log {
-    users: Vec<(Rc<Scn>, Micros)>,
+    /// Each user with its id (compared on every access without chasing
+    /// the pointer) and first use.
+    users: Vec<(Rc<Scn>, usize, Micros)>,
     muts: Vec<Mutation>,
+    /// `muts` is in time order (always, unless a process's clock went
+    /// backwards), so the ones since a time are a suffix.
+    unsorted: bool,
 }
 
 impl Log {
     fn add_user(&mut self, s: &Rc<Scn>, at: Micros) {
-        if self.users.iter().rev().any(|u| u.0.id == s.id) {
+        if self.users.iter().rev().any(|u| u.1 == s.id) {
             return;
         }
         if self.users.len() >= 8 {
             self.users.retain(|u| u.0.is_active());
         }
-        self.users.push((s.clone(), at));
+        self.users.push((s.clone(), s.id, at));
     }
 
     fn first_use(&self, s: &Scn) -> Option<Micros> {
-        self.users.iter().find(|u| u.0.id == s.id).map(|u| u.1)
+        self.users.iter().find(|u| u.1 == s.id).map(|u| u.2)
+    }
+
+    /// The mutations at or after `t`, in order.
+    fn muts_since(&self, t: Micros) -> &[Mutation] {
+        if self.unsorted {
+            return &self.muts;
+        }
+        // From the end: usually none or one is that recent.
+        let from = self
+            .muts
+            .iter()
+            .rposition(|m| m.at < t)
+            .map_or(0, |i| i + 1);
+        &self.muts[from..]
     }
 
     fn add_mutation(&mut self, m: Mutation, active: &[Rc<Scn>]) {
-        if let Some(last) = self.muts.last_mut() {
-            if last.scn.id == m.scn.id {
-                // One entry per polluter: the latest time (a victim that
-                // starts later must still see it) and the worst action.
-                last.at = m.at;
-                if m.destructive || !last.destructive {
-                    last.action = m.action;
-                    last.destructive = m.destructive || last.destructive;
-                    last.target = m.target;
-                }
-                return;
+        let n = self.muts.len();
+        if n > 0 && self.muts[n - 1].scn.id == m.scn.id {
+            if n >= 2 && self.muts[n - 2].at > m.at {
+                self.unsorted = true;
             }
+            let last = &mut self.muts[n - 1];
+            // One entry per polluter: the latest time (a victim that
+            // starts later must still see it) and the worst action.
+            last.at = m.at;
+            if m.destructive || !last.destructive {
+                last.action = m.action;
+                last.destructive = m.destructive || last.destructive;
+                last.target = m.target;
+            }
+            return;
         }
-        if self.muts.len() >= 16 {
+        if n >= 16 {
             // Mutations older than every active scenario cannot hit anyone new.
             let floor = active.iter().map(|s| s.start).min().unwrap_or(Micros::MAX);
             self.muts.retain(|x| x.at >= floor);
+        }
+        if self.muts.last().is_some_and(|l| l.at > m.at) {
+            self.unsorted = true;
         }
         self.muts.push(m);
     }
@@ -186,6 +211,10 @@ impl Rule for ConcurrentMutation {
         RuleId::ConcurrentMutation
     }
 
+    fn uses_records(&self) -> bool {
+        false
+    }
+
     fn on_access(&mut self, cx: &mut Cx, a: &Access<'_>) {
         let Some(s) = a.scn else { return };
         let destructive = a.op == Op::Destroy;
@@ -229,9 +258,10 @@ impl Rule for ConcurrentMutation {
                 };
                 // 1. `s` uses these tables: was any of them changed by someone
                 //    else while `s` was running?
+                // Time first: it is inline, the id is behind a pointer.
                 let during = |m: &Mutation| {
-                    m.scn.id != s.id
-                        && m.at >= s.start
+                    m.at >= s.start
+                        && m.scn.id != s.id
                         && !matches!(s.end.get(), Some(e) if m.at > e)
                 };
                 // When `s` first used them (before this access), if it did.
@@ -243,13 +273,21 @@ impl Rule for ConcurrentMutation {
                 self.hits.clear();
                 for &t in ids {
                     if let Some(log) = self.tables.get(t as usize) {
-                        self.hits
-                            .extend(log.muts.iter().filter(|m| during(m)).cloned());
+                        self.hits.extend(
+                            log.muts_since(s.start)
+                                .iter()
+                                .filter(|m| during(m))
+                                .cloned(),
+                        );
                     }
                 }
                 if let Some(log) = self.schemas.get(schema) {
-                    self.hits
-                        .extend(log.muts.iter().filter(|m| during(m)).cloned());
+                    self.hits.extend(
+                        log.muts_since(s.start)
+                            .iter()
+                            .filter(|m| during(m))
+                            .cloned(),
+                    );
                 }
                 // 2. `s` changes them: every other running user is a victim.
                 self.victims.clear();
@@ -259,7 +297,7 @@ impl Rule for ConcurrentMutation {
                             self.victims.extend(
                                 log.users
                                     .iter()
-                                    .filter(|v| v.0.id != s.id && v.0.is_active())
+                                    .filter(|v| v.1 != s.id && v.0.is_active())
                                     .map(|v| v.0.clone()),
                             );
                         }
@@ -268,7 +306,7 @@ impl Rule for ConcurrentMutation {
                         self.victims.extend(
                             log.users
                                 .iter()
-                                .filter(|v| v.0.id != s.id && v.0.is_active())
+                                .filter(|v| v.1 != s.id && v.0.is_active())
                                 .map(|v| v.0.clone()),
                         );
                     }

@@ -15,6 +15,14 @@ impl Rule for CrashedProcess {
         RuleId::CrashedProcess
     }
 
+    fn uses_records(&self) -> bool {
+        false
+    }
+
+    fn uses_accesses(&self) -> bool {
+        false
+    }
+
     fn finish(&mut self, cx: &mut Cx) {
         for i in 0..cx.procs.len() {
             let p = &cx.procs[i];

@@ -33,6 +33,10 @@ impl Rule for LeakedState {
         RuleId::LeakedState
     }
 
+    fn uses_records(&self) -> bool {
+        false
+    }
+
     fn on_access(&mut self, _cx: &mut Cx, a: &Access<'_>) {
         let Target::Process(res) = a.target else {
             return;

@@ -35,6 +35,10 @@ impl Rule for LeftoverData {
         RuleId::LeftoverData
     }
 
+    fn uses_records(&self) -> bool {
+        false
+    }
+
     fn on_access(&mut self, cx: &mut Cx, a: &Access<'_>) {
         let Target::Tables { schema, tables } = &a.target else {
             return;

@@ -14,6 +14,14 @@ impl Rule for MixedRuns {
         RuleId::MixedRuns
     }
 
+    fn uses_records(&self) -> bool {
+        false
+    }
+
+    fn uses_accesses(&self) -> bool {
+        false
+    }
+
     fn finish(&mut self, cx: &mut Cx) {
         if cx.run_selected || cx.other_runs.is_empty() {
             return;

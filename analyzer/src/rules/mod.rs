@@ -24,6 +24,15 @@ pub trait Rule {
     fn on_start(&mut self, _cx: &mut Cx, _scn: &Rc<Scn>) {}
     fn on_end(&mut self, _cx: &mut Cx, _scn: &Rc<Scn>) {}
     fn on_record(&mut self, _cx: &mut Cx, _rec: &Rec, _scn: Option<&Rc<Scn>>) {}
+    /// False if `on_record` does nothing: the engine then skips the call
+    /// for each of millions of records.
+    fn uses_records(&self) -> bool {
+        true
+    }
+    /// False if `on_access` does nothing (see `uses_records`).
+    fn uses_accesses(&self) -> bool {
+        true
+    }
     fn on_access(&mut self, _cx: &mut Cx, _access: &Access<'_>) {}
     fn finish(&mut self, _cx: &mut Cx) {}
 }

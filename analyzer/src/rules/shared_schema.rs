@@ -22,6 +22,10 @@ impl Rule for SharedSchema {
         RuleId::SharedSchema
     }
 
+    fn uses_records(&self) -> bool {
+        false
+    }
+
     fn on_access(&mut self, cx: &mut Cx, a: &Access<'_>) {
         let Target::Tables { schema, .. } = &a.target else {
             return;

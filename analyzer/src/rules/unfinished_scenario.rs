@@ -14,6 +14,14 @@ impl Rule for UnfinishedScenario {
         RuleId::UnfinishedScenario
     }
 
+    fn uses_records(&self) -> bool {
+        false
+    }
+
+    fn uses_accesses(&self) -> bool {
+        false
+    }
+
     fn finish(&mut self, cx: &mut Cx) {
         for s in cx.active.clone() {
             let explanation = format!(

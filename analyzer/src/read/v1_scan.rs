@@ -1,0 +1,1091 @@
+//! A hand-written scanner for v1 event lines in the shape writers produce.
+//!
+//! `serde_json` dominated `report` over v1 files: a generic parser pays for
+//! generality (field visitors, escape handling, error positions) on every
+//! line. Writers emit one plain shape: a flat object with known members,
+//! strings without escapes, non-negative integers, a `resource` object and
+//! a `fields` object of scalars. This scanner reads exactly that shape into a
+//! borrowed [`Event`] (no string is copied) and declines everything else by
+//! returning `None`: an escape or control character in a string, whitespace
+//! between tokens, `null`, a number with a sign, fraction or exponent, an
+//! unknown or duplicate member, trailing bytes. The caller then parses the
+//! line with serde, so the result is the same as serde's by construction: the
+//! scanner only accepts lines serde parses to an equal `Event`, and leaves
+//! every error message to serde.
+
+use std::borrow::Cow;
+
+use chrono::{DateTime, NaiveDate, NaiveDateTime, NaiveTime, Utc};
+use state_tracer::format::{parse_wall_time, Action, Event, Outcome, Resource, Scope};
+
+/// How the tracer starts every event line (`type` first, compact).
+pub const EVENT_PREFIX: &str = r#"{"type":"event","#;
+
+/// Per-file scanner state: the date of the last timestamp (it changes
+/// rarely within a file, so most timestamps cost a few digit conversions)
+/// and the table of action names.
+#[derive(Debug)]
+pub struct Scanner {
+    /// The last `YYYY-MM-DD` seen and its date.
+    day: Option<([u8; 10], NaiveDate)>,
+    actions: Actions,
+}
+
+impl Default for Scanner {
+    fn default() -> Self {
+        Scanner {
+            day: None,
+            actions: Actions::new(),
+        }
+    }
+}
+
+impl Scanner {
+    /// The event on `line` (without its `\n`), or `None` when the line is
+    /// not in the plain shape and must go through serde.
+    pub fn event<'a>(&mut self, line: &'a str) -> Option<Event<'a>> {
+        let mut c = Cursor {
+            s: line,
+            b: line.as_bytes(),
+            i: 0,
+        };
+        if !line.starts_with(EVENT_PREFIX) {
+            return None;
+        }
+        c.i = EVENT_PREFIX.len();
+        let mut seen = 0u32;
+        let mut next = 0;
+        let mut seq = None;
+        let mut ts = None;
+        let mut action = None;
+        let mut e = Event {
+            seq: 0,
+            ts: DateTime::<Utc>::UNIX_EPOCH,
+            mono_ns: 0,
+            tid: 0,
+            scenario_id: None,
+            feature: None,
+            scenario: None,
+            step: None,
+            action: Action::Custom,
+            name: None,
+            resource: None,
+            details: None,
+            outcome: None,
+            error: None,
+            duration_us: None,
+            rows: None,
+            fields: Vec::new(),
+        };
+        loop {
+            // `type` again, an escaped name or a member this version does not
+            // know: serde decides (it ignores unknown members but validates them).
+            let member = c.token(EVENT_MEMBERS, &mut next)?;
+            match member {
+                M::Seq => seq = Some(c.uint()?),
+                M::Ts => ts = Some(self.time(c.string()?)?),
+                M::MonoNs => e.mono_ns = c.uint()?,
+                M::Tid => e.tid = c.uint()?,
+                M::ScenarioId => e.scenario_id = Some(c.uint()?),
+                M::Feature => e.feature = Some(Cow::Borrowed(c.string()?)),
+                M::Scenario => e.scenario = Some(Cow::Borrowed(c.string()?)),
+                M::Step => e.step = Some(Cow::Borrowed(c.string()?)),
+                // Exactly a known name between quotes, as serde requires.
+                M::Action => action = Some(c.action(&self.actions)?),
+                M::Name => e.name = Some(Cow::Borrowed(c.string()?)),
+                M::Resource => e.resource = Some(c.resource()?),
+                M::Details => e.details = Some(Cow::Borrowed(c.string()?)),
+                M::Outcome => {
+                    // serde accepts exactly the upper-case names.
+                    e.outcome = Some(match c.string()? {
+                        "PASSED" => Outcome::Passed,
+                        "FAILED" => Outcome::Failed,
+                        "SKIPPED" => Outcome::Skipped,
+                        _ => return None,
+                    });
+                }
+                M::Error => e.error = Some(Cow::Borrowed(c.string()?)),
+                M::DurationUs => e.duration_us = Some(c.uint()?),
+                M::Rows => e.rows = Some(c.uint()?),
+                M::Fields => e.fields = c.fields()?,
+            }
+            let bit = 1u32 << member as u32;
+            if seen & bit != 0 {
+                return None;
+            }
+            seen |= bit;
+            if !c.list_continues(b'}')? {
+                break;
+            }
+        }
+        if c.i != c.b.len() {
+            return None;
+        }
+        e.seq = seq?;
+        e.ts = ts?;
+        e.action = action?;
+        Some(e)
+    }
+
+    /// Parses a wall time like `parse_wall_time`, caching the day for the
+    /// writer's shape `YYYY-MM-DDTHH:MM:SS.ffffffZ`.
+    fn time(&mut self, raw: &str) -> Option<DateTime<Utc>> {
+        self.fixed_time(raw.as_bytes())
+            .or_else(|| parse_wall_time(raw))
+    }
+
+    /// The fast path; `None` sends the time to `parse_wall_time`.
+    fn fixed_time(&mut self, b: &[u8]) -> Option<DateTime<Utc>> {
+        let b: &[u8; 27] = b.try_into().ok()?;
+        if b[10] != b'T' || b[13] != b':' || b[16] != b':' || b[19] != b'.' || b[26] != b'Z' {
+            return None;
+        }
+        let day = b.first_chunk::<10>()?;
+        let date = match self.day {
+            Some((cached, date)) if cached == *day => date,
+            _ => {
+                if b[4] != b'-' || b[7] != b'-' {
+                    return None;
+                }
+                let date = NaiveDate::from_ymd_opt(
+                    digits(&b[0..4])? as i32,
+                    digits(&b[5..7])?,
+                    digits(&b[8..10])?,
+                )?;
+                self.day = Some((*day, date));
+                date
+            }
+        };
+        let (h, m, s) = (
+            digits(&b[11..13])?,
+            digits(&b[14..16])?,
+            digits(&b[17..19])?,
+        );
+        if h >= 24 || m >= 60 || s >= 60 {
+            return None;
+        }
+        let time = NaiveTime::from_num_seconds_from_midnight_opt(
+            (h * 60 + m) * 60 + s,
+            digits(&b[20..26])? * 1000,
+        )?;
+        Some(NaiveDateTime::new(date, time).and_utc())
+    }
+}
+
+/// The decimal value of ASCII digits (at most 9 of them).
+fn digits(b: &[u8]) -> Option<u32> {
+    b.iter().try_fold(0u32, |v, &c| {
+        c.is_ascii_digit().then(|| v * 10 + u32::from(c - b'0'))
+    })
+}
+
+/// Up to 16 bytes of fixed text, compared with the next 16 bytes of a line
+/// in one step (a `memcmp` call per member name cost more than the rest of
+/// the member).
+#[derive(Debug, Clone, Copy)]
+struct Token {
+    word: u128,
+    mask: u128,
+    len: usize,
+}
+
+impl Token {
+    /// A token for `text`; text over 16 bytes never matches.
+    const fn new(text: &[u8]) -> Token {
+        let (mut word, mut mask, mut i) = (0u128, 0u128, 0);
+        while i < text.len() && i < 16 {
+            word |= (text[i] as u128) << (8 * i);
+            mask |= 0xff << (8 * i);
+            i += 1;
+        }
+        Token {
+            word,
+            mask,
+            len: text.len(),
+        }
+    }
+
+    /// Whether `next`, the following 16 bytes, start with the token. The
+    /// zero padding at the end of a line never matches: tokens hold no NUL.
+    fn matches(&self, next: u128) -> bool {
+        self.len <= 16 && (next ^ self.word) & self.mask == 0
+    }
+}
+
+/// Every action's `"NAME"` (quotes included) in a small open-addressing
+/// hash table: actions vary from line to line, and a linear search through
+/// two dozen names cost more than the rest of the member.
+#[derive(Debug)]
+struct Actions {
+    /// (token word, token length, action); length 0 marks a free slot.
+    slots: [(u128, usize, Action); ACTION_SLOTS],
+}
+
+const ACTION_SLOTS: usize = 64;
+
+impl Actions {
+    fn new() -> Actions {
+        let mut t = Actions {
+            slots: [(0, 0, Action::Custom); ACTION_SLOTS],
+        };
+        for &a in Action::ALL {
+            let token = Token::new(format!("\"{}\"", a.as_str()).as_bytes());
+            // Longer names are left to serde (none is today).
+            if token.len <= 16 {
+                let mut h = Self::hash(token.word);
+                while t.slots[h].1 != 0 {
+                    h = (h + 1) % ACTION_SLOTS;
+                }
+                t.slots[h] = (token.word, token.len, a);
+            }
+        }
+        t
+    }
+
+    fn hash(word: u128) -> usize {
+        const K: u64 = 0x9E37_79B9_7F4A_7C15;
+        let x = (word as u64) ^ ((word >> 64) as u64).wrapping_mul(K);
+        (x.wrapping_mul(K) >> 58) as usize % ACTION_SLOTS
+    }
+
+    /// The action whose quoted name starts `next` (the next 16 bytes of
+    /// the line), and the name's length with quotes.
+    fn find(&self, next: u128) -> Option<(usize, Action)> {
+        const LO: u128 = u128::from_ne_bytes([0x01; 16]);
+        const HI: u128 = u128::from_ne_bytes([0x80; 16]);
+        const QUOTES: u128 = u128::from_ne_bytes([b'"'; 16]);
+        if next as u8 != b'"' {
+            return None;
+        }
+        // The closing quote, by the SWAR zero-byte test (as in
+        // `string_stop`); byte 0, the opening quote, is masked out first so
+        // that it cannot borrow into the bytes after it.
+        let q = (next ^ QUOTES) | 0xff;
+        let hits = q.wrapping_sub(LO) & !q & HI;
+        if hits == 0 {
+            return None;
+        }
+        let len = (hits.trailing_zeros() / 8) as usize + 1;
+        let key = if len == 16 {
+            next
+        } else {
+            next & ((1u128 << (8 * len)) - 1)
+        };
+        let mut h = Self::hash(key);
+        loop {
+            let (word, n, action) = *self.slots.get(h)?;
+            if n == 0 {
+                return None;
+            }
+            if n == len && word == key {
+                return Some((len, action));
+            }
+            h = (h + 1) % ACTION_SLOTS;
+        }
+    }
+}
+
+/// Members of an event; the discriminant is the member's bit in the
+/// duplicate check.
+#[derive(Debug, Clone, Copy)]
+enum M {
+    Seq,
+    Ts,
+    MonoNs,
+    Tid,
+    ScenarioId,
+    Feature,
+    Scenario,
+    Step,
+    Action,
+    Name,
+    Resource,
+    Details,
+    Outcome,
+    Error,
+    DurationUs,
+    Rows,
+    Fields,
+}
+
+/// `"name":` of each event member, in the order writers usually put them.
+const EVENT_MEMBERS: &[(Token, M)] = &[
+    (Token::new(b"\"seq\":"), M::Seq),
+    (Token::new(b"\"ts\":"), M::Ts),
+    (Token::new(b"\"mono_ns\":"), M::MonoNs),
+    (Token::new(b"\"tid\":"), M::Tid),
+    (Token::new(b"\"scenario_id\":"), M::ScenarioId),
+    (Token::new(b"\"feature\":"), M::Feature),
+    (Token::new(b"\"scenario\":"), M::Scenario),
+    (Token::new(b"\"step\":"), M::Step),
+    (Token::new(b"\"action\":"), M::Action),
+    (Token::new(b"\"name\":"), M::Name),
+    (Token::new(b"\"resource\":"), M::Resource),
+    (Token::new(b"\"details\":"), M::Details),
+    (Token::new(b"\"outcome\":"), M::Outcome),
+    (Token::new(b"\"error\":"), M::Error),
+    (Token::new(b"\"duration_us\":"), M::DurationUs),
+    (Token::new(b"\"rows\":"), M::Rows),
+    (Token::new(b"\"fields\":"), M::Fields),
+];
+
+/// Members of a resource, as [`M`] for events.
+#[derive(Debug, Clone, Copy)]
+enum R {
+    Scope,
+    Db,
+    Schema,
+    Tables,
+    Name,
+}
+
+const RESOURCE_MEMBERS: &[(Token, R)] = &[
+    (Token::new(b"\"scope\":"), R::Scope),
+    (Token::new(b"\"db\":"), R::Db),
+    (Token::new(b"\"schema\":"), R::Schema),
+    (Token::new(b"\"tables\":"), R::Tables),
+    (Token::new(b"\"name\":"), R::Name),
+];
+
+/// Bytes that end the fast scan of a string: the closing quote, an escape,
+/// or a control character (which JSON forbids raw inside strings).
+static STRING_STOP: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut i = 0;
+    while i < 0x20 {
+        t[i] = true;
+        i += 1;
+    }
+    t[b'"' as usize] = true;
+    t[b'\\' as usize] = true;
+    t
+};
+
+/// Index of the first [`STRING_STOP`] byte, eight bytes at a time (strings
+/// are most of a line, so this loop is most of the scan).
+fn string_stop(b: &[u8]) -> Option<usize> {
+    const LO: u64 = u64::from_ne_bytes([0x01; 8]);
+    const HI: u64 = u64::from_ne_bytes([0x80; 8]);
+    const QUOTE: u64 = u64::from_ne_bytes([b'"'; 8]);
+    const BACKSLASH: u64 = u64::from_ne_bytes([b'\\'; 8]);
+    const SPACE: u64 = u64::from_ne_bytes([0x20; 8]);
+    let mut chunks = b.chunks_exact(8);
+    for (n, chunk) in chunks.by_ref().enumerate() {
+        let Ok(bytes) = <[u8; 8]>::try_from(chunk) else {
+            break;
+        };
+        let x = u64::from_le_bytes(bytes);
+        // Classic SWAR tests: a byte's high bit is set where it equals the
+        // quote, the backslash, or is below 0x20. Each test is exact up to
+        // its first hit (borrows only disturb higher bytes), so the lowest
+        // flagged byte is the first stop byte.
+        let (q, s) = (x ^ QUOTE, x ^ BACKSLASH);
+        let hits =
+            ((q.wrapping_sub(LO) & !q) | (s.wrapping_sub(LO) & !s) | (x.wrapping_sub(SPACE) & !x))
+                & HI;
+        if hits != 0 {
+            return Some(n * 8 + (hits.trailing_zeros() / 8) as usize);
+        }
+    }
+    let tail = chunks.remainder();
+    let at = tail.iter().position(|&c| STRING_STOP[usize::from(c)])?;
+    Some(b.len() - tail.len() + at)
+}
+
+/// A position in the line being scanned.
+struct Cursor<'a> {
+    s: &'a str,
+    b: &'a [u8],
+    i: usize,
+}
+
+impl<'a> Cursor<'a> {
+    /// Consumes `c` if it is next.
+    fn eat(&mut self, c: u8) -> Option<()> {
+        if self.b.get(self.i) == Some(&c) {
+            self.i += 1;
+            Some(())
+        } else {
+            None
+        }
+    }
+
+    /// The next 16 bytes (zero-padded at the end of the line) as one word.
+    fn next16(&self) -> u128 {
+        let rest = self.b.get(self.i..).unwrap_or_default();
+        match rest.first_chunk::<16>() {
+            Some(bytes) => u128::from_le_bytes(*bytes),
+            None => {
+                let mut bytes = [0; 16];
+                bytes[..rest.len()].copy_from_slice(rest);
+                u128::from_le_bytes(bytes)
+            }
+        }
+    }
+
+    /// Consumes a quoted action name.
+    fn action(&mut self, actions: &Actions) -> Option<Action> {
+        let (len, action) = actions.find(self.next16())?;
+        self.i += len;
+        Some(action)
+    }
+
+    /// Consumes the token of `table` that comes next (a member's `"name":`,
+    /// an action's `"NAME"`): tokens are compared as written, so an escaped
+    /// or unknown name is not found. The search starts at `next`, the entry
+    /// after the previous find, since writers keep one order.
+    fn token<T: Copy>(&mut self, table: &[(Token, T)], next: &mut usize) -> Option<T> {
+        let word = self.next16();
+        let at = (*next..table.len())
+            .chain(0..*next)
+            .find(|&k| table.get(k).is_some_and(|(t, _)| t.matches(word)))?;
+        let &(token, value) = table.get(at)?;
+        self.i += token.len;
+        *next = at + 1;
+        Some(value)
+    }
+
+    /// After a member or element: true on `,`, false on `close`.
+    fn list_continues(&mut self, close: u8) -> Option<bool> {
+        let c = *self.b.get(self.i)?;
+        self.i += 1;
+        match c {
+            b',' => Some(true),
+            c if c == close => Some(false),
+            _ => None,
+        }
+    }
+
+    /// A string without escapes or control characters, borrowed from the line.
+    fn string(&mut self) -> Option<&'a str> {
+        self.eat(b'"')?;
+        let start = self.i;
+        let len = string_stop(&self.b[start..])?;
+        if self.b[start + len] != b'"' {
+            return None;
+        }
+        self.i = start + len + 1;
+        // The quotes are ASCII, so both ends are character boundaries.
+        self.s.get(start..start + len)
+    }
+
+    /// A non-negative integer that fits in a `u64`, in JSON's syntax (no
+    /// leading zeros). A fraction or exponent after it fails the caller's
+    /// check for `,` or `}`.
+    fn uint(&mut self) -> Option<u64> {
+        let start = self.i;
+        let mut v = 0u64;
+        while let Some(&c) = self.b.get(self.i) {
+            if !c.is_ascii_digit() {
+                break;
+            }
+            v = v.checked_mul(10)?.checked_add(u64::from(c - b'0'))?;
+            self.i += 1;
+        }
+        let n = self.i - start;
+        (n == 1 || (n > 1 && self.b[start] != b'0')).then_some(v)
+    }
+
+    /// `{"scope":…,"db":…,"schema":…,"tables":[…],"name":…}`, any order,
+    /// `scope` required.
+    fn resource(&mut self) -> Option<Resource<'a>> {
+        self.eat(b'{')?;
+        let mut seen = 0u8;
+        let mut next = 0;
+        let mut r = Resource {
+            scope: Scope::Shared,
+            db: None,
+            schema: None,
+            tables: Vec::new(),
+            name: None,
+        };
+        loop {
+            let member = self.token(RESOURCE_MEMBERS, &mut next)?;
+            match member {
+                R::Scope => {
+                    r.scope = match self.string()? {
+                        "shared" => Scope::Shared,
+                        "process" => Scope::Process,
+                        _ => return None,
+                    };
+                }
+                R::Db => r.db = Some(Cow::Borrowed(self.string()?)),
+                R::Schema => r.schema = Some(Cow::Borrowed(self.string()?)),
+                R::Tables => {
+                    self.eat(b'[')?;
+                    if self.eat(b']').is_none() {
+                        loop {
+                            r.tables.push(Cow::Borrowed(self.string()?));
+                            if !self.list_continues(b']')? {
+                                break;
+                            }
+                        }
+                    }
+                }
+                R::Name => r.name = Some(Cow::Borrowed(self.string()?)),
+            }
+            let bit = 1u8 << member as u8;
+            if seen & bit != 0 {
+                return None;
+            }
+            seen |= bit;
+            if !self.list_continues(b'}')? {
+                break;
+            }
+        }
+        (seen & 1 << R::Scope as u8 != 0).then_some(r)
+    }
+
+    /// `fields`: an object of scalars kept as text, in order, duplicates
+    /// included (as serde's `scalar_pairs` reads them). Strings, unsigned
+    /// integers (whose text is what serde would print), booleans and `null`
+    /// (empty text).
+    #[allow(clippy::type_complexity)]
+    fn fields(&mut self) -> Option<Vec<(Cow<'a, str>, Cow<'a, str>)>> {
+        self.eat(b'{')?;
+        let mut out = Vec::new();
+        if self.eat(b'}').is_some() {
+            return Some(out);
+        }
+        loop {
+            let key = self.string()?;
+            self.eat(b':')?;
+            let value = match *self.b.get(self.i)? {
+                b'"' => self.string()?,
+                b'0'..=b'9' => {
+                    let start = self.i;
+                    self.uint()?;
+                    self.s.get(start..self.i)?
+                }
+                _ => self.word()?,
+            };
+            out.push((Cow::Borrowed(key), Cow::Borrowed(value)));
+            if !self.list_continues(b'}')? {
+                break;
+            }
+        }
+        Some(out)
+    }
+
+    /// `true`, `false` or `null` (as the text `Scalar` gives them).
+    fn word(&mut self) -> Option<&'static str> {
+        let rest = &self.b[self.i..];
+        let (len, text) = if rest.starts_with(b"true") {
+            (4, "true")
+        } else if rest.starts_with(b"false") {
+            (5, "false")
+        } else if rest.starts_with(b"null") {
+            (4, "")
+        } else {
+            return None;
+        };
+        self.i += len;
+        Some(text)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::gen::{generate, GenArgs, GenFormat};
+    use crate::read::{v1, Problems, ReadOptions};
+    use crate::record::{Interner, Rec};
+
+    fn scan(line: &str) -> Option<Event<'_>> {
+        Scanner::default().event(line)
+    }
+
+    fn serde(line: &str) -> Option<Event<'_>> {
+        serde_json::from_str(line).ok()
+    }
+
+    /// The scanner either declines or agrees with serde.
+    fn agrees(line: &str) -> bool {
+        match scan(line) {
+            Some(e) => serde(line).as_ref() == Some(&e),
+            None => true,
+        }
+    }
+
+    const SAMPLE: &str = r#"{"type":"event","seq":3,"ts":"2026-04-11T10:00:00.000200Z","mono_ns":300000,"tid":1,"scenario_id":1,"feature":"feature-0","scenario":"Scenario 0 of process 0","step":"When the user does something","action":"DB_SELECT","resource":{"scope":"shared","db":"postgres://localhost:5432/bench","tables":["users"]},"details":"SELECT id, name, email FROM users WHERE id = $1","duration_us":120,"rows":1}"#;
+
+    #[test]
+    fn the_writers_shape_is_scanned_like_serde_reads_it() {
+        let e = scan(SAMPLE).expect("plain line is handled");
+        assert_eq!(Some(e), serde(SAMPLE));
+        let with_more = r#"{"type":"event","seq":9,"ts":"2026-04-11T23:59:59.999999Z","action":"SCENARIO_END","outcome":"FAILED","error":"boom","name":"n","resource":{"name":"jwt_secret","scope":"process"},"fields":{"method":"GET","status":200,"ok":true,"no":false,"gone":null,"k":"v","k":"w"}}"#;
+        let e = scan(with_more).expect("handled");
+        assert_eq!(e.fields.len(), 7);
+        assert_eq!(Some(e), serde(with_more));
+    }
+
+    #[test]
+    fn anything_unusual_is_left_to_serde() {
+        let declined = [
+            // escapes, control characters, whitespace, null
+            SAMPLE.replace("feature-0", r"feature\u0041"),
+            SAMPLE.replace("feature-0", r#"fe\"ature"#),
+            SAMPLE.replace("feature-0", "fea\tture"),
+            SAMPLE.replace(r#""tid":1"#, r#""tid": 1"#),
+            SAMPLE.replace(r#""tid":1"#, r#""tid":null"#),
+            format!("{SAMPLE} "),
+            // numbers serde would reject or read differently
+            SAMPLE.replace(r#""rows":1"#, r#""rows":01"#),
+            SAMPLE.replace(r#""rows":1"#, r#""rows":1.0"#),
+            SAMPLE.replace(r#""rows":1"#, r#""rows":1e2"#),
+            SAMPLE.replace(r#""rows":1"#, r#""rows":-1"#),
+            SAMPLE.replace(r#""rows":1"#, r#""rows":18446744073709551616"#),
+            // unknown, duplicate, missing members; other shapes
+            SAMPLE.replace(r#""tid":1"#, r#""extra":[1,2]"#),
+            SAMPLE.replace(r#""tid":1"#, r#""seq":4"#),
+            SAMPLE.replace(r#""tid":1"#, r#""type":"event""#),
+            SAMPLE.replace(r#""seq":3,"#, ""),
+            SAMPLE.replace(r#""scope":"shared","#, ""),
+            SAMPLE.replace(r#""scope":"shared""#, r#""scope":"Shared""#),
+            SAMPLE.replace("DB_SELECT", "DB_EXPLODE"),
+            SAMPLE.replace(r#""rows":1}"#, r#""rows":1,}"#),
+            SAMPLE.replace(r#""rows":1}"#, r#""rows":1}}"#),
+            SAMPLE.replace(r#""rows":1}"#, r#""rows":1,"outcome":"passed"}"#),
+            SAMPLE.replace(r#""rows":1}"#, r#""rows":1,"fields":{"f":1.5}}"#),
+            SAMPLE[..SAMPLE.len() - 1].to_owned(),
+        ];
+        for line in &declined {
+            assert!(scan(line).is_none(), "should decline: {line}");
+        }
+    }
+
+    #[test]
+    fn other_valid_times_take_the_general_parser() {
+        for ts in [
+            "2026-04-11T10:00:00.5Z",
+            "2026-04-11t10:00:00.000200Z",
+            "2026-04-11T12:00:00.000200+02:00",
+            "2026-04-11T10:00:00Z",
+        ] {
+            let line = SAMPLE.replace("2026-04-11T10:00:00.000200Z", ts);
+            assert!(scan(&line).is_some(), "{line}");
+            assert!(agrees(&line), "{line}");
+        }
+        for ts in [
+            "2026-02-30T10:00:00.000200Z",
+            "2026-04-11T24:00:00.000200Z",
+            "2026-04-11T10:60:00.000200Z",
+            "2026-04-11T10:00:60.000200Z",
+            "2026-04-11T10:00:00.00020xZ",
+            "2026-04-11 10:00:00.000200Z",
+        ] {
+            let line = SAMPLE.replace("2026-04-11T10:00:00.000200Z", ts);
+            assert_eq!(scan(&line).is_some(), serde(&line).is_some(), "{line}");
+            assert!(agrees(&line), "{line}");
+        }
+    }
+
+    /// Records read through `v1::read` (scanner and serde fallback) and
+    /// records from serde alone, line by line.
+    fn both_ways(text: &str, full: bool) -> (Vec<Rec>, Vec<Rec>) {
+        let opts = ReadOptions {
+            full,
+            ..ReadOptions::default()
+        };
+        let mut problems = Problems::new("t".into());
+        let mut read = Vec::new();
+        v1::read(text.as_bytes(), 0, &opts, &mut problems, &mut |r| {
+            read.push(r)
+        });
+        let mut interner = Interner::default();
+        let reference = text
+            .lines()
+            .enumerate()
+            .filter(|(_, l)| l.starts_with(EVENT_PREFIX))
+            .filter_map(|(i, l)| {
+                let e = serde_json::from_str::<Event<'_>>(l).ok()?;
+                Some(v1::to_rec(e, 0, i as u64 + 1, full, &mut interner))
+            })
+            .collect();
+        (read, reference)
+    }
+
+    #[test]
+    fn a_generated_run_reads_the_same_as_with_serde_alone() {
+        let dir = tempfile::tempdir().unwrap();
+        let files = generate(&GenArgs {
+            dir: dir.path().to_owned(),
+            processes: 2,
+            records: 3000,
+            scenario_len: 50,
+            pollutions: 2,
+            format: GenFormat::V1,
+            run_id: "scan".into(),
+        })
+        .unwrap();
+        for file in files {
+            let text = std::fs::read_to_string(&file).unwrap();
+            let mut scanner = Scanner::default();
+            for line in text.lines().filter(|l| l.starts_with(EVENT_PREFIX)) {
+                let fast = scanner.event(line);
+                assert!(fast.is_some(), "the writer's shape is handled: {line}");
+                assert_eq!(fast, serde(line), "{line}");
+            }
+            for full in [false, true] {
+                let (read, reference) = both_ways(&text, full);
+                assert!(read.len() > 3000);
+                assert_eq!(read.len(), reference.len() + 1, "events + footer");
+                assert_eq!(read[..reference.len()], reference[..]);
+            }
+        }
+    }
+
+    #[test]
+    fn declined_lines_still_parse_and_bad_ones_are_reported() {
+        let text = [
+            SAMPLE.to_owned(),
+            SAMPLE
+                .replace("seq\":3", "seq\":4")
+                .replace("feature-0", r"feature\u0041"),
+            SAMPLE
+                .replace("seq\":3", "seq\":5")
+                .replace(r#""tid":1"#, r#""tid" : 1"#),
+            SAMPLE
+                .replace("seq\":3", "seq\":6")
+                .replace("DB_SELECT", "DB_EXPLODE"),
+            SAMPLE
+                .replace("seq\":3", "seq\":7")
+                .replace("\"rows\":1}", "\"rows\":1,\"x\":[{}]}"),
+        ]
+        .join("\n");
+        for full in [false, true] {
+            let (read, reference) = both_ways(&text, full);
+            assert_eq!(read, reference);
+            assert_eq!(read.len(), 4, "the unknown action is the one skipped");
+            assert_eq!(read[1].feature.as_deref(), full.then_some("featureA"));
+        }
+        let mut problems = Problems::new("t".into());
+        v1::read(
+            text.as_bytes(),
+            0,
+            &ReadOptions::default(),
+            &mut problems,
+            &mut |_| {},
+        );
+        let warnings = problems.into_warnings();
+        assert_eq!(warnings.len(), 2, "{warnings:?}");
+        assert!(warnings[0].message.contains("sequence jumps"));
+        assert_eq!(warnings[1].line, 4);
+        assert!(warnings[1].message.contains("DB_EXPLODE"), "{warnings:?}");
+    }
+
+    #[test]
+    fn every_action_name_is_found_exactly() {
+        let actions = Actions::new();
+        let word = |s: &str| {
+            let mut b = [0u8; 16];
+            let n = s.len().min(16);
+            b[..n].copy_from_slice(&s.as_bytes()[..n]);
+            u128::from_le_bytes(b)
+        };
+        for &a in Action::ALL {
+            let quoted = format!("\"{a}\"");
+            assert_eq!(actions.find(word(&quoted)), Some((quoted.len(), a)));
+            assert_eq!(
+                actions.find(word(&format!("{quoted},\"x\""))),
+                Some((quoted.len(), a))
+            );
+            let longer = format!("\"{a}X\"");
+            assert_eq!(actions.find(word(&longer)), None, "{longer}");
+            let lower = quoted.to_lowercase();
+            assert_eq!(actions.find(word(&lower)), None, "{lower}");
+        }
+        for other in [
+            "\"DB_\\u0053ELECT\"",
+            "DB_SELECT",
+            "\"DB_SELECT",
+            "\"\"",
+            "\"#DB_DDL\"",
+        ] {
+            assert_eq!(actions.find(word(other)), None, "{other}");
+        }
+    }
+
+    #[test]
+    fn the_day_cache_follows_the_date() {
+        let mut s = Scanner::default();
+        let days = ["2026-04-11", "2026-04-11", "2026-04-12", "2025-12-31"];
+        for day in days {
+            let line = SAMPLE.replace("2026-04-11", day);
+            let fast = s.event(&line).expect("handled");
+            assert_eq!(Some(fast), serde(&line), "{line}");
+        }
+    }
+
+    mod generated {
+        //! Generated lines: every member in random order, strings with
+        //! quotes, backslashes, unicode escapes and control characters, raw
+        //! or escaped, numbers serde rejects, duplicate and unknown members.
+        use super::*;
+        use proptest::prelude::*;
+
+        fn chars(hostile: bool) -> BoxedStrategy<String> {
+            let plain = prop_oneof![
+                6 => prop::char::range('a', 'z'),
+                1 => Just(' '),
+                1 => Just('/'),
+                1 => Just('{'),
+                1 => Just(','),
+                1 => Just(':'),
+                1 => Just('\u{7f}'),
+                1 => Just('é'),
+                1 => Just('\u{2028}'),
+                1 => Just('😀'),
+            ];
+            let nasty = prop_oneof![
+                4 => plain.clone(),
+                1 => Just('"'),
+                1 => Just('\\'),
+                1 => Just('\n'),
+                1 => Just('\u{0}'),
+                1 => Just('\u{1f}'),
+            ];
+            let plain = prop::collection::vec(plain, 0..10).prop_map(String::from_iter);
+            if !hostile {
+                return plain.boxed();
+            }
+            // Most strings plain, so that many lines are still in the scanner's shape.
+            prop_oneof![
+                8 => plain,
+                1 => prop::collection::vec(nasty, 1..10).prop_map(String::from_iter),
+            ]
+            .boxed()
+        }
+
+        /// A JSON string: raw (possibly invalid JSON), escaped by serde,
+        /// or every non-alphanumeric character as a `\uXXXX` escape.
+        fn text(hostile: bool) -> BoxedStrategy<String> {
+            let how = if hostile {
+                prop_oneof![8 => Just(0u8), 1 => Just(1), 1 => Just(2)].boxed()
+            } else {
+                Just(0u8).boxed()
+            };
+            (chars(hostile), how)
+                .prop_map(|(s, how)| match how {
+                    0 => format!("\"{s}\""),
+                    1 => serde_json::to_string(&s).unwrap(),
+                    _ => {
+                        let mut out = String::from("\"");
+                        for c in s.chars() {
+                            if c.is_ascii_alphanumeric() {
+                                out.push(c);
+                            } else {
+                                for u in c.encode_utf16(&mut [0; 2]) {
+                                    out.push_str(&format!("\\u{u:04x}"));
+                                }
+                            }
+                        }
+                        out + "\""
+                    }
+                })
+                .boxed()
+        }
+
+        fn uint(hostile: bool) -> BoxedStrategy<String> {
+            let ok = any::<u64>().prop_map(|n| (n >> (n % 64)).to_string());
+            if !hostile {
+                return ok.boxed();
+            }
+            prop_oneof![
+                20 => ok,
+                1 => prop_oneof![
+                    Just("01"), Just("-1"), Just("-0"), Just("1.5"), Just("2e3"), Just("1E+2"),
+                    Just("null"), Just("18446744073709551616"), Just("\"7\""), Just("true"),
+                ]
+                .prop_map(str::to_owned),
+            ]
+            .boxed()
+        }
+
+        fn time(hostile: bool) -> BoxedStrategy<String> {
+            // 1970 to 2100, microseconds.
+            let ok = (0i64..4_102_444_800_000_000).prop_map(|us| {
+                let t = DateTime::from_timestamp_micros(us).unwrap();
+                format!("\"{}\"", state_tracer::format::wall_time_string(t))
+            });
+            if !hostile {
+                return ok.boxed();
+            }
+            prop_oneof![
+                10 => ok,
+                1 => prop_oneof![
+                    Just("2026-04-11T10:00:00.5Z"),
+                    Just("2026-04-11t10:00:00.000200Z"),
+                    Just("2026-04-11T12:00:00.000200+02:00"),
+                    Just("2026-04-11 10:00:00.000200Z"),
+                    Just("2026-02-29T10:00:00.000200Z"),
+                    Just("2024-02-29T23:59:59.999999Z"),
+                    Just("2026-04-11T24:00:00.000000Z"),
+                    Just("2026-04-11T10:00:60.000000Z"),
+                    Just("2026-04-11T10:00:00.000000"),
+                    Just("2026-04-11T10:00:00.0000001Z"),
+                    Just("yesterday"),
+                ]
+                .prop_map(|t| format!("\"{t}\"")),
+            ]
+            .boxed()
+        }
+
+        fn one_of(names: &'static [&'static str]) -> BoxedStrategy<String> {
+            prop::sample::select(names)
+                .prop_map(|n| format!("\"{n}\""))
+                .boxed()
+        }
+
+        fn object(members: Vec<(String, String)>) -> BoxedStrategy<String> {
+            Just(members)
+                .prop_shuffle()
+                .prop_map(|m| {
+                    let inner: Vec<String> =
+                        m.iter().map(|(k, v)| format!("\"{k}\":{v}")).collect();
+                    format!("{{{}}}", inner.join(","))
+                })
+                .boxed()
+        }
+
+        /// Optional members, then shuffled into an object.
+        fn members(
+            opts: Vec<(&'static str, BoxedStrategy<String>)>,
+            extra: BoxedStrategy<Vec<(String, String)>>,
+        ) -> BoxedStrategy<String> {
+            let picked: Vec<_> = opts
+                .into_iter()
+                .map(|(k, v)| {
+                    prop::option::weighted(0.6, v).prop_map(move |v| v.map(|v| (k.to_owned(), v)))
+                })
+                .collect();
+            (picked, extra)
+                .prop_flat_map(|(m, extra)| object(m.into_iter().flatten().chain(extra).collect()))
+                .boxed()
+        }
+
+        fn resource(h: bool) -> BoxedStrategy<String> {
+            let scopes: &'static [&'static str] = if h {
+                &["shared", "process", "Shared"]
+            } else {
+                &["shared", "process"]
+            };
+            let tables =
+                prop::collection::vec(text(h), 0..3).prop_map(|t| format!("[{}]", t.join(",")));
+            let required = one_of(scopes).prop_map(|s| vec![("scope".to_owned(), s)]);
+            members(
+                vec![
+                    ("db", text(h)),
+                    ("schema", text(h)),
+                    ("tables", tables.boxed()),
+                    ("name", text(h)),
+                ],
+                required.boxed(),
+            )
+        }
+
+        fn fields(h: bool) -> BoxedStrategy<String> {
+            let scalar = prop_oneof![
+                4 => text(h),
+                2 => uint(h),
+                1 => prop_oneof![Just("true"), Just("false"), Just("null")].prop_map(str::to_owned),
+            ];
+            prop::collection::vec((chars(false), scalar), 0..4)
+                .prop_map(|kv| {
+                    let inner: Vec<String> =
+                        kv.iter().map(|(k, v)| format!("\"{k}\":{v}")).collect();
+                    format!("{{{}}}", inner.join(","))
+                })
+                .boxed()
+        }
+
+        fn event_line(h: bool) -> BoxedStrategy<String> {
+            let actions: Vec<&'static str> = Action::ALL.iter().map(|a| a.as_str()).collect();
+            let actions: &'static [&'static str] = Box::leak(actions.into_boxed_slice());
+            let mut required = vec![
+                ("seq".to_owned(), uint(h)),
+                ("ts".to_owned(), time(h)),
+                ("action".to_owned(), one_of(actions)),
+            ];
+            if h {
+                // Unknown, duplicate and escaped-name members.
+                required.push((
+                    "extra".to_owned(),
+                    Just("[1,{\"a\":null}]".to_owned()).boxed(),
+                ));
+                required.push(("seq".to_owned(), uint(h)));
+                required.push(("se\\u0071".to_owned(), uint(h)));
+                required.push(("action".to_owned(), one_of(&["DB_EXPLODE", "CUSTOM"])));
+            }
+            // The required members always; the odd ones rarely.
+            let required = required
+                .into_iter()
+                .enumerate()
+                .map(|(i, (k, v))| {
+                    let v = v.prop_map(move |v| (k.clone(), v));
+                    if i < 3 {
+                        v.prop_map(Some).boxed()
+                    } else {
+                        prop::option::weighted(0.03, v).boxed()
+                    }
+                })
+                .collect::<Vec<_>>()
+                .prop_map(|m| m.into_iter().flatten().collect::<Vec<_>>());
+            let outcomes: &'static [&'static str] = if h {
+                &["PASSED", "FAILED", "SKIPPED", "passed"]
+            } else {
+                &["PASSED", "FAILED", "SKIPPED"]
+            };
+            members(
+                vec![
+                    ("mono_ns", uint(h)),
+                    ("tid", uint(h)),
+                    ("scenario_id", uint(h)),
+                    ("feature", text(h)),
+                    ("scenario", text(h)),
+                    ("step", text(h)),
+                    ("name", text(h)),
+                    ("resource", resource(h)),
+                    ("details", text(h)),
+                    ("outcome", one_of(outcomes)),
+                    ("error", text(h)),
+                    ("duration_us", uint(h)),
+                    ("rows", uint(h)),
+                    ("fields", fields(h)),
+                ],
+                required.boxed(),
+            )
+            .prop_map(|obj| format!("{{\"type\":\"event\",{}", &obj[1..]))
+            .boxed()
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig { cases: 512, ..ProptestConfig::default() })]
+
+            #[test]
+            fn the_scanner_declines_or_agrees_with_serde(line in event_line(true)) {
+                if let Some(fast) = scan(&line) {
+                    prop_assert_eq!(Some(fast), serde(&line), "{}", line);
+                }
+            }
+
+            #[test]
+            fn plain_lines_in_any_member_order_are_handled(line in event_line(false)) {
+                let fast = scan(&line);
+                prop_assert!(fast.is_some(), "{}", line);
+                prop_assert_eq!(fast, serde(&line), "{}", line);
+            }
+
+            #[test]
+            fn string_ends_are_found_eight_bytes_at_a_time(
+                bytes in prop::collection::vec(prop_oneof![
+                    4 => Just(b'a'), 1 => Just(b'"'), 1 => Just(b'\\'), 1 => Just(0x1f), 1 => Just(0x20),
+                    1 => Just(0x00), 1 => Just(0x7f), 1 => Just(0x80), 1 => Just(0xff), 1 => any::<u8>(),
+                ], 0..40)
+            ) {
+                let naive = bytes.iter().position(|&c| c == b'"' || c == b'\\' || c < 0x20);
+                prop_assert_eq!(string_stop(&bytes), naive);
+            }
+        }
+    }
+}
