@@ -79,10 +79,37 @@ pub struct Proc {
     order: Vec<(Arc<str>, Arc<str>, ScenarioOutcome)>,
     pub first: Option<Micros>,
     pub last: Option<Micros>,
+    /// Time of the previous record (for clock anomalies).
+    prev_ts: Micros,
     pub end: FileEnd,
     /// Recently resolved table resources, by identity of the reader's
-    /// shared copy and the schema current when resolved.
-    res_cache: Vec<(Arc<Resource<'static>>, Option<SchemaId>, Target)>,
+    /// shared copy and the schema current when resolved, oldest first;
+    /// inline, as it is searched on every access.
+    res_cache: [Resolved; RES_CACHE],
+    res_len: usize,
+    /// The resources of `res_cache`, kept alive so their addresses are not
+    /// reused while cached.
+    res_alive: Vec<Arc<Resource<'static>>>,
+}
+
+const RES_CACHE: usize = 8;
+
+/// A `res_cache` entry.
+#[derive(Clone, Copy)]
+struct Resolved {
+    res: *const Resource<'static>,
+    schema: u64,
+    target: Target,
+}
+
+impl Resolved {
+    fn new(res: &Arc<Resource<'static>>, current: Option<SchemaId>, target: Target) -> Resolved {
+        Resolved {
+            res: Arc::as_ptr(res),
+            schema: current.map_or(u64::MAX, u64::from),
+            target,
+        }
+    }
 }
 
 impl Proc {
@@ -266,8 +293,15 @@ impl Engine {
                 order: Vec::new(),
                 first: None,
                 last: None,
+                prev_ts: Micros::MIN,
                 end: FileEnd::default(),
-                res_cache: Vec::new(),
+                res_cache: [Resolved {
+                    res: std::ptr::null(),
+                    schema: 0,
+                    target: Target::Process(0),
+                }; RES_CACHE],
+                res_len: 0,
+                res_alive: Vec::new(),
             })
             .collect();
         let rules: Vec<Box<dyn Rule>> = rules::all()
@@ -339,6 +373,12 @@ impl Engine {
         }
         for &i in &self.record_rules {
             self.rules[i].on_record(&mut self.cx, rec, scn.as_ref());
+        }
+        let prev = std::mem::replace(&mut self.cx.procs[file].prev_ts, rec.ts);
+        if rec.ts < prev {
+            for r in &mut self.rules {
+                r.on_clock_back(&mut self.cx, rec, prev, scn.as_ref());
+            }
         }
         if matches!(rec.action.kind(), ActionKind::Lifecycle) {
             return;
@@ -586,12 +626,13 @@ impl Engine {
         // before reading the resource itself, which the reader thread's
         // cache still holds. Only table targets are cached.
         if let Some(res) = &rec.resource {
-            if let Some((_, _, t)) = self.cx.procs[file]
-                .res_cache
+            let p = &self.cx.procs[file];
+            let key = Resolved::new(res, current, Target::Process(0));
+            if let Some(hit) = p.res_cache[..p.res_len]
                 .iter()
-                .find(|(cached, cur, _)| Arc::ptr_eq(cached, res) && *cur == current)
+                .find(|r| r.res == key.res && r.schema == key.schema)
             {
-                return Some(t.clone());
+                return Some(hit.target);
             }
         }
         let default_process = match rec.action.kind() {
@@ -616,17 +657,22 @@ impl Engine {
                 self.cx.resources.schema(db, default_schema(db))
             }
         };
-        let tables: Rc<[u32]> = res
+        let tables: Vec<u32> = res
             .tables
             .iter()
             .map(|t| self.cx.resources.table(schema, t))
             .collect();
-        let t = Target::Tables { schema, tables };
-        let cache = &mut self.cx.procs[file].res_cache;
-        if cache.len() >= 8 {
-            cache.remove(0);
+        let set = self.cx.resources.table_set(&tables);
+        let t = Target::Tables { schema, set };
+        let p = &mut self.cx.procs[file];
+        if p.res_len == RES_CACHE {
+            p.res_cache.copy_within(1.., 0);
+            p.res_alive.remove(0);
+            p.res_len -= 1;
         }
-        cache.push((res.clone(), current, t.clone()));
+        p.res_cache[p.res_len] = Resolved::new(res, current, t);
+        p.res_len += 1;
+        p.res_alive.push(res.clone());
         Some(t)
     }
 

@@ -237,79 +237,86 @@ impl Source {
     }
 }
 
-/// Merge order of a file's head record: wall time, file, sequence number.
-type Key = (Micros, FileIdx, u64);
+/// Merge order of a file's head record: wall time, then file. A source is
+/// one file, so two heads never share a file and the sequence number (which
+/// orders records within a file) never decides between them.
+type Key = (Micros, FileIdx);
+
+/// A [`Key`] packed into one integer (so a match is one branch-free
+/// comparison), with the source's position as the last tie-break; a
+/// finished source is `DONE`, after every other.
+type Packed = u128;
+const DONE: Packed = Packed::MAX;
+
+fn pack(key: Option<Key>, i: usize) -> Packed {
+    match key {
+        // Flipping the sign bit maps i64 order onto u64 order.
+        Some((ts, file)) => {
+            (Packed::from((ts as u64) ^ (1 << 63)) << 64)
+                | (Packed::from(file) << 32)
+                | (i as u32 as Packed)
+        }
+        None => DONE,
+    }
+}
 
 /// A tournament ("loser") tree over the files' heads: replacing the winner
 /// costs one comparison per level against the loser stored there, with the
-/// keys inline, instead of a binary heap's two per level. Ties break by
-/// file position, so the order is total and deterministic.
+/// packed keys inline (the position is their low bits), instead of a binary
+/// heap's two per level. The order is total and deterministic.
 struct Losers {
     /// `tree[0]` is the winner; `tree[1..]` the loser of each match, leaves
     /// being at `n + i` in heap layout.
-    tree: Vec<usize>,
-    keys: Vec<Key>,
-    /// The file has no more records (loses to every other).
-    done: Vec<bool>,
+    tree: Vec<Packed>,
+    n: usize,
 }
-
-const EMPTY: usize = usize::MAX;
 
 impl Losers {
     fn new(heads: Vec<Option<Key>>) -> Losers {
         let n = heads.len();
-        let mut t = Losers {
-            tree: vec![EMPTY; n.max(1)],
-            done: heads.iter().map(Option::is_none).collect(),
-            keys: heads.into_iter().map(Option::unwrap_or_default).collect(),
-        };
-        for i in (0..n).rev() {
-            t.replay(i);
+        // Winners of every node, bottom-up; each node keeps its loser.
+        let mut win = vec![DONE; 2 * n];
+        for (i, k) in heads.into_iter().enumerate() {
+            win[n + i] = pack(k, i);
         }
-        t
-    }
-
-    fn less(&self, a: usize, b: usize) -> bool {
-        match (self.done[a], self.done[b]) {
-            (false, false) => (self.keys[a], a) < (self.keys[b], b),
-            (a_done, _) => !a_done,
+        let mut tree = vec![DONE; n.max(1)];
+        for node in (1..n).rev() {
+            let (a, b) = (win[2 * node], win[2 * node + 1]);
+            win[node] = a.min(b);
+            tree[node] = a.max(b);
         }
+        if n > 0 {
+            tree[0] = win[1];
+        }
+        Losers { tree, n }
     }
 
     /// The file whose head comes first, unless every file is finished.
     fn winner(&self) -> Option<usize> {
-        let w = *self.tree.first()?;
-        (w != EMPTY && !self.done[w]).then_some(w)
+        unpack(self.tree[0])
     }
 
-    /// File `i`'s head changed: play its matches up to the root.
-    fn replay(&mut self, i: usize) {
-        let n = self.keys.len();
-        let mut winner = i;
-        let mut node = (n + i) / 2;
+    /// File `i`'s head changed: play its matches up to the root. Returns
+    /// the new [`Losers::winner`] (reading it back from memory right after
+    /// storing it would stall on the store).
+    fn set(&mut self, i: usize, key: Option<Key>) -> Option<usize> {
+        let mut winner = pack(key, i);
+        let mut node = (self.n + i) / 2;
         while node > 0 {
             let other = self.tree[node];
-            if other == EMPTY {
-                // Building: wait here for the other side of this match.
-                self.tree[node] = winner;
-                return;
-            }
-            if self.less(other, winner) {
-                self.tree[node] = winner;
-                winner = other;
-            }
+            // Branch-free: which side wins is unpredictable.
+            let lose = winner.max(other);
+            winner = winner.min(other);
+            self.tree[node] = lose;
             node /= 2;
         }
         self.tree[0] = winner;
+        unpack(winner)
     }
+}
 
-    fn set(&mut self, i: usize, key: Option<Key>) {
-        match key {
-            Some(k) => self.keys[i] = k,
-            None => self.done[i] = true,
-        }
-        self.replay(i);
-    }
+fn unpack(p: Packed) -> Option<usize> {
+    (p != DONE).then_some(p as u32 as usize)
 }
 
 /// Hints the CPU to load `r` into cache; a no-op where unsupported.
@@ -413,7 +420,7 @@ impl Merger {
                     .map(|i| {
                         let src = &mut self.sources[i];
                         src.advance(i, &self.pool);
-                        src.head().map(|r| (r.ts, r.file, r.seq))
+                        src.head().map(|r| (r.ts, r.file))
                     })
                     .collect();
                 self.losers.insert(Losers::new(heads))
@@ -424,7 +431,7 @@ impl Merger {
             let src = &mut self.sources[i];
             src.pos += 1;
             src.advance(i, &self.pool);
-            losers.set(i, src.head().map(|r| (r.ts, r.file, r.seq)));
+            return losers.set(i, src.head().map(|r| (r.ts, r.file)));
         }
         losers.winner()
     }
@@ -493,7 +500,8 @@ mod tests {
         while let Some(i) = t.winner() {
             out.push((files[i][pos[i]], i));
             pos[i] += 1;
-            t.set(i, files[i].get(pos[i]).copied());
+            let w = t.set(i, files[i].get(pos[i]).copied());
+            assert_eq!(w, t.winner());
         }
         out
     }
@@ -509,10 +517,11 @@ mod tests {
             rng % m
         };
         for n in 0..=9 {
-            let files: Vec<Vec<Key>> = (0..n)
-                .map(|_| {
+            let files: Vec<Vec<Key>> = (0..n as FileIdx)
+                .map(|i| {
                     let len = next(6) as usize;
-                    let mut f: Vec<Key> = (0..len).map(|_| (next(5) as i64, 0, next(3))).collect();
+                    // Keys of one file carry its index, as the readers'.
+                    let mut f: Vec<Key> = (0..len).map(|_| (next(5) as i64 - 2, i)).collect();
                     f.sort();
                     f
                 })

@@ -2,7 +2,6 @@
 //! per-table state in plain vectors instead of hashing strings per record.
 
 use std::collections::HashMap;
-use std::rc::Rc;
 use std::sync::Arc;
 
 use crate::record::FileIdx;
@@ -10,15 +9,15 @@ use crate::record::FileIdx;
 pub type SchemaId = u32;
 pub type TableId = u32;
 pub type ProcResId = u32;
+/// An interned list of tables ([`Resources::tables_of`]).
+pub type TableSetId = u32;
 
-/// What an access touches, with schema tracking already applied.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// What an access touches, with schema tracking already applied. Plain
+/// ids: copied per access without touching shared memory.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Target {
     /// Tables of one schema; an empty list means every table of it.
-    Tables {
-        schema: SchemaId,
-        tables: Rc<[TableId]>,
-    },
+    Tables { schema: SchemaId, set: TableSetId },
     /// In-memory state of one process (`jwt_secret`, `config`).
     Process(ProcResId),
 }
@@ -38,6 +37,8 @@ pub struct Resources {
     table_ids: Vec<HashMap<Arc<str>, TableId>>,
     procs: Vec<(FileIdx, Arc<str>)>,
     proc_ids: HashMap<(FileIdx, Arc<str>), ProcResId>,
+    sets: Vec<Box<[TableId]>>,
+    set_ids: HashMap<Box<[TableId]>, TableSetId>,
 }
 
 impl Resources {
@@ -80,6 +81,22 @@ impl Resources {
         id
     }
 
+    /// The id of a list of tables (equal lists, equal ids).
+    pub fn table_set(&mut self, tables: &[TableId]) -> TableSetId {
+        if let Some(id) = self.set_ids.get(tables) {
+            return *id;
+        }
+        let id = self.sets.len() as TableSetId;
+        self.sets.push(tables.into());
+        self.set_ids.insert(tables.into(), id);
+        id
+    }
+
+    /// The tables of a [`Resources::table_set`].
+    pub fn tables_of(&self, set: TableSetId) -> &[TableId] {
+        &self.sets[set as usize]
+    }
+
     /// Every table of a schema seen so far.
     pub fn schema_tables(&self, schema: SchemaId) -> &[TableId] {
         &self.schemas[schema as usize].tables
@@ -110,33 +127,33 @@ impl Resources {
     pub fn label(&self, target: &Target) -> String {
         match target {
             Target::Process(id) => format!("process:{}", self.procs[*id as usize].1),
-            Target::Tables { schema, tables } => {
-                let s = &self.schemas[*schema as usize];
-                let db = if s.db.is_empty() { "?" } else { &s.db };
-                let schema = if s.name.is_empty() {
-                    "(default)"
-                } else {
-                    &s.name
-                };
-                let names: Vec<&str> = tables
-                    .iter()
-                    .map(|t| &*self.tables[*t as usize].1)
-                    .collect();
-                match names.as_slice() {
-                    [] => format!("shared:{db}/{schema}/*"),
-                    [one] => format!("shared:{db}/{schema}/{one}"),
-                    many => format!("shared:{db}/{schema}/{{{}}}", many.join(",")),
-                }
-            }
+            Target::Tables { schema, set } => self.tables_label(*schema, self.tables_of(*set)),
+        }
+    }
+
+    /// [`Resources::label`] of tables of a schema (none: all of them).
+    pub fn tables_label(&self, schema: SchemaId, tables: &[TableId]) -> String {
+        let s = &self.schemas[schema as usize];
+        let db = if s.db.is_empty() { "?" } else { &s.db };
+        let schema = if s.name.is_empty() {
+            "(default)"
+        } else {
+            &s.name
+        };
+        let names: Vec<&str> = tables
+            .iter()
+            .map(|t| &*self.tables[*t as usize].1)
+            .collect();
+        match names.as_slice() {
+            [] => format!("shared:{db}/{schema}/*"),
+            [one] => format!("shared:{db}/{schema}/{one}"),
+            many => format!("shared:{db}/{schema}/{{{}}}", many.join(",")),
         }
     }
 
     /// Label of one table.
     pub fn table_label(&self, table: TableId) -> String {
         let (schema, _) = self.tables[table as usize];
-        self.label(&Target::Tables {
-            schema,
-            tables: Rc::from([table].as_slice()),
-        })
+        self.tables_label(schema, &[table])
     }
 }

@@ -15,7 +15,7 @@ use std::sync::Arc;
 use chrono::{DateTime, FixedOffset, Local, NaiveDate, NaiveDateTime, Offset, TimeZone, Utc};
 use state_tracer::format::{Action, ActionKind, Outcome, Resource, Scope};
 
-use crate::read::lines::{LineReader, TextLine};
+use crate::read::lines::{text_line, LineReader, RawLine, TextLine};
 use crate::read::{FileEnd, Problems, ReadOptions};
 use crate::record::{FileIdx, Interner, Micros, Rec, RecKind};
 
@@ -79,18 +79,21 @@ impl LegacyTz {
 /// Converts legacy times to micros, asking the time zone once per hour.
 struct Clock {
     tz: LegacyTz,
-    hour: i64,
+    /// Naive micros where the hour of `offset_us` starts.
+    hour_start: i64,
     offset_us: i64,
 }
 
+const HOUR_US: i64 = 3_600_000_000;
+
 impl Clock {
     fn naive_to_utc_micros(&mut self, naive_us: i64) -> Option<Micros> {
-        let hour = naive_us.div_euclid(3_600_000_000);
-        if hour != self.hour {
+        // One comparison instead of a division per line.
+        if naive_us.wrapping_sub(self.hour_start) as u64 >= HOUR_US as u64 {
             let t = DateTime::from_timestamp_micros(naive_us)?.naive_utc();
             let utc = self.tz.to_utc(t)?;
             self.offset_us = naive_us - utc.timestamp_micros();
-            self.hour = hour;
+            self.hour_start = naive_us.div_euclid(HOUR_US) * HOUR_US;
         }
         Some(naive_us - self.offset_us)
     }
@@ -102,30 +105,39 @@ impl Clock {
 struct DayCache {
     /// `date` holds a validated date.
     set: bool,
-    date: [u8; 10],
+    /// `YYYY-MM-DD` as two little-endian words (compared without a call).
+    date: (u64, u16),
     day_us: i64,
 }
 
 impl DayCache {
     /// Naive micros of a `YYYY-MM-DDTHH:MM:SS[.f]` timestamp, if it has
-    /// exactly that shape.
-    fn naive_micros(&mut self, s: &str) -> Option<i64> {
-        let b = s.as_bytes();
+    /// exactly that shape (so it is ASCII).
+    fn naive_micros(&mut self, b: &[u8]) -> Option<i64> {
         if b.len() < 19 || b[10] != b'T' && b[10] != b' ' || b[13] != b':' || b[16] != b':' {
             return None;
         }
-        if !self.set || b[..10] != self.date {
-            let date = parse_naive(&format!("{}T00:00:00", &s[..10]))?;
-            self.set = true;
-            self.date.copy_from_slice(&b[..10]);
-            self.day_us = date.and_utc().timestamp_micros();
-        }
-        let d = |i: usize| -> Option<i64> { b[i].is_ascii_digit().then(|| i64::from(b[i] - b'0')) };
-        let (h, m, sec) = (
-            d(11)? * 10 + d(12)?,
-            d(14)? * 10 + d(15)?,
-            d(17)? * 10 + d(18)?,
+        let date = (
+            u64::from_le_bytes(b[..8].try_into().ok()?),
+            u16::from_le_bytes(b[8..10].try_into().ok()?),
         );
+        if !self.set || date != self.date {
+            let text = std::str::from_utf8(&b[..10]).ok()?;
+            let day = parse_naive(&format!("{text}T00:00:00"))?;
+            self.set = true;
+            self.date = date;
+            self.day_us = day.and_utc().timestamp_micros();
+        }
+        // Two digits; 100 (out of every range below) if either is not one.
+        let d2 = |i: usize| -> i64 {
+            let (x, y) = (b[i].wrapping_sub(b'0'), b[i + 1].wrapping_sub(b'0'));
+            if x < 10 && y < 10 {
+                i64::from(x * 10 + y)
+            } else {
+                100
+            }
+        };
+        let (h, m, sec) = (d2(11), d2(14), d2(17));
         if h > 23 || m > 59 || sec > 59 {
             return None;
         }
@@ -134,11 +146,18 @@ impl DayCache {
             if b[19] != b'.' || b.len() == 20 || b.len() > 29 {
                 return None;
             }
-            for i in 0..6 {
-                micros = micros * 10 + if 20 + i < b.len() { d(20 + i)? } else { 0 };
+            for i in 20..26 {
+                let d = match b.get(i) {
+                    Some(c) => c.wrapping_sub(b'0'),
+                    None => 0,
+                };
+                if d > 9 {
+                    return None;
+                }
+                micros = micros * 10 + i64::from(d);
             }
-            for i in 26..b.len() {
-                d(i)?;
+            if !b[b.len().min(26)..].iter().all(u8::is_ascii_digit) {
+                return None;
             }
         }
         Some(self.day_us + ((h * 60 + m) * 60 + sec) * 1_000_000 + micros)
@@ -298,6 +317,154 @@ fn legacy_resource(action: Action, details: &str) -> Option<Resource<'_>> {
     }
 }
 
+/// What the text after a line's third `|` (ACTION | DETAILS) means. A file
+/// repeats a few dozen such texts, so each is worked out once (see [`Tails`]).
+struct Tail {
+    action: Action,
+    /// The name of an action this analyzer does not know (read as `CUSTOM`).
+    custom: Option<Arc<str>>,
+    resource: Option<Arc<Resource<'static>>>,
+    /// DETAILS, trimmed; `None` when empty.
+    details: Option<Box<str>>,
+    /// For `SCENARIO_END`: the outcome and error DETAILS give.
+    outcome: Option<Outcome>,
+    error: Option<Box<str>>,
+}
+
+impl Tail {
+    /// `action` is a valid ACTION column, `details` the trimmed DETAILS.
+    fn new(action_name: &str, details: &str, interner: &mut Interner) -> Tail {
+        let (action, custom) = match action_name.parse::<Action>() {
+            Ok(a) => (a, None),
+            Err(_) => (Action::Custom, Some(interner.str(action_name))),
+        };
+        let mut tail = Tail {
+            action,
+            custom,
+            resource: None,
+            details: (!details.is_empty()).then(|| details.into()),
+            outcome: None,
+            error: None,
+        };
+        if action == Action::ScenarioEnd {
+            let word = details
+                .split(|c: char| c == ':' || c.is_whitespace())
+                .next()
+                .unwrap_or("");
+            let outcome = word.parse::<Outcome>().unwrap_or(if details.is_empty() {
+                Outcome::Passed
+            } else {
+                Outcome::Failed
+            });
+            tail.outcome = Some(outcome);
+            if outcome == Outcome::Failed && details.len() > word.len() {
+                tail.error = Some(details[word.len()..].trim_start_matches([':', ' ']).into());
+            }
+        } else {
+            tail.resource = legacy_resource(action, details).map(|r| interner.resource(r));
+        }
+        tail
+    }
+}
+
+/// Recent [`Tail`]s by their raw bytes (which were checked to be UTF-8 and a
+/// valid ACTION when first seen).
+#[derive(Default)]
+struct Tails {
+    list: Vec<(Box<[u8]>, Tail)>,
+    hot: usize,
+    next: usize,
+}
+
+/// Distinct tails kept per file (a file has about one per action and table).
+const TAILS: usize = 32;
+
+impl Tails {
+    /// The index of `raw`'s tail, worked out now if it is new; `None` when
+    /// `raw` is not valid UTF-8 or its ACTION is not an action name.
+    fn get(&mut self, raw: &[u8], interner: &mut Interner) -> Option<usize> {
+        if self.list.get(self.hot).is_some_and(|(k, _)| **k == *raw) {
+            return Some(self.hot);
+        }
+        if let Some(i) = self.list.iter().position(|(k, _)| **k == *raw) {
+            self.hot = i;
+            return Some(i);
+        }
+        let text = std::str::from_utf8(raw).ok()?;
+        // The same split as `columns`: DETAILS keeps any further `|`.
+        let (action, details) = match text.split_once('|') {
+            Some((a, d)) => (a, d.trim_ascii()),
+            None => (text, ""),
+        };
+        let tail = Tail::new(valid_action(action).ok()?, details, interner);
+        let entry = (Box::from(raw), tail);
+        let i = if self.list.len() < TAILS {
+            self.list.push(entry);
+            self.list.len() - 1
+        } else {
+            let i = self.next;
+            self.list[i] = entry;
+            self.next = (i + 1) % TAILS;
+            i
+        };
+        self.hot = i;
+        Some(i)
+    }
+}
+
+/// The FEATURE and SCENARIO columns of the last line read by
+/// [`fast_line`]: `raw` is the line from its first to its third `|`,
+/// already checked, so a line continuing the same scenario (most lines)
+/// costs one comparison.
+#[derive(Default)]
+struct Names {
+    raw: Vec<u8>,
+    feature: Option<Arc<str>>,
+    scenario: Option<Arc<str>>,
+}
+
+/// Reads a line made of parts the parser has already checked on earlier
+/// lines (the usual case): the naive time and the index of its tail in
+/// `tails`, with its names left in `names`. `None` for anything else,
+/// which then takes the general path (it reports problems): a line is
+/// accepted here only if that path would accept it with the same result,
+/// and every byte of it is known to be UTF-8 (the timestamp was parsed as
+/// ASCII, the rest is equal to checked bytes or checked now).
+fn fast_line(
+    b: &[u8],
+    days: &mut DayCache,
+    names: &mut Names,
+    tails: &mut Tails,
+    interner: &mut Interner,
+) -> Option<(i64, usize)> {
+    // The Go tracer's timestamps are 26 bytes, then ` | `.
+    let cut0 = if b.get(27) == Some(&b'|') {
+        27
+    } else {
+        memchr::memchr(b'|', b)?
+    };
+    let naive_us = days.naive_micros(b[..cut0].trim_ascii())?;
+    let rest = &b[cut0..];
+    let mid = if !names.raw.is_empty() && rest.starts_with(&names.raw) {
+        names.raw.len()
+    } else {
+        let cut1 = memchr::memchr(b'|', &rest[1..])? + 1;
+        let cut2 = memchr::memchr(b'|', &rest[cut1 + 1..])? + cut1 + 1;
+        let text = std::str::from_utf8(&rest[..=cut2]).ok()?;
+        let (feature, scenario) = (
+            text[1..cut1].trim_ascii(),
+            text[cut1 + 1..cut2].trim_ascii(),
+        );
+        names.feature = (!feature.is_empty()).then(|| interner.str(feature));
+        names.scenario = (!scenario.is_empty()).then(|| interner.str(scenario));
+        names.raw.clear();
+        names.raw.extend_from_slice(text.as_bytes());
+        cut2 + 1
+    };
+    let tail = tails.get(&rest[mid..], interner)?;
+    Some((naive_us, tail))
+}
+
 /// Streams one legacy file into `emit`.
 pub fn read<R: BufRead>(
     input: R,
@@ -317,9 +484,6 @@ pub fn read<R: BufRead>(
     }
 }
 
-/// Cached resource per DETAILS text.
-type ResCache = Vec<(ActionKind, Box<str>, Option<Arc<Resource<'static>>>)>;
-
 /// A legacy reader that can stop after any number of records and resume,
 /// so a small pool of threads can take turns on many files.
 pub struct Parser<R> {
@@ -336,8 +500,10 @@ pub struct Parser<R> {
     order: VecDeque<(Arc<str>, Arc<str>)>,
     next_id: u64,
     days: DayCache,
-    // DETAILS text -> resource, for the few distinct values a file repeats.
-    res_cache: ResCache,
+    names: Names,
+    tails: Tails,
+    /// Off only in tests, to check the fast path against the general one.
+    fast: bool,
 }
 
 impl<R: BufRead> Parser<R> {
@@ -348,7 +514,7 @@ impl<R: BufRead> Parser<R> {
             interner: Interner::default(),
             clock: Clock {
                 tz: opts.legacy_tz,
-                hour: i64::MIN,
+                hour_start: i64::MIN,
                 offset_us: 0,
             },
             end: FileEnd::default(),
@@ -357,7 +523,9 @@ impl<R: BufRead> Parser<R> {
             order: VecDeque::new(),
             next_id: 0,
             days: DayCache::default(),
-            res_cache: Vec::new(),
+            names: Names::default(),
+            tails: Tails::default(),
+            fast: true,
         }
     }
 
@@ -380,49 +548,86 @@ impl<R: BufRead> Parser<R> {
             order,
             next_id,
             days,
-            res_cache,
+            names,
+            tails,
+            fast: use_fast,
         } = self;
         let file = *file;
         loop {
             if out.len() >= max {
                 return false;
             }
-            let Some(line) = lines.next_text_or_skip(problems) else {
+            let Some(line) = lines.next_raw_or_skip(problems) else {
                 return true;
             };
-            let Some(TextLine { no, text, complete }) = line else {
+            let Some(RawLine {
+                no,
+                bytes,
+                complete,
+            }) = line
+            else {
                 continue;
             };
-            let text = text.trim_end_matches('\r');
-            if no == 1 && text.starts_with("TIMESTAMP") {
-                continue;
-            }
-            // `parse_legacy_line`, with the timestamp read by the day cache
-            // (calendar arithmetic only when the date changes).
-            let parsed = columns(text).and_then(|c| {
-                let naive_us = match days.naive_micros(c.ts) {
-                    Some(us) => us,
-                    None => parse_naive(c.ts)
-                        .ok_or_else(|| bad_timestamp(c.ts))?
-                        .and_utc()
-                        .timestamp_micros(),
-                };
-                Ok((valid_action(c.action)?, naive_us, c))
-            });
-            let (action_name, naive_us, parsed) = match parsed {
-                Ok(p) => p,
-                Err(e) if !complete => {
-                    problems.push(
-                        no,
-                        format!(
-                            "truncated last line (the process was probably killed mid-write): {e}"
-                        ),
+            let fast = if no == 1 || !*use_fast {
+                None // may be a header
+            } else {
+                fast_line(bytes, days, names, tails, interner)
+            };
+            // Owned parts of a line the fast path did not take.
+            let slow: (Option<Arc<str>>, Option<Arc<str>>, Tail);
+            let (naive_us, feature, scenario, tail) = match fast {
+                Some((naive_us, i)) => (
+                    naive_us,
+                    names.feature.as_ref(),
+                    names.scenario.as_ref(),
+                    &tails.list[i].1,
+                ),
+                None => {
+                    let Some(TextLine { no, text, complete }) =
+                        text_line(no, bytes, complete, problems)
+                    else {
+                        continue;
+                    };
+                    let text = text.trim_end_matches('\r');
+                    if no == 1 && text.starts_with("TIMESTAMP") {
+                        continue;
+                    }
+                    // `parse_legacy_line`, with the timestamp read by the day
+                    // cache (calendar arithmetic only when the date changes).
+                    let parsed = columns(text).and_then(|c| {
+                        let naive_us = match days.naive_micros(c.ts.as_bytes()) {
+                            Some(us) => us,
+                            None => parse_naive(c.ts)
+                                .ok_or_else(|| bad_timestamp(c.ts))?
+                                .and_utc()
+                                .timestamp_micros(),
+                        };
+                        Ok((valid_action(c.action)?, naive_us, c))
+                    });
+                    let (action_name, naive_us, parsed) = match parsed {
+                        Ok(p) => p,
+                        Err(e) if !complete => {
+                            problems.push(
+                                no,
+                                format!(
+                                    "truncated last line (the process was probably killed mid-write): {e}"
+                                ),
+                            );
+                            continue;
+                        }
+                        Err(e) => {
+                            problems.push(no, format!("{e}; line skipped"));
+                            continue;
+                        }
+                    };
+                    let name =
+                        |s: &str, interner: &mut Interner| (!s.is_empty()).then(|| interner.str(s));
+                    slow = (
+                        name(parsed.feature, interner),
+                        name(parsed.scenario, interner),
+                        Tail::new(action_name, parsed.details, interner),
                     );
-                    continue;
-                }
-                Err(e) => {
-                    problems.push(no, format!("{e}; line skipped"));
-                    continue;
+                    (naive_us, slow.0.as_ref(), slow.1.as_ref(), &slow.2)
                 }
             };
             let Some(ts) = clock.naive_to_utc_micros(naive_us) else {
@@ -432,41 +637,14 @@ impl<R: BufRead> Parser<R> {
                 );
                 continue;
             };
-            let (action, custom) = match action_name.parse::<Action>() {
-                Ok(a) => (a, None),
-                Err(_) => (Action::Custom, Some(action_name)),
-            };
+            let action = tail.action;
             let mut rec = Rec::new(ts, file, no, no, action);
             rec.kind = RecKind::Event;
-            // The report drops the names of a line inside a known scenario:
-            // most lines continue the last scenario, so compare the text and
-            // skip the interning.
-            let same = if opts.full || matches!(action, Action::ScenarioStart | Action::ScenarioEnd)
-            {
-                None
-            } else {
-                last_id
-                    .as_ref()
-                    .filter(|(lf, ls, _)| {
-                        !parsed.feature.is_empty()
-                            && **lf == *parsed.feature
-                            && **ls == *parsed.scenario
-                    })
-                    .map(|l| l.2)
-            };
-            if same.is_none() {
-                if !parsed.feature.is_empty() {
-                    rec.feature = Some(interner.str(parsed.feature));
-                }
-                if !parsed.scenario.is_empty() {
-                    rec.scenario = Some(interner.str(parsed.scenario));
-                }
+            if let Some(name) = &tail.custom {
+                rec.extra_mut().name = Some(name.clone());
             }
-            rec.scenario_id = same;
-            if let Some(name) = custom {
-                rec.extra_mut().name = Some(interner.str(name));
-            }
-            if let (Some(f), Some(sc)) = (&rec.feature, &rec.scenario) {
+            let boundary = matches!(action, Action::ScenarioStart | Action::ScenarioEnd);
+            if let (Some(f), Some(sc)) = (feature, scenario) {
                 if action == Action::ScenarioStart {
                     *next_id += 1;
                     ids.insert((f.clone(), sc.clone()), *next_id);
@@ -483,9 +661,11 @@ impl<R: BufRead> Parser<R> {
                     *last_id = Some((f.clone(), sc.clone(), *next_id));
                     rec.scenario_id = Some(*next_id);
                 } else {
-                    let cached = last_id
-                        .as_ref()
-                        .filter(|(lf, ls, _)| Arc::ptr_eq(lf, f) && Arc::ptr_eq(ls, sc));
+                    // Most lines continue the last scenario: the same shared
+                    // names, or at least equal ones.
+                    let cached = last_id.as_ref().filter(|(lf, ls, _)| {
+                        Arc::ptr_eq(lf, f) && Arc::ptr_eq(ls, sc) || (lf == f && ls == sc)
+                    });
                     rec.scenario_id = match cached {
                         Some((_, _, id)) => Some(*id),
                         None => {
@@ -498,58 +678,25 @@ impl<R: BufRead> Parser<R> {
                     };
                 }
             }
+            // The report drops the names of a line inside a known scenario.
+            if opts.full || boundary || rec.scenario_id.is_none() {
+                rec.feature = feature.cloned();
+                rec.scenario = scenario.cloned();
+            }
             if action == Action::ScenarioEnd {
-                let word = parsed
-                    .details
-                    .split(|c: char| c == ':' || c.is_whitespace())
-                    .next()
-                    .unwrap_or("");
-                rec.outcome = Some(word.parse::<Outcome>().unwrap_or(
-                    if parsed.details.is_empty() {
-                        Outcome::Passed
-                    } else {
-                        Outcome::Failed
-                    },
-                ));
-                if rec.outcome == Some(Outcome::Failed) && parsed.details.len() > word.len() {
-                    rec.extra_mut().error = Some(
-                        parsed.details[word.len()..]
-                            .trim_start_matches([':', ' '])
-                            .into(),
-                    );
+                rec.outcome = tail.outcome;
+                if let Some(error) = &tail.error {
+                    rec.extra_mut().error = Some(error.clone());
                 }
             } else {
-                let kind = action.kind();
-                let hit = res_cache
-                    .iter()
-                    .find(|(k, d, _)| *k == kind && **d == *parsed.details)
-                    .map(|c| c.2.clone());
-                rec.resource = match hit {
-                    Some(r) => r,
-                    None => {
-                        let r =
-                            legacy_resource(action, parsed.details).map(|r| interner.resource(r));
-                        if res_cache.len() >= 16 {
-                            res_cache.remove(0);
-                        }
-                        res_cache.push((kind, parsed.details.into(), r.clone()));
-                        r
-                    }
-                };
+                rec.resource = tail.resource.clone();
             }
             let meaningful = matches!(
                 action.kind(),
                 ActionKind::Schema | ActionKind::Config | ActionKind::Custom
             );
-            if !parsed.details.is_empty() && (opts.full || meaningful) {
-                rec.details = Some(parsed.details.into());
-            }
-            if !opts.full
-                && rec.scenario_id.is_some()
-                && !matches!(action, Action::ScenarioStart | Action::ScenarioEnd)
-            {
-                rec.feature = None;
-                rec.scenario = None;
+            if opts.full || meaningful {
+                rec.details = tail.details.clone();
             }
             end.records += 1;
             end.last_ts = Some(ts);
@@ -631,5 +778,89 @@ mod tests {
         let got_warnings: Vec<_> = warnings.into_iter().map(|w| (w.line, w.message)).collect();
         assert_eq!(got_warnings, want_warnings);
         assert_eq!(want.len(), 4, "four lines are valid");
+    }
+    /// Records and (line, message) warnings of one read.
+    type ReadResult = (Vec<Rec>, Vec<(u64, String)>);
+
+    /// Reads `text` with the fast path on or off.
+    fn read_both(text: &[u8], full: bool) -> [ReadResult; 2] {
+        [true, false].map(|fast| {
+            let opts = ReadOptions {
+                legacy_tz: "UTC".parse().unwrap(),
+                full,
+                ..Default::default()
+            };
+            let mut problems = Problems::new("t.log".into());
+            let mut parser = Parser::new(text, 0, &opts);
+            parser.fast = fast;
+            let mut recs = Vec::new();
+            // Small batches, so the parser also stops and resumes.
+            let mut batch = Vec::new();
+            while !parser.fill(&opts, &mut problems, &mut batch, 3) {
+                recs.append(&mut batch);
+            }
+            recs.append(&mut batch);
+            let warnings = problems.into_warnings();
+            (
+                recs,
+                warnings.into_iter().map(|w| (w.line, w.message)).collect(),
+            )
+        })
+    }
+
+    /// The fast path (parts compared with earlier lines' instead of parsed
+    /// again) must read every line exactly as the general path does, and
+    /// leave every problem, invalid UTF-8 anywhere in a line included, to it.
+    #[test]
+    fn the_fast_path_reads_like_the_general_one() {
+        let mut text = Vec::new();
+        let lines: &[&[u8]] = &[
+            b"2026-04-11T10:00:00.000000 | f | s | SCENARIO_START | ",
+            b"2026-04-11T10:00:00.000100 | f | s | SCHEMA_SET | p0",
+            b"2026-04-11T10:00:00.000200 | f | s | DB_SELECT | users",
+            b"2026-04-11T10:00:00.000300 | f | s | DB_SELECT | users",
+            b"2026-04-11T10:00:00.000400 | f | s | DB_SELECT | users\r",
+            b"2026-04-11T10:00:00.000500 | f | s | DB_INSERT | a.b x | y | z",
+            b"2026-04-11T10:00:00.000600 | f\xff | s | DB_SELECT | users",
+            b"2026-04-11T10:00:00.000700 | f | s | DB_SELECT | us\xc3rs",
+            b"2026-04-11T10:00:00.00080\xff | f | s | DB_SELECT | users",
+            b"2026-04-11T10:00:00.000900 | f | s | MY_THING | details",
+            b"2026-04-11T10:00:00.001000 | f | s | bad action | users",
+            b"2026-04-11T10:00:00.001100 | f | s | DB_SELECT",
+            b"2026-04-11T10:00:00.001200 | f | s | TX_BEGIN |",
+            b"2026-04-11 10:00:00.0013 | f | s | DB_SELECT | users",
+            b"",
+            b"   ",
+            b"2026-04-11T10:00:00.001400 | f | s",
+            b"2026-04-11T10:00:00.001500 | f | s | JWT_RESET | ok",
+            b"2026-04-11T10:00:00.001600 | f | s | SCENARIO_END | FAILED: boom | x",
+            b"2026-04-11T10:00:00.001700 | f | s | DB_CLEANUP | all_tables",
+            b"2026-04-11T10:00:00.001800 |  | s2 | DB_SELECT | users",
+            b"2026-04-11T10:00:00.001900 | g | s2 | SCENARIO_START |",
+            b"2026-04-11T10:00:00.002000 | g | s2 | DB_DELETE | orders",
+            b"2026-04-11T10:00:00.002100 | f | s | DB_SELECT | users",
+            b"2026-04-12T00:00:00.000000 | g | s2 | SCENARIO_END | passed",
+            b"2026-04-12T00:00:00.000001 | g | s2 | DB_SELECT | u\xc3\xa9",
+            b"2026-04-12T00:00:00.000002 | g | s2 | DB_SELECT | u\xc3\xa9",
+            b"2026-04-12T00:00:00.000003 | g | s2 | DB_SELECT | users",
+        ];
+        for line in lines {
+            text.extend_from_slice(line);
+            text.push(b'\n');
+        }
+        // A last line cut short by a killed writer.
+        text.extend_from_slice(b"2026-04-12T00:00:00.000004 | g | s2 | DB_SEL");
+        for full in [false, true] {
+            let [fast, general] = read_both(&text, full);
+            assert_eq!(fast, general, "full: {full}");
+            assert_eq!(fast.0.len(), 22, "full: {full}");
+            assert!(
+                fast.1
+                    .iter()
+                    .any(|(line, m)| *line == 7 && m.contains("UTF-8")),
+                "{:?}",
+                fast.1
+            );
+        }
     }
 }

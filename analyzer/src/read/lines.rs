@@ -31,6 +31,34 @@ pub struct TextLine<'a> {
     pub complete: bool,
 }
 
+/// A line whose UTF-8 is not checked yet, from [`LineReader::next_raw_or_skip`].
+pub struct RawLine<'a> {
+    /// 1-based line number.
+    pub no: u64,
+    /// Without its `\n`.
+    pub bytes: &'a [u8],
+    /// False for a last line that ended without `\n` (a killed writer).
+    pub complete: bool,
+}
+
+/// Checks a raw line's UTF-8 as [`LineReader::next_text`] does: `None` for
+/// a line to skip (reported to `problems` unless it is blank).
+pub fn text_line<'a>(
+    no: u64,
+    bytes: &'a [u8],
+    complete: bool,
+    problems: &mut Problems,
+) -> Option<TextLine<'a>> {
+    match std::str::from_utf8(bytes) {
+        Err(_) => {
+            problems.push(no, "invalid UTF-8; line skipped".into());
+            None
+        }
+        Ok(text) if text.trim().is_empty() => None,
+        Ok(text) => Some(TextLine { no, text, complete }),
+    }
+}
+
 /// Streams lines out of any `BufRead`, counting them (1-based).
 pub struct LineReader<R> {
     inner: R,
@@ -95,13 +123,33 @@ impl<R: BufRead> LineReader<R> {
             }
             Ok(Some(Line::Text { bytes, complete })) => (bytes, complete),
         };
-        match std::str::from_utf8(bytes) {
-            Err(_) => {
-                problems.push(no, "invalid UTF-8; line skipped".into());
+        Some(text_line(no, bytes, complete, problems))
+    }
+
+    /// Like [`LineReader::next_text_or_skip`], but the line's UTF-8 is not
+    /// checked yet: a parser that can prove most lines valid more cheaply
+    /// (by comparing them with parts of lines it already checked) hands the
+    /// others to [`text_line`], so every line is still checked once.
+    pub fn next_raw_or_skip(&mut self, problems: &mut Problems) -> Option<Option<RawLine<'_>>> {
+        let no = self.line_no + 1;
+        match self.next_line() {
+            Ok(None) => None,
+            Err(e) => {
+                problems.push(no, format!("read error: {e}; rest of file skipped"));
+                None
+            }
+            Ok(Some(Line::TooLong { len })) => {
+                problems.push(
+                    no,
+                    format!("line of {len} bytes is too long (limit 1 MiB); skipped"),
+                );
                 Some(None)
             }
-            Ok(text) if text.trim().is_empty() => Some(None),
-            Ok(text) => Some(Some(TextLine { no, text, complete })),
+            Ok(Some(Line::Text { bytes, complete })) => Some(Some(RawLine {
+                no,
+                bytes,
+                complete,
+            })),
         }
     }
 

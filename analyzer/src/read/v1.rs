@@ -139,8 +139,12 @@ impl<R: BufRead> Parser<R> {
             if out.len() >= max {
                 return false;
             }
-            let Some(TextLine { no, text, complete }) = lines.next_text(problems) else {
+            // One UTF-8 check per line (`next_text` checks twice).
+            let Some(line) = lines.next_text_or_skip(problems) else {
                 return true;
+            };
+            let Some(TextLine { no, text, complete }) = line else {
+                continue;
             };
             // Fast path: the tracer writes `{"type":"event",…` first, so an
             // event line can go straight into `Event` (which ignores `type`)

@@ -8,27 +8,27 @@ use crate::analysis::{Cx, Scn};
 use crate::findings::Pending;
 use crate::model::{RuleId, Severity};
 use crate::record::{Micros, Rec, RecKind};
-use crate::rules::{slot, Rule};
+use crate::rules::Rule;
 
 #[derive(Default)]
-pub struct ClockAnomaly {
-    last: Vec<Option<Micros>>,
-}
+pub struct ClockAnomaly;
 
 impl Rule for ClockAnomaly {
     fn id(&self) -> RuleId {
         RuleId::ClockAnomaly
     }
 
+    fn uses_records(&self) -> bool {
+        false
+    }
+
     fn uses_accesses(&self) -> bool {
         false
     }
 
-    fn on_record(&mut self, cx: &mut Cx, rec: &Rec, scn: Option<&Rc<Scn>>) {
-        let last = slot(&mut self.last, rec.file as usize);
-        let prev = last.replace(rec.ts);
-        let Some(prev) = prev else { return };
-        if rec.ts >= prev || rec.kind == RecKind::Footer && rec.ts + 1_000 >= prev {
+    fn on_clock_back(&mut self, cx: &mut Cx, rec: &Rec, prev: Micros, scn: Option<&Rc<Scn>>) {
+        // Footers may lag a millisecond.
+        if rec.kind == RecKind::Footer && rec.ts + 1_000 >= prev {
             return;
         }
         let back = prev - rec.ts;

@@ -22,6 +22,8 @@ use crate::rules::{slot, Rule};
 #[derive(Clone)]
 struct Mutation {
     scn: Rc<Scn>,
+    /// `scn.id`, inline: compared on every access.
+    id: usize,
     at: Micros,
     action: Action,
     destructive: bool,
@@ -35,25 +37,64 @@ struct Log {
     /// Each user with its id (compared on every access without chasing
     /// the pointer) and first use.
     users: Vec<(Rc<Scn>, usize, Micros)>,
+    /// Id of the last of `users`, inline: usually the one asking again.
+    last_user: Option<usize>,
     muts: Vec<Mutation>,
     /// `muts` is in time order (always, unless a process's clock went
     /// backwards), so the ones since a time are a suffix.
     unsorted: bool,
+    /// The scenario whose last full check saw this log, if no other
+    /// scenario has added a user or a mutation since. Removals only shrink
+    /// what a check finds, and a scenario's own additions never concern it,
+    /// so what that check found empty is still empty for it.
+    owner: Option<usize>,
+    /// For `owner`: no mutation by another scenario during its window.
+    no_hits: bool,
+    /// For `owner`: no other user still running.
+    no_victims: bool,
 }
 
 impl Log {
     fn add_user(&mut self, s: &Rc<Scn>, at: Micros) {
-        if self.users.iter().rev().any(|u| u.1 == s.id) {
+        if self.last_user == Some(s.id) || self.users.iter().rev().any(|u| u.1 == s.id) {
             return;
         }
+        self.touched_by(s.id);
         if self.users.len() >= 8 {
             self.users.retain(|u| u.0.is_active());
         }
         self.users.push((s.clone(), s.id, at));
+        self.last_user = Some(s.id);
     }
 
     fn first_use(&self, s: &Scn) -> Option<Micros> {
-        self.users.iter().find(|u| u.1 == s.id).map(|u| u.2)
+        // Ids are unique here; the asking scenario is usually the newest.
+        self.users.iter().rev().find(|u| u.1 == s.id).map(|u| u.2)
+    }
+
+    /// Scenario `id` changed this log: other scenarios' results may change.
+    fn touched_by(&mut self, id: usize) {
+        if self.owner != Some(id) {
+            self.owner = None;
+        }
+    }
+
+    /// Whether a check by scenario `id` would find nothing here (hits, and
+    /// victims too if `mutation`), known without looking at the lists.
+    fn quiet_for(&self, id: usize, mutation: bool) -> bool {
+        self.owner == Some(id) && self.no_hits && (self.no_victims || !mutation)
+    }
+
+    /// Records what a full check by scenario `id` found here.
+    fn checked_by(&mut self, id: usize, no_hits: bool, victims: Option<bool>) {
+        let known = if self.owner == Some(id) {
+            self.no_victims
+        } else {
+            false
+        };
+        self.owner = Some(id);
+        self.no_hits = no_hits;
+        self.no_victims = victims.map_or(known, |none| none);
     }
 
     /// The mutations at or after `t`, in order.
@@ -70,9 +111,10 @@ impl Log {
         &self.muts[from..]
     }
 
-    fn add_mutation(&mut self, m: Mutation, active: &[Rc<Scn>]) {
+    fn add_mutation(&mut self, m: &Mutation, active: &[Rc<Scn>]) {
+        self.touched_by(m.id);
         let n = self.muts.len();
-        if n > 0 && self.muts[n - 1].scn.id == m.scn.id {
+        if n > 0 && self.muts[n - 1].id == m.id {
             if n >= 2 && self.muts[n - 2].at > m.at {
                 self.unsorted = true;
             }
@@ -95,7 +137,7 @@ impl Log {
         if self.muts.last().is_some_and(|l| l.at > m.at) {
             self.unsorted = true;
         }
-        self.muts.push(m);
+        self.muts.push(m.clone());
     }
 }
 
@@ -218,7 +260,7 @@ impl Rule for ConcurrentMutation {
     fn on_access(&mut self, cx: &mut Cx, a: &Access<'_>) {
         let Some(s) = a.scn else { return };
         let destructive = a.op == Op::Destroy;
-        match &a.target {
+        match a.target {
             Target::Process(_) => {
                 if !a.mutation() {
                     return;
@@ -233,10 +275,11 @@ impl Rule for ConcurrentMutation {
                 );
                 let m = Mutation {
                     scn: s.clone(),
+                    id: s.id,
                     at: a.ts,
                     action: a.action,
                     destructive,
-                    target: a.target.clone(),
+                    target: a.target,
                 };
                 for v in std::mem::take(&mut self.victims) {
                     // Every scenario of the process uses its in-memory state
@@ -248,8 +291,9 @@ impl Rule for ConcurrentMutation {
                     report(cx, &m, &v, u);
                 }
             }
-            Target::Tables { schema, tables } => {
-                let schema = *schema as usize;
+            Target::Tables { schema, set } => {
+                let tables = cx.resources.tables_of(set);
+                let schema = schema as usize;
                 let all = tables.is_empty();
                 let ids: &[u32] = if all {
                     cx.resources.schema_tables(schema as u32)
@@ -258,57 +302,62 @@ impl Rule for ConcurrentMutation {
                 };
                 // 1. `s` uses these tables: was any of them changed by someone
                 //    else while `s` was running?
-                // Time first: it is inline, the id is behind a pointer.
+                // Time first: it rules out most mutations.
                 let during = |m: &Mutation| {
-                    m.at >= s.start
-                        && m.scn.id != s.id
-                        && !matches!(s.end.get(), Some(e) if m.at > e)
+                    m.at >= s.start && m.id != s.id && !matches!(s.end.get(), Some(e) if m.at > e)
                 };
-                // When `s` first used them (before this access), if it did.
-                let first = ids
-                    .iter()
-                    .filter_map(|&t| self.tables.get(t as usize)?.first_use(s))
-                    .chain(self.schemas.get(schema).and_then(|l| l.first_use(s)))
-                    .min();
+                let mutation = a.mutation();
+                // Most accesses repeat one a scenario made before, with
+                // nobody else in between: nothing new to find.
+                let quiet = |log: Option<&Log>| log.is_none_or(|l| l.quiet_for(s.id, mutation));
+                let skip = ids.iter().all(|&t| quiet(self.tables.get(t as usize)))
+                    && quiet(self.schemas.get(schema));
                 self.hits.clear();
-                for &t in ids {
-                    if let Some(log) = self.tables.get(t as usize) {
-                        self.hits.extend(
+                self.victims.clear();
+                let mut first = None;
+                if !skip {
+                    // When `s` first used them (before this access), if it did.
+                    first = ids
+                        .iter()
+                        .filter_map(|&t| self.tables.get(t as usize)?.first_use(s))
+                        .chain(self.schemas.get(schema).and_then(|l| l.first_use(s)))
+                        .min();
+                    let Self {
+                        tables: table_logs,
+                        schemas,
+                        hits,
+                        victims,
+                    } = self;
+                    let mut check = |log: &mut Log| {
+                        let n = hits.len();
+                        hits.extend(
                             log.muts_since(s.start)
                                 .iter()
                                 .filter(|m| during(m))
                                 .cloned(),
                         );
-                    }
-                }
-                if let Some(log) = self.schemas.get(schema) {
-                    self.hits.extend(
-                        log.muts_since(s.start)
-                            .iter()
-                            .filter(|m| during(m))
-                            .cloned(),
-                    );
-                }
-                // 2. `s` changes them: every other running user is a victim.
-                self.victims.clear();
-                if a.mutation() {
-                    for &t in ids {
-                        if let Some(log) = self.tables.get(t as usize) {
-                            self.victims.extend(
+                        let no_hits = hits.len() == n;
+                        // 2. `s` changes them: every other running user is a victim.
+                        let mut no_victims = None;
+                        if mutation {
+                            let n = victims.len();
+                            victims.extend(
                                 log.users
                                     .iter()
                                     .filter(|v| v.1 != s.id && v.0.is_active())
                                     .map(|v| v.0.clone()),
                             );
+                            no_victims = Some(victims.len() == n);
+                        }
+                        log.checked_by(s.id, no_hits, no_victims);
+                    };
+                    for &t in ids {
+                        if let Some(log) = table_logs.get_mut(t as usize) {
+                            check(log);
                         }
                     }
-                    if let Some(log) = self.schemas.get(schema) {
-                        self.victims.extend(
-                            log.users
-                                .iter()
-                                .filter(|v| v.1 != s.id && v.0.is_active())
-                                .map(|v| v.0.clone()),
-                        );
+                    if let Some(log) = schemas.get_mut(schema) {
+                        check(log);
                     }
                 }
                 if s.is_active() {
@@ -320,19 +369,20 @@ impl Rule for ConcurrentMutation {
                         }
                     }
                 }
-                if a.mutation() {
+                if mutation {
                     let m = Mutation {
                         scn: s.clone(),
+                        id: s.id,
                         at: a.ts,
                         action: a.action,
                         destructive,
-                        target: a.target.clone(),
+                        target: a.target,
                     };
                     if all {
-                        slot(&mut self.schemas, schema).add_mutation(m, &cx.active);
+                        slot(&mut self.schemas, schema).add_mutation(&m, &cx.active);
                     } else {
                         for &t in tables.iter() {
-                            slot(&mut self.tables, t as usize).add_mutation(m.clone(), &cx.active);
+                            slot(&mut self.tables, t as usize).add_mutation(&m, &cx.active);
                         }
                     }
                 }
@@ -352,10 +402,11 @@ impl Rule for ConcurrentMutation {
                     victims.dedup_by_key(|v| v.id);
                     let m = Mutation {
                         scn: s.clone(),
+                        id: s.id,
                         at: a.ts,
                         action: a.action,
                         destructive,
-                        target: a.target.clone(),
+                        target: a.target,
                     };
                     for v in &victims {
                         // A user of the state still running: it used it

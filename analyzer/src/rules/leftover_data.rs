@@ -16,14 +16,25 @@ use crate::rules::{slot, Rule};
 
 struct Writer {
     scn: Rc<Scn>,
+    /// `scn.id`, inline: most writers checked are the accessing scenario.
+    id: usize,
     at: Micros,
     action: Action,
 }
 
-/// Writers per table since the last cleanup covering it (most recent last).
+/// Writers of one table since the last cleanup covering it (most recent
+/// last).
+#[derive(Default)]
+struct Writers {
+    list: Vec<Writer>,
+    /// Id of the last writer, inline: the common case (the accessing
+    /// scenario is the only writer) is decided without reading `list`.
+    last: Option<usize>,
+}
+
 #[derive(Default)]
 pub struct LeftoverData {
-    tables: Vec<Vec<Writer>>,
+    tables: Vec<Writers>,
     /// Scratch list of table ids, reused across records.
     ids: Vec<u32>,
 }
@@ -40,13 +51,14 @@ impl Rule for LeftoverData {
     }
 
     fn on_access(&mut self, cx: &mut Cx, a: &Access<'_>) {
-        let Target::Tables { schema, tables } = &a.target else {
+        let Target::Tables { schema, set } = a.target else {
             return;
         };
+        let tables = cx.resources.tables_of(set);
         let mut ids = std::mem::take(&mut self.ids);
         ids.clear();
         ids.extend_from_slice(if tables.is_empty() {
-            cx.resources.schema_tables(*schema)
+            cx.resources.schema_tables(schema)
         } else {
             tables
         });
@@ -60,7 +72,8 @@ impl LeftoverData {
         if a.cleanup {
             for &t in ids {
                 if let Some(w) = self.tables.get_mut(t as usize) {
-                    w.clear();
+                    w.list.clear();
+                    w.last = None;
                 }
             }
             return;
@@ -70,10 +83,15 @@ impl LeftoverData {
             let Some(writers) = self.tables.get(t as usize) else {
                 continue;
             };
+            // Only `s` wrote: nothing left by others.
+            if writers.list.len() <= 1 && writers.last.is_none_or(|id| id == s.id) {
+                continue;
+            }
             let found = writers
+                .list
                 .iter()
                 .rev()
-                .find(|w| w.scn.id != s.id && !w.scn.is_active() && w.scn.last.get() < s.start)
+                .find(|w| w.id != s.id && !w.scn.is_active() && w.scn.last.get() < s.start)
                 .map(|w| (w.scn.clone(), w.at, w.action));
             if let Some((w, at, action)) = found {
                 let resource = cx.resources.table_label(t);
@@ -112,17 +130,19 @@ impl LeftoverData {
         if a.op == Op::Write {
             for &t in ids {
                 let writers = slot(&mut self.tables, t as usize);
-                if writers.last().is_some_and(|w| w.scn.id == s.id) {
+                if writers.last == Some(s.id) {
                     continue;
                 }
-                if writers.len() >= KEEP {
-                    writers.remove(0);
+                if writers.list.len() >= KEEP {
+                    writers.list.remove(0);
                 }
-                writers.push(Writer {
+                writers.list.push(Writer {
                     scn: s.clone(),
+                    id: s.id,
                     at: a.ts,
                     action: a.action,
                 });
+                writers.last = Some(s.id);
             }
         }
     }

@@ -16,7 +16,7 @@ use std::rc::Rc;
 
 use crate::analysis::{Access, Cx, Scn};
 use crate::model::{RuleId, Severity};
-use crate::record::Rec;
+use crate::record::{Micros, Rec};
 
 /// A rule's hooks; all default to doing nothing.
 pub trait Rule {
@@ -34,6 +34,10 @@ pub trait Rule {
         true
     }
     fn on_access(&mut self, _cx: &mut Cx, _access: &Access<'_>) {}
+    /// Wall time went back inside one process: `rec` is earlier than
+    /// `prev`, the process's previous record. The engine checks this on
+    /// every record, so a rule about it needs no per-record hook.
+    fn on_clock_back(&mut self, _cx: &mut Cx, _rec: &Rec, _prev: Micros, _scn: Option<&Rc<Scn>>) {}
     fn finish(&mut self, _cx: &mut Cx) {}
 }
 
@@ -76,7 +80,7 @@ pub fn all() -> Vec<Box<dyn Rule>> {
         Box::new(shared_schema::SharedSchema::default()),
         Box::new(unfinished_scenario::UnfinishedScenario),
         Box::new(crashed_process::CrashedProcess),
-        Box::new(clock_anomaly::ClockAnomaly::default()),
+        Box::new(clock_anomaly::ClockAnomaly),
         Box::new(mixed_runs::MixedRuns),
     ]
 }

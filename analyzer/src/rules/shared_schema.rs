@@ -64,10 +64,7 @@ impl Rule for SharedSchema {
                 cx.describe(s),
                 to_time(s.start.max(u.start)).format("%H:%M:%S%.6f"),
             );
-            let resource = cx.resources.label(&crate::resources::Target::Tables {
-                schema: *schema,
-                tables: Rc::from(Vec::new()),
-            });
+            let resource = cx.resources.tables_label(*schema, &[]);
             let mut p = Pending::new(
                 RuleId::SharedSchema,
                 Severity::Warning,
