@@ -148,6 +148,32 @@ pub struct Event<'a> {
     pub fields: Vec<(Cow<'a, str>, Cow<'a, str>)>,
 }
 
+impl<'a> Event<'a> {
+    /// An event with only its required members set (`seq`, `ts`, `action`)
+    /// and every optional one empty, for writers to fill in.
+    pub fn new(seq: u64, ts: DateTime<Utc>, action: Action) -> Event<'a> {
+        Event {
+            seq,
+            ts,
+            mono_ns: 0,
+            tid: 0,
+            scenario_id: None,
+            feature: None,
+            scenario: None,
+            step: None,
+            action,
+            name: None,
+            resource: None,
+            details: None,
+            outcome: None,
+            error: None,
+            duration_us: None,
+            rows: None,
+            fields: Vec::new(),
+        }
+    }
+}
+
 /// Last record, written only on a clean exit.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Footer {

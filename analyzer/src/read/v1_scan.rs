@@ -58,25 +58,8 @@ impl Scanner {
         let mut seq = None;
         let mut ts = None;
         let mut action = None;
-        let mut e = Event {
-            seq: 0,
-            ts: DateTime::<Utc>::UNIX_EPOCH,
-            mono_ns: 0,
-            tid: 0,
-            scenario_id: None,
-            feature: None,
-            scenario: None,
-            step: None,
-            action: Action::Custom,
-            name: None,
-            resource: None,
-            details: None,
-            outcome: None,
-            error: None,
-            duration_us: None,
-            rows: None,
-            fields: Vec::new(),
-        };
+        // `seq`, `ts` and `action` are required: set below once seen.
+        let mut e = Event::new(0, DateTime::<Utc>::UNIX_EPOCH, Action::Custom);
         loop {
             // `type` again, an escaped name or a member this version does not
             // know: serde decides (it ignores unknown members but validates them).

@@ -62,23 +62,12 @@ impl TraceFile {
     ) {
         self.seq += 1;
         let mut e = Event {
-            seq: self.seq,
-            ts: t(ms),
             mono_ns: ms as u64 * 1_000_000,
             tid: id,
             scenario_id: Some(id),
             feature: Some("accounts".into()),
             scenario: Some(scenario.to_owned().into()),
-            step: None,
-            action,
-            name: None,
-            resource: None,
-            details: None,
-            outcome: None,
-            error: None,
-            duration_us: None,
-            rows: None,
-            fields: Vec::new(),
+            ..Event::new(self.seq, t(ms), action)
         };
         edit(&mut e);
         Record::Event(e).write_line(&mut self.lines);

@@ -96,23 +96,11 @@ impl Proc {
         self.seq += 1;
         self.last = t(ms);
         Event {
-            seq: self.seq,
-            ts: t(ms),
-            mono_ns: 0,
             tid: 1,
             scenario_id: id,
             feature: scenario.map(|s| Cow::Owned(s.0.to_owned())),
             scenario: scenario.map(|s| Cow::Owned(s.1.to_owned())),
-            step: None,
-            action,
-            name: None,
-            resource: None,
-            details: None,
-            outcome: None,
-            error: None,
-            duration_us: None,
-            rows: None,
-            fields: vec![],
+            ..Event::new(self.seq, t(ms), action)
         }
     }
 
