@@ -98,6 +98,19 @@ impl<R: Read> Read for Counting<R> {
     }
 }
 
+/// Runs a resumable parser's `fill` (one batch per call, true at the end
+/// of the file) to the end, handing every record to `emit` in order.
+fn drain(mut fill: impl FnMut(&mut Vec<Rec>) -> bool, emit: &mut dyn FnMut(Rec)) {
+    let mut batch = Vec::with_capacity(1024);
+    loop {
+        let done = fill(&mut batch);
+        batch.drain(..).for_each(&mut *emit);
+        if done {
+            return;
+        }
+    }
+}
+
 /// Reads a whole file with the right reader, streaming records into `emit`.
 pub fn read_file(
     src: &SourceFile,

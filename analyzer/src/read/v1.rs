@@ -80,14 +80,8 @@ pub fn read<R: BufRead>(
     emit: &mut dyn FnMut(Rec),
 ) -> FileEnd {
     let mut parser = Parser::new(input, file);
-    let mut batch = Vec::with_capacity(1024);
-    loop {
-        let done = parser.fill(opts, problems, &mut batch, 1024);
-        batch.drain(..).for_each(&mut *emit);
-        if done {
-            return parser.end;
-        }
-    }
+    super::drain(|batch| parser.fill(opts, problems, batch, 1024), emit);
+    parser.end
 }
 
 /// A v1 reader that can stop after any number of records and resume, so a

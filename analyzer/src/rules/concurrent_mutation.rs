@@ -30,6 +30,20 @@ struct Mutation {
     target: Target,
 }
 
+impl Mutation {
+    /// Scenario `s`'s access `a` as a mutation.
+    fn new(s: &Rc<Scn>, a: &Access<'_>, destructive: bool) -> Mutation {
+        Mutation {
+            scn: s.clone(),
+            id: s.id,
+            at: a.ts,
+            action: a.action,
+            destructive,
+            target: a.target,
+        }
+    }
+}
+
 /// Users (with their first use) and recent mutations of one table (or of
 /// a whole schema).
 #[derive(Default)]
@@ -273,14 +287,7 @@ impl Rule for ConcurrentMutation {
                         .filter(|v| v.id != s.id)
                         .cloned(),
                 );
-                let m = Mutation {
-                    scn: s.clone(),
-                    id: s.id,
-                    at: a.ts,
-                    action: a.action,
-                    destructive,
-                    target: a.target,
-                };
+                let m = Mutation::new(s, a, destructive);
                 for v in std::mem::take(&mut self.victims) {
                     // Every scenario of the process uses its in-memory state
                     // throughout, so the change is inside its window.
@@ -370,14 +377,7 @@ impl Rule for ConcurrentMutation {
                     }
                 }
                 if mutation {
-                    let m = Mutation {
-                        scn: s.clone(),
-                        id: s.id,
-                        at: a.ts,
-                        action: a.action,
-                        destructive,
-                        target: a.target,
-                    };
+                    let m = Mutation::new(s, a, destructive);
                     if all {
                         slot(&mut self.schemas, schema).add_mutation(&m, &cx.active);
                     } else {
@@ -400,14 +400,7 @@ impl Rule for ConcurrentMutation {
                     let mut victims = std::mem::take(&mut self.victims);
                     victims.sort_by_key(|v| v.id);
                     victims.dedup_by_key(|v| v.id);
-                    let m = Mutation {
-                        scn: s.clone(),
-                        id: s.id,
-                        at: a.ts,
-                        action: a.action,
-                        destructive,
-                        target: a.target,
-                    };
+                    let m = Mutation::new(s, a, destructive);
                     for v in &victims {
                         // A user of the state still running: it used it
                         // before; a later use of it reports again, stronger.
