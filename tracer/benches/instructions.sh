@@ -8,7 +8,7 @@
 #
 # Only the benchmark's timed loop (`cpu_time`) is counted, so criterion's own
 # analysis and the interval flusher thread are left out; the total is divided
-# by the number of events dispatched inside it. The kernel's part of
+# by the number of records written inside it. The kernel's part of
 # `write(2)` is not counted.
 set -euo pipefail
 bin=${1:?usage: $0 <bench binary> [line|interval]}
@@ -35,7 +35,7 @@ for line in open(sys.argv[1], errors="replace"):
     elif line.startswith("totals:"):
         total = int(line.split()[1])
 events = sum(n for i, n in calls.items()
-             if names.get(i) == "tracing_core::event::Event::dispatch")
+             if names.get(i) == "state_tracer::writer::Writer::write_event")
 print(f"{sys.argv[2]}: {total} instructions / {events} events = "
       f"{total / max(events, 1):.0f} per event")
 PY

@@ -4,7 +4,10 @@
 //!   the same size as a state-tracer record (the least a crash-safe
 //!   per-record writer can do);
 //! - `state_tracer/line` and `state_tracer/interval`: the layer in its two
-//!   main durability modes;
+//!   main durability modes, recording a typed helper's call;
+//! - `state_tracer/line_plain_event`: the same record from a plain
+//!   `tracing::info!` event (what code without a dependency on this crate
+//!   emits), which goes through `tracing`'s dispatch and field visiting;
 //! - `fmt_json/file`: `tracing_subscriber::fmt().json()` writing to a File;
 //! - `appender/non_blocking_lossless`: fmt json through
 //!   `tracing-appender`'s non-blocking writer in lossless mode;
@@ -40,6 +43,10 @@ fn emit() {
     state_tracer::custom("bench", black_box(DETAILS));
 }
 
+fn emit_plain() {
+    tracing::info!(target: "bdd_state", action = "CUSTOM", name = "bench", details = black_box(DETAILS));
+}
+
 fn thread_cpu() -> Duration {
     let mut ts = libc::timespec {
         tv_sec: 0,
@@ -59,12 +66,16 @@ fn cpu_time(iters: u64, mut f: impl FnMut()) -> Duration {
     thread_cpu() - start
 }
 
-/// Runs `f` under `dispatch`, inside an entered scenario span.
+/// Runs `emit` under `dispatch`, inside an entered scenario span.
 fn in_scenario(dispatch: &tracing::Dispatch, c: &mut Criterion, name: &str) {
+    in_scenario_with(dispatch, c, name, emit);
+}
+
+fn in_scenario_with(dispatch: &tracing::Dispatch, c: &mut Criterion, name: &str, f: fn()) {
     tracing::dispatcher::with_default(dispatch, || {
         let scenario = state_tracer::scenario("bench", "Ship an order");
         let _in = scenario.enter();
-        c.bench_function(name, |b| b.iter_custom(|n| cpu_time(n, emit)));
+        c.bench_function(name, |b| b.iter_custom(|n| cpu_time(n, f)));
     });
 }
 
@@ -137,6 +148,9 @@ fn benches(c: &mut Criterion) {
         let sub = tempfile::tempdir_in(dir.path()).unwrap();
         let (dispatch, guard) = state_layer(sub.path(), flush);
         in_scenario(&dispatch, c, name);
+        if flush == Flush::Line {
+            in_scenario_with(&dispatch, c, "state_tracer/line_plain_event", emit_plain);
+        }
         drop(dispatch);
         drop(guard);
     }

@@ -1,20 +1,45 @@
 //! The typed API: scenario and step guards and one helper per action.
 //!
-//! Everything here is a plain `tracing` span or event on target
-//! `bdd_state`, so it costs one disabled-callsite check when no
-//! [`crate::StateLayer`] is installed, and code that cannot depend on this
-//! crate can emit the same spans and events by hand (see `docs/format.md`).
+//! The guards are plain `tracing` spans on target `bdd_state`, and the
+//! helpers' records are what plain events on that target would produce, so
+//! code that cannot depend on this crate can emit the same by hand (see
+//! `docs/format.md`). A helper writes its record straight into the
+//! [`crate::StateLayer`] of the current dispatcher when there is one, which
+//! costs half as much as the event path, and still emits its event, named
+//! so that layer skips it, for the subscriber's other layers. Without a
+//! layer it is one relaxed atomic load and a disabled callsite.
 
 use std::fmt::Display;
 use std::time::Duration;
 
 use tracing::field::Empty;
+
+use crate::format::Action;
 use tracing::{Level, Span};
 
 macro_rules! state_event {
     ($($fields:tt)*) => {
         tracing::event!(target: "bdd_state", Level::INFO, $($fields)*)
     };
+}
+
+/// A helper's record: `action` plus `key = value` fields, recorded
+/// directly when possible (see [`crate::layer::record_direct`]), otherwise
+/// sent as the plain event it is equivalent to.
+macro_rules! helper_event {
+    ($action:expr; $($key:ident = $value:expr),* $(,)?) => {{
+        let action: crate::format::Action = $action;
+        // Each value once, for the record and the event alike.
+        $( #[allow(clippy::redundant_locals)] let $key = $value; )*
+        let mut fields = crate::layer::HelperFields::default();
+        $( fields.put(stringify!($key), $key); )*
+        if crate::layer::record_direct(action, &fields) {
+            tracing::event!(name: crate::layer::RECORDED, target: "bdd_state", Level::INFO,
+                action = action.as_str(), $( $key ),*)
+        } else {
+            state_event!(action = action.as_str(), $( $key ),*)
+        }
+    }};
 }
 
 fn on() -> bool {
@@ -141,72 +166,68 @@ pub fn db_cleanup(schema: Option<&str>, tables: &[&str]) {
     }
     let tables = tables.join(",");
     match schema {
-        Some(s) => state_event!(action = "DB_CLEANUP", schema = s, tables = tables.as_str()),
-        None => state_event!(action = "DB_CLEANUP", tables = tables.as_str()),
+        Some(s) => helper_event!(Action::DbCleanup; schema = s, tables = tables.as_str()),
+        None => helper_event!(Action::DbCleanup; tables = tables.as_str()),
     }
 }
 
-fn jwt(action: &'static str, secret: &[u8]) {
+fn jwt(action: Action, secret: &[u8]) {
     if !on() {
         return;
     }
     let fp = crate::secret::fingerprint(secret);
-    match action {
-        "JWT_RESET" => state_event!(action = "JWT_RESET", details = fp.as_str()),
-        "JWT_ROTATE" => state_event!(action = "JWT_ROTATE", details = fp.as_str()),
-        _ => state_event!(action = "JWT_SET", details = fp.as_str()),
-    }
+    helper_event!(action; details = fp.as_str());
 }
 
 /// The JWT secret was reset to its initial value; only a fingerprint of
 /// `secret` is recorded.
 pub fn jwt_reset(secret: &[u8]) {
-    jwt("JWT_RESET", secret);
+    jwt(Action::JwtReset, secret);
 }
 
 /// The JWT secret was rotated to `new_secret` (fingerprint only).
 pub fn jwt_rotate(new_secret: &[u8]) {
-    jwt("JWT_ROTATE", new_secret);
+    jwt(Action::JwtRotate, new_secret);
 }
 
 /// The JWT secret was set to `secret` (fingerprint only).
 pub fn jwt_set(secret: &[u8]) {
-    jwt("JWT_SET", secret);
+    jwt(Action::JwtSet, secret);
 }
 
 /// In-memory configuration `name` was reloaded.
 pub fn config_reload(name: &str, details: &str) {
-    state_event!(action = "CONFIG_RELOAD", name = name, details = details);
+    helper_event!(Action::ConfigReload; name = name, details = details);
 }
 
 /// An HTTP request made by the test. The query string is not recorded.
 pub fn http_request(method: &str, path: &str, status: u16, duration: Duration) {
-    state_event!(
-        action = "HTTP_REQUEST",
+    helper_event!(
+        Action::HttpRequest;
         method = method,
         path = path,
         status = status as u64,
-        duration_us = duration.as_micros() as u64
+        duration_us = duration.as_micros() as u64,
     );
 }
 
 /// A schema was created.
 pub fn schema_create(name: &str) {
-    state_event!(action = "SCHEMA_CREATE", schema = name);
+    helper_event!(Action::SchemaCreate; schema = name);
 }
 
 /// The current schema (search_path) is now `name`, for this scenario (or
 /// the process, outside scenarios); later table names resolve against it.
 pub fn schema_set(name: &str) {
-    state_event!(action = "SCHEMA_SET", schema = name);
+    helper_event!(Action::SchemaSet; schema = name);
 }
 
 /// A schema was dropped.
 pub fn schema_drop(name: &str) {
-    state_event!(action = "SCHEMA_DROP", schema = name);
+    helper_event!(Action::SchemaDrop; schema = name);
 }
 
 /// Anything else worth seeing on the timeline.
 pub fn custom(name: &str, details: &str) {
-    state_event!(action = "CUSTOM", name = name, details = details);
+    helper_event!(Action::Custom; name = name, details = details);
 }

@@ -347,6 +347,13 @@ macro_rules! actions {
                 match self { $(Action::$variant => $name,)* }
             }
 
+            /// `,"action":"NAME"`, the member as an event record carries
+            /// it (one copy for the tracer's encoder).
+            #[doc(hidden)]
+            pub fn json_member(self) -> &'static str {
+                match self { $(Action::$variant => concat!(",\"action\":\"", $name, "\""),)* }
+            }
+
             /// The broad family the action belongs to.
             pub fn kind(self) -> ActionKind {
                 match self { $(Action::$variant => ActionKind::$kind,)* }

@@ -335,87 +335,120 @@ pub fn uint(out: &mut Vec<u8>, v: u64) {
     out.extend_from_slice(&buf[i..]);
 }
 
-/// Writes `v` in decimal at the end of `buf`, two digits per step, and
-/// returns where the digits start.
+/// Writes `v` in decimal at the end of `buf` and returns where the digits
+/// start. Eight digits at a time ([`eight_digits`]), at fixed places.
 #[inline]
 pub fn decimal(mut v: u64, buf: &mut [u8; 20]) -> usize {
-    static PAIRS: &[u8; 200] = b"0001020304050607080910111213141516171819\
-        2021222324252627282930313233343536373839\
-        4041424344454647484950515253545556575859\
-        6061626364656667686970717273747576777879\
-        8081828384858687888990919293949596979899";
-    let mut i = buf.len();
-    // Eight digits at a time in 32-bit arithmetic (cheaper divisions), at
-    // fixed places (no bounds checks): at most twice, as u64::MAX has 20.
+    // The lowest eight and the next eight digits, while there are more.
     for end in [20, 12] {
         if v < 100_000_000 {
-            break;
+            return last_digits(v as u32, buf, end);
         }
         let low = (v % 100_000_000) as u32;
         v /= 100_000_000;
-        let digits = eight_digits(low, PAIRS);
+        if let Some(dst) = buf.get_mut(end - 8..end) {
+            dst.copy_from_slice(&eight_digits(low));
+        }
+    }
+    // v >= 10^16: at most four digits left, in front of the sixteen.
+    last_digits(v as u32, buf, 4)
+}
+
+/// Writes `v` (< 10^8, and < 10^4 when `end` is 4) without leading zeros
+/// so it ends at `end`; returns where it starts.
+#[inline(always)]
+fn last_digits(v: u32, buf: &mut [u8; 20], end: usize) -> usize {
+    let digits = eight_digits(v);
+    // Leading zeros are the low bytes equal to '0' (little-endian order);
+    // keep at least one digit.
+    let zeros = (u64::from_le_bytes(digits) ^ 0x3030_3030_3030_3030).trailing_zeros() / 8;
+    let len = 8 - (zeros as usize).min(7);
+    if end >= 8 {
+        // All eight at a fixed place (one move); the zeros in front of
+        // `start` are not part of the result.
         if let Some(dst) = buf.get_mut(end - 8..end) {
             dst.copy_from_slice(&digits);
         }
-        i = end - 8;
+    } else if let Some(dst) = buf.get_mut(..end) {
+        dst.copy_from_slice(&digits[8 - end..]);
     }
-    let mut v = v as u32;
-    while v >= 100 {
-        let pair = (v % 100) as usize * 2;
-        v /= 100;
-        i -= 2;
-        buf[i..i + 2].copy_from_slice(&PAIRS[pair..pair + 2]);
-    }
-    if v >= 10 {
-        let pair = v as usize * 2;
-        i -= 2;
-        buf[i..i + 2].copy_from_slice(&PAIRS[pair..pair + 2]);
-    } else {
-        i -= 1;
-        buf[i] = b'0' + v as u8;
-    }
-    i
+    end.saturating_sub(len)
 }
 
-/// `v` (< 100,000,000) as exactly eight digits.
+/// `v` (< 100,000,000) as exactly eight ASCII digits, computed in all lanes
+/// of one 64-bit word at once: two four-digit halves, each split into two
+/// pairs, each pair into two digits, by multiply-and-shift divisions that
+/// are exact in these ranges (n * 5243 >> 19 = n / 100 for n < 10^4,
+/// n * 103 >> 10 = n / 10 for n < 100). Little-endian lane order puts the
+/// most significant digit first in memory.
 #[inline(always)]
-fn eight_digits(v: u32, pairs: &[u8; 200]) -> [u8; 8] {
-    let pair = |n: u32| {
-        let i = (n % 100) as usize * 2;
-        [pairs[i], pairs[i + 1]]
-    };
-    let [a, b] = pair(v / 1_000_000);
-    let [c, d] = pair(v / 10_000);
-    let [e, f] = pair(v / 100);
-    let [g, h] = pair(v);
-    [a, b, c, d, e, f, g, h]
+fn eight_digits(v: u32) -> [u8; 8] {
+    let v = u64::from(v);
+    let halves = (v / 10_000) | ((v % 10_000) << 32);
+    let hundreds = ((halves * 5243) >> 19) & 0x0000_007F_0000_007F;
+    let pairs = hundreds | ((halves - hundreds * 100) << 16);
+    let tens = ((pairs * 103) >> 10) & 0x000F_000F_000F_000F;
+    let digits = tens | ((pairs - tens * 10) << 8);
+    (digits | 0x3030_3030_3030_3030).to_le_bytes()
 }
 
 /// Appends `,"key":` — `key` must not need escaping (our own field names).
 #[inline(always)]
-pub fn key(out: &mut Vec<u8>, key: &str) {
-    out.extend_from_slice(b",\"");
-    out.extend_from_slice(key.as_bytes());
-    out.extend_from_slice(b"\":");
+pub fn push_key(out: &mut Vec<u8>, key: Key) {
+    out.extend_from_slice(key.0.as_bytes());
 }
+
+/// `,"name":`, the start of an object member, spelled out at compile time
+/// by [`key!`] so appending it is one fixed-size copy.
+#[derive(Clone, Copy)]
+pub struct Key(pub(crate) &'static str);
+
+/// The [`Key`] of a member named by a literal: `key!("rows")` is `,"rows":`.
+macro_rules! key {
+    ($name:literal) => {
+        $crate::json::Key(concat!(",\"", $name, "\":"))
+    };
+}
+pub(crate) use key;
 
 /// Appends `,"key":"value"`.
 #[inline(always)]
-pub fn field_str(out: &mut Vec<u8>, k: &str, v: &str) {
-    key(out, k);
+pub fn field_str(out: &mut Vec<u8>, k: Key, v: &str) {
+    push_key(out, k);
     string(out, v);
 }
 
 /// Appends `,"key":123`.
 #[inline]
-pub fn field_uint(out: &mut Vec<u8>, k: &str, v: u64) {
-    key(out, k);
+pub fn field_uint(out: &mut Vec<u8>, k: Key, v: u64) {
+    push_key(out, k);
     uint(out, v);
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn decimal_matches_to_string() {
+        let mut values: Vec<u64> = vec![0, 9, 10, 99, 100, u64::MAX, u64::MAX - 1];
+        for p in 0..20 {
+            let t = 10u64.pow(p);
+            values.extend([t - 1, t, t + 1, t.wrapping_mul(7) / 3]);
+        }
+        let mut x = 0x9E37_79B9_7F4A_7C15u64;
+        for _ in 0..200_000 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            values.push(x >> (x % 64));
+        }
+        for v in values {
+            let mut buf = [b'#'; 20];
+            let start = decimal(v, &mut buf);
+            assert_eq!(&buf[start..], v.to_string().as_bytes(), "{v}");
+        }
+    }
 
     #[test]
     fn strings_round_trip_through_serde_json() {

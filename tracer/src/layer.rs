@@ -51,8 +51,205 @@ type OurFilter = FilterFn<fn(&Metadata<'_>) -> bool>;
 
 fn is_ours(meta: &Metadata<'_>) -> bool {
     let t = meta.target();
-    // Cached per callsite (FilterFn), so the cucumber check costs nothing per event.
-    t == TARGET || t == SQLX_TARGET || crate::cucumber_spans::is_cucumber_span(meta)
+    // Cached per callsite (FilterFn), so these checks cost nothing per event.
+    (t == TARGET && meta.name() != RECORDED)
+        || t == SQLX_TARGET
+        || crate::cucumber_spans::is_cucumber_span(meta)
+}
+
+/// Name of the typed helpers' events that the layer has already recorded
+/// directly (see [`record_direct`]): its filter ignores them, other layers
+/// see them like any event on target `bdd_state`.
+pub(crate) const RECORDED: &str = "state_tracer::recorded";
+
+/// Set when the first layer is built: until then (and so always, when
+/// tracing is off) the typed helpers do not look for one.
+static ANY_LAYER: AtomicBool = AtomicBool::new(false);
+
+/// The typed helpers' way in: records `action`, with the fields `fill`
+/// sets, straight into the [`StateLayer`] of the current dispatcher,
+/// found with `Dispatch::downcast_ref` (how tracing-opentelemetry and
+/// tracing-error reach their layers). That skips `tracing`'s dispatch and
+/// field visiting, about half of an event's cost. Returns `false`, having
+/// recorded nothing, when there is no such layer (or it cannot be
+/// reached, e.g. behind a `reload` layer) or this thread's span mirror is
+/// unreliable: the helper then emits a plain event, which any layer
+/// handles as before.
+#[inline]
+pub(crate) fn record_direct(action: Action, fields: &HelperFields<'_>) -> bool {
+    if !ANY_LAYER.load(Ordering::Relaxed) {
+        return false;
+    }
+    tracing::dispatcher::get_default(|dispatch| match dispatch.downcast_ref::<Inner>() {
+        Some(inner) => inner.on_helper(action, fields),
+        None => false,
+    })
+}
+
+/// What the record encoder reads of an event's fields: the visitor's
+/// [`Fields`], or a typed helper's [`HelperFields`] (borrowed, no copies).
+trait FieldSource {
+    /// The text field with this `HAS_*` flag, if present.
+    fn get(&self, flag: u32) -> Option<&str>;
+    /// Whether any of the text fields in `mask` is present.
+    fn has(&self, mask: u32) -> bool;
+    fn rows(&self) -> Option<u64>;
+    fn status(&self) -> Option<u64>;
+    fn duration_us(&self) -> Option<u64>;
+    /// Fields the format has no member for, pre-encoded (see [`Fields::extra`]).
+    fn extra(&self) -> &[u8];
+}
+
+impl FieldSource for Fields {
+    #[inline(always)]
+    fn get(&self, flag: u32) -> Option<&str> {
+        if self.has & flag == 0 {
+            return None;
+        }
+        Some(match flag {
+            HAS_ACTION => &self.action,
+            HAS_DETAILS => &self.details,
+            HAS_NAME => &self.name,
+            HAS_TABLE => &self.table,
+            HAS_SCHEMA => &self.schema,
+            HAS_DB => &self.db,
+            HAS_MESSAGE => &self.message,
+            HAS_FEATURE => &self.feature,
+            HAS_SCENARIO => &self.scenario,
+            HAS_OUTCOME => &self.outcome,
+            HAS_ERROR => &self.error,
+            HAS_TEXT => &self.text,
+            HAS_METHOD => &self.method,
+            HAS_PATH => &self.path,
+            _ => return None,
+        })
+    }
+    #[inline(always)]
+    fn has(&self, mask: u32) -> bool {
+        self.has & mask != 0
+    }
+    #[inline(always)]
+    fn rows(&self) -> Option<u64> {
+        self.rows
+    }
+    #[inline(always)]
+    fn status(&self) -> Option<u64> {
+        self.status
+    }
+    #[inline(always)]
+    fn duration_us(&self) -> Option<u64> {
+        self.duration_us
+    }
+    #[inline(always)]
+    fn extra(&self) -> &[u8] {
+        &self.extra
+    }
+}
+
+/// A typed helper's fields, borrowed from its arguments. Only the names
+/// the helpers use exist; [`HelperFields::put`] maps each to the slot the
+/// visitor fills for the same field of a plain event.
+#[derive(Default)]
+pub(crate) struct HelperFields<'a> {
+    has: u32,
+    name: &'a str,
+    details: &'a str,
+    table: &'a str,
+    schema: &'a str,
+    method: &'a str,
+    path: &'a str,
+    status: Option<u64>,
+    duration_us: Option<u64>,
+}
+
+impl<'a> HelperFields<'a> {
+    /// Sets field `name`: a helper's field name, a literal, so the match
+    /// below folds away.
+    #[inline(always)]
+    pub(crate) fn put(&mut self, name: &'static str, value: impl HelperValue<'a>) {
+        value.put_into(self, name);
+    }
+
+    #[inline(always)]
+    fn put_str(&mut self, name: &'static str, v: &'a str) {
+        let (slot, flag) = match name {
+            "name" => (&mut self.name, HAS_NAME),
+            "details" => (&mut self.details, HAS_DETAILS),
+            "table" | "tables" => (&mut self.table, HAS_TABLE),
+            "schema" => (&mut self.schema, HAS_SCHEMA),
+            "method" => (&mut self.method, HAS_METHOD),
+            "path" => (&mut self.path, HAS_PATH),
+            _ => unreachable!("typed helper field {name} has no slot"),
+        };
+        *slot = v;
+        self.has |= flag;
+    }
+
+    #[inline(always)]
+    fn put_u64(&mut self, name: &'static str, v: u64) {
+        match name {
+            "status" => self.status = Some(v),
+            "duration_us" => self.duration_us = Some(v),
+            _ => unreachable!("typed helper field {name} has no slot"),
+        }
+    }
+}
+
+impl FieldSource for HelperFields<'_> {
+    #[inline(always)]
+    fn get(&self, flag: u32) -> Option<&str> {
+        if self.has & flag == 0 {
+            return None;
+        }
+        match flag {
+            HAS_NAME => Some(self.name),
+            HAS_DETAILS => Some(self.details),
+            HAS_TABLE => Some(self.table),
+            HAS_SCHEMA => Some(self.schema),
+            HAS_METHOD => Some(self.method),
+            HAS_PATH => Some(self.path),
+            _ => None,
+        }
+    }
+    #[inline(always)]
+    fn has(&self, mask: u32) -> bool {
+        self.has & mask != 0
+    }
+    #[inline(always)]
+    fn rows(&self) -> Option<u64> {
+        None
+    }
+    #[inline(always)]
+    fn status(&self) -> Option<u64> {
+        self.status
+    }
+    #[inline(always)]
+    fn duration_us(&self) -> Option<u64> {
+        self.duration_us
+    }
+    #[inline(always)]
+    fn extra(&self) -> &[u8] {
+        &[]
+    }
+}
+
+/// A value a typed helper passes to [`HelperFields::put`].
+pub(crate) trait HelperValue<'a> {
+    fn put_into(self, fields: &mut HelperFields<'a>, name: &'static str);
+}
+
+impl<'a> HelperValue<'a> for &'a str {
+    #[inline(always)]
+    fn put_into(self, fields: &mut HelperFields<'a>, name: &'static str) {
+        fields.put_str(name, self);
+    }
+}
+
+impl HelperValue<'_> for u64 {
+    #[inline(always)]
+    fn put_into(self, fields: &mut HelperFields<'_>, name: &'static str) {
+        fields.put_u64(name, self);
+    }
 }
 
 /// The state-tracing layer. Compose it into any subscriber built on
@@ -187,6 +384,7 @@ where
     });
     register_at_exit(&shared);
     shared.write_simple(Action::ProcessStart, None);
+    ANY_LAYER.store(true, Ordering::Relaxed);
     let inner = Inner {
         shared: shared.clone(),
         layer_id: NEXT_LAYER_ID.fetch_add(1, Ordering::Relaxed),
@@ -461,7 +659,7 @@ impl Shared {
             crate::writer::start_body(&mut s.body);
             encode_common(&mut s.body, None, None, action);
             if let Some(d) = details {
-                json::field_str(&mut s.body, "details", d);
+                json::field_str(&mut s.body, json::key!("details"), d);
             }
             s.body.extend_from_slice(b"}\n");
             self.writer.write_event(&mut s.body);
@@ -517,13 +715,13 @@ impl Shared {
         with_scratch(|s| {
             crate::writer::start_body(&mut s.body);
             encode_common(&mut s.body, sc, step, action);
-            json::field_str(&mut s.body, "outcome", outcome.as_str());
+            json::field_str(&mut s.body, json::key!("outcome"), outcome.as_str());
             if let Some(e) = &error {
-                json::field_str(&mut s.body, "error", &secret::scrub(e));
+                json::field_str(&mut s.body, json::key!("error"), &secret::scrub(e));
             }
             json::field_uint(
                 &mut s.body,
-                "duration_us",
+                json::key!("duration_us"),
                 start.elapsed().as_micros() as u64,
             );
             s.body.extend_from_slice(b"}\n");
@@ -554,17 +752,22 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 /// `,"tid":N` + scenario identification + `,"action":"X"` (no closing brace).
 #[inline(always)]
 fn encode_common(out: &mut Vec<u8>, sc: Option<&ScenarioData>, step: Option<&str>, action: Action) {
-    json::field_uint(out, "tid", thread_tid());
+    let written = TID_MEMBER.try_with(|(tid, len)| {
+        // A fixed-size copy and a cut are cheaper than a variable-size copy.
+        out.extend_from_slice(tid);
+        out.truncate(out.len() - (tid.len() - usize::from(*len).min(tid.len())));
+    });
+    if written.is_err() {
+        json::push_key(out, json::key!("tid"));
+        out.push(b'0'); // thread teardown
+    }
     if let Some(sc) = sc {
         out.extend_from_slice(&sc.encoded);
     }
     if let Some(step) = step {
-        json::field_str(out, "step", step);
+        json::field_str(out, json::key!("step"), step);
     }
-    json::key(out, "action");
-    out.push(b'"');
-    out.extend_from_slice(action.as_str().as_bytes());
-    out.push(b'"');
+    out.extend_from_slice(action.json_member().as_bytes());
 }
 
 /// `str::trim`, skipping its Unicode scan in the usual case of nothing to
@@ -579,16 +782,27 @@ fn trim(s: &str) -> &str {
 /// A scenario's identification as it appears in each of its records.
 fn encode_scenario(id: u64, feature: &str, name: &str) -> Box<[u8]> {
     let mut out = Vec::with_capacity(48 + feature.len() + name.len());
-    json::field_uint(&mut out, "scenario_id", id);
-    json::field_str(&mut out, "feature", feature);
-    json::field_str(&mut out, "scenario", name);
+    json::field_uint(&mut out, json::key!("scenario_id"), id);
+    json::field_str(&mut out, json::key!("feature"), feature);
+    json::field_str(&mut out, json::key!("scenario"), name);
     out.into_boxed_slice()
 }
 
 static NEXT_TID: AtomicU64 = AtomicU64::new(1);
 
+/// `,"tid":N` of this thread (padded to a fixed size) and its length.
+fn tid_member() -> ([u8; 28], u8) {
+    let mut v = Vec::with_capacity(28);
+    json::field_uint(&mut v, json::key!("tid"), thread_tid());
+    let mut member = [b' '; 28];
+    member[..v.len()].copy_from_slice(&v);
+    (member, v.len() as u8)
+}
+
 thread_local! {
     static TID: Cell<u64> = const { Cell::new(0) };
+    /// [`tid_member`], encoded once per thread.
+    static TID_MEMBER: ([u8; 28], u8) = tid_member();
     static SCRATCH: RefCell<Scratch> = RefCell::new(Scratch::default());
 }
 
@@ -739,6 +953,7 @@ impl Fields {
         code
     }
 
+    #[inline]
     fn set_str(&mut self, name: &str, value: &str) {
         self.set_str_code(slot_code(name), name, value);
     }
@@ -754,6 +969,7 @@ impl Fields {
         }
     }
 
+    #[inline]
     fn set_u64(&mut self, name: &str, v: u64) {
         match name {
             "rows" => self.rows = Some(v),
@@ -800,6 +1016,7 @@ impl Fields {
 
 /// Which [`Fields`] slot a field name fills (see [`Fields::slot_by_code`]);
 /// 0 for none.
+#[inline]
 fn slot_code(name: &str) -> u8 {
     match name {
         "action" => 1,
@@ -921,6 +1138,39 @@ impl Inner {
         (scenario, step)
     }
 
+    /// The scenario and step of a contextual event whose current span (as
+    /// [`crate::span_stack`] mirrors it) is `current`; without a scenario
+    /// span, the sole open scenario.
+    #[inline(always)]
+    fn attribute<'a>(&self, current: Current<'a>) -> (Found<'a>, Option<&'a StepData>) {
+        let (found, step) = match current {
+            Current::Node(node) => node.attribution(),
+            Current::None => (Found::None, None),
+        };
+        let found = match found {
+            Found::None => self.shared.sole_open().map_or(Found::None, Found::Owned),
+            found => found,
+        };
+        (found, step)
+    }
+
+    /// [`record_direct`]'s work for this layer: the same record a helper's
+    /// event would have produced through [`Layer::on_event`].
+    #[inline]
+    fn on_helper(&self, action: Action, fields: &HelperFields<'_>) -> bool {
+        if self.shared.writer.is_finished() {
+            return true;
+        }
+        with_scratch(|s| {
+            crate::span_stack::with_current(self.layer_id, |current| {
+                let (found, step) = self.attribute(current);
+                let step = step.map(|st| st.text.as_str());
+                self.on_state(fields, Some(Some(action)), found.get(), step, &mut s.body);
+            })
+            .is_some()
+        })
+    }
+
     /// Writes the record for `event`, whose fields are `fields`, attributed
     /// to `scenario` and `step`.
     #[inline(always)]
@@ -1031,16 +1281,16 @@ impl Inner {
         }
         let mut details = st.redacted;
         truncate_utf8(&mut details, 2000);
-        json::field_str(out, "details", &details);
+        json::field_str(out, json::key!("details"), &details);
         if let Some(secs) = f.elapsed_secs {
-            json::field_uint(out, "duration_us", (secs * 1e6) as u64);
+            json::field_uint(out, json::key!("duration_us"), (secs * 1e6) as u64);
         }
         let rows = match st.action.kind() {
             crate::format::ActionKind::Read => f.rows_returned,
             _ => f.rows_affected.filter(|_| st.action != Action::DbDdl),
         };
         if let Some(rows) = rows {
-            json::field_uint(out, "rows", rows);
+            json::field_uint(out, json::key!("rows"), rows);
         }
         out.extend_from_slice(b"}\n");
         self.shared.writer.write_event(out);
@@ -1048,7 +1298,7 @@ impl Inner {
 
     fn on_state(
         &self,
-        f: &Fields,
+        f: &impl FieldSource,
         parsed: Option<Option<Action>>,
         sc: Option<&ScenarioData>,
         step: Option<&str>,
@@ -1056,7 +1306,7 @@ impl Inner {
     ) {
         let (action, custom_name) = match parsed {
             Some(Some(a)) => (a, None),
-            Some(None) => (Action::Custom, f.get(HAS_ACTION, &f.action)),
+            Some(None) => (Action::Custom, f.get(HAS_ACTION)),
             None => (Action::Custom, None),
         };
         if matches!(action, Action::ProcessStart | Action::ProcessEnd) {
@@ -1067,13 +1317,13 @@ impl Inner {
         let db_cell = std::cell::OnceCell::new();
         let db = || -> &String {
             db_cell.get_or_init(|| {
-                f.get(HAS_DB, &f.db)
+                f.get(HAS_DB)
                     .map(secret::db_identity)
                     .unwrap_or_else(database_identity)
             })
         };
         if action == Action::SchemaSet {
-            if let Some(schema) = f.get(HAS_SCHEMA, &f.schema).or(f.get(HAS_NAME, &f.name)) {
+            if let Some(schema) = f.get(HAS_SCHEMA).or(f.get(HAS_NAME)) {
                 match sc {
                     Some(sc) => *lock(&sc.schema) = Some(schema.to_owned()),
                     None => *lock(&PROCESS_SCHEMA) = Some(schema.to_owned()),
@@ -1082,39 +1332,39 @@ impl Inner {
         }
         crate::writer::start_body(out);
         // Explicit feature/scenario fields (Go-style events without spans) win.
-        if sc.is_none() && (f.has & (HAS_FEATURE | HAS_SCENARIO)) != 0 {
-            json::field_uint(out, "tid", thread_tid());
-            if let Some(v) = f.get(HAS_FEATURE, &f.feature) {
-                json::field_str(out, "feature", v);
+        if sc.is_none() && f.has(HAS_FEATURE | HAS_SCENARIO) {
+            json::field_uint(out, json::key!("tid"), thread_tid());
+            if let Some(v) = f.get(HAS_FEATURE) {
+                json::field_str(out, json::key!("feature"), v);
             }
-            if let Some(v) = f.get(HAS_SCENARIO, &f.scenario) {
-                json::field_str(out, "scenario", v);
+            if let Some(v) = f.get(HAS_SCENARIO) {
+                json::field_str(out, json::key!("scenario"), v);
             }
             if let Some(s) = step {
-                json::field_str(out, "step", s);
+                json::field_str(out, json::key!("step"), s);
             }
-            json::key(out, "action");
+            json::push_key(out, json::key!("action"));
             json::string(out, action.as_str());
         } else {
             encode_common(out, sc, step, action);
         }
-        let name = custom_name.or(f.get(HAS_NAME, &f.name));
+        let name = custom_name.or(f.get(HAS_NAME));
         if let Some(n) = name {
-            json::field_str(out, "name", n);
+            json::field_str(out, json::key!("name"), n);
         }
         match action.kind() {
             crate::format::ActionKind::Secret => {
-                let n = f.get(HAS_NAME, &f.name).unwrap_or("jwt_secret");
+                let n = f.get(HAS_NAME).unwrap_or("jwt_secret");
                 encode_process(out, n);
             }
             crate::format::ActionKind::Config => {
-                let n = f.get(HAS_NAME, &f.name).unwrap_or("default");
+                let n = f.get(HAS_NAME).unwrap_or("default");
                 encode_process(out, &format!("config:{n}"));
             }
             crate::format::ActionKind::Schema if action != Action::DbDdl => {
                 let schema = f
-                    .get(HAS_SCHEMA, &f.schema)
-                    .or(f.get(HAS_NAME, &f.name))
+                    .get(HAS_SCHEMA)
+                    .or(f.get(HAS_NAME))
                     .map(str::to_owned)
                     .unwrap_or_else(|| current_schema(sc, db()));
                 encode_shared(out, db(), &schema, &[]);
@@ -1124,7 +1374,7 @@ impl Inner {
             | crate::format::ActionKind::Write
             | crate::format::ActionKind::Schema => {
                 let tables: Vec<String> = f
-                    .get(HAS_TABLE, &f.table)
+                    .get(HAS_TABLE)
                     .map(|t| {
                         t.split(',')
                             .map(|s| s.trim().to_owned())
@@ -1133,10 +1383,10 @@ impl Inner {
                     })
                     .unwrap_or_default();
                 let current = f
-                    .get(HAS_SCHEMA, &f.schema)
+                    .get(HAS_SCHEMA)
                     .map(str::to_owned)
                     .unwrap_or_else(|| current_schema(sc, db()));
-                if tables.is_empty() && action != Action::DbCleanup && f.has & HAS_SCHEMA == 0 {
+                if tables.is_empty() && action != Action::DbCleanup && !f.has(HAS_SCHEMA) {
                     // A read or write of nothing in particular: no resource.
                 } else {
                     let (schema, tables) = group_tables(&tables, &current);
@@ -1144,13 +1394,13 @@ impl Inner {
                     encode_shared(out, db(), &schema, &refs);
                 }
             }
-            _ if f.has & (HAS_TABLE | HAS_SCHEMA) != 0 => {
+            _ if f.has(HAS_TABLE | HAS_SCHEMA) => {
                 let current = f
-                    .get(HAS_SCHEMA, &f.schema)
+                    .get(HAS_SCHEMA)
                     .map(str::to_owned)
                     .unwrap_or_else(|| current_schema(sc, db()));
                 let tables: Vec<String> = f
-                    .get(HAS_TABLE, &f.table)
+                    .get(HAS_TABLE)
                     .map(|t| t.split(',').map(|s| s.trim().to_owned()).collect())
                     .unwrap_or_default();
                 let (schema, tables) = group_tables(&tables, &current);
@@ -1159,11 +1409,9 @@ impl Inner {
             }
             _ => {}
         }
-        let details = f
-            .get(HAS_DETAILS, &f.details)
-            .or(f.get(HAS_MESSAGE, &f.message));
+        let details = f.get(HAS_DETAILS).or(f.get(HAS_MESSAGE));
         if let Some(d) = details {
-            json::key(out, "details");
+            json::push_key(out, json::key!("details"));
             // Short clean text (the common case) is written as it is, in
             // one pass; anything else is scrubbed, then cut to 4000 bytes.
             if d.len() > 4000 || !json::string_unless_secret(out, d) {
@@ -1172,23 +1420,23 @@ impl Inner {
                 json::string(out, &d);
             }
         }
-        if let Some(o) = f.get(HAS_OUTCOME, &f.outcome) {
+        if let Some(o) = f.get(HAS_OUTCOME) {
             if let Ok(o) = o.parse::<Outcome>() {
-                json::field_str(out, "outcome", o.as_str());
+                json::field_str(out, json::key!("outcome"), o.as_str());
             }
         }
-        if let Some(e) = f.get(HAS_ERROR, &f.error) {
-            json::field_str(out, "error", &secret::scrub(e));
+        if let Some(e) = f.get(HAS_ERROR) {
+            json::field_str(out, json::key!("error"), &secret::scrub(e));
         }
-        if let Some(d) = f.duration_us {
-            json::field_uint(out, "duration_us", d);
+        if let Some(d) = f.duration_us() {
+            json::field_uint(out, json::key!("duration_us"), d);
         }
-        if let Some(r) = f.rows {
-            json::field_uint(out, "rows", r);
+        if let Some(r) = f.rows() {
+            json::field_uint(out, json::key!("rows"), r);
         }
         let http = action == Action::HttpRequest;
         let has_fields =
-            !f.extra.is_empty() || f.has & (HAS_METHOD | HAS_PATH) != 0 || f.status.is_some();
+            !f.extra().is_empty() || f.has(HAS_METHOD | HAS_PATH) || f.status().is_some();
         if has_fields {
             out.extend_from_slice(b",\"fields\":{");
             let mut first = true;
@@ -1198,13 +1446,13 @@ impl Inner {
                 }
                 first = false;
             };
-            if let Some(m) = f.get(HAS_METHOD, &f.method) {
+            if let Some(m) = f.get(HAS_METHOD) {
                 sep(out);
                 json::string(out, "method");
                 out.push(b':');
                 json::string(out, m);
             }
-            if let Some(p) = f.get(HAS_PATH, &f.path) {
+            if let Some(p) = f.get(HAS_PATH) {
                 sep(out);
                 json::string(out, "path");
                 out.push(b':');
@@ -1216,15 +1464,15 @@ impl Inner {
                 };
                 json::string(out, &secret::scrub(p));
             }
-            if let Some(s) = f.status {
+            if let Some(s) = f.status() {
                 sep(out);
                 json::string(out, "status");
                 out.push(b':');
                 json::uint(out, s);
             }
-            if !f.extra.is_empty() {
+            if !f.extra().is_empty() {
                 sep(out);
-                out.extend_from_slice(&f.extra);
+                out.extend_from_slice(f.extra());
             }
             out.push(b'}');
         }
@@ -1435,14 +1683,7 @@ where
             let Scratch { body, fields } = s;
             let fast = event.is_contextual()
                 && crate::span_stack::with_current(self.layer_id, |current| {
-                    let (found, step) = match current {
-                        Current::Node(node) => node.attribution(),
-                        Current::None => (Found::None, None),
-                    };
-                    let found = match found {
-                        Found::None => self.shared.sole_open().map_or(Found::None, Found::Owned),
-                        found => found,
-                    };
+                    let (found, step) = self.attribute(current);
                     self.record(event, &ctx, fields, found.get(), step, body);
                 })
                 .is_some();
@@ -1542,10 +1783,40 @@ where
     }
     #[doc(hidden)]
     unsafe fn downcast_raw(&self, id: TypeId) -> Option<*const ()> {
+        // The typed helpers' lookup (`record_direct`), on every call: first.
+        if id == TypeId::of::<Inner>() {
+            return Some(self.inner.inner() as *const Inner as *const ());
+        }
         if id == TypeId::of::<Self>() {
             return Some(self as *const Self as *const ());
         }
         // SAFETY: forwarded to the wrapped layer, which upholds the contract.
         unsafe { self.inner.downcast_raw(id) }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tracing_subscriber::layer::SubscriberExt;
+
+    #[test]
+    fn helpers_reach_the_layer_directly_unless_it_is_hidden_behind_reload() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut fields = HelperFields::default();
+        fields.put("name", "direct");
+        let (layer, guard) = StateLayer::builder().dir(dir.path()).build().unwrap();
+        tracing::subscriber::with_default(tracing_subscriber::registry().with(layer), || {
+            assert!(record_direct(Action::Custom, &fields));
+        });
+        let (layer, _guard2) = StateLayer::builder().dir(dir.path()).build().unwrap();
+        let (hidden, _handle) = tracing_subscriber::reload::Layer::new(layer);
+        tracing::subscriber::with_default(tracing_subscriber::registry().with(hidden), || {
+            assert!(!record_direct(Action::Custom, &fields));
+        });
+        tracing::subscriber::with_default(tracing_subscriber::registry(), || {
+            assert!(!record_direct(Action::Custom, &fields));
+        });
+        drop(guard);
     }
 }

@@ -2,13 +2,14 @@
 //! `trace-analyzer` can tell which scenario polluted which.
 //!
 //! With `BDD_TRACE_STATE=1`, every process of a suite run writes its own
-//! trace file (JSON Lines, format v1, see `docs/format.md` and [`format`]):
+//! trace file (JSON Lines, format v1, see `docs/format.md` and [`format`](mod@format)):
 //! scenario and step boundaries, database reads, writes and cleanups (sqlx
 //! statements are captured automatically), transactions, schema switches,
 //! JWT secret changes (as fingerprints), config reloads, HTTP calls. Each
 //! record reaches the kernel in one `write(2)` before the traced call
 //! returns, so a crash loses nothing. When the variable is unset, nothing
-//! is created and the helpers cost one disabled-callsite check.
+//! is created and the helpers cost an atomic load and one disabled-callsite
+//! check.
 //!
 //! # Quick start
 //!
@@ -66,7 +67,17 @@
 //!   concurrent scenarios never mix. When exactly one scenario is open in
 //!   the process, events outside any scenario span are attributed to it.
 //! - [`step`] → [`Step`], the same for `STEP_START`/`STEP_END`.
-//! - Typed helpers, no-ops without a layer: [`set_database`] (identity for
+//! - Typed helpers, no-ops without a layer, each writing the record its
+//!   plain event would: straight into the [`StateLayer`] of the current
+//!   dispatcher (found with `Dispatch::downcast_ref`, as
+//!   tracing-opentelemetry finds its layer), which skips `tracing`'s
+//!   dispatch and field visiting; the event is still emitted for the
+//!   subscriber's other layers, which see nothing different. A layer that
+//!   cannot be reached that way (behind a `reload` layer) gets the event
+//!   instead. Since the helpers bypass the subscriber's filters, a global
+//!   filter that hides `bdd_state` does not hide their records (it does
+//!   hide scenario spans: give `bdd_state` its own directive or use
+//!   per-layer filters). [`set_database`] (identity for
 //!   later sqlx statements; credentials dropped), [`db_cleanup`],
 //!   [`jwt_reset`], [`jwt_rotate`], [`jwt_set`] (fingerprints only),
 //!   [`config_reload`], [`http_request`] (query string dropped),
@@ -101,6 +112,7 @@ pub mod secret;
 pub mod sql;
 
 mod api;
+mod clock;
 mod cucumber_spans;
 mod json;
 mod layer;

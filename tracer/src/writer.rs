@@ -2,7 +2,7 @@
 //!
 //! Records are numbered under one mutex, so the file's `seq` values are
 //! exactly 0, 1, 2, ... in file order, and every record goes out in a single
-//! `writev(2)` (line and fsync modes), so a crash can only lose the record
+//! `write(2)` (line and fsync modes), so a crash can only lose the record
 //! being written, never tear an earlier one. In interval mode records are
 //! appended to a buffer under the same mutex, and a background thread
 //! writes it (each period, or as soon as it fills, without holding the lock
@@ -16,7 +16,7 @@
 //! `ftruncate(2)`, and the footer reports the count.
 
 use std::fs::File;
-use std::io::{self, IoSlice, Write};
+use std::io::{self, Write};
 use std::os::unix::io::AsRawFd;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -25,6 +25,7 @@ use std::time::Duration;
 
 use chrono::Utc;
 
+use crate::clock::{monotonic_ns, Clock};
 use crate::config::Flush;
 use crate::format::{format_wall_time, Footer, Header, Record};
 
@@ -72,7 +73,7 @@ pub struct Writer {
 
 struct State {
     /// Next sequence number.
-    seq: u64,
+    seq: Seq,
     /// Records known to be in the file (or, in interval mode, in `pending`).
     records: u64,
     dropped: u64,
@@ -90,12 +91,8 @@ struct State {
     /// `,"ts":"YYYY-MM-DDTHH:MM:SS.` of second `ts_secs`.
     ts: [u8; TS_BLOCK],
     ts_secs: i64,
-    /// Wall clock minus `mono_ns`, in ns: each record reads only the
-    /// monotonic clock and derives its wall time from this offset, which is
-    /// re-read from the wall clock once `mono_ns` passes `resync_at`
-    /// (every second), so `ts` follows wall-clock adjustments within 1 s.
-    wall_offset: u64,
-    resync_at: u64,
+    /// Each record's `mono_ns` and `ts` (see [`Clock`]).
+    clock: Clock,
     finished: bool,
 }
 
@@ -118,7 +115,7 @@ impl Writer {
         let writer = Arc::new(Writer {
             file,
             state: Mutex::new(State {
-                seq: 1,
+                seq: Seq::one(),
                 records: 1,
                 dropped: 0,
                 good_len: line.len() as u64,
@@ -134,8 +131,7 @@ impl Writer {
                 flusher: false,
                 ts: [b' '; TS_BLOCK],
                 ts_secs: i64::MIN,
-                wall_offset: 0,
-                resync_at: 0,
+                clock: Clock::new(),
                 finished: false,
             }),
             flush,
@@ -209,19 +205,12 @@ impl Writer {
         let Some(head) = buf.first_chunk_mut::<HEADROOM>() else {
             return;
         };
-        let seq = st.seq;
-        st.seq += 1;
-        // One clock read per record; see `State::wall_offset`.
-        let mono = self.mono_ns();
-        if mono >= st.resync_at {
-            let wall = std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .unwrap_or_default()
-                .as_nanos() as u64;
-            st.wall_offset = wall.saturating_sub(mono);
-            st.resync_at = mono.saturating_add(1_000_000_000);
-        }
-        let wall = mono.saturating_add(st.wall_offset);
+        let seq = st.seq.digits();
+        st.seq.advance();
+        // One clock reading per record, under the lock: time order is seq order.
+        let now = st.clock.now();
+        let mono = now.mono.saturating_sub(self.start_ns);
+        let wall = now.wall;
         // `,"ts":"YYYY-MM-DDTHH:MM:SS.` changes once a second; reuse it.
         let secs = (wall / 1_000_000_000) as i64;
         if secs != st.ts_secs {
@@ -235,7 +224,8 @@ impl Writer {
         let micros = (wall % 1_000_000_000 / 1_000) as u32;
         at = put_back(head, at, &six_digits(micros));
         at = put_back(head, at, &st.ts);
-        at = put_uint_back(head, at, seq);
+        put_back(head, at, &seq.0);
+        at -= seq.1;
         let start = put_back(head, at, b"{\"type\":\"event\",\"seq\":");
         let record = &buf[start..];
         match self.flush {
@@ -259,7 +249,7 @@ impl Writer {
                 }
             }
             Flush::Line | Flush::Fsync => {
-                let ok = self.write_record(&mut st, &[record]);
+                let ok = self.write_record(&mut st, record);
                 if ok && self.flush == Flush::Fsync {
                     // SAFETY: fdatasync on our own open descriptor.
                     unsafe { libc::fdatasync(self.file.as_raw_fd()) };
@@ -283,7 +273,7 @@ impl Writer {
         }
         self.flush_pending(&mut st);
         let footer = Footer {
-            seq: st.seq,
+            seq: st.seq.value(),
             ts: Utc::now(),
             mono_ns: self.mono_ns(),
             records: st.records,
@@ -291,8 +281,8 @@ impl Writer {
         };
         let mut line = Vec::with_capacity(160);
         Record::Footer(footer).write_line(&mut line);
-        st.seq += 1;
-        if self.write_record(&mut st, &[&line]) {
+        st.seq.advance();
+        if self.write_record(&mut st, &line) {
             // Counted above as a record; the footer's own count excludes it.
             st.records -= 1;
         }
@@ -302,14 +292,40 @@ impl Writer {
         self.wake.notify_all();
     }
 
-    /// One writev of the parts; on failure counts a drop and cuts off any
+    /// Writes one record; on failure counts a drop and cuts off any
     /// partial record. Returns whether the record is in the file.
-    fn write_record(&self, st: &mut State, parts: &[&[u8]]) -> bool {
-        let total: usize = parts.iter().map(|p| p.len()).sum();
-        match write_all_vectored(&self.file, parts) {
+    #[inline(always)]
+    fn write_record(&self, st: &mut State, record: &[u8]) -> bool {
+        // SAFETY: writes from a live slice of exactly this length to a
+        // descriptor this writer owns and keeps open.
+        let n = unsafe { libc::write(self.file.as_raw_fd(), record.as_ptr().cast(), record.len()) };
+        if usize::try_from(n) == Ok(record.len()) {
+            st.records += 1;
+            st.good_len += record.len() as u64;
+            return true;
+        }
+        self.write_record_slowly(st, record, n)
+    }
+
+    /// [`Self::write_record`] after a first `write(2)` that returned `n`:
+    /// an error, or a short write to finish.
+    #[cold]
+    fn write_record_slowly(&self, st: &mut State, record: &[u8], n: isize) -> bool {
+        let result = match usize::try_from(n) {
+            Ok(done) => write_all(&self.file, record.get(done..).unwrap_or_default()),
+            Err(_) => {
+                let e = io::Error::last_os_error();
+                if e.kind() == io::ErrorKind::Interrupted {
+                    write_all(&self.file, record)
+                } else {
+                    Err(e)
+                }
+            }
+        };
+        match result {
             Ok(()) => {
                 st.records += 1;
-                st.good_len += total as u64;
+                st.good_len += record.len() as u64;
                 true
             }
             Err(e) => {
@@ -331,7 +347,7 @@ impl Writer {
         }
         let buf = std::mem::take(&mut st.pending);
         let n = std::mem::take(&mut st.pending_records);
-        let result = write_all_vectored(&self.file, &[&buf]);
+        let result = write_all(&self.file, &buf);
         self.account(st, &buf, n, result);
         let mut buf = buf;
         buf.clear();
@@ -352,7 +368,7 @@ impl Writer {
         let n = std::mem::take(&mut st.pending_records);
         st.writing = true;
         drop(st);
-        let result = write_all_vectored(&self.file, &[&buf]);
+        let result = write_all(&self.file, &buf);
         let mut st = self.lock();
         self.account(&mut st, &buf, n, result);
         buf.clear();
@@ -430,56 +446,85 @@ fn file_len(f: &File) -> io::Result<u64> {
     f.metadata().map(|m| m.len())
 }
 
-/// `writev` until everything is written; retries EINTR and short writes.
-fn write_all_vectored(file: &File, parts: &[&[u8]]) -> io::Result<()> {
-    let mut f = file;
-    // (part index, offset in it) of the first unwritten byte.
-    let (mut part, mut offset) = (0usize, 0usize);
-    while part < parts.len() {
-        // Records have at most a few parts: no allocation on this path.
-        let mut slices = [IoSlice::new(&[]); 4];
-        let mut count = 0;
-        for (i, p) in parts[part..].iter().take(slices.len()).enumerate() {
-            slices[i] = IoSlice::new(if i == 0 { &p[offset..] } else { p });
-            count += 1;
-        }
-        let slices = &slices[..count];
-        let written = if count == 1 {
-            f.write(&slices[0]) // the common case: one plain write(2)
-        } else {
-            f.write_vectored(slices)
-        };
-        match written {
-            Ok(0) if slices.iter().any(|s| !s.is_empty()) => {
-                return Err(io::Error::new(io::ErrorKind::WriteZero, "wrote nothing"))
-            }
-            Ok(mut n) => {
-                while part < parts.len() && n >= parts[part].len() - offset {
-                    n -= parts[part].len() - offset;
-                    part += 1;
-                    offset = 0;
+/// `write(2)` until everything is written; retries EINTR and short
+/// writes. A record normally leaves in one call.
+fn write_all(file: &File, mut bytes: &[u8]) -> io::Result<()> {
+    let fd = file.as_raw_fd();
+    while !bytes.is_empty() {
+        // SAFETY: writes from a live slice of exactly this length to a
+        // descriptor this writer owns and keeps open.
+        let n = unsafe { libc::write(fd, bytes.as_ptr().cast(), bytes.len()) };
+        match usize::try_from(n) {
+            Ok(0) => return Err(io::Error::new(io::ErrorKind::WriteZero, "wrote nothing")),
+            Ok(n) => bytes = bytes.get(n..).unwrap_or_default(),
+            Err(_) => {
+                let e = io::Error::last_os_error();
+                if e.kind() != io::ErrorKind::Interrupted {
+                    return Err(e);
                 }
-                offset += n;
             }
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e),
         }
     }
     Ok(())
 }
 
-/// `CLOCK_MONOTONIC` in nanoseconds (what `Instant` reads, without its
-/// `Duration` arithmetic).
-fn monotonic_ns() -> u64 {
-    let mut ts = libc::timespec {
-        tv_sec: 0,
-        tv_nsec: 0,
-    };
-    // SAFETY: writes into the timespec we own; CLOCK_MONOTONIC always exists.
-    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
-    (ts.tv_sec as u64)
-        .wrapping_mul(1_000_000_000)
-        .wrapping_add(ts.tv_nsec as u64)
+/// The next sequence number, kept in decimal as well: a record's `seq` is
+/// the previous one plus one, so its digits are the previous digits
+/// incremented in place (nearly always one byte), not a number formatted
+/// anew.
+struct Seq {
+    value: u64,
+    /// `value` right-aligned in ASCII, `'0'` padded.
+    digits: [u8; 20],
+    /// How many of `digits` are significant.
+    len: usize,
+}
+
+impl Seq {
+    fn one() -> Seq {
+        let mut digits = [b'0'; 20];
+        digits[19] = b'1';
+        Seq {
+            value: 1,
+            digits,
+            len: 1,
+        }
+    }
+
+    fn value(&self) -> u64 {
+        self.value
+    }
+
+    /// The digits (right-aligned in the block) and how many there are.
+    fn digits(&self) -> ([u8; 20], usize) {
+        (self.digits, self.len)
+    }
+
+    #[inline(always)]
+    fn advance(&mut self) {
+        self.value = self.value.wrapping_add(1);
+        if self.digits[19] < b'9' {
+            self.digits[19] += 1; // nine times in ten
+        } else {
+            self.carry();
+        }
+    }
+
+    #[cold]
+    fn carry(&mut self) {
+        for i in (0..self.digits.len()).rev() {
+            if self.digits[i] < b'9' {
+                self.digits[i] += 1;
+                self.len = self.len.max(self.digits.len() - i);
+                return;
+            }
+            self.digits[i] = b'0';
+        }
+        // Wrapped past u64::MAX (never in practice): start over, exactly.
+        let start = crate::json::decimal(self.value, &mut self.digits);
+        self.digits[..start].fill(b'0');
+        self.len = self.digits.len() - start;
+    }
 }
 
 /// Length of `,"ts":"YYYY-MM-DDTHH:MM:SS.`.
@@ -545,8 +590,8 @@ fn six_digits(v: u32) -> [u8; 6] {
 /// The digits are made in a 20-byte block that is copied whole (a fixed
 /// size: a few moves, no `memcpy` call); the bytes in front of the
 /// digits are overwritten by what is put before them, as everything
-/// here is written backwards. Needs `end >= 20`, which holds for `seq`
-/// and `mono_ns` (the block is left out otherwise, see [`put_back`]).
+/// here is written backwards. Needs `end >= 20`, which holds for `mono_ns`
+/// (the block is left out otherwise, see [`put_back`]).
 #[inline(always)]
 fn put_uint_back(head: &mut [u8; HEADROOM], end: usize, v: u64) -> usize {
     debug_assert!(end >= 20, "the record prefix layout changed");
@@ -554,4 +599,25 @@ fn put_uint_back(head: &mut [u8; HEADROOM], end: usize, v: u64) -> usize {
     let start = crate::json::decimal(v, &mut block);
     put_back(head, end, &block);
     end - (20 - start)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn seq_digits_follow_the_number_across_every_carry() {
+        let mut seq = Seq::one();
+        for expected in 1..=100_123u64 {
+            let (digits, len) = seq.digits();
+            assert_eq!(seq.value(), expected);
+            assert_eq!(&digits[20 - len..], expected.to_string().as_bytes());
+            seq.advance();
+        }
+        seq.value = u64::MAX - 1;
+        let _ = crate::json::decimal(seq.value, &mut seq.digits);
+        seq.len = 20;
+        seq.advance();
+        assert_eq!(&seq.digits().0[..], u64::MAX.to_string().as_bytes());
+    }
 }

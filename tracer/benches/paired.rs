@@ -1,0 +1,145 @@
+//! `line` mode against its floor, measured in alternating rounds.
+//!
+//! The criterion bench (`benches/tracer.rs`) times each case in its own
+//! window, seconds apart; on a shared VM the cost of `write(2)` itself
+//! drifts between windows by more than the difference being measured. Here
+//! every round runs the same number of events of each case back to back
+//! (floor, typed helper, plain event, fmt json), so all of them see the
+//! same kernel and page-cache state, and the ratio is taken per round.
+//!
+//! - `floor`: one raw `write(2)` of a pre-formatted line as long as the
+//!   records state-tracer writes in this run;
+//! - `helper`: `state_tracer::custom(..)` in an entered scenario span;
+//! - `plain event`: the same record from a plain `tracing::info!` event;
+//! - `fmt json`: `tracing_subscriber::fmt().json()` writing to a `File`.
+//!
+//! The state layer is the global default subscriber, as `init()` and
+//! `registry().with(layer).init()` install it; fmt json runs under a
+//! scoped default. Times are the calling thread's CPU time
+//! (`CLOCK_THREAD_CPUTIME_ID`, user + kernel, so the write counts).
+//!
+//! Run: `cargo bench -p state-tracer --bench paired [-- ROUNDS [EVENTS_PER_ROUND]]`
+
+use std::fs::File;
+use std::hint::black_box;
+use std::io::Write;
+use std::sync::Arc;
+use std::time::Duration;
+
+use state_tracer::{Flush, StateLayer};
+use tracing_subscriber::layer::SubscriberExt;
+
+const DETAILS: &str = "order 42 shipped to warehouse B";
+
+fn helper() {
+    state_tracer::custom("bench", black_box(DETAILS));
+}
+
+fn plain_event() {
+    tracing::info!(target: "bdd_state", action = "CUSTOM", name = "bench", details = black_box(DETAILS));
+}
+
+fn thread_cpu() -> Duration {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: writes into the timespec we own.
+    unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
+    Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32)
+}
+
+/// CPU ns per call of `f`, over `n` calls.
+fn per_call(n: u64, mut f: impl FnMut()) -> f64 {
+    let start = thread_cpu();
+    for _ in 0..n {
+        f();
+    }
+    (thread_cpu() - start).as_nanos() as f64 / n as f64
+}
+
+/// 10th percentile, median and 90th percentile.
+fn spread(mut v: Vec<f64>) -> (f64, f64, f64) {
+    v.sort_by(f64::total_cmp);
+    let at = |q: f64| v[((v.len() - 1) as f64 * q).round() as usize];
+    (at(0.1), at(0.5), at(0.9))
+}
+
+/// Length of the last record in the trace file in `dir`.
+fn last_record_len(dir: &std::path::Path) -> usize {
+    let path = std::fs::read_dir(dir)
+        .unwrap()
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .find(|p| p.extension().is_some_and(|e| e == "jsonl"))
+        .expect("trace file");
+    let text = std::fs::read_to_string(path).unwrap();
+    text.lines().last().map_or(0, str::len) + 1
+}
+
+fn main() {
+    let mut args = std::env::args().skip(1).filter(|a| !a.starts_with('-'));
+    let rounds: usize = args.next().and_then(|a| a.parse().ok()).unwrap_or(200);
+    let n: u64 = args.next().and_then(|a| a.parse().ok()).unwrap_or(2000);
+
+    let dir = tempfile::tempdir().unwrap();
+    let trace_dir = dir.path().join("trace");
+    let (layer, _guard) = StateLayer::builder()
+        .dir(&trace_dir)
+        .run_id("paired")
+        .flush(Flush::Line)
+        .build()
+        .expect("trace file");
+    tracing::subscriber::set_global_default(tracing_subscriber::registry().with(layer)).unwrap();
+    let fmt_file = Arc::new(File::create(dir.path().join("fmt.json")).unwrap());
+    let fmt = tracing::Dispatch::new(
+        tracing_subscriber::fmt()
+            .json()
+            .with_max_level(tracing::Level::TRACE)
+            .with_writer(fmt_file)
+            .finish(),
+    );
+
+    let scenario = state_tracer::scenario("bench", "Ship an order");
+    let _in = scenario.enter();
+    // Warm up, and learn how long the records of this run are.
+    per_call(n, helper);
+    let len = last_record_len(&trace_dir);
+    let mut line = vec![b'x'; len - 1];
+    line.push(b'\n');
+    let mut floor_file = File::create(dir.path().join("floor.jsonl")).unwrap();
+    let mut floor = || floor_file.write_all(black_box(&line)).unwrap();
+    per_call(n, &mut floor);
+
+    let (mut f, mut h, mut p, mut j) = (vec![], vec![], vec![], vec![]);
+    for _ in 0..rounds {
+        f.push(per_call(n, &mut floor));
+        h.push(per_call(n, helper));
+        p.push(per_call(n, plain_event));
+        j.push(tracing::dispatcher::with_default(&fmt, || {
+            per_call(n, plain_event)
+        }));
+    }
+    let ratio = |a: &[f64], b: &[f64]| a.iter().zip(b).map(|(x, y)| x / y).collect::<Vec<_>>();
+    println!("{rounds} rounds x {n} events per case, record length {len} bytes, CPU ns per event");
+    println!("{:<40} {:>8} {:>8} {:>8}", "", "p10", "median", "p90");
+    let row = |name: &str, v: Vec<f64>, unit: &str| {
+        let (a, b, c) = spread(v);
+        let fmt = |x: f64| {
+            if unit == "x" {
+                format!("{x:.2}x")
+            } else {
+                format!("{x:.0}")
+            }
+        };
+        println!("{name:<40} {:>8} {:>8} {:>8}", fmt(a), fmt(b), fmt(c));
+    };
+    row("floor: write(2) of a same-size line", f.clone(), "ns");
+    row("state-tracer line, typed helper", h.clone(), "ns");
+    row("state-tracer line, plain tracing event", p.clone(), "ns");
+    row("fmt().json() to a File", j.clone(), "ns");
+    row("helper / floor (per round)", ratio(&h, &f), "x");
+    row("plain event / floor (per round)", ratio(&p, &f), "x");
+    row("fmt json / helper (per round)", ratio(&j, &h), "x");
+    row("fmt json / plain event (per round)", ratio(&j, &p), "x");
+}
