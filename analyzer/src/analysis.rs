@@ -7,7 +7,7 @@
 //! and findings, never with records.
 
 use std::cell::Cell;
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 use std::rc::Rc;
 use std::sync::Arc;
 
@@ -71,7 +71,7 @@ pub struct Proc {
     by_id: FastMap<u64, Rc<Scn>>,
     /// The last `by_id` hit: most records continue the same scenario.
     last_by_id: Option<(u64, Rc<Scn>)>,
-    by_name: HashMap<(Arc<str>, Arc<str>), Rc<Scn>>,
+    by_name: FastMap<(Arc<str>, Arc<str>), Rc<Scn>>,
     ended_ids: VecDeque<u64>,
     /// Schema the process (outside scenarios) switched to.
     pub schema: Option<SchemaId>,
@@ -286,7 +286,7 @@ impl Engine {
                 first_feature: None,
                 by_id: FastMap::default(),
                 last_by_id: None,
-                by_name: HashMap::new(),
+                by_name: FastMap::default(),
                 ended_ids: VecDeque::new(),
                 schema: None,
                 active: Vec::new(),
@@ -351,7 +351,7 @@ impl Engine {
             p.first.get_or_insert(rec.ts);
             p.last = Some(p.last.map_or(rec.ts, |l| l.max(rec.ts)));
             if p.first_feature.is_none() {
-                p.first_feature = rec.feature.clone();
+                p.first_feature = rec.feature().cloned();
             }
         }
         if rec.kind == RecKind::Footer {
@@ -397,7 +397,7 @@ impl Engine {
                     .map(|a| self.cx.resources.label(&a.target))
                     .or_else(|| rec.resource.as_ref().map(|r| r.to_string())),
                 details: rec
-                    .details
+                    .details()
                     .as_ref()
                     .map(|d| d.to_string())
                     .or_else(|| rec.name().map(str::to_owned)),
@@ -413,8 +413,8 @@ impl Engine {
 
     fn start(&mut self, rec: &Rec) -> Rc<Scn> {
         let file = rec.file as usize;
-        let feature = rec.feature.clone().unwrap_or_else(|| Arc::from(""));
-        let name = rec.scenario.clone().unwrap_or_else(|| Arc::from(""));
+        let feature = rec.feature().cloned().unwrap_or_else(|| Arc::from(""));
+        let name = rec.scenario().cloned().unwrap_or_else(|| Arc::from(""));
         let p = &mut self.cx.procs[file];
         let s = Rc::new(Scn {
             id: self.next_id,
@@ -431,7 +431,7 @@ impl Engine {
         self.next_id += 1;
         p.order
             .push((feature.clone(), name.clone(), ScenarioOutcome::Unfinished));
-        match rec.scenario_id {
+        match rec.scenario_id() {
             Some(id) => {
                 p.by_id.insert(id, s.clone());
                 if p.last_by_id.as_ref().is_some_and(|l| l.0 == id) {
@@ -486,7 +486,7 @@ impl Engine {
         let p = &mut self.cx.procs[s.file as usize];
         p.order[s.order_pos].2 = s.outcome();
         p.active.retain(|a| a.id != s.id);
-        if let Some(id) = rec.scenario_id {
+        if let Some(id) = rec.scenario_id() {
             // Keep a few ended scenarios reachable for their after-hooks.
             p.ended_ids.push_back(id);
             if p.ended_ids.len() > 64 {
@@ -515,7 +515,7 @@ impl Engine {
     /// scenarios still match, so after-hooks are attributed to them.
     fn attribute(&mut self, rec: &Rec) -> Option<Rc<Scn>> {
         let p = &mut self.cx.procs[rec.file as usize];
-        if let Some(id) = rec.scenario_id {
+        if let Some(id) = rec.scenario_id() {
             if let Some((_, s)) = p.last_by_id.as_ref().filter(|l| l.0 == id) {
                 return Some(s.clone());
             }
@@ -524,7 +524,7 @@ impl Engine {
                 return Some(s.clone());
             }
         }
-        match (&rec.feature, &rec.scenario) {
+        match (rec.feature(), rec.scenario()) {
             (Some(f), Some(n)) => p.by_name.get(&(f.clone(), n.clone())).cloned(),
             (None, Some(n)) => p.by_name.get(&(Arc::from(""), n.clone())).cloned(),
             _ => None,
@@ -543,7 +543,7 @@ impl Engine {
             .as_ref()
             .and_then(|r| r.schema.as_deref())
             .or(rec.name())
-            .or(rec.details.as_deref())
+            .or(rec.details())
         else {
             return;
         };
@@ -581,7 +581,7 @@ impl Engine {
             Action::DbDelete => (Op::Destroy, false, false),
             Action::DbCleanup | Action::SchemaDrop => (Op::Destroy, true, false),
             Action::DbDdl => {
-                let d = rec.details.as_deref().unwrap_or("").to_ascii_uppercase();
+                let d = rec.details().unwrap_or("").to_ascii_uppercase();
                 if d.contains("DROP") || d.contains("TRUNCATE") {
                     (Op::Destroy, true, false)
                 } else {
@@ -592,7 +592,7 @@ impl Engine {
             Action::JwtRotate => (Op::Destroy, false, false),
             Action::JwtReset => (Op::Destroy, false, true),
             Action::ConfigReload => {
-                let d = rec.details.as_deref().unwrap_or("").to_ascii_lowercase();
+                let d = rec.details().unwrap_or("").to_ascii_lowercase();
                 if d.contains("reset") || d.contains("default") {
                     (Op::Destroy, false, true)
                 } else {

@@ -327,11 +327,8 @@ fn prefetch(r: &Rec) {
         use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
         let p = (r as *const Rec).cast::<i8>();
         // SAFETY: a prefetch never faults nor reads into the program, and
-        // SSE is part of every x86_64 CPU. A `Rec` may straddle two lines.
-        unsafe {
-            _mm_prefetch::<_MM_HINT_T0>(p);
-            _mm_prefetch::<_MM_HINT_T0>(p.wrapping_add(std::mem::size_of::<Rec>() - 1));
-        }
+        // SSE is part of every x86_64 CPU. A `Rec` is one cache line.
+        unsafe { _mm_prefetch::<_MM_HINT_T0>(p) };
     }
     #[cfg(not(target_arch = "x86_64"))]
     let _ = r;

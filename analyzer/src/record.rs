@@ -33,39 +33,51 @@ pub enum RecKind {
 
 /// One trace record, from any format.
 ///
-/// Kept small (it is moved through channels and the merge heap millions of
-/// times): rarely used fields live in [`Extra`], allocated only when present.
+/// Exactly one cache line (a test pins it): records are written by the
+/// reader threads and read by the merging thread millions of times, and
+/// moving a second line per record cost about a fifth of the report's CPU
+/// time. Rarely used fields live in [`Extra`], allocated only when present
+/// and shared where a reader can (a legacy line's extra parts all come from
+/// its ACTION and DETAILS); names are shared too ([`Names`]).
 #[derive(Debug, Clone, PartialEq)]
+#[repr(align(64))]
 pub struct Rec {
     pub ts: Micros,
+    /// Per-file sequence number (v1), or the line number (legacy).
+    pub seq: u64,
+    /// The scenario within its file plus one; 0 for none. See
+    /// [`Rec::scenario_id`].
+    sid: u64,
+    /// Feature and scenario names; the report's readers keep them only on
+    /// scenario boundaries and on records without a scenario id.
+    pub names: Option<Arc<Names>>,
+    pub resource: Option<Arc<Resource<'static>>>,
+    pub extra: Option<Arc<Extra>>,
     pub file: FileIdx,
     /// 1-based line in its file.
     pub line: u32,
-    /// Per-file sequence number (v1), or the line number (legacy).
-    pub seq: u64,
     /// Small integer naming the writing thread.
     pub tid: u32,
     pub kind: RecKind,
     /// For a footer, `PROCESS_END`.
     pub action: Action,
     pub outcome: Option<Outcome>,
-    /// The scenario within its file (v1: written by the tracer; legacy:
-    /// assigned by the reader from the scenario names).
-    pub scenario_id: Option<u64>,
-    /// Names; the report's readers keep them only on scenario boundaries
-    /// and on records without a `scenario_id`.
+}
+
+/// A record's feature and scenario names, shared by the records of one
+/// scenario.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Names {
     pub feature: Option<Arc<str>>,
     pub scenario: Option<Arc<str>>,
-    pub resource: Option<Arc<Resource<'static>>>,
-    /// Free text; the report's readers keep it only where it carries
-    /// meaning (DDL verbs, config and schema names, custom actions).
-    pub details: Option<Box<str>>,
-    pub extra: Option<Box<Extra>>,
 }
 
 /// The rarely present parts of a record.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Extra {
+    /// Free text; the report's readers keep it only where it carries
+    /// meaning (DDL verbs, config and schema names, custom actions).
+    pub details: Option<Arc<str>>,
     pub step: Option<Arc<str>>,
     /// For `CUSTOM`, the user-chosen name; for `CONFIG_RELOAD`, the config.
     pub name: Option<Arc<str>>,
@@ -81,20 +93,43 @@ impl Rec {
     pub fn new(ts: Micros, file: FileIdx, seq: u64, line: u64, action: Action) -> Rec {
         Rec {
             ts,
+            seq,
+            sid: 0,
+            names: None,
+            resource: None,
+            extra: None,
             file,
             line: line.min(u64::from(u32::MAX)) as u32,
-            seq,
             tid: 0,
             kind: RecKind::Event,
             action,
             outcome: None,
-            scenario_id: None,
-            feature: None,
-            scenario: None,
-            resource: None,
-            details: None,
-            extra: None,
         }
+    }
+
+    /// The scenario within its file (v1: written by the tracer; legacy:
+    /// assigned by the reader from the scenario names).
+    pub fn scenario_id(&self) -> Option<u64> {
+        self.sid.checked_sub(1)
+    }
+
+    /// Sets [`Rec::scenario_id`]. The one id that cannot be kept,
+    /// `u64::MAX`, reads back as none (the record is then attributed by its
+    /// names, which the readers keep for records without an id).
+    pub fn set_scenario_id(&mut self, id: Option<u64>) {
+        self.sid = id.map_or(0, |id| id.wrapping_add(1));
+    }
+
+    pub fn feature(&self) -> Option<&Arc<str>> {
+        self.names.as_ref()?.feature.as_ref()
+    }
+
+    pub fn scenario(&self) -> Option<&Arc<str>> {
+        self.names.as_ref()?.scenario.as_ref()
+    }
+
+    pub fn details(&self) -> Option<&str> {
+        self.extra.as_ref()?.details.as_deref()
     }
 
     /// Merge order: wall time, then file, then sequence number.
@@ -106,9 +141,9 @@ impl Rec {
         to_time(self.ts)
     }
 
-    /// The extra fields, created on first use.
+    /// The extra fields, created on first use (and unshared if shared).
     pub fn extra_mut(&mut self) -> &mut Extra {
-        self.extra.get_or_insert_with(Default::default)
+        Arc::make_mut(self.extra.get_or_insert_with(Default::default))
     }
 
     pub fn name(&self) -> Option<&str> {
@@ -146,6 +181,9 @@ pub struct Interner {
     resources: Vec<Arc<Resource<'static>>>,
     next_res: usize,
     hot_res: usize,
+    names: Vec<Arc<Names>>,
+    next_names: usize,
+    hot_names: usize,
 }
 
 const CACHE: usize = 32;
@@ -178,6 +216,41 @@ impl Interner {
         new
     }
 
+    /// Shared names for this pair (`None` when both are absent).
+    pub fn names(
+        &mut self,
+        feature: Option<Arc<str>>,
+        scenario: Option<Arc<str>>,
+    ) -> Option<Arc<Names>> {
+        if feature.is_none() && scenario.is_none() {
+            return None;
+        }
+        let same = |a: &Option<Arc<str>>, b: &Option<Arc<str>>| match (a, b) {
+            (Some(a), Some(b)) => Arc::ptr_eq(a, b) || a == b,
+            (None, None) => true,
+            _ => false,
+        };
+        let matches = |n: &Names| same(&n.feature, &feature) && same(&n.scenario, &scenario);
+        // Lines of one scenario follow each other: try the last hit first.
+        if let Some(n) = self.names.get(self.hot_names).filter(|n| matches(n)) {
+            return Some(n.clone());
+        }
+        if let Some(i) = self.names.iter().position(|n| matches(n)) {
+            self.hot_names = i;
+            return Some(self.names[i].clone());
+        }
+        let new = Arc::new(Names { feature, scenario });
+        if self.names.len() < CACHE {
+            self.names.push(new.clone());
+            self.hot_names = self.names.len() - 1;
+        } else {
+            self.names[self.next_names] = new.clone();
+            self.hot_names = self.next_names;
+            self.next_names = (self.next_names + 1) % CACHE;
+        }
+        Some(new)
+    }
+
     pub fn resource(&mut self, r: Resource<'_>) -> Arc<Resource<'static>> {
         if let Some(c) = self.resources.get(self.hot_res) {
             if **c == r {
@@ -201,8 +274,8 @@ impl Interner {
     }
 }
 
-/// A fast non-cryptographic hasher for small integer keys (scenario ids,
-/// file pairs) on the hot path; inputs are trace data, not attacker-chosen
+/// A fast non-cryptographic hasher for the hot path's keys (scenario ids,
+/// file pairs, scenario names); inputs are trace data, not attacker-chosen
 /// keys a DoS could exploit in a one-shot CLI run.
 #[derive(Default, Clone, Copy)]
 pub struct FastHasher(u64);
@@ -213,9 +286,16 @@ impl Hasher for FastHasher {
     }
 
     fn write(&mut self, bytes: &[u8]) {
-        for &b in bytes {
-            self.write_u64(u64::from(b));
+        // Eight bytes a step (names are hashed too); the length goes into
+        // the last word so "a" and "a\0" differ.
+        let mut chunks = bytes.chunks_exact(8);
+        for c in &mut chunks {
+            self.write_u64(u64::from_le_bytes(c.try_into().unwrap_or_default()));
         }
+        let rest = chunks.remainder();
+        let mut last = [0u8; 8];
+        last[..rest.len()].copy_from_slice(rest);
+        self.write_u64(u64::from_le_bytes(last) ^ ((bytes.len() as u64) << 56));
     }
 
     fn write_u64(&mut self, n: u64) {
@@ -233,3 +313,45 @@ impl Hasher for FastHasher {
 
 /// `HashMap` with [`FastHasher`].
 pub type FastMap<K, V> = HashMap<K, V, BuildHasherDefault<FastHasher>>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_record_is_one_cache_line() {
+        assert_eq!(std::mem::size_of::<Rec>(), 64);
+        assert_eq!(std::mem::align_of::<Rec>(), 64);
+    }
+
+    #[test]
+    fn scenario_ids_round_trip() {
+        let mut r = Rec::new(0, 0, 0, 1, Action::Custom);
+        assert_eq!(r.scenario_id(), None);
+        for id in [0, 1, 7, u64::MAX - 1] {
+            r.set_scenario_id(Some(id));
+            assert_eq!(r.scenario_id(), Some(id));
+        }
+        r.set_scenario_id(None);
+        assert_eq!(r.scenario_id(), None);
+    }
+
+    #[test]
+    fn names_are_shared_while_they_repeat() {
+        let mut i = Interner::default();
+        let f = i.str("feature");
+        let s = i.str("scenario");
+        let a = i.names(Some(f.clone()), Some(s.clone())).unwrap();
+        let equal = i.str("scenario");
+        let b = i.names(Some(f.clone()), Some(equal)).unwrap();
+        assert!(Arc::ptr_eq(&a, &b));
+        assert!(i.names(None, None).is_none());
+        for n in 0..100 {
+            let other = i.str(&format!("s{n}"));
+            let x = i.names(Some(f.clone()), Some(other)).unwrap();
+            assert_eq!(x.scenario.as_deref(), Some(format!("s{n}").as_str()));
+        }
+        let again = i.names(Some(f), Some(s)).unwrap();
+        assert_eq!(again.scenario.as_deref(), Some("scenario"));
+    }
+}

@@ -7,7 +7,7 @@
 //! overloaded (a table, `all_tables`, a schema, a status); it is mapped to
 //! the same [`Resource`]s and outcomes a v1 file would carry.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 use std::io::BufRead;
 use std::str::FromStr;
 use std::sync::Arc;
@@ -17,7 +17,7 @@ use state_tracer::format::{Action, ActionKind, Outcome, Resource, Scope};
 
 use crate::read::lines::{text_line, LineReader, RawLine, TextLine};
 use crate::read::{FileEnd, Problems, ReadOptions};
-use crate::record::{FileIdx, Interner, Micros, Rec, RecKind};
+use crate::record::{self, FastMap, FileIdx, Interner, Micros, Rec, RecKind};
 
 /// How zone-less legacy timestamps are read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -108,12 +108,22 @@ struct DayCache {
     /// `YYYY-MM-DD` as two little-endian words (compared without a call).
     date: (u64, u16),
     day_us: i64,
+    /// `YYYY-MM-DDTHH:MM:SS` of the last timestamp read whole (0s before
+    /// the first), and its naive micros: lines come in bursts within one
+    /// second, so usually only the fraction is new.
+    second: [u8; 19],
+    second_us: i64,
 }
 
 impl DayCache {
     /// Naive micros of a `YYYY-MM-DDTHH:MM:SS[.f]` timestamp, if it has
     /// exactly that shape (so it is ASCII).
     fn naive_micros(&mut self, b: &[u8]) -> Option<i64> {
+        // The Go tracer's shape, `YYYY-MM-DDTHH:MM:SS.ffffff`, in the same
+        // second as the last one.
+        if b.len() == 26 && b[19] == b'.' && b[..19] == self.second {
+            return six_digits(&b[20..26]).map(|f| self.second_us + f);
+        }
         if b.len() < 19 || b[10] != b'T' && b[10] != b' ' || b[13] != b':' || b[16] != b':' {
             return None;
         }
@@ -141,6 +151,11 @@ impl DayCache {
         if h > 23 || m > 59 || sec > 59 {
             return None;
         }
+        let second_us = self.day_us + ((h * 60 + m) * 60 + sec) * 1_000_000;
+        if let Some(head) = b.first_chunk::<19>() {
+            self.second = *head;
+            self.second_us = second_us;
+        }
         let mut micros = 0i64;
         if b.len() > 19 {
             if b[19] != b'.' || b.len() == 20 || b.len() > 29 {
@@ -160,8 +175,25 @@ impl DayCache {
                 return None;
             }
         }
-        Some(self.day_us + ((h * 60 + m) * 60 + sec) * 1_000_000 + micros)
+        Some(second_us + micros)
     }
+}
+
+/// Six ASCII digits as a number, all at once (SWAR); `None` unless every
+/// byte is a digit.
+fn six_digits(b: &[u8]) -> Option<i64> {
+    let mut w = [b'0'; 8];
+    w[2..].copy_from_slice(b.get(..6)?);
+    let v = u64::from_le_bytes(w).wrapping_sub(0x3030_3030_3030_3030);
+    // A byte is a digit when neither it nor it + 6 has a bit above 0x0f.
+    if (v | v.wrapping_add(0x0606_0606_0606_0606)) & 0xf0f0_f0f0_f0f0_f0f0 != 0 {
+        return None;
+    }
+    // Pairs, then quads, then all eight (little-endian: first digit lowest).
+    let v = (v.wrapping_mul(10) + (v >> 8)) & 0x00ff_00ff_00ff_00ff;
+    let v = (v.wrapping_mul(100) + (v >> 16)) & 0x0000_ffff_0000_ffff;
+    let v = (v.wrapping_mul(10_000) + (v >> 32)) & 0xffff_ffff;
+    Some(v as i64)
 }
 
 /// One parsed legacy line, borrowing from the text.
@@ -325,10 +357,14 @@ struct Tail {
     custom: Option<Arc<str>>,
     resource: Option<Arc<Resource<'static>>>,
     /// DETAILS, trimmed; `None` when empty.
-    details: Option<Box<str>>,
+    details: Option<Arc<str>>,
     /// For `SCENARIO_END`: the outcome and error DETAILS give.
     outcome: Option<Outcome>,
     error: Option<Box<str>>,
+    /// The record's [`record::Extra`], shared by every line with this tail:
+    /// for the report (details only where they carry meaning) and in full.
+    extra_report: Option<Arc<record::Extra>>,
+    extra_full: Option<Arc<record::Extra>>,
 }
 
 impl Tail {
@@ -345,6 +381,8 @@ impl Tail {
             details: (!details.is_empty()).then(|| details.into()),
             outcome: None,
             error: None,
+            extra_report: None,
+            extra_full: None,
         };
         if action == Action::ScenarioEnd {
             let word = details
@@ -363,6 +401,22 @@ impl Tail {
         } else {
             tail.resource = legacy_resource(action, details).map(|r| interner.resource(r));
         }
+        let extra = |with_details: bool| {
+            let x = record::Extra {
+                name: tail.custom.clone(),
+                error: tail.error.clone(),
+                details: tail.details.clone().filter(|_| with_details),
+                ..Default::default()
+            };
+            (x != record::Extra::default()).then(|| Arc::new(x))
+        };
+        // The report needs details only where they carry meaning.
+        let meaningful = matches!(
+            action.kind(),
+            ActionKind::Schema | ActionKind::Config | ActionKind::Custom
+        );
+        tail.extra_report = extra(meaningful);
+        tail.extra_full = extra(true);
         tail
     }
 }
@@ -421,6 +475,8 @@ struct Names {
     raw: Vec<u8>,
     feature: Option<Arc<str>>,
     scenario: Option<Arc<str>>,
+    /// Both, shared by the records that keep them.
+    pair: Option<Arc<record::Names>>,
 }
 
 /// Reads a line made of parts the parser has already checked on earlier
@@ -457,6 +513,7 @@ fn fast_line(
         );
         names.feature = (!feature.is_empty()).then(|| interner.str(feature));
         names.scenario = (!scenario.is_empty()).then(|| interner.str(scenario));
+        names.pair = interner.names(names.feature.clone(), names.scenario.clone());
         names.raw.clear();
         names.raw.extend_from_slice(text.as_bytes());
         cut2 + 1
@@ -489,7 +546,7 @@ pub struct Parser<R> {
     pub end: FileEnd,
     // Legacy lines name their scenario; give each started instance an id
     // so later lines (after-hooks included) are attributed cheaply.
-    ids: HashMap<(Arc<str>, Arc<str>), u64>,
+    ids: FastMap<(Arc<str>, Arc<str>), u64>,
     last_id: Option<(Arc<str>, Arc<str>, u64)>,
     order: VecDeque<(Arc<str>, Arc<str>)>,
     next_id: u64,
@@ -512,7 +569,7 @@ impl<R: BufRead> Parser<R> {
                 offset_us: 0,
             },
             end: FileEnd::default(),
-            ids: HashMap::new(),
+            ids: FastMap::default(),
             last_id: None,
             order: VecDeque::new(),
             next_id: 0,
@@ -568,14 +625,9 @@ impl<R: BufRead> Parser<R> {
                 fast_line(bytes, days, names, tails, interner)
             };
             // Owned parts of a line the fast path did not take.
-            let slow: (Option<Arc<str>>, Option<Arc<str>>, Tail);
-            let (naive_us, feature, scenario, tail) = match fast {
-                Some((naive_us, i)) => (
-                    naive_us,
-                    names.feature.as_ref(),
-                    names.scenario.as_ref(),
-                    &tails.list[i].1,
-                ),
+            let slow: (Option<Arc<record::Names>>, Tail);
+            let (naive_us, pair, tail) = match fast {
+                Some((naive_us, i)) => (naive_us, names.pair.as_ref(), &tails.list[i].1),
                 None => {
                     let Some(TextLine { no, text, complete }) =
                         text_line(no, bytes, complete, problems)
@@ -616,12 +668,15 @@ impl<R: BufRead> Parser<R> {
                     };
                     let name =
                         |s: &str, interner: &mut Interner| (!s.is_empty()).then(|| interner.str(s));
-                    slow = (
+                    let (feature, scenario) = (
                         name(parsed.feature, interner),
                         name(parsed.scenario, interner),
+                    );
+                    slow = (
+                        interner.names(feature, scenario),
                         Tail::new(action_name, parsed.details, interner),
                     );
-                    (naive_us, slow.0.as_ref(), slow.1.as_ref(), &slow.2)
+                    (naive_us, slow.0.as_ref(), &slow.1)
                 }
             };
             let Some(ts) = clock.naive_to_utc_micros(naive_us) else {
@@ -634,10 +689,14 @@ impl<R: BufRead> Parser<R> {
             let action = tail.action;
             let mut rec = Rec::new(ts, file, no, no, action);
             rec.kind = RecKind::Event;
-            if let Some(name) = &tail.custom {
-                rec.extra_mut().name = Some(name.clone());
-            }
+            rec.extra = if opts.full {
+                tail.extra_full.clone()
+            } else {
+                tail.extra_report.clone()
+            };
             let boundary = matches!(action, Action::ScenarioStart | Action::ScenarioEnd);
+            let feature = pair.and_then(|p| p.feature.as_ref());
+            let scenario = pair.and_then(|p| p.scenario.as_ref());
             if let (Some(f), Some(sc)) = (feature, scenario) {
                 if action == Action::ScenarioStart {
                     *next_id += 1;
@@ -653,14 +712,14 @@ impl<R: BufRead> Parser<R> {
                         }
                     }
                     *last_id = Some((f.clone(), sc.clone(), *next_id));
-                    rec.scenario_id = Some(*next_id);
+                    rec.set_scenario_id(Some(*next_id));
                 } else {
                     // Most lines continue the last scenario: the same shared
                     // names, or at least equal ones.
                     let cached = last_id.as_ref().filter(|(lf, ls, _)| {
                         Arc::ptr_eq(lf, f) && Arc::ptr_eq(ls, sc) || (lf == f && ls == sc)
                     });
-                    rec.scenario_id = match cached {
+                    let id = match cached {
                         Some((_, _, id)) => Some(*id),
                         None => {
                             let id = ids.get(&(f.clone(), sc.clone())).copied();
@@ -670,27 +729,17 @@ impl<R: BufRead> Parser<R> {
                             id
                         }
                     };
+                    rec.set_scenario_id(id);
                 }
             }
             // The report drops the names of a line inside a known scenario.
-            if opts.full || boundary || rec.scenario_id.is_none() {
-                rec.feature = feature.cloned();
-                rec.scenario = scenario.cloned();
+            if opts.full || boundary || rec.scenario_id().is_none() {
+                rec.names = pair.cloned();
             }
             if action == Action::ScenarioEnd {
                 rec.outcome = tail.outcome;
-                if let Some(error) = &tail.error {
-                    rec.extra_mut().error = Some(error.clone());
-                }
             } else {
                 rec.resource = tail.resource.clone();
-            }
-            let meaningful = matches!(
-                action.kind(),
-                ActionKind::Schema | ActionKind::Config | ActionKind::Custom
-            );
-            if opts.full || meaningful {
-                rec.details = tail.details.clone();
             }
             end.records += 1;
             end.last_ts = Some(ts);

@@ -19,7 +19,7 @@ const EVENT_PREFIX: &str = r#"{"type":"event","#;
 pub fn to_rec(e: Event<'_>, file: FileIdx, line: u64, full: bool, interner: &mut Interner) -> Rec {
     let mut rec = Rec::new(e.ts.timestamp_micros(), file, e.seq, line, e.action);
     rec.tid = e.tid.min(u64::from(u32::MAX)) as u32;
-    rec.scenario_id = e.scenario_id;
+    rec.set_scenario_id(e.scenario_id);
     rec.outcome = e.outcome;
     // Inside a scenario the id is enough for the report; names are kept on
     // boundaries (and always for merge).
@@ -27,8 +27,9 @@ pub fn to_rec(e: Event<'_>, file: FileIdx, line: u64, full: bool, interner: &mut
         || e.scenario_id.is_none()
         || matches!(e.action, Action::ScenarioStart | Action::ScenarioEnd);
     if names {
-        rec.feature = e.feature.map(|s| interner.str(&s));
-        rec.scenario = e.scenario.map(|s| interner.str(&s));
+        let feature = e.feature.map(|s| interner.str(&s));
+        let scenario = e.scenario.map(|s| interner.str(&s));
+        rec.names = interner.names(feature, scenario);
     }
     rec.resource = e.resource.map(|r| interner.resource(r));
     // The report needs details only where they carry meaning (DDL verbs,
@@ -44,7 +45,9 @@ pub fn to_rec(e: Event<'_>, file: FileIdx, line: u64, full: bool, interner: &mut
                 | Action::SchemaDrop
         )
     {
-        rec.details = e.details.map(|s| s.into());
+        if let Some(d) = e.details {
+            rec.extra_mut().details = Some(d.into());
+        }
     }
     if e.name.is_some()
         || e.error.is_some()

@@ -740,7 +740,7 @@ mod tests {
             let (read, reference) = both_ways(&text, full);
             assert_eq!(read, reference);
             assert_eq!(read.len(), 4, "the unknown action is the one skipped");
-            assert_eq!(read[1].feature.as_deref(), full.then_some("featureA"));
+            assert_eq!(read[1].feature().map(|s| &**s), full.then_some("featureA"));
         }
         let mut problems = Problems::new("t".into());
         v1::read(

@@ -46,16 +46,16 @@ pub fn write_merge_record(
             pid.to_string(),
             process.to_owned(),
             rec.seq.to_string(),
-            num(rec.scenario_id),
-            opt(rec.feature.as_deref()),
-            opt(rec.scenario.as_deref()),
+            num(rec.scenario_id()),
+            opt(rec.feature().map(|s| &**s)),
+            opt(rec.scenario().map(|s| &**s)),
             opt(rec.step()),
             action.to_owned(),
             rec.resource
                 .as_ref()
                 .map(|r| r.to_string())
                 .unwrap_or_default(),
-            opt(rec.details.as_deref()),
+            opt(rec.details()),
             rec.outcome
                 .map(|o| o.as_str().to_owned())
                 .unwrap_or_default(),

@@ -18,8 +18,8 @@ struct Line<'a> {
     record: Record<'a>,
 }
 
-fn b(s: &Option<std::sync::Arc<str>>) -> Option<Cow<'_, str>> {
-    s.as_deref().map(Cow::Borrowed)
+fn b(s: Option<&std::sync::Arc<str>>) -> Option<Cow<'_, str>> {
+    s.map(|s| Cow::Borrowed(&**s))
 }
 
 /// The record as a format v1 record, borrowing its strings.
@@ -38,14 +38,14 @@ pub fn as_record(rec: &Rec) -> Record<'_> {
         ts: rec.time(),
         mono_ns: 0,
         tid: u64::from(rec.tid),
-        scenario_id: rec.scenario_id,
-        feature: b(&rec.feature),
-        scenario: b(&rec.scenario),
+        scenario_id: rec.scenario_id(),
+        feature: b(rec.feature()),
+        scenario: b(rec.scenario()),
         step: rec.step().map(Cow::Borrowed),
         action: rec.action,
         name: rec.name().map(Cow::Borrowed),
         resource: rec.resource.as_deref().cloned(),
-        details: rec.details.as_deref().map(Cow::Borrowed),
+        details: rec.details().map(Cow::Borrowed),
         outcome: rec.outcome,
         error: rec.error().map(Cow::Borrowed),
         duration_us: rec.duration_us(),

@@ -109,7 +109,7 @@ impl<'a> RecordWriter<'a> {
         let f = &self.files[rec.file as usize];
         // Legacy processes are labelled by their first feature.
         if self.labels[rec.file as usize].starts_with("pid ") {
-            if let Some(feature) = &rec.feature {
+            if let Some(feature) = rec.feature() {
                 self.labels[rec.file as usize] = feature.to_string();
             }
         }
@@ -125,29 +125,35 @@ impl<'a> RecordWriter<'a> {
 /// The DETAILS column of text and CSV output: outcome for ends, resource
 /// and details for actions.
 pub fn details_text(rec: &Rec) -> String {
-    let mut parts: Vec<String> = Vec::new();
+    use std::fmt::Write as _;
     if rec.kind == crate::record::RecKind::Footer {
         return "footer (clean exit)".into();
     }
-    if let Some(o) = rec.outcome {
-        parts.push(o.as_str().to_owned());
-    }
-    if let Some(e) = rec.error() {
-        parts.push(e.to_owned());
-    }
-    if let Some(n) = rec.name() {
-        parts.push(n.to_owned());
+    // Parts separated by one space, written in place (this runs per record).
+    let mut out = String::new();
+    let sep = |out: &mut String| {
+        if !out.is_empty() {
+            out.push(' ');
+        }
+    };
+    let texts = [rec.outcome.map(|o| o.as_str()), rec.error(), rec.name()];
+    for t in texts.into_iter().flatten() {
+        sep(&mut out);
+        out.push_str(t);
     }
     if let Some(r) = &rec.resource {
-        parts.push(r.to_string());
+        sep(&mut out);
+        let _ = write!(out, "{r}");
     }
-    if let Some(d) = &rec.details {
-        parts.push(d.to_string());
+    if let Some(d) = rec.details() {
+        sep(&mut out);
+        out.push_str(d);
     }
     for (k, v) in rec.fields() {
-        parts.push(format!("{k}={v}"));
+        sep(&mut out);
+        let _ = write!(out, "{k}={v}");
     }
-    parts.join(" ")
+    out
 }
 
 /// Finding victim/polluter as one short cell.

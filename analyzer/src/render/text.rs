@@ -28,7 +28,7 @@ pub fn write_record(rec: &Rec, pid: u32, out: &mut dyn Write) -> io::Result<()> 
     writeln!(
         out,
         " | {pid} | {} | {} | {action} | {details}",
-        rec.feature.as_deref().unwrap_or(""),
-        rec.scenario.as_deref().unwrap_or(""),
+        rec.feature().map(|s| &**s).unwrap_or(""),
+        rec.scenario().map(|s| &**s).unwrap_or(""),
     )
 }
