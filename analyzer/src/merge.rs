@@ -193,12 +193,26 @@ struct Source {
 impl Source {
     /// Makes `batch[pos]` the next record of file `i`, parsing or waiting
     /// for it if needed; false at the end of the file.
+    #[inline(always)]
     fn advance(&mut self, i: usize, pool: &Pool) -> bool {
+        if self.pos < self.batch.len() {
+            // The merge reads this file's next record only after the other
+            // files' heads: fetch it into cache meanwhile (64 interleaved
+            // streams defeat the hardware prefetcher).
+            if let Some(next) = self.batch.get(self.pos + 1) {
+                prefetch(next);
+            }
+            return true;
+        }
+        self.next_batch(i, pool)
+    }
+
+    /// [`Source::advance`] past the end of the current batch.
+    #[cold]
+    #[inline(never)]
+    fn next_batch(&mut self, i: usize, pool: &Pool) -> bool {
         loop {
             if self.pos < self.batch.len() {
-                // The merge reads this file's next record only after the
-                // other files' heads: fetch it into cache meanwhile (64
-                // interleaved streams defeat the hardware prefetcher).
                 if let Some(next) = self.batch.get(self.pos + 1) {
                     prefetch(next);
                 }
@@ -242,44 +256,74 @@ impl Source {
 /// orders records within a file) never decides between them.
 type Key = (Micros, FileIdx);
 
-/// A [`Key`] packed into one integer (so a match is one branch-free
-/// comparison), with the source's position as the last tie-break; a
-/// finished source is `DONE`, after every other.
-type Packed = u128;
-const DONE: Packed = Packed::MAX;
+/// A [`Key`] packed into one integer, so a match is one branch-free
+/// comparison: a finished source is the maximum, after every other. The
+/// position of the source (which, as each source is one file, is also the
+/// key's file) is the low bits. See [`Losers`] for the two widths.
+trait Packed: Copy + Ord {
+    const DONE: Self;
+    /// The position, from the low `bits` bits.
+    fn position(self, bits: u32) -> usize;
+}
 
-fn pack(key: Option<Key>, i: usize) -> Packed {
-    match key {
-        // Flipping the sign bit maps i64 order onto u64 order.
-        Some((ts, file)) => {
-            (Packed::from((ts as u64) ^ (1 << 63)) << 64)
-                | (Packed::from(file) << 32)
-                | (i as u32 as Packed)
-        }
-        None => DONE,
+impl Packed for u64 {
+    const DONE: u64 = u64::MAX;
+    fn position(self, bits: u32) -> usize {
+        (self & ((1 << bits) - 1)) as usize
     }
+}
+
+impl Packed for u128 {
+    const DONE: u128 = u128::MAX;
+    fn position(self, bits: u32) -> usize {
+        (self & ((1 << bits) - 1)) as usize
+    }
+}
+
+/// Any key: the time with its sign bit flipped (so i64 order is u64
+/// order), the file, the position.
+fn pack_wide(key: Option<Key>, i: usize) -> u128 {
+    match key {
+        Some((ts, file)) => {
+            (u128::from((ts as u64) ^ (1 << 63)) << 64)
+                | (u128::from(file) << 32)
+                | (i as u32 as u128)
+        }
+        None => u128::DONE,
+    }
+}
+
+/// The time since `base` above the position's `shift` bits, if it fits; the
+/// file is the position, so it decides ties just as in [`pack_wide`].
+fn pack_narrow(key: Option<Key>, i: usize, base: i64, shift: u32) -> Option<u64> {
+    let Some((ts, file)) = key else {
+        return Some(u64::DONE);
+    };
+    debug_assert_eq!(file as usize, i, "a source is one file");
+    let since = u64::try_from(ts.checked_sub(base)?).ok()?;
+    (since < (1u64 << (64 - shift)) - 1).then(|| (since << shift) | i as u64)
 }
 
 /// A tournament ("loser") tree over the files' heads: replacing the winner
 /// costs one comparison per level against the loser stored there, with the
-/// packed keys inline (the position is their low bits), instead of a binary
-/// heap's two per level. The order is total and deterministic.
-struct Losers {
+/// packed keys inline, instead of a binary heap's two per level. The order
+/// is total and deterministic.
+struct Tree<K> {
     /// `tree[0]` is the winner; `tree[1..]` the loser of each match, leaves
     /// being at `n + i` in heap layout.
-    tree: Vec<Packed>,
+    tree: Vec<K>,
     n: usize,
+    /// Low bits of a key that hold its position.
+    bits: u32,
 }
 
-impl Losers {
-    fn new(heads: Vec<Option<Key>>) -> Losers {
-        let n = heads.len();
+impl<K: Packed> Tree<K> {
+    fn new(leaves: Vec<K>, bits: u32) -> Tree<K> {
+        let n = leaves.len();
         // Winners of every node, bottom-up; each node keeps its loser.
-        let mut win = vec![DONE; 2 * n];
-        for (i, k) in heads.into_iter().enumerate() {
-            win[n + i] = pack(k, i);
-        }
-        let mut tree = vec![DONE; n.max(1)];
+        let mut win = vec![K::DONE; 2 * n];
+        win[n..].copy_from_slice(&leaves);
+        let mut tree = vec![K::DONE; n.max(1)];
         for node in (1..n).rev() {
             let (a, b) = (win[2 * node], win[2 * node + 1]);
             win[node] = a.min(b);
@@ -288,19 +332,19 @@ impl Losers {
         if n > 0 {
             tree[0] = win[1];
         }
-        Losers { tree, n }
+        Tree { tree, n, bits }
     }
 
-    /// The file whose head comes first, unless every file is finished.
     fn winner(&self) -> Option<usize> {
-        unpack(self.tree[0])
+        let w = self.tree[0];
+        (w != K::DONE).then(|| w.position(self.bits))
     }
 
-    /// File `i`'s head changed: play its matches up to the root. Returns
-    /// the new [`Losers::winner`] (reading it back from memory right after
-    /// storing it would stall on the store).
-    fn set(&mut self, i: usize, key: Option<Key>) -> Option<usize> {
-        let mut winner = pack(key, i);
+    /// Leaf `i` is now `leaf`: play its matches up to the root. Returns the
+    /// new winner (reading it back from memory right after storing it
+    /// would stall on the store).
+    fn set(&mut self, i: usize, leaf: K) -> Option<usize> {
+        let mut winner = leaf;
         let mut node = (self.n + i) / 2;
         while node > 0 {
             let other = self.tree[node];
@@ -311,12 +355,77 @@ impl Losers {
             node /= 2;
         }
         self.tree[0] = winner;
-        unpack(winner)
+        (winner != K::DONE).then(|| winner.position(self.bits))
     }
 }
 
-fn unpack(p: Packed) -> Option<usize> {
-    (p != DONE).then_some(p as u32 as usize)
+/// The merge's loser tree. Keys are 64 bits while every time fits in the
+/// bits the positions leave (about 9,000 years from the earliest first
+/// record for 64 files), which halves the cost of each match; a key that
+/// does not fit switches the tree to 128-bit keys for the rest of the run.
+enum Losers {
+    Narrow { tree: Tree<u64>, base: i64, shift: u32 },
+    Wide(Tree<u128>),
+}
+
+/// How far before the earliest first record a narrow tree's base lies, in
+/// microseconds (about twelve days), for clocks that go back.
+const NARROW_SLACK: i64 = 1 << 40;
+
+impl Losers {
+    fn new(heads: Vec<Option<Key>>) -> Losers {
+        let shift = (usize::BITS - heads.len().leading_zeros()).max(1);
+        let base = heads
+            .iter()
+            .flatten()
+            .map(|k| k.0)
+            .min()
+            .unwrap_or(0)
+            .saturating_sub(NARROW_SLACK);
+        let narrow: Option<Vec<u64>> = heads
+            .iter()
+            .enumerate()
+            .map(|(i, &k)| pack_narrow(k, i, base, shift))
+            .collect();
+        match narrow {
+            Some(leaves) => Losers::Narrow {
+                tree: Tree::new(leaves, shift),
+                base,
+                shift,
+            },
+            None => Losers::wide(heads),
+        }
+    }
+
+    fn wide(heads: Vec<Option<Key>>) -> Losers {
+        let leaves = heads
+            .into_iter()
+            .enumerate()
+            .map(|(i, k)| pack_wide(k, i))
+            .collect();
+        Losers::Wide(Tree::new(leaves, 32))
+    }
+
+    /// The file whose head comes first, unless every file is finished.
+    fn winner(&self) -> Option<usize> {
+        match self {
+            Losers::Narrow { tree, .. } => tree.winner(),
+            Losers::Wide(tree) => tree.winner(),
+        }
+    }
+
+    /// File `i`'s head is now `key`; returns the new winner, or `Err` if
+    /// the key does not fit this narrow tree: then rebuild it with
+    /// [`Losers::wide`] from all the heads.
+    fn set(&mut self, i: usize, key: Option<Key>) -> Result<Option<usize>, ()> {
+        match self {
+            Losers::Narrow { tree, base, shift } => {
+                let leaf = pack_narrow(key, i, *base, *shift).ok_or(())?;
+                Ok(tree.set(i, leaf))
+            }
+            Losers::Wide(tree) => Ok(tree.set(i, pack_wide(key, i))),
+        }
+    }
 }
 
 /// Hints the CPU to load `r` into cache; a no-op where unsupported.
@@ -428,7 +537,13 @@ impl Merger {
             let src = &mut self.sources[i];
             src.pos += 1;
             src.advance(i, &self.pool);
-            return losers.set(i, src.head().map(|r| (r.ts, r.file)));
+            return match losers.set(i, src.head().map(|r| (r.ts, r.file))) {
+                Ok(winner) => winner,
+                Err(()) => {
+                    let heads = self.sources.iter().map(|s| s.head().map(|r| (r.ts, r.file)));
+                    self.losers.insert(Losers::wide(heads.collect())).winner()
+                }
+            };
         }
         losers.winner()
     }
@@ -489,18 +604,27 @@ impl Drop for Merger {
 mod tests {
     use super::*;
 
-    /// Takes every key out of a loser tree over `files` (each sorted).
-    fn drain(files: &[Vec<Key>]) -> Vec<(Key, usize)> {
+    /// Takes every key out of a loser tree over `files` (each sorted), and
+    /// says whether the tree ended up wide.
+    fn drain(files: &[Vec<Key>]) -> (Vec<(Key, usize)>, bool) {
         let mut pos = vec![0; files.len()];
         let mut t = Losers::new(files.iter().map(|f| f.first().copied()).collect());
         let mut out = Vec::new();
         while let Some(i) = t.winner() {
             out.push((files[i][pos[i]], i));
             pos[i] += 1;
-            let w = t.set(i, files[i].get(pos[i]).copied());
+            let w = match t.set(i, files[i].get(pos[i]).copied()) {
+                Ok(w) => w,
+                Err(()) => {
+                    let heads = (0..files.len()).map(|j| files[j].get(pos[j]).copied()).collect();
+                    t = Losers::wide(heads);
+                    t.winner()
+                }
+            };
             assert_eq!(w, t.winner());
         }
-        out
+        let wide = matches!(t, Losers::Wide(_));
+        (out, wide)
     }
 
     #[test]
@@ -513,12 +637,25 @@ mod tests {
             rng ^= rng << 17;
             rng % m
         };
-        for n in 0..=9 {
-            let files: Vec<Vec<Key>> = (0..n as FileIdx)
+        let mut went_wide = false;
+        for n in 0..=40 {
+            // Small times use the narrow tree; the extremes of every third
+            // run force the switch to the wide one part-way.
+            let extreme = n % 3 == 2;
+            let files: Vec<Vec<Key>> = (0..(n % 10) as FileIdx)
                 .map(|i| {
                     let len = next(6) as usize;
                     // Keys of one file carry its index, as the readers'.
-                    let mut f: Vec<Key> = (0..len).map(|_| (next(5) as i64 - 2, i)).collect();
+                    let mut f: Vec<Key> = (0..len)
+                        .map(|_| {
+                            let ts = match next(8) {
+                                0 if extreme => i64::MAX - next(2) as i64,
+                                1 if extreme => i64::MIN + next(2) as i64,
+                                _ => next(5) as i64 - 2,
+                            };
+                            (ts, i)
+                        })
+                        .collect();
                     f.sort();
                     f
                 })
@@ -529,7 +666,10 @@ mod tests {
                 .flat_map(|(i, f)| f.iter().map(move |&k| (k, i)))
                 .collect();
             want.sort();
-            assert_eq!(drain(&files), want, "{n} files");
+            let (got, wide) = drain(&files);
+            assert_eq!(got, want, "{n} files");
+            went_wide |= wide;
         }
+        assert!(went_wide, "the extremes switch the tree to wide keys");
     }
 }

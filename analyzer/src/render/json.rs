@@ -5,6 +5,10 @@ use std::io::{self, Write};
 use crate::model::Report;
 
 pub fn write(report: &Report, out: &mut dyn Write) -> io::Result<()> {
-    serde_json::to_writer_pretty(&mut *out, report)?;
-    out.write_all(b"\n")
+    // serde writes many small pieces: buffer them in a concrete type, so
+    // each is an inlined copy rather than a call through `dyn Write`.
+    let mut buffered = io::BufWriter::with_capacity(1 << 16, &mut *out);
+    serde_json::to_writer_pretty(&mut buffered, report)?;
+    buffered.write_all(b"\n")?;
+    buffered.flush()
 }
