@@ -364,7 +364,11 @@ impl<K: Packed> Tree<K> {
 /// record for 64 files), which halves the cost of each match; a key that
 /// does not fit switches the tree to 128-bit keys for the rest of the run.
 enum Losers {
-    Narrow { tree: Tree<u64>, base: i64, shift: u32 },
+    Narrow {
+        tree: Tree<u64>,
+        base: i64,
+        shift: u32,
+    },
     Wide(Tree<u128>),
 }
 
@@ -540,7 +544,10 @@ impl Merger {
             return match losers.set(i, src.head().map(|r| (r.ts, r.file))) {
                 Ok(winner) => winner,
                 Err(()) => {
-                    let heads = self.sources.iter().map(|s| s.head().map(|r| (r.ts, r.file)));
+                    let heads = self
+                        .sources
+                        .iter()
+                        .map(|s| s.head().map(|r| (r.ts, r.file)));
                     self.losers.insert(Losers::wide(heads.collect())).winner()
                 }
             };
@@ -616,7 +623,9 @@ mod tests {
             let w = match t.set(i, files[i].get(pos[i]).copied()) {
                 Ok(w) => w,
                 Err(()) => {
-                    let heads = (0..files.len()).map(|j| files[j].get(pos[j]).copied()).collect();
+                    let heads = (0..files.len())
+                        .map(|j| files[j].get(pos[j]).copied())
+                        .collect();
                     t = Losers::wide(heads);
                     t.winner()
                 }

@@ -77,20 +77,45 @@ fn last_record_len(dir: &std::path::Path) -> usize {
     text.lines().last().map_or(0, str::len) + 1
 }
 
-fn main() {
-    let mut args = std::env::args().skip(1).filter(|a| !a.starts_with('-'));
-    let rounds: usize = args.next().and_then(|a| a.parse().ok()).unwrap_or(200);
-    let n: u64 = args.next().and_then(|a| a.parse().ok()).unwrap_or(2000);
+/// `N` typed-helper records in a scenario; `benches/instructions.sh`
+/// counts the instructions executed in here.
+#[inline(never)]
+fn profile_loop(n: u64) {
+    let scenario = state_tracer::scenario("bench", "Ship an order");
+    let _in = scenario.enter();
+    for _ in 0..n {
+        helper();
+    }
+}
 
+fn main() {
+    let args: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| !a.starts_with('-'))
+        .collect();
     let dir = tempfile::tempdir().unwrap();
     let trace_dir = dir.path().join("trace");
+    // `profile line|interval N`: only the records, for instruction counts.
+    let profile = args.first().is_some_and(|a| a == "profile");
+    let flush = match args.get(1).map(String::as_str) {
+        Some("interval") if profile => Flush::Interval(Duration::from_millis(100)),
+        _ => Flush::Line,
+    };
     let (layer, _guard) = StateLayer::builder()
         .dir(&trace_dir)
         .run_id("paired")
-        .flush(Flush::Line)
+        .flush(flush)
         .build()
         .expect("trace file");
     tracing::subscriber::set_global_default(tracing_subscriber::registry().with(layer)).unwrap();
+    if profile {
+        let n = args.get(2).and_then(|a| a.parse().ok()).unwrap_or(100_000);
+        profile_loop(n);
+        println!("{n} records");
+        return;
+    }
+    let rounds: usize = args.first().and_then(|a| a.parse().ok()).unwrap_or(200);
+    let n: u64 = args.get(1).and_then(|a| a.parse().ok()).unwrap_or(2000);
     let fmt_file = Arc::new(File::create(dir.path().join("fmt.json")).unwrap());
     let fmt = tracing::Dispatch::new(
         tracing_subscriber::fmt()

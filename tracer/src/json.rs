@@ -32,6 +32,14 @@ static ESCAPE: [u8; 256] = {
 #[inline]
 pub fn string(out: &mut Vec<u8>, s: &str) {
     let b = s.as_bytes();
+    #[cfg(target_arch = "x86_64")]
+    if b.len() >= 16 {
+        // Copied while scanned, if clean.
+        if sse2::scan::<false>(b, Some(out)).escape {
+            escaped(out, b);
+        }
+        return;
+    }
     if !scan::<false>(b).escape {
         quoted(out, b);
     } else {
@@ -46,6 +54,15 @@ pub fn string(out: &mut Vec<u8>, s: &str) {
 #[inline]
 pub fn string_unless_secret(out: &mut Vec<u8>, s: &str) -> bool {
     let b = s.as_bytes();
+    #[cfg(target_arch = "x86_64")]
+    if b.len() >= 16 {
+        // Copied while scanned, if clean.
+        let found = sse2::scan::<true>(b, Some(out));
+        if found.escape && !found.secret {
+            escaped(out, b);
+        }
+        return !found.secret;
+    }
     let found = scan::<true>(b);
     if found.secret {
         return false;
@@ -75,7 +92,7 @@ struct Scan {
 fn scan<const SECRETS: bool>(b: &[u8]) -> Scan {
     #[cfg(target_arch = "x86_64")]
     if b.len() >= 16 {
-        return sse2::scan::<SECRETS>(b);
+        return sse2::scan::<SECRETS>(b, None);
     }
     if b.len() < 16 {
         // Short strings (names, most values): a table lookup per byte.
@@ -135,17 +152,41 @@ mod sse2 {
     use std::arch::x86_64::*;
 
     /// [`super::scan`] for 16 bytes or more: sixteen-byte blocks, the last
-    /// one overlapping its predecessor.
+    /// one overlapping its predecessor. With `out`, each block is also
+    /// stored into `out`'s spare capacity as it is scanned, and if the
+    /// string turns out clean (nothing to escape, no secret) it is appended
+    /// quoted, so the usual case reads the string once and copies it with
+    /// the same loads.
     #[inline(always)]
-    pub(super) fn scan<const SECRETS: bool>(b: &[u8]) -> super::Scan {
+    pub(super) fn scan<const SECRETS: bool>(
+        b: &[u8],
+        mut out: Option<&mut Vec<u8>>,
+    ) -> super::Scan {
+        let n = b.len();
+        // Room for `"`, the string and `"`; the blocks are stored at 1..n+1.
+        let dst = out.as_deref_mut().map(|o| {
+            o.reserve(n + 2);
+            // SAFETY: within the allocation (capacity >= len + n + 2).
+            unsafe { o.as_mut_ptr().add(o.len() + 1) }
+        });
         let mut escape = 0u32;
         let mut at = 0;
         loop {
-            let start = at.min(b.len() - 16);
+            let start = at.min(n - 16);
             let Some(block) = b.get(start..).and_then(|r| r.first_chunk::<16>()) else {
                 break;
             };
-            let (esc, trig) = block_masks::<SECRETS>(block);
+            // SAFETY: SSE2 is part of x86-64; the load reads exactly the 16
+            // bytes of `block` (unaligned loads are allowed).
+            let v = unsafe { _mm_loadu_si128(block.as_ptr().cast()) };
+            if let Some(dst) = dst {
+                // SAFETY: `start + 16 <= n`, so the store stays inside the
+                // `n + 2` bytes reserved after `out`'s length; spare
+                // capacity may be written freely (it is not part of `out`
+                // until `set_len` below).
+                unsafe { _mm_storeu_si128(dst.add(start).cast(), v) };
+            }
+            let (esc, trig) = block_masks::<SECRETS>(v, start + 16 < n);
             escape |= esc;
             if SECRETS && trig != 0 && crate::secret::suspicious_in_mask(b, start, trig) {
                 return super::Scan {
@@ -153,10 +194,20 @@ mod sse2 {
                     secret: true,
                 };
             }
-            if start + 16 >= b.len() {
+            if start + 16 >= n {
                 break;
             }
             at = start + 16;
+        }
+        if let (Some(out), Some(dst), 0) = (out, dst, escape) {
+            // SAFETY: the quotes go at the two reserved ends; bytes 1..=n
+            // were all stored above (the blocks cover the whole string), so
+            // the `n + 2` bytes after the old length are initialised.
+            unsafe {
+                *dst.sub(1) = b'"';
+                *dst.add(n) = b'"';
+                out.set_len(out.len() + n + 2);
+            }
         }
         super::Scan {
             escape: escape != 0,
@@ -165,14 +216,14 @@ mod sse2 {
     }
 
     /// Bit `k` set in the first mask if byte `k` needs escaping, in the
-    /// second if it is `:`, `=`, `J`, `b` or `B` (see
-    /// `crate::secret::trigger_bytes`).
+    /// second if it may start something [`crate::secret::scrub`] masks:
+    /// `:`, `=`, `J`, or `b`/`B` followed by `e`/`E` (the start of
+    /// `bearer`; a `b` in the last lane counts if `more` blocks follow, as
+    /// its next byte is in the next one).
     #[inline(always)]
-    fn block_masks<const SECRETS: bool>(block: &[u8; 16]) -> (u32, u32) {
-        // SAFETY: SSE2 is part of x86-64; the load reads exactly the 16
-        // bytes of `block` (unaligned loads are allowed).
+    fn block_masks<const SECRETS: bool>(v: __m128i, more: bool) -> (u32, u32) {
+        // SAFETY: SSE2 is part of x86-64; these only compute on registers.
         unsafe {
-            let v = _mm_loadu_si128(block.as_ptr().cast());
             let eq = |c: u8| _mm_cmpeq_epi8(v, _mm_set1_epi8(c as i8));
             // Control characters: max(v, 0x1f) == 0x1f exactly when v <= 0x1f.
             let limit = _mm_set1_epi8(0x1f);
@@ -183,12 +234,12 @@ mod sse2 {
                 return (escape, 0);
             }
             let folded = _mm_or_si128(v, _mm_set1_epi8(0x20));
-            let bee = _mm_cmpeq_epi8(folded, _mm_set1_epi8(b'b' as i8));
-            let trig = _mm_or_si128(
-                _mm_or_si128(eq(b':'), eq(b'=')),
-                _mm_or_si128(eq(b'J'), bee),
-            );
-            (escape, _mm_movemask_epi8(trig) as u32)
+            let bees = _mm_movemask_epi8(_mm_cmpeq_epi8(folded, _mm_set1_epi8(b'b' as i8))) as u32;
+            let ees = _mm_movemask_epi8(_mm_cmpeq_epi8(folded, _mm_set1_epi8(b'e' as i8))) as u32;
+            let others =
+                _mm_movemask_epi8(_mm_or_si128(_mm_or_si128(eq(b':'), eq(b'=')), eq(b'J'))) as u32;
+            let next_unseen = if more { 0x8000 } else { 0 };
+            (escape, others | (bees & ((ees >> 1) | next_unseen)))
         }
     }
 }
