@@ -94,37 +94,7 @@ impl LeftoverData {
                 .find(|w| w.id != s.id && !w.scn.is_active() && w.scn.last.get() < s.start)
                 .map(|w| (w.scn.clone(), w.at, w.action));
             if let Some((w, at, action)) = found {
-                let resource = cx.resources.table_label(t);
-                let explanation = format!(
-                    "{} wrote to {} ({} at {}) and finished at {}; no cleanup covered it before {} started at {} and used it ({} at {}).",
-                    cx.describe(&w),
-                    resource,
-                    action,
-                    to_time(at).format("%H:%M:%S%.6f"),
-                    to_time(w.last.get()).format("%H:%M:%S%.6f"),
-                    cx.describe(s),
-                    to_time(s.start).format("%H:%M:%S%.6f"),
-                    a.action,
-                    to_time(a.ts).format("%H:%M:%S%.6f"),
-                );
-                let mut p = Pending::new(
-                    RuleId::LeftoverData,
-                    Severity::Warning,
-                    at,
-                    resource,
-                    explanation,
-                );
-                p.error_if_victim_failed = true;
-                p.action = Some(action);
-                p.polluter = Some(w);
-                p.victim = Some(s.clone());
-                p.read_after = a.op == Op::Read;
-                let why = format!(
-                    "non-destructive {action} left behind; the victim {} the table afterwards",
-                    if a.op == Op::Read { "read" } else { "changed" }
-                );
-                cx.findings
-                    .add(p.with_strength(Strength::ChangedThenUsed, why));
+                report(cx, a, s, &w, at, action, t);
             }
         }
         if a.op == Op::Write {
@@ -146,4 +116,52 @@ impl LeftoverData {
             }
         }
     }
+}
+
+/// The finding for `s`'s access `a` to table `t`, which `w` wrote (`action`
+/// at `at`) and left behind. Out of line and cold: findings are rare, and
+/// inlined, the time formatting below was computed on every access.
+#[cold]
+#[inline(never)]
+fn report(
+    cx: &mut Cx,
+    a: &Access<'_>,
+    s: &Rc<Scn>,
+    w: &Rc<Scn>,
+    at: Micros,
+    action: Action,
+    t: u32,
+) {
+    let w = w.clone();
+    let resource = cx.resources.table_label(t);
+    let explanation = format!(
+        "{} wrote to {} ({} at {}) and finished at {}; no cleanup covered it before {} started at {} and used it ({} at {}).",
+        cx.describe(&w),
+        resource,
+        action,
+        to_time(at).format("%H:%M:%S%.6f"),
+        to_time(w.last.get()).format("%H:%M:%S%.6f"),
+        cx.describe(s),
+        to_time(s.start).format("%H:%M:%S%.6f"),
+        a.action,
+        to_time(a.ts).format("%H:%M:%S%.6f"),
+    );
+    let mut p = Pending::new(
+        RuleId::LeftoverData,
+        Severity::Warning,
+        at,
+        resource,
+        explanation,
+    );
+    p.error_if_victim_failed = true;
+    p.action = Some(action);
+    p.polluter = Some(w);
+    p.victim = Some(s.clone());
+    p.read_after = a.op == Op::Read;
+    let why = format!(
+        "non-destructive {action} left behind; the victim {} the table afterwards",
+        if a.op == Op::Read { "read" } else { "changed" }
+    );
+    cx.findings
+        .add(p.with_strength(Strength::ChangedThenUsed, why));
 }
