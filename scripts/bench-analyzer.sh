@@ -6,6 +6,7 @@
 #   scripts/bench-analyzer.sh                 # defaults
 #   FILES=64 RECORDS=50000 SMALL=25000 RUNS=3 scripts/bench-analyzer.sh
 #   BASELINE_BIN=/path/to/old/trace-analyzer scripts/bench-analyzer.sh  # before/after
+#   ROUNDS=11 ...   # back-to-back rounds of sort -m and report for the per-round ratio
 #
 # Timings are wall-clock, best of RUNS, page cache warm. Figures go in
 # docs/performance.md (## Analyzer) together with the machine they ran on.
@@ -24,12 +25,16 @@ cargo build --release -q -p trace-analyzer
 BIN=$CARGO_TARGET_DIR/release/trace-analyzer
 
 # best_of CMD...: prints "<best wall seconds> <max peak RSS KiB>" over RUNS runs.
+# Wall time from bash's microsecond clock (/usr/bin/time rounds to 10 ms).
 best_of() {
-  local best="" rss=0 tf wall kb
+  local best="" rss=0 tf wall kb t0 t1
   tf=$(mktemp)
   for _ in $(seq "$RUNS"); do
-    /usr/bin/time -o "$tf" -f "%e %M" "$@" >/dev/null 2>&1 || true
-    read -r wall kb <"$tf"
+    t0=$EPOCHREALTIME
+    /usr/bin/time -o "$tf" -f "%M" "$@" >/dev/null 2>&1 || true
+    t1=$EPOCHREALTIME
+    wall=$(awk "BEGIN{printf \"%.3f\", $t1 - $t0}")
+    read -r kb <"$tf"
     if [[ -z $best ]] || awk "BEGIN{exit !($wall < $best)}"; then best=$wall; fi
     if ((kb > rss)); then rss=$kb; fi
   done
@@ -59,5 +64,18 @@ for n in "$SMALL" "$RECORDS"; do
   fi
 done
 echo "ratio = report time / sort -m time (target <= 0.7); legacy = the same text files sort -m reads."
+
+# Best-of-N flatters whichever side had the luckier minute on a shared
+# machine, so also time the two back to back, ROUNDS times, and take the
+# ratio per round.
+dir=$WORK/run-$RECORDS
+ratios=()
+for _ in $(seq "${ROUNDS:-11}"); do
+  read -r s _ < <(RUNS=1 best_of sh -c "LC_ALL=C sort -m '$dir'/legacy/*.log")
+  read -r r _ < <(RUNS=1 best_of "$BIN" report "$dir/legacy" --legacy-tz UTC --format json --fail-on never -o /dev/null)
+  ratios+=("$(awk "BEGIN{printf \"%.3f\", $r/$s}")")
+done
+printf 'per round (%s rounds, sorted): %s\n' "${#ratios[@]}" "$(printf '%s\n' "${ratios[@]}" | sort -n | tr '\n' ' ')"
+printf 'median per-round ratio: %s\n' "$(printf '%s\n' "${ratios[@]}" | sort -n | awk '{a[NR]=$1} END{print a[int((NR+1)/2)]}')"
 echo "bytes: $(du -sh "$WORK"/run-"$RECORDS"/legacy | cut -f1) text, $(du -sh "$WORK"/run-"$RECORDS"/v1 | cut -f1) v1 at ${FILES}x$RECORDS"
 [[ -n ${BENCH_DIR:-} ]] || rm -rf "$WORK"

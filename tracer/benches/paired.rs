@@ -15,7 +15,7 @@
 //!
 //! The state layer is the global default subscriber, as `init()` and
 //! `registry().with(layer).init()` install it; fmt json runs under a
-//! scoped default. Times are the calling thread's CPU time
+//! scoped default, inside a scenario span of its own (so it formats it). Times are the calling thread's CPU time
 //! (`CLOCK_THREAD_CPUTIME_ID`, user + kernel, so the write counts).
 //!
 //! Run: `cargo bench -p state-tracer --bench paired [-- ROUNDS [EVENTS_PER_ROUND]]`
@@ -142,6 +142,9 @@ fn main() {
         h.push(per_call(n, helper));
         p.push(per_call(n, plain_event));
         j.push(tracing::dispatcher::with_default(&fmt, || {
+            // fmt json writes the span it is in, as it would in a suite.
+            let scenario = state_tracer::scenario("bench", "Ship an order");
+            let _in = scenario.enter();
             per_call(n, plain_event)
         }));
     }

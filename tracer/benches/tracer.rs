@@ -11,9 +11,9 @@
 //! - `fmt_json/file`: `tracing_subscriber::fmt().json()` writing to a File;
 //! - `appender/non_blocking_lossless`: fmt json through
 //!   `tracing-appender`'s non-blocking writer in lossless mode;
-//! - `reference/tracing_dispatch_noop_layer`: the same event delivered by
-//!   `tracing` to a layer that ignores it (the part of every figure that
-//!   is `tracing`'s own dispatch, not the writer);
+//! - `reference/tracing_dispatch_noop_layer`: the plain event delivered by
+//!   `tracing` to a layer that ignores it (the part of the plain-event
+//!   figure that is `tracing`'s own dispatch, not the writer);
 //! - `disabled/*`: the typed helper with no subscriber, and a typical
 //!   WARN-level subscriber without and with the (absent) state layer.
 //!
@@ -220,7 +220,13 @@ fn benches(c: &mut Criterion) {
             let d = tracing::Dispatch::new(tracing_subscriber::registry().with(Noop));
             (d, Box::new(()) as Box<dyn std::any::Any>)
         });
-        per_sample(c, root, "reference/tracing_dispatch_noop_layer", make, emit);
+        per_sample(
+            c,
+            root,
+            "reference/tracing_dispatch_noop_layer",
+            make,
+            emit_plain,
+        );
     }
 
     // 3. fmt().json() to a File.

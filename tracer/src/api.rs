@@ -31,9 +31,13 @@ macro_rules! helper_event {
         let action: crate::format::Action = $action;
         // Each value once, for the record and the event alike.
         $( #[allow(clippy::redundant_locals)] let $key = $value; )*
-        let mut fields = crate::layer::HelperFields::default();
-        $( fields.put(stringify!($key), $key); )*
-        if crate::layer::record_direct(action, &fields) {
+        // Without any layer in the process (tracing off), one atomic load.
+        let direct = crate::layer::any_layer() && {
+            let mut fields = crate::layer::HelperFields::default();
+            $( fields.put(stringify!($key), $key); )*
+            crate::layer::record_direct(action, &fields)
+        };
+        if direct {
             tracing::event!(name: crate::layer::RECORDED, target: "bdd_state", Level::INFO,
                 action = action.as_str(), $( $key ),*)
         } else {

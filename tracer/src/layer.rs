@@ -66,6 +66,12 @@ pub(crate) const RECORDED: &str = "state_tracer::recorded";
 /// tracing is off) the typed helpers do not look for one.
 static ANY_LAYER: AtomicBool = AtomicBool::new(false);
 
+/// Whether a layer was ever built in this process (see [`record_direct`]).
+#[inline(always)]
+pub(crate) fn any_layer() -> bool {
+    ANY_LAYER.load(Ordering::Relaxed)
+}
+
 /// The typed helpers' way in: records `action`, with the fields `fill`
 /// sets, straight into the [`StateLayer`] of the current dispatcher,
 /// found with `Dispatch::downcast_ref` (how tracing-opentelemetry and
@@ -77,9 +83,6 @@ static ANY_LAYER: AtomicBool = AtomicBool::new(false);
 /// handles as before.
 #[inline]
 pub(crate) fn record_direct(action: Action, fields: &HelperFields<'_>) -> bool {
-    if !ANY_LAYER.load(Ordering::Relaxed) {
-        return false;
-    }
     tracing::dispatcher::get_default(|dispatch| match dispatch.downcast_ref::<Inner>() {
         Some(inner) => inner.on_helper(action, fields),
         None => false,
