@@ -110,8 +110,10 @@ fn main() {
     tracing::subscriber::set_global_default(tracing_subscriber::registry().with(layer)).unwrap();
     if profile {
         let n = args.get(2).and_then(|a| a.parse().ok()).unwrap_or(100_000);
+        let start = thread_cpu();
         profile_loop(n);
-        println!("{n} records");
+        let ns = (thread_cpu() - start).as_nanos() as f64 / n as f64;
+        println!("{n} records, {ns:.1} ns CPU per record");
         return;
     }
     let rounds: usize = args.first().and_then(|a| a.parse().ok()).unwrap_or(200);

@@ -827,6 +827,7 @@ struct Scratch {
     fields: Fields,
 }
 
+#[inline(always)]
 fn with_scratch<R>(f: impl FnOnce(&mut Scratch) -> R) -> R {
     let mut f = Some(f);
     let done = SCRATCH.try_with(|cell| match cell.try_borrow_mut() {
@@ -1159,7 +1160,7 @@ impl Inner {
 
     /// [`record_direct`]'s work for this layer: the same record a helper's
     /// event would have produced through [`Layer::on_event`].
-    #[inline]
+    #[inline(always)]
     fn on_helper(&self, action: Action, fields: &HelperFields<'_>) -> bool {
         if self.shared.writer.is_finished() {
             return true;

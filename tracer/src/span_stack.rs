@@ -90,6 +90,7 @@ pub(crate) enum Current<'a> {
 /// Nothing that can enter or exit a span may run inside `f` (it would find
 /// the stack borrowed and break the mirror); the layer only encodes and
 /// writes there.
+#[inline(always)]
 pub(crate) fn with_current<R>(layer: u64, f: impl FnOnce(Current<'_>) -> R) -> Option<R> {
     MIRROR
         .try_with(|m| {
