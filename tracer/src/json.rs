@@ -433,7 +433,7 @@ fn last_digits(v: u32, buf: &mut [u8; 20], end: usize) -> usize {
 /// n * 103 >> 10 = n / 10 for n < 100). Little-endian lane order puts the
 /// most significant digit first in memory.
 #[inline(always)]
-fn eight_digits(v: u32) -> [u8; 8] {
+pub(crate) fn eight_digits(v: u32) -> [u8; 8] {
     let v = u64::from(v);
     let halves = (v / 10_000) | ((v % 10_000) << 32);
     let hundreds = ((halves * 5243) >> 19) & 0x0000_007F_0000_007F;

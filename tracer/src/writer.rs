@@ -74,6 +74,8 @@ pub struct Writer {
 struct State {
     /// Next sequence number.
     seq: Seq,
+    /// The last record's `mono_ns` in decimal.
+    mono: MonoDigits,
     /// Records known to be in the file (or, in interval mode, in `pending`).
     records: u64,
     dropped: u64,
@@ -116,6 +118,7 @@ impl Writer {
             file,
             state: Mutex::new(State {
                 seq: Seq::one(),
+                mono: MonoDigits::default(),
                 records: 1,
                 dropped: 0,
                 good_len: line.len() as u64,
@@ -219,7 +222,9 @@ impl Writer {
         }
         // The prefix, written backwards so it ends where the body starts.
         let mut at = HEADROOM;
-        at = put_uint_back(head, at, mono);
+        let len = st.mono.set(mono);
+        put_back(head, at, &st.mono.digits);
+        at -= len;
         at = put_back(head, at, b"Z\",\"mono_ns\":");
         let micros = (wall % 1_000_000_000 / 1_000) as u32;
         at = put_back(head, at, &six_digits(micros));
@@ -527,6 +532,39 @@ impl Seq {
     }
 }
 
+/// `mono_ns` in decimal, right-aligned in a fixed block. Consecutive
+/// records are microseconds apart, so the digits above the lowest eight
+/// (which change every 0.1 s) are kept, and usually only the lowest eight
+/// are formatted anew.
+#[derive(Default)]
+struct MonoDigits {
+    digits: [u8; 20],
+    /// `value / 10^8` of the digits in `digits[..12]`, plus one (0: none).
+    high: u64,
+    /// Significant digits when `high` is set.
+    len: usize,
+}
+
+impl MonoDigits {
+    /// Puts `v` into `digits`; returns how many digits it has.
+    #[inline(always)]
+    fn set(&mut self, v: u64) -> usize {
+        let high = v / 100_000_000;
+        if high == 0 || high + 1 != self.high {
+            self.high = 0;
+            let start = crate::json::decimal(v, &mut self.digits);
+            if high != 0 {
+                self.high = high + 1;
+                self.len = 20 - start;
+            }
+            return 20 - start;
+        }
+        let low = (v - high * 100_000_000) as u32;
+        self.digits[12..].copy_from_slice(&crate::json::eight_digits(low));
+        self.len
+    }
+}
+
 /// Length of `,"ts":"YYYY-MM-DDTHH:MM:SS.`.
 const TS_BLOCK: usize = 27;
 
@@ -604,6 +642,24 @@ fn put_uint_back(head: &mut [u8; HEADROOM], end: usize, v: u64) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn mono_digits_match_to_string_as_the_high_digits_change() {
+        let mut m = MonoDigits::default();
+        let check = |m: &mut MonoDigits, v: u64| {
+            let len = m.set(v);
+            assert_eq!(&m.digits[20 - len..], v.to_string().as_bytes(), "{v}");
+        };
+        for v in (0..3_000_000_000u64).step_by(99_991) {
+            check(&mut m, v);
+        }
+        for v in (123_399_999_000..123_400_001_000).step_by(7) {
+            check(&mut m, v);
+        }
+        for v in [99_999_999, 100_000_000, 5, u64::MAX, 100_000_000, 0, u64::MAX - 1] {
+            check(&mut m, v);
+        }
+    }
 
     #[test]
     fn seq_digits_follow_the_number_across_every_carry() {
