@@ -624,20 +624,6 @@ fn six_digits(v: u32) -> [u8; 6] {
     [a, b, c, d, e, f]
 }
 
-/// Writes `v` in decimal so it ends at `end`; returns where it starts.
-/// The digits are made in a 20-byte block that is copied whole (a fixed
-/// size: a few moves, no `memcpy` call); the bytes in front of the
-/// digits are overwritten by what is put before them, as everything
-/// here is written backwards. Needs `end >= 20`, which holds for `mono_ns`
-/// (the block is left out otherwise, see [`put_back`]).
-#[inline(always)]
-fn put_uint_back(head: &mut [u8; HEADROOM], end: usize, v: u64) -> usize {
-    debug_assert!(end >= 20, "the record prefix layout changed");
-    let mut block = [b'0'; 20];
-    let start = crate::json::decimal(v, &mut block);
-    put_back(head, end, &block);
-    end - (20 - start)
-}
 
 #[cfg(test)]
 mod tests {
