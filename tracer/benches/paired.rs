@@ -29,33 +29,13 @@ use std::time::Duration;
 use state_tracer::{Flush, StateLayer};
 use tracing_subscriber::layer::SubscriberExt;
 
-const DETAILS: &str = "order 42 shipped to warehouse B";
+mod common;
 
-fn helper() {
-    state_tracer::custom("bench", black_box(DETAILS));
-}
-
-fn plain_event() {
-    tracing::info!(target: "bdd_state", action = "CUSTOM", name = "bench", details = black_box(DETAILS));
-}
-
-fn thread_cpu() -> Duration {
-    let mut ts = libc::timespec {
-        tv_sec: 0,
-        tv_nsec: 0,
-    };
-    // SAFETY: writes into the timespec we own.
-    unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
-    Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32)
-}
+use common::{helper, plain_event, thread_cpu};
 
 /// CPU ns per call of `f`, over `n` calls.
-fn per_call(n: u64, mut f: impl FnMut()) -> f64 {
-    let start = thread_cpu();
-    for _ in 0..n {
-        f();
-    }
-    (thread_cpu() - start).as_nanos() as f64 / n as f64
+fn per_call(n: u64, f: impl FnMut()) -> f64 {
+    common::cpu_time(n, f).as_nanos() as f64 / n as f64
 }
 
 /// 10th percentile, median and 90th percentile.

@@ -43,34 +43,9 @@ use state_tracer::{Flush, StateLayer};
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::Layer;
 
-const DETAILS: &str = "order 42 shipped to warehouse B";
+mod common;
 
-fn emit() {
-    state_tracer::custom("bench", black_box(DETAILS));
-}
-
-fn emit_plain() {
-    tracing::info!(target: "bdd_state", action = "CUSTOM", name = "bench", details = black_box(DETAILS));
-}
-
-fn thread_cpu() -> Duration {
-    let mut ts = libc::timespec {
-        tv_sec: 0,
-        tv_nsec: 0,
-    };
-    // SAFETY: writes into the timespec we own.
-    unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
-    Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32)
-}
-
-/// Runs `f` `iters` times and returns the CPU time this thread spent.
-fn cpu_time(iters: u64, mut f: impl FnMut()) -> Duration {
-    let start = thread_cpu();
-    for _ in 0..iters {
-        f();
-    }
-    thread_cpu() - start
-}
+use common::{cpu_time, helper as emit, plain_event as emit_plain};
 
 /// A subscriber writing into a fresh folder, for one sample.
 type Fresh = Box<dyn Fn(&Path) -> (tracing::Dispatch, Box<dyn std::any::Any>)>;

@@ -94,19 +94,45 @@ pub(crate) fn record_direct(action: Action, fields: &HelperFields<'_>) -> bool {
 trait FieldSource {
     /// The text field with this `HAS_*` flag, if present.
     fn get(&self, flag: u32) -> Option<&str>;
-    /// Whether any of the text fields in `mask` is present.
-    fn has(&self, mask: u32) -> bool;
-    fn rows(&self) -> Option<u64>;
-    fn status(&self) -> Option<u64>;
-    fn duration_us(&self) -> Option<u64>;
+    /// What both sources keep alike.
+    fn common(&self) -> &Common;
     /// Fields the format has no member for, pre-encoded (see [`Fields::extra`]).
     fn extra(&self) -> &[u8];
+
+    /// Whether any of the text fields in `mask` is present.
+    #[inline(always)]
+    fn has(&self, mask: u32) -> bool {
+        self.common().has & mask != 0
+    }
+    #[inline(always)]
+    fn rows(&self) -> Option<u64> {
+        self.common().rows
+    }
+    #[inline(always)]
+    fn status(&self) -> Option<u64> {
+        self.common().status
+    }
+    #[inline(always)]
+    fn duration_us(&self) -> Option<u64> {
+        self.common().duration_us
+    }
+}
+
+/// The presence flags and numbers of an event's fields, the same for both
+/// [`FieldSource`]s.
+#[derive(Default, Clone, Copy)]
+struct Common {
+    /// `HAS_*` flags of the text fields present.
+    has: u32,
+    rows: Option<u64>,
+    status: Option<u64>,
+    duration_us: Option<u64>,
 }
 
 impl FieldSource for Fields {
     #[inline(always)]
     fn get(&self, flag: u32) -> Option<&str> {
-        if self.has & flag == 0 {
+        if self.common.has & flag == 0 {
             return None;
         }
         Some(match flag {
@@ -128,20 +154,8 @@ impl FieldSource for Fields {
         })
     }
     #[inline(always)]
-    fn has(&self, mask: u32) -> bool {
-        self.has & mask != 0
-    }
-    #[inline(always)]
-    fn rows(&self) -> Option<u64> {
-        self.rows
-    }
-    #[inline(always)]
-    fn status(&self) -> Option<u64> {
-        self.status
-    }
-    #[inline(always)]
-    fn duration_us(&self) -> Option<u64> {
-        self.duration_us
+    fn common(&self) -> &Common {
+        &self.common
     }
     #[inline(always)]
     fn extra(&self) -> &[u8] {
@@ -154,15 +168,13 @@ impl FieldSource for Fields {
 /// visitor fills for the same field of a plain event.
 #[derive(Default)]
 pub(crate) struct HelperFields<'a> {
-    has: u32,
+    common: Common,
     name: &'a str,
     details: &'a str,
     table: &'a str,
     schema: &'a str,
     method: &'a str,
     path: &'a str,
-    status: Option<u64>,
-    duration_us: Option<u64>,
 }
 
 impl<'a> HelperFields<'a> {
@@ -185,14 +197,14 @@ impl<'a> HelperFields<'a> {
             _ => unreachable!("typed helper field {name} has no slot"),
         };
         *slot = v;
-        self.has |= flag;
+        self.common.has |= flag;
     }
 
     #[inline(always)]
     fn put_u64(&mut self, name: &'static str, v: u64) {
         match name {
-            "status" => self.status = Some(v),
-            "duration_us" => self.duration_us = Some(v),
+            "status" => self.common.status = Some(v),
+            "duration_us" => self.common.duration_us = Some(v),
             _ => unreachable!("typed helper field {name} has no slot"),
         }
     }
@@ -201,7 +213,7 @@ impl<'a> HelperFields<'a> {
 impl FieldSource for HelperFields<'_> {
     #[inline(always)]
     fn get(&self, flag: u32) -> Option<&str> {
-        if self.has & flag == 0 {
+        if self.common.has & flag == 0 {
             return None;
         }
         match flag {
@@ -215,20 +227,8 @@ impl FieldSource for HelperFields<'_> {
         }
     }
     #[inline(always)]
-    fn has(&self, mask: u32) -> bool {
-        self.has & mask != 0
-    }
-    #[inline(always)]
-    fn rows(&self) -> Option<u64> {
-        None
-    }
-    #[inline(always)]
-    fn status(&self) -> Option<u64> {
-        self.status
-    }
-    #[inline(always)]
-    fn duration_us(&self) -> Option<u64> {
-        self.duration_us
+    fn common(&self) -> &Common {
+        &self.common
     }
     #[inline(always)]
     fn extra(&self) -> &[u8] {
@@ -858,9 +858,6 @@ struct Fields {
     text: String,
     method: String,
     path: String,
-    rows: Option<u64>,
-    status: Option<u64>,
-    duration_us: Option<u64>,
     // sqlx
     summary: String,
     statement: String,
@@ -869,7 +866,8 @@ struct Fields {
     elapsed_secs: Option<f64>,
     /// Other fields, pre-encoded as `"k":v` pairs separated by commas.
     extra: Vec<u8>,
-    has: u32,
+    /// Presence flags and the numbers the encoder reads.
+    common: Common,
     /// The callsite whose field names `codes` caches: a typed helper's
     /// events come from the same few callsites, so each field's slot is
     /// looked up by name once per callsite change, not once per event.
@@ -895,10 +893,7 @@ const HAS_PATH: u32 = 8192;
 
 impl Fields {
     fn clear(&mut self) {
-        self.has = 0;
-        self.rows = None;
-        self.status = None;
-        self.duration_us = None;
+        self.common = Common::default();
         self.rows_affected = None;
         self.rows_returned = None;
         self.elapsed_secs = None;
@@ -908,7 +903,7 @@ impl Fields {
     }
 
     fn get<'a>(&self, flag: u32, s: &'a str) -> Option<&'a str> {
-        (self.has & flag != 0).then_some(s)
+        (self.common.has & flag != 0).then_some(s)
     }
 
     fn slot(&mut self, name: &str) -> Option<(&mut String, u32)> {
@@ -967,7 +962,7 @@ impl Fields {
         if let Some((slot, flag)) = self.slot_by_code(code) {
             slot.clear();
             slot.push_str(value);
-            self.has |= flag;
+            self.common.has |= flag;
         } else {
             self.extra_pair(name, ExtraValue::Str(value));
         }
@@ -976,9 +971,9 @@ impl Fields {
     #[inline]
     fn set_u64(&mut self, name: &str, v: u64) {
         match name {
-            "rows" => self.rows = Some(v),
-            "status" => self.status = Some(v),
-            "duration_us" => self.duration_us = Some(v),
+            "rows" => self.common.rows = Some(v),
+            "status" => self.common.status = Some(v),
+            "duration_us" => self.common.duration_us = Some(v),
             "rows_affected" => self.rows_affected = Some(v),
             "rows_returned" => self.rows_returned = Some(v),
             _ => {
@@ -1085,7 +1080,7 @@ impl Visit for Fields {
         if let Some((slot, flag)) = self.slot(name) {
             slot.clear();
             let _ = write!(slot, "{value:?}");
-            self.has |= flag;
+            self.common.has |= flag;
         } else {
             let text = format!("{value:?}");
             self.extra_pair(name, ExtraValue::Str(&text));

@@ -624,7 +624,6 @@ fn six_digits(v: u32) -> [u8; 6] {
     [a, b, c, d, e, f]
 }
 
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -642,7 +641,15 @@ mod tests {
         for v in (123_399_999_000..123_400_001_000).step_by(7) {
             check(&mut m, v);
         }
-        for v in [99_999_999, 100_000_000, 5, u64::MAX, 100_000_000, 0, u64::MAX - 1] {
+        for v in [
+            99_999_999,
+            100_000_000,
+            5,
+            u64::MAX,
+            100_000_000,
+            0,
+            u64::MAX - 1,
+        ] {
             check(&mut m, v);
         }
     }
