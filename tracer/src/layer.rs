@@ -902,10 +902,6 @@ impl Fields {
         self.extra.clear();
     }
 
-    fn get<'a>(&self, flag: u32, s: &'a str) -> Option<&'a str> {
-        (self.common.has & flag != 0).then_some(s)
-    }
-
     fn slot(&mut self, name: &str) -> Option<(&mut String, u32)> {
         self.slot_by_code(slot_code(name))
     }
@@ -1192,18 +1188,15 @@ impl Inner {
         // Parsed once here for on_state too: `None` without an action,
         // `Some(None)` for a name that is not one of ours.
         let action = fields
-            .get(HAS_ACTION, &fields.action)
+            .get(HAS_ACTION)
             .map(|a| trim(a).parse::<Action>().ok());
         match action {
             Some(Some(Action::ScenarioEnd)) => {
                 if let Some(sc) = scenario {
-                    if let Some(o) = fields
-                        .get(HAS_OUTCOME, &fields.outcome)
-                        .and_then(|o| o.parse().ok())
-                    {
+                    if let Some(o) = fields.get(HAS_OUTCOME).and_then(|o| o.parse().ok()) {
                         *lock(&sc.outcome) = Some(o);
                     }
-                    if let Some(e) = fields.get(HAS_ERROR, &fields.error) {
+                    if let Some(e) = fields.get(HAS_ERROR) {
                         *lock(&sc.error) = Some(e.to_owned());
                     }
                     self.shared.scenario_end(sc, None);
@@ -1222,13 +1215,10 @@ impl Inner {
                     }
                 };
                 if let Some(st) = st {
-                    if let Some(o) = fields
-                        .get(HAS_OUTCOME, &fields.outcome)
-                        .and_then(|o| o.parse().ok())
-                    {
+                    if let Some(o) = fields.get(HAS_OUTCOME).and_then(|o| o.parse().ok()) {
                         *lock(&st.outcome) = Some(o);
                     }
-                    if let Some(e) = fields.get(HAS_ERROR, &fields.error) {
+                    if let Some(e) = fields.get(HAS_ERROR) {
                         *lock(&st.error) = Some(e.to_owned());
                     }
                     self.shared.step_end(st);
@@ -1573,20 +1563,15 @@ where
             let f = &s.fields;
             if meta.name() == "scenario" {
                 let id = self.shared.next_scenario.fetch_add(1, Ordering::Relaxed);
-                let feature = f.get(HAS_FEATURE, &f.feature).unwrap_or("");
-                let name = f
-                    .get(HAS_SCENARIO, &f.scenario)
-                    .or(f.get(HAS_NAME, &f.name))
-                    .unwrap_or("");
+                let feature = f.get(HAS_FEATURE).unwrap_or("");
+                let name = f.get(HAS_SCENARIO).or(f.get(HAS_NAME)).unwrap_or("");
                 let data = Arc::new(ScenarioData {
                     id,
                     encoded: encode_scenario(id, feature, name),
                     start: Instant::now(),
                     ended: AtomicBool::new(false),
-                    outcome: Mutex::new(
-                        f.get(HAS_OUTCOME, &f.outcome).and_then(|o| o.parse().ok()),
-                    ),
-                    error: Mutex::new(f.get(HAS_ERROR, &f.error).map(str::to_owned)),
+                    outcome: Mutex::new(f.get(HAS_OUTCOME).and_then(|o| o.parse().ok())),
+                    error: Mutex::new(f.get(HAS_ERROR).map(str::to_owned)),
                     schema: Mutex::new(None),
                 });
                 if let Ok(mut open) = self.shared.open.lock() {
@@ -1606,17 +1591,11 @@ where
                     .find_map(|p| p.extensions().get::<Arc<ScenarioData>>().cloned())
                     .or_else(|| self.shared.sole_open());
                 let data = Arc::new(StepData {
-                    text: f
-                        .get(HAS_TEXT, &f.text)
-                        .or(f.get(HAS_NAME, &f.name))
-                        .unwrap_or("")
-                        .to_owned(),
+                    text: f.get(HAS_TEXT).or(f.get(HAS_NAME)).unwrap_or("").to_owned(),
                     start: Instant::now(),
                     ended: AtomicBool::new(false),
-                    outcome: Mutex::new(
-                        f.get(HAS_OUTCOME, &f.outcome).and_then(|o| o.parse().ok()),
-                    ),
-                    error: Mutex::new(f.get(HAS_ERROR, &f.error).map(str::to_owned)),
+                    outcome: Mutex::new(f.get(HAS_OUTCOME).and_then(|o| o.parse().ok())),
+                    error: Mutex::new(f.get(HAS_ERROR).map(str::to_owned)),
                     scenario,
                 });
                 crate::writer::start_body(&mut s.body);
@@ -1661,10 +1640,10 @@ where
             s.fields.clear();
             values.record(&mut s.fields);
             let f = &s.fields;
-            if let Some(o) = f.get(HAS_OUTCOME, &f.outcome).and_then(|o| o.parse().ok()) {
+            if let Some(o) = f.get(HAS_OUTCOME).and_then(|o| o.parse().ok()) {
                 *lock(outcome) = Some(o);
             }
-            if let Some(e) = f.get(HAS_ERROR, &f.error) {
+            if let Some(e) = f.get(HAS_ERROR) {
                 *lock(error) = Some(e.to_owned());
             }
         });
