@@ -4,18 +4,18 @@
 //! helpers' records are what plain events on that target would produce, so
 //! code that cannot depend on this crate can emit the same by hand (see
 //! `docs/format.md`). A helper writes its record straight into the
-//! [`crate::StateLayer`] of the current dispatcher when there is one, which
-//! costs half as much as the event path, and still emits its event, named
-//! so that layer skips it, for the subscriber's other layers. Without a
-//! layer it is one relaxed atomic load and a disabled callsite.
+//! [`crate::StateLayer`] of the current dispatcher when there is one,
+//! skipping `tracing`'s dispatch and field visiting, and still emits its
+//! event, named so that layer skips it, for the subscriber's other layers.
+//! Without a layer it is one relaxed atomic load and a disabled callsite.
 
 use std::fmt::Display;
 use std::time::Duration;
 
 use tracing::field::Empty;
+use tracing::{Level, Span};
 
 use crate::format::Action;
-use tracing::{Level, Span};
 
 macro_rules! state_event {
     ($($fields:tt)*) => {

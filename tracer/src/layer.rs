@@ -72,11 +72,11 @@ pub(crate) fn any_layer() -> bool {
     ANY_LAYER.load(Ordering::Relaxed)
 }
 
-/// The typed helpers' way in: records `action`, with the fields `fill`
-/// sets, straight into the [`StateLayer`] of the current dispatcher,
-/// found with `Dispatch::downcast_ref` (how tracing-opentelemetry and
-/// tracing-error reach their layers). That skips `tracing`'s dispatch and
-/// field visiting, about half of an event's cost. Returns `false`, having
+/// The typed helpers' way in: records `action`, with `fields`, straight
+/// into the [`StateLayer`] of the current dispatcher, found with
+/// `Dispatch::downcast_ref` (how tracing-opentelemetry and tracing-error
+/// reach their layers). That skips `tracing`'s dispatch, per-layer filter
+/// bookkeeping and field visiting. Returns `false`, having
 /// recorded nothing, when there is no such layer (or it cannot be
 /// reached, e.g. behind a `reload` layer) or this thread's span mirror is
 /// unreliable: the helper then emits a plain event, which any layer
