@@ -69,6 +69,25 @@ struct Log {
 }
 
 impl Log {
+    /// The last mutation's scenario changed this again, at `at`: one entry
+    /// per polluter, with the latest time (a victim that starts later must
+    /// still see it) and the worst action.
+    fn again(&mut self, at: Micros, action: Action, destructive: bool, target: Target) {
+        let n = self.muts.len();
+        if n >= 2 && self.muts[n - 2].at > at {
+            self.unsorted = true;
+        }
+        let Some(last) = self.muts.last_mut() else {
+            return;
+        };
+        last.at = at;
+        if destructive || !last.destructive {
+            last.action = action;
+            last.destructive = destructive || last.destructive;
+            last.target = target;
+        }
+    }
+
     fn add_user(&mut self, s: &Rc<Scn>, at: Micros) {
         if self.last_user == Some(s.id) || self.users.iter().rev().any(|u| u.1 == s.id) {
             return;
@@ -127,23 +146,11 @@ impl Log {
 
     fn add_mutation(&mut self, m: &Mutation, active: &[Rc<Scn>]) {
         self.touched_by(m.id);
-        let n = self.muts.len();
-        if n > 0 && self.muts[n - 1].id == m.id {
-            if n >= 2 && self.muts[n - 2].at > m.at {
-                self.unsorted = true;
-            }
-            let last = &mut self.muts[n - 1];
-            // One entry per polluter: the latest time (a victim that
-            // starts later must still see it) and the worst action.
-            last.at = m.at;
-            if m.destructive || !last.destructive {
-                last.action = m.action;
-                last.destructive = m.destructive || last.destructive;
-                last.target = m.target;
-            }
+        if self.muts.last().is_some_and(|l| l.id == m.id) {
+            self.again(m.at, m.action, m.destructive, m.target);
             return;
         }
-        if n >= 16 {
+        if self.muts.len() >= 16 {
             // Mutations older than every active scenario cannot hit anyone new.
             let floor = active.iter().map(|s| s.start).min().unwrap_or(Micros::MAX);
             self.muts.retain(|x| x.at >= floor);
@@ -152,6 +159,48 @@ impl Log {
             self.unsorted = true;
         }
         self.muts.push(m.clone());
+    }
+}
+
+impl ConcurrentMutation {
+    /// The usual access, decided without the general path's bookkeeping
+    /// (and with the same effect): a running scenario `s` uses named tables
+    /// it already uses, and, if it changes them, was the last to; and no one
+    /// else has used or changed them (or their schema) since `s`'s last full
+    /// check. Then there is nothing to find, and a mutation only updates
+    /// `s`'s own latest entry. False: take the general path.
+    fn repeat(&mut self, s: &Scn, a: &Access<'_>, tables: &[u32], schema: usize) -> bool {
+        let mutation = a.mutation();
+        if tables.is_empty() || !s.is_active() {
+            return false;
+        }
+        if !self
+            .schemas
+            .get(schema)
+            .is_none_or(|l| l.quiet_for(s.id, mutation))
+        {
+            return false;
+        }
+        for &t in tables {
+            let Some(log) = self.tables.get(t as usize) else {
+                return false;
+            };
+            if !log.quiet_for(s.id, mutation)
+                || log.last_user != Some(s.id)
+                || mutation && log.muts.last().is_none_or(|m| m.id != s.id)
+            {
+                return false;
+            }
+        }
+        if mutation {
+            let destructive = a.op == Op::Destroy;
+            for &t in tables {
+                if let Some(log) = self.tables.get_mut(t as usize) {
+                    log.again(a.ts, a.action, destructive, a.target);
+                }
+            }
+        }
+        true
     }
 }
 
@@ -301,6 +350,9 @@ impl Rule for ConcurrentMutation {
             Target::Tables { schema, set } => {
                 let tables = cx.resources.tables_of(set);
                 let schema = schema as usize;
+                if self.repeat(s, a, tables, schema) {
+                    return;
+                }
                 let all = tables.is_empty();
                 let ids: &[u32] = if all {
                     cx.resources.schema_tables(schema as u32)

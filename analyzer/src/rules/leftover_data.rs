@@ -55,19 +55,39 @@ impl Rule for LeftoverData {
             return;
         };
         let tables = cx.resources.tables_of(set);
-        let mut ids = std::mem::take(&mut self.ids);
-        ids.clear();
-        ids.extend_from_slice(if tables.is_empty() {
+        let tables = if tables.is_empty() {
             cx.resources.schema_tables(schema)
         } else {
             tables
-        });
+        };
+        if !a.cleanup && self.nothing_to_do(a, tables) {
+            return;
+        }
+        // `check` may add a finding to `cx`: work on a copy of the ids.
+        let mut ids = std::mem::take(&mut self.ids);
+        ids.clear();
+        ids.extend_from_slice(tables);
         self.check(cx, a, &ids);
         self.ids = ids;
     }
 }
 
 impl LeftoverData {
+    /// Whether `check` would find and change nothing for access `a` (not a
+    /// cleanup) to tables `ids`: the usual case, an access by the only
+    /// writer of each table (or of none), which, if it writes, is already
+    /// their last writer.
+    fn nothing_to_do(&self, a: &Access<'_>, ids: &[u32]) -> bool {
+        let Some(s) = a.scn else { return true };
+        let writers = |t: u32| self.tables.get(t as usize);
+        let alone = |t: u32| {
+            writers(t).is_none_or(|w| w.list.len() <= 1 && w.last.is_none_or(|id| id == s.id))
+        };
+        let recorded = |t: u32| writers(t).is_some_and(|w| w.last == Some(s.id));
+        ids.iter()
+            .all(|&t| alone(t) && (a.op != Op::Write || recorded(t)))
+    }
+
     fn check(&mut self, cx: &mut Cx, a: &Access<'_>, ids: &[u32]) {
         if a.cleanup {
             for &t in ids {

@@ -35,51 +35,69 @@ impl Rule for SharedSchema {
             return;
         }
         let users = slot(&mut self.users, *schema as usize);
-        if users.iter().rev().any(|u| u.id == s.id) {
+        // Usually `s` is the newest user of its schema already.
+        if users.last().is_some_and(|u| u.id == s.id) || users.iter().any(|u| u.id == s.id) {
             return;
         }
         users.retain(|u| u.is_active());
         let others: Vec<_> = users.clone();
         users.push(s.clone());
-        for u in others {
-            let (lo, hi) = if u.file <= s.file {
-                (u.file, s.file)
-            } else {
-                (s.file, u.file)
-            };
-            let name = cx.resources.schema_name(*schema);
-            let name = if name.is_empty() {
-                "the default schema".to_owned()
-            } else {
-                format!("schema {name:?}")
-            };
-            let why = if cx.isolation_seen {
-                "while other scenarios isolate in their own schemas"
-            } else {
-                "with no schema isolation at all"
-            };
-            let explanation = format!(
+        if !others.is_empty() {
+            report(cx, a, s, *schema, others);
+        }
+    }
+}
+
+/// `s` joined the running scenarios `others` in `schema`: one finding per
+/// pair. Out of line: rare, and the formatting below need not be near the
+/// check above.
+#[cold]
+#[inline(never)]
+fn report(
+    cx: &mut Cx,
+    a: &Access<'_>,
+    s: &Rc<crate::analysis::Scn>,
+    schema: u32,
+    others: Vec<Rc<crate::analysis::Scn>>,
+) {
+    for u in others {
+        let (lo, hi) = if u.file <= s.file {
+            (u.file, s.file)
+        } else {
+            (s.file, u.file)
+        };
+        let name = cx.resources.schema_name(schema);
+        let name = if name.is_empty() {
+            "the default schema".to_owned()
+        } else {
+            format!("schema {name:?}")
+        };
+        let why = if cx.isolation_seen {
+            "while other scenarios isolate in their own schemas"
+        } else {
+            "with no schema isolation at all"
+        };
+        let explanation = format!(
                 "{} and {} ran at the same time (from {}) in {name} {why}: each can see and change the other's data.",
                 cx.describe(&u),
                 cx.describe(s),
                 to_time(s.start.max(u.start)).format("%H:%M:%S%.6f"),
             );
-            let resource = cx.resources.tables_label(*schema, &[]);
-            let mut p = Pending::new(
-                RuleId::SharedSchema,
-                Severity::Warning,
-                a.ts,
-                resource,
-                explanation,
-            );
-            p.polluter = Some(u.clone());
-            p.victim = Some(s.clone());
-            let key = (
-                RuleId::SharedSchema,
-                u64::from(*schema),
-                (u64::from(lo) << 32) | u64::from(hi),
-            );
-            cx.findings.add_keyed(key, p);
-        }
+        let resource = cx.resources.tables_label(schema, &[]);
+        let mut p = Pending::new(
+            RuleId::SharedSchema,
+            Severity::Warning,
+            a.ts,
+            resource,
+            explanation,
+        );
+        p.polluter = Some(u.clone());
+        p.victim = Some(s.clone());
+        let key = (
+            RuleId::SharedSchema,
+            u64::from(schema),
+            (u64::from(lo) << 32) | u64::from(hi),
+        );
+        cx.findings.add_keyed(key, p);
     }
 }
