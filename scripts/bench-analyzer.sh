@@ -25,11 +25,15 @@ cargo build --release -q -p trace-analyzer
 BIN=$CARGO_TARGET_DIR/release/trace-analyzer
 
 # best_of CMD...: prints "<best wall seconds> <max peak RSS KiB>" over RUNS runs.
-# Wall time from bash's microsecond clock (/usr/bin/time rounds to 10 ms).
+# Wall time from bash's microsecond clock (/usr/bin/time rounds to 10 ms),
+# each run starting after a `sync`.
 best_of() {
   local best="" rss=0 tf wall kb t0 t1
   tf=$(mktemp)
   for _ in $(seq "$RUNS"); do
+    # No dirty pages left by the previous command (sort -m writes temporary
+    # files) to be written back while this one is timed.
+    sync
     t0=$EPOCHREALTIME
     /usr/bin/time -o "$tf" -f "%M" "$@" >/dev/null 2>&1 || true
     t1=$EPOCHREALTIME

@@ -23,7 +23,7 @@ use crate::overlap::Overlaps;
 use crate::read::FileEnd;
 use crate::record::{to_time, FastMap, FileIdx, Micros, Rec, RecKind};
 use crate::resources::{Resources, SchemaId, Target};
-use crate::rules::{self, Rule};
+use crate::rules::{self, Accesses, Rule};
 
 /// A scenario instance while the run is analyzed.
 #[derive(Debug)]
@@ -253,9 +253,11 @@ pub struct EngineOptions {
 pub struct Engine {
     cx: Cx,
     rules: Vec<Box<dyn Rule>>,
-    /// Indices of the rules with per-record and per-access hooks.
+    /// Indices of the rules with per-record hooks, and with hooks for
+    /// accesses to tables and to in-process state.
     record_rules: Vec<usize>,
-    access_rules: Vec<usize>,
+    table_rules: Vec<usize>,
+    process_rules: Vec<usize>,
     overlaps: Overlaps,
     next_id: usize,
     records: u64,
@@ -312,7 +314,8 @@ impl Engine {
             (0..rules.len()).filter(|&i| f(&*rules[i])).collect()
         };
         let record_rules = which(|r| r.uses_records());
-        let access_rules = which(|r| r.uses_accesses());
+        let table_rules = which(|r| matches!(r.accesses(), Accesses::Tables | Accesses::All));
+        let process_rules = which(|r| matches!(r.accesses(), Accesses::Process | Accesses::All));
         Engine {
             cx: Cx {
                 procs,
@@ -326,7 +329,8 @@ impl Engine {
             },
             rules,
             record_rules,
-            access_rules,
+            table_rules,
+            process_rules,
             overlaps: Overlaps::new(opts.all_overlaps),
             next_id: 0,
             records: 0,
@@ -405,7 +409,11 @@ impl Engine {
             });
         }
         if let Some(a) = access {
-            for &i in &self.access_rules {
+            let rules = match a.target {
+                Target::Tables { .. } => &self.table_rules,
+                Target::Process(_) => &self.process_rules,
+            };
+            for &i in rules {
                 self.rules[i].on_access(&mut self.cx, &a);
             }
         }

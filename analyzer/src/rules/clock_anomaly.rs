@@ -8,7 +8,7 @@ use crate::analysis::{Cx, Scn};
 use crate::findings::Pending;
 use crate::model::{RuleId, Severity};
 use crate::record::{Micros, Rec, RecKind};
-use crate::rules::Rule;
+use crate::rules::{Accesses, Rule};
 
 #[derive(Default)]
 pub struct ClockAnomaly;
@@ -22,8 +22,8 @@ impl Rule for ClockAnomaly {
         false
     }
 
-    fn uses_accesses(&self) -> bool {
-        false
+    fn accesses(&self) -> Accesses {
+        Accesses::None
     }
 
     fn on_clock_back(&mut self, cx: &mut Cx, rec: &Rec, prev: Micros, scn: Option<&Rc<Scn>>) {

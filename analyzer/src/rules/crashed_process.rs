@@ -6,7 +6,7 @@ use crate::analysis::Cx;
 use crate::discover::Format;
 use crate::findings::Pending;
 use crate::model::{RuleId, Severity};
-use crate::rules::Rule;
+use crate::rules::{Accesses, Rule};
 
 pub struct CrashedProcess;
 
@@ -19,8 +19,8 @@ impl Rule for CrashedProcess {
         false
     }
 
-    fn uses_accesses(&self) -> bool {
-        false
+    fn accesses(&self) -> Accesses {
+        Accesses::None
     }
 
     fn finish(&mut self, cx: &mut Cx) {

@@ -12,7 +12,7 @@ use crate::findings::{Pending, Strength};
 use crate::model::{RuleId, Severity};
 use crate::record::{to_time, Micros};
 use crate::resources::{ProcResId, Target};
-use crate::rules::{slot, Rule};
+use crate::rules::{slot, Accesses, Rule};
 
 struct Dirty {
     res: ProcResId,
@@ -35,6 +35,10 @@ impl Rule for LeakedState {
 
     fn uses_records(&self) -> bool {
         false
+    }
+
+    fn accesses(&self) -> Accesses {
+        Accesses::Process
     }
 
     fn on_access(&mut self, _cx: &mut Cx, a: &Access<'_>) {

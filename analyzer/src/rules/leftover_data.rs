@@ -12,7 +12,7 @@ use crate::findings::{Pending, Strength};
 use crate::model::{RuleId, Severity};
 use crate::record::{to_time, Micros};
 use crate::resources::Target;
-use crate::rules::{slot, Rule};
+use crate::rules::{slot, Accesses, Rule};
 
 struct Writer {
     scn: Rc<Scn>,
@@ -48,6 +48,10 @@ impl Rule for LeftoverData {
 
     fn uses_records(&self) -> bool {
         false
+    }
+
+    fn accesses(&self) -> Accesses {
+        Accesses::Tables
     }
 
     fn on_access(&mut self, cx: &mut Cx, a: &Access<'_>) {

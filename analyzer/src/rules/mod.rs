@@ -29,9 +29,10 @@ pub trait Rule {
     fn uses_records(&self) -> bool {
         true
     }
-    /// False if `on_access` does nothing (see `uses_records`).
-    fn uses_accesses(&self) -> bool {
-        true
+    /// Which accesses `on_access` looks at: the engine skips the call for
+    /// the others (see `uses_records`).
+    fn accesses(&self) -> Accesses {
+        Accesses::All
     }
     fn on_access(&mut self, _cx: &mut Cx, _access: &Access<'_>) {}
     /// Wall time went back inside one process: `rec` is earlier than
@@ -39,6 +40,17 @@ pub trait Rule {
     /// every record, so a rule about it needs no per-record hook.
     fn on_clock_back(&mut self, _cx: &mut Cx, _rec: &Rec, _prev: Micros, _scn: Option<&Rc<Scn>>) {}
     fn finish(&mut self, _cx: &mut Cx) {}
+}
+
+/// The accesses a rule's `on_access` wants (see [`Rule::accesses`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Accesses {
+    None,
+    /// Database tables and schemas.
+    Tables,
+    /// In-process state: secrets, config.
+    Process,
+    All,
 }
 
 /// Default severity of each rule (`concurrent-mutation`, `leaked-state` and

@@ -10,7 +10,7 @@ use crate::findings::Pending;
 use crate::model::{RuleId, Severity};
 use crate::record::to_time;
 use crate::resources::Target;
-use crate::rules::{slot, Rule};
+use crate::rules::{slot, Accesses, Rule};
 
 #[derive(Default)]
 pub struct SharedSchema {
@@ -24,6 +24,10 @@ impl Rule for SharedSchema {
 
     fn uses_records(&self) -> bool {
         false
+    }
+
+    fn accesses(&self) -> Accesses {
+        Accesses::Tables
     }
 
     fn on_access(&mut self, cx: &mut Cx, a: &Access<'_>) {

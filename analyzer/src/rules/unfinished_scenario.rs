@@ -5,7 +5,7 @@
 use crate::analysis::Cx;
 use crate::findings::Pending;
 use crate::model::{RuleId, Severity};
-use crate::rules::Rule;
+use crate::rules::{Accesses, Rule};
 
 pub struct UnfinishedScenario;
 
@@ -18,8 +18,8 @@ impl Rule for UnfinishedScenario {
         false
     }
 
-    fn uses_accesses(&self) -> bool {
-        false
+    fn accesses(&self) -> Accesses {
+        Accesses::None
     }
 
     fn finish(&mut self, cx: &mut Cx) {
