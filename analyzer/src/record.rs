@@ -178,15 +178,52 @@ pub struct Interner {
     strings: Vec<Arc<str>>,
     next: usize,
     hot: [usize; 2],
-    resources: Vec<Arc<Resource<'static>>>,
-    next_res: usize,
-    hot_res: usize,
-    names: Vec<Arc<Names>>,
-    next_names: usize,
-    hot_names: usize,
+    resources: Recent<Resource<'static>>,
+    names: Recent<Names>,
 }
 
 const CACHE: usize = 32;
+
+/// The last [`CACHE`] distinct values handed out, replaced round-robin,
+/// with the last hit tried first (lines repeat their neighbours').
+struct Recent<T> {
+    items: Vec<Arc<T>>,
+    next: usize,
+    hot: usize,
+}
+
+impl<T> Default for Recent<T> {
+    fn default() -> Self {
+        Recent {
+            items: Vec::new(),
+            next: 0,
+            hot: 0,
+        }
+    }
+}
+
+impl<T> Recent<T> {
+    /// The kept value `is` accepts, or a new one `make` builds (and keeps).
+    fn get(&mut self, is: impl Fn(&T) -> bool, make: impl FnOnce() -> T) -> Arc<T> {
+        if let Some(c) = self.items.get(self.hot).filter(|c| is(c)) {
+            return c.clone();
+        }
+        if let Some(i) = self.items.iter().position(|c| is(c)) {
+            self.hot = i;
+            return self.items[i].clone();
+        }
+        let new = Arc::new(make());
+        if self.items.len() < CACHE {
+            self.items.push(new.clone());
+            self.hot = self.items.len() - 1;
+        } else {
+            self.items[self.next] = new.clone();
+            self.hot = self.next;
+            self.next = (self.next + 1) % CACHE;
+        }
+        new
+    }
+}
 
 impl Interner {
     pub fn str(&mut self, s: &str) -> Arc<str> {
@@ -230,47 +267,16 @@ impl Interner {
             (None, None) => true,
             _ => false,
         };
-        let matches = |n: &Names| same(&n.feature, &feature) && same(&n.scenario, &scenario);
-        // Lines of one scenario follow each other: try the last hit first.
-        if let Some(n) = self.names.get(self.hot_names).filter(|n| matches(n)) {
-            return Some(n.clone());
-        }
-        if let Some(i) = self.names.iter().position(|n| matches(n)) {
-            self.hot_names = i;
-            return Some(self.names[i].clone());
-        }
-        let new = Arc::new(Names { feature, scenario });
-        if self.names.len() < CACHE {
-            self.names.push(new.clone());
-            self.hot_names = self.names.len() - 1;
-        } else {
-            self.names[self.next_names] = new.clone();
-            self.hot_names = self.next_names;
-            self.next_names = (self.next_names + 1) % CACHE;
-        }
-        Some(new)
+        let is = |n: &Names| same(&n.feature, &feature) && same(&n.scenario, &scenario);
+        let names = self.names.get(is, || Names {
+            feature: feature.clone(),
+            scenario: scenario.clone(),
+        });
+        Some(names)
     }
 
     pub fn resource(&mut self, r: Resource<'_>) -> Arc<Resource<'static>> {
-        if let Some(c) = self.resources.get(self.hot_res) {
-            if **c == r {
-                return c.clone();
-            }
-        }
-        if let Some(i) = self.resources.iter().position(|c| **c == r) {
-            self.hot_res = i;
-            return self.resources[i].clone();
-        }
-        let new = Arc::new(r.into_owned());
-        if self.resources.len() < CACHE {
-            self.resources.push(new.clone());
-            self.hot_res = self.resources.len() - 1;
-        } else {
-            self.resources[self.next_res] = new.clone();
-            self.hot_res = self.next_res;
-            self.next_res = (self.next_res + 1) % CACHE;
-        }
-        new
+        self.resources.get(|c| *c == r, || r.clone().into_owned())
     }
 }
 
