@@ -11,7 +11,11 @@
 //!   records state-tracer writes in this run;
 //! - `helper`: `state_tracer::custom(..)` in an entered scenario span;
 //! - `plain event`: the same record from a plain `tracing::info!` event;
-//! - `fmt json`: `tracing_subscriber::fmt().json()` writing to a `File`.
+//! - `fmt json`: `tracing_subscriber::fmt().json()` writing to a `File`;
+//! - `floor + work`: the floor followed by ~90 ns of register-only
+//!   arithmetic (about what a record costs in memory, `profile interval`),
+//!   a control: how much more any user work costs right after a `write(2)`
+//!   than in a loop of its own, on this machine.
 //!
 //! The state layer is the global default subscriber, as `init()` and
 //! `registry().with(layer).init()` install it; fmt json runs under a
@@ -55,6 +59,30 @@ fn last_record_len(dir: &std::path::Path) -> usize {
         .expect("trace file");
     let text = std::fs::read_to_string(path).unwrap();
     text.lines().last().map_or(0, str::len) + 1
+}
+
+/// A dependent chain of `k` multiply-xorshift steps: register work only,
+/// no memory, no branches but the loop's.
+#[inline(never)]
+fn register_work(k: u64) -> u64 {
+    let mut x = black_box(0x9e37_79b9_7f4a_7c15u64);
+    for _ in 0..k {
+        x = (x ^ (x >> 29)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    }
+    x
+}
+
+/// Steps of [`register_work`] that take about `ns` of CPU time here
+/// (refined once at the size found, which is what the rounds run).
+fn calibrate_register_work(ns: f64) -> u64 {
+    let mut steps = 1000;
+    for _ in 0..3 {
+        let took = per_call(20_000, || {
+            black_box(register_work(steps));
+        });
+        steps = ((steps as f64) * ns / took).round().max(1.0) as u64;
+    }
+    steps
 }
 
 /// `N` typed-helper records in a scenario; `benches/instructions.sh`
@@ -117,10 +145,19 @@ fn main() {
     let mut floor_file = File::create(dir.path().join("floor.jsonl")).unwrap();
     let mut floor = || floor_file.write_all(black_box(&line)).unwrap();
     per_call(n, &mut floor);
+    let steps = calibrate_register_work(90.0);
 
     let (mut f, mut h, mut p, mut j) = (vec![], vec![], vec![], vec![]);
+    let (mut w, mut fw) = (vec![], vec![]);
     for _ in 0..rounds {
         f.push(per_call(n, &mut floor));
+        w.push(per_call(n, || {
+            black_box(register_work(steps));
+        }));
+        fw.push(per_call(n, || {
+            floor();
+            black_box(register_work(steps));
+        }));
         h.push(per_call(n, helper));
         p.push(per_call(n, plain_event));
         j.push(tracing::dispatcher::with_default(&fmt, || {
@@ -131,6 +168,13 @@ fn main() {
         }));
     }
     let ratio = |a: &[f64], b: &[f64]| a.iter().zip(b).map(|(x, y)| x / y).collect::<Vec<_>>();
+    // Per round: what the work cost beyond itself when it followed a write.
+    let penalty: Vec<f64> = fw
+        .iter()
+        .zip(&f)
+        .zip(&w)
+        .map(|((b, f), w)| b - f - w)
+        .collect();
     println!("{rounds} rounds x {n} events per case, record length {len} bytes, CPU ns per event");
     println!("{:<40} {:>8} {:>8} {:>8}", "", "p10", "median", "p90");
     let row = |name: &str, v: Vec<f64>, unit: &str| {
@@ -148,8 +192,12 @@ fn main() {
     row("state-tracer line, typed helper", h.clone(), "ns");
     row("state-tracer line, plain tracing event", p.clone(), "ns");
     row("fmt().json() to a File", j.clone(), "ns");
+    row("control: register work alone", w.clone(), "ns");
+    row("control: floor + register work", fw.clone(), "ns");
+    row("control: after-write extra of the work", penalty, "ns");
     row("helper / floor (per round)", ratio(&h, &f), "x");
     row("plain event / floor (per round)", ratio(&p, &f), "x");
     row("fmt json / helper (per round)", ratio(&j, &h), "x");
     row("fmt json / plain event (per round)", ratio(&j, &p), "x");
+    row("control: (floor + work) / floor", ratio(&fw, &f), "x");
 }
