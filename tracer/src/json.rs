@@ -27,24 +27,11 @@ static ESCAPE: [u8; 256] = {
 
 /// Appends `s` as a JSON string (with quotes), escaping like serde_json.
 ///
-/// Nearly every string needs no escaping; that case is one pass of
-/// eight-byte words and one copy.
+/// Nearly every string needs no escaping; that case is one pass that
+/// checks and copies at once.
 #[inline]
 pub fn string(out: &mut Vec<u8>, s: &str) {
-    let b = s.as_bytes();
-    #[cfg(target_arch = "x86_64")]
-    if b.len() >= 16 {
-        // Copied while scanned, if clean.
-        if sse2::scan::<false>(b, Some(out)).escape {
-            escaped(out, b);
-        }
-        return;
-    }
-    if !scan::<false>(b).escape {
-        quoted(out, b);
-    } else {
-        escaped(out, b);
-    }
+    string_checked::<false>(out, s);
 }
 
 /// Appends free text as a JSON string, like [`string`], in the same single
@@ -53,17 +40,24 @@ pub fn string(out: &mut Vec<u8>, s: &str) {
 /// scrubs it first.
 #[inline]
 pub fn string_unless_secret(out: &mut Vec<u8>, s: &str) -> bool {
+    string_checked::<true>(out, s)
+}
+
+/// [`string`], and (if `SECRETS`) nothing written and `false` where a
+/// secret may start.
+#[inline(always)]
+fn string_checked<const SECRETS: bool>(out: &mut Vec<u8>, s: &str) -> bool {
     let b = s.as_bytes();
     #[cfg(target_arch = "x86_64")]
     if b.len() >= 16 {
         // Copied while scanned, if clean.
-        let found = sse2::scan::<true>(b, Some(out));
+        let found = sse2::scan::<SECRETS>(b, Some(out));
         if found.escape && !found.secret {
             escaped(out, b);
         }
         return !found.secret;
     }
-    let found = scan::<true>(b);
+    let found = scan::<SECRETS>(b);
     if found.secret {
         return false;
     }

@@ -755,18 +755,30 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 /// `,"tid":N` + scenario identification + `,"action":"X"` (no closing brace).
 #[inline(always)]
 fn encode_common(out: &mut Vec<u8>, sc: Option<&ScenarioData>, step: Option<&str>, action: Action) {
+    push_tid(out);
+    if let Some(sc) = sc {
+        out.extend_from_slice(&sc.encoded);
+    }
+    push_step_and_action(out, step, action);
+}
+
+/// `,"tid":N` of this thread.
+#[inline(always)]
+fn push_tid(out: &mut Vec<u8>) {
     let written = TID_MEMBER.try_with(|(tid, len)| {
         // A fixed-size copy and a cut are cheaper than a variable-size copy.
         out.extend_from_slice(tid);
         out.truncate(out.len() - (tid.len() - usize::from(*len).min(tid.len())));
     });
     if written.is_err() {
-        json::push_key(out, json::key!("tid"));
-        out.push(b'0'); // thread teardown
+        // Thread teardown.
+        json::field_uint(out, json::key!("tid"), thread_tid());
     }
-    if let Some(sc) = sc {
-        out.extend_from_slice(&sc.encoded);
-    }
+}
+
+/// `,"step":"..."` (if in a step) and `,"action":"X"`.
+#[inline(always)]
+fn push_step_and_action(out: &mut Vec<u8>, step: Option<&str>, action: Action) {
     if let Some(step) = step {
         json::field_str(out, json::key!("step"), step);
     }
@@ -1322,18 +1334,14 @@ impl Inner {
         crate::writer::start_body(out);
         // Explicit feature/scenario fields (Go-style events without spans) win.
         if sc.is_none() && f.has(HAS_FEATURE | HAS_SCENARIO) {
-            json::field_uint(out, json::key!("tid"), thread_tid());
+            push_tid(out);
             if let Some(v) = f.get(HAS_FEATURE) {
                 json::field_str(out, json::key!("feature"), v);
             }
             if let Some(v) = f.get(HAS_SCENARIO) {
                 json::field_str(out, json::key!("scenario"), v);
             }
-            if let Some(s) = step {
-                json::field_str(out, json::key!("step"), s);
-            }
-            json::push_key(out, json::key!("action"));
-            json::string(out, action.as_str());
+            push_step_and_action(out, step, action);
         } else {
             encode_common(out, sc, step, action);
         }

@@ -582,19 +582,6 @@ fn ts_block(secs: i64) -> [u8; TS_BLOCK] {
     block
 }
 
-static DIGIT_PAIRS: &[u8; 200] = b"0001020304050607080910111213141516171819\
-    2021222324252627282930313233343536373839\
-    4041424344454647484950515253545556575859\
-    6061626364656667686970717273747576777879\
-    8081828384858687888990919293949596979899";
-
-/// The two decimal digits of `n` (< 100).
-#[inline(always)]
-fn digit_pair(n: usize) -> [u8; 2] {
-    let i = (n % 100) * 2;
-    [DIGIT_PAIRS[i], DIGIT_PAIRS[i + 1]]
-}
-
 /// Writes `bytes` so they end at `end`; returns where they start. Sizes
 /// are constants, so each is a couple of moves. The prefix is at most ~110
 /// bytes, well inside [`HEADROOM`]; should it not fit, it is left out
@@ -615,13 +602,12 @@ fn put_back<const N: usize>(head: &mut [u8; HEADROOM], end: usize, bytes: &[u8; 
     }
 }
 
-/// `v` (< 1,000,000) as exactly six digits.
+/// `v` (< 1,000,000) as exactly six digits: the last six of
+/// [`crate::json::eight_digits`].
 #[inline(always)]
 fn six_digits(v: u32) -> [u8; 6] {
-    let [a, b] = digit_pair((v / 10_000 % 100) as usize);
-    let [c, d] = digit_pair((v / 100 % 100) as usize);
-    let [e, f] = digit_pair((v % 100) as usize);
-    [a, b, c, d, e, f]
+    let [_, _, digits @ ..] = crate::json::eight_digits(v);
+    digits
 }
 
 #[cfg(test)]
@@ -651,6 +637,13 @@ mod tests {
             u64::MAX - 1,
         ] {
             check(&mut m, v);
+        }
+    }
+
+    #[test]
+    fn six_digits_are_zero_padded_micros() {
+        for v in [0, 7, 42, 999, 100_000, 123_456, 999_999] {
+            assert_eq!(&six_digits(v), format!("{v:06}").as_bytes());
         }
     }
 
