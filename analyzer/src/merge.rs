@@ -195,16 +195,21 @@ impl Source {
     /// for it if needed; false at the end of the file.
     #[inline(always)]
     fn advance(&mut self, i: usize, pool: &Pool) -> bool {
-        if self.pos < self.batch.len() {
-            // The merge reads this file's next record only after the other
-            // files' heads: fetch it into cache meanwhile (64 interleaved
-            // streams defeat the hardware prefetcher).
-            if let Some(next) = self.batch.get(self.pos + 1) {
-                prefetch(next);
-            }
-            return true;
+        self.has_head() || self.next_batch(i, pool)
+    }
+
+    /// Whether the batch holds a head; if so, its successor is fetched
+    /// into cache: the merge reads it only after the other files' heads,
+    /// and 64 interleaved streams defeat the hardware prefetcher.
+    #[inline(always)]
+    fn has_head(&self) -> bool {
+        if self.pos >= self.batch.len() {
+            return false;
         }
-        self.next_batch(i, pool)
+        if let Some(next) = self.batch.get(self.pos + 1) {
+            prefetch(next);
+        }
+        true
     }
 
     /// [`Source::advance`] past the end of the current batch.
@@ -212,10 +217,7 @@ impl Source {
     #[inline(never)]
     fn next_batch(&mut self, i: usize, pool: &Pool) -> bool {
         loop {
-            if self.pos < self.batch.len() {
-                if let Some(next) = self.batch.get(self.pos + 1) {
-                    prefetch(next);
-                }
+            if self.has_head() {
                 return true;
             }
             if self.end.is_some() {
@@ -244,6 +246,11 @@ impl Source {
                 Err(()) => self.end = Some((FileEnd::default(), Vec::new())),
             }
         }
+    }
+
+    /// The head's place in merge order.
+    fn key(&self) -> Option<Key> {
+        self.head().map(|r| (r.ts, r.file))
     }
 
     fn head(&self) -> Option<&Rec> {
@@ -418,17 +425,28 @@ impl Losers {
         }
     }
 
-    /// File `i`'s head is now `key`; returns the new winner, or `Err` if
-    /// the key does not fit this narrow tree: then rebuild it with
-    /// [`Losers::wide`] from all the heads.
-    fn set(&mut self, i: usize, key: Option<Key>) -> Result<Option<usize>, ()> {
+    /// File `i`'s head is now `key`; returns the new winner. A key that
+    /// does not fit this narrow tree switches it to a wide one, built from
+    /// all the current `heads` (`key` among them).
+    fn set(
+        &mut self,
+        i: usize,
+        key: Option<Key>,
+        heads: impl FnOnce() -> Vec<Option<Key>>,
+    ) -> Option<usize> {
         match self {
-            Losers::Narrow { tree, base, shift } => {
-                let leaf = pack_narrow(key, i, *base, *shift).ok_or(())?;
-                Ok(tree.set(i, leaf))
-            }
-            Losers::Wide(tree) => Ok(tree.set(i, pack_wide(key, i))),
+            Losers::Narrow { tree, base, shift } => match pack_narrow(key, i, *base, *shift) {
+                Some(leaf) => tree.set(i, leaf),
+                None => self.widen(heads()),
+            },
+            Losers::Wide(tree) => tree.set(i, pack_wide(key, i)),
         }
+    }
+
+    #[cold]
+    fn widen(&mut self, heads: Vec<Option<Key>>) -> Option<usize> {
+        *self = Losers::wide(heads);
+        self.winner()
     }
 }
 
@@ -530,7 +548,7 @@ impl Merger {
                     .map(|i| {
                         let src = &mut self.sources[i];
                         src.advance(i, &self.pool);
-                        src.head().map(|r| (r.ts, r.file))
+                        src.key()
                     })
                     .collect();
                 self.losers.insert(Losers::new(heads))
@@ -541,16 +559,9 @@ impl Merger {
             let src = &mut self.sources[i];
             src.pos += 1;
             src.advance(i, &self.pool);
-            return match losers.set(i, src.head().map(|r| (r.ts, r.file))) {
-                Ok(winner) => winner,
-                Err(()) => {
-                    let heads = self
-                        .sources
-                        .iter()
-                        .map(|s| s.head().map(|r| (r.ts, r.file)));
-                    self.losers.insert(Losers::wide(heads.collect())).winner()
-                }
-            };
+            let key = src.key();
+            let sources = &self.sources;
+            return losers.set(i, key, || sources.iter().map(Source::key).collect());
         }
         losers.winner()
     }
@@ -620,16 +631,12 @@ mod tests {
         while let Some(i) = t.winner() {
             out.push((files[i][pos[i]], i));
             pos[i] += 1;
-            let w = match t.set(i, files[i].get(pos[i]).copied()) {
-                Ok(w) => w,
-                Err(()) => {
-                    let heads = (0..files.len())
-                        .map(|j| files[j].get(pos[j]).copied())
-                        .collect();
-                    t = Losers::wide(heads);
-                    t.winner()
-                }
+            let heads = || {
+                (0..files.len())
+                    .map(|j| files[j].get(pos[j]).copied())
+                    .collect()
             };
+            let w = t.set(i, files[i].get(pos[i]).copied(), heads);
             assert_eq!(w, t.winner());
         }
         let wide = matches!(t, Losers::Wide(_));

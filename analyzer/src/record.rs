@@ -175,9 +175,7 @@ impl Rec {
 /// repeated values are allocated once per file instead of once per record.
 #[derive(Default)]
 pub struct Interner {
-    strings: Vec<Arc<str>>,
-    next: usize,
-    hot: [usize; 2],
+    strings: Recent<str>,
     resources: Recent<Resource<'static>>,
     names: Recent<Names>,
 }
@@ -185,72 +183,54 @@ pub struct Interner {
 const CACHE: usize = 32;
 
 /// The last [`CACHE`] distinct values handed out, replaced round-robin,
-/// with the last hit tried first (lines repeat their neighbours').
-struct Recent<T> {
+/// with the last two hits tried first (lines repeat their neighbours', and
+/// feature and scenario alternate).
+struct Recent<T: ?Sized> {
     items: Vec<Arc<T>>,
     next: usize,
-    hot: usize,
+    hot: [usize; 2],
 }
 
-impl<T> Default for Recent<T> {
+impl<T: ?Sized> Default for Recent<T> {
     fn default() -> Self {
         Recent {
             items: Vec::new(),
             next: 0,
-            hot: 0,
+            hot: [0; 2],
         }
     }
 }
 
-impl<T> Recent<T> {
+impl<T: ?Sized> Recent<T> {
     /// The kept value `is` accepts, or a new one `make` builds (and keeps).
-    fn get(&mut self, is: impl Fn(&T) -> bool, make: impl FnOnce() -> T) -> Arc<T> {
-        if let Some(c) = self.items.get(self.hot).filter(|c| is(c)) {
-            return c.clone();
+    fn get(&mut self, is: impl Fn(&T) -> bool, make: impl FnOnce() -> Arc<T>) -> Arc<T> {
+        for &h in &self.hot {
+            if let Some(c) = self.items.get(h).filter(|c| is(c)) {
+                return c.clone();
+            }
         }
         if let Some(i) = self.items.iter().position(|c| is(c)) {
-            self.hot = i;
+            self.hot = [i, self.hot[0]];
             return self.items[i].clone();
         }
-        let new = Arc::new(make());
-        if self.items.len() < CACHE {
+        let new = make();
+        let slot = if self.items.len() < CACHE {
             self.items.push(new.clone());
-            self.hot = self.items.len() - 1;
+            self.items.len() - 1
         } else {
-            self.items[self.next] = new.clone();
-            self.hot = self.next;
+            let slot = self.next;
+            self.items[slot] = new.clone();
             self.next = (self.next + 1) % CACHE;
-        }
+            slot
+        };
+        self.hot = [slot, self.hot[0]];
         new
     }
 }
 
 impl Interner {
     pub fn str(&mut self, s: &str) -> Arc<str> {
-        // Feature and scenario repeat line after line: try the last two hits first.
-        for &h in &self.hot {
-            if let Some(c) = self.strings.get(h) {
-                if &**c == s {
-                    return c.clone();
-                }
-            }
-        }
-        if let Some(i) = self.strings.iter().position(|c| &**c == s) {
-            self.hot = [i, self.hot[0]];
-            return self.strings[i].clone();
-        }
-        let new: Arc<str> = Arc::from(s);
-        let slot = if self.strings.len() < CACHE {
-            self.strings.push(new.clone());
-            self.strings.len() - 1
-        } else {
-            let slot = self.next;
-            self.strings[slot] = new.clone();
-            self.next = (self.next + 1) % CACHE;
-            slot
-        };
-        self.hot = [slot, self.hot[0]];
-        new
+        self.strings.get(|c| c == s, || Arc::from(s))
     }
 
     /// Shared names for this pair (`None` when both are absent).
@@ -268,15 +248,18 @@ impl Interner {
             _ => false,
         };
         let is = |n: &Names| same(&n.feature, &feature) && same(&n.scenario, &scenario);
-        let names = self.names.get(is, || Names {
-            feature: feature.clone(),
-            scenario: scenario.clone(),
+        let names = self.names.get(is, || {
+            Arc::new(Names {
+                feature: feature.clone(),
+                scenario: scenario.clone(),
+            })
         });
         Some(names)
     }
 
     pub fn resource(&mut self, r: Resource<'_>) -> Arc<Resource<'static>> {
-        self.resources.get(|c| *c == r, || r.clone().into_owned())
+        self.resources
+            .get(|c| *c == r, || Arc::new(r.clone().into_owned()))
     }
 }
 

@@ -353,16 +353,13 @@ fn legacy_resource(action: Action, details: &str) -> Option<Resource<'_>> {
 /// repeats a few dozen such texts, so each is worked out once (see [`Tails`]).
 struct Tail {
     action: Action,
-    /// The name of an action this analyzer does not know (read as `CUSTOM`).
-    custom: Option<Arc<str>>,
     resource: Option<Arc<Resource<'static>>>,
-    /// DETAILS, trimmed; `None` when empty.
-    details: Option<Arc<str>>,
-    /// For `SCENARIO_END`: the outcome and error DETAILS give.
+    /// For `SCENARIO_END`: the outcome DETAILS give.
     outcome: Option<Outcome>,
-    error: Option<Box<str>>,
     /// The record's [`record::Extra`], shared by every line with this tail:
     /// for the report (details only where they carry meaning) and in full.
+    /// It holds the name of an action this analyzer does not know (read as
+    /// `CUSTOM`), a failed scenario's error, and DETAILS (trimmed).
     extra_report: Option<Arc<record::Extra>>,
     extra_full: Option<Arc<record::Extra>>,
 }
@@ -376,14 +373,12 @@ impl Tail {
         };
         let mut tail = Tail {
             action,
-            custom,
             resource: None,
-            details: (!details.is_empty()).then(|| details.into()),
             outcome: None,
-            error: None,
             extra_report: None,
             extra_full: None,
         };
+        let mut error: Option<Box<str>> = None;
         if action == Action::ScenarioEnd {
             let word = details
                 .split(|c: char| c == ':' || c.is_whitespace())
@@ -396,16 +391,17 @@ impl Tail {
             });
             tail.outcome = Some(outcome);
             if outcome == Outcome::Failed && details.len() > word.len() {
-                tail.error = Some(details[word.len()..].trim_start_matches([':', ' ']).into());
+                error = Some(details[word.len()..].trim_start_matches([':', ' ']).into());
             }
         } else {
             tail.resource = legacy_resource(action, details).map(|r| interner.resource(r));
         }
+        let details: Option<Arc<str>> = (!details.is_empty()).then(|| details.into());
         let extra = |with_details: bool| {
             let x = record::Extra {
-                name: tail.custom.clone(),
-                error: tail.error.clone(),
-                details: tail.details.clone().filter(|_| with_details),
+                name: custom.clone(),
+                error: error.clone(),
+                details: details.clone().filter(|_| with_details),
                 ..Default::default()
             };
             (x != record::Extra::default()).then(|| Arc::new(x))
@@ -473,10 +469,20 @@ impl Tails {
 #[derive(Default)]
 struct Names {
     raw: Vec<u8>,
-    feature: Option<Arc<str>>,
-    scenario: Option<Arc<str>>,
-    /// Both, shared by the records that keep them.
+    /// The names `raw` gives, shared by the records that keep them.
     pair: Option<Arc<record::Names>>,
+}
+
+/// The shared names of a line's FEATURE and SCENARIO columns (trimmed; an
+/// empty column is absent).
+fn column_names(
+    interner: &mut Interner,
+    feature: &str,
+    scenario: &str,
+) -> Option<Arc<record::Names>> {
+    let mut name = |s: &str| (!s.is_empty()).then(|| interner.str(s));
+    let (feature, scenario) = (name(feature), name(scenario));
+    interner.names(feature, scenario)
 }
 
 /// Reads a line made of parts the parser has already checked on earlier
@@ -511,9 +517,7 @@ fn fast_line(
             text[1..cut1].trim_ascii(),
             text[cut1 + 1..cut2].trim_ascii(),
         );
-        names.feature = (!feature.is_empty()).then(|| interner.str(feature));
-        names.scenario = (!scenario.is_empty()).then(|| interner.str(scenario));
-        names.pair = interner.names(names.feature.clone(), names.scenario.clone());
+        names.pair = column_names(interner, feature, scenario);
         names.raw.clear();
         names.raw.extend_from_slice(text.as_bytes());
         cut2 + 1
@@ -666,14 +670,8 @@ impl<R: BufRead> Parser<R> {
                             continue;
                         }
                     };
-                    let name =
-                        |s: &str, interner: &mut Interner| (!s.is_empty()).then(|| interner.str(s));
-                    let (feature, scenario) = (
-                        name(parsed.feature, interner),
-                        name(parsed.scenario, interner),
-                    );
                     slow = (
-                        interner.names(feature, scenario),
+                        column_names(interner, parsed.feature, parsed.scenario),
                         Tail::new(action_name, parsed.details, interner),
                     );
                     (naive_us, slow.0.as_ref(), &slow.1)

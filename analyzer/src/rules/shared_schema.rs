@@ -39,8 +39,8 @@ impl Rule for SharedSchema {
             return;
         }
         let users = slot(&mut self.users, *schema as usize);
-        // Usually `s` is the newest user of its schema already.
-        if users.last().is_some_and(|u| u.id == s.id) || users.iter().any(|u| u.id == s.id) {
+        // Newest first: usually `s` is the newest user of its schema already.
+        if users.iter().rev().any(|u| u.id == s.id) {
             return;
         }
         users.retain(|u| u.is_active());
