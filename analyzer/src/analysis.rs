@@ -11,7 +11,7 @@ use std::collections::VecDeque;
 use std::rc::Rc;
 use std::sync::Arc;
 
-use state_tracer::format::{Action, ActionKind, Outcome, Resource, Scope};
+use state_tracer::format::{Action, ActionKind, Outcome, Rerun, Resource, Scope};
 
 use crate::discover::{Format, SourceFile};
 use crate::findings::Findings;
@@ -67,6 +67,8 @@ pub struct Proc {
     pub format: Format,
     pub path: String,
     pub argv: Vec<String>,
+    /// The header's re-run template, if it has one.
+    pub rerun: Option<Rerun<'static>>,
     first_feature: Option<Arc<str>>,
     by_id: FastMap<u64, Rc<Scn>>,
     /// The last `by_id` hit: most records continue the same scenario.
@@ -285,6 +287,7 @@ impl Engine {
                 format: f.format,
                 path: f.display(),
                 argv: f.argv.clone(),
+                rerun: f.rerun.clone(),
                 first_feature: None,
                 by_id: FastMap::default(),
                 last_by_id: None,

@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 
 use chrono::NaiveDateTime;
 use state_tracer::format::{
-    sniff_header_version, Record, FILE_EXTENSION, FILE_PREFIX, FORMAT_VERSION,
+    sniff_header_version, Record, Rerun, FILE_EXTENSION, FILE_PREFIX, FORMAT_VERSION,
 };
 
 use crate::model::Warning;
@@ -53,6 +53,8 @@ pub struct SourceFile {
     /// Header start (v1) or the time in the file name (legacy).
     pub start: Option<Micros>,
     pub argv: Vec<String>,
+    /// The v1 header's re-run template (`rerun`), if any.
+    pub rerun: Option<Rerun<'static>>,
     pub size: u64,
 }
 
@@ -249,6 +251,7 @@ fn recognise(
             label: format!("pid {pid}"),
             start: legacy_tz.to_utc(when).map(|t| t.timestamp_micros()),
             argv: Vec::new(),
+            rerun: None,
             size,
         });
     }
@@ -298,6 +301,7 @@ fn recognise(
             label: h.process.into_owned(),
             start: Some(h.start.timestamp_micros()),
             argv: h.argv.into_iter().map(|a| a.into_owned()).collect(),
+            rerun: h.rerun.map(Rerun::into_owned),
             size,
         }),
         Ok(_) => None,

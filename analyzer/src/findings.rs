@@ -7,10 +7,9 @@ use std::rc::Rc;
 use state_tracer::format::Action;
 
 use crate::analysis::{Proc, Scn};
-use crate::model::{
-    Confidence, Finding, Reproduction, RuleId, ScenarioOutcome, ScenarioRef, Severity,
-};
+use crate::model::{Confidence, Finding, RuleId, ScenarioOutcome, ScenarioRef, Severity};
 use crate::record::{to_time, Micros};
+use crate::repro::reproduction;
 
 /// How strongly one occurrence ties its polluter to its victim (pollution
 /// rules). Ordered weakest first; ranking and `likely_cause` use it.
@@ -323,107 +322,5 @@ pub fn scenario_ref(s: &Scn, procs: &[Proc]) -> ScenarioRef {
         start: to_time(s.start),
         end: s.end.get().map(to_time),
         id: s.id,
-    }
-}
-
-fn shell_quote(s: &str) -> String {
-    if !s.is_empty()
-        && s.bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"-_./=:,@+".contains(&b))
-    {
-        s.to_owned()
-    } else {
-        format!("'{}'", s.replace('\'', r"'\''"))
-    }
-}
-
-fn regex_escape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        if "\\.+*?()|[]{}^$".contains(c) {
-            out.push('\\');
-        }
-        out.push(c);
-    }
-    out
-}
-
-/// How to replay a polluter/victim pair. Same process: polluter then victim
-/// in one process, with the command shape of that process. Two processes
-/// (a feature per process cannot be merged into one): both processes' own
-/// commands, each narrowed to its scenario, in parallel for a concurrent
-/// mutation or one after the other for leftover data.
-fn reproduction(rule: RuleId, a: &Scn, b: &Scn, resource: &str, procs: &[Proc]) -> Reproduction {
-    let name = |s: &Scn| format!("{}: {}", s.feature, s.name);
-    let argv = &procs[b.file as usize].argv;
-    let command = if a.file != b.file {
-        two_processes(rule, a, b, resource, procs)
-    } else if argv.is_empty() {
-        let filter = format!("^(?:{}|{})$", regex_escape(&a.name), regex_escape(&b.name));
-        format!(
-            "<your test command> with only {:?} then {:?}, in one process, one at a time (e.g. cucumber: --concurrency 1 --name {})",
-            name(a),
-            name(b),
-            shell_quote(&filter)
-        )
-    } else {
-        let filter = format!("^(?:{}|{})$", regex_escape(&a.name), regex_escape(&b.name));
-        let base: Vec<String> = argv.iter().map(|s| shell_quote(s)).collect();
-        format!(
-            "BDD_TRACE_STATE=1 {} --concurrency 1 --name {}  # \"{}\" must run before \"{}\"",
-            base.join(" "),
-            shell_quote(&filter),
-            a.name,
-            b.name
-        )
-    };
-    Reproduction {
-        scenarios: vec![name(a), name(b)],
-        command,
-    }
-}
-
-/// The pair ran in two processes: give each process's own command (from its
-/// trace header) narrowed to its scenario with cucumber's `--name`.
-fn two_processes(rule: RuleId, a: &Scn, b: &Scn, resource: &str, procs: &[Proc]) -> String {
-    let (pa, pb) = (&procs[a.file as usize], &procs[b.file as usize]);
-    let parallel = matches!(rule, RuleId::ConcurrentMutation | RuleId::SharedSchema);
-    if pa.argv.is_empty() || pb.argv.is_empty() {
-        return format!(
-            "two processes{}: {:?} in the command of {} (pid {}) and {:?} in the command of {} (pid {}), each selecting only that scenario, with the environment (database) of the traced run",
-            if parallel { ", at the same time" } else { ", polluter first" },
-            format!("{}: {}", a.feature, a.name),
-            pa.label(),
-            pa.pid,
-            format!("{}: {}", b.feature, b.name),
-            pb.label(),
-            pb.pid,
-        );
-    }
-    let cmd = |p: &Proc, s: &Scn| {
-        let base: Vec<String> = p.argv.iter().map(|x| shell_quote(x)).collect();
-        let filter = format!("^{}$", regex_escape(&s.name));
-        format!(
-            "BDD_TRACE_STATE=1 {} --name {}",
-            base.join(" "),
-            shell_quote(&filter)
-        )
-    };
-    if parallel {
-        format!(
-            "{} & {}; wait  # two processes at once, same environment (database) as the traced run; repeat until \"{}\" fails: \"{}\" must touch {} while \"{}\" is between its uses of it",
-            cmd(pb, b),
-            cmd(pa, a),
-            b.name,
-            a.name,
-            resource,
-            b.name
-        )
-    } else {
-        format!(
-            "{}; {}  # one after the other, same environment (database) as the traced run",
-            cmd(pa, a),
-            cmd(pb, b)
-        )
     }
 }

@@ -277,6 +277,7 @@ pub fn generate(g: &GenArgs) -> std::io::Result<Vec<PathBuf>> {
                 tracer: "trace-analyzer gen".into(),
                 start: t0,
                 config: vec![("BDD_SCHEMA_ISOLATION".into(), "true".into())],
+                rerun: None,
             })
             .write_line(&mut buf);
             out.write_all(&buf)?;

@@ -22,6 +22,7 @@ pub mod progress;
 pub mod read;
 pub mod record;
 pub mod render;
+pub mod repro;
 pub mod resources;
 pub mod rules;
 

@@ -90,7 +90,46 @@ pub struct Header<'a> {
         with = "string_pairs"
     )]
     pub config: Vec<(Cow<'a, str>, Cow<'a, str>)>,
+    /// How to re-run one scenario of this process, when the writer knows
+    /// (optional; readers then prefer it to recognising the framework from
+    /// `argv`).
+    #[serde(borrow, default, skip_serializing_if = "Option::is_none")]
+    pub rerun: Option<Rerun<'a>>,
 }
+
+/// The header's `rerun` member: a command that re-runs only the scenarios
+/// it is given. Each `argv` element may contain [`RERUN_SCENARIO`] (replaced
+/// by the scenario's name as the framework selects it: a regular expression
+/// for cucumber and `go test`, the exact test name for libtest and nextest,
+/// the node id for pytest) and [`RERUN_FEATURE`] (the scenario's feature).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Rerun<'a> {
+    /// `cucumber`, `libtest`, `nextest`, `go`, `pytest`, or another name
+    /// (then the placeholder is replaced by the plain scenario name).
+    #[serde(borrow)]
+    pub framework: Cow<'a, str>,
+    #[serde(borrow)]
+    pub argv: Vec<Cow<'a, str>>,
+}
+
+impl Rerun<'_> {
+    /// A copy that borrows nothing.
+    pub fn into_owned(self) -> Rerun<'static> {
+        Rerun {
+            framework: self.framework.into_owned().into(),
+            argv: self
+                .argv
+                .into_iter()
+                .map(|a| a.into_owned().into())
+                .collect(),
+        }
+    }
+}
+
+/// Placeholder for the scenario in [`Rerun::argv`].
+pub const RERUN_SCENARIO: &str = "{scenario}";
+/// Placeholder for the feature in [`Rerun::argv`].
+pub const RERUN_FEATURE: &str = "{feature}";
 
 /// Everything that happened: scenario boundaries, steps and state actions.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

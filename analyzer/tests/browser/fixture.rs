@@ -47,6 +47,7 @@ impl TraceFile {
             tracer: "fixture".into(),
             start: t(0),
             config: Vec::new(),
+            rerun: None,
         })
         .write_line(&mut f.lines);
         f

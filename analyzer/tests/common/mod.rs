@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use state_tracer::format::{
-    Action, Event, Footer, Header, Outcome, Record, Resource, FORMAT_NAME, FORMAT_VERSION,
+    Action, Event, Footer, Header, Outcome, Record, Rerun, Resource, FORMAT_NAME, FORMAT_VERSION,
 };
 use trace_analyzer::{analyze, AnalyzeOptions, Finding, Report, RuleId};
 
@@ -73,6 +73,15 @@ impl Proc {
             tracer: "fixture".into(),
             start: t(start_ms),
             config: vec![],
+            // Recorded as the Rust tracer does for cucumber-rs.
+            rerun: Some(Rerun {
+                framework: "cucumber".into(),
+                argv: vec![
+                    Cow::Owned(format!("target/debug/{label}")),
+                    "--name".into(),
+                    "^{scenario}$".into(),
+                ],
+            }),
         })
         .write_line(&mut lines);
         Proc {
@@ -84,6 +93,23 @@ impl Proc {
             last: t(0),
             footer: true,
         }
+    }
+
+    /// The same process with another command line in its header, and the
+    /// given re-run template (None: none recorded).
+    pub fn with_command(mut self, argv: &[&str], rerun: Option<Rerun<'static>>) -> Proc {
+        let end = self.lines.iter().position(|&b| b == b'\n').unwrap() + 1;
+        let first = String::from_utf8(self.lines[..end - 1].to_vec()).unwrap();
+        let Ok(Record::Header(mut h)) = Record::parse(&first) else {
+            panic!("line 1 is a header");
+        };
+        h.argv = argv.iter().map(|a| Cow::Owned(a.to_string())).collect();
+        h.rerun = rerun;
+        let mut lines = Vec::new();
+        Record::Header(h).write_line(&mut lines);
+        lines.extend_from_slice(&self.lines[end..]);
+        self.lines = lines;
+        self
     }
 
     fn event(

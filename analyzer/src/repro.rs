@@ -1,0 +1,932 @@
+//! Repro hints: the command that replays one polluter/victim pair.
+//!
+//! A hint is only worth printing if it runs as given, and how to run one
+//! scenario depends on the test framework that wrote the trace, not on the
+//! analysis. So this module, and only it, knows frameworks: it takes the
+//! process's re-run template from its trace header (`rerun`, written by a
+//! producer that knows how to re-run its scenarios), else recognises the
+//! framework from the header's `argv`; it narrows each process's own command
+//! to the finding's scenarios with that framework's own selection flag, and
+//! says whether the order of two scenarios in one process can be forced.
+//! A command it does not recognise is given whole, never with invented
+//! flags.
+
+use state_tracer::format::{Rerun, RERUN_FEATURE, RERUN_SCENARIO};
+
+use crate::analysis::{Proc, Scn};
+use crate::model::{Reproduction, RuleId};
+
+/// Test frameworks whose way of selecting one scenario is known.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Framework {
+    /// cucumber-rs: `--name REGEX`, `--concurrency N`; file order.
+    Cucumber,
+    /// `cargo test` / a libtest binary: `--exact NAME…`, `--test-threads N`;
+    /// tests run in name order.
+    Libtest,
+    /// cargo-nextest: `-E 'test(=NAME)'`; one process per test.
+    Nextest,
+    /// `go test` (`-run`) or a compiled Go test binary (`-test.run`):
+    /// source order, one at a time unless the tests call `t.Parallel()`.
+    Go,
+    /// pytest: node ids as arguments, run in the order given.
+    Pytest,
+    /// Named by a header template, not known here: placeholders replaced by
+    /// the plain names, nothing else assumed.
+    Other,
+}
+
+impl Framework {
+    /// The framework a header template names.
+    pub fn from_name(name: &str) -> Framework {
+        match name.to_ascii_lowercase().as_str() {
+            "cucumber" | "cucumber-rs" => Framework::Cucumber,
+            "libtest" | "cargo-test" | "cargo test" => Framework::Libtest,
+            "nextest" | "cargo-nextest" => Framework::Nextest,
+            "go" | "go-test" | "go test" => Framework::Go,
+            "pytest" => Framework::Pytest,
+            _ => Framework::Other,
+        }
+    }
+}
+
+/// A process's command with a slot for the scenarios to select.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Runner {
+    pub framework: Framework,
+    /// Elements may contain [`RERUN_SCENARIO`] / [`RERUN_FEATURE`].
+    pub template: Vec<String>,
+}
+
+/// A scenario to select: its feature and name.
+#[derive(Debug, Clone, Copy)]
+pub struct Pick<'a> {
+    pub feature: &'a str,
+    pub name: &'a str,
+}
+
+/// How two scenarios of one process are to be run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Together {
+    /// One after the other, the first before the second.
+    InOrder,
+    /// At the same time (a concurrent mutation inside one process).
+    AtOnce,
+}
+
+/// A command narrowed to its scenarios, and what it can promise.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Narrowed {
+    pub argv: Vec<String>,
+    /// Why the requested order (or simultaneity) is not guaranteed; `None`
+    /// when the framework enforces it.
+    pub caveat: Option<String>,
+}
+
+impl Runner {
+    /// The header's template when there is one, else the framework
+    /// recognised from `argv`; `None` for a command it cannot narrow.
+    pub fn of(argv: &[String], rerun: Option<&Rerun<'_>>) -> Option<Runner> {
+        if let Some(r) = rerun {
+            let template: Vec<String> = r.argv.iter().map(|a| a.to_string()).collect();
+            if template.iter().any(|a| a.contains(RERUN_SCENARIO)) {
+                return Some(Runner {
+                    framework: Framework::from_name(&r.framework),
+                    template,
+                });
+            }
+        }
+        recognise(argv)
+    }
+
+    /// The command selecting only `pick`.
+    pub fn one(&self, pick: Pick<'_>) -> Vec<String> {
+        self.fill(&[pick])
+    }
+
+    /// The command selecting both scenarios of one process, `first` meant to
+    /// run before `second` (or at once with it).
+    pub fn two(&self, first: Pick<'_>, second: Pick<'_>, how: Together) -> Narrowed {
+        let mut argv = self.fill(&[first, second]);
+        let (f, s) = (first.name, second.name);
+        let caveat = match (self.framework, how) {
+            (Framework::Cucumber, Together::InOrder) => {
+                push_flag(&mut argv, "--concurrency", "1");
+                None
+            }
+            // cucumber runs up to 64 scenarios at once by default.
+            (Framework::Cucumber, Together::AtOnce) => None,
+            (Framework::Libtest, Together::InOrder) => {
+                push_flag(&mut argv, "--test-threads", "1");
+                (f >= s).then(|| {
+                    format!("the order cannot be forced: libtest runs tests in name order, so {s:?} runs before {f:?}")
+                })
+            }
+            (Framework::Libtest, Together::AtOnce) => {
+                push_flag(&mut argv, "--test-threads", "2");
+                None
+            }
+            (Framework::Nextest, _) => Some(
+                "the order cannot be forced: nextest runs each test in a process of its own"
+                    .to_owned(),
+            ),
+            (Framework::Go, Together::InOrder) => Some(format!(
+                "go runs tests in source order, one at a time: {f:?} runs first only if it comes first in the source and neither calls t.Parallel()"
+            )),
+            (Framework::Go, Together::AtOnce) => Some(
+                "they run at the same time only if both call t.Parallel(): the order cannot be forced"
+                    .to_owned(),
+            ),
+            (Framework::Pytest, Together::InOrder) => {
+                push_flag(&mut argv, "-p", "no:randomly");
+                None
+            }
+            (Framework::Pytest, Together::AtOnce) => Some(
+                "pytest runs them one after the other: running them at once cannot be forced"
+                    .to_owned(),
+            ),
+            (Framework::Other, _) => Some(
+                "the order cannot be forced: the header's template does not say how".to_owned(),
+            ),
+        };
+        Narrowed { argv, caveat }
+    }
+
+    /// The template with its placeholders replaced by `picks`.
+    fn fill(&self, picks: &[Pick<'_>]) -> Vec<String> {
+        let mut out = Vec::with_capacity(self.template.len() + picks.len());
+        for el in &self.template {
+            if !el.contains(RERUN_SCENARIO) {
+                let feature = picks.first().map_or("", |p| p.feature);
+                out.push(el.replace(RERUN_FEATURE, feature));
+                continue;
+            }
+            let one = |p: &Pick<'_>, name: &str| {
+                el.replace(RERUN_SCENARIO, name)
+                    .replace(RERUN_FEATURE, p.feature)
+            };
+            match self.framework {
+                // One regular expression selects them all.
+                Framework::Cucumber | Framework::Go => {
+                    let names: Vec<String> = picks
+                        .iter()
+                        .map(|p| regex_name(self.framework, p.name))
+                        .collect();
+                    let name = if names.len() == 1 {
+                        names[0].clone()
+                    } else {
+                        format!("(?:{})", names.join("|"))
+                    };
+                    out.push(one(&picks[0], &name));
+                }
+                // One filterset expression, the alternatives joined by `|`.
+                Framework::Nextest => {
+                    let parts: Vec<String> = picks
+                        .iter()
+                        .map(|p| one(p, &nextest_escape(p.name)))
+                        .collect();
+                    out.push(parts.join(" | "));
+                }
+                // One argument per scenario, in order.
+                Framework::Libtest | Framework::Other => {
+                    out.extend(picks.iter().map(|p| one(p, p.name)));
+                }
+                Framework::Pytest => {
+                    out.extend(picks.iter().map(|p| one(p, &pytest_node(p))));
+                }
+            }
+        }
+        out
+    }
+}
+
+/// Appends `flag value` unless the command already sets `flag`.
+fn push_flag(argv: &mut Vec<String>, flag: &str, value: &str) {
+    let set = argv
+        .iter()
+        .any(|a| a == flag || a.starts_with(&format!("{flag}=")));
+    if !set {
+        argv.push(flag.to_owned());
+        argv.push(value.to_owned());
+    }
+}
+
+/// A name as a regular expression matching exactly it (the template anchors
+/// it). Go's `-run` splits its pattern at `/` into one pattern per subtest
+/// level, so each level is anchored on its own.
+fn regex_name(framework: Framework, name: &str) -> String {
+    if framework == Framework::Go && name.contains('/') {
+        return name
+            .split('/')
+            .map(regex_escape)
+            .collect::<Vec<_>>()
+            .join("$/^");
+    }
+    regex_escape(name)
+}
+
+/// Escapes the characters a nextest filterset matcher treats specially.
+fn nextest_escape(name: &str) -> String {
+    let mut out = String::with_capacity(name.len());
+    for c in name.chars() {
+        if matches!(c, '\\' | '(' | ')' | ',') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// A pytest node id for a scenario: its name when it already is one
+/// (`path::test`), else `feature::name` when the feature is a test file.
+fn pytest_node(p: &Pick<'_>) -> String {
+    if p.name.contains("::") || !p.feature.ends_with(".py") {
+        p.name.to_owned()
+    } else {
+        format!("{}::{}", p.feature, p.name)
+    }
+}
+
+/// The framework of a command line, and the command with a slot for the
+/// scenario (its own selection flags removed); `None` when not recognised.
+pub fn recognise(argv: &[String]) -> Option<Runner> {
+    let base = |p: &str| {
+        p.rsplit('/')
+            .next()
+            .unwrap_or(p)
+            .trim_end_matches(".exe")
+            .to_owned()
+    };
+    let prog = base(argv.first()?);
+    let arg = |i: usize| argv.get(i).map(String::as_str);
+    let runner = |framework, template| {
+        Some(Runner {
+            framework,
+            template,
+        })
+    };
+    // `cargo nextest run …` or `cargo-nextest nextest run …`.
+    if (prog == "cargo" && arg(1) == Some("nextest"))
+        || (prog == "cargo-nextest" && arg(1) == Some("nextest"))
+    {
+        if arg(2) != Some("run") && arg(2) != Some("r") {
+            return None;
+        }
+        let mut t = strip(
+            &argv[..3],
+            &argv[3..],
+            NEXTEST_VALUE_FLAGS,
+            &NEXTEST_DROP,
+            true,
+        );
+        t.extend(["-E".into(), format!("test(={RERUN_SCENARIO})")]);
+        return runner(Framework::Nextest, t);
+    }
+    if prog == "cargo" && arg(1) == Some("test") {
+        // `cargo test [OPTIONS] [FILTER] [-- ARGS]`: the filter and libtest's
+        // own arguments go after `--`.
+        let split = argv.iter().position(|a| a == "--").unwrap_or(argv.len());
+        let mut t = strip(
+            &argv[..2],
+            &argv[2..split],
+            CARGO_TEST_VALUE_FLAGS,
+            &[],
+            true,
+        );
+        t.push("--".into());
+        let libtest_args = argv.get(split + 1..).unwrap_or(&[]);
+        t.extend(strip(
+            &[],
+            libtest_args,
+            LIBTEST_VALUE_FLAGS,
+            &LIBTEST_DROP,
+            true,
+        ));
+        t.extend(["--exact".into(), RERUN_SCENARIO.into()]);
+        return runner(Framework::Libtest, t);
+    }
+    if prog == "go" && arg(1) == Some("test") {
+        let mut t = strip(&argv[..2], &argv[2..], &[], &GO_DROP, false);
+        t.extend(["-run".into(), format!("^{RERUN_SCENARIO}$")]);
+        return runner(Framework::Go, t);
+    }
+    if prog.ends_with(".test") && argv[1..].iter().any(|a| a.starts_with("-test.")) {
+        let mut t = strip(&argv[..1], &argv[1..], &[], &GO_BINARY_DROP, false);
+        t.extend(["-test.run".into(), format!("^{RERUN_SCENARIO}$")]);
+        return runner(Framework::Go, t);
+    }
+    if let Some(at) = pytest_at(argv) {
+        let mut t = strip(
+            &argv[..=at],
+            &argv[at + 1..],
+            PYTEST_VALUE_FLAGS,
+            &PYTEST_DROP,
+            true,
+        );
+        t.push(RERUN_SCENARIO.into());
+        return runner(Framework::Pytest, t);
+    }
+    let rest = &argv[1..];
+    let has = |flags: &[&str]| {
+        rest.iter().any(|a| {
+            flags
+                .iter()
+                .any(|f| a == f || a.starts_with(&format!("{f}=")))
+        })
+    };
+    if has(CUCUMBER_ONLY) {
+        let mut t = strip(
+            &argv[..1],
+            rest,
+            CUCUMBER_VALUE_FLAGS,
+            &CUCUMBER_DROP,
+            false,
+        );
+        t.extend(["--name".into(), format!("^{RERUN_SCENARIO}$")]);
+        return runner(Framework::Cucumber, t);
+    }
+    if is_libtest_binary(&prog) || has(LIBTEST_ONLY) {
+        let mut t = strip(&argv[..1], rest, LIBTEST_VALUE_FLAGS, &LIBTEST_DROP, true);
+        t.extend(["--exact".into(), RERUN_SCENARIO.into()]);
+        return runner(Framework::Libtest, t);
+    }
+    None
+}
+
+/// Index of the element naming pytest: `pytest …`, `py.test …`,
+/// `python -m pytest …`, or a `…/pytest/__main__.py` script.
+fn pytest_at(argv: &[String]) -> Option<usize> {
+    let name = |a: &str| a.rsplit('/').next().unwrap_or(a).to_owned();
+    let first = name(&argv[0]);
+    if first == "pytest" || first == "py.test" || argv[0].ends_with("pytest/__main__.py") {
+        return Some(0);
+    }
+    if first.starts_with("python") && argv.get(1).map(String::as_str) == Some("-m") {
+        return (argv.get(2).map(String::as_str) == Some("pytest")).then_some(2);
+    }
+    None
+}
+
+/// A binary cargo builds for tests: `…/deps/NAME-<16 hex digits>`.
+fn is_libtest_binary(prog: &str) -> bool {
+    prog.rsplit_once('-')
+        .is_some_and(|(_, hash)| hash.len() == 16 && hash.bytes().all(|b| b.is_ascii_hexdigit()))
+}
+
+/// Flags only cucumber-rs has (libtest has none of them).
+const CUCUMBER_ONLY: &[&str] = &[
+    "--name",
+    "-n",
+    "--tags",
+    "-t",
+    "--concurrency",
+    "-c",
+    "--fail-fast",
+    "--retry",
+    "--retry-after",
+    "--retry-tag-filter",
+];
+const CUCUMBER_VALUE_FLAGS: &[&str] = &[
+    "--name",
+    "-n",
+    "--tags",
+    "-t",
+    "--concurrency",
+    "-c",
+    "--retry",
+    "--retry-after",
+    "--retry-tag-filter",
+    "--input",
+    "-i",
+    "--color",
+];
+/// Dropped: they would select other scenarios, or serialise a run meant to
+/// be concurrent (the hint adds `--concurrency 1` when it wants order).
+const CUCUMBER_DROP: [&str; 6] = ["--name", "-n", "--tags", "-t", "--concurrency", "-c"];
+
+/// Flags only libtest has.
+const LIBTEST_ONLY: &[&str] = &[
+    "--exact",
+    "--test-threads",
+    "--nocapture",
+    "--include-ignored",
+    "--ignored",
+    "--show-output",
+    "--skip",
+];
+const LIBTEST_VALUE_FLAGS: &[&str] = &[
+    "--test-threads",
+    "--skip",
+    "--logfile",
+    "--format",
+    "--color",
+    "-Z",
+    "--shuffle-seed",
+];
+const LIBTEST_DROP: [&str; 4] = ["--exact", "--test-threads", "--skip", "--list"];
+
+const CARGO_TEST_VALUE_FLAGS: &[&str] = &[
+    "-p",
+    "--package",
+    "--test",
+    "--bin",
+    "--bench",
+    "--example",
+    "--features",
+    "-F",
+    "--target",
+    "--target-dir",
+    "--manifest-path",
+    "--profile",
+    "-j",
+    "--jobs",
+    "--exclude",
+    "--color",
+    "--config",
+    "-Z",
+    "--message-format",
+];
+
+const NEXTEST_VALUE_FLAGS: &[&str] = &[
+    "-p",
+    "--package",
+    "--test",
+    "--bin",
+    "--features",
+    "-F",
+    "--target",
+    "--target-dir",
+    "--manifest-path",
+    "--cargo-profile",
+    "-P",
+    "--profile",
+    "-j",
+    "--test-threads",
+    "--retries",
+    "--exclude",
+    "-E",
+    "--filterset",
+    "--filter-expr",
+    "--partition",
+    "--color",
+    "--config",
+    "--status-level",
+    "--final-status-level",
+    "--failure-output",
+    "--success-output",
+    "--archive-file",
+    "--workspace-remap",
+];
+const NEXTEST_DROP: [&str; 4] = ["-E", "--filterset", "--filter-expr", "--partition"];
+
+const GO_DROP: [&str; 1] = ["-run"];
+const GO_BINARY_DROP: [&str; 1] = ["-test.run"];
+
+const PYTEST_VALUE_FLAGS: &[&str] = &[
+    "-k",
+    "-m",
+    "-p",
+    "-c",
+    "-o",
+    "-W",
+    "-n",
+    "--rootdir",
+    "--confcutdir",
+    "--basetemp",
+    "--maxfail",
+    "--tb",
+    "--deselect",
+    "--ignore",
+    "--junitxml",
+];
+/// `-n` is pytest-xdist's worker count: other processes, no order.
+const PYTEST_DROP: [&str; 5] = ["-k", "-m", "-n", "--deselect", "--lf"];
+
+/// `head` then the flags of `rest` (with their values) minus those in
+/// `drop`; with `drop_positional`, arguments that are neither flags nor
+/// flag values (test filters, paths) are dropped too. A `--` and what
+/// follows it are kept as they are.
+fn strip(
+    head: &[String],
+    rest: &[String],
+    value_flags: &[&str],
+    drop: &[&str],
+    drop_positional: bool,
+) -> Vec<String> {
+    let mut out: Vec<String> = head.to_vec();
+    let mut i = 0;
+    while i < rest.len() {
+        let a = &rest[i];
+        if a == "--" {
+            out.extend(rest[i..].iter().cloned());
+            break;
+        }
+        let (flag, inline_value) = match a.split_once('=') {
+            Some((f, _)) if a.starts_with('-') => (f, true),
+            _ => (a.as_str(), false),
+        };
+        let takes_value = !inline_value && value_flags.contains(&flag);
+        let end = if takes_value { i + 2 } else { i + 1 }.min(rest.len());
+        let keep = if a.starts_with('-') {
+            !drop.contains(&flag)
+        } else {
+            !drop_positional
+        };
+        if keep {
+            out.extend(rest[i..end].iter().cloned());
+        }
+        i = end;
+    }
+    out
+}
+
+/// Quotes for a POSIX shell, only when needed.
+pub fn shell_quote(s: &str) -> String {
+    if !s.is_empty()
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-_./=:,@+".contains(&b))
+    {
+        s.to_owned()
+    } else {
+        format!("'{}'", s.replace('\'', r"'\''"))
+    }
+}
+
+/// Escapes regular-expression metacharacters (Rust `regex` and Go RE2).
+pub fn regex_escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        if "\\.+*?()|[]{}^$".contains(c) {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// A traced re-run: `BDD_TRACE_STATE=1` then the quoted command.
+fn traced(argv: &[String]) -> String {
+    let words: Vec<String> = argv.iter().map(|s| shell_quote(s)).collect();
+    format!("BDD_TRACE_STATE=1 {}", words.join(" "))
+}
+
+fn pick(s: &Scn) -> Pick<'_> {
+    Pick {
+        feature: &s.feature,
+        name: &s.name,
+    }
+}
+
+fn runner_of(p: &Proc) -> Option<Runner> {
+    Runner::of(&p.argv, p.rerun.as_ref())
+}
+
+/// Whether the rule's harm needs both scenarios running at once.
+fn at_once(rule: RuleId) -> bool {
+    matches!(rule, RuleId::ConcurrentMutation | RuleId::SharedSchema)
+}
+
+/// How to replay a polluter (`a`) / victim (`b`) pair. Same process: one
+/// command selecting both, in order (or at once for a concurrent
+/// mutation). Two processes (a feature per process cannot be merged into
+/// one): each process's own command narrowed to its scenario, in parallel
+/// for a concurrent mutation, one after the other otherwise.
+pub fn reproduction(
+    rule: RuleId,
+    a: &Scn,
+    b: &Scn,
+    resource: &str,
+    procs: &[Proc],
+) -> Reproduction {
+    let name = |s: &Scn| format!("{}: {}", s.feature, s.name);
+    let command = if a.file != b.file {
+        two_processes(rule, a, b, resource, procs)
+    } else {
+        one_process(rule, a, b, &procs[b.file as usize])
+    };
+    Reproduction {
+        scenarios: vec![name(a), name(b)],
+        command,
+    }
+}
+
+/// Polluter and victim ran in the same process.
+fn one_process(rule: RuleId, a: &Scn, b: &Scn, p: &Proc) -> String {
+    let name = |s: &Scn| format!("{}: {}", s.feature, s.name);
+    let how = if at_once(rule) {
+        Together::AtOnce
+    } else {
+        Together::InOrder
+    };
+    let want = match how {
+        Together::AtOnce => format!("{:?} and {:?} at the same time", a.name, b.name),
+        Together::InOrder => format!("{:?} must run before {:?}", a.name, b.name),
+    };
+    if p.argv.is_empty() && p.rerun.is_none() {
+        return format!(
+            "<your test command> selecting only {:?} and {:?}, in one process: {want} (the trace header records no command)",
+            name(a),
+            name(b)
+        );
+    }
+    let Some(runner) = runner_of(p) else {
+        return format!(
+            "{}  # the whole command: how it selects one scenario is not known (record a `rerun` template in the trace header, docs/format.md); {want}, and the order cannot be forced",
+            traced(&p.argv)
+        );
+    };
+    let mut n = runner.two(pick(a), pick(b), how);
+    // cucumber runs in file order: the order holds only if the polluter
+    // came first in the traced run too.
+    if n.caveat.is_none()
+        && how == Together::InOrder
+        && runner.framework == Framework::Cucumber
+        && a.start > b.start
+    {
+        n.caveat = Some(format!(
+            "the order cannot be forced: cucumber runs them in file order, and {:?} comes first",
+            b.name
+        ));
+    }
+    match n.caveat {
+        None => format!("{}  # {want}", traced(&n.argv)),
+        Some(c) => format!(
+            "{}  # {want}; {c}; repeat until {:?} fails",
+            traced(&n.argv),
+            b.name
+        ),
+    }
+}
+
+/// The pair ran in two processes: give each process's own command (from its
+/// trace header) narrowed to its scenario; a command that cannot be
+/// narrowed is given whole.
+fn two_processes(rule: RuleId, a: &Scn, b: &Scn, resource: &str, procs: &[Proc]) -> String {
+    let (pa, pb) = (&procs[a.file as usize], &procs[b.file as usize]);
+    let parallel = at_once(rule);
+    let no_cmd = |p: &Proc| p.argv.is_empty() && p.rerun.is_none();
+    if no_cmd(pa) || no_cmd(pb) {
+        return format!(
+            "two processes{}: {:?} in the command of {} (pid {}) and {:?} in the command of {} (pid {}), each selecting only that scenario, with the environment (database) of the traced run",
+            if parallel { ", at the same time" } else { ", polluter first" },
+            format!("{}: {}", a.feature, a.name),
+            pa.label(),
+            pa.pid,
+            format!("{}: {}", b.feature, b.name),
+            pb.label(),
+            pb.pid,
+        );
+    }
+    let (ra, rb) = (runner_of(pa), runner_of(pb));
+    let cmd = |r: &Option<Runner>, p: &Proc, s: &Scn| match r {
+        Some(r) => traced(&r.one(pick(s))),
+        None => traced(&p.argv),
+    };
+    let (ca, cb) = (cmd(&ra, pa, a), cmd(&rb, pb, b));
+    if ra.is_none() || rb.is_none() {
+        let whole: Vec<&str> = [(&ra, pa), (&rb, pb)]
+            .iter()
+            .filter(|(r, _)| r.is_none())
+            .map(|(_, p)| p.argv[0].as_str())
+            .collect();
+        return format!(
+            "{cb} & {ca}; wait  # started together, as traced; {} run whole: how it selects one scenario is not known (a `rerun` template in its trace header would say, docs/format.md); repeat until {:?} fails",
+            whole.join(" and "),
+            b.name
+        );
+    }
+    if parallel {
+        format!(
+            "{cb} & {ca}; wait  # two processes at once, same environment (database) as the traced run; repeat until \"{}\" fails: \"{}\" must touch {} while \"{}\" is between its uses of it",
+            b.name, a.name, resource, b.name
+        )
+    } else {
+        format!("{ca}; {cb}  # one after the other, same environment (database) as the traced run")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::borrow::Cow;
+
+    fn argv(s: &str) -> Vec<String> {
+        s.split(' ').map(str::to_owned).collect()
+    }
+
+    fn p<'a>(feature: &'a str, name: &'a str) -> Pick<'a> {
+        Pick { feature, name }
+    }
+
+    fn shell(argv: &[String]) -> String {
+        argv.iter()
+            .map(|s| shell_quote(s))
+            .collect::<Vec<_>>()
+            .join(" ")
+    }
+
+    fn one(cmd: &str, feature: &str, name: &str) -> String {
+        let r = recognise(&argv(cmd)).unwrap_or_else(|| panic!("not recognised: {cmd}"));
+        shell(&r.one(p(feature, name)))
+    }
+
+    #[test]
+    fn cucumber_selects_by_anchored_name_and_runs_one_at_a_time_for_order() {
+        let cmd = "target/debug/bdd --tags @db -c 4 --fail-fast";
+        let r = recognise(&argv(cmd)).unwrap();
+        assert_eq!(r.framework, Framework::Cucumber);
+        assert_eq!(
+            shell(&r.one(p("auth", "Log in (admin)"))),
+            r"target/debug/bdd --fail-fast --name '^Log in \(admin\)$'"
+        );
+        let n = r.two(p("f", "a.b"), p("f", "c"), Together::InOrder);
+        assert_eq!(
+            shell(&n.argv),
+            r"target/debug/bdd --fail-fast --name '^(?:a\.b|c)$' --concurrency 1"
+        );
+        assert_eq!(n.caveat, None);
+        let n = r.two(p("f", "a"), p("f", "c"), Together::AtOnce);
+        assert!(
+            !n.argv.contains(&"--concurrency".to_owned()),
+            "{:?}",
+            n.argv
+        );
+    }
+
+    #[test]
+    fn libtest_binaries_and_cargo_test_select_with_exact() {
+        assert_eq!(
+            one(
+                "/w/target/debug/deps/api-0123456789abcdef users --nocapture",
+                "api",
+                "db::users::insert"
+            ),
+            "/w/target/debug/deps/api-0123456789abcdef --nocapture --exact db::users::insert"
+        );
+        assert_eq!(
+            one(
+                "cargo test -p api --test db users -- --test-threads 4 --nocapture",
+                "db",
+                "t1"
+            ),
+            "cargo test -p api --test db -- --nocapture --exact t1"
+        );
+    }
+
+    #[test]
+    fn libtest_order_is_name_order_so_only_a_sorted_pair_keeps_it() {
+        let r = recognise(&argv("target/debug/deps/x-0123456789abcdef")).unwrap();
+        let n = r.two(p("x", "a_first"), p("x", "b_then"), Together::InOrder);
+        assert_eq!(
+            shell(&n.argv),
+            "target/debug/deps/x-0123456789abcdef --exact a_first b_then --test-threads 1"
+        );
+        assert_eq!(n.caveat, None);
+        let n = r.two(p("x", "z_polluter"), p("x", "a_victim"), Together::InOrder);
+        assert!(
+            n.caveat.unwrap().contains("cannot be forced"),
+            "libtest would run a_victim first"
+        );
+    }
+
+    #[test]
+    fn nextest_selects_with_a_filterset() {
+        assert_eq!(
+            one(
+                "cargo nextest run -p api -E test(/users/) --no-fail-fast users",
+                "api",
+                "t(1)"
+            ),
+            r"cargo nextest run -p api --no-fail-fast -E 'test(=t\(1\))'"
+        );
+        let r = recognise(&argv("cargo nextest run")).unwrap();
+        let n = r.two(p("f", "a"), p("f", "b"), Together::InOrder);
+        assert_eq!(shell(&n.argv), "cargo nextest run -E 'test(=a) | test(=b)'");
+        assert!(n.caveat.is_some());
+    }
+
+    #[test]
+    fn go_test_selects_with_an_anchored_run_pattern() {
+        assert_eq!(
+            one(
+                "go test ./store -run=TestA -count 1 -p 3",
+                "store",
+                "TestInsert"
+            ),
+            "go test ./store -count 1 -p 3 -run '^TestInsert$'"
+        );
+        assert_eq!(
+            one("go test ./...", "store", "TestUsers/admin"),
+            "go test ./... -run '^TestUsers$/^admin$'"
+        );
+        assert_eq!(
+            one(
+                "/tmp/go-build1/b001/store.test -test.v=true -test.run=X",
+                "store",
+                "TestA"
+            ),
+            "/tmp/go-build1/b001/store.test -test.v=true -test.run '^TestA$'"
+        );
+        let r = recognise(&argv("go test ./store")).unwrap();
+        let n = r.two(p("s", "TestA"), p("s", "TestB"), Together::InOrder);
+        assert_eq!(shell(&n.argv), "go test ./store -run '^(?:TestA|TestB)$'");
+        assert!(n.caveat.unwrap().contains("source order"));
+    }
+
+    #[test]
+    fn pytest_selects_node_ids_in_order() {
+        assert_eq!(
+            one(
+                "pytest tests/ -x -k users -p xdist -n 4",
+                "tests/test_users.py",
+                "test_insert[pg]"
+            ),
+            "pytest -x -p xdist 'tests/test_users.py::test_insert[pg]'"
+        );
+        assert_eq!(
+            one(
+                "/usr/bin/python3 -m pytest -q",
+                "users",
+                "tests/test_users.py::test_a"
+            ),
+            "/usr/bin/python3 -m pytest -q tests/test_users.py::test_a"
+        );
+        let r = recognise(&argv("pytest")).unwrap();
+        let n = r.two(p("t.py", "test_b"), p("t.py", "test_a"), Together::InOrder);
+        assert_eq!(
+            shell(&n.argv),
+            "pytest t.py::test_b t.py::test_a -p no:randomly"
+        );
+        assert_eq!(n.caveat, None, "pytest runs node ids in the order given");
+    }
+
+    #[test]
+    fn an_unknown_command_is_not_narrowed() {
+        for cmd in [
+            "target/debug/auth",
+            "./run-tests.sh --fast",
+            "node test.js",
+            "cargo run",
+        ] {
+            assert_eq!(recognise(&argv(cmd)), None, "{cmd}");
+        }
+    }
+
+    #[test]
+    fn a_header_template_wins_over_the_command_line() {
+        let rerun = Rerun {
+            framework: "cucumber".into(),
+            argv: vec![
+                "bdd-demo".into(),
+                "feature".into(),
+                Cow::Borrowed("{feature}"),
+                "--name".into(),
+                "^{scenario}$".into(),
+            ],
+        };
+        let r = Runner::of(&argv("bdd-demo feature auth"), Some(&rerun)).unwrap();
+        assert_eq!(r.framework, Framework::Cucumber);
+        assert_eq!(
+            shell(&r.one(p("auth", "Log in?"))),
+            r"bdd-demo feature auth --name '^Log in\?$'"
+        );
+        // Without it, the command is not recognised.
+        assert_eq!(Runner::of(&argv("bdd-demo feature auth"), None), None);
+        // A template without the placeholder cannot select: ignored.
+        let useless = Rerun {
+            framework: "pytest".into(),
+            argv: vec!["pytest".into()],
+        };
+        let r = Runner::of(
+            &argv("target/debug/deps/x-0123456789abcdef"),
+            Some(&useless),
+        );
+        assert_eq!(r.unwrap().framework, Framework::Libtest);
+    }
+
+    #[test]
+    fn an_unknown_framework_template_gets_plain_names_one_argument_each() {
+        let rerun = Rerun {
+            framework: "jest".into(),
+            argv: vec![
+                "npx".into(),
+                "jest".into(),
+                "-t".into(),
+                "{scenario}".into(),
+            ],
+        };
+        let r = Runner::of(&[], Some(&rerun)).unwrap();
+        assert_eq!(r.framework, Framework::Other);
+        let n = r.two(p("f", "a b"), p("f", "c"), Together::InOrder);
+        assert_eq!(shell(&n.argv), "npx jest -t 'a b' c");
+        assert!(n.caveat.unwrap().contains("cannot be forced"));
+    }
+
+    #[test]
+    fn quoting_survives_the_shell() {
+        assert_eq!(shell_quote("it's"), r"'it'\''s'");
+        assert_eq!(shell_quote(""), "''");
+        assert_eq!(shell_quote("a/b-c.d=e"), "a/b-c.d=e");
+        assert_eq!(regex_escape("a+b (c)"), r"a\+b \(c\)");
+    }
+}
