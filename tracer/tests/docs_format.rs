@@ -68,12 +68,52 @@ fn the_python_writer_produces_a_readable_file() {
             "PROCESS_START",
             "SCENARIO_START",
             "DB_CLEANUP",
+            "DB_DELETE",
             "JWT_ROTATE",
             "SCENARIO_END",
             "PROCESS_END"
         ]
     );
-    let end = &trace.events[4];
+    assert_eq!(
+        trace.events[2].rows, None,
+        "a TRUNCATE-like cleanup reports no count"
+    );
+    assert_eq!(
+        trace.events[3].rows,
+        Some(2),
+        "the scoped delete says what it deleted"
+    );
+    let end = &trace.events[5];
     assert_eq!(end.scenario_id, Some(1));
     assert_eq!(end.outcome, Some(state_tracer::format::Outcome::Passed));
+}
+
+#[test]
+fn the_python_writer_keeps_file_names_ascii() {
+    if std::process::Command::new("python3")
+        .arg("--version")
+        .output()
+        .is_err()
+    {
+        eprintln!("python3 not installed; skipping the Python example check");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let out = std::process::Command::new("python3")
+        .arg("-c")
+        .arg(block(&doc(), "python"))
+        .env("BDD_TRACE_DIR", dir.path())
+        .env("BDD_TRACE_RUN_ID", "ci-\u{e9}\u{540d}-1")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let names: Vec<String> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    assert_eq!(names.len(), 1, "{names:?}");
+    assert!(
+        names[0].starts_with("bdd-state-trace-ci-__-1-"),
+        "non-ASCII letters become _: {names:?}"
+    );
 }

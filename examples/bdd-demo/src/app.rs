@@ -42,14 +42,24 @@ impl App {
         App { db, jwt, network }
     }
 
-    /// Creates a user; fails if the name is taken.
-    pub async fn register(&self, username: &str, password: &str, role: &str) -> Result<()> {
-        sqlx::query("INSERT INTO users (username, password_hash, role) VALUES ($1, $2, $3)")
-            .bind(username)
-            .bind(password_hash(username, password))
-            .bind(role)
-            .execute(&self.db.pool)
-            .await?;
+    /// Creates a user; fails if the name is taken. `by` names the writer
+    /// (kept in `written_by` for the accuracy harness).
+    pub async fn register(
+        &self,
+        username: &str,
+        password: &str,
+        role: &str,
+        by: &str,
+    ) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO users (username, password_hash, role, written_by) VALUES ($1, $2, $3, $4)",
+        )
+        .bind(username)
+        .bind(password_hash(username, password))
+        .bind(role)
+        .bind(by)
+        .execute(&self.db.pool)
+        .await?;
         Ok(())
     }
 
@@ -87,14 +97,15 @@ impl App {
     }
 
     /// Greets a registered user and records the greeting.
-    pub async fn greet(&self, username: &str) -> Result<String> {
+    pub async fn greet(&self, username: &str, by: &str) -> Result<String> {
         if self.find_user(username).await?.is_none() {
             return Err(format!("cannot greet {username:?}: unknown user").into());
         }
         let message = format!("Hello, {username}!");
-        sqlx::query("INSERT INTO greetings (username, message) VALUES ($1, $2)")
+        sqlx::query("INSERT INTO greetings (username, message, written_by) VALUES ($1, $2, $3)")
             .bind(username)
             .bind(&message)
+            .bind(by)
             .execute(&self.db.pool)
             .await?;
         Ok(message)
@@ -140,7 +151,7 @@ impl App {
     }
 
     /// Makes a user an admin; admins only.
-    pub async fn promote(&self, token: &str, username: &str) -> Result<()> {
+    pub async fn promote(&self, token: &str, username: &str, by: &str) -> Result<()> {
         let claims = self.authenticate(token)?;
         if claims.role != "admin" {
             return Err(format!("403 forbidden: {} is not an admin", claims.sub).into());
@@ -152,9 +163,10 @@ impl App {
         if done.rows_affected() == 0 {
             return Err(format!("no such user {username:?}").into());
         }
-        sqlx::query("INSERT INTO audit_log (username, event) VALUES ($1, $2)")
+        sqlx::query("INSERT INTO audit_log (username, event, written_by) VALUES ($1, $2, $3)")
             .bind(&claims.sub)
             .bind(format!("promoted {username}"))
+            .bind(by)
             .execute(&self.db.pool)
             .await?;
         Ok(())

@@ -11,9 +11,16 @@ use std::path::PathBuf;
 use std::str::FromStr;
 
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
-use sqlx::{AnyPool, Executor as _};
+use sqlx::{AnyPool, Executor as _, Row as _};
+use tracing::instrument::WithSubscriber as _;
+use tracing::subscriber::NoSubscriber;
 
+use crate::truth::{self, Deleted};
 use crate::Result;
+
+/// The provenance column of every table: which scenario wrote the row
+/// ([`truth::writer_tag`]). Only the accuracy harness reads it.
+const WRITTEN_BY: &str = "written_by TEXT NOT NULL DEFAULT ''";
 
 /// Which engine the URL names.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -147,12 +154,12 @@ impl Db {
         let ddl = [
             format!(
                 "CREATE TABLE IF NOT EXISTS users (id {id}, username TEXT NOT NULL UNIQUE, \
-                 password_hash TEXT NOT NULL, role TEXT NOT NULL DEFAULT 'user')"
+                 password_hash TEXT NOT NULL, role TEXT NOT NULL DEFAULT 'user', {WRITTEN_BY})"
             ),
             format!(
-                "CREATE TABLE IF NOT EXISTS greetings (id {id}, username TEXT NOT NULL, message TEXT NOT NULL)"
+                "CREATE TABLE IF NOT EXISTS greetings (id {id}, username TEXT NOT NULL, message TEXT NOT NULL, {WRITTEN_BY})"
             ),
-            format!("CREATE TABLE IF NOT EXISTS audit_log (id {id}, username TEXT NOT NULL, event TEXT NOT NULL)"),
+            format!("CREATE TABLE IF NOT EXISTS audit_log (id {id}, username TEXT NOT NULL, event TEXT NOT NULL, {WRITTEN_BY})"),
         ];
         match self.backend {
             Backend::Sqlite => {
@@ -176,23 +183,52 @@ impl Db {
         Ok(())
     }
 
-    /// The after-scenario hook's cleanup: every row of every table.
-    pub async fn clean_all_tables(&self) -> Result<()> {
+    /// The after-scenario hook's cleanup: every row of every table. Returns
+    /// what it really deleted, by table and writer (ground truth for the
+    /// accuracy harness, see [`crate::truth`]).
+    pub async fn clean_all_tables(&self) -> Result<Vec<Deleted>> {
+        let mut deleted = Vec::new();
         match self.backend {
             Backend::Postgres => {
-                self.pool
-                    .execute(format!("TRUNCATE {}", TABLES.join(", ")).as_str())
+                let mut tx = self.pool.begin().await?;
+                // What the TRUNCATE is about to remove, read under the lock
+                // it takes anyway, and untraced: the trace shows the suite's
+                // own cleanup (one TRUNCATE, no row count), nothing more.
+                let seen = async {
+                    tx.execute(
+                        format!("LOCK TABLE {} IN ACCESS EXCLUSIVE MODE", TABLES.join(", "))
+                            .as_str(),
+                    )
                     .await?;
+                    let mut seen = Vec::new();
+                    for table in TABLES {
+                        let rows = sqlx::query(&format!("SELECT written_by FROM {table}"))
+                            .fetch_all(&mut *tx)
+                            .await?;
+                        seen.extend(truth::tally(table, rows.iter().map(|r| r.get(0))));
+                    }
+                    Ok::<_, sqlx::Error>(seen)
+                }
+                .with_subscriber(NoSubscriber::default())
+                .await?;
+                tx.execute(format!("TRUNCATE {}", TABLES.join(", ")).as_str())
+                    .await?;
+                tx.commit().await?;
+                deleted = seen;
             }
             Backend::Sqlite => {
                 let mut tx = self.pool.begin().await?;
                 for table in TABLES {
-                    tx.execute(format!("DELETE FROM {table}").as_str()).await?;
+                    // RETURNING: exactly the rows this statement deleted.
+                    let rows = sqlx::query(&format!("DELETE FROM {table} RETURNING written_by"))
+                        .fetch_all(&mut *tx)
+                        .await?;
+                    deleted.extend(truth::tally(table, rows.iter().map(|r| r.get(0))));
                 }
                 tx.commit().await?;
             }
         }
-        Ok(())
+        Ok(deleted)
     }
 
     /// Drops this process's private schema (PostgreSQL isolation) and closes

@@ -11,6 +11,7 @@
 //!   binary per package. The cucumber World, steps and hooks live in the
 //!   `bdd-demo` binary (`src/steps.rs`), where cucumber collects them.
 
+pub mod accuracy;
 pub mod app;
 pub mod config;
 pub mod db;
@@ -18,6 +19,7 @@ pub mod jwt;
 pub mod latency;
 pub mod runner;
 pub mod summary;
+pub mod truth;
 
 /// Errors of the application under test, as a user of the service sees them.
 pub type Error = Box<dyn std::error::Error + Send + Sync>;

@@ -16,6 +16,7 @@ use bdd_demo::db::Db;
 use bdd_demo::jwt::{JwtSecrets, INITIAL_SECRET};
 use bdd_demo::latency::Jitter;
 use bdd_demo::runner::{self, FEATURES};
+use bdd_demo::truth::writer_tag;
 use clap::{Parser, Subcommand};
 use cucumber::World as _;
 use futures::FutureExt as _;
@@ -51,6 +52,12 @@ enum Cmd {
         #[arg(required = true)]
         dirs: Vec<std::path::PathBuf>,
     },
+    /// Score the analyzer against ground truth: each DIR holds one run's
+    /// `report.json` and `truth.jsonl` (scripts/accuracy.sh writes them).
+    Accuracy {
+        #[arg(required = true)]
+        dirs: Vec<std::path::PathBuf>,
+    },
     /// Run features as separate processes (all of them by default).
     Suite {
         /// One process after another instead of all at once.
@@ -78,6 +85,20 @@ fn main() -> ExitCode {
             } else {
                 ExitCode::from(2)
             }
+        }
+        Cmd::Accuracy { dirs } => {
+            let mut scores = Vec::new();
+            for d in &dirs {
+                match bdd_demo::accuracy::score_dir(d) {
+                    Ok(s) => scores.push(s),
+                    Err(e) => {
+                        eprintln!("bdd-demo: {e}");
+                        return ExitCode::from(2);
+                    }
+                }
+            }
+            print!("{}", bdd_demo::accuracy::render(&scores));
+            ExitCode::SUCCESS
         }
         Cmd::Suite {
             sequential,
@@ -179,9 +200,15 @@ fn run_feature(name: &str, cucumber_args: &[String]) -> ExitCode {
             // Records every scenario, step and hook action; what the steps
             // do is attributed to their scenario with no code in the steps.
             .trace_state(
-                Hooks::new().after(|_feature, _rule, _scenario, _finished, _world| {
-                    steps::after_scenario().boxed_local()
-                }),
+                Hooks::new()
+                    .before(|feature, _rule, scenario, world: &mut steps::DemoWorld| {
+                        world.by = writer_tag(std::process::id(), &feature.name, &scenario.name);
+                        async {}.boxed_local()
+                    })
+                    .after(|feature, _rule, scenario, _finished, _world| {
+                        let by = writer_tag(std::process::id(), &feature.name, &scenario.name);
+                        async move { steps::after_scenario(&by).await }.boxed_local()
+                    }),
             )
             .with_cli(cli)
             .run(path)

@@ -42,6 +42,9 @@ pub struct DemoWorld {
     greeting: Option<Result<String, String>>,
     page: Option<Result<String, String>>,
     listing: Option<Result<Vec<User>, String>>,
+    /// This scenario as the `written_by` of the rows it writes
+    /// ([`bdd_demo::truth::writer_tag`]; set by the before hook).
+    pub by: String,
 }
 
 impl DemoWorld {
@@ -52,6 +55,7 @@ impl DemoWorld {
             greeting: None,
             page: None,
             listing: None,
+            by: String::new(),
         }
     }
 }
@@ -67,25 +71,25 @@ async fn service_is_up(_w: &mut DemoWorld) {
 }
 
 #[given(expr = "a registered user {string} with password {string}")]
-async fn registered_user(_w: &mut DemoWorld, name: String, password: String) {
+async fn registered_user(w: &mut DemoWorld, name: String, password: String) {
     app()
-        .register(&name, &password, "user")
+        .register(&name, &password, "user", &w.by)
         .await
         .expect("registration succeeds");
 }
 
 #[given(expr = "a registered admin {string} with password {string}")]
-async fn registered_admin(_w: &mut DemoWorld, name: String, password: String) {
+async fn registered_admin(w: &mut DemoWorld, name: String, password: String) {
     app()
-        .register(&name, &password, "admin")
+        .register(&name, &password, "admin", &w.by)
         .await
         .expect("registration succeeds");
 }
 
 #[when(expr = "{string} registers with password {string}")]
-async fn registers(_w: &mut DemoWorld, name: String, password: String) {
+async fn registers(w: &mut DemoWorld, name: String, password: String) {
     app()
-        .register(&name, &password, "user")
+        .register(&name, &password, "user", &w.by)
         .await
         .expect("registration succeeds");
 }
@@ -116,7 +120,7 @@ async fn log_in(w: &mut DemoWorld, name: &str, password: &str) {
 #[given(expr = "{string} is logged in")]
 async fn is_logged_in(w: &mut DemoWorld, name: String) {
     let token = async {
-        app().register(&name, "pw", "user").await?;
+        app().register(&name, "pw", "user", &w.by).await?;
         app().login(&name, "pw").await
     }
     .await
@@ -179,7 +183,7 @@ async fn token_names(w: &mut DemoWorld, name: String) {
 
 #[when(expr = "{string} is greeted")]
 async fn greeted(w: &mut DemoWorld, name: String) {
-    w.greeting = Some(app().greet(&name).await.map_err(err));
+    w.greeting = Some(app().greet(&name, &w.by).await.map_err(err));
 }
 
 #[then(expr = "the greeting is {string}")]
@@ -229,10 +233,10 @@ async fn greetings_recorded(_w: &mut DemoWorld, count: i64, name: String) {
 }
 
 #[given(expr = "the admin {string} and the user {string} are registered")]
-async fn admin_and_user(_w: &mut DemoWorld, admin: String, user: String) {
+async fn admin_and_user(w: &mut DemoWorld, admin: String, user: String) {
     async {
-        app().register(&admin, "admin-pw", "admin").await?;
-        app().register(&user, "user-pw", "user").await
+        app().register(&admin, "admin-pw", "admin", &w.by).await?;
+        app().register(&user, "user-pw", "user", &w.by).await
     }
     .await
     .expect("registration succeeds");
@@ -272,10 +276,10 @@ async fn forbidden(w: &mut DemoWorld) {
 }
 
 #[when(expr = "{string} promotes {string}")]
-async fn promotes(_w: &mut DemoWorld, admin: String, user: String) {
+async fn promotes(w: &mut DemoWorld, admin: String, user: String) {
     async {
         let token = app().login(&admin, "admin-pw").await?;
-        app().promote(&token, &user).await
+        app().promote(&token, &user, &w.by).await
     }
     .await
     .expect("promotion succeeds");
@@ -293,9 +297,12 @@ async fn is_admin(_w: &mut DemoWorld, name: String) {
 
 /// The after-scenario hook: empty every table, and (unless `BDD_JWT_RESET`
 /// is off) put the signing secret back.
-pub async fn after_scenario() {
-    if let Err(e) = app().db.clean_all_tables().await {
-        eprintln!("bdd-demo: cleanup failed: {e}");
+/// `by` is the scenario whose hook this is ([`bdd_demo::truth::writer_tag`]):
+/// what its cleanup deleted goes to the ground truth.
+pub async fn after_scenario(by: &str) {
+    match app().db.clean_all_tables().await {
+        Ok(deleted) => bdd_demo::truth::record(by, &deleted),
+        Err(e) => eprintln!("bdd-demo: cleanup failed: {e}"),
     }
     if config().jwt_reset {
         app().jwt.reset();

@@ -1,0 +1,75 @@
+#!/usr/bin/env bash
+# The accuracy harness: runs the demo suite N times (default 20), each run
+# traced and with ground truth on (BDD_GROUND_TRUTH: every cleanup records
+# which rows it really deleted and which scenario had written them), analyzes
+# each run with `trace-analyzer report --format json`, and scores the
+# analyzer against the ground truth (`bdd-demo accuracy`, see
+# examples/bdd-demo/src/accuracy.rs): top-1, likely-cause polluters per
+# failed victim, errors on passing scenarios no one harmed.
+#
+#   scripts/accuracy.sh [N] [options]
+#
+#   N                    runs (default 20)
+#   --postgres           start a throw-away PostgreSQL server (scripts/lib/pg.sh)
+#   --database-url URL   default: a fresh SQLite file per run
+#   --seed S             BDD_SEED: repeatable simulated network latencies
+#   --out DIR            default: accuracy-output/<timestamp>
+#
+# Writes DIR/run-NNN/{traces/,suite.log,truth.jsonl,report.json} and
+# DIR/accuracy.md (the table, also printed). Exits 0 when every run was
+# scored, 2 on a usage or scoring error. docs/accuracy.md has the results.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source scripts/lib/common.sh
+
+usage() { sed -n '2,21p' "$0" | sed 's/^# \{0,1\}//'; }
+
+runs=20
+database_url=${DATABASE_URL:-}
+postgres=false
+seed=${BDD_SEED:-}
+out="accuracy-output/$(date -u +%Y%m%dT%H%M%SZ)"
+while (($#)); do
+  case "$1" in
+    --postgres) postgres=true; shift ;;
+    --database-url) database_url=$2; shift 2 ;;
+    --seed) seed=$2; shift 2 ;;
+    --out) out=$2; shift 2 ;;
+    -h|--help) usage; exit 0 ;;
+    [0-9]*) runs=$1; shift ;;
+    *) echo "unknown option $1" >&2; usage >&2; exit 2 ;;
+  esac
+done
+[[ "$runs" =~ ^[1-9][0-9]*$ ]] || { echo "N must be a positive number" >&2; exit 2; }
+
+build_binaries
+out=$(abs_dir "$out")
+if [[ $postgres == true ]]; then
+  source scripts/lib/pg.sh
+  pg_start
+  database_url=$PG_URL
+fi
+
+echo "== $runs run(s) of the demo suite, db=${database_url:-fresh SQLite file per run}${seed:+, seed=$seed}"
+dirs=()
+for i in $(seq 1 "$runs"); do
+  dir=$(printf '%s/run-%03d' "$out" "$i")
+  mkdir -p "$dir"
+  run_id="accuracy-$(date -u +%Y%m%dT%H%M%S)-$i-$$"
+  url=${database_url:-"sqlite://$dir/suite.sqlite"}
+  set +e
+  env DATABASE_URL="$url" BDD_SCHEMA_ISOLATION=false ${seed:+BDD_SEED="$seed"} \
+    BDD_GROUND_TRUTH="$dir/truth.jsonl" BDD_TRACE_STATE=1 BDD_TRACE_DIR="$dir/traces" \
+    BDD_TRACE_RUN_ID="$run_id" "$BDD_DEMO" suite >"$dir/suite.log" 2>&1
+  rc=$?
+  set -e
+  touch "$dir/truth.jsonl"
+  "$TRACE_ANALYZER" report "$dir/traces" --run "$run_id" --format json --fail-on never -o "$dir/report.json"
+  echo "   run $i: suite $([[ $rc == 0 ]] && echo passed || echo FAILED)"
+  dirs+=("$dir")
+done
+
+echo
+"$BDD_DEMO" accuracy "${dirs[@]}" | tee "$out/accuracy.md"
+echo
+echo "Runs: $out/run-*/ (report.json, truth.jsonl, traces/, suite.log)"
