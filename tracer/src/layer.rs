@@ -424,7 +424,7 @@ fn header(cfg: &Config, start: chrono::DateTime<chrono::Utc>) -> Header<'static>
         tracer: concat!("state-tracer ", env!("CARGO_PKG_VERSION")).into(),
         start,
         config,
-        rerun: None,
+        rerun: crate::rerun::template(&scrubbed_argv()),
     }
 }
 

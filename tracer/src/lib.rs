@@ -108,6 +108,7 @@ pub mod config;
 pub mod cucumber;
 pub mod file;
 pub mod format;
+pub mod rerun;
 pub mod secret;
 pub mod sql;
 

@@ -156,6 +156,9 @@ fn run_feature(name: &str, cucumber_args: &[String]) -> ExitCode {
         // Before the tracer reads it: label this process by its feature.
         std::env::set_var("BDD_TRACE_PROCESS", name);
     }
+    // cucumber's builder runs after init(): say now, for the trace header's
+    // re-run template, that this process's arguments go to cucumber.
+    state_tracer::rerun::declare(state_tracer::rerun::Framework::Cucumber);
     let _trace = state_tracer::init();
 
     let cli = match cucumber::cli::Opts::<_, _, _, cucumber::cli::Empty>::try_parse_from(
