@@ -42,13 +42,7 @@ while (($#)); do
 done
 [[ "$runs" =~ ^[1-9][0-9]*$ ]] || { echo "N must be a positive number" >&2; exit 2; }
 
-build_binaries
-out=$(abs_dir "$out")
-if [[ $postgres == true ]]; then
-  source scripts/lib/pg.sh
-  pg_start
-  database_url=$PG_URL
-fi
+prepare_runs
 
 echo "== $runs run(s) of the demo suite, db=${database_url:-fresh SQLite file per run}${seed:+, seed=$seed}"
 dirs=()

@@ -59,13 +59,7 @@ while (($#)); do
 done
 [[ "$iterations" =~ ^[1-9][0-9]*$ ]] || { echo "N must be a positive number" >&2; exit 2; }
 
-build_binaries
-out=$(abs_dir "$out")
-if [[ $postgres == true ]]; then
-  source scripts/lib/pg.sh
-  pg_start
-  database_url=$PG_URL
-fi
+prepare_runs
 
 echo "== $iterations iteration(s): $mode, isolation=$isolation, jwt_reset=$jwt_reset, db=${database_url:-fresh SQLite file per iteration}${seed:+, seed=$seed}"
 suite_args=(suite)

@@ -22,3 +22,16 @@ build_binaries() {
 abs_dir() {
   mkdir -p "$1" && (cd "$1" && pwd)
 }
+
+# Shared set-up of the multi-run scripts (validate-test-suite.sh,
+# accuracy.sh): builds the binaries, makes $out absolute, and with
+# postgres=true starts a throw-away server and points database_url at it.
+prepare_runs() {
+  build_binaries
+  out=$(abs_dir "$out")
+  if [[ $postgres == true ]]; then
+    source scripts/lib/pg.sh
+    pg_start
+    database_url=$PG_URL
+  fi
+}
