@@ -625,14 +625,15 @@ fn one_process(rule: RuleId, a: &Scn, b: &Scn, p: &Proc) -> String {
         Together::AtOnce => format!("{:?} and {:?} at the same time", a.name, b.name),
         Together::InOrder => format!("{:?} must run before {:?}", a.name, b.name),
     };
-    if p.argv.is_empty() && p.rerun.is_none() {
+    let runner = runner_of(p);
+    if runner.is_none() && p.argv.is_empty() {
         return format!(
             "<your test command> selecting only {:?} and {:?}, in one process: {want} (the trace header records no command)",
             name(a),
             name(b)
         );
     }
-    let Some(runner) = runner_of(p) else {
+    let Some(runner) = runner else {
         return format!(
             "{}  # the whole command: how it selects one scenario is not known (record a `rerun` template in the trace header, docs/format.md); {want}, and the order cannot be forced",
             traced(&p.argv)
@@ -667,8 +668,10 @@ fn one_process(rule: RuleId, a: &Scn, b: &Scn, p: &Proc) -> String {
 fn two_processes(rule: RuleId, a: &Scn, b: &Scn, resource: &str, procs: &[Proc]) -> String {
     let (pa, pb) = (&procs[a.file as usize], &procs[b.file as usize]);
     let parallel = at_once(rule);
-    let no_cmd = |p: &Proc| p.argv.is_empty() && p.rerun.is_none();
-    if no_cmd(pa) || no_cmd(pb) {
+    let (ra, rb) = (runner_of(pa), runner_of(pb));
+    // A header with neither a usable template nor a command line.
+    let no_cmd = |r: &Option<Runner>, p: &Proc| r.is_none() && p.argv.is_empty();
+    if no_cmd(&ra, pa) || no_cmd(&rb, pb) {
         return format!(
             "two processes{}: {:?} in the command of {} (pid {}) and {:?} in the command of {} (pid {}), each selecting only that scenario, with the environment (database) of the traced run",
             if parallel { ", at the same time" } else { ", polluter first" },
@@ -680,7 +683,6 @@ fn two_processes(rule: RuleId, a: &Scn, b: &Scn, resource: &str, procs: &[Proc])
             pb.pid,
         );
     }
-    let (ra, rb) = (runner_of(pa), runner_of(pb));
     let cmd = |r: &Option<Runner>, p: &Proc, s: &Scn| match r {
         Some(r) => traced(&r.one(pick(s))),
         None => traced(&p.argv),

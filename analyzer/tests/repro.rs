@@ -87,3 +87,27 @@ fn a_plain_program_in_one_process_says_the_order_cannot_be_forced() {
     assert!(cmd.contains("the order cannot be forced"), "{cmd}");
     assert!(!cmd.contains("--concurrency"), "{cmd}");
 }
+
+#[test]
+fn a_template_without_placeholder_and_no_command_line_describes_the_runs() {
+    use state_tracer::format::Rerun;
+    let useless = || {
+        Some(Rerun {
+            framework: "pytest".into(),
+            argv: vec!["pytest".into()],
+        })
+    };
+    let mut v = Proc::new(1, "greet").with_command(&[], useless());
+    v.start(0, 1, "greet", "Welcome")
+        .act(10, Some(1), Action::DbInsert, Some(table(None, "users")))
+        .act(60, Some(1), Action::DbSelect, Some(table(None, "users")))
+        .end(70, 1, "greet", "Welcome", Failed);
+    let mut p = Proc::new(2, "admin").with_command(&[], useless());
+    p.start(5, 1, "admin", "List")
+        .act(30, Some(1), Action::DbCleanup, Some(all_tables(None)))
+        .end(40, 1, "admin", "List", Passed);
+    let dir = write_all(&[&v, &p]);
+    let r = report_of(dir.path());
+    let cmd = command(likely(&r));
+    assert!(cmd.starts_with("two processes, at the same time:"), "{cmd}");
+}
