@@ -219,6 +219,11 @@ fn polluter_is_named(runner: Runner, db_url: impl Fn(u32) -> String) {
         let processes = run.report["processes"].as_array().map(Vec::len);
         let expected = if runner == Runner::CargoTest { 1 } else { 3 };
         assert_eq!(processes, Some(expected), "{:#}", run.report["processes"]);
+        // Every test process wrote its footer at exit (the attribute keeps
+        // the tracer's guard for the life of the process).
+        for p in run.report["processes"].as_array().unwrap() {
+            assert_eq!(p["crashed"], false, "{p:#}");
+        }
         // Under nextest each process is labelled as nextest names its test.
         if runner == Runner::Nextest {
             let mut labels: Vec<&str> = run.report["processes"]
