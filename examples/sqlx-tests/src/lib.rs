@@ -13,12 +13,21 @@ pub fn database_url() -> String {
     })
 }
 
-/// Connects to the shared database and makes sure the table exists.
+/// Connects to the shared database ([`database_url`]) and makes sure the
+/// table exists.
 pub async fn connect() -> Result<AnyPool, sqlx::Error> {
+    connect_to(&database_url()).await
+}
+
+/// Connects to `url` and makes sure the table exists. Run it once before
+/// the tests, as migrations would be: PostgreSQL can fail concurrent
+/// `CREATE TABLE IF NOT EXISTS` of the same new table (a duplicate key in
+/// `pg_type`); once the table exists the statement is a harmless no-op.
+pub async fn connect_to(url: &str) -> Result<AnyPool, sqlx::Error> {
     sqlx::any::install_default_drivers();
     let pool = AnyPoolOptions::new()
         .max_connections(2)
-        .connect(&database_url())
+        .connect(url)
         .await?;
     sqlx::query(
         "CREATE TABLE IF NOT EXISTS accounts (owner TEXT NOT NULL, balance BIGINT NOT NULL)",

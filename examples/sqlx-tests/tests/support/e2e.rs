@@ -36,7 +36,21 @@ struct Run {
     report: Value,
 }
 
+/// Creates the table before the tests run, as a suite's migrations would.
+fn migrate(db_url: &str) {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+        .block_on(async {
+            sqlx_tests::connect_to(db_url).await?.close().await;
+            Ok::<_, sqlx::Error>(())
+        })
+        .expect("create the accounts table");
+}
+
 fn run(runner: Runner, db_url: &str, traces: &Path) -> Run {
+    migrate(db_url);
     let exe = std::env::current_exe().unwrap();
     let mut cmd = match runner {
         Runner::CargoTest => {
@@ -64,7 +78,7 @@ fn run(runner: Runner, db_url: &str, traces: &Path) -> Run {
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     );
-    let victim_failed = match runner {
+    let victim_failed_at_all = match runner {
         Runner::CargoTest => output.contains(&format!("test {VICTIM} ... FAILED")),
         Runner::Nextest => output
             .lines()
@@ -72,9 +86,12 @@ fn run(runner: Runner, db_url: &str, traces: &Path) -> Run {
     };
     assert_eq!(
         !out.status.success(),
-        victim_failed,
+        victim_failed_at_all,
         "only the victim can fail:\n{output}"
     );
+    // ... and only because its accounts were deleted under it.
+    let victim_failed = victim_failed_at_all && output.contains("bob's account");
+    assert_eq!(victim_failed, victim_failed_at_all, "{output}");
     let analysis = trace_analyzer::analyze(&trace_analyzer::AnalyzeOptions {
         inputs: vec![traces.to_path_buf()],
         ..Default::default()
