@@ -268,6 +268,16 @@ pub fn find_pg_bin() -> io::Result<PathBuf> {
     ))
 }
 
+/// The one opt-out for tests whose external tool (python3, node, Chromium)
+/// is missing: such a test fails unless this is `1`, then it skips with a
+/// line on stderr. `scripts/setup.sh` installs every tool.
+pub const ALLOW_MISSING_TOOLS: &str = "STATE_TRACER_ALLOW_MISSING_TOOLS";
+
+/// Whether [`ALLOW_MISSING_TOOLS`] is set to `1`.
+pub fn allow_missing_tools() -> bool {
+    std::env::var(ALLOW_MISSING_TOOLS).as_deref() == Ok("1")
+}
+
 /// A localhost TCP port nobody listens on right now.
 pub fn free_port() -> io::Result<u16> {
     Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())

@@ -7,7 +7,7 @@
 //! | `BDD_TRACE_DIR` | folder for trace files; default the OS temp dir; created `0700` if missing |
 //! | `BDD_TRACE_RUN_ID` | run tag shared by all processes of one suite run; falls back to `NEXTEST_RUN_ID`, else generated |
 //! | `BDD_TRACE_FLUSH` | `line` (default), `interval:<ms>`, `fsync` |
-//! | `BDD_TRACE_PROCESS` | human label of the process; default the executable name |
+//! | `BDD_TRACE_PROCESS` | human label of the process; default the executable name, or under nextest (a process per test) `<binary id> <test name>` from `NEXTEST_BINARY_ID`/`NEXTEST_TEST_NAME` |
 //!
 //! A generated run ID is exported back into this process's environment as
 //! `BDD_TRACE_RUN_ID` when tracing starts, so every child process spawned
@@ -152,8 +152,16 @@ impl Config {
 }
 
 /// The executable's file name, e.g. `auth_features` (test binaries lose
-/// their `-<hash>` suffix so labels stay stable between builds).
+/// their `-<hash>` suffix so labels stay stable between builds). Under
+/// nextest, where every test is a process of the same binary, the test as
+/// nextest prints it: `sqlx-tests::pollution transfer_moves_money`.
 pub fn default_process_label() -> String {
+    if let (Some(binary), Some(test)) = (
+        non_empty("NEXTEST_BINARY_ID"),
+        non_empty("NEXTEST_TEST_NAME"),
+    ) {
+        return format!("{binary} {test}");
+    }
     let exe = env::args_os()
         .next()
         .map(PathBuf::from)

@@ -120,6 +120,20 @@ mod layer;
 mod span_stack;
 mod writer;
 
+#[cfg(feature = "macros")]
+mod test_attr;
+
+/// `#[state_tracer::test]`, `#[state_tracer::test(tokio::test)]`: the test
+/// is one scenario (feature `macros`; see `docs/guide-instrumenting.md`).
+#[cfg(feature = "macros")]
+pub use state_tracer_macros::test;
+/// Used by the code `#[state_tracer::test]` expands to; not an API.
+#[cfg(feature = "macros")]
+#[doc(hidden)]
+pub mod __private {
+    pub use crate::test_attr::{run_async, run_sync, Outcome};
+}
+
 pub use api::{
     config_reload, custom, db_cleanup, http_request, jwt_reset, jwt_rotate, jwt_set, scenario,
     schema_create, schema_drop, schema_set, set_database, step, Scenario, Step,

@@ -1,6 +1,6 @@
 //! `docs/format.md` stays true: its complete example parses with the
 //! format module and follows the seq/footer rules, and its Python writer
-//! (when python3 is installed) produces a file this crate reads.
+//! (python3 required, see `scripts/setup.sh`) produces a file this crate reads.
 
 mod common;
 
@@ -44,6 +44,12 @@ fn python3_missing() -> bool {
         .output()
         .is_err();
     if missing {
+        // A missing tool fails the test unless the run opts out explicitly.
+        assert!(
+            testkit::allow_missing_tools(),
+            "python3 not installed: run scripts/setup.sh (or set {}=1 to skip)",
+            testkit::ALLOW_MISSING_TOOLS
+        );
         eprintln!("python3 not installed; skipping the Python example check");
     }
     missing

@@ -1,0 +1,167 @@
+//! Run-time half of `#[state_tracer::test]` (crate `state-tracer-macros`):
+//! the expanded test calls [`run_sync`] or [`run_async`] with its body.
+//!
+//! It exists so that the attribute stays a thin syntactic wrapper: the
+//! once-per-process installation, the scenario, its attribution and its
+//! outcome are plain library code over the public API ([`crate::init`],
+//! [`crate::scenario`]), tested like the rest. Not a public API: the macro
+//! is the only caller.
+//!
+//! With `BDD_TRACE_STATE` unset, each call costs one load of an
+//! initialised `OnceLock` and runs the body as it is.
+
+use std::fmt::Debug;
+use std::future::Future;
+use std::panic::{self, AssertUnwindSafe};
+use std::pin::Pin;
+use std::sync::OnceLock;
+use std::task::{Context, Poll};
+
+use tracing::Instrument as _;
+
+use crate::{Scenario, TraceGuard};
+
+/// What a test returned, as the scenario's outcome.
+pub trait Outcome {
+    /// `Some(error)` when the test failed without panicking.
+    fn failure(&self) -> Option<String>;
+}
+
+impl Outcome for () {
+    fn failure(&self) -> Option<String> {
+        None
+    }
+}
+
+impl<T, E: Debug> Outcome for Result<T, E> {
+    fn failure(&self) -> Option<String> {
+        // libtest prints `Error: {e:?}`; the layer scrubs secrets from it.
+        self.as_ref().err().map(|e| format!("{e:?}"))
+    }
+}
+
+/// Whether tracing is on; the first call installs the tracer (once per
+/// process). The guard lives in a static, so it is never dropped: the
+/// tracer's `exit(3)` hook writes the footer when the test binary ends.
+fn enabled() -> bool {
+    static ON: OnceLock<bool> = OnceLock::new();
+    static GUARD: OnceLock<Option<TraceGuard>> = OnceLock::new();
+    *ON.get_or_init(|| {
+        if !crate::config::enabled_from_env() {
+            return false;
+        }
+        // None when the suite installed its own subscriber: it carries the
+        // StateLayer then (or nothing is traced, as init() says on stderr).
+        GUARD.get_or_init(crate::init);
+        true
+    })
+}
+
+/// Feature and scenario for a test in `module` (from `module_path!()`):
+/// the crate (test binary) name, and the test's name as libtest and
+/// nextest print and select it (`--exact NAME`, `test(=NAME)`).
+fn names(module: &str, test: &str) -> (String, String) {
+    match module.split_once("::") {
+        Some((krate, path)) => (krate.to_owned(), format!("{path}::{test}")),
+        None => (module.to_owned(), test.to_owned()),
+    }
+}
+
+fn begin(module: &str, test: &str) -> Option<Scenario> {
+    if !enabled() {
+        return None;
+    }
+    let (feature, name) = names(module, test);
+    Some(crate::scenario(&feature, &name))
+}
+
+/// Records the outcome, ends the scenario, then hands the result back (or
+/// resumes the panic, after `SCENARIO_END` is written).
+fn finish<T: Outcome>(scenario: Scenario, result: std::thread::Result<T>) -> T {
+    match result {
+        Ok(value) => {
+            if let Some(error) = value.failure() {
+                scenario.fail(error);
+            }
+            drop(scenario);
+            value
+        }
+        Err(payload) => {
+            scenario.fail(panic_message(payload.as_ref()));
+            drop(scenario);
+            panic::resume_unwind(payload)
+        }
+    }
+}
+
+fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+    if let Some(s) = payload.downcast_ref::<&str>() {
+        format!("panicked: {s}")
+    } else if let Some(s) = payload.downcast_ref::<String>() {
+        format!("panicked: {s}")
+    } else {
+        "panicked".to_owned()
+    }
+}
+
+/// A synchronous test body, run inside its scenario's span on this thread.
+pub fn run_sync<T: Outcome, F: FnOnce() -> T>(module: &str, test: &str, body: F) -> T {
+    let Some(scenario) = begin(module, test) else {
+        return body();
+    };
+    let result = scenario.in_scope(|| panic::catch_unwind(AssertUnwindSafe(body)));
+    finish(scenario, result)
+}
+
+/// An async test body, instrumented with its scenario's span: on whatever
+/// thread polls it, and in tasks it spawns with `.in_current_span()`.
+pub async fn run_async<T: Outcome, F: Future<Output = T>>(module: &str, test: &str, body: F) -> T {
+    let Some(scenario) = begin(module, test) else {
+        return body.await;
+    };
+    let caught = CatchUnwind(Box::pin(body))
+        .instrument(scenario.span().clone())
+        .await;
+    finish(scenario, caught)
+}
+
+/// Polls a future, turning a panic inside `poll` into an `Err`, so the
+/// scenario can record it before the panic goes on to the test harness.
+struct CatchUnwind<F>(Pin<Box<F>>);
+
+impl<F: Future> Future for CatchUnwind<F> {
+    type Output = std::thread::Result<F::Output>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let inner = self.0.as_mut();
+        match panic::catch_unwind(AssertUnwindSafe(|| inner.poll(cx))) {
+            Ok(Poll::Pending) => Poll::Pending,
+            Ok(Poll::Ready(value)) => Poll::Ready(Ok(value)),
+            Err(payload) => Poll::Ready(Err(payload)),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_follow_libtest() {
+        assert_eq!(
+            names("attr_tests", "sync_ok"),
+            ("attr_tests".into(), "sync_ok".into())
+        );
+        assert_eq!(
+            names("mycrate::db::tests", "insert"),
+            ("mycrate".into(), "db::tests::insert".into())
+        );
+    }
+
+    #[test]
+    fn outcomes() {
+        assert_eq!(().failure(), None);
+        assert_eq!(Ok::<u8, String>(1).failure(), None);
+        assert_eq!(Err::<(), _>("boom").failure().as_deref(), Some("\"boom\""));
+    }
+}
