@@ -146,6 +146,22 @@ impl MarkerKind {
         }
     }
 
+    /// The marker family of an action kind (lifecycle records draw as custom).
+    pub fn of(kind: state_tracer::format::ActionKind) -> MarkerKind {
+        use state_tracer::format::ActionKind as K;
+        match kind {
+            K::Cleanup => MarkerKind::Cleanup,
+            K::Write => MarkerKind::Write,
+            K::Schema => MarkerKind::Schema,
+            K::Secret => MarkerKind::Secret,
+            K::Config => MarkerKind::Config,
+            K::Http => MarkerKind::Http,
+            K::Read => MarkerKind::Read,
+            K::Transaction => MarkerKind::Tx,
+            K::Custom | K::Lifecycle => MarkerKind::Custom,
+        }
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             MarkerKind::Cleanup => "cleanup",
