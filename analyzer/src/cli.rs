@@ -14,6 +14,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use crate::discover;
 use crate::model::{Report, RuleId, Severity};
 use crate::read::{LegacyTz, ReadOptions};
+use crate::render::html::lod::{self, Detail};
 use crate::render::{self, MergeFormat, RecordWriter, RenderOptions, ReportFormat};
 use crate::{analyze, select_run, AnalyzeOptions, InputError};
 
@@ -169,6 +170,11 @@ pub struct ReportOpts {
     /// Colour the table: auto = on a terminal unless NO_COLOR is set.
     #[arg(long, value_enum, default_value_t = ColorChoice::Auto)]
     pub color: ColorChoice,
+    /// HTML: `auto` draws runs over 100,000 records with a level of detail
+    /// (findings, shared-state mutations and every scenario one by one, the
+    /// rest aggregated); `full` draws every action (big pages may not open).
+    #[arg(long, value_enum, default_value_t = Detail::Auto)]
+    pub detail: Detail,
 }
 
 fn parse_rule(s: &str) -> Result<RuleId, String> {
@@ -523,7 +529,39 @@ pub fn exit_code(report: &Report, fail_on: FailOn, strict: bool) -> i32 {
     }
 }
 
+/// `--format html`: the analysis, then the page written while the run is
+/// read again (bounded memory; see `render::html::lod`).
+fn html_report(opts: &AnalyzeOptions, r: &ReportOpts, input: &InputArgs) -> Result<i32, CliError> {
+    let mut census = lod::Census::default();
+    let opts = AnalyzeOptions {
+        timeline: false,
+        ..opts.clone()
+    };
+    let analysis = crate::analyze_tapped(&opts, &mut census)?;
+    let report = &analysis.report;
+    if input.run.is_none() {
+        warn_other_runs(&report.other_runs, &report.run_id);
+    }
+    if report.processes.is_empty() {
+        eprintln!("trace-analyzer: error: nothing to analyze");
+        print_warnings(&report.warnings);
+        return Ok(EXIT_ERROR);
+    }
+    let (mut out, _) = open_output(&input.output)?;
+    lod::write_page(report, census, input.legacy_tz, r.detail, &mut out)?;
+    if !report.warnings.is_empty() {
+        eprintln!(
+            "trace-analyzer: {} input warning(s), listed in the report",
+            report.warnings.len()
+        );
+    }
+    Ok(exit_code(report, r.fail_on, input.strict))
+}
+
 fn cmd_report(a: ReportArgs) -> Result<i32, CliError> {
+    if a.report.format == ReportFormat::Html {
+        return html_report(&analyze_opts(&a.input, &a.report), &a.report, &a.input);
+    }
     let analysis = analyze(&analyze_opts(&a.input, &a.report))?;
     if a.input.run.is_none() {
         warn_other_runs(&analysis.report.other_runs, &analysis.report.run_id);
@@ -614,7 +652,11 @@ fn cmd_run(a: RunArgs) -> Result<i32, CliError> {
         }
         Err(e) => return Err(e.into()),
     };
-    let code = emit_report(&analysis, &a.report, &a.output, a.strict)?;
+    let code = if a.report.format == ReportFormat::Html {
+        html_report(&opts, &a.report, &input)?
+    } else {
+        emit_report(&analysis, &a.report, &a.output, a.strict)?
+    };
     Ok(if command_code != 0 {
         command_code
     } else {

@@ -168,6 +168,11 @@ impl Follower {
         r.shared || r.process
     }
 
+    /// [`Follower::shared`] for an id this follower has seen, else `None`.
+    pub fn shared_known(&self, id: ResId) -> Option<bool> {
+        (id < self.resources.len() as ResId).then(|| self.shared(id))
+    }
+
     /// Feeds one record, in merge order.
     pub fn feed(&mut self, rec: &Rec) -> Seen {
         let file = rec.file as usize;
