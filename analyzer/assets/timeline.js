@@ -704,7 +704,7 @@
     var note = $("lod-note"), kinds = Object.keys(lod.aggregated_by_kind || {});
     note.textContent = "Level of detail: " + lod.aggregated.toLocaleString("en") + " of this run's actions (" +
       kinds.map(function (k) { return lod.aggregated_by_kind[k].toLocaleString("en") + " " + (KIND_LABEL[k] || k); }).join(", ") +
-      ") are aggregated into time buckets per lane (translucent bands; hover for counts). Every scenario, every finding's scenarios and every mutation of shared state are drawn one by one" +
+      ") are aggregated into time buckets per lane (translucent bands; hover for counts). Every scenario, every finding, every action of a failed or unfinished scenario and every mutation of shared state are drawn one by one" +
       (lod.over_budget ? " up to " + lod.marker_budget.toLocaleString("en") + " markers (" + lod.over_budget.toLocaleString("en") + " more aggregated)" : "") +
       ". To draw every action: trace-analyzer report … --format html --detail full (about " + Math.ceil(lod.full_estimate_bytes / 1e6) +
       " MB; pages over ~100 MB may not open in a browser).";

@@ -529,26 +529,37 @@ pub fn exit_code(report: &Report, fail_on: FailOn, strict: bool) -> i32 {
     }
 }
 
-/// `--format html`: the analysis, then the page written while the run is
-/// read again (bounded memory; see `render::html::lod`).
+/// `--format html`: the page is written while the analysis streams the run
+/// (bounded memory; see `render::html::lod`), and replaces `-o FILE` only
+/// once complete.
 fn html_report(opts: &AnalyzeOptions, r: &ReportOpts, input: &InputArgs) -> Result<i32, CliError> {
-    let mut census = lod::Census::default();
+    let mut out = crate::export::Output::open(input.output.as_deref())?;
+    let mut page = lod::HtmlStream::new(&mut out, r.detail);
     let opts = AnalyzeOptions {
         timeline: false,
         ..opts.clone()
     };
-    let analysis = crate::analyze_tapped(&opts, &mut census)?;
+    let analysis = match crate::analyze_tapped(&opts, &mut page) {
+        Ok(a) if !a.report.processes.is_empty() => a,
+        other => {
+            drop(page);
+            out.discard();
+            let report = other?.report;
+            eprintln!("trace-analyzer: error: nothing to analyze");
+            print_warnings(&report.warnings);
+            return Ok(EXIT_ERROR);
+        }
+    };
     let report = &analysis.report;
     if input.run.is_none() {
         warn_other_runs(&report.other_runs, &report.run_id);
     }
-    if report.processes.is_empty() {
-        eprintln!("trace-analyzer: error: nothing to analyze");
-        print_warnings(&report.warnings);
-        return Ok(EXIT_ERROR);
+    let written = page.finish(report);
+    if let Err(e) = written.and_then(|()| out.commit()) {
+        if e.kind() != io::ErrorKind::BrokenPipe {
+            return Err(e.into());
+        }
     }
-    let (mut out, _) = open_output(&input.output)?;
-    lod::write_page(report, census, input.legacy_tz, r.detail, &mut out)?;
     if !report.warnings.is_empty() {
         eprintln!(
             "trace-analyzer: {} input warning(s), listed in the report",

@@ -82,10 +82,17 @@ pub type ResId = u32;
 
 struct ResInfo {
     label: String,
-    /// First file that touched it, and whether another one did too.
+    /// Its database schema (`db/schema`) in `Follower::scopes`.
+    scope: u32,
+    process: bool,
+}
+
+/// Whether more than one process touched a database schema. Sharing is
+/// judged per schema, not per table set: a cleanup of "all tables" and a
+/// read of one table of the same schema touch the same state.
+struct ScopeInfo {
     first: u32,
     shared: bool,
-    process: bool,
 }
 
 struct Proc {
@@ -104,6 +111,8 @@ pub struct Follower {
     next_id: u32,
     resources: Vec<ResInfo>,
     res_by_label: FastMap<String, ResId>,
+    scopes: Vec<ScopeInfo>,
+    scope_by_name: FastMap<String, u32>,
     /// Schema names switched to, interned (few per run).
     schemas: Vec<Arc<str>>,
     schema_ids: FastMap<Arc<str>, u32>,
@@ -135,6 +144,8 @@ impl Follower {
             next_id: 0,
             resources: Vec::new(),
             res_by_label: FastMap::default(),
+            scopes: Vec::new(),
+            scope_by_name: FastMap::default(),
             schemas: Vec::new(),
             schema_ids: FastMap::default(),
             res_cache: FastMap::default(),
@@ -161,11 +172,12 @@ impl Follower {
         &self.resources[id as usize].label
     }
 
-    /// Whether more than one process touched the resource so far (always
-    /// true for in-process state shared by the scenarios of one process).
+    /// Whether more than one process touched the resource's schema so far
+    /// (always true for in-process state, shared by the scenarios of one
+    /// process).
     pub fn shared(&self, id: ResId) -> bool {
         let r = &self.resources[id as usize];
-        r.shared || r.process
+        r.process || self.scopes[r.scope as usize].shared
     }
 
     /// [`Follower::shared`] for an id this follower has seen, else `None`.
@@ -348,6 +360,7 @@ impl Follower {
             Some((id, _)) => *id,
             None => {
                 let process = res.scope == Scope::Process;
+                let mut scope = String::new();
                 let label = if process {
                     format!("process:{}", res.name.as_deref().unwrap_or("state"))
                 } else {
@@ -362,16 +375,28 @@ impl Follower {
                     } else {
                         res.tables.join(",")
                     };
+                    scope = format!("{db}/{schema}");
                     format!("shared:{db}/{schema}/{tables}")
                 };
                 let id = match self.res_by_label.get(&label) {
                     Some(&id) => id,
                     None => {
                         let id = self.resources.len() as ResId;
+                        let scope = match self.scope_by_name.get(&scope) {
+                            Some(&s) => s,
+                            None => {
+                                self.scopes.push(ScopeInfo {
+                                    first: rec.file,
+                                    shared: false,
+                                });
+                                let s = self.scopes.len() as u32 - 1;
+                                self.scope_by_name.insert(scope, s);
+                                s
+                            }
+                        };
                         self.resources.push(ResInfo {
                             label: label.clone(),
-                            first: rec.file,
-                            shared: false,
+                            scope,
                             process,
                         });
                         self.res_by_label.insert(label, id);
@@ -387,9 +412,9 @@ impl Follower {
                 id
             }
         };
-        let r = &mut self.resources[id as usize];
-        if r.first != rec.file {
-            r.shared = true;
+        let scope = &mut self.scopes[self.resources[id as usize].scope as usize];
+        if scope.first != rec.file {
+            scope.shared = true;
         }
         Some(id)
     }

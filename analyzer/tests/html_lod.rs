@@ -1,8 +1,9 @@
 //! `report --format html` with a level of detail, checked on the page's
 //! embedded data: a small run's page draws what the in-memory timeline
 //! draws (it looks as it always did), and a summarised page keeps every
-//! scenario and finding, draws findings' scenarios and shared-state
-//! mutations one by one, and counts every other action in an aggregate.
+//! scenario and finding, draws the actions of failed scenarios (the
+//! victims' windows) and shared-state mutations (the polluters') one by
+//! one, and counts every other action in an aggregate.
 
 use std::collections::BTreeSet;
 use std::path::Path;
@@ -153,7 +154,8 @@ fn a_summarised_page_keeps_what_triage_needs_and_counts_the_rest() {
     assert_eq!(kept.len() as u64 + counted, all.len() as u64);
     assert_eq!(summary["lod"]["aggregated"], counted);
 
-    // One by one: the scenarios findings name and the shared-state mutation.
+    // One by one: the failed victim's window and the polluter's shared-state
+    // mutation, so every action of a scenario a finding names here.
     let named: BTreeSet<u64> = summary["findings"]
         .as_array()
         .unwrap()

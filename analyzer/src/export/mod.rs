@@ -6,6 +6,8 @@
 
 pub mod chrome;
 
+pub use chrome::Output;
+
 use std::io;
 
 use clap::{Args, ValueEnum};
