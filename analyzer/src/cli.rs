@@ -464,7 +464,9 @@ fn analyze_opts(input: &InputArgs, r: &ReportOpts) -> AnalyzeOptions {
         all_overlaps: r.all_overlaps,
         allow: r.allow.clone(),
         deny: r.deny.clone(),
-        timeline: r.format.needs_timeline(),
+        // HTML draws from the stream (`render::html::lod`), not from an
+        // in-memory timeline.
+        timeline: false,
         progress: true,
     }
 }

@@ -492,7 +492,8 @@ impl Output {
         })?;
         let buf = BufWriter::with_capacity(1 << 16, file);
         let out: Box<dyn FinishWrite> = if name.ends_with(".gz") {
-            Box::new(GzEncoder::new(buf, Compression::default()))
+            // Fast level: a few times quicker than the default, a little larger.
+            Box::new(GzEncoder::new(buf, Compression::fast()))
         } else {
             Box::new(buf)
         };

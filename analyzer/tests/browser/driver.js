@@ -5,6 +5,7 @@
 //   node driver.js bench FILE.html [RUNS]           -> JSON load-to-first-draw times
 //   node driver.js shot FILE.html OUT.png [ROW]     -> screenshots for the docs (ROW: finding to click)
 //   node driver.js lod FILE.html SCREENSHOT.png     -> observations of a page drawn with a level of detail
+//   node driver.js findings FILE.html SCREENSHOT.png -> the same without hovering every aggregate (big pages)
 //
 // It only observes and reports; analyzer/tests/browser.rs decides what passes.
 // Chromium comes from the system (CHROMIUM, else /usr/bin/chromium), never a download.
@@ -160,22 +161,30 @@ async function shot(browser, file, png, rowIndex) {
 
 // A page with aggregates: is every finding drawn and clickable, where are
 // the aggregates around it, and what do their tooltips say when hovered?
-async function lod(browser, file, screenshot) {
+async function lod(browser, file, screenshot, hoverAggregates) {
   const { page, seen } = await open(browser, file);
   const out = {};
   out.counts = await page.evaluate(() => window.__timeline.counts);
   out.lod = await page.evaluate(() => window.__timeline.lod);
   out.drawn = await page.evaluate(() => { window.__timeline.draw(); return Object.assign({}, window.__timeline.drawn); });
   out.note = await page.evaluate(() => { const n = document.getElementById("lod-note"); return n.hidden ? null : n.textContent; });
-  // Each finding: hit-testing its victim end finds it, and how many
-  // aggregates of the victim's lane lie before and after it.
-  out.findings = await page.evaluate(() => {
-    const data = JSON.parse(document.getElementById("timeline-data").textContent), t = window.__timeline;
-    const byId = {};
-    data.scenarios.forEach((s) => { byId[s.id] = s; });
-    return data.findings.map((f, i) => {
-      const p = t.findingEnds(i).victim, h = p && t.hitTest(p.x, p.y), v = f.victim;
-      // Another finding may have an end at the very same point (hit-testing returns the first).
+  // Each finding: clicking its row selects it and zooms onto it; there,
+  // hit-testing its victim end finds it (or a finding with an end at that
+  // very point); and how many aggregates of the victim's lane lie before
+  // and after it.
+  out.findings = [];
+  out.selectedAfterClick = [];
+  const rows = await page.$$("#findings-body tr.main");
+  for (let i = 0; i < rows.length; i++) {
+    await rows[i].click();
+    await page.waitForTimeout(50);
+    out.selectedAfterClick.push(await page.evaluate(() => window.__timeline.view().selected));
+    out.findings.push(await page.evaluate((i) => {
+      const data = JSON.parse(document.getElementById("timeline-data").textContent), t = window.__timeline;
+      t.draw();
+      const f = data.findings[i], v = f.victim, byId = {};
+      data.scenarios.forEach((s) => { byId[s.id] = s; });
+      const p = t.findingEnds(i).victim, h = p && t.hitTest(p.x, p.y);
       const same = (e) => e && p && Math.abs(e.x - p.x) < 1 && Math.abs(e.y - p.y) < 1;
       const shared = h && h.type === "finding" && h.index !== i &&
         (same(t.findingEnds(h.index).victim) || same(t.findingEnds(h.index).polluter));
@@ -186,19 +195,12 @@ async function lod(browser, file, screenshot) {
         aggregatesBefore: around.filter((a) => a[3] < v.t_us).length,
         aggregatesAfter: around.filter((a) => a[2] > v.t_us).length,
       };
-    });
-  });
-  out.selectedAfterClick = [];
-  const rows = await page.$$("#findings-body tr.main");
-  for (const row of rows) {
-    await row.click();
-    await page.waitForTimeout(50);
-    out.selectedAfterClick.push(await page.evaluate(() => window.__timeline.view().selected));
+    }, i));
   }
   await page.evaluate(() => window.__timeline.reset());
   await page.evaluate(() => document.getElementById("timeline").scrollIntoView());
   // Hover the middle of every aggregate with the real mouse; keep the tooltip text.
-  const points = await page.evaluate(() => {
+  const points = !hoverAggregates ? [] : await page.evaluate(() => {
     const data = JSON.parse(document.getElementById("timeline-data").textContent), t = window.__timeline;
     const r = document.getElementById("timeline").getBoundingClientRect();
     return data.aggregates.map((a) => {
@@ -255,7 +257,8 @@ async function bench(browser, file, runs) {
   try {
     const result = mode === "bench" ? await bench(browser, file, Number(arg || 5))
       : mode === "shot" ? await shot(browser, file, arg, extra)
-      : mode === "lod" ? await lod(browser, file, arg)
+      : mode === "lod" ? await lod(browser, file, arg, true)
+      : mode === "findings" ? await lod(browser, file, arg, false)
       : await check(browser, file, arg, extra);
     process.stdout.write(JSON.stringify(result) + "\n");
   } finally {
