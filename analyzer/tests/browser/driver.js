@@ -35,6 +35,17 @@ async function open(browser, file, width) {
   return { context, page, seen };
 }
 
+// The final screenshot, and what went wrong in the page (errors, dialogs,
+// requests leaving it), added to the observations.
+async function screenshotAndProblems(page, seen, screenshot, out) {
+  await page.screenshot({ path: screenshot, fullPage: true });
+  out.console = seen.console;
+  out.pageErrors = seen.pageErrors;
+  out.dialogs = seen.dialogs;
+  out.foreignRequests = seen.requests.filter((u) => u !== seen.url);
+  return out;
+}
+
 async function check(browser, file, screenshot, search) {
   const { page, seen } = await open(browser, file);
   const out = {};
@@ -126,12 +137,7 @@ async function check(browser, file, screenshot, search) {
   out.searchCount = await page.evaluate(() => document.getElementById("search-count").textContent);
   await page.fill("#search", "");
 
-  await page.screenshot({ path: screenshot, fullPage: true });
-  out.console = seen.console;
-  out.pageErrors = seen.pageErrors;
-  out.dialogs = seen.dialogs;
-  out.foreignRequests = seen.requests.filter((u) => u !== seen.url);
-  return out;
+  return screenshotAndProblems(page, seen, screenshot, out);
 }
 
 // Screenshots for the docs: the whole page, then the view after clicking
@@ -222,12 +228,7 @@ async function lod(browser, file, screenshot, hoverAggregates) {
   }
   await page.mouse.move(5, 5);
   out.imgElements = await page.evaluate(() => document.querySelectorAll("img").length);
-  await page.screenshot({ path: screenshot, fullPage: true });
-  out.console = seen.console;
-  out.pageErrors = seen.pageErrors;
-  out.dialogs = seen.dialogs;
-  out.foreignRequests = seen.requests.filter((u) => u !== seen.url);
-  return out;
+  return screenshotAndProblems(page, seen, screenshot, out);
 }
 
 async function bench(browser, file, runs) {
