@@ -182,3 +182,39 @@ fn a_summarised_page_keeps_what_triage_needs_and_counts_the_rest() {
         .iter()
         .any(|a| a[4] == hostile_id && a[2].as_i64() <= a[3].as_i64()));
 }
+
+#[test]
+fn auto_detail_summarises_a_run_past_its_record_budget_as_summary_does() {
+    let dir = tempfile::tempdir().unwrap();
+    let gen = Command::new(env!("CARGO_BIN_EXE_trace-analyzer"))
+        .args([
+            "gen",
+            "--processes",
+            "4",
+            "--records",
+            "33000",
+            "--pollutions",
+            "2",
+        ])
+        .args(["--format", "v1", "--run-id", "lod-auto", "--dir"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert!(
+        gen.status.success(),
+        "{}",
+        String::from_utf8_lossy(&gen.stderr)
+    );
+    let traces = dir.path().join("v1");
+    let auto = cli_page(&traces, "auto");
+    let summary = cli_page(&traces, "summary");
+    assert!(auto["summary"]["records"].as_u64().unwrap() > 125_000);
+    assert_eq!(auto["lod"]["detail"], "summary", "past the budget");
+    // Deciding late (after 125,000 records) sorts the early actions out as
+    // deciding from the start does.
+    assert_eq!(markers(&auto), markers(&summary));
+    assert_eq!(auto["aggregates"], summary["aggregates"]);
+    assert_eq!(auto["lod"], summary["lod"]);
+    assert!(auto["lod"]["aggregated"].as_u64().unwrap() > 100_000);
+    assert!(!auto["findings"].as_array().unwrap().is_empty());
+}

@@ -21,9 +21,9 @@
 //! and are always drawn (arrow or badge on their bars); a polluter's
 //! mutation is a shared-state mutation, so it is a marker too.
 //!
-//! Runs whose files hold up to [`FULL_DETAIL_BYTES`] (about 100,000
-//! records, the page's old budget), and any run with `--detail full`, keep
-//! every action: the page then looks as it always did.
+//! Runs of up to [`FULL_DETAIL_RECORDS`] records (the page's old budget of
+//! 100,000 plus a margin), and any run with `--detail full`, keep every
+//! action: the page then looks as it always did.
 
 use std::collections::hash_map::Entry;
 use std::io::{self, Write};
@@ -47,8 +47,8 @@ use super::{script_safe_json, split_once, SCRIPT, STYLE, TEMPLATE};
 /// `--detail`: how much of a big run the HTML page draws one by one.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
 pub enum Detail {
-    /// Every action up to about 100,000 records (32 MB of trace files);
-    /// above, what matters for triage one by one and the rest aggregated.
+    /// Every action up to 125,000 records; above, what matters for triage
+    /// one by one and the rest aggregated.
     #[default]
     Auto,
     /// Every action, however big the page gets.
@@ -57,9 +57,11 @@ pub enum Detail {
     Summary,
 }
 
-/// Runs whose trace files hold at most this many bytes are drawn at full
-/// detail (about 100,000 records, which the page loads in about a second).
-pub const FULL_DETAIL_BYTES: u64 = 32 << 20;
+/// Runs of at most this many records are drawn at full detail: the page's
+/// budget of 100,000 records (loaded in about half a second) plus a margin.
+/// The decision waits for the count: until it is passed, actions are kept
+/// as candidates, then sorted as a summarised page would have.
+pub const FULL_DETAIL_RECORDS: u64 = 125_000;
 /// Most markers a summarised page draws one by one; the rest is aggregated.
 pub const MARKER_BUDGET: usize = 100_000;
 /// Most actions of one failed or unfinished scenario drawn one by one.
@@ -172,13 +174,19 @@ pub struct HtmlStream<'w> {
     out: Counting<'w>,
     detail: Detail,
     full: bool,
+    /// `--detail auto` below its record count: everything kept, as
+    /// candidates that can still be sorted out.
+    provisional: bool,
+    candidates: Vec<Mark>,
+    records: u64,
     /// The page's head and `{"scenarios":[` are written at the first record.
     started: bool,
     run_id: String,
     follow: Option<Follower>,
     origin: Micros,
-    /// Each scenario's bar (process, start, end), for the findings.
-    bars: Vec<(ProcIdx, i64, i64)>,
+    /// Each scenario's bar (process, start, end), for the findings, and
+    /// whether it failed or never ended.
+    bars: Vec<(ProcIdx, i64, i64, bool)>,
     markers: Vec<MarkerView>,
     /// Actions of open scenarios, waiting for the outcome.
     in_scenario: FastMap<u32, Vec<Mark>>,
@@ -203,6 +211,9 @@ impl<'w> HtmlStream<'w> {
             },
             detail,
             full: detail == Detail::Full,
+            provisional: false,
+            candidates: Vec::new(),
+            records: 0,
             started: false,
             run_id: String::new(),
             follow: None,
@@ -250,10 +261,11 @@ impl<'w> HtmlStream<'w> {
         }
         let start_us = s.start - self.origin;
         let end_us = (end - self.origin).max(start_us);
+        let victim = matches!(outcome, BarOutcome::Failed | BarOutcome::Unfinished);
         if self.bars.len() <= s.id as usize {
-            self.bars.resize(s.id as usize + 1, (0, 0, 0));
+            self.bars.resize(s.id as usize + 1, (0, 0, 0, false));
         }
-        self.bars[s.id as usize] = (s.file, start_us, end_us);
+        self.bars[s.id as usize] = (s.file, start_us, end_us, victim);
         if self.scenarios > 0 {
             self.out.write_all(b",")?;
         }
@@ -272,7 +284,6 @@ impl<'w> HtmlStream<'w> {
         })?;
         // Its waiting actions: drawn if it failed or never ended.
         if let Some(marks) = self.in_scenario.remove(&s.id) {
-            let victim = matches!(outcome, BarOutcome::Failed | BarOutcome::Unfinished);
             for m in marks {
                 if victim {
                     self.keep(m);
@@ -286,6 +297,10 @@ impl<'w> HtmlStream<'w> {
 
     /// Draws an action one by one, within the budget.
     fn keep(&mut self, m: Mark) {
+        if self.provisional {
+            self.candidates.push(m);
+            return;
+        }
         if !self.full && self.markers.len() >= MARKER_BUDGET {
             self.lod.over_budget += 1;
             self.aggregate(&m);
@@ -392,7 +407,36 @@ impl<'w> HtmlStream<'w> {
         }
     }
 
+    /// `--detail auto` passed its record count: the candidates kept so far
+    /// are sorted out as they would have been, and so is the rest.
+    fn summarise(&mut self) {
+        self.provisional = false;
+        self.full = false;
+        let open: std::collections::HashSet<u32> =
+            self.follow.as_ref().map_or_else(Default::default, |f| {
+                f.open().iter().map(|s| s.id).collect()
+            });
+        for m in std::mem::take(&mut self.candidates) {
+            match m.scenario {
+                Some(id) if open.contains(&id) => {
+                    let waiting = self.in_scenario.entry(id).or_default();
+                    if waiting.len() < PER_SCENARIO {
+                        waiting.push(m);
+                    } else {
+                        self.settle(m);
+                    }
+                }
+                Some(id) if self.bars.get(id as usize).is_some_and(|b| b.3) => self.keep(m),
+                _ => self.settle(m),
+            }
+        }
+    }
+
     fn record_inner(&mut self, rec: &Rec) -> io::Result<()> {
+        self.records += 1;
+        if self.provisional && self.records > FULL_DETAIL_RECORDS {
+            self.summarise();
+        }
         let Some(follow) = self.follow.as_mut() else {
             return Ok(());
         };
@@ -461,6 +505,13 @@ impl<'w> HtmlStream<'w> {
             return Err(e);
         }
         self.start(report.start.map_or(0, |t| t.timestamp_micros()))?;
+        if self.provisional {
+            // Small enough: every candidate is drawn.
+            self.provisional = false;
+            for m in std::mem::take(&mut self.candidates) {
+                self.keep(m);
+            }
+        }
         // Scenarios that never ended run to their process's last record.
         let open: Vec<_> = self
             .follow
@@ -539,7 +590,7 @@ impl<'w> HtmlStream<'w> {
                 .entry(f.rule.as_str().to_owned())
                 .or_default() += 1;
             let bar = |r: &crate::model::ScenarioRef| {
-                let &(proc, start, end) = self.bars.get(r.id)?;
+                let &(proc, start, end, _) = self.bars.get(r.id)?;
                 Some((r.id as ScenarioIdx, proc, start, end))
             };
             let proc_of_pid = |pid: u32| {
@@ -599,11 +650,8 @@ impl<'w> HtmlStream<'w> {
 impl Tap for HtmlStream<'_> {
     fn begin(&mut self, run: &Run) {
         self.run_id = run.id.clone();
-        self.full = match self.detail {
-            Detail::Full => true,
-            Detail::Summary => false,
-            Detail::Auto => run.bytes() <= FULL_DETAIL_BYTES,
-        };
+        self.full = self.detail != Detail::Summary;
+        self.provisional = self.detail == Detail::Auto;
         self.follow = Some(Follower::new(&run.files));
     }
 
