@@ -437,3 +437,105 @@ pub fn is_mutation(rec: &Rec) -> bool {
             | Action::ConfigReload
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::discover::Format;
+    use state_tracer::format::Resource;
+
+    fn files(n: u32) -> Vec<SourceFile> {
+        (0..n)
+            .map(|i| SourceFile {
+                path: format!("f{i}").into(),
+                format: Format::V1,
+                run_id: "r".into(),
+                pid: 100 + i,
+                label: format!("p{i}"),
+                start: None,
+                argv: Vec::new(),
+                size: 0,
+            })
+            .collect()
+    }
+
+    fn rec(ts: Micros, file: u32, id: Option<u64>, action: Action) -> Rec {
+        let mut r = Rec::new(ts, file, ts as u64, 1, action);
+        r.set_scenario_id(id);
+        r
+    }
+
+    fn scn(seen: Seen) -> Rc<Scn> {
+        match seen {
+            Seen::Start(s) | Seen::End(s) => s,
+            Seen::Action { scn: Some(s), .. } | Seen::Other(Some(s)) => s,
+            _ => panic!("no scenario"),
+        }
+    }
+
+    #[test]
+    fn overlapping_scenarios_take_the_lowest_free_slot() {
+        let mut f = Follower::new(&files(1));
+        let a = scn(f.feed(&rec(0, 0, Some(1), Action::ScenarioStart)));
+        let b = scn(f.feed(&rec(5, 0, Some(2), Action::ScenarioStart)));
+        assert_eq!((a.id, a.slot, b.id, b.slot), (0, 0, 1, 1));
+        f.feed(&rec(10, 0, Some(1), Action::ScenarioEnd));
+        let c = scn(f.feed(&rec(20, 0, Some(3), Action::ScenarioStart)));
+        assert_eq!(c.slot, 0, "slot 0 is free again");
+        assert_eq!(f.slots(0), 2);
+        assert_eq!(f.open().iter().map(|s| s.id).collect::<Vec<_>>(), [1, 2]);
+    }
+
+    #[test]
+    fn after_hooks_belong_to_their_ended_scenario() {
+        let mut f = Follower::new(&files(1));
+        f.feed(&rec(0, 0, Some(7), Action::ScenarioStart));
+        let ended = scn(f.feed(&rec(10, 0, Some(7), Action::ScenarioEnd)));
+        assert_eq!(ended.outcome(), ScenarioOutcome::Passed);
+        let hook = scn(f.feed(&rec(12, 0, Some(7), Action::DbCleanup)));
+        assert_eq!((hook.id, hook.last.get()), (ended.id, 12));
+        assert!(matches!(
+            f.feed(&rec(13, 0, Some(7), Action::ScenarioEnd)),
+            Seen::Other(Some(_))
+        ));
+    }
+
+    #[test]
+    fn a_schema_is_shared_once_a_second_process_touches_it() {
+        let mut f = Follower::new(&files(2));
+        let touch = |f: &mut Follower, file: u32, action: Action, tables: &[&str]| {
+            let mut r = rec(1, file, None, action);
+            r.resource = Some(Arc::new(Resource::tables(
+                "postgres://db/app",
+                "public",
+                tables.iter().map(|t| t.to_string().into()),
+            )));
+            match f.feed(&r) {
+                Seen::Action {
+                    resource: Some(id),
+                    mutation,
+                    ..
+                } => (id, mutation),
+                _ => panic!("an action on a resource"),
+            }
+        };
+        let (cleanup, mutation) = touch(&mut f, 0, Action::DbCleanup, &[]);
+        assert!(mutation && !f.shared(cleanup), "one process so far");
+        let (read, mutation) = touch(&mut f, 1, Action::DbSelect, &["users"]);
+        assert!(!mutation);
+        assert!(
+            f.shared(cleanup) && f.shared(read),
+            "same schema, two processes"
+        );
+        assert_eq!(f.resource(cleanup), "shared:postgres://db/app/public/*");
+        let mut secret = rec(2, 0, None, Action::JwtSet);
+        secret.resource = Some(Arc::new(Resource::process("jwt_secret")));
+        let Seen::Action {
+            resource: Some(s), ..
+        } = f.feed(&secret)
+        else {
+            panic!("a secret action");
+        };
+        assert!(f.shared(s), "in-process state is shared by its scenarios");
+    }
+}
