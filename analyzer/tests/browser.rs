@@ -17,7 +17,7 @@ use trace_analyzer::{analyze, AnalyzeOptions};
 
 #[path = "browser/fixture.rs"]
 mod fixture;
-use fixture::{busy_run, fixture_run, HOSTILE};
+use fixture::{busy_run, fixture_run, html_report, HOSTILE};
 
 fn node_and_chromium() -> Result<(), String> {
     let chromium = std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
@@ -235,26 +235,7 @@ fn aggregated_page_keeps_findings_drawn_and_counts_the_rest() {
     let traces = tempfile::tempdir().unwrap();
     busy_run(traces.path());
     let page = artifacts().join("timeline-lod.html");
-    let out = Command::new(env!("CARGO_BIN_EXE_trace-analyzer"))
-        .arg("report")
-        .arg(traces.path())
-        .args([
-            "--format",
-            "html",
-            "--detail",
-            "summary",
-            "--fail-on",
-            "never",
-            "-o",
-        ])
-        .arg(&page)
-        .output()
-        .expect("run trace-analyzer");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    std::fs::write(&page, html_report(traces.path(), "summary")).unwrap();
     let shot = artifacts().join("timeline-lod.png");
     let seen = drive("lod", &page, &shot);
     eprintln!("driver saw: {seen:#}");

@@ -16,7 +16,7 @@ use trace_analyzer::{analyze, AnalyzeOptions};
 
 #[path = "browser/fixture.rs"]
 mod fixture;
-use fixture::{busy_run, fixture_run, HOSTILE};
+use fixture::{busy_run, fixture_run, html_report, HOSTILE};
 
 /// The view model embedded in a page.
 fn page_data(html: &str) -> Value {
@@ -26,18 +26,7 @@ fn page_data(html: &str) -> Value {
 }
 
 fn cli_page(traces: &Path, detail: &str) -> Value {
-    let out = Command::new(env!("CARGO_BIN_EXE_trace-analyzer"))
-        .arg("report")
-        .arg(traces)
-        .args(["--format", "html", "--fail-on", "never", "--detail", detail])
-        .output()
-        .expect("run trace-analyzer");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    page_data(&String::from_utf8(out.stdout).unwrap())
+    page_data(&html_report(traces, detail))
 }
 
 /// Scenarios by id: (name, outcome, start, end).

@@ -203,3 +203,20 @@ pub fn busy_run(dir: &Path) {
     busy(&mut b, 3, "Cools down", 100, 50);
     b.save(dir, 160);
 }
+
+/// `trace-analyzer report TRACES --format html --detail DETAIL`: the page.
+#[allow(dead_code)] // used by the browser and page-data tests only
+pub fn html_report(traces: &Path, detail: &str) -> String {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_trace-analyzer"))
+        .arg("report")
+        .arg(traces)
+        .args(["--format", "html", "--fail-on", "never", "--detail", detail])
+        .output()
+        .expect("run trace-analyzer");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).expect("the page is UTF-8")
+}
