@@ -23,6 +23,14 @@
   KINDS.forEach(function (k, i) { KIND_RANK[k] = i; });
 
   var procs = data.processes, scen = data.scenarios, marks = data.markers, finds = data.findings;
+  // Streamed pages list scenarios as they ended, each with its id: index them by id.
+  if (scen.length && scen[0].id !== undefined) {
+    var byId = new Array(scen.length);
+    scen.forEach(function (s) { byId[s.id] = s; });
+    scen = byId;
+  }
+  // Aggregates (level of detail): [proc, lane, t0, t1, scenario|-1, scenarios, count per lod.kinds…].
+  var lod = data.lod || null, aggs = data.aggregates || [], AGG_KINDS = lod ? lod.kinds : [];
 
   // ---- small DOM helpers (text only) ----------------------------------
   function $(id) { return document.getElementById(id); }
@@ -86,6 +94,13 @@
     var lm = laneOf(laneMark, marks[mi].proc, marks[mi].lane);
     if (lm) lm.push(mi);
   }
+  var laneAgg = [];
+  procs.forEach(function (p, i) { laneAgg[i] = []; });
+  for (var ai = 0; ai < aggs.length; ai++) {
+    var la = laneOf(laneAgg, aggs[ai][0], aggs[ai][1]);
+    if (la) la.push(ai);
+  }
+  laneAgg.forEach(function (lanes) { lanes.forEach(function (a) { a.sort(function (x, y) { return aggs[x][2] - aggs[y][2]; }); }); });
   laneScen.forEach(function (lanes) { lanes.forEach(function (a) { a.sort(function (x, y) { return scen[x].start_us - scen[y].start_us; }); }); });
   laneMark.forEach(function (lanes) { lanes.forEach(function (a) { a.sort(function (x, y) { return marks[x].t_us - marks[y].t_us; }); }); });
   // Markers of the same scenario, for the bar tooltip's count.
@@ -100,7 +115,7 @@
   KINDS.forEach(function (k) { filter.kinds[k] = true; });
   var selected = -1, hover = null, searchHits = [], searchPos = -1;
   var rows = [], procRow = [], rowsHeight = 0;
-  var stats = { bars: 0, markers: 0, arrows: 0, draws: 0 };
+  var stats = { bars: 0, markers: 0, arrows: 0, aggregates: 0, draws: 0 };
 
   var canvas = $("timeline"), ctx = canvas.getContext("2d"), wrap = $("timeline-wrap"), tip = $("tooltip");
   var W = 800, H = 300, dpr = window.devicePixelRatio || 1;
@@ -157,6 +172,22 @@
     return lo;
   }
   function sEnd(i) { return scen[i].end_us; }
+  function aEnd(i) { return aggs[i][3]; }
+  function aggTotal(a) { var n = 0; for (var k = 6; k < a.length; k++) n += a[k]; return n; }
+  // The most telling kind an aggregate holds that the kind filter shows, or null.
+  function aggKind(a) {
+    var best = null;
+    for (var k = 6; k < a.length; k++) {
+      var kind = AGG_KINDS[k - 6];
+      if (a[k] > 0 && filter.kinds[kind] && (best === null || KIND_RANK[kind] < KIND_RANK[best])) best = kind;
+    }
+    return best;
+  }
+  function aggVisible(i) {
+    var a = aggs[i];
+    if (procRow[a[0]] < 0 || aggKind(a) === null) return false;
+    return a[4] < 0 || !scen[a[4]] || filter.feature === "" || scenVisible(a[4]);
+  }
   function mT(i) { return marks[i].t_us; }
 
   // ---- drawing -------------------------------------------------------------
@@ -171,7 +202,7 @@
   }
 
   function draw() {
-    stats.bars = 0; stats.markers = 0; stats.arrows = 0; stats.draws++;
+    stats.bars = 0; stats.markers = 0; stats.arrows = 0; stats.aggregates = 0; stats.draws++;
     ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
     ctx.clearRect(0, 0, W, H);
     ctx.font = "11px system-ui, -apple-system, 'Segoe UI', Roboto, Arial, sans-serif";
@@ -237,6 +268,33 @@
         ctx.globalAlpha = 1;
         stats.bars++;
       }
+    }
+
+    // Aggregates: a translucent band in the action strip over the time they
+    // span, merged when they touch on screen. Drawn under the markers.
+    for (r = 0; r < rows.length; r++) {
+      y = rowY(r);
+      if (y + ROW < AXIS || y > H) continue;
+      var al = laneAgg[rows[r].proc][rows[r].lane] || [];
+      var ax0 = null, ax1 = 0, akind = null;
+      var aflush = function () {
+        if (ax0 === null) return;
+        ctx.globalAlpha = 0.35; ctx.fillStyle = KIND_COLOR[akind] || "#8a929e";
+        ctx.fillRect(ax0, y + MARK_Y - 3, Math.max(2, ax1 - ax0), 6);
+        ctx.globalAlpha = 1;
+        stats.aggregates++;
+      };
+      for (k = lowerBound(al, aEnd, view.t0); k < al.length; k++) {
+        var ag = aggs[al[k]];
+        if (ag[2] > view.t1) break;
+        if (!aggVisible(al[k])) continue;
+        var gx0 = X(ag[2]), gx1 = Math.max(X(ag[3]), gx0 + 2), gk = aggKind(ag);
+        if (ax0 !== null && gx0 <= ax1 + 1) {
+          ax1 = Math.max(ax1, gx1);
+          if (KIND_RANK[gk] < KIND_RANK[akind]) akind = gk;
+        } else { aflush(); ax0 = gx0; ax1 = gx1; akind = gk; }
+      }
+      aflush();
     }
 
     // Markers, aggregated per BUCKET px when several fall together.
@@ -432,7 +490,14 @@
       }
       return null;
     };
-    return inStrip ? findMarks() || findBar() : findBar() || findMarks();
+    var findAgg = function () {
+      var al = laneAgg[row.proc][row.lane] || [], hits = [];
+      var pxTol = (view.t1 - view.t0) / (W - GUTTER) * 2;
+      for (var k = lowerBound(al, aEnd, t - pxTol); k < al.length && aggs[al[k]][2] <= t + pxTol; k++)
+        if (aggVisible(al[k])) hits.push(al[k]);
+      return hits.length ? { type: "aggregate", list: hits } : null;
+    };
+    return inStrip ? findMarks() || findAgg() || findBar() : findBar() || findMarks() || findAgg();
   }
 
   function ttRow(parent, key, val) {
@@ -476,6 +541,22 @@
         if (marks[j].details) ttRow(tip, marks[j].action, marks[j].details);
       });
       if (list.length > 6) ttRow(tip, "", "… " + (list.length - 6) + " more; zoom in to separate them");
+    } else if (h.type === "aggregate") {
+      // What the page really holds for this stretch: counts, kinds, time span.
+      var total = 0, byKind = {}, t0 = Infinity, t1 = -Infinity, scens = 0, first = -1;
+      h.list.forEach(function (j) {
+        var a = aggs[j];
+        for (var k = 6; k < a.length; k++) if (a[k]) { byKind[AGG_KINDS[k - 6]] = (byKind[AGG_KINDS[k - 6]] || 0) + a[k]; total += a[k]; }
+        t0 = Math.min(t0, a[2]); t1 = Math.max(t1, a[3]); scens += a[5];
+        if (first < 0 && a[4] >= 0) first = a[4];
+      });
+      tip.appendChild(el("div", "tt-title", total + " actions aggregated"));
+      ttRow(tip, "kinds", KINDS.filter(function (k) { return byKind[k]; }).map(function (k) { return byKind[k] + " " + KIND_LABEL[k]; }).join(", "));
+      ttRow(tip, "process", procName(aggs[h.list[0]][0]));
+      ttRow(tip, "from", rel(t0) + "  (" + wall(t0) + ")");
+      ttRow(tip, "to", rel(t1) + "  (" + dur(t1 - t0) + ")");
+      if (first >= 0 && scen[first]) ttRow(tip, "scenario", scen[first].name + (scens > 1 ? "  (+" + (scens - 1) + " more)" : ""));
+      tip.appendChild(el("div", "tt-expl", "Counted, not drawn one by one (level of detail). Zooming in shows this same aggregate; run with --detail full to draw each action."));
     } else if (h.type === "finding") {
       var fd = finds[h.index];
       tip.appendChild(el("div", "tt-title", fd.rule + " · " + fd.severity + (fd.likely_cause ? " · likely cause" : "")));
@@ -617,6 +698,18 @@
     c.appendChild(el("b", null, value));
     return c;
   }
+  // A summarised page says so, and how to get everything.
+  function buildLodNote() {
+    if (!lod || lod.detail !== "summary") return;
+    var note = $("lod-note"), kinds = Object.keys(lod.aggregated_by_kind || {});
+    note.textContent = "Level of detail: " + lod.aggregated.toLocaleString("en") + " of this run's actions (" +
+      kinds.map(function (k) { return lod.aggregated_by_kind[k].toLocaleString("en") + " " + (KIND_LABEL[k] || k); }).join(", ") +
+      ") are aggregated into time buckets per lane (translucent bands; hover for counts). Every scenario, every finding, every action of a failed or unfinished scenario and every mutation of shared state are drawn one by one" +
+      (lod.over_budget ? " up to " + lod.marker_budget.toLocaleString("en") + " markers (" + lod.over_budget.toLocaleString("en") + " more aggregated)" : "") +
+      ". To draw every action: trace-analyzer report … --format html --detail full (about " + Math.ceil(lod.full_estimate_bytes / 1e6) +
+      " MB; pages over ~100 MB may not open in a browser).";
+    note.hidden = false;
+  }
   function buildHeader() {
     document.title = "State timeline · " + data.run_id;
     $("run-id").textContent = data.run_id || "(no run id)";
@@ -672,6 +765,7 @@
     });
     var present = {};
     marks.forEach(function (m) { present[m.kind] = true; });
+    Object.keys((lod && lod.aggregated_by_kind) || {}).forEach(function (k) { present[k] = true; });
     KINDS.forEach(function (k) {
       if (!present[k]) return;
       toggleChip($("filter-kind"), KIND_LABEL[k], KIND_COLOR[k], true, function (on) { filter.kinds[k] = on; redraw(); }, true);
@@ -752,6 +846,7 @@
 
   // ---- start -------------------------------------------------------------------
   buildHeader();
+  buildLodNote();
   buildFilters();
   buildFindings();
   layout();
@@ -764,12 +859,15 @@
   window.__timeline = {
     firstDrawMs: firstDrawMs,
     scriptMs: firstDrawMs - T0,
-    counts: { processes: procs.length, scenarios: scen.length, markers: marks.length, findings: finds.length, rows: rows.length },
+    counts: { processes: procs.length, scenarios: scen.length, markers: marks.length, aggregates: aggs.length, findings: finds.length, rows: rows.length },
+    lod: lod,
     drawn: stats,
     view: function () { return { t0: view.t0, t1: view.t1, scrollY: view.scrollY, selected: selected }; },
     selectFinding: function (i) { selectFinding(i, true); draw(); },
     findingRows: function () { return document.querySelectorAll("#findings-body tr.main").length; },
     hitTest: hitTest,
+    findingEnds: function (i) { return { polluter: endPoint(finds[i].polluter), victim: endPoint(finds[i].victim) }; },
+    reset: function () { resetView(); draw(); },
     project: function (tUs, proc, lane) { var r = rowIndex(proc, lane || 0); return r < 0 ? null : { x: X(tUs), y: rowY(r) + BAR_TOP + BAR / 2, markY: rowY(r) + MARK_Y }; },
     draw: draw
   };

@@ -14,6 +14,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use crate::discover;
 use crate::model::{Report, RuleId, Severity};
 use crate::read::{LegacyTz, ReadOptions};
+use crate::render::html::lod::{self, Detail};
 use crate::render::{self, MergeFormat, RecordWriter, RenderOptions, ReportFormat};
 use crate::{analyze, select_run, AnalyzeOptions, InputError};
 
@@ -169,6 +170,11 @@ pub struct ReportOpts {
     /// Colour the table: auto = on a terminal unless NO_COLOR is set.
     #[arg(long, value_enum, default_value_t = ColorChoice::Auto)]
     pub color: ColorChoice,
+    /// HTML: `auto` draws runs over 100,000 records with a level of detail
+    /// (findings, shared-state mutations and every scenario one by one, the
+    /// rest aggregated); `full` draws every action (big pages may not open).
+    #[arg(long, value_enum, default_value_t = Detail::Auto)]
+    pub detail: Detail,
 }
 
 fn parse_rule(s: &str) -> Result<RuleId, String> {
@@ -458,7 +464,9 @@ fn analyze_opts(input: &InputArgs, r: &ReportOpts) -> AnalyzeOptions {
         all_overlaps: r.all_overlaps,
         allow: r.allow.clone(),
         deny: r.deny.clone(),
-        timeline: r.format.needs_timeline(),
+        // HTML draws from the stream (`render::html::lod`), not from an
+        // in-memory timeline.
+        timeline: false,
         progress: true,
     }
 }
@@ -523,7 +531,50 @@ pub fn exit_code(report: &Report, fail_on: FailOn, strict: bool) -> i32 {
     }
 }
 
+/// `--format html`: the page is written while the analysis streams the run
+/// (bounded memory; see `render::html::lod`), and replaces `-o FILE` only
+/// once complete.
+fn html_report(opts: &AnalyzeOptions, r: &ReportOpts, input: &InputArgs) -> Result<i32, CliError> {
+    let mut out = crate::export::Output::open(input.output.as_deref())?;
+    let mut page = lod::HtmlStream::new(&mut out, r.detail);
+    let opts = AnalyzeOptions {
+        timeline: false,
+        ..opts.clone()
+    };
+    let analysis = match crate::analyze_tapped(&opts, &mut page) {
+        Ok(a) if !a.report.processes.is_empty() => a,
+        other => {
+            drop(page);
+            out.discard();
+            let report = other?.report;
+            eprintln!("trace-analyzer: error: nothing to analyze");
+            print_warnings(&report.warnings);
+            return Ok(EXIT_ERROR);
+        }
+    };
+    let report = &analysis.report;
+    if input.run.is_none() {
+        warn_other_runs(&report.other_runs, &report.run_id);
+    }
+    let written = page.finish(report);
+    if let Err(e) = written.and_then(|()| out.commit()) {
+        if e.kind() != io::ErrorKind::BrokenPipe {
+            return Err(e.into());
+        }
+    }
+    if !report.warnings.is_empty() {
+        eprintln!(
+            "trace-analyzer: {} input warning(s), listed in the report",
+            report.warnings.len()
+        );
+    }
+    Ok(exit_code(report, r.fail_on, input.strict))
+}
+
 fn cmd_report(a: ReportArgs) -> Result<i32, CliError> {
+    if a.report.format == ReportFormat::Html {
+        return html_report(&analyze_opts(&a.input, &a.report), &a.report, &a.input);
+    }
     let analysis = analyze(&analyze_opts(&a.input, &a.report))?;
     if a.input.run.is_none() {
         warn_other_runs(&analysis.report.other_runs, &analysis.report.run_id);
@@ -614,7 +665,11 @@ fn cmd_run(a: RunArgs) -> Result<i32, CliError> {
         }
         Err(e) => return Err(e.into()),
     };
-    let code = emit_report(&analysis, &a.report, &a.output, a.strict)?;
+    let code = if a.report.format == ReportFormat::Html {
+        html_report(&opts, &a.report, &input)?
+    } else {
+        emit_report(&analysis, &a.report, &a.output, a.strict)?
+    };
     Ok(if command_code != 0 {
         command_code
     } else {

@@ -14,6 +14,7 @@ pub mod cli;
 pub mod discover;
 pub mod export;
 pub mod findings;
+pub mod follow;
 pub mod gen;
 pub mod merge;
 pub mod model;
@@ -151,8 +152,28 @@ pub fn inputs_or_default(inputs: &[PathBuf]) -> Vec<PathBuf> {
     }
 }
 
+/// Sees every record of the analyzed run as the merge produces it, next to
+/// the analysis: how the streaming outputs (Chrome export, HTML timeline)
+/// draw a run without keeping it in memory.
+pub trait Tap {
+    /// The run about to be read.
+    fn begin(&mut self, _run: &Run) {}
+    fn record(&mut self, rec: &record::Rec);
+}
+
+struct NoTap;
+
+impl Tap for NoTap {
+    fn record(&mut self, _rec: &record::Rec) {}
+}
+
 /// Discovers, merges and analyzes one run, streaming.
 pub fn analyze(opts: &AnalyzeOptions) -> Result<Analysis, InputError> {
+    analyze_tapped(opts, &mut NoTap)
+}
+
+/// [`analyze`], handing every record to `tap` as well.
+pub fn analyze_tapped(opts: &AnalyzeOptions, tap: &mut dyn Tap) -> Result<Analysis, InputError> {
     let inputs = inputs_or_default(&opts.inputs);
     let discovery = discover::discover(&inputs, &opts.legacy_tz);
     let mut warnings = discovery.warnings.clone();
@@ -178,12 +199,13 @@ pub fn analyze(opts: &AnalyzeOptions) -> Result<Analysis, InputError> {
             timeline: opts.timeline.then(Timeline::default),
         });
     };
-    Ok(analyze_run(
+    Ok(analyze_run_tapped(
         &run,
         other_runs,
         opts.run.is_some(),
         opts,
         warnings,
+        tap,
     ))
 }
 
@@ -193,8 +215,21 @@ pub fn analyze_run(
     other_runs: Vec<String>,
     run_selected: bool,
     opts: &AnalyzeOptions,
-    mut warnings: Vec<Warning>,
+    warnings: Vec<Warning>,
 ) -> Analysis {
+    analyze_run_tapped(run, other_runs, run_selected, opts, warnings, &mut NoTap)
+}
+
+/// [`analyze_run`], handing every record to `tap` as well.
+pub fn analyze_run_tapped(
+    run: &Run,
+    other_runs: Vec<String>,
+    run_selected: bool,
+    opts: &AnalyzeOptions,
+    mut warnings: Vec<Warning>,
+    tap: &mut dyn Tap,
+) -> Analysis {
+    tap.begin(run);
     let progress = progress::Progress::maybe(opts.progress, run.bytes());
     let read_opts = ReadOptions {
         full: false,
@@ -217,6 +252,7 @@ pub fn analyze_run(
     let mut n = 0u64;
     while let Some(rec) = merger.next_ref() {
         engine.feed(rec);
+        tap.record(rec);
         n += 1;
         if n & 0xFFFF == 0 {
             if let Some(p) = &progress {

@@ -7,7 +7,8 @@
 //! either fails with what to install, unless
 //! `STATE_TRACER_ALLOW_MISSING_TOOLS=1` is set: then it says so on stderr
 //! and skips.
-//! The screenshot goes to `<target>/test-artifacts/timeline.png`.
+//! The screenshot goes to `<target>/test-artifacts/timeline.png`; the page
+//! drawn with a level of detail to `timeline-lod.{html,png}`.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -18,7 +19,7 @@ use trace_analyzer::{analyze, AnalyzeOptions};
 
 #[path = "browser/fixture.rs"]
 mod fixture;
-use fixture::{fixture_run, HOSTILE};
+use fixture::{busy_run, fixture_run, html_report, HOSTILE};
 
 fn node_and_chromium() -> Result<(), String> {
     let chromium = std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
@@ -54,13 +55,22 @@ fn artifacts() -> PathBuf {
     dir
 }
 
+/// False (skip) only when a tool is missing and the run opted out with
+/// `STATE_TRACER_ALLOW_MISSING_TOOLS=1`; a missing tool otherwise fails.
+fn tools_present(test: &str) -> bool {
+    let Err(why) = node_and_chromium() else {
+        return true;
+    };
+    if std::env::var("STATE_TRACER_ALLOW_MISSING_TOOLS").as_deref() != Ok("1") {
+        panic!("browser test cannot run: {why} (run scripts/setup.sh, or set STATE_TRACER_ALLOW_MISSING_TOOLS=1 to skip)");
+    }
+    eprintln!("SKIPPED {test}: {why}");
+    false
+}
+
 #[test]
 fn html_timeline_in_headless_chromium() {
-    if let Err(why) = node_and_chromium() {
-        if std::env::var("STATE_TRACER_ALLOW_MISSING_TOOLS").as_deref() != Ok("1") {
-            panic!("browser test cannot run: {why} (run scripts/setup.sh, or set STATE_TRACER_ALLOW_MISSING_TOOLS=1 to skip)");
-        }
-        eprintln!("SKIPPED html_timeline_in_headless_chromium: {why}");
+    if !tools_present("html_timeline_in_headless_chromium") {
         return;
     }
     let traces = tempfile::tempdir().unwrap();
@@ -203,4 +213,121 @@ fn html_timeline_in_headless_chromium() {
         shot.display()
     );
     eprintln!("screenshot: {}", shot.display());
+}
+
+/// Runs the driver in `mode` over `page`; its JSON observations.
+fn drive(mode: &str, page: &Path, shot: &Path) -> Value {
+    let out = Command::new("node")
+        .arg("driver.js")
+        .arg(mode)
+        .arg(page)
+        .arg(shot)
+        .current_dir(driver_dir())
+        .output()
+        .expect("run the node driver");
+    assert!(
+        out.status.success(),
+        "driver failed:\n{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).expect("driver prints JSON")
+}
+
+#[test]
+fn aggregated_page_keeps_findings_drawn_and_counts_the_rest() {
+    if !tools_present("aggregated_page_keeps_findings_drawn_and_counts_the_rest") {
+        return;
+    }
+    let traces = tempfile::tempdir().unwrap();
+    busy_run(traces.path());
+    let page = artifacts().join("timeline-lod.html");
+    std::fs::write(&page, html_report(traces.path(), "summary")).unwrap();
+    let shot = artifacts().join("timeline-lod.png");
+    let seen = drive("lod", &page, &shot);
+    eprintln!("driver saw: {seen:#}");
+
+    for key in ["pageErrors", "console", "dialogs", "foreignRequests"] {
+        assert_eq!(
+            seen[key],
+            serde_json::json!([]),
+            "{key}: nothing went wrong"
+        );
+    }
+    // The page says it aggregated, and how to get everything.
+    assert_eq!(seen["lod"]["detail"], "summary");
+    let note = seen["note"].as_str().expect("a level-of-detail note");
+    assert!(note.contains("--detail full"), "{note}");
+    assert!(seen["counts"]["aggregates"].as_u64().unwrap() > 0);
+    assert!(
+        seen["drawn"]["aggregates"].as_u64().unwrap() > 0,
+        "aggregates drawn"
+    );
+    assert_eq!(seen["counts"]["scenarios"], 6, "every scenario bar is kept");
+
+    // Every finding is drawn where hit-testing finds it, inside an
+    // aggregated stretch of its victim's lane, and its row selects it.
+    let findings = seen["findings"].as_array().unwrap();
+    assert!(!findings.is_empty(), "the planted pollution is found");
+    for (i, f) in findings.iter().enumerate() {
+        // Hit-testing its victim end finds it (or a finding with an end at
+        // that very point, which the driver counts as this one).
+        assert_eq!(f["hit"], i, "finding {i} is drawn and hit-tested: {f}");
+    }
+    assert!(
+        findings
+            .iter()
+            .any(|f| f["aggregatesBefore"].as_u64() > Some(0)
+                && f["aggregatesAfter"].as_u64() > Some(0)),
+        "a finding lies between aggregates of its own lane: {findings:?}"
+    );
+    let selected: Vec<u64> = seen["selectedAfterClick"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(Value::as_u64)
+        .collect();
+    assert_eq!(
+        selected,
+        (0..findings.len() as u64).collect::<Vec<_>>(),
+        "each row selects its finding"
+    );
+
+    // Hovering an aggregate tells what it holds: counts by kind and time span,
+    // and the scenario it belongs to, a hostile name as plain text.
+    let tips = seen["aggregateTips"].as_array().unwrap();
+    assert!(!tips.is_empty(), "aggregates answer a hover");
+    for t in tips {
+        let title = t["title"].as_str().unwrap();
+        assert!(title.ends_with("actions aggregated"), "{title}");
+        let rows: Vec<&str> = t["rows"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(Value::as_str)
+            .collect();
+        assert!(
+            rows.iter()
+                .any(|r| r.starts_with("kinds") && (r.contains(" read") || r.contains(" HTTP"))),
+            "counts by kind: {rows:?}"
+        );
+        assert!(
+            rows.iter().any(|r| r.starts_with("from")) && rows.iter().any(|r| r.starts_with("to")),
+            "{rows:?}"
+        );
+    }
+    let hostile = tips.iter().find(|t| {
+        t["rows"].as_array().unwrap().iter().any(|r| {
+            r.as_str()
+                .is_some_and(|r| r.starts_with("scenario") && r.contains(HOSTILE))
+        })
+    });
+    assert!(
+        hostile.is_some(),
+        "the hostile scenario's aggregate names it: {tips:?}"
+    );
+    assert_eq!(
+        seen["imgElements"], 0,
+        "the hostile name created no element"
+    );
 }

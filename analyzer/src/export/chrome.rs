@@ -1,33 +1,43 @@
 //! `export --format chrome`: the run as a Chrome Trace Event file, for
 //! Perfetto UI (ui.perfetto.dev) and `chrome://tracing`.
 //!
-//! Mapping (see `docs/timeline.md`):
+//! Written while the merge streams ([`ChromeStream`] is a [`Tap`]): each
+//! scenario is a `B` event when it starts and an `E` event when it ends,
+//! each state action an instant, so memory does not grow with the records
+//! (only a small fixed-size entry per scenario, kept to place the findings'
+//! flows at the end). Mapping (see `docs/timeline.md`):
 //! - one trace process per traced process, named by `process_name` metadata
 //!   (`label (pid N)`); the trace pid is the OS pid, remapped when it is 0 or
 //!   repeats (Perfetto treats pid 0 as the kernel);
-//! - tid 1 of each process holds actions outside any scenario; tid `2 + lane`
-//!   holds the scenarios of one concurrency slot as complete (`X`) events,
-//!   so overlapping scenarios never collapse into one track;
-//! - state actions are thread-scoped instant (`i`) events with their details
-//!   in `args`;
+//! - tid 1 of each process holds actions outside any scenario; tid `2 + slot`
+//!   holds the scenarios of one concurrency slot, so overlapping scenarios
+//!   never share a track;
+//! - state actions are thread-scoped instant (`i`) events with their
+//!   resource and details in `args`;
 //! - each polluter → victim finding is a flow (`s` inside the polluter's
 //!   slice at the mutation, `f` with binding point `e` inside the victim's
 //!   slice), plus an instant on the victim carrying the explanation;
-//! - `ts`/`dur` are µs since the run's first record, one wall clock for all.
+//! - `ts` are µs since the run's first record, one wall clock for all.
 //!
-//! [`ChromeWriter`] streams events and always leaves a closed JSON document,
-//! even when dropped early; [`write_file`] also writes through a temporary
-//! file, so a failed export never leaves half a file behind.
-
+//! [`ChromeWriter`] always leaves a closed JSON document, even when dropped
+//! early; [`Output`] writes a file through a temporary one (gzip when the
+//! name ends in `.gz`), so a failed export never leaves half a file behind.
 use std::collections::HashSet;
 use std::fs;
 use std::io::{self, BufWriter, Write};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
+use flate2::write::GzEncoder;
+use flate2::Compression;
 use serde::Serialize;
 use serde_json::{json, Value};
 
-use crate::render::html::timeline::{BarOutcome, TimelineView};
+use crate::discover::Run;
+use crate::follow::{Follower, Scn, Seen};
+use crate::model::{Report, ScenarioRef};
+use crate::record::{to_time, Micros, Rec};
+use crate::render::html::timeline::MarkerKind;
+use crate::Tap;
 
 /// Streams trace events into `{"traceEvents":[…],"displayTimeUnit":"ms"}`.
 pub struct ChromeWriter<W: Write> {
@@ -92,24 +102,18 @@ impl<W: Write> Drop for ChromeWriter<W> {
 /// Thread of actions outside any scenario; scenario slots follow it.
 const PROCESS_TID: u64 = 1;
 
-fn slot_tid(lane: u32) -> u64 {
-    2 + lane as u64
+fn slot_tid(slot: u32) -> u64 {
+    2 + u64::from(slot)
 }
 
 /// Trace pids: the OS pid unless it is 0 or already taken in this trace.
-fn trace_pids(view: &TimelineView) -> Vec<u64> {
+fn trace_pids(os_pids: &[u32]) -> Vec<u64> {
     let mut taken: HashSet<u64> = HashSet::new();
-    let mut next = view
-        .processes
+    let mut next = os_pids.iter().map(|&p| u64::from(p)).max().unwrap_or(0) + 1;
+    os_pids
         .iter()
-        .map(|p| p.pid as u64)
-        .max()
-        .unwrap_or(0)
-        + 1;
-    view.processes
-        .iter()
-        .map(|p| {
-            let mut pid = p.pid as u64;
+        .map(|&p| {
+            let mut pid = u64::from(p);
             if pid == 0 || taken.contains(&pid) {
                 while taken.contains(&next) {
                     next += 1;
@@ -122,135 +126,431 @@ fn trace_pids(view: &TimelineView) -> Vec<u64> {
         .collect()
 }
 
-fn cname(outcome: BarOutcome) -> &'static str {
-    // chrome://tracing's reserved colour names; Perfetto ignores them.
-    match outcome {
-        BarOutcome::Passed => "good",
-        BarOutcome::Failed => "terrible",
-        BarOutcome::Skipped => "grey",
-        BarOutcome::Unfinished => "yellow",
+/// One trace event; `args` is whatever the event carries.
+#[derive(Serialize)]
+struct Ev<'a, A: Serialize> {
+    name: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    cat: Option<&'a str>,
+    ph: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    ts: Option<i64>,
+    pid: u64,
+    tid: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    s: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    args: Option<A>,
+}
+
+impl<'a> Ev<'a, ()> {
+    fn new(name: &'a str, ph: &'a str, pid: u64, tid: u64) -> Self {
+        Ev {
+            name,
+            cat: None,
+            ph,
+            ts: None,
+            pid,
+            tid,
+            s: None,
+            args: None,
+        }
     }
 }
 
-/// Writes the whole view as trace events to `out`.
-pub fn write_chrome(view: &TimelineView, out: impl Write) -> io::Result<()> {
-    let other = json!({
-        "run_id": view.run_id,
-        "origin": view.origin,
-        "generator": concat!("trace-analyzer ", env!("CARGO_PKG_VERSION")),
-    });
-    let mut w = ChromeWriter::new(out, &other)?;
-    let pids = trace_pids(view);
+#[derive(Serialize)]
+struct ActionArgs<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    resource: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    details: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    scenario: Option<&'a str>,
+}
 
-    for (i, p) in view.processes.iter().enumerate() {
-        let pid = pids[i];
-        let mut name = format!("{} (pid {})", p.label, p.pid);
-        if p.crashed {
-            name.push_str(" [crashed]");
-        }
-        w.event(&json!({"name": "process_name", "ph": "M", "pid": pid, "tid": PROCESS_TID, "args": {"name": name}}))?;
-        w.event(&json!({"name": "process_sort_index", "ph": "M", "pid": pid, "tid": PROCESS_TID, "args": {"sort_index": i}}))?;
-        w.event(&json!({"name": "thread_name", "ph": "M", "pid": pid, "tid": PROCESS_TID, "args": {"name": "outside scenarios"}}))?;
-        w.event(&json!({"name": "thread_sort_index", "ph": "M", "pid": pid, "tid": PROCESS_TID, "args": {"sort_index": 0}}))?;
-        for lane in 0..p.lanes.max(1) {
-            let tid = slot_tid(lane);
-            w.event(&json!({"name": "thread_name", "ph": "M", "pid": pid, "tid": tid, "args": {"name": format!("scenarios (slot {})", lane + 1)}}))?;
-            w.event(&json!({"name": "thread_sort_index", "ph": "M", "pid": pid, "tid": tid, "args": {"sort_index": lane + 1}}))?;
+/// Where a scenario's slice lies, kept for the findings' flows.
+#[derive(Clone, Copy)]
+struct Bar {
+    file: u32,
+    slot: u32,
+    start: i64,
+    end: i64,
+}
+
+/// Writes the Chrome trace of a run while the merge streams it.
+pub struct ChromeStream<W: Write> {
+    out: Option<W>,
+    w: Option<ChromeWriter<W>>,
+    run_id: String,
+    follow: Option<Follower>,
+    pids: Vec<u64>,
+    labels: Vec<String>,
+    /// Per process: slots whose track is named already.
+    named: Vec<u32>,
+    origin: Micros,
+    bars: Vec<Bar>,
+    error: Option<io::Error>,
+}
+
+impl<W: Write> ChromeStream<W> {
+    pub fn new(out: W) -> Self {
+        ChromeStream {
+            out: Some(out),
+            w: None,
+            run_id: String::new(),
+            follow: None,
+            pids: Vec::new(),
+            labels: Vec::new(),
+            named: Vec::new(),
+            origin: 0,
+            bars: Vec::new(),
+            error: None,
         }
     }
 
-    for s in &view.scenarios {
-        let mut args = json!({"feature": s.feature, "outcome": s.outcome.as_str()});
-        if let Some(e) = &s.error {
-            args["error"] = json!(e);
+    fn writer(&mut self, first_ts: Micros) -> io::Result<&mut ChromeWriter<W>> {
+        if self.w.is_none() {
+            let out = self
+                .out
+                .take()
+                .ok_or_else(|| io::Error::other("no output"))?;
+            self.origin = first_ts;
+            let other = json!({
+                "run_id": self.run_id,
+                "origin": state_tracer::format::wall_time_string(to_time(first_ts)),
+                "generator": concat!("trace-analyzer ", env!("CARGO_PKG_VERSION")),
+            });
+            let mut w = ChromeWriter::new(out, &other)?;
+            for (i, label) in self.labels.iter().enumerate() {
+                let pid = self.pids[i];
+                w.event(
+                    &Ev::new("process_name", "M", pid, PROCESS_TID).with(json!({"name": label})),
+                )?;
+                w.event(
+                    &Ev::new("process_sort_index", "M", pid, PROCESS_TID)
+                        .with(json!({"sort_index": i})),
+                )?;
+                w.event(
+                    &Ev::new("thread_name", "M", pid, PROCESS_TID)
+                        .with(json!({"name": "outside scenarios"})),
+                )?;
+                w.event(
+                    &Ev::new("thread_sort_index", "M", pid, PROCESS_TID)
+                        .with(json!({"sort_index": 0})),
+                )?;
+            }
+            self.w = Some(w);
         }
-        w.event(&json!({
-            "name": s.name, "cat": format!("scenario,{}", s.outcome.as_str()), "ph": "X",
-            "ts": s.start_us, "dur": (s.end_us - s.start_us).max(1),
-            "pid": pids[s.proc as usize], "tid": slot_tid(s.lane),
-            "cname": cname(s.outcome), "args": args,
-        }))?;
+        Ok(self.w.as_mut().expect("just set"))
     }
 
-    for m in &view.markers {
-        let tid = if m.scenario.is_some() {
-            slot_tid(m.lane)
+    fn write_record(&mut self, rec: &Rec) -> io::Result<()> {
+        let Some(follow) = self.follow.as_mut() else {
+            return Ok(());
+        };
+        let seen = follow.feed(rec);
+        self.writer(rec.ts)?;
+        let follow = self.follow.as_ref().expect("set in begin");
+        let w = self.w.as_mut().expect("created above");
+        let pid = self.pids[rec.file as usize];
+        let ts = rec.ts - self.origin;
+        match seen {
+            Seen::Start(s) => {
+                let named = &mut self.named[s.file as usize];
+                while *named <= s.slot {
+                    let tid = slot_tid(*named);
+                    let name = format!("scenarios (slot {})", *named + 1);
+                    w.event(&Ev::new("thread_name", "M", pid, tid).with(json!({"name": name})))?;
+                    w.event(
+                        &Ev::new("thread_sort_index", "M", pid, tid)
+                            .with(json!({"sort_index": *named + 1})),
+                    )?;
+                    *named += 1;
+                }
+                if self.bars.len() <= s.id as usize {
+                    self.bars.resize(
+                        s.id as usize + 1,
+                        Bar {
+                            file: 0,
+                            slot: 0,
+                            start: 0,
+                            end: 0,
+                        },
+                    );
+                }
+                self.bars[s.id as usize] = Bar {
+                    file: s.file,
+                    slot: s.slot,
+                    start: ts,
+                    end: ts,
+                };
+                let mut e = Ev::new(&s.name, "B", pid, slot_tid(s.slot))
+                    .with(json!({"feature": &*s.feature}));
+                e.cat = Some("scenario");
+                e.ts = Some(ts);
+                w.event(&e)?;
+            }
+            Seen::End(s) => {
+                let end = s.end.get().unwrap_or(rec.ts) - self.origin;
+                self.bars[s.id as usize].end = end;
+                end_slice(w, &s, pid, end)?;
+            }
+            Seen::Action { scn, resource, .. } => {
+                let tid = scn.as_ref().map_or(PROCESS_TID, |s| slot_tid(s.slot));
+                let args = ActionArgs {
+                    resource: resource.map(|r| follow.resource(r)),
+                    details: rec.details().or(rec.name()),
+                    scenario: scn.as_ref().map(|s| &*s.name),
+                };
+                let mut e = Ev::new(rec.action.as_str(), "i", pid, tid).with(args);
+                e.cat = Some(kind_name(rec));
+                e.ts = Some(ts);
+                e.s = Some("t");
+                w.event(&e)?;
+            }
+            Seen::Other(_) => {}
+        }
+        Ok(())
+    }
+
+    /// Ends the unfinished slices, writes the findings and closes the
+    /// document. Returns the output, flushed.
+    pub fn finish(mut self, report: &Report) -> io::Result<W> {
+        if let Some(e) = self.error.take() {
+            return Err(e);
+        }
+        let first = report.start.map_or(0, |t| t.timestamp_micros());
+        self.writer(first)?;
+        let origin = self.origin;
+        let w = self.w.as_mut().expect("created above");
+        if let Some(follow) = &self.follow {
+            for s in follow.open() {
+                let last = follow
+                    .last(s.file)
+                    .unwrap_or(s.last.get())
+                    .max(s.last.get());
+                let end = last - origin;
+                self.bars[s.id as usize].end = end;
+                end_slice(w, s, self.pids[s.file as usize], end)?;
+            }
+        }
+        // Crashed processes say so, and legacy labels are known only now:
+        // the name is stated again where it changed (the last one wins).
+        for (i, p) in report.processes.iter().enumerate().take(self.pids.len()) {
+            let mut name = format!("{} (pid {})", p.label, p.pid);
+            if p.crashed {
+                name.push_str(" [crashed]");
+            }
+            if name != self.labels[i] {
+                w.event(
+                    &Ev::new("process_name", "M", self.pids[i], PROCESS_TID)
+                        .with(json!({"name": name})),
+                )?;
+            }
+        }
+        for (n, f) in report.findings.iter().enumerate() {
+            let describe =
+                |r: &ScenarioRef| format!("{} / {} (pid {})", r.feature, r.scenario, r.pid);
+            let args = json!({
+                "rule": f.rule, "severity": f.severity, "likely_cause": f.likely_cause,
+                "resource": f.resource, "explanation": f.explanation,
+                "polluter": f.polluter.as_ref().map(describe),
+                "victim": f.victim.as_ref().map(describe),
+            });
+            let at = f.at.timestamp_micros() - origin;
+            // Each end resolved to a slice: (trace pid, tid, ts clamped inside it).
+            let locate = |r: &ScenarioRef| {
+                let b = self.bars.get(r.id)?;
+                let last = (b.end - 1).max(b.start);
+                Some((
+                    self.pids[b.file as usize],
+                    slot_tid(b.slot),
+                    at.clamp(b.start, last),
+                ))
+            };
+            let victim = f.victim.as_ref().and_then(locate);
+            if let Some((pid, tid, ts)) = victim {
+                let name = format!("{}: {}", f.severity, f.rule);
+                let mut e = Ev::new(&name, "i", pid, tid).with(args);
+                e.cat = Some("finding");
+                e.ts = Some(ts);
+                e.s = Some("t");
+                w.event(&e)?;
+            }
+            let polluter = f.polluter.as_ref().and_then(locate);
+            if let (Some((ppid, ptid, pts)), Some((vpid, vtid, vts))) = (polluter, victim) {
+                // Perfetto pairs legacy flow events by name and category, so the
+                // name is unique per finding; the id is unique too for chrome://tracing.
+                let name = format!("{} #{}", f.rule, n + 1);
+                w.event(&json!({"name": name, "cat": "finding", "ph": "s", "id": n + 1, "ts": pts, "pid": ppid, "tid": ptid}))?;
+                w.event(&json!({"name": name, "cat": "finding", "ph": "f", "bp": "e", "id": n + 1, "ts": vts, "pid": vpid, "tid": vtid}))?;
+            }
+        }
+        self.w.take().expect("created above").finish()
+    }
+}
+
+fn end_slice<W: Write>(w: &mut ChromeWriter<W>, s: &Scn, pid: u64, ts: i64) -> io::Result<()> {
+    let outcome = s.outcome();
+    let error = s.error.borrow();
+    let mut e = Ev::new(&s.name, "E", pid, slot_tid(s.slot)).with(json!({
+        "outcome": outcome.as_str().to_ascii_lowercase(),
+        "error": error.as_deref(),
+    }));
+    e.cat = Some("scenario");
+    e.ts = Some(ts);
+    w.event(&e)
+}
+
+impl<'a, A: Serialize> Ev<'a, A> {
+    fn with<B: Serialize>(self, args: B) -> Ev<'a, B> {
+        Ev {
+            name: self.name,
+            cat: self.cat,
+            ph: self.ph,
+            ts: self.ts,
+            pid: self.pid,
+            tid: self.tid,
+            s: self.s,
+            args: Some(args),
+        }
+    }
+}
+
+fn kind_name(rec: &Rec) -> &'static str {
+    MarkerKind::of(rec.action.kind()).as_str()
+}
+
+impl<W: Write> Tap for ChromeStream<W> {
+    fn begin(&mut self, run: &Run) {
+        self.run_id = run.id.clone();
+        let os: Vec<u32> = run.files.iter().map(|f| f.pid).collect();
+        self.pids = trace_pids(&os);
+        self.labels = run
+            .files
+            .iter()
+            .map(|f| format!("{} (pid {})", f.label, f.pid))
+            .collect();
+        self.named = vec![0; run.files.len()];
+        self.follow = Some(Follower::new(&run.files));
+    }
+
+    fn record(&mut self, rec: &Rec) {
+        if self.error.is_none() {
+            if let Err(e) = self.write_record(rec) {
+                self.error = Some(e);
+            }
+        }
+    }
+}
+
+/// Where an export goes: stdout, or a file written through a temporary one
+/// (gzip-compressed when its name ends in `.gz`) and renamed when complete.
+pub enum Output {
+    Stdout(BufWriter<io::StdoutLock<'static>>),
+    File {
+        tmp: PathBuf,
+        path: PathBuf,
+        out: Box<dyn FinishWrite>,
+    },
+}
+
+/// A writer that must be finished (gzip writes its trailer) before the file is complete.
+pub trait FinishWrite: Write {
+    fn finish_file(self: Box<Self>) -> io::Result<fs::File>;
+}
+
+impl FinishWrite for BufWriter<fs::File> {
+    fn finish_file(self: Box<Self>) -> io::Result<fs::File> {
+        self.into_inner().map_err(|e| e.into_error())
+    }
+}
+
+impl FinishWrite for BufWriter<GzEncoder<BufWriter<fs::File>>> {
+    fn finish_file(self: Box<Self>) -> io::Result<fs::File> {
+        let gz = self.into_inner().map_err(|e| e.into_error())?;
+        gz.finish()?.into_inner().map_err(|e| e.into_error())
+    }
+}
+
+impl Output {
+    /// Opens `path` (via a temporary file beside it), or stdout.
+    pub fn open(path: Option<&Path>) -> io::Result<Output> {
+        let Some(path) = path else {
+            return Ok(Output::Stdout(BufWriter::new(io::stdout().lock())));
+        };
+        let dir = path
+            .parent()
+            .filter(|d| !d.as_os_str().is_empty())
+            .unwrap_or(Path::new("."));
+        let name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "trace.json".into());
+        let tmp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
+        let file = fs::File::create(&tmp).map_err(|e| {
+            io::Error::new(e.kind(), format!("cannot write {}: {e}", path.display()))
+        })?;
+        let buf = BufWriter::with_capacity(1 << 16, file);
+        let out: Box<dyn FinishWrite> = if name.ends_with(".gz") {
+            // Buffered in front too: the JSON comes in many small writes,
+            // and each write to the encoder runs the compressor.
+            Box::new(BufWriter::with_capacity(
+                1 << 16,
+                GzEncoder::new(buf, Compression::default()),
+            ))
         } else {
-            PROCESS_TID
+            Box::new(buf)
         };
-        let mut args = json!({"details": m.details});
-        if let Some(s) = m.scenario {
-            args["scenario"] = json!(view.scenarios[s as usize].name);
-        }
-        w.event(&json!({
-            "name": m.action, "cat": m.kind.as_str(), "ph": "i", "s": "t",
-            "ts": m.t_us, "pid": pids[m.proc as usize], "tid": tid, "args": args,
-        }))?;
+        Ok(Output::File {
+            tmp,
+            path: path.to_owned(),
+            out,
+        })
     }
 
-    for (n, f) in view.findings.iter().enumerate() {
-        let args = json!({
-            "rule": f.rule, "severity": f.severity, "likely_cause": f.likely_cause,
-            "resource": f.resource, "explanation": f.explanation,
-            "polluter": f.polluter.as_ref().map(|e| format!("{} / {} (pid {})", e.feature, e.name, e.pid)),
-            "victim": f.victim.as_ref().map(|e| format!("{} / {} (pid {})", e.feature, e.name, e.pid)),
-        });
-        // Each end resolved to a bar: (trace pid, tid, ts clamped inside the slice).
-        let locate = |end: &crate::render::html::timeline::FindingEnd| {
-            let s = &view.scenarios[end.scenario? as usize];
-            let last = (s.end_us - 1).max(s.start_us);
-            Some((
-                pids[s.proc as usize],
-                slot_tid(s.lane),
-                end.t_us.clamp(s.start_us, last),
-            ))
-        };
-        let victim = f.victim.as_ref().and_then(locate);
-        if let Some((pid, tid, ts)) = victim {
-            w.event(&json!({
-                "name": format!("{}: {}", f.severity, f.rule), "cat": "finding", "ph": "i", "s": "t",
-                "ts": ts, "pid": pid, "tid": tid, "args": args,
-            }))?;
-        }
-        let polluter = f.polluter.as_ref().and_then(locate);
-        if let (Some((ppid, ptid, pts)), Some((vpid, vtid, vts))) = (polluter, victim) {
-            // Perfetto pairs legacy flow events by name and category, so the
-            // name is unique per finding; the id is unique too for chrome://tracing.
-            let name = format!("{} #{}", f.rule, n + 1);
-            let id = n + 1;
-            w.event(&json!({"name": name, "cat": "finding", "ph": "s", "id": id, "ts": pts, "pid": ppid, "tid": ptid}))?;
-            w.event(&json!({"name": name, "cat": "finding", "ph": "f", "bp": "e", "id": id, "ts": vts, "pid": vpid, "tid": vtid}))?;
+    /// Completes the output: the file is renamed into place only now.
+    pub fn commit(self) -> io::Result<()> {
+        match self {
+            Output::Stdout(mut out) => out.flush(),
+            Output::File { tmp, path, out } => {
+                let result = out
+                    .finish_file()
+                    .and_then(|f| f.sync_all())
+                    .and_then(|()| fs::rename(&tmp, &path));
+                if let Err(e) = result {
+                    let _ = fs::remove_file(&tmp);
+                    return Err(io::Error::new(
+                        e.kind(),
+                        format!("cannot write {}: {e}", path.display()),
+                    ));
+                }
+                Ok(())
+            }
         }
     }
-    w.finish()?;
-    Ok(())
+
+    /// Gives up: removes the temporary file.
+    pub fn discard(self) {
+        if let Output::File { tmp, out, .. } = self {
+            drop(out);
+            let _ = fs::remove_file(tmp);
+        }
+    }
 }
 
-/// Writes the export to `path` via a temporary file in the same folder, so
-/// the file at `path` is either the complete document or untouched.
-pub fn write_file(view: &TimelineView, path: &Path) -> io::Result<()> {
-    let dir = path
-        .parent()
-        .filter(|d| !d.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "trace.json".into());
-    let tmp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
-    let result = fs::File::create(&tmp).and_then(|f| {
-        let mut buf = BufWriter::new(f);
-        write_chrome(view, &mut buf)?;
-        buf.into_inner().map_err(|e| e.into_error())?.sync_all()
-    });
-    match result.and_then(|()| fs::rename(&tmp, path)) {
-        Ok(()) => Ok(()),
-        Err(e) => {
-            let _ = fs::remove_file(&tmp);
-            Err(io::Error::new(
-                e.kind(),
-                format!("cannot write {}: {e}", path.display()),
-            ))
+impl Write for Output {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        match self {
+            Output::Stdout(o) => o.write(buf),
+            Output::File { out, .. } => out.write(buf),
+        }
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        match self {
+            Output::Stdout(o) => o.flush(),
+            Output::File { out, .. } => out.flush(),
         }
     }
 }
@@ -258,133 +558,13 @@ pub fn write_file(view: &TimelineView, path: &Path) -> io::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::render::html::fixtures::sample;
-    use std::collections::HashMap;
-
-    fn export() -> (TimelineView, Value) {
-        let (report, timeline) = sample();
-        let view = TimelineView::build(&report, &timeline);
-        let mut out = Vec::new();
-        write_chrome(&view, &mut out).unwrap();
-        let doc: Value = serde_json::from_slice(&out).expect("valid JSON");
-        (view, doc)
-    }
-
-    fn events(doc: &Value) -> &Vec<Value> {
-        doc["traceEvents"].as_array().unwrap()
-    }
-
-    #[test]
-    fn every_process_and_slot_is_named_and_no_pid_is_zero() {
-        let (view, doc) = export();
-        assert_eq!(doc["displayTimeUnit"], "ms");
-        let ev = events(&doc);
-        assert!(ev.iter().all(|e| e["pid"].as_u64().unwrap() != 0));
-        let names: Vec<&str> = ev
-            .iter()
-            .filter(|e| e["ph"] == "M" && e["name"] == "process_name")
-            .map(|e| e["args"]["name"].as_str().unwrap())
-            .collect();
-        assert_eq!(names, ["worker-a (pid 1) [crashed]", "worker-b (pid 2)"]);
-        // Every (pid, tid) that carries an event has a thread_name.
-        let named: HashSet<(u64, u64)> = ev
-            .iter()
-            .filter(|e| e["name"] == "thread_name")
-            .map(|e| (e["pid"].as_u64().unwrap(), e["tid"].as_u64().unwrap()))
-            .collect();
-        for e in ev.iter().filter(|e| e["ph"] != "M") {
-            let key = (e["pid"].as_u64().unwrap(), e["tid"].as_u64().unwrap());
-            assert!(named.contains(&key), "{key:?} has a thread_name: {e}");
-        }
-        assert_eq!(named.len(), 2 + 3, "tid 1 per process plus one per slot");
-        assert_eq!(
-            ev.iter().filter(|e| e["ph"] == "X").count(),
-            view.scenarios.len()
-        );
-    }
-
-    #[test]
-    fn overlapping_scenarios_never_share_a_track() {
-        let (_, doc) = export();
-        let mut by_track: HashMap<(u64, u64), Vec<(i64, i64)>> = HashMap::new();
-        for e in events(&doc).iter().filter(|e| e["ph"] == "X") {
-            assert!(e["dur"].as_i64().unwrap() >= 1, "every X has a dur");
-            let key = (e["pid"].as_u64().unwrap(), e["tid"].as_u64().unwrap());
-            let ts = e["ts"].as_i64().unwrap();
-            by_track
-                .entry(key)
-                .or_default()
-                .push((ts, ts + e["dur"].as_i64().unwrap()));
-        }
-        for slices in by_track.values_mut() {
-            slices.sort();
-            for w in slices.windows(2) {
-                assert!(
-                    w[0].1 <= w[1].0,
-                    "slices on one track do not overlap: {w:?}"
-                );
-            }
-        }
-    }
-
-    #[test]
-    fn actions_are_instants_with_args_and_findings_are_paired_flows() {
-        let (_, doc) = export();
-        let ev = events(&doc);
-        let cleanup = ev.iter().find(|e| e["name"] == "DB_CLEANUP").unwrap();
-        assert_eq!(
-            (cleanup["ph"].as_str(), cleanup["s"].as_str()),
-            (Some("i"), Some("t"))
-        );
-        assert_eq!(cleanup["args"]["scenario"], "Polluter cleans up");
-        assert!(cleanup["args"]["details"]
-            .as_str()
-            .unwrap()
-            .contains("all tables"));
-        let starts: Vec<&Value> = ev.iter().filter(|e| e["ph"] == "s").collect();
-        let ends: Vec<&Value> = ev.iter().filter(|e| e["ph"] == "f").collect();
-        assert_eq!(
-            (starts.len(), ends.len()),
-            (1, 1),
-            "one polluter→victim finding"
-        );
-        let (s, f) = (starts[0], ends[0]);
-        assert_eq!(
-            (&s["id"], &s["name"], &s["cat"]),
-            (&f["id"], &f["name"], &f["cat"])
-        );
-        assert_eq!(f["bp"], "e");
-        // The flow starts on the polluter's track, inside its slice, at the cleanup.
-        assert_eq!(
-            (s["pid"].as_u64(), s["ts"].as_i64()),
-            (Some(1), Some(40_000))
-        );
-        assert_eq!(
-            (f["pid"].as_u64(), f["ts"].as_i64()),
-            (Some(2), Some(40_000))
-        );
-        let victim_note = ev
-            .iter()
-            .filter(|e| e["cat"] == "finding" && e["ph"] == "i")
-            .count();
-        assert_eq!(victim_note, 2, "both findings are noted on their victim");
-    }
 
     #[test]
     fn pid_zero_and_repeated_pids_are_remapped() {
-        let (report, mut timeline) = sample();
-        timeline.processes[0].pid = 0;
-        for s in timeline.scenarios.iter_mut().filter(|s| s.pid == 1) {
-            s.pid = 0;
-        }
-        for a in timeline.actions.iter_mut().filter(|a| a.pid == 1) {
-            a.pid = 0;
-        }
-        let mut view = TimelineView::build(&report, &timeline);
-        view.processes.push(view.processes[1].clone()); // same pid twice
-        let pids = trace_pids(&view);
+        let pids = trace_pids(&[0, 7, 7, 8]);
         assert!(!pids.contains(&0));
         assert_eq!(pids.iter().collect::<HashSet<_>>().len(), pids.len());
+        assert_eq!(pids[1], 7, "a free OS pid is kept");
     }
 
     #[test]
@@ -401,20 +581,28 @@ mod tests {
     }
 
     #[test]
-    fn write_file_replaces_the_target_whole() {
+    fn a_gz_output_is_gzip_and_appears_only_when_committed() {
         let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("trace.json");
-        let (report, timeline) = sample();
-        write_file(&TimelineView::build(&report, &timeline), &path).unwrap();
-        let doc: Value = serde_json::from_slice(&fs::read(&path).unwrap()).unwrap();
-        assert!(!events(&doc).is_empty());
+        let path = dir.path().join("trace.json.gz");
+        let mut out = Output::open(Some(&path)).unwrap();
+        out.write_all(b"{\"traceEvents\":[]}").unwrap();
+        assert!(!path.exists(), "nothing at the target before commit");
+        out.commit().unwrap();
+        let mut text = String::new();
+        io::Read::read_to_string(
+            &mut flate2::read::GzDecoder::new(fs::File::open(&path).unwrap()),
+            &mut text,
+        )
+        .unwrap();
+        assert_eq!(text, "{\"traceEvents\":[]}");
         assert_eq!(
             fs::read_dir(dir.path()).unwrap().count(),
             1,
             "no temporary file left"
         );
+
         let missing = dir.path().join("no/such/dir/trace.json");
-        let err = write_file(&TimelineView::default(), &missing).unwrap_err();
+        let err = Output::open(Some(&missing)).err().unwrap();
         assert!(err.to_string().contains("no/such/dir"), "{err}");
     }
 }

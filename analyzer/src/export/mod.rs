@@ -6,18 +6,19 @@
 
 pub mod chrome;
 
-use std::io::{self, BufWriter, Write};
+pub use chrome::Output;
+
+use std::io;
 
 use clap::{Args, ValueEnum};
 
 use crate::cli::{InputArgs, EXIT_ERROR, EXIT_OK};
-use crate::render::html::TimelineView;
-use crate::{analyze, AnalyzeOptions};
+use crate::{analyze_tapped, AnalyzeOptions};
 
 /// `export --format`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum ExportFormat {
-    /// Chrome Trace Event JSON: open in ui.perfetto.dev or chrome://tracing.
+    /// Chrome Trace Event JSON (gzip with `-o FILE.gz`): open in ui.perfetto.dev or chrome://tracing.
     Chrome,
 }
 
@@ -30,45 +31,49 @@ pub struct ExportArgs {
 }
 
 /// Runs `export`; returns the exit code (0 written, 2 nothing to export or
-/// input warnings with `--strict`).
+/// input warnings with `--strict`). The trace is written while the run is
+/// merged, so memory stays flat however many records the run has.
 pub fn run(a: ExportArgs) -> Result<i32, Box<dyn std::error::Error>> {
-    let analysis = analyze(&AnalyzeOptions {
-        inputs: a.input.inputs.clone(),
-        run: a.input.run.clone(),
-        legacy_tz: a.input.legacy_tz,
-        timeline: true,
-        progress: true,
-        ..AnalyzeOptions::default()
-    })?;
-    let report = &analysis.report;
-    if report.processes.is_empty() {
-        eprintln!(
-            "trace-analyzer: error: nothing to export: no trace files of a run in the inputs"
-        );
-        for w in &report.warnings {
-            eprintln!("warning: {}: {}", w.file, w.message);
-        }
-        return Ok(EXIT_ERROR);
-    }
-    let empty = crate::model::Timeline::default();
-    let view = TimelineView::build(report, analysis.timeline.as_ref().unwrap_or(&empty));
-    match (a.format, &a.input.output) {
-        (ExportFormat::Chrome, Some(path)) => {
-            chrome::write_file(&view, path)?;
+    let ExportFormat::Chrome = a.format;
+    let mut out = chrome::Output::open(a.input.output.as_deref())?;
+    let mut stream = chrome::ChromeStream::new(&mut out);
+    let analysis = analyze_tapped(
+        &AnalyzeOptions {
+            inputs: a.input.inputs.clone(),
+            run: a.input.run.clone(),
+            legacy_tz: a.input.legacy_tz,
+            progress: true,
+            ..AnalyzeOptions::default()
+        },
+        &mut stream,
+    );
+    let report = match analysis {
+        Ok(an) if !an.report.processes.is_empty() => an.report,
+        other => {
+            drop(stream);
+            out.discard();
+            let report = other?.report;
             eprintln!(
-                "trace-analyzer: wrote {} (open it in https://ui.perfetto.dev or chrome://tracing)",
-                path.display()
+                "trace-analyzer: error: nothing to export: no trace files of a run in the inputs"
             );
-        }
-        (ExportFormat::Chrome, None) => {
-            let stdout = io::stdout();
-            let mut out = BufWriter::new(stdout.lock());
-            if let Err(e) = chrome::write_chrome(&view, &mut out).and_then(|()| out.flush()) {
-                if e.kind() != io::ErrorKind::BrokenPipe {
-                    return Err(e.into());
-                }
+            for w in &report.warnings {
+                eprintln!("warning: {}: {}", w.file, w.message);
             }
+            return Ok(EXIT_ERROR);
         }
+    };
+    let finished = stream.finish(&report).map(|_| ());
+    let written = finished.and_then(|()| out.commit());
+    if let Err(e) = written {
+        if e.kind() != io::ErrorKind::BrokenPipe {
+            return Err(e.into());
+        }
+    }
+    if let Some(path) = &a.input.output {
+        eprintln!(
+            "trace-analyzer: wrote {} (open it in https://ui.perfetto.dev or chrome://tracing)",
+            path.display()
+        );
     }
     if !report.warnings.is_empty() {
         eprintln!(

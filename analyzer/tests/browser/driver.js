@@ -4,6 +4,8 @@
 //   node driver.js check FILE.html SCREENSHOT.png [SEARCH] -> JSON observations on stdout
 //   node driver.js bench FILE.html [RUNS]           -> JSON load-to-first-draw times
 //   node driver.js shot FILE.html OUT.png [ROW]     -> screenshots for the docs (ROW: finding to click)
+//   node driver.js lod FILE.html SCREENSHOT.png     -> observations of a page drawn with a level of detail
+//   node driver.js findings FILE.html SCREENSHOT.png -> the same without hovering every aggregate (big pages)
 //
 // It only observes and reports; analyzer/tests/browser.rs decides what passes.
 // Chromium comes from the system (CHROMIUM, else /usr/bin/chromium), never a download.
@@ -31,6 +33,17 @@ async function open(browser, file, width) {
   await page.waitForFunction(() => document.body && document.body.dataset.ready === "1", null, { timeout: 60000 });
   seen.url = url;
   return { context, page, seen };
+}
+
+// The final screenshot, and what went wrong in the page (errors, dialogs,
+// requests leaving it), added to the observations.
+async function screenshotAndProblems(page, seen, screenshot, out) {
+  await page.screenshot({ path: screenshot, fullPage: true });
+  out.console = seen.console;
+  out.pageErrors = seen.pageErrors;
+  out.dialogs = seen.dialogs;
+  out.foreignRequests = seen.requests.filter((u) => u !== seen.url);
+  return out;
 }
 
 async function check(browser, file, screenshot, search) {
@@ -124,12 +137,7 @@ async function check(browser, file, screenshot, search) {
   out.searchCount = await page.evaluate(() => document.getElementById("search-count").textContent);
   await page.fill("#search", "");
 
-  await page.screenshot({ path: screenshot, fullPage: true });
-  out.console = seen.console;
-  out.pageErrors = seen.pageErrors;
-  out.dialogs = seen.dialogs;
-  out.foreignRequests = seen.requests.filter((u) => u !== seen.url);
-  return out;
+  return screenshotAndProblems(page, seen, screenshot, out);
 }
 
 // Screenshots for the docs: the whole page, then the view after clicking
@@ -155,6 +163,72 @@ async function shot(browser, file, png, rowIndex) {
     await page.screenshot({ path: zoomed, fullPage: false });
   }
   return { png, zoomed, errors: seen.pageErrors.concat(seen.console) };
+}
+
+// A page with aggregates: is every finding drawn and clickable, where are
+// the aggregates around it, and what do their tooltips say when hovered?
+async function lod(browser, file, screenshot, hoverAggregates) {
+  const { page, seen } = await open(browser, file);
+  const out = {};
+  out.counts = await page.evaluate(() => window.__timeline.counts);
+  out.lod = await page.evaluate(() => window.__timeline.lod);
+  out.drawn = await page.evaluate(() => { window.__timeline.draw(); return Object.assign({}, window.__timeline.drawn); });
+  out.note = await page.evaluate(() => { const n = document.getElementById("lod-note"); return n.hidden ? null : n.textContent; });
+  // Each finding: clicking its row selects it and zooms onto it; there,
+  // hit-testing its victim end finds it (or a finding with an end at that
+  // very point); and how many aggregates of the victim's lane lie before
+  // and after it.
+  out.findings = [];
+  out.selectedAfterClick = [];
+  const rows = await page.$$("#findings-body tr.main");
+  for (let i = 0; i < rows.length; i++) {
+    await rows[i].click();
+    await page.waitForTimeout(50);
+    out.selectedAfterClick.push(await page.evaluate(() => window.__timeline.view().selected));
+    out.findings.push(await page.evaluate((i) => {
+      const data = JSON.parse(document.getElementById("timeline-data").textContent), t = window.__timeline;
+      t.draw();
+      const f = data.findings[i], v = f.victim, byId = {};
+      data.scenarios.forEach((s) => { byId[s.id] = s; });
+      const p = t.findingEnds(i).victim, h = p && t.hitTest(p.x, p.y);
+      const same = (e) => e && p && Math.abs(e.x - p.x) < 1 && Math.abs(e.y - p.y) < 1;
+      const shared = h && h.type === "finding" && h.index !== i &&
+        (same(t.findingEnds(h.index).victim) || same(t.findingEnds(h.index).polluter));
+      const lane = v && v.scenario !== null ? byId[v.scenario].lane : 0;
+      const around = data.aggregates.filter((a) => v && a[0] === v.proc && a[1] === lane);
+      return {
+        hit: h && h.type === "finding" ? (shared ? i : h.index) : null,
+        aggregatesBefore: around.filter((a) => a[3] < v.t_us).length,
+        aggregatesAfter: around.filter((a) => a[2] > v.t_us).length,
+      };
+    }, i));
+  }
+  await page.evaluate(() => window.__timeline.reset());
+  await page.evaluate(() => document.getElementById("timeline").scrollIntoView());
+  // Hover the middle of every aggregate with the real mouse; keep the tooltip text.
+  const points = !hoverAggregates ? [] : await page.evaluate(() => {
+    const data = JSON.parse(document.getElementById("timeline-data").textContent), t = window.__timeline;
+    const r = document.getElementById("timeline").getBoundingClientRect();
+    return data.aggregates.map((a) => {
+      const p = t.project((a[2] + a[3]) / 2, a[0], a[1]);
+      return p && { x: r.x + p.x, y: r.y + p.markY };
+    });
+  });
+  out.aggregateTips = [];
+  for (const p of points) {
+    if (!p) continue;
+    await page.mouse.move(p.x, p.y);
+    const tip = await page.evaluate(() => {
+      const tip = document.getElementById("tooltip");
+      if (tip.hidden) return null;
+      return { title: (tip.querySelector(".tt-title") || tip).textContent, text: tip.textContent,
+        rows: Array.from(tip.querySelectorAll(".tt-row")).map((r) => r.textContent), elements: tip.querySelectorAll("*").length };
+    });
+    if (tip && out.aggregateTips.every((t) => t.text !== tip.text)) out.aggregateTips.push(tip);
+  }
+  await page.mouse.move(5, 5);
+  out.imgElements = await page.evaluate(() => document.querySelectorAll("img").length);
+  return screenshotAndProblems(page, seen, screenshot, out);
 }
 
 async function bench(browser, file, runs) {
@@ -184,6 +258,8 @@ async function bench(browser, file, runs) {
   try {
     const result = mode === "bench" ? await bench(browser, file, Number(arg || 5))
       : mode === "shot" ? await shot(browser, file, arg, extra)
+      : mode === "lod" ? await lod(browser, file, arg, true)
+      : mode === "findings" ? await lod(browser, file, arg, false)
       : await check(browser, file, arg, extra);
     process.stdout.write(JSON.stringify(result) + "\n");
   } finally {

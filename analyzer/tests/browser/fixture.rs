@@ -152,3 +152,72 @@ pub fn fixture_run(dir: &Path) {
     b.end(1, "Login works", 150, Outcome::Failed);
     b.save(dir, 160);
 }
+
+/// A run drawn with a level of detail (`--detail summary`): each process
+/// runs a busy passing scenario before and after the planted pollution
+/// (reads of its own database and HTTP calls, which get aggregated), so the
+/// finding sits inside an aggregated stretch of its lanes; one busy
+/// scenario has the hostile name.
+#[allow(dead_code)] // used by the browser test only
+pub fn busy_run(dir: &Path) {
+    let busy = |f: &mut TraceFile, id: u64, name: &str, from: i64, n: i64| {
+        let own = format!("sqlite:/tmp/busy-{}.db", f.pid);
+        f.scenario(id, name, from);
+        for k in 0..n {
+            let action = if k % 3 == 0 {
+                Action::HttpRequest
+            } else {
+                Action::DbSelect
+            };
+            f.event(from + 1 + k, id, name, action, |e| {
+                if action == Action::DbSelect {
+                    e.resource = Some(Resource::tables(own.clone(), "main", ["cache".into()]));
+                    e.details = Some("SELECT * FROM cache".into());
+                }
+            });
+        }
+        f.end(id, name, from + 2 + n, Outcome::Passed);
+    };
+    let mut a = TraceFile::new(101, "api-tests");
+    busy(&mut a, 1, HOSTILE, 0, 30);
+    a.scenario(2, "Cleanup wipes users", 40);
+    a.event(60, 2, "Cleanup wipes users", Action::DbCleanup, |e| {
+        e.resource = Some(users(&[]))
+    });
+    a.end(2, "Cleanup wipes users", 100, Outcome::Passed);
+    busy(&mut a, 3, "Reads after cleanup", 110, 40);
+    a.save(dir, 160);
+
+    let mut b = TraceFile::new(202, "auth-tests");
+    busy(&mut b, 1, "Warms the cache", 0, 35);
+    b.scenario(2, "Login works", 45);
+    b.event(50, 2, "Login works", Action::DbInsert, |e| {
+        e.resource = Some(users(&["users"]));
+        e.details = Some("INSERT INTO users (name) VALUES (?)".into());
+    });
+    b.event(70, 2, "Login works", Action::DbSelect, |e| {
+        e.resource = Some(users(&["users"]));
+        e.details = Some("SELECT * FROM users WHERE name = ?".into());
+        e.rows = Some(0);
+    });
+    b.end(2, "Login works", 90, Outcome::Failed);
+    busy(&mut b, 3, "Cools down", 100, 50);
+    b.save(dir, 160);
+}
+
+/// `trace-analyzer report TRACES --format html --detail DETAIL`: the page.
+#[allow(dead_code)] // used by the browser and page-data tests only
+pub fn html_report(traces: &Path, detail: &str) -> String {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_trace-analyzer"))
+        .arg("report")
+        .arg(traces)
+        .args(["--format", "html", "--fail-on", "never", "--detail", detail])
+        .output()
+        .expect("run trace-analyzer");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).expect("the page is UTF-8")
+}

@@ -146,6 +146,22 @@ impl MarkerKind {
         }
     }
 
+    /// The marker family of an action kind (lifecycle records draw as custom).
+    pub fn of(kind: state_tracer::format::ActionKind) -> MarkerKind {
+        use state_tracer::format::ActionKind as K;
+        match kind {
+            K::Cleanup => MarkerKind::Cleanup,
+            K::Write => MarkerKind::Write,
+            K::Schema => MarkerKind::Schema,
+            K::Secret => MarkerKind::Secret,
+            K::Config => MarkerKind::Config,
+            K::Http => MarkerKind::Http,
+            K::Read => MarkerKind::Read,
+            K::Transaction => MarkerKind::Tx,
+            K::Custom | K::Lifecycle => MarkerKind::Custom,
+        }
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             MarkerKind::Cleanup => "cleanup",
@@ -325,53 +341,15 @@ impl TimelineView {
                 .findings_by_rule
                 .entry(f.rule.as_str().to_owned())
                 .or_default() += 1;
-            let at_us = rel(f.at);
-            let end = |r: &model::ScenarioRef, polluter: bool| {
-                let scenario = (r.id < scenarios.len()).then_some(r.id as ScenarioIdx);
-                let bar = scenario.map(|i| &scenarios[i as usize]);
-                let t_us = match bar {
-                    // The arrow leaves the polluter at the mutation itself.
-                    Some(_) if polluter => at_us,
-                    // It lands on the victim where the victim was affected:
-                    // the mutation time, or the victim's start if it came later.
-                    Some(b) => at_us.clamp(b.start_us, b.end_us),
-                    None => at_us,
-                };
-                FindingEnd {
-                    proc: bar
-                        .map(|b| b.proc)
-                        .or_else(|| by_pid_lookup(&processes, r.pid)),
-                    pid: r.pid,
-                    scenario,
-                    feature: r.feature.clone(),
-                    name: r.scenario.clone(),
-                    t_us,
-                }
+            let bar = |r: &model::ScenarioRef| {
+                let b = scenarios.get(r.id)?;
+                Some((r.id as ScenarioIdx, b.proc, b.start_us, b.end_us))
             };
-            findings.push(FindingView {
-                rule: f.rule.as_str().to_owned(),
-                severity: f.severity.as_str().to_owned(),
-                likely_cause: f.likely_cause,
-                polluter: f.polluter.as_ref().map(|r| end(r, true)),
-                victim: f.victim.as_ref().map(|r| end(r, false)),
-                resource: f.resource.clone(),
-                explanation: f.explanation.clone(),
-                at_us,
-                action: f.action.clone(),
-                occurrences: f.occurrences,
-                reproduce: f.reproduce.as_ref().map(|r| {
-                    let order = r.scenarios.join(" → ");
-                    if r.command.is_empty() {
-                        order
-                    } else {
-                        format!("{order}   $ {}", r.command)
-                    }
-                }),
-            });
+            findings.push(finding_view(f, rel(f.at), bar, |pid| {
+                by_pid_lookup(&processes, pid)
+            }));
         }
-        // The report is ranked already; keep its order, but make sure the
-        // table's promise (likely causes first, then errors) holds.
-        findings.sort_by_key(|f| (!f.likely_cause, f.severity != Severity::Error.as_str()));
+        rank_findings(&mut findings);
 
         let last_abs = [
             timeline.end,
@@ -404,6 +382,61 @@ impl TimelineView {
             findings,
         }
     }
+}
+
+/// A finding as drawn: each end resolved to its bar by `bar` (index,
+/// process, start, end), else to its process by pid.
+pub(crate) fn finding_view(
+    f: &model::Finding,
+    at_us: i64,
+    bar: impl Fn(&model::ScenarioRef) -> Option<(ScenarioIdx, ProcIdx, i64, i64)>,
+    proc_of_pid: impl Fn(u32) -> Option<ProcIdx>,
+) -> FindingView {
+    let end = |r: &model::ScenarioRef, polluter: bool| {
+        let b = bar(r);
+        let t_us = match b {
+            // The arrow leaves the polluter at the mutation itself.
+            Some(_) if polluter => at_us,
+            // It lands on the victim where the victim was affected:
+            // the mutation time, or the victim's start if it came later.
+            Some((_, _, start, end)) => at_us.clamp(start, end.max(start)),
+            None => at_us,
+        };
+        FindingEnd {
+            proc: b.map(|b| b.1).or_else(|| proc_of_pid(r.pid)),
+            pid: r.pid,
+            scenario: b.map(|b| b.0),
+            feature: r.feature.clone(),
+            name: r.scenario.clone(),
+            t_us,
+        }
+    };
+    FindingView {
+        rule: f.rule.as_str().to_owned(),
+        severity: f.severity.as_str().to_owned(),
+        likely_cause: f.likely_cause,
+        polluter: f.polluter.as_ref().map(|r| end(r, true)),
+        victim: f.victim.as_ref().map(|r| end(r, false)),
+        resource: f.resource.clone(),
+        explanation: f.explanation.clone(),
+        at_us,
+        action: f.action.clone(),
+        occurrences: f.occurrences,
+        reproduce: f.reproduce.as_ref().map(|r| {
+            let order = r.scenarios.join(" → ");
+            if r.command.is_empty() {
+                order
+            } else {
+                format!("{order}   $ {}", r.command)
+            }
+        }),
+    }
+}
+
+/// The report is ranked already; keep its order, but make sure the table's
+/// promise (likely causes first, then errors) holds.
+pub(crate) fn rank_findings(findings: &mut [FindingView]) {
+    findings.sort_by_key(|f| (!f.likely_cause, f.severity != Severity::Error.as_str()));
 }
 
 fn from_us(us: i64) -> Option<DateTime<Utc>> {
@@ -459,7 +492,7 @@ fn assign_lanes(scenarios: &mut [ScenarioView], busy_until: &[i64], processes: &
 }
 
 /// One line describing an action for the tooltip.
-fn describe(resource: Option<&str>, details: Option<&str>) -> String {
+pub(crate) fn describe(resource: Option<&str>, details: Option<&str>) -> String {
     let mut line = match (resource, details) {
         (Some(r), Some(d)) => format!("{r} · {d}"),
         (Some(one), None) | (None, Some(one)) => one.to_owned(),

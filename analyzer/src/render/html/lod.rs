@@ -1,0 +1,665 @@
+//! The HTML report of a run of any size: written while the run is merged,
+//! next to the analysis, with a level of detail, in memory that does not
+//! grow with the records.
+//!
+//! [`HtmlStream`] is a [`Tap`]: it writes each scenario bar as soon as the
+//! scenario ends and decides for each state action whether it is drawn one
+//! by one (a marker) or counted into an aggregate (a per-lane time bucket
+//! with counts by kind, its real time span and the scenarios it belongs
+//! to, which the page draws as such and never as invented records).
+//! Drawn one by one, up to [`MARKER_BUDGET`] markers:
+//! - every mutation of shared state: of a resource another process touches
+//!   too (a mutation waits, up to [`PENDING_PER_RESOURCE`] per resource,
+//!   until its resource turns out shared or the run ends), and of
+//!   in-process state (shared by the scenarios of one process);
+//! - every action of a scenario that failed or never ended, the victims'
+//!   windows (an action waits in its open scenario until the scenario ends,
+//!   up to [`PER_SCENARIO`]).
+//!
+//! Everything else (reads, HTTP calls, private writes, passing scenarios'
+//! inner actions) is aggregated. Findings come from the analysis at the end
+//! and are always drawn (arrow or badge on their bars); a polluter's
+//! mutation is a shared-state mutation, so it is a marker too.
+//!
+//! Runs of up to [`FULL_DETAIL_RECORDS`] records (the page's old budget of
+//! 100,000 plus a margin), and any run with `--detail full`, keep every
+//! action: the page then looks as it always did.
+
+use std::collections::hash_map::Entry;
+use std::io::{self, Write};
+use std::sync::Arc;
+
+use serde::Serialize;
+use state_tracer::format::Action;
+
+use crate::discover::Run;
+use crate::follow::{Follower, ResId, Scn, Seen};
+use crate::model::{Report, ScenarioOutcome};
+use crate::record::{to_time, FastMap, Micros, Rec};
+use crate::Tap;
+
+use super::timeline::{
+    describe, finding_view, rank_findings, BarOutcome, MarkerKind, MarkerView, ProcIdx,
+    ProcessView, ScenarioIdx, Summary,
+};
+use super::{script_safe_json, split_once, SCRIPT, STYLE, TEMPLATE};
+
+/// `--detail`: how much of a big run the HTML page draws one by one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum Detail {
+    /// Every action up to 125,000 records; above, what matters for triage
+    /// one by one and the rest aggregated.
+    #[default]
+    Auto,
+    /// Every action, however big the page gets.
+    Full,
+    /// Always aggregate, even a small run (what a big run's page looks like).
+    Summary,
+}
+
+/// Runs of at most this many records are drawn at full detail: the page's
+/// budget of 100,000 records (loaded in about half a second) plus a margin.
+/// The decision waits for the count: until it is passed, actions are kept
+/// as candidates, then sorted as a summarised page would have.
+pub const FULL_DETAIL_RECORDS: u64 = 125_000;
+/// Most markers a summarised page draws one by one; the rest is aggregated.
+pub const MARKER_BUDGET: usize = 100_000;
+/// Most actions of one failed or unfinished scenario drawn one by one.
+pub const PER_SCENARIO: usize = 2_000;
+/// Most mutations kept waiting per resource until it turns out shared, and
+/// in all (the rest of a private resource's mutations is aggregated).
+pub const PENDING_PER_RESOURCE: usize = 256;
+pub const PENDING_TOTAL: usize = 65_536;
+/// Time buckets per lane at most: about a pixel at the default zoom. The
+/// bucket width starts at 1 µs and doubles (merging neighbours) whenever a
+/// record would need more, so it fits the run without knowing its length.
+const BUCKETS_PER_LANE: i64 = 2048;
+
+/// The kinds in the order the page's aggregates count them.
+const AGG_KINDS: [MarkerKind; 9] = [
+    MarkerKind::Cleanup,
+    MarkerKind::Schema,
+    MarkerKind::Secret,
+    MarkerKind::Config,
+    MarkerKind::Write,
+    MarkerKind::Http,
+    MarkerKind::Custom,
+    MarkerKind::Read,
+    MarkerKind::Tx,
+];
+
+fn agg_index(k: MarkerKind) -> usize {
+    AGG_KINDS.iter().position(|&a| a == k).unwrap_or(6)
+}
+
+/// One aggregate: actions of one lane within one time bucket.
+#[derive(Clone, Copy)]
+struct Bucket {
+    t0: Micros,
+    t1: Micros,
+    counts: [u32; 9],
+    /// First scenario seen in it (u32::MAX: none), and how many scenario
+    /// changes followed (distinct scenarios, as they come in time order).
+    scenario: u32,
+    last_scenario: u32,
+    scenarios: u32,
+}
+
+#[derive(Serialize)]
+struct ScenarioOut<'a> {
+    id: u32,
+    proc: ProcIdx,
+    lane: u32,
+    feature: &'a str,
+    name: &'a str,
+    outcome: BarOutcome,
+    start_us: i64,
+    end_us: i64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error: Option<&'a str>,
+}
+
+/// What the page says about its level of detail.
+#[derive(Serialize, Default)]
+struct LodInfo {
+    /// `full` or `summary`.
+    detail: &'static str,
+    records: u64,
+    /// State actions drawn one by one, and aggregated.
+    detailed: u64,
+    aggregated: u64,
+    aggregated_by_kind: std::collections::BTreeMap<&'static str, u64>,
+    /// Actions left aggregated only because the marker budget was spent.
+    over_budget: u64,
+    /// Rough size of the page with `--detail full`, in bytes.
+    full_estimate_bytes: u64,
+    marker_budget: usize,
+    kinds: Vec<&'static str>,
+}
+
+/// Counts what goes through, for the page's size estimate.
+struct Counting<'w> {
+    inner: &'w mut dyn Write,
+    bytes: u64,
+}
+
+impl Write for Counting<'_> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let n = self.inner.write(buf)?;
+        self.bytes += n as u64;
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.inner.flush()
+    }
+}
+
+/// An action not yet drawn or counted: small, and without the text it
+/// would be drawn with (built only for the actions drawn).
+struct Mark {
+    t_us: i64,
+    proc: u32,
+    lane: u32,
+    scenario: Option<u32>,
+    kind: MarkerKind,
+    action: Action,
+    mutation: bool,
+    res: Option<ResId>,
+    details: Option<Arc<str>>,
+}
+
+/// Writes the HTML page of a run while the merge streams it.
+pub struct HtmlStream<'w> {
+    out: Counting<'w>,
+    detail: Detail,
+    full: bool,
+    /// `--detail auto` below its record count: everything kept, as
+    /// candidates that can still be sorted out.
+    provisional: bool,
+    candidates: Vec<Mark>,
+    records: u64,
+    /// The page's head and `{"scenarios":[` are written at the first record.
+    started: bool,
+    run_id: String,
+    follow: Option<Follower>,
+    origin: Micros,
+    /// Each scenario's bar (process, start, end), for the findings, and
+    /// whether it failed or never ended.
+    bars: Vec<(ProcIdx, i64, i64, bool)>,
+    markers: Vec<MarkerView>,
+    /// Actions of open scenarios, waiting for the outcome.
+    in_scenario: FastMap<u32, Vec<Mark>>,
+    /// Mutations of resources only one process touched so far.
+    in_resource: FastMap<ResId, Vec<Mark>>,
+    pending: usize,
+    buckets: FastMap<(u32, u32, i64), Bucket>,
+    width: i64,
+    scenarios: u32,
+    summary: Summary,
+    lod: LodInfo,
+    marker_bytes: u64,
+    error: Option<io::Error>,
+}
+
+impl<'w> HtmlStream<'w> {
+    pub fn new(out: &'w mut dyn Write, detail: Detail) -> Self {
+        HtmlStream {
+            out: Counting {
+                inner: out,
+                bytes: 0,
+            },
+            detail,
+            full: detail == Detail::Full,
+            provisional: false,
+            candidates: Vec::new(),
+            records: 0,
+            started: false,
+            run_id: String::new(),
+            follow: None,
+            origin: 0,
+            bars: Vec::new(),
+            markers: Vec::new(),
+            in_scenario: FastMap::default(),
+            in_resource: FastMap::default(),
+            pending: 0,
+            buckets: FastMap::default(),
+            width: 1,
+            scenarios: 0,
+            summary: Summary::default(),
+            lod: LodInfo::default(),
+            marker_bytes: 0,
+            error: None,
+        }
+    }
+
+    fn json(&mut self, value: &impl Serialize) -> io::Result<()> {
+        let text = serde_json::to_string(value).map_err(io::Error::other)?;
+        self.out.write_all(script_safe_json(&text).as_bytes())
+    }
+
+    fn start(&mut self, origin: Micros) -> io::Result<()> {
+        if self.started {
+            return Ok(());
+        }
+        self.started = true;
+        self.origin = origin;
+        let (head, rest) = split_once(TEMPLATE, "/*@STYLE@*/")?;
+        let (middle, _) = split_once(rest, "@DATA@")?;
+        self.out.write_all(head.as_bytes())?;
+        self.out.write_all(STYLE.as_bytes())?;
+        self.out.write_all(middle.as_bytes())?;
+        self.out.write_all(b"{\"version\":2,\"scenarios\":[")
+    }
+
+    fn scenario(&mut self, s: &Scn, end: Micros) -> io::Result<()> {
+        let outcome: BarOutcome = s.outcome().into();
+        match outcome {
+            BarOutcome::Failed => self.summary.failures += 1,
+            BarOutcome::Unfinished => self.summary.unfinished += 1,
+            _ => {}
+        }
+        let start_us = s.start - self.origin;
+        let end_us = (end - self.origin).max(start_us);
+        let victim = matches!(outcome, BarOutcome::Failed | BarOutcome::Unfinished);
+        if self.bars.len() <= s.id as usize {
+            self.bars.resize(s.id as usize + 1, (0, 0, 0, false));
+        }
+        self.bars[s.id as usize] = (s.file, start_us, end_us, victim);
+        if self.scenarios > 0 {
+            self.out.write_all(b",")?;
+        }
+        self.scenarios += 1;
+        let error = s.error.borrow().clone();
+        self.json(&ScenarioOut {
+            id: s.id,
+            proc: s.file,
+            lane: s.slot,
+            feature: &s.feature,
+            name: &s.name,
+            outcome,
+            start_us,
+            end_us,
+            error: error.as_deref(),
+        })?;
+        // Its waiting actions: drawn if it failed or never ended.
+        if let Some(marks) = self.in_scenario.remove(&s.id) {
+            for m in marks {
+                if victim {
+                    self.keep(m);
+                } else {
+                    self.settle(m);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Draws an action one by one, within the budget.
+    fn keep(&mut self, m: Mark) {
+        if self.provisional {
+            self.candidates.push(m);
+            return;
+        }
+        if !self.full && self.markers.len() >= MARKER_BUDGET {
+            self.lod.over_budget += 1;
+            self.aggregate(&m);
+            return;
+        }
+        let follow = self.follow.as_ref().expect("set in begin");
+        let details = describe(m.res.map(|r| follow.resource(r)), m.details.as_deref());
+        self.marker_bytes += 80 + details.len() as u64;
+        self.lod.detailed += 1;
+        self.markers.push(MarkerView {
+            proc: m.proc,
+            scenario: m.scenario,
+            lane: m.lane,
+            kind: m.kind,
+            action: m.action.as_str().to_owned(),
+            t_us: m.t_us,
+            details,
+        });
+    }
+
+    /// An action no scenario keeps: a shared mutation is drawn, a mutation
+    /// of a resource not shared (yet) waits, the rest is aggregated.
+    fn settle(&mut self, m: Mark) {
+        let shared = |r| self.follow.as_ref().is_some_and(|f| f.shared(r));
+        match m.res {
+            Some(r) if m.mutation && shared(r) => self.keep(m),
+            Some(r) if m.mutation => {
+                let waiting = self.in_resource.entry(r).or_default();
+                if waiting.len() < PENDING_PER_RESOURCE && self.pending < PENDING_TOTAL {
+                    waiting.push(m);
+                    self.pending += 1;
+                } else {
+                    self.aggregate(&m);
+                }
+            }
+            _ => self.aggregate(&m),
+        }
+    }
+
+    fn aggregate(&mut self, m: &Mark) {
+        self.lod.aggregated += 1;
+        *self
+            .lod
+            .aggregated_by_kind
+            .entry(m.kind.as_str())
+            .or_default() += 1;
+        let t = m.t_us.max(0);
+        while t / self.width >= BUCKETS_PER_LANE {
+            self.widen();
+        }
+        let scn = m.scenario.unwrap_or(u32::MAX);
+        let b = self
+            .buckets
+            .entry((m.proc, m.lane, t / self.width))
+            .or_insert(Bucket {
+                t0: t,
+                t1: t,
+                counts: [0; 9],
+                scenario: scn,
+                last_scenario: scn,
+                scenarios: u32::from(scn != u32::MAX),
+            });
+        b.t0 = b.t0.min(t);
+        b.t1 = b.t1.max(t);
+        b.counts[agg_index(m.kind)] += 1;
+        if scn != b.last_scenario {
+            b.last_scenario = scn;
+            if scn != u32::MAX {
+                b.scenarios += 1;
+            }
+            if b.scenario == u32::MAX {
+                b.scenario = scn;
+            }
+        }
+    }
+
+    /// Doubles the bucket width, merging neighbouring buckets.
+    fn widen(&mut self) {
+        self.width *= 2;
+        let mut sorted: Vec<_> = std::mem::take(&mut self.buckets).into_iter().collect();
+        sorted.sort_unstable_by_key(|(k, _)| *k);
+        for ((p, l, i), b) in sorted {
+            match self.buckets.entry((p, l, i / 2)) {
+                Entry::Vacant(v) => {
+                    v.insert(b);
+                }
+                Entry::Occupied(mut o) => {
+                    let a = o.get_mut();
+                    let continues = a.last_scenario == b.scenario && b.scenarios > 0;
+                    a.t0 = a.t0.min(b.t0);
+                    a.t1 = a.t1.max(b.t1);
+                    for (x, y) in a.counts.iter_mut().zip(b.counts) {
+                        *x += y;
+                    }
+                    a.scenarios += b.scenarios - u32::from(continues);
+                    if a.scenario == u32::MAX {
+                        a.scenario = b.scenario;
+                    }
+                    if b.last_scenario != u32::MAX {
+                        a.last_scenario = b.last_scenario;
+                    }
+                }
+            }
+        }
+    }
+
+    /// `--detail auto` passed its record count: the candidates kept so far
+    /// are sorted out as they would have been, and so is the rest.
+    fn summarise(&mut self) {
+        self.provisional = false;
+        self.full = false;
+        let open: std::collections::HashSet<u32> =
+            self.follow.as_ref().map_or_else(Default::default, |f| {
+                f.open().iter().map(|s| s.id).collect()
+            });
+        for m in std::mem::take(&mut self.candidates) {
+            match m.scenario {
+                Some(id) if open.contains(&id) => {
+                    let waiting = self.in_scenario.entry(id).or_default();
+                    if waiting.len() < PER_SCENARIO {
+                        waiting.push(m);
+                    } else {
+                        self.settle(m);
+                    }
+                }
+                Some(id) if self.bars.get(id as usize).is_some_and(|b| b.3) => self.keep(m),
+                _ => self.settle(m),
+            }
+        }
+    }
+
+    fn record_inner(&mut self, rec: &Rec) -> io::Result<()> {
+        self.records += 1;
+        if self.provisional && self.records > FULL_DETAIL_RECORDS {
+            self.summarise();
+        }
+        let Some(follow) = self.follow.as_mut() else {
+            return Ok(());
+        };
+        let seen = follow.feed(rec);
+        self.start(rec.ts)?;
+        match seen {
+            Seen::End(s) => {
+                let end = s.end.get().unwrap_or(rec.ts);
+                self.scenario(&s, end)?;
+            }
+            Seen::Action {
+                scn,
+                mutation,
+                resource,
+            } => {
+                let follow = self.follow.as_ref().expect("set in begin");
+                let shared = resource.filter(|&r| follow.shared(r));
+                let m = Mark {
+                    t_us: rec.ts - self.origin,
+                    proc: rec.file,
+                    lane: scn.as_ref().map_or(0, |s| s.slot),
+                    scenario: scn.as_ref().map(|s| s.id as ScenarioIdx),
+                    kind: MarkerKind::of(rec.action.kind()),
+                    action: rec.action,
+                    mutation,
+                    res: resource,
+                    details: rec
+                        .extra
+                        .as_ref()
+                        .and_then(|e| e.details.clone().or_else(|| e.name.clone())),
+                };
+                // A resource just found shared draws its waiting mutations.
+                if let Some(waiting) = shared.and_then(|r| self.in_resource.remove(&r)) {
+                    self.pending -= waiting.len();
+                    for w in waiting {
+                        self.keep(w);
+                    }
+                }
+                if self.full {
+                    self.keep(m);
+                } else {
+                    match scn {
+                        Some(s) if s.end.get().is_none() => {
+                            let waiting = self.in_scenario.entry(s.id).or_default();
+                            if waiting.len() < PER_SCENARIO {
+                                waiting.push(m);
+                            } else {
+                                self.settle(m);
+                            }
+                        }
+                        // After-hooks of a failed scenario belong to its window.
+                        Some(s) if s.outcome() == ScenarioOutcome::Failed => self.keep(m),
+                        _ => self.settle(m),
+                    }
+                }
+            }
+            Seen::Start(_) | Seen::Other(_) => {}
+        }
+        Ok(())
+    }
+
+    /// Ends the page: unfinished bars, markers, aggregates, then findings
+    /// and counts from the analysis' `report`.
+    pub fn finish(mut self, report: &Report) -> io::Result<()> {
+        if let Some(e) = self.error.take() {
+            return Err(e);
+        }
+        self.start(report.start.map_or(0, |t| t.timestamp_micros()))?;
+        if self.provisional {
+            // Small enough: every candidate is drawn.
+            self.provisional = false;
+            for m in std::mem::take(&mut self.candidates) {
+                self.keep(m);
+            }
+        }
+        // Scenarios that never ended run to their process's last record.
+        let open: Vec<_> = self
+            .follow
+            .as_ref()
+            .map_or(Vec::new(), |f| f.open().to_vec());
+        for s in open {
+            let last = self
+                .follow
+                .as_ref()
+                .and_then(|f| f.last(s.file))
+                .unwrap_or(s.last.get())
+                .max(s.last.get());
+            self.scenario(&s, last)?;
+        }
+        // Mutations of resources no other process touched: aggregated.
+        let mut waiting: Vec<Mark> = self.in_resource.drain().flat_map(|(_, v)| v).collect();
+        waiting.sort_by_key(|m| m.t_us);
+        for m in waiting {
+            self.aggregate(&m);
+        }
+        let origin = self.origin;
+        let span = report
+            .end
+            .map_or(0, |t| t.timestamp_micros() - origin)
+            .max(0);
+        let processes: Vec<ProcessView> = report
+            .processes
+            .iter()
+            .enumerate()
+            .map(|(i, p)| ProcessView {
+                pid: p.pid,
+                label: p.label.clone(),
+                crashed: p.crashed,
+                lanes: self.follow.as_ref().map_or(1, |f| f.slots(i as u32)),
+            })
+            .collect();
+
+        let mut markers = std::mem::take(&mut self.markers);
+        markers.sort_by_key(|m| m.t_us); // stable: merge order within a µs
+        self.out.write_all(b"],\"markers\":")?;
+        self.json(&markers)?;
+        drop(markers);
+
+        self.out.write_all(b",\"aggregates\":[")?;
+        let mut buckets: Vec<_> = self.buckets.drain().collect();
+        buckets.sort_unstable_by_key(|(k, _)| *k);
+        for (n, ((proc, lane, _), b)) in buckets.iter().enumerate() {
+            if n > 0 {
+                self.out.write_all(b",")?;
+            }
+            let scn = if b.scenario == u32::MAX {
+                -1
+            } else {
+                i64::from(b.scenario)
+            };
+            write!(
+                self.out,
+                "[{proc},{lane},{},{},{scn},{}",
+                b.t0, b.t1, b.scenarios
+            )?;
+            for c in b.counts {
+                write!(self.out, ",{c}")?;
+            }
+            self.out.write_all(b"]")?;
+        }
+        drop(buckets);
+
+        self.summary.processes = processes.len() as u32;
+        self.summary.scenarios = self.scenarios;
+        self.summary.records = report.records;
+        let mut findings = Vec::with_capacity(report.findings.len());
+        for f in &report.findings {
+            *self
+                .summary
+                .findings_by_rule
+                .entry(f.rule.as_str().to_owned())
+                .or_default() += 1;
+            let bar = |r: &crate::model::ScenarioRef| {
+                let &(proc, start, end, _) = self.bars.get(r.id)?;
+                Some((r.id as ScenarioIdx, proc, start, end))
+            };
+            let proc_of_pid = |pid: u32| {
+                processes
+                    .iter()
+                    .position(|p| p.pid == pid)
+                    .map(|i| i as ProcIdx)
+            };
+            findings.push(finding_view(
+                f,
+                f.at.timestamp_micros() - origin,
+                bar,
+                proc_of_pid,
+            ));
+        }
+        rank_findings(&mut findings);
+        self.out.write_all(b"],\"findings\":")?;
+        self.json(&findings)?;
+        self.out.write_all(b",\"processes\":")?;
+        self.json(&processes)?;
+        self.out.write_all(b",\"run_id\":")?;
+        let run_id = if report.run_id.is_empty() {
+            std::mem::take(&mut self.run_id)
+        } else {
+            report.run_id.clone()
+        };
+        self.json(&run_id)?;
+        self.out.write_all(b",\"origin\":")?;
+        let origin_text = state_tracer::format::wall_time_string(to_time(origin));
+        self.json(&origin_text)?;
+        write!(self.out, ",\"span_us\":{span},\"summary\":")?;
+        let summary = std::mem::take(&mut self.summary);
+        self.json(&summary)?;
+        let avg = self
+            .marker_bytes
+            .checked_div(self.lod.detailed)
+            .unwrap_or(120);
+        self.lod.detail = if self.full { "full" } else { "summary" };
+        self.lod.records = report.records;
+        self.lod.marker_budget = MARKER_BUDGET;
+        self.lod.kinds = AGG_KINDS.iter().map(|k| k.as_str()).collect();
+        self.lod.full_estimate_bytes =
+            self.out.bytes + SCRIPT.len() as u64 + self.lod.aggregated * avg;
+        self.out.write_all(b",\"lod\":")?;
+        let lod = std::mem::take(&mut self.lod);
+        self.json(&lod)?;
+        self.out.write_all(b"}")?;
+        let (_, rest) = split_once(TEMPLATE, "@DATA@")?;
+        let (before_script, tail) = split_once(rest, "/*@SCRIPT@*/")?;
+        self.out.write_all(before_script.as_bytes())?;
+        self.out.write_all(SCRIPT.as_bytes())?;
+        self.out.write_all(tail.as_bytes())?;
+        self.out.flush()
+    }
+}
+
+impl Tap for HtmlStream<'_> {
+    fn begin(&mut self, run: &Run) {
+        self.run_id = run.id.clone();
+        self.full = self.detail != Detail::Summary;
+        self.provisional = self.detail == Detail::Auto;
+        self.follow = Some(Follower::new(&run.files));
+    }
+
+    fn record(&mut self, rec: &Rec) {
+        if self.error.is_none() {
+            if let Err(e) = self.record_inner(rec) {
+                self.error = Some(e);
+            }
+        }
+    }
+}
