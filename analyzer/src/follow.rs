@@ -454,6 +454,7 @@ mod tests {
                 label: format!("p{i}"),
                 start: None,
                 argv: Vec::new(),
+                rerun: None,
                 size: 0,
             })
             .collect()
