@@ -21,7 +21,7 @@ use crate::model::{
 };
 use crate::overlap::Overlaps;
 use crate::read::FileEnd;
-use crate::record::{to_time, FastMap, FileIdx, Micros, Rec, RecKind};
+use crate::record::{to_time, FastMap, FileIdx, Micros, Rec, RecKind, RowsHint};
 use crate::resources::{Resources, SchemaId, Target};
 use crate::rules::{self, Accesses, Rule};
 
@@ -179,11 +179,18 @@ pub struct Access<'a> {
     pub cleanup: bool,
     /// A process-state reset back to its initial value (JWT_RESET).
     pub reset: bool,
+    /// Rows the statement returned or changed, when the record says.
+    pub rows: RowsHint,
 }
 
 impl Access<'_> {
     pub fn mutation(&self) -> bool {
         self.op != Op::Read
+    }
+
+    /// A destructive access known to have removed nothing (`rows: 0`).
+    pub fn removed_nothing(&self) -> bool {
+        self.op == Op::Destroy && self.rows.none_changed()
     }
 }
 
@@ -206,6 +213,19 @@ impl Cx {
     /// no longer matter to a concurrent-mutation check).
     pub fn min_active_start(&self) -> Option<Micros> {
         self.active.iter().map(|s| s.start).min()
+    }
+
+    /// Whether a finding between scenarios of files `a` and `b` on
+    /// `target` rests on an unknown database identity: a table resource
+    /// without `db` seen from two processes is no proof that they share
+    /// a database. Legacy (Go) files carry no identity at all; their model
+    /// is one shared database, so two legacy files do share it.
+    pub fn identity_unknown(&self, target: &Target, a: FileIdx, b: FileIdx) -> bool {
+        let Target::Tables { schema, .. } = target else {
+            return false;
+        };
+        let legacy = |f: FileIdx| self.procs[f as usize].format == Format::Legacy;
+        a != b && self.resources.db_unknown(*schema) && !(legacy(a) && legacy(b))
     }
 
     pub fn pid(&self, file: FileIdx) -> u32 {
@@ -234,6 +254,7 @@ impl Cx {
 pub struct Finished {
     pub processes: Vec<ProcessSummary>,
     pub findings: Vec<crate::model::Finding>,
+    pub hazards: Vec<crate::model::Hazard>,
     pub overlaps: Vec<crate::model::Overlap>,
     pub records: u64,
     pub start: Option<chrono::DateTime<chrono::Utc>>,
@@ -264,7 +285,6 @@ pub struct Engine {
     first: Option<Micros>,
     last: Option<Micros>,
     timeline: Option<Timeline>,
-    opts: EngineOptions,
 }
 
 impl Engine {
@@ -320,7 +340,7 @@ impl Engine {
             cx: Cx {
                 procs,
                 resources: Resources::default(),
-                findings: Findings::default(),
+                findings: Findings::new(opts.deny.clone(), opts.allow.clone()),
                 active: Vec::new(),
                 isolation_seen: false,
                 run_id: run_id.to_owned(),
@@ -340,7 +360,6 @@ impl Engine {
                 run_id: run_id.to_owned(),
                 ..Default::default()
             }),
-            opts,
         }
     }
 
@@ -516,6 +535,10 @@ impl Engine {
         for r in &mut self.rules {
             r.on_end(&mut self.cx, &s);
         }
+        let Cx {
+            findings, procs, ..
+        } = &mut self.cx;
+        findings.victim_ended(&s, procs);
         Some(s)
     }
 
@@ -555,12 +578,11 @@ impl Engine {
         else {
             return;
         };
-        let db = rec
-            .resource
-            .as_ref()
-            .and_then(|r| r.db.as_deref())
-            .unwrap_or("");
-        let id = self.cx.resources.schema(db, name);
+        let db = db_key(
+            rec.resource.as_ref().and_then(|r| r.db.as_deref()),
+            self.cx.procs[rec.file as usize].pid,
+        );
+        let id = self.cx.resources.schema(&db, name);
         let p = &mut self.cx.procs[rec.file as usize];
         if rec.action == Action::SchemaDrop {
             if let Some(s) = scn {
@@ -610,6 +632,12 @@ impl Engine {
             Action::Custom if rec.resource.is_some() => (Op::Read, false, false),
             _ => return None,
         };
+        // A failed statement changed nothing; it still touched the state.
+        let (op, cleanup, reset) = if rec.error().is_some() {
+            (Op::Read, false, false)
+        } else {
+            (op, cleanup, reset)
+        };
         let target = self.target(rec, scn)?;
         Some(Access {
             scn,
@@ -620,6 +648,7 @@ impl Engine {
             op,
             cleanup,
             reset,
+            rows: rec.rows_hint,
         })
     }
 
@@ -657,13 +686,11 @@ impl Engine {
             return Some(Target::Process(self.cx.resources.process(rec.file, name)));
         }
         let effective = if res.schema.is_none() { current } else { None };
+        let db = db_key(res.db.as_deref(), self.cx.procs[file].pid);
         let schema = match (&res.schema, effective) {
-            (Some(s), _) => self.cx.resources.schema(res.db.as_deref().unwrap_or(""), s),
+            (Some(s), _) => self.cx.resources.schema(&db, s),
             (None, Some(id)) => id,
-            (None, None) => {
-                let db = res.db.as_deref().unwrap_or("");
-                self.cx.resources.schema(db, default_schema(db))
-            }
+            (None, None) => self.cx.resources.schema(&db, default_schema(&db)),
         };
         let tables: Vec<u32> = res
             .tables
@@ -695,11 +722,7 @@ impl Engine {
         }
         let processes: Vec<ProcessSummary> = self.cx.procs.iter().map(Proc::summary).collect();
         let overlaps = self.overlaps.finish(&self.cx.procs);
-        let findings = std::mem::take(&mut self.cx.findings).finish(
-            &self.cx.procs,
-            &self.opts.deny,
-            &self.opts.allow,
-        );
+        let (findings, hazards) = std::mem::take(&mut self.cx.findings).finish(&self.cx.procs);
         let timeline = self.timeline.take().map(|mut tl| {
             tl.start = self.first.map(to_time);
             tl.end = self.last.map(to_time);
@@ -719,6 +742,7 @@ impl Engine {
             Finished {
                 processes,
                 findings,
+                hazards,
                 overlaps,
                 records: self.records,
                 start: self.first.map(to_time),
@@ -726,6 +750,18 @@ impl Engine {
             },
             timeline,
         )
+    }
+}
+
+/// The identity a record's `db` is compared by: absent (or the old
+/// literal `unknown`) is unknown, kept as the empty string (see
+/// [`Cx::identity_unknown`]); an in-memory SQLite database is private to
+/// the process that opened it, so it is qualified by its pid.
+fn db_key(db: Option<&str>, pid: u32) -> std::borrow::Cow<'_, str> {
+    match db {
+        None | Some("unknown") => "".into(),
+        Some(d) if d.starts_with("sqlite::memory:") => format!("{d}@pid {pid}").into(),
+        Some(d) => d.into(),
     }
 }
 

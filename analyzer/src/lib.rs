@@ -173,6 +173,7 @@ pub fn analyze(opts: &AnalyzeOptions) -> Result<Analysis, InputError> {
                 findings: Vec::new(),
                 overlaps: Vec::new(),
                 warnings,
+                hazards: Vec::new(),
             },
             timeline: opts.timeline.then(Timeline::default),
         });
@@ -244,6 +245,7 @@ pub fn analyze_run(
             findings: parts.findings,
             overlaps: parts.overlaps,
             warnings,
+            hazards: parts.hazards,
         },
         timeline,
     }

@@ -212,6 +212,7 @@ pub(crate) mod fixtures {
             reproduce: None,
             confidence: None,
             why: None,
+            evidence: None,
         }
     }
 
@@ -226,6 +227,7 @@ pub(crate) mod fixtures {
             findings,
             overlaps: Vec::new(),
             warnings: Vec::new(),
+            hazards: Vec::new(),
         }
     }
 

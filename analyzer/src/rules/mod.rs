@@ -15,7 +15,7 @@ mod unfinished_scenario;
 use std::rc::Rc;
 
 use crate::analysis::{Access, Cx, Scn};
-use crate::model::{RuleId, Severity};
+use crate::model::{HazardSide, RuleId, Severity};
 use crate::record::{Micros, Rec};
 
 /// A rule's hooks; all default to doing nothing.
@@ -80,6 +80,37 @@ pub fn summary(rule: RuleId) -> &'static str {
         RuleId::CrashedProcess => "a process exited without writing its footer",
         RuleId::ClockAnomaly => "wall time went backwards inside one process",
         RuleId::MixedRuns => "several runs in the input and no --run",
+    }
+}
+
+/// What to change so a hazard group goes away, in one line.
+pub fn fix(
+    rule: RuleId,
+    polluter: &HazardSide,
+    victim: &HazardSide,
+    resource: &str,
+    identity_unknown: bool,
+) -> String {
+    let (a, b) = (&polluter.feature, &victim.feature);
+    let fix = match rule {
+        RuleId::ConcurrentMutation => format!(
+            "isolate {a} and {b}: {a} changes {resource} while scenarios of {b} use it (a schema or database per process or scenario, or run them one at a time)"
+        ),
+        RuleId::LeftoverData => format!(
+            "{a} leaves data in {resource} that later scenarios of {b} use: clean up its own rows after each scenario, or seed what {b} needs itself"
+        ),
+        RuleId::LeakedState => format!(
+            "reset {resource} after each scenario of {a} (an after-hook), or set it in a before-hook of {b}"
+        ),
+        RuleId::SharedSchema => format!(
+            "{a} and {b} run at the same time in the same schema: give each its own schema"
+        ),
+        _ => summary(rule).to_owned(),
+    };
+    if identity_unknown {
+        format!("{fix}; the database identity is unknown, so they may not share it at all: name it with state_tracer::set_database or DATABASE_URL")
+    } else {
+        fix
     }
 }
 

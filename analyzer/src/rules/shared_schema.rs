@@ -97,6 +97,7 @@ fn report(
         );
         p.polluter = Some(u.clone());
         p.victim = Some(s.clone());
+        p.identity_unknown = cx.identity_unknown(&a.target, u.file, s.file);
         let key = (
             RuleId::SharedSchema,
             u64::from(schema),
