@@ -169,6 +169,9 @@ pub struct ReportOpts {
     /// Colour the table: auto = on a terminal unless NO_COLOR is set.
     #[arg(long, value_enum, default_value_t = ColorChoice::Auto)]
     pub color: ColorChoice,
+    /// Table: after the failures and hazards, list every finding in full.
+    #[arg(short, long)]
+    pub verbose: bool,
 }
 
 fn parse_rule(s: &str) -> Result<RuleId, String> {
@@ -480,6 +483,7 @@ fn emit_report(
     let opts = RenderOptions {
         color,
         width: if tty { None } else { Some(140) },
+        verbose: r.verbose,
     };
     if let Err(e) = render::write_report(
         r.format,

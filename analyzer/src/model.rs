@@ -211,7 +211,12 @@ pub struct HazardSide {
 impl Report {
     /// Highest severity among the findings, if any.
     pub fn max_severity(&self) -> Option<Severity> {
-        self.findings.iter().map(|f| f.severity).max()
+        let hazards = self.hazards.iter().map(|h| h.severity);
+        self.findings
+            .iter()
+            .map(|f| f.severity)
+            .chain(hazards)
+            .max()
     }
 }
 
