@@ -539,7 +539,9 @@ fn narrow(list: &[Pending], procs: &[Proc]) -> Vec<(bool, Option<String>)> {
             [one] => format!("; the change at {one} removed 0 rows"),
             many => format!("; the changes at {} removed 0 rows", many.join(", ")),
         };
-        let chosen: Vec<usize> = if top.ordered() {
+        // Process state: the first change not reset is where the leak began.
+        let ordered = top.ordered() || best.iter().all(|&i| list[i].rule == RuleId::LeakedState);
+        let chosen: Vec<usize> = if ordered {
             // The first one found the victim's data; equal times cannot be told apart.
             let t0 = list[best[0]].at;
             best.iter().copied().filter(|&i| list[i].at == t0).collect()
@@ -571,10 +573,15 @@ fn narrow(list: &[Pending], procs: &[Proc]) -> Vec<(bool, Option<String>)> {
         for &i in &chosen {
             let p = &list[i];
             let mut e = format!("{lead}: {}; {}", what(p), rows_text(p));
-            if top.ordered() && !later.is_empty() {
+            if ordered && !later.is_empty() {
                 e.push_str(&format!(
-                    "; the later ones at {} found nothing left to destroy",
-                    later.join(", ")
+                    "; the later ones at {} {}",
+                    later.join(", "),
+                    if top.ordered() {
+                        "found nothing left to destroy"
+                    } else {
+                        "came after the leak had begun"
+                    }
                 ));
             }
             e.push_str(&zero_note);
@@ -591,14 +598,21 @@ fn narrow(list: &[Pending], procs: &[Proc]) -> Vec<(bool, Option<String>)> {
             }
             out[i] = (true, Some(e));
         }
-        if top.ordered() {
+        if ordered {
             let first = hms(list[chosen[0]].at);
             for &i in &best {
                 if !chosen.contains(&i) {
-                    out[i].1 = Some(format!(
-                        "{}: came after the one at {first}, which had already removed the victim's data; found nothing left to destroy",
-                        what(&list[i])
-                    ));
+                    out[i].1 = Some(if top.ordered() {
+                        format!(
+                            "{}: came after the one at {first}, which had already removed the victim's data; found nothing left to destroy",
+                            what(&list[i])
+                        )
+                    } else {
+                        format!(
+                            "{}: came after the change at {first}, not reset since, where the leak began",
+                            what(&list[i])
+                        )
+                    });
                 }
             }
         }
