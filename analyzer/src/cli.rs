@@ -11,11 +11,13 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
-use crate::discover;
-use crate::model::{Report, RuleId, Severity};
-use crate::read::{LegacyTz, ReadOptions};
-use crate::render::{self, MergeFormat, RecordWriter, RenderOptions, ReportFormat};
-use crate::{analyze, select_run, AnalyzeOptions, InputError};
+use trace_analyzer::discover;
+use trace_analyzer::export::{chrome, ExportFormat};
+use trace_analyzer::model::{Report, RuleId, Severity};
+use trace_analyzer::read::{LegacyTz, ReadOptions};
+use trace_analyzer::render::html::TimelineView;
+use trace_analyzer::render::{self, MergeFormat, RecordWriter, RenderOptions, ReportFormat};
+use trace_analyzer::{analyze, select_run, AnalyzeOptions, InputError};
 
 /// Exit code: nothing at or above the threshold.
 pub const EXIT_OK: i32 = 0;
@@ -83,10 +85,10 @@ pub enum Command {
     #[command(
         after_help = "Examples:\n  trace-analyzer export ./bdd-traces --format chrome -o trace.json\n  trace-analyzer export --run ci-1234 -o trace.json   # then open it in ui.perfetto.dev"
     )]
-    Export(crate::export::ExportArgs),
+    Export(ExportArgs),
     /// Generate a synthetic run (benchmarks).
     #[command(hide = true)]
-    Gen(crate::gen::GenArgs),
+    Gen(trace_analyzer::gen::GenArgs),
 }
 
 /// Inputs and run selection, common to every reading command.
@@ -212,7 +214,7 @@ pub struct CleanArgs {
     /// Folders or files [default: $BDD_TRACE_DIR, else the OS temp dir].
     pub inputs: Vec<PathBuf>,
     /// Age, e.g. `7d`, `12h`, `30m`, `2w`.
-    #[arg(long, value_name = "AGE", value_parser = crate::clean::parse_age)]
+    #[arg(long, value_name = "AGE", value_parser = trace_analyzer::clean::parse_age)]
     pub older_than: std::time::Duration,
     /// List what would be deleted, delete nothing.
     #[arg(long)]
@@ -239,10 +241,11 @@ pub fn run(cli: Cli) -> i32 {
         Command::Merge(a) => cmd_merge(a),
         Command::Report(a) => cmd_report(a),
         Command::Run(a) => cmd_run(a),
-        Command::Clean(a) => crate::clean::run(&a),
-        Command::Export(a) => crate::export::run(a),
-        Command::Gen(a) => crate::gen::run(&a),
+        Command::Clean(a) => cmd_clean(&a),
+        Command::Export(a) => cmd_export(a),
+        Command::Gen(a) => cmd_gen(&a),
     };
+    // The one error path: every command returns its error here.
     match result {
         Ok(code) => code,
         Err(e) => {
@@ -286,7 +289,7 @@ fn warn_other_runs(others: &[String], chosen: &str) {
 }
 
 fn cmd_runs(a: RunsArgs) -> Result<i32, CliError> {
-    let inputs = crate::inputs_or_default(&a.input.inputs);
+    let inputs = trace_analyzer::inputs_or_default(&a.input.inputs);
     let d = discover::discover(&inputs, &a.input.legacy_tz);
     let (mut out, _) = open_output(&a.input.output)?;
     let rows: Vec<serde_json::Value> = d
@@ -308,8 +311,8 @@ fn cmd_runs(a: RunsArgs) -> Result<i32, CliError> {
                 "run_id": r.id,
                 "processes": pids.len(),
                 "files": r.files.len(),
-                "start": start.map(crate::record::to_time),
-                "end": end.map(crate::record::to_time),
+                "start": start.map(trace_analyzer::record::to_time),
+                "end": end.map(trace_analyzer::record::to_time),
                 "bytes": r.bytes(),
             })
         })
@@ -356,9 +359,7 @@ fn cmd_runs(a: RunsArgs) -> Result<i32, CliError> {
                     "(most recent first; `report` uses the first unless --run ID)"
                 )?;
             }
-            for w in &d.warnings {
-                eprintln!("warning: {}:{}: {}", w.file, w.line, w.message);
-            }
+            print_warnings(&d.warnings);
         }
     }
     out.flush()?;
@@ -387,23 +388,23 @@ fn last_time(f: &discover::SourceFile, tz: &LegacyTz) -> Option<i64> {
             state_tracer::format::parse_wall_time(ts).map(|t| t.timestamp_micros())
         }
         discover::Format::Legacy => {
-            let l = crate::read::legacy::parse_legacy_line(&line, tz).ok()?;
+            let l = trace_analyzer::read::legacy::parse_legacy_line(&line, tz).ok()?;
             tz.to_utc(l.ts).map(|t| t.timestamp_micros())
         }
     }
 }
 
 fn cmd_merge(a: MergeArgs) -> Result<i32, CliError> {
-    let inputs = crate::inputs_or_default(&a.input.inputs);
+    let inputs = trace_analyzer::inputs_or_default(&a.input.inputs);
     let d = discover::discover(&inputs, &a.input.legacy_tz);
     let mut warnings = d.warnings.clone();
     let Some((run, others)) = select_run(&d, a.input.run.as_deref())? else {
-        eprintln!(
-            "trace-analyzer: error: no trace files found in {} (was BDD_TRACE_STATE=1 set?)",
-            show(&inputs)
-        );
         print_warnings(&warnings);
-        return Ok(EXIT_ERROR);
+        return Err(format!(
+            "no trace files found in {} (was BDD_TRACE_STATE=1 set?)",
+            show(&inputs)
+        )
+        .into());
     };
     if a.input.run.is_none() {
         warn_other_runs(&others, &run.id);
@@ -415,7 +416,7 @@ fn cmd_merge(a: MergeArgs) -> Result<i32, CliError> {
         progress: None,
     };
     let mut writer = RecordWriter::new(a.format, &run.files);
-    let mut merger = crate::merge::Merger::new(&run.files, &opts);
+    let mut merger = trace_analyzer::merge::Merger::new(&run.files, &opts);
     let mut result = writer.begin(&mut out);
     if result.is_ok() {
         for rec in merger.by_ref() {
@@ -443,7 +444,8 @@ fn cmd_merge(a: MergeArgs) -> Result<i32, CliError> {
     })
 }
 
-fn print_warnings(w: &[crate::model::Warning]) {
+/// The one warning printer: `warning: FILE[:LINE]: MESSAGE` on stderr.
+fn print_warnings(w: &[trace_analyzer::model::Warning]) {
     for w in w {
         if w.line > 0 {
             eprintln!("warning: {}:{}: {}", w.file, w.line, w.message);
@@ -468,7 +470,7 @@ fn analyze_opts(input: &InputArgs, r: &ReportOpts) -> AnalyzeOptions {
 
 /// Prints a report and returns the exit code it implies.
 fn emit_report(
-    analysis: &crate::model::Analysis,
+    analysis: &trace_analyzer::model::Analysis,
     r: &ReportOpts,
     output: &Option<PathBuf>,
     strict: bool,
@@ -533,9 +535,8 @@ fn cmd_report(a: ReportArgs) -> Result<i32, CliError> {
         warn_other_runs(&analysis.report.other_runs, &analysis.report.run_id);
     }
     if analysis.report.processes.is_empty() {
-        eprintln!("trace-analyzer: error: nothing to analyze");
         print_warnings(&analysis.report.warnings);
-        return Ok(EXIT_ERROR);
+        return Err("nothing to analyze".into());
     }
     emit_report(&analysis, &a.report, &a.input.output, a.input.strict)
 }
@@ -572,10 +573,7 @@ fn cmd_run(a: RunArgs) -> Result<i32, CliError> {
         .status();
     let status = match status {
         Ok(s) => s,
-        Err(e) => {
-            eprintln!("trace-analyzer: error: cannot run {program:?}: {e}");
-            return Ok(EXIT_ERROR);
-        }
+        Err(e) => return Err(format!("cannot run {program:?}: {e}").into()),
     };
     let command_code = status.code().unwrap_or_else(|| {
         use std::os::unix::process::ExitStatusExt;
@@ -624,4 +622,92 @@ fn cmd_run(a: RunArgs) -> Result<i32, CliError> {
     } else {
         code
     })
+}
+
+#[derive(Debug, Args)]
+pub struct ExportArgs {
+    #[command(flatten)]
+    pub input: InputArgs,
+    #[arg(long, value_enum, default_value_t = ExportFormat::Chrome)]
+    pub format: ExportFormat,
+}
+
+/// Runs `export`; returns the exit code (0 written, 2 nothing to export or
+/// input warnings with `--strict`).
+fn cmd_export(a: ExportArgs) -> Result<i32, CliError> {
+    let analysis = analyze(&AnalyzeOptions {
+        inputs: a.input.inputs.clone(),
+        run: a.input.run.clone(),
+        legacy_tz: a.input.legacy_tz,
+        timeline: true,
+        progress: true,
+        ..AnalyzeOptions::default()
+    })?;
+    let report = &analysis.report;
+    if report.processes.is_empty() {
+        print_warnings(&report.warnings);
+        return Err("nothing to export: no trace files of a run in the inputs".into());
+    }
+    let empty = trace_analyzer::model::Timeline::default();
+    let view = TimelineView::build(report, analysis.timeline.as_ref().unwrap_or(&empty));
+    match (a.format, &a.input.output) {
+        (ExportFormat::Chrome, Some(path)) => {
+            chrome::write_file(&view, path)?;
+            eprintln!(
+                "trace-analyzer: wrote {} (open it in https://ui.perfetto.dev or chrome://tracing)",
+                path.display()
+            );
+        }
+        (ExportFormat::Chrome, None) => {
+            let stdout = io::stdout();
+            let mut out = BufWriter::new(stdout.lock());
+            if let Err(e) = chrome::write_chrome(&view, &mut out).and_then(|()| out.flush()) {
+                if e.kind() != io::ErrorKind::BrokenPipe {
+                    return Err(e.into());
+                }
+            }
+        }
+    }
+    if !report.warnings.is_empty() {
+        eprintln!(
+            "trace-analyzer: {} input warning(s); `report` lists them",
+            report.warnings.len()
+        );
+        if a.input.strict {
+            return Ok(EXIT_ERROR);
+        }
+    }
+    Ok(EXIT_OK)
+}
+
+fn cmd_clean(a: &CleanArgs) -> Result<i32, CliError> {
+    let inputs = trace_analyzer::inputs_or_default(&a.inputs);
+    let files = trace_analyzer::clean::candidates(&inputs, a.older_than);
+    let mut failed = false;
+    for f in &files {
+        if a.dry_run {
+            println!("would delete {}", f.display());
+        } else {
+            match std::fs::remove_file(f) {
+                Ok(()) => println!("deleted {}", f.display()),
+                Err(e) => {
+                    failed = true;
+                    eprintln!("trace-analyzer: cannot delete {}: {e}", f.display());
+                }
+            }
+        }
+    }
+    eprintln!(
+        "{} {} trace file(s) older than {}",
+        if a.dry_run { "would delete" } else { "deleted" },
+        files.len(),
+        trace_analyzer::clean::humantime(a.older_than)
+    );
+    Ok(if failed { EXIT_ERROR } else { EXIT_OK })
+}
+
+fn cmd_gen(g: &trace_analyzer::gen::GenArgs) -> Result<i32, CliError> {
+    let files = trace_analyzer::gen::generate(g)?;
+    eprintln!("wrote {} files under {}", files.len(), g.dir.display());
+    Ok(EXIT_OK)
 }

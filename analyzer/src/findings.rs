@@ -14,13 +14,13 @@ use std::sync::Arc;
 
 use state_tracer::format::Action;
 
-use crate::analysis::{Proc, Scn};
 use crate::discover::Format;
 use crate::model::{
     Confidence, Finding, Hazard, HazardSide, Reproduction, RuleId, ScenarioOutcome, ScenarioRef,
     Severity,
 };
 use crate::record::{to_time, FileIdx, Micros, RowsHint};
+use crate::state::{Proc, Scn};
 
 /// How strongly one occurrence ties its polluter to its victim (pollution
 /// rules). Ordered weakest first; ranking and `likely_cause` use it.
@@ -384,7 +384,12 @@ impl Findings {
 
     /// Narrows each failed victim to its likely cause, folds what is
     /// left, ranks the findings and lists the hazard groups.
-    pub fn finish(mut self, procs: &[Proc]) -> (Vec<Finding>, Vec<Hazard>) {
+    /// `fix` says, per rule, what to change so a hazard group goes away.
+    pub fn finish(
+        mut self,
+        procs: &[Proc],
+        fix: &dyn Fn(RuleId, &HazardSide, &HazardSide, &str) -> String,
+    ) -> (Vec<Finding>, Vec<Hazard>) {
         let mut kept: Vec<Pending> = Vec::new();
         let slots = std::mem::take(&mut self.slots);
         for p in slots.into_iter().flatten() {
@@ -428,11 +433,8 @@ impl Findings {
                 Hazard {
                     rule: g.key.rule,
                     severity: g.key.severity,
-                    fix: crate::rules::fix(
-                        g.key.rule,
-                        &polluter,
-                        &victim,
-                        &g.key.resource,
+                    fix: with_identity_note(
+                        fix(g.key.rule, &polluter, &victim, &g.key.resource),
                         g.identity_unknown,
                     ),
                     polluter,
@@ -455,6 +457,15 @@ impl Findings {
                 .then(a.first.cmp(&b.first))
         });
         (out.into_iter().map(|(_, f)| f).collect(), hazards)
+    }
+}
+
+/// A hazard's fix, plus how to name the database when its identity is unknown.
+fn with_identity_note(fix: String, identity_unknown: bool) -> String {
+    if identity_unknown {
+        format!("{fix}; the database identity is unknown, so they may not share it at all: name it with state_tracer::set_database or DATABASE_URL")
+    } else {
+        fix
     }
 }
 

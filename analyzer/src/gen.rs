@@ -12,7 +12,7 @@
 use std::borrow::Cow;
 use std::fs::{self, File};
 use std::io::{BufWriter, Write};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use chrono::{DateTime, TimeZone, Utc};
 use clap::{Args, ValueEnum};
@@ -20,8 +20,6 @@ use state_tracer::format::{
     file_name_safe, format_wall_time, Action, Event, Footer, Header, Outcome, Record, Resource,
     Scope, FORMAT_NAME, FORMAT_VERSION,
 };
-
-use crate::cli::{CliError, EXIT_OK};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum GenFormat {
@@ -326,14 +324,4 @@ pub fn generate(g: &GenArgs) -> std::io::Result<Vec<PathBuf>> {
         }
     }
     Ok(written)
-}
-
-pub fn run(g: &GenArgs) -> Result<i32, CliError> {
-    let files = generate(g)?;
-    eprintln!(
-        "wrote {} files under {}",
-        files.len(),
-        Path::new(&g.dir).display()
-    );
-    Ok(EXIT_OK)
 }

@@ -1,7 +1,8 @@
 //! trace-analyzer: merges a run's state-trace files into one timeline and
 //! names polluters and victims.
 //!
-//! The binary is a thin clap layer ([`cli`]) over this library. The stages,
+//! The binary is a thin clap layer (its `cli` module) over this library,
+//! which returns data and prints nothing but the optional progress bar. The stages,
 //! one module each: [`discover`] finds trace files and groups them into
 //! runs, [`read`] parses v1 and legacy files into [`record::Rec`]s,
 //! [`merge`] orders them across files, [`analysis`] follows scenarios and
@@ -10,7 +11,6 @@
 
 pub mod analysis;
 pub mod clean;
-pub mod cli;
 pub mod discover;
 pub mod export;
 pub mod findings;
@@ -24,6 +24,7 @@ pub mod record;
 pub mod render;
 pub mod resources;
 pub mod rules;
+pub mod state;
 
 use std::path::PathBuf;
 

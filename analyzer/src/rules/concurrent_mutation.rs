@@ -15,12 +15,9 @@ use std::rc::Rc;
 
 use state_tracer::format::Action;
 
-use crate::analysis::{Access, Cx, Op, Scn};
-use crate::findings::{Findings, Pending, Strength};
 use crate::model::{RuleId, Severity};
 use crate::record::{to_time, Micros, RowsHint};
-use crate::resources::Target;
-use crate::rules::{slot, Rule};
+use crate::rules::{slot, Access, Cx, Findings, Op, Pending, Rule, Scn, Strength, Target};
 
 #[derive(Clone)]
 struct Mutation {

@@ -7,12 +7,11 @@ use std::rc::Rc;
 
 use state_tracer::format::Action;
 
-use crate::analysis::{Access, Cx, Op, Scn};
-use crate::findings::{Pending, Strength};
 use crate::model::{RuleId, Severity};
 use crate::record::{to_time, Micros};
-use crate::resources::{ProcResId, Target};
-use crate::rules::{slot, Accesses, Rule};
+use crate::rules::{
+    slot, Access, Accesses, Cx, Op, Pending, ProcResId, Rule, Scn, Strength, Target,
+};
 
 #[derive(Clone)]
 struct Dirty {
