@@ -484,7 +484,13 @@ fn narrow(list: &[Pending], procs: &[Proc]) -> Vec<(bool, Option<String>)> {
     let rows_text = |p: &Pending| match (p.rows.exact(), p.rows.at_least()) {
         (Some(n), _) => format!(
             "{} {n} rows",
-            if p.destructive { "removed" } else { "changed" }
+            if p.strength.is_some_and(|s| {
+                s >= Strength::DestroyedThenUsed || s == Strength::RemovedNothing
+            }) {
+                "removed"
+            } else {
+                "changed"
+            }
         ),
         (None, Some(n)) => format!("changed {n} or more rows"),
         (None, None) => {
