@@ -38,10 +38,11 @@ best_of() {
     # files) to be written back while this one is timed.
     sync
     t0=$EPOCHREALTIME
-    /usr/bin/time -o "$tf" -f "%M" "$@" >/dev/null 2>&1 || true
+    /usr/bin/time -o "$tf" -f "%M" "$@" >/dev/null 2>&1 || echo "bench: failed: $*" >&2
     t1=$EPOCHREALTIME
     wall=$(awk "BEGIN{printf \"%.3f\", $t1 - $t0}")
-    read -r kb <"$tf"
+    # The last line: a failing command adds "Command exited with ..." first.
+    kb=$(tail -n 1 "$tf")
     if [[ -z $best ]] || awk "BEGIN{exit !($wall < $best)}"; then best=$wall; fi
     if ((kb > rss)); then rss=$kb; fi
   done
