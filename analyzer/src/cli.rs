@@ -17,7 +17,9 @@ use trace_analyzer::model::{Report, RuleId, Severity};
 use trace_analyzer::read::{LegacyTz, ReadOptions};
 use trace_analyzer::render::html::TimelineView;
 use trace_analyzer::render::{self, MergeFormat, RecordWriter, RenderOptions, ReportFormat};
-use trace_analyzer::{analyze, select_run, AnalyzeOptions, InputError};
+use trace_analyzer::{analyze_with, select_run, AnalyzeOptions, InputError};
+
+use crate::bar::Bar;
 
 /// Exit code: nothing at or above the threshold.
 pub const EXIT_OK: i32 = 0;
@@ -530,7 +532,7 @@ pub fn exit_code(report: &Report, fail_on: FailOn, strict: bool) -> i32 {
 }
 
 fn cmd_report(a: ReportArgs) -> Result<i32, CliError> {
-    let analysis = analyze(&analyze_opts(&a.input, &a.report))?;
+    let analysis = analyze_with(&analyze_opts(&a.input, &a.report), Some(&mut Bar))?;
     if a.input.run.is_none() {
         warn_other_runs(&analysis.report.other_runs, &analysis.report.run_id);
     }
@@ -587,11 +589,11 @@ fn cmd_run(a: RunArgs) -> Result<i32, CliError> {
         output: a.output.clone(),
     };
     let mut opts = analyze_opts(&input, &a.report);
-    let mut result = analyze(&opts);
+    let mut result = analyze_with(&opts, Some(&mut Bar));
     if matches!(&result, Err(InputError::UnknownRun { available, .. }) if !available.is_empty()) {
         // Legacy (Go tracer) files carry no run ID: the folder is the run.
         opts.run = None;
-        result = analyze(&opts);
+        result = analyze_with(&opts, Some(&mut Bar));
     }
     let analysis = match result {
         Ok(an) if an.report.processes.is_empty() => {
@@ -635,14 +637,17 @@ pub struct ExportArgs {
 /// Runs `export`; returns the exit code (0 written, 2 nothing to export or
 /// input warnings with `--strict`).
 fn cmd_export(a: ExportArgs) -> Result<i32, CliError> {
-    let analysis = analyze(&AnalyzeOptions {
-        inputs: a.input.inputs.clone(),
-        run: a.input.run.clone(),
-        legacy_tz: a.input.legacy_tz,
-        timeline: true,
-        progress: true,
-        ..AnalyzeOptions::default()
-    })?;
+    let analysis = analyze_with(
+        &AnalyzeOptions {
+            inputs: a.input.inputs.clone(),
+            run: a.input.run.clone(),
+            legacy_tz: a.input.legacy_tz,
+            timeline: true,
+            progress: true,
+            ..AnalyzeOptions::default()
+        },
+        Some(&mut Bar),
+    )?;
     let report = &analysis.report;
     if report.processes.is_empty() {
         print_warnings(&report.warnings);

@@ -2,7 +2,8 @@
 //! names polluters and victims.
 //!
 //! The binary is a thin clap layer (its `cli` module) over this library,
-//! which returns data and prints nothing but the optional progress bar. The stages,
+//! which returns data and prints nothing (progress goes to a [`Progress`]
+//! hook; the binary draws the bar). The stages,
 //! one module each: [`discover`] finds trace files and groups them into
 //! runs, [`read`] parses v1 and legacy files into [`record::Rec`]s,
 //! [`merge`] orders them across files, [`analysis`] follows scenarios and
@@ -18,7 +19,6 @@ pub mod gen;
 pub mod merge;
 pub mod model;
 pub mod overlap;
-pub mod progress;
 pub mod read;
 pub mod record;
 pub mod render;
@@ -27,6 +27,8 @@ pub mod rules;
 pub mod state;
 
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 
 pub use model::*;
 pub use read::LegacyTz;
@@ -52,7 +54,8 @@ pub struct AnalyzeOptions {
     pub deny: Vec<RuleId>,
     /// Also build the [`Timeline`] (keeps every scenario and action in memory).
     pub timeline: bool,
-    /// Show a progress bar on stderr when the input is large and stderr is a terminal.
+    /// Follow progress: [`analyze_with`] calls its [`Progress`] hook only
+    /// when this is set (the binary draws a bar from it).
     pub progress: bool,
 }
 
@@ -151,8 +154,27 @@ pub fn inputs_or_default(inputs: &[PathBuf]) -> Vec<PathBuf> {
     }
 }
 
+/// Progress of a long analysis, for a caller that shows it (the library
+/// itself prints nothing).
+pub trait Progress {
+    /// The run has `total` input bytes: whether to follow it.
+    fn start(&mut self, total: u64) -> bool;
+    /// `read` of the `total` bytes have been read.
+    fn tick(&mut self, read: u64, total: u64);
+    /// The analysis is over.
+    fn done(&mut self);
+}
+
 /// Discovers, merges and analyzes one run, streaming.
 pub fn analyze(opts: &AnalyzeOptions) -> Result<Analysis, InputError> {
+    analyze_with(opts, None)
+}
+
+/// [`analyze`], reporting progress to `progress` when `opts.progress`.
+pub fn analyze_with(
+    opts: &AnalyzeOptions,
+    progress: Option<&mut dyn Progress>,
+) -> Result<Analysis, InputError> {
     let inputs = inputs_or_default(&opts.inputs);
     let discovery = discover::discover(&inputs, &opts.legacy_tz);
     let mut warnings = discovery.warnings.clone();
@@ -179,12 +201,13 @@ pub fn analyze(opts: &AnalyzeOptions) -> Result<Analysis, InputError> {
             timeline: opts.timeline.then(Timeline::default),
         });
     };
-    Ok(analyze_run(
+    Ok(analyze_run_with(
         &run,
         other_runs,
         opts.run.is_some(),
         opts,
         warnings,
+        progress,
     ))
 }
 
@@ -194,13 +217,31 @@ pub fn analyze_run(
     other_runs: Vec<String>,
     run_selected: bool,
     opts: &AnalyzeOptions,
-    mut warnings: Vec<Warning>,
+    warnings: Vec<Warning>,
 ) -> Analysis {
-    let progress = progress::Progress::maybe(opts.progress, run.bytes());
+    analyze_run_with(run, other_runs, run_selected, opts, warnings, None)
+}
+
+fn analyze_run_with(
+    run: &Run,
+    other_runs: Vec<String>,
+    run_selected: bool,
+    opts: &AnalyzeOptions,
+    mut warnings: Vec<Warning>,
+    progress: Option<&mut dyn Progress>,
+) -> Analysis {
+    let total = run.bytes();
+    let mut progress = progress.filter(|_| opts.progress);
+    if let Some(p) = progress.as_mut() {
+        if !p.start(total) {
+            progress = None;
+        }
+    }
+    let counter = progress.as_ref().map(|_| Arc::new(AtomicU64::new(0)));
     let read_opts = ReadOptions {
         full: false,
         legacy_tz: opts.legacy_tz,
-        progress: progress.as_ref().map(|p| p.counter()),
+        progress: counter.clone(),
     };
     let mut engine = Engine::new(
         &run.id,
@@ -220,13 +261,13 @@ pub fn analyze_run(
         engine.feed(rec);
         n += 1;
         if n & 0xFFFF == 0 {
-            if let Some(p) = &progress {
-                p.tick();
+            if let (Some(p), Some(c)) = (progress.as_mut(), &counter) {
+                p.tick(c.load(Ordering::Relaxed).min(total), total);
             }
         }
     }
     let ends = merger.finish();
-    if let Some(p) = &progress {
+    if let Some(p) = progress.as_mut() {
         p.done();
     }
     let mut file_ends = Vec::with_capacity(ends.len());

@@ -18,7 +18,7 @@ use crate::resources::{SchemaId, Target};
 /// A scenario instance while the run is analyzed.
 #[derive(Debug)]
 pub struct Scn {
-    /// Ordinal in merge order; also the index in [`Timeline::scenarios`].
+    /// Ordinal in merge order; also the index in [`crate::model::Timeline::scenarios`].
     pub id: usize,
     pub file: FileIdx,
     pub feature: Arc<str>,
