@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # Benchmarks `trace-analyzer report` against `LC_ALL=C sort -m` over the same
-# synthetic run (64 processes x 50,000 records by default), plus peak RSS at
-# two run sizes to show memory does not grow with the record count.
+# synthetic run (64 processes x 50,000 records by default, the first SHARING=2
+# of them sharing one schema for the whole run, so their scenarios overlap
+# thousands of times), plus peak RSS at two run sizes (3.2M and 6.4M records)
+# to show memory grows neither with the record count nor with the overlaps.
 #
 #   scripts/bench-analyzer.sh                 # defaults
-#   FILES=64 RECORDS=50000 SMALL=25000 RUNS=3 scripts/bench-analyzer.sh
+#   FILES=64 RECORDS=50000 BIG=100000 SHARING=2 RUNS=3 scripts/bench-analyzer.sh
 #   BASELINE_BIN=/path/to/old/trace-analyzer scripts/bench-analyzer.sh  # before/after
 #   ROUNDS=11 ...   # back-to-back rounds of sort -m and report for the per-round ratio
 #
@@ -15,7 +17,8 @@ cd "$(dirname "$0")/.."
 
 FILES=${FILES:-64}
 RECORDS=${RECORDS:-50000}
-SMALL=${SMALL:-25000}
+BIG=${BIG:-$((2 * RECORDS))}
+SHARING=${SHARING:-2}
 RUNS=${RUNS:-3}
 WORK=${BENCH_DIR:-$(mktemp -d "${TMPDIR:-/tmp}/bench-analyzer.XXXXXX")}
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-target}
@@ -35,10 +38,11 @@ best_of() {
     # files) to be written back while this one is timed.
     sync
     t0=$EPOCHREALTIME
-    /usr/bin/time -o "$tf" -f "%M" "$@" >/dev/null 2>&1 || true
+    /usr/bin/time -o "$tf" -f "%M" "$@" >/dev/null 2>&1 || echo "bench: failed: $*" >&2
     t1=$EPOCHREALTIME
     wall=$(awk "BEGIN{printf \"%.3f\", $t1 - $t0}")
-    read -r kb <"$tf"
+    # The last line: a failing command adds "Command exited with ..." first.
+    kb=$(tail -n 1 "$tf")
     if [[ -z $best ]] || awk "BEGIN{exit !($wall < $best)}"; then best=$wall; fi
     if ((kb > rss)); then rss=$kb; fi
   done
@@ -49,10 +53,10 @@ best_of() {
 echo "machine: $(lscpu | sed -n 's/^Model name: *//p'), $(nproc) cores, $(free -g | awk '/Mem:/{print $2}') GiB RAM"
 echo "load average at start: $(cut -d' ' -f1-3 /proc/loadavg)"
 printf '%-22s %10s %10s %8s %10s %8s %12s %12s\n' run "sort -m s" "legacy s" ratio "v1 s" ratio "RSS legacy" "RSS v1"
-for n in "$SMALL" "$RECORDS"; do
+for n in "$RECORDS" "$BIG"; do
   dir=$WORK/run-$n
   if [[ ! -d $dir ]]; then
-    "$BIN" gen --dir "$dir" --processes "$FILES" --records "$n" 2>/dev/null
+    "$BIN" gen --dir "$dir" --processes "$FILES" --records "$n" --sharing "$SHARING" 2>/dev/null
   fi
   cat "$dir"/legacy/* "$dir"/v1/* >/dev/null # warm the page cache
   read -r sort_s _ < <(best_of sh -c "LC_ALL=C sort -m '$dir'/legacy/*.log")
@@ -68,6 +72,16 @@ for n in "$SMALL" "$RECORDS"; do
   fi
 done
 echo "ratio = report time / sort -m time (target <= 0.7); legacy = the same text files sort -m reads."
+# What the sharing processes cost in findings: groups and kept findings stay
+# bounded while the overlaps grow with the run.
+for n in "$RECORDS" "$BIG"; do
+  "$BIN" report "$WORK/run-$n/v1" --format json --fail-on never 2>/dev/null | python3 -c '
+import json, sys
+r = json.load(sys.stdin)
+pairs = sum(h["pairs"] for h in r["hazards"])
+print("%s: %d records, %d findings kept, %d hazard groups over %d scenario pairs"
+      % (sys.argv[1], r["records"], len(r["findings"]), len(r["hazards"]), pairs))' "${FILES}x$n"
+done
 
 # Best-of-N flatters whichever side had the luckier minute on a shared
 # machine, so also time the two back to back, ROUNDS times, and take the

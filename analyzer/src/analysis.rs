@@ -11,231 +11,26 @@ use std::collections::VecDeque;
 use std::rc::Rc;
 use std::sync::Arc;
 
-use state_tracer::format::{Action, ActionKind, Outcome, Rerun, Resource, Scope};
+use state_tracer::format::{Action, ActionKind, Outcome, Scope};
 
-use crate::discover::{Format, SourceFile};
+use crate::discover::SourceFile;
 use crate::findings::Findings;
 use crate::model::{
-    ActionMark, OrderEntry, ProcessSummary, RuleId, ScenarioOutcome, ScenarioSpan, Timeline,
-    TimelineProcess,
+    ActionMark, ProcessSummary, RuleId, ScenarioOutcome, ScenarioSpan, Timeline, TimelineProcess,
 };
 use crate::overlap::Overlaps;
 use crate::read::FileEnd;
 use crate::record::{to_time, FastMap, FileIdx, Micros, Rec, RecKind};
-use crate::resources::{Resources, SchemaId, Target};
-use crate::rules::{self, Accesses, Rule};
-
-/// A scenario instance while the run is analyzed.
-#[derive(Debug)]
-pub struct Scn {
-    /// Ordinal in merge order; also the index in [`Timeline::scenarios`].
-    pub id: usize,
-    pub file: FileIdx,
-    pub feature: Arc<str>,
-    pub name: Arc<str>,
-    pub start: Micros,
-    pub end: Cell<Option<Micros>>,
-    /// Last record attributed to it (after-hooks included).
-    pub last: Cell<Micros>,
-    pub outcome: Cell<Option<Outcome>>,
-    /// The schema it created or switched to, if any.
-    pub schema: Cell<Option<SchemaId>>,
-    order_pos: usize,
-}
-
-impl Scn {
-    pub fn is_active(&self) -> bool {
-        self.end.get().is_none()
-    }
-
-    pub fn outcome(&self) -> ScenarioOutcome {
-        self.outcome
-            .get()
-            .map_or(ScenarioOutcome::Unfinished, Into::into)
-    }
-
-    pub fn failed(&self) -> bool {
-        self.outcome.get() == Some(Outcome::Failed)
-    }
-}
-
-/// Per-process state.
-pub struct Proc {
-    pub file: FileIdx,
-    pub pid: u32,
-    pub header_label: String,
-    pub format: Format,
-    pub path: String,
-    pub argv: Vec<String>,
-    /// The header's re-run template, if it has one.
-    pub rerun: Option<Rerun<'static>>,
-    first_feature: Option<Arc<str>>,
-    by_id: FastMap<u64, Rc<Scn>>,
-    /// The last `by_id` hit: most records continue the same scenario.
-    last_by_id: Option<(u64, Rc<Scn>)>,
-    by_name: FastMap<(Arc<str>, Arc<str>), Rc<Scn>>,
-    ended_ids: VecDeque<u64>,
-    /// Schema the process (outside scenarios) switched to.
-    pub schema: Option<SchemaId>,
-    pub active: Vec<Rc<Scn>>,
-    order: Vec<(Arc<str>, Arc<str>, ScenarioOutcome)>,
-    pub first: Option<Micros>,
-    pub last: Option<Micros>,
-    /// Time of the previous record (for clock anomalies).
-    prev_ts: Micros,
-    pub end: FileEnd,
-    /// Recently resolved table resources, by identity of the reader's
-    /// shared copy and the schema current when resolved, oldest first;
-    /// inline, as it is searched on every access.
-    res_cache: [Resolved; RES_CACHE],
-    res_len: usize,
-    /// The resources of `res_cache`, kept alive so their addresses are not
-    /// reused while cached.
-    res_alive: Vec<Arc<Resource<'static>>>,
-}
-
-const RES_CACHE: usize = 8;
-
-/// A `res_cache` entry.
-#[derive(Clone, Copy)]
-struct Resolved {
-    res: *const Resource<'static>,
-    schema: u64,
-    target: Target,
-}
-
-impl Resolved {
-    fn new(res: &Arc<Resource<'static>>, current: Option<SchemaId>, target: Target) -> Resolved {
-        Resolved {
-            res: Arc::as_ptr(res),
-            schema: current.map_or(u64::MAX, u64::from),
-            target,
-        }
-    }
-}
-
-impl Proc {
-    /// `label` from the header, or for legacy files the first feature seen.
-    pub fn label(&self) -> String {
-        match (self.format, &self.first_feature) {
-            (Format::Legacy, Some(f)) => f.to_string(),
-            _ => self.header_label.clone(),
-        }
-    }
-
-    pub fn crashed(&self) -> bool {
-        (self.format == Format::V1 && !self.end.footer)
-            || self
-                .order
-                .iter()
-                .any(|o| o.2 == ScenarioOutcome::Unfinished)
-    }
-
-    fn summary(&self) -> ProcessSummary {
-        let count = |o| self.order.iter().filter(|e| e.2 == o).count() as u64;
-        ProcessSummary {
-            pid: self.pid,
-            label: self.label(),
-            scenarios: self.order.len() as u64,
-            passed: count(ScenarioOutcome::Passed),
-            failed: count(ScenarioOutcome::Failed),
-            skipped: count(ScenarioOutcome::Skipped),
-            unfinished: count(ScenarioOutcome::Unfinished),
-            crashed: self.crashed(),
-            first: self.first.map(to_time),
-            last: self.last.map(to_time),
-            file: self.path.clone(),
-            format: self.format.as_str().to_owned(),
-            order: self
-                .order
-                .iter()
-                .map(|(f, s, o)| OrderEntry {
-                    feature: f.to_string(),
-                    scenario: s.to_string(),
-                    outcome: *o,
-                })
-                .collect(),
-        }
-    }
-}
-
-/// How an access changes what it touches.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Op {
-    Read,
-    /// Insert, update, non-destructive DDL, secret/config set.
-    Write,
-    /// Cleanup, delete, truncate, drop, secret reset/rotation.
-    Destroy,
-}
-
-/// One normalised access handed to the rules.
-pub struct Access<'a> {
-    pub scn: Option<&'a Rc<Scn>>,
-    pub file: FileIdx,
-    pub ts: Micros,
-    pub action: Action,
-    pub target: Target,
-    pub op: Op,
-    /// A cleanup (removes all rows; clears leftover data).
-    pub cleanup: bool,
-    /// A process-state reset back to its initial value (JWT_RESET).
-    pub reset: bool,
-}
-
-impl Access<'_> {
-    pub fn mutation(&self) -> bool {
-        self.op != Op::Read
-    }
-}
-
-/// What rules can see and where they put findings.
-pub struct Cx {
-    pub procs: Vec<Proc>,
-    pub resources: Resources,
-    pub findings: Findings,
-    /// Active scenarios of all processes.
-    pub active: Vec<Rc<Scn>>,
-    /// Some scenario or process isolated itself in its own schema.
-    pub isolation_seen: bool,
-    pub run_id: String,
-    pub other_runs: Vec<String>,
-    pub run_selected: bool,
-}
-
-impl Cx {
-    /// Earliest start among active scenarios (state older than this can
-    /// no longer matter to a concurrent-mutation check).
-    pub fn min_active_start(&self) -> Option<Micros> {
-        self.active.iter().map(|s| s.start).min()
-    }
-
-    pub fn pid(&self, file: FileIdx) -> u32 {
-        self.procs[file as usize].pid
-    }
-
-    pub fn proc_label(&self, file: FileIdx) -> String {
-        let p = &self.procs[file as usize];
-        format!("{} (pid {})", p.label(), p.pid)
-    }
-
-    /// `"feature: name" (label, pid N)` for explanations.
-    pub fn describe(&self, s: &Scn) -> String {
-        let p = &self.procs[s.file as usize];
-        format!(
-            "\"{}: {}\" ({}, pid {})",
-            s.feature,
-            s.name,
-            p.label(),
-            p.pid
-        )
-    }
-}
+use crate::resources::{Resources, Target};
+use crate::rules::{self, Access, Accesses, Cx, Op, Rule};
+pub use crate::state::{Proc, Scn};
+use crate::state::{Resolved, RES_CACHE};
 
 /// The report parts the engine computes (the caller adds run and warnings).
 pub struct Finished {
     pub processes: Vec<ProcessSummary>,
     pub findings: Vec<crate::model::Finding>,
+    pub hazards: Vec<crate::model::Hazard>,
     pub overlaps: Vec<crate::model::Overlap>,
     pub records: u64,
     pub start: Option<chrono::DateTime<chrono::Utc>>,
@@ -266,7 +61,6 @@ pub struct Engine {
     first: Option<Micros>,
     last: Option<Micros>,
     timeline: Option<Timeline>,
-    opts: EngineOptions,
 }
 
 impl Engine {
@@ -323,7 +117,7 @@ impl Engine {
             cx: Cx {
                 procs,
                 resources: Resources::default(),
-                findings: Findings::default(),
+                findings: Findings::new(opts.deny.clone(), opts.allow.clone()),
                 active: Vec::new(),
                 isolation_seen: false,
                 run_id: run_id.to_owned(),
@@ -343,7 +137,6 @@ impl Engine {
                 run_id: run_id.to_owned(),
                 ..Default::default()
             }),
-            opts,
         }
     }
 
@@ -519,6 +312,10 @@ impl Engine {
         for r in &mut self.rules {
             r.on_end(&mut self.cx, &s);
         }
+        let Cx {
+            findings, procs, ..
+        } = &mut self.cx;
+        findings.victim_ended(&s, procs);
         Some(s)
     }
 
@@ -558,12 +355,11 @@ impl Engine {
         else {
             return;
         };
-        let db = rec
-            .resource
-            .as_ref()
-            .and_then(|r| r.db.as_deref())
-            .unwrap_or("");
-        let id = self.cx.resources.schema(db, name);
+        let db = db_key(
+            rec.resource.as_ref().and_then(|r| r.db.as_deref()),
+            self.cx.procs[rec.file as usize].pid,
+        );
+        let id = self.cx.resources.schema(&db, name);
         let p = &mut self.cx.procs[rec.file as usize];
         if rec.action == Action::SchemaDrop {
             if let Some(s) = scn {
@@ -613,6 +409,12 @@ impl Engine {
             Action::Custom if rec.resource.is_some() => (Op::Read, false, false),
             _ => return None,
         };
+        // A failed statement changed nothing; it still touched the state.
+        let (op, cleanup, reset) = if rec.error().is_some() {
+            (Op::Read, false, false)
+        } else {
+            (op, cleanup, reset)
+        };
         let target = self.target(rec, scn)?;
         Some(Access {
             scn,
@@ -623,6 +425,7 @@ impl Engine {
             op,
             cleanup,
             reset,
+            rows: rec.rows_hint,
         })
     }
 
@@ -660,13 +463,11 @@ impl Engine {
             return Some(Target::Process(self.cx.resources.process(rec.file, name)));
         }
         let effective = if res.schema.is_none() { current } else { None };
+        let db = db_key(res.db.as_deref(), self.cx.procs[file].pid);
         let schema = match (&res.schema, effective) {
-            (Some(s), _) => self.cx.resources.schema(res.db.as_deref().unwrap_or(""), s),
+            (Some(s), _) => self.cx.resources.schema(&db, s),
             (None, Some(id)) => id,
-            (None, None) => {
-                let db = res.db.as_deref().unwrap_or("");
-                self.cx.resources.schema(db, default_schema(db))
-            }
+            (None, None) => self.cx.resources.schema(&db, default_schema(&db)),
         };
         let tables: Vec<u32> = res
             .tables
@@ -698,11 +499,8 @@ impl Engine {
         }
         let processes: Vec<ProcessSummary> = self.cx.procs.iter().map(Proc::summary).collect();
         let overlaps = self.overlaps.finish(&self.cx.procs);
-        let findings = std::mem::take(&mut self.cx.findings).finish(
-            &self.cx.procs,
-            &self.opts.deny,
-            &self.opts.allow,
-        );
+        let (findings, hazards) =
+            std::mem::take(&mut self.cx.findings).finish(&self.cx.procs, &rules::fix);
         let timeline = self.timeline.take().map(|mut tl| {
             tl.start = self.first.map(to_time);
             tl.end = self.last.map(to_time);
@@ -722,6 +520,7 @@ impl Engine {
             Finished {
                 processes,
                 findings,
+                hazards,
                 overlaps,
                 records: self.records,
                 start: self.first.map(to_time),
@@ -729,6 +528,18 @@ impl Engine {
             },
             timeline,
         )
+    }
+}
+
+/// The identity a record's `db` is compared by: absent (or the old
+/// literal `unknown`) is unknown, kept as the empty string (see
+/// [`Cx::identity_unknown`]); an in-memory SQLite database is private to
+/// the process that opened it, so it is qualified by its pid.
+fn db_key(db: Option<&str>, pid: u32) -> std::borrow::Cow<'_, str> {
+    match db {
+        None | Some("unknown") => "".into(),
+        Some(d) if d.starts_with("sqlite::memory:") => format!("{d}@pid {pid}").into(),
+        Some(d) => d.into(),
     }
 }
 

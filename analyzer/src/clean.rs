@@ -6,7 +6,6 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
-use crate::cli::{CleanArgs, CliError, EXIT_ERROR, EXIT_OK};
 use crate::discover::{header_is_valid, legacy_name, v1_name};
 
 /// Parses `7d`, `12h`, `30m`, `45s`, `2w`.
@@ -65,33 +64,8 @@ pub fn candidates(inputs: &[PathBuf], older_than: Duration) -> Vec<PathBuf> {
     out
 }
 
-pub fn run(a: &CleanArgs) -> Result<i32, CliError> {
-    let inputs = crate::inputs_or_default(&a.inputs);
-    let files = candidates(&inputs, a.older_than);
-    let mut failed = false;
-    for f in &files {
-        if a.dry_run {
-            println!("would delete {}", f.display());
-        } else {
-            match fs::remove_file(f) {
-                Ok(()) => println!("deleted {}", f.display()),
-                Err(e) => {
-                    failed = true;
-                    eprintln!("trace-analyzer: cannot delete {}: {e}", f.display());
-                }
-            }
-        }
-    }
-    eprintln!(
-        "{} {} trace file(s) older than {}",
-        if a.dry_run { "would delete" } else { "deleted" },
-        files.len(),
-        humantime(a.older_than)
-    );
-    Ok(if failed { EXIT_ERROR } else { EXIT_OK })
-}
-
-fn humantime(d: Duration) -> String {
+/// `7d`, `12h`, `30m` or seconds, as `parse_age` reads them.
+pub fn humantime(d: Duration) -> String {
     let s = d.as_secs();
     for (unit, secs) in [("d", 86_400), ("h", 3600), ("m", 60)] {
         if s >= secs && s / secs * secs == s {

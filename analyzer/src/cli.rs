@@ -11,12 +11,15 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
-use crate::discover;
-use crate::model::{Report, RuleId, Severity};
-use crate::read::{LegacyTz, ReadOptions};
-use crate::render::html::lod::{self, Detail};
-use crate::render::{self, MergeFormat, RecordWriter, RenderOptions, ReportFormat};
-use crate::{analyze, select_run, AnalyzeOptions, InputError};
+use trace_analyzer::discover;
+use trace_analyzer::export::{chrome, ExportFormat};
+use trace_analyzer::model::{Report, RuleId, Severity};
+use trace_analyzer::read::{LegacyTz, ReadOptions};
+use trace_analyzer::render::html::lod::{self, Detail};
+use trace_analyzer::render::{self, MergeFormat, RecordWriter, RenderOptions, ReportFormat};
+use trace_analyzer::{analyze_tapped, analyze_with, select_run, AnalyzeOptions, InputError};
+
+use crate::bar::Bar;
 
 /// Exit code: nothing at or above the threshold.
 pub const EXIT_OK: i32 = 0;
@@ -84,10 +87,10 @@ pub enum Command {
     #[command(
         after_help = "Examples:\n  trace-analyzer export ./bdd-traces --format chrome -o trace.json\n  trace-analyzer export --run ci-1234 -o trace.json   # then open it in ui.perfetto.dev"
     )]
-    Export(crate::export::ExportArgs),
+    Export(ExportArgs),
     /// Generate a synthetic run (benchmarks).
     #[command(hide = true)]
-    Gen(crate::gen::GenArgs),
+    Gen(trace_analyzer::gen::GenArgs),
 }
 
 /// Inputs and run selection, common to every reading command.
@@ -175,6 +178,9 @@ pub struct ReportOpts {
     /// rest aggregated); `full` draws every action (big pages may not open).
     #[arg(long, value_enum, default_value_t = Detail::Auto)]
     pub detail: Detail,
+    /// Table: after the failures and hazards, list every finding in full.
+    #[arg(short, long)]
+    pub verbose: bool,
 }
 
 fn parse_rule(s: &str) -> Result<RuleId, String> {
@@ -215,7 +221,7 @@ pub struct CleanArgs {
     /// Folders or files [default: $BDD_TRACE_DIR, else the OS temp dir].
     pub inputs: Vec<PathBuf>,
     /// Age, e.g. `7d`, `12h`, `30m`, `2w`.
-    #[arg(long, value_name = "AGE", value_parser = crate::clean::parse_age)]
+    #[arg(long, value_name = "AGE", value_parser = trace_analyzer::clean::parse_age)]
     pub older_than: std::time::Duration,
     /// List what would be deleted, delete nothing.
     #[arg(long)]
@@ -242,10 +248,11 @@ pub fn run(cli: Cli) -> i32 {
         Command::Merge(a) => cmd_merge(a),
         Command::Report(a) => cmd_report(a),
         Command::Run(a) => cmd_run(a),
-        Command::Clean(a) => crate::clean::run(&a),
-        Command::Export(a) => crate::export::run(a),
-        Command::Gen(a) => crate::gen::run(&a),
+        Command::Clean(a) => cmd_clean(&a),
+        Command::Export(a) => cmd_export(a),
+        Command::Gen(a) => cmd_gen(&a),
     };
+    // The one error path: every command returns its error here.
     match result {
         Ok(code) => code,
         Err(e) => {
@@ -289,7 +296,7 @@ fn warn_other_runs(others: &[String], chosen: &str) {
 }
 
 fn cmd_runs(a: RunsArgs) -> Result<i32, CliError> {
-    let inputs = crate::inputs_or_default(&a.input.inputs);
+    let inputs = trace_analyzer::inputs_or_default(&a.input.inputs);
     let d = discover::discover(&inputs, &a.input.legacy_tz);
     let (mut out, _) = open_output(&a.input.output)?;
     let rows: Vec<serde_json::Value> = d
@@ -311,8 +318,8 @@ fn cmd_runs(a: RunsArgs) -> Result<i32, CliError> {
                 "run_id": r.id,
                 "processes": pids.len(),
                 "files": r.files.len(),
-                "start": start.map(crate::record::to_time),
-                "end": end.map(crate::record::to_time),
+                "start": start.map(trace_analyzer::record::to_time),
+                "end": end.map(trace_analyzer::record::to_time),
                 "bytes": r.bytes(),
             })
         })
@@ -359,9 +366,7 @@ fn cmd_runs(a: RunsArgs) -> Result<i32, CliError> {
                     "(most recent first; `report` uses the first unless --run ID)"
                 )?;
             }
-            for w in &d.warnings {
-                eprintln!("warning: {}:{}: {}", w.file, w.line, w.message);
-            }
+            print_warnings(&d.warnings);
         }
     }
     out.flush()?;
@@ -390,23 +395,23 @@ fn last_time(f: &discover::SourceFile, tz: &LegacyTz) -> Option<i64> {
             state_tracer::format::parse_wall_time(ts).map(|t| t.timestamp_micros())
         }
         discover::Format::Legacy => {
-            let l = crate::read::legacy::parse_legacy_line(&line, tz).ok()?;
+            let l = trace_analyzer::read::legacy::parse_legacy_line(&line, tz).ok()?;
             tz.to_utc(l.ts).map(|t| t.timestamp_micros())
         }
     }
 }
 
 fn cmd_merge(a: MergeArgs) -> Result<i32, CliError> {
-    let inputs = crate::inputs_or_default(&a.input.inputs);
+    let inputs = trace_analyzer::inputs_or_default(&a.input.inputs);
     let d = discover::discover(&inputs, &a.input.legacy_tz);
     let mut warnings = d.warnings.clone();
     let Some((run, others)) = select_run(&d, a.input.run.as_deref())? else {
-        eprintln!(
-            "trace-analyzer: error: no trace files found in {} (was BDD_TRACE_STATE=1 set?)",
-            show(&inputs)
-        );
         print_warnings(&warnings);
-        return Ok(EXIT_ERROR);
+        return Err(format!(
+            "no trace files found in {} (was BDD_TRACE_STATE=1 set?)",
+            show(&inputs)
+        )
+        .into());
     };
     if a.input.run.is_none() {
         warn_other_runs(&others, &run.id);
@@ -418,7 +423,7 @@ fn cmd_merge(a: MergeArgs) -> Result<i32, CliError> {
         progress: None,
     };
     let mut writer = RecordWriter::new(a.format, &run.files);
-    let mut merger = crate::merge::Merger::new(&run.files, &opts);
+    let mut merger = trace_analyzer::merge::Merger::new(&run.files, &opts);
     let mut result = writer.begin(&mut out);
     if result.is_ok() {
         for rec in merger.by_ref() {
@@ -446,7 +451,8 @@ fn cmd_merge(a: MergeArgs) -> Result<i32, CliError> {
     })
 }
 
-fn print_warnings(w: &[crate::model::Warning]) {
+/// The one warning printer: `warning: FILE[:LINE]: MESSAGE` on stderr.
+fn print_warnings(w: &[trace_analyzer::model::Warning]) {
     for w in w {
         if w.line > 0 {
             eprintln!("warning: {}:{}: {}", w.file, w.line, w.message);
@@ -473,7 +479,7 @@ fn analyze_opts(input: &InputArgs, r: &ReportOpts) -> AnalyzeOptions {
 
 /// Prints a report and returns the exit code it implies.
 fn emit_report(
-    analysis: &crate::model::Analysis,
+    analysis: &trace_analyzer::model::Analysis,
     r: &ReportOpts,
     output: &Option<PathBuf>,
     strict: bool,
@@ -488,6 +494,7 @@ fn emit_report(
     let opts = RenderOptions {
         color,
         width: if tty { None } else { Some(140) },
+        verbose: r.verbose,
     };
     if let Err(e) = render::write_report(
         r.format,
@@ -535,13 +542,13 @@ pub fn exit_code(report: &Report, fail_on: FailOn, strict: bool) -> i32 {
 /// (bounded memory; see `render::html::lod`), and replaces `-o FILE` only
 /// once complete.
 fn html_report(opts: &AnalyzeOptions, r: &ReportOpts, input: &InputArgs) -> Result<i32, CliError> {
-    let mut out = crate::export::Output::open(input.output.as_deref())?;
+    let mut out = trace_analyzer::export::Output::open(input.output.as_deref())?;
     let mut page = lod::HtmlStream::new(&mut out, r.detail);
     let opts = AnalyzeOptions {
         timeline: false,
         ..opts.clone()
     };
-    let analysis = match crate::analyze_tapped(&opts, &mut page) {
+    let analysis = match analyze_tapped(&opts, Some(&mut Bar), &mut page) {
         Ok(a) if !a.report.processes.is_empty() => a,
         other => {
             drop(page);
@@ -575,14 +582,13 @@ fn cmd_report(a: ReportArgs) -> Result<i32, CliError> {
     if a.report.format == ReportFormat::Html {
         return html_report(&analyze_opts(&a.input, &a.report), &a.report, &a.input);
     }
-    let analysis = analyze(&analyze_opts(&a.input, &a.report))?;
+    let analysis = analyze_with(&analyze_opts(&a.input, &a.report), Some(&mut Bar))?;
     if a.input.run.is_none() {
         warn_other_runs(&analysis.report.other_runs, &analysis.report.run_id);
     }
     if analysis.report.processes.is_empty() {
-        eprintln!("trace-analyzer: error: nothing to analyze");
         print_warnings(&analysis.report.warnings);
-        return Ok(EXIT_ERROR);
+        return Err("nothing to analyze".into());
     }
     emit_report(&analysis, &a.report, &a.input.output, a.input.strict)
 }
@@ -619,10 +625,7 @@ fn cmd_run(a: RunArgs) -> Result<i32, CliError> {
         .status();
     let status = match status {
         Ok(s) => s,
-        Err(e) => {
-            eprintln!("trace-analyzer: error: cannot run {program:?}: {e}");
-            return Ok(EXIT_ERROR);
-        }
+        Err(e) => return Err(format!("cannot run {program:?}: {e}").into()),
     };
     let command_code = status.code().unwrap_or_else(|| {
         use std::os::unix::process::ExitStatusExt;
@@ -636,11 +639,11 @@ fn cmd_run(a: RunArgs) -> Result<i32, CliError> {
         output: a.output.clone(),
     };
     let mut opts = analyze_opts(&input, &a.report);
-    let mut result = analyze(&opts);
+    let mut result = analyze_with(&opts, Some(&mut Bar));
     if matches!(&result, Err(InputError::UnknownRun { available, .. }) if !available.is_empty()) {
         // Legacy (Go tracer) files carry no run ID: the folder is the run.
         opts.run = None;
-        result = analyze(&opts);
+        result = analyze_with(&opts, Some(&mut Bar));
     }
     let analysis = match result {
         Ok(an) if an.report.processes.is_empty() => {
@@ -675,4 +678,96 @@ fn cmd_run(a: RunArgs) -> Result<i32, CliError> {
     } else {
         code
     })
+}
+
+#[derive(Debug, Args)]
+pub struct ExportArgs {
+    #[command(flatten)]
+    pub input: InputArgs,
+    #[arg(long, value_enum, default_value_t = ExportFormat::Chrome)]
+    pub format: ExportFormat,
+}
+
+/// Runs `export`; returns the exit code (0 written, 2 nothing to export or
+/// input warnings with `--strict`). The trace is written while the run is
+/// merged, so memory stays flat however many records the run has.
+fn cmd_export(a: ExportArgs) -> Result<i32, CliError> {
+    let ExportFormat::Chrome = a.format;
+    let mut out = chrome::Output::open(a.input.output.as_deref())?;
+    let mut stream = chrome::ChromeStream::new(&mut out);
+    let analysis = analyze_tapped(
+        &AnalyzeOptions {
+            inputs: a.input.inputs.clone(),
+            run: a.input.run.clone(),
+            legacy_tz: a.input.legacy_tz,
+            progress: true,
+            ..AnalyzeOptions::default()
+        },
+        Some(&mut Bar),
+        &mut stream,
+    );
+    let report = match analysis {
+        Ok(an) if !an.report.processes.is_empty() => an.report,
+        other => {
+            drop(stream);
+            out.discard();
+            let report = other?.report;
+            print_warnings(&report.warnings);
+            return Err("nothing to export: no trace files of a run in the inputs".into());
+        }
+    };
+    let finished = stream.finish(&report).map(|_| ());
+    if let Err(e) = finished.and_then(|()| out.commit()) {
+        if e.kind() != io::ErrorKind::BrokenPipe {
+            return Err(e.into());
+        }
+    }
+    if let Some(path) = &a.input.output {
+        eprintln!(
+            "trace-analyzer: wrote {} (open it in https://ui.perfetto.dev or chrome://tracing)",
+            path.display()
+        );
+    }
+    if !report.warnings.is_empty() {
+        eprintln!(
+            "trace-analyzer: {} input warning(s); `report` lists them",
+            report.warnings.len()
+        );
+        if a.input.strict {
+            return Ok(EXIT_ERROR);
+        }
+    }
+    Ok(EXIT_OK)
+}
+
+fn cmd_clean(a: &CleanArgs) -> Result<i32, CliError> {
+    let inputs = trace_analyzer::inputs_or_default(&a.inputs);
+    let files = trace_analyzer::clean::candidates(&inputs, a.older_than);
+    let mut failed = false;
+    for f in &files {
+        if a.dry_run {
+            println!("would delete {}", f.display());
+        } else {
+            match std::fs::remove_file(f) {
+                Ok(()) => println!("deleted {}", f.display()),
+                Err(e) => {
+                    failed = true;
+                    eprintln!("trace-analyzer: cannot delete {}: {e}", f.display());
+                }
+            }
+        }
+    }
+    eprintln!(
+        "{} {} trace file(s) older than {}",
+        if a.dry_run { "would delete" } else { "deleted" },
+        files.len(),
+        trace_analyzer::clean::humantime(a.older_than)
+    );
+    Ok(if failed { EXIT_ERROR } else { EXIT_OK })
+}
+
+fn cmd_gen(g: &trace_analyzer::gen::GenArgs) -> Result<i32, CliError> {
+    let files = trace_analyzer::gen::generate(g)?;
+    eprintln!("wrote {} files under {}", files.len(), g.dir.display());
+    Ok(EXIT_OK)
 }

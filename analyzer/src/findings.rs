@@ -1,20 +1,33 @@
 //! Collects findings while streaming and turns them into ranked
-//! [`Finding`]s at the end, when every victim's outcome is known.
+//! [`Finding`]s and grouped [`Hazard`]s at the end.
+//!
+//! Memory stays bounded by the scenarios still running, not by the number
+//! of overlaps: when a victim ends without failing, its findings are folded
+//! into hazard groups (a count, a time span and a few example pairs per
+//! group). A failed victim's findings are kept whole: the narrowing at the
+//! end picks its one likely cause among them (see "Causal narrowing" in
+//! `docs/rules.md`).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::rc::Rc;
+use std::sync::Arc;
 
 use state_tracer::format::Action;
 
-use crate::analysis::{Proc, Scn};
-use crate::model::{Confidence, Finding, RuleId, ScenarioOutcome, ScenarioRef, Severity};
-use crate::record::{to_time, Micros};
+use crate::discover::Format;
+use crate::model::{
+    Confidence, Finding, Hazard, HazardSide, RuleId, ScenarioOutcome, ScenarioRef, Severity,
+};
+use crate::record::{to_time, FileIdx, Micros, RowsHint};
 use crate::repro::reproduction;
+use crate::state::{Proc, Scn};
 
 /// How strongly one occurrence ties its polluter to its victim (pollution
 /// rules). Ordered weakest first; ranking and `likely_cause` use it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Strength {
+    /// A destructive change known to have removed nothing (`rows: 0`).
+    RemovedNothing,
     /// The victim used the resource only before the mutation.
     UsedBefore,
     /// A non-destructive change the victim used afterwards.
@@ -23,17 +36,32 @@ pub enum Strength {
     /// it can only have removed data the victim expected to exist already.
     DestroyedThenUsed,
     /// A destructive change inside the victim's window: it used the resource
-    /// before and again after (e.g. inserted a row, then read it back).
+    /// before and again after (e.g. read it, then read it again).
     DestroyedInWindow,
+    /// A destructive change after every write of the victim to the
+    /// resource and before it read it back: it can have removed exactly
+    /// what the victim wrote.
+    DestroyedAfterWrite,
 }
 
 impl Strength {
     pub fn confidence(self) -> Confidence {
         match self {
-            Strength::DestroyedInWindow => Confidence::High,
+            Strength::DestroyedAfterWrite | Strength::DestroyedInWindow => Confidence::High,
             Strength::DestroyedThenUsed => Confidence::Medium,
-            Strength::ChangedThenUsed | Strength::UsedBefore => Confidence::Low,
+            Strength::ChangedThenUsed | Strength::UsedBefore | Strength::RemovedNothing => {
+                Confidence::Low
+            }
         }
+    }
+
+    /// Picked by time order among its equals: the first such change found
+    /// the victim's data, later ones found nothing left.
+    fn ordered(self) -> bool {
+        matches!(
+            self,
+            Strength::DestroyedAfterWrite | Strength::DestroyedInWindow
+        )
     }
 }
 
@@ -41,8 +69,6 @@ impl Strength {
 pub struct Pending {
     pub rule: RuleId,
     pub severity: Severity,
-    /// Raise to error if the victim turns out FAILED.
-    pub error_if_victim_failed: bool,
     pub victim: Option<Rc<Scn>>,
     pub polluter: Option<Rc<Scn>>,
     pub resource: String,
@@ -58,6 +84,10 @@ pub struct Pending {
     pub destructive: bool,
     /// The victim read the resource after some occurrence (it saw the change).
     pub read_after: bool,
+    /// `rows` of the headline occurrence.
+    pub rows: RowsHint,
+    /// The finding rests on an unknown database identity (at most a hazard).
+    pub identity_unknown: bool,
 }
 
 impl Pending {
@@ -71,7 +101,6 @@ impl Pending {
         Pending {
             rule,
             severity,
-            error_if_victim_failed: false,
             victim: None,
             polluter: None,
             resource,
@@ -83,6 +112,8 @@ impl Pending {
             why: None,
             destructive: false,
             read_after: false,
+            rows: RowsHint::default(),
+            identity_unknown: false,
         }
     }
 
@@ -92,27 +123,91 @@ impl Pending {
         self.why = Some(why);
         self
     }
+
+    fn pair(&self) -> (u64, u64) {
+        let id = |s: &Option<Rc<Scn>>| s.as_ref().map_or(NONE, |s| s.id as u64);
+        (id(&self.polluter), id(&self.victim))
+    }
+
+    /// Two passing scenarios that only added rows while the other ran:
+    /// reported once for the pair, not in both directions.
+    fn mirrorable(&self) -> bool {
+        self.rule == RuleId::ConcurrentMutation
+            && !self.destructive
+            && !self.read_after
+            && self.victim.as_ref().is_some_and(|v| !v.failed())
+    }
+
+    /// Proof of harm without a failure: a change that removed rows
+    /// (`rows` > 0) the victim had written, before it read them back.
+    fn proves_harm(&self) -> bool {
+        self.strength == Some(Strength::DestroyedAfterWrite)
+            && self.rows.some_changed()
+            && !self.identity_unknown
+    }
 }
 
-/// Deduplicating sink: one finding per rule and polluter/victim pair (or
-/// per rule-chosen key), later hits only counted.
+/// How many example pairs a hazard group keeps.
+const EXAMPLES: usize = 3;
+/// How many recently folded one-way pairs are remembered for mirroring.
+const MIRRORS: usize = 256;
+
+/// What a hazard group is keyed by: polluter and victim process and
+/// feature, resource, rule, severity.
+#[derive(Clone, PartialEq, Eq, Hash)]
+struct GroupKey {
+    rule: RuleId,
+    severity: Severity,
+    polluter: (FileIdx, Arc<str>),
+    victim: (FileIdx, Arc<str>),
+    resource: String,
+}
+
+struct Group {
+    key: GroupKey,
+    pairs: u64,
+    occurrences: u64,
+    first: Micros,
+    last: Micros,
+    identity_unknown: bool,
+    example: (ScenarioRef, ScenarioRef),
+}
+
+/// The findings sink: one finding per rule and polluter/victim pair (or
+/// per rule-chosen key), later hits only counted; passing victims' findings
+/// folded into hazard groups when the victim ends.
 #[derive(Default)]
 pub struct Findings {
-    list: Vec<Pending>,
+    slots: Vec<Option<Pending>>,
+    free: Vec<usize>,
     index: HashMap<(RuleId, u64, u64), usize>,
+    /// Slots naming each victim, to fold them when it ends.
+    by_victim: HashMap<usize, Vec<usize>>,
+    groups: Vec<Group>,
+    group_index: HashMap<GroupKey, usize>,
+    /// Example findings of the hazard groups, at most [`EXAMPLES`] each.
+    examples: Vec<(Option<Strength>, Finding)>,
+    mirrored: VecDeque<(u64, u64)>,
+    deny: Vec<RuleId>,
+    allow: Vec<RuleId>,
 }
 
 const NONE: u64 = u64::MAX;
 
 impl Findings {
+    /// A sink that drops the `allow`ed rules and makes the `deny`ed ones errors.
+    pub fn new(deny: Vec<RuleId>, allow: Vec<RuleId>) -> Findings {
+        Findings {
+            deny,
+            allow,
+            ..Findings::default()
+        }
+    }
+
     /// Adds a finding keyed by its polluter and victim.
     pub fn add(&mut self, p: Pending) {
-        let key = (
-            p.rule,
-            p.polluter.as_ref().map_or(NONE, |s| s.id as u64),
-            p.victim.as_ref().map_or(NONE, |s| s.id as u64),
-        );
-        self.add_keyed(key, p);
+        let (a, b) = p.pair();
+        self.add_keyed((p.rule, a, b), p);
     }
 
     /// The dedupe key of a polluter/victim pair.
@@ -133,7 +228,9 @@ impl Findings {
         let Some(&i) = self.index.get(&key) else {
             return false;
         };
-        let old = &mut self.list[i];
+        let Some(old) = self.slots[i].as_mut() else {
+            return false;
+        };
         if Some(strength) > old.strength {
             return false;
         }
@@ -146,115 +243,170 @@ impl Findings {
 
     /// Adds a finding with an explicit dedupe key.
     pub fn add_keyed(&mut self, key: (RuleId, u64, u64), p: Pending) {
-        match self.index.get(&key) {
-            Some(&i) => {
-                let old = &mut self.list[i];
-                old.occurrences += 1;
-                // Keep the worst severity, and as headline (time, action,
-                // explanation) the most incriminating occurrence, the first
-                // one among equals.
-                if p.severity > old.severity && old.rule == p.rule {
-                    old.severity = p.severity;
-                }
-                old.destructive |= p.destructive;
-                old.read_after |= p.read_after;
-                if p.strength > old.strength {
-                    old.strength = p.strength;
-                    old.why = p.why;
-                    old.at = p.at;
-                    old.action = p.action;
-                    old.resource = p.resource;
-                    old.explanation = p.explanation;
-                }
+        if self.allow.contains(&p.rule) {
+            return;
+        }
+        if let Some(old) = self.index.get(&key).and_then(|&i| self.slots[i].as_mut()) {
+            old.occurrences += 1;
+            // Keep the worst severity, and as headline (time, action,
+            // explanation) the most incriminating occurrence, the first
+            // one among equals.
+            if p.severity > old.severity && old.rule == p.rule {
+                old.severity = p.severity;
+            }
+            old.destructive |= p.destructive;
+            old.read_after |= p.read_after;
+            old.identity_unknown &= p.identity_unknown;
+            if p.strength > old.strength {
+                old.strength = p.strength;
+                old.why = p.why;
+                old.at = p.at;
+                old.action = p.action;
+                old.resource = p.resource;
+                old.explanation = p.explanation;
+                old.rows = p.rows;
+            }
+            return;
+        }
+        let victim = p.victim.as_ref().map(|v| v.id);
+        let i = match self.free.pop() {
+            Some(i) => {
+                self.slots[i] = Some(p);
+                i
             }
             None => {
-                self.index.insert(key, self.list.len());
-                self.list.push(p);
+                self.slots.push(Some(p));
+                self.slots.len() - 1
             }
+        };
+        self.index.insert(key, i);
+        if let Some(v) = victim {
+            self.by_victim.entry(v).or_default().push(i);
         }
     }
 
     pub fn len(&self) -> usize {
-        self.list.len()
+        self.slots.iter().filter(|s| s.is_some()).count() + self.examples.len()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.list.is_empty()
+        self.len() == 0
     }
 
-    /// Final severities, roles, hints and ranking.
-    pub fn finish(self, procs: &[Proc], deny: &[RuleId], allow: &[RuleId]) -> Vec<Finding> {
-        let mut list: Vec<Pending> = self
-            .list
-            .into_iter()
-            .filter(|p| !allow.contains(&p.rule))
-            .collect();
-        drop_mirrored_writes(&mut list);
-        // A failed victim's likely causes are its strongest pollution
-        // findings (ties all); without any, every finding naming it is.
-        let mut strongest: HashMap<usize, Strength> = HashMap::new();
-        for p in &list {
-            if let (Some(v), Some(st)) = (&p.victim, p.strength) {
-                if v.failed() {
-                    let e = strongest.entry(v.id).or_insert(st);
-                    *e = (*e).max(st);
-                }
+    /// Victim `v` ended. If it did not fail, nothing can make its findings
+    /// explain a failure any more: fold them into hazard groups.
+    pub fn victim_ended(&mut self, v: &Scn, procs: &[Proc]) {
+        if v.failed() {
+            return;
+        }
+        let Some(slots) = self.by_victim.remove(&v.id) else {
+            return;
+        };
+        for i in slots {
+            if let Some(p) = self.slots[i].take() {
+                self.free.push(i);
+                self.index.remove(&(p.rule, p.pair().0, p.pair().1));
+                self.fold(p, procs);
             }
         }
-        let mut out: Vec<(Option<Strength>, Finding)> = list
-            .into_iter()
-            .map(|p| {
-                let victim_outcome = p.victim.as_ref().map(|v| v.outcome());
-                let failed = victim_outcome == Some(ScenarioOutcome::Failed);
-                let mut severity = p.severity;
-                if (p.error_if_victim_failed && failed) || deny.contains(&p.rule) {
-                    severity = Severity::Error;
-                }
-                let role = p.polluter.as_ref().map(|_| {
-                    if p.rule == RuleId::LeftoverData && !failed {
-                        "state-setter".to_owned()
-                    } else {
-                        "polluter".to_owned()
-                    }
+    }
+
+    /// Folds one finding of a victim that did not fail into its group.
+    fn fold(&mut self, p: Pending, procs: &[Proc]) {
+        let (Some(a), Some(b)) = (p.polluter.clone(), p.victim.clone()) else {
+            let severity = self.severity(&p, false);
+            self.examples
+                .push(to_finding(p, procs, severity, false, None));
+            return;
+        };
+        if p.mirrorable() {
+            let (x, y) = p.pair();
+            if let Some(k) = self.mirrored.iter().position(|&m| m == (y, x)) {
+                self.mirrored.remove(k);
+                return;
+            }
+            if self.mirrored.len() == MIRRORS {
+                self.mirrored.pop_front();
+            }
+            self.mirrored.push_back((x, y));
+        }
+        let severity = self.severity(&p, false);
+        let key = GroupKey {
+            rule: p.rule,
+            severity,
+            polluter: (a.file, a.feature.clone()),
+            victim: (b.file, b.feature.clone()),
+            resource: p.resource.clone(),
+        };
+        let gi = match self.group_index.get(&key) {
+            Some(&g) => g,
+            None => {
+                self.groups.push(Group {
+                    key: key.clone(),
+                    pairs: 0,
+                    occurrences: 0,
+                    first: p.at,
+                    last: p.at,
+                    identity_unknown: p.identity_unknown,
+                    example: (scenario_ref(&a, procs), scenario_ref(&b, procs)),
                 });
-                let mut explanation = p.explanation;
-                if failed {
-                    if let Some(v) = &p.victim {
-                        explanation.push_str(&format!(" \"{}\" FAILED.", v.name));
-                    }
-                }
-                let reproduce = match (&p.polluter, &p.victim) {
-                    (Some(a), Some(b)) if a.id != b.id => {
-                        Some(reproduction(p.rule, a, b, &p.resource, procs))
-                    }
-                    _ => None,
-                };
-                let likely_cause = failed
-                    && p.victim
-                        .as_ref()
-                        .is_none_or(|v| match strongest.get(&v.id) {
-                            Some(max) => p.strength == Some(*max),
-                            None => true,
-                        });
-                let finding = Finding {
-                    rule: p.rule,
-                    severity,
-                    likely_cause,
-                    victim: p.victim.as_ref().map(|s| scenario_ref(s, procs)),
-                    polluter: p.polluter.as_ref().map(|s| scenario_ref(s, procs)),
-                    role,
-                    resource: p.resource,
-                    at: to_time(p.at),
-                    action: p.action.map(|a| a.as_str().to_owned()),
-                    explanation,
-                    occurrences: p.occurrences,
-                    reproduce,
-                    confidence: p.strength.map(Strength::confidence),
-                    why: p.why,
-                };
-                (p.strength, finding)
-            })
-            .collect();
+                self.group_index.insert(key, self.groups.len() - 1);
+                self.groups.len() - 1
+            }
+        };
+        let g = &mut self.groups[gi];
+        g.pairs += 1;
+        g.occurrences += p.occurrences;
+        g.first = g.first.min(p.at);
+        g.last = g.last.max(p.at);
+        if g.pairs as usize <= EXAMPLES {
+            self.examples
+                .push(to_finding(p, procs, severity, false, None));
+        }
+    }
+
+    /// Final severity: errors explain a failure (`likely`), prove harm,
+    /// or are asked for (`--deny`); the rest are hazards. A finding that
+    /// rests on an unknown database identity is never an error.
+    fn severity(&self, p: &Pending, likely: bool) -> Severity {
+        if p.identity_unknown {
+            return Severity::Warning;
+        }
+        let pollution = p.polluter.is_some() && p.victim.is_some();
+        if likely || p.proves_harm() || self.deny.contains(&p.rule) {
+            Severity::Error
+        } else if pollution {
+            Severity::Warning
+        } else {
+            p.severity
+        }
+    }
+
+    /// Narrows each failed victim to its likely cause, folds what is
+    /// left, ranks the findings and lists the hazard groups.
+    /// `fix` says, per rule, what to change so a hazard group goes away.
+    pub fn finish(
+        mut self,
+        procs: &[Proc],
+        fix: &dyn Fn(RuleId, &HazardSide, &HazardSide, &str) -> String,
+    ) -> (Vec<Finding>, Vec<Hazard>) {
+        let mut kept: Vec<Pending> = Vec::new();
+        let slots = std::mem::take(&mut self.slots);
+        for p in slots.into_iter().flatten() {
+            let failed = p.victim.as_ref().is_some_and(|v| v.failed());
+            if failed || p.victim.is_none() || p.polluter.is_none() {
+                kept.push(p);
+            } else {
+                self.fold(p, procs);
+            }
+        }
+        let verdicts = narrow(&kept, procs);
+        let mut out: Vec<(Option<Strength>, Finding)> = Vec::new();
+        for (p, (likely, evidence)) in kept.into_iter().zip(verdicts) {
+            let severity = self.severity(&p, likely);
+            out.push(to_finding(p, procs, severity, likely, evidence));
+        }
+        out.append(&mut self.examples);
         // Likely causes first, then the strongest evidence, then errors,
         // then by time.
         out.sort_by(|(sa, a), (sb, b)| {
@@ -265,49 +417,276 @@ impl Findings {
                 .then(a.at.cmp(&b.at))
                 .then(a.rule.cmp(&b.rule))
         });
-        out.into_iter().map(|(_, f)| f).collect()
+        let side = |(file, feature): &(FileIdx, Arc<str>)| {
+            let p = &procs[*file as usize];
+            HazardSide {
+                pid: p.pid,
+                label: p.label(),
+                feature: feature.to_string(),
+            }
+        };
+        let mut hazards: Vec<Hazard> = self
+            .groups
+            .into_iter()
+            .map(|g| {
+                let (polluter, victim) = (side(&g.key.polluter), side(&g.key.victim));
+                Hazard {
+                    rule: g.key.rule,
+                    severity: g.key.severity,
+                    fix: with_identity_note(
+                        fix(g.key.rule, &polluter, &victim, &g.key.resource),
+                        g.identity_unknown,
+                    ),
+                    polluter,
+                    victim,
+                    resource: g.key.resource,
+                    pairs: g.pairs,
+                    occurrences: g.occurrences,
+                    first: to_time(g.first),
+                    last: to_time(g.last),
+                    identity_unknown: g.identity_unknown,
+                    example_polluter: g.example.0,
+                    example_victim: g.example.1,
+                }
+            })
+            .collect();
+        hazards.sort_by(|a, b| {
+            b.severity
+                .cmp(&a.severity)
+                .then(b.pairs.cmp(&a.pairs))
+                .then(a.first.cmp(&b.first))
+        });
+        (out.into_iter().map(|(_, f)| f).collect(), hazards)
     }
 }
 
-/// Two scenarios that both only added rows to a table while the other ran
-/// give `concurrent-mutation` in both directions, though neither failed nor
-/// read what the other wrote: keep one of the two (the stronger, else the
-/// earlier), a low-confidence warning that they share the table.
-fn drop_mirrored_writes(list: &mut Vec<Pending>) {
-    let mirrorable = |p: &Pending| {
-        p.rule == RuleId::ConcurrentMutation
-            && !p.destructive
-            && !p.read_after
-            && p.victim.as_ref().is_some_and(|v| !v.failed())
+/// A hazard's fix, plus how to name the database when its identity is unknown.
+fn with_identity_note(fix: String, identity_unknown: bool) -> String {
+    if identity_unknown {
+        format!("{fix}; the database identity is unknown, so they may not share it at all: name it with state_tracer::set_database or DATABASE_URL")
+    } else {
+        fix
+    }
+}
+
+/// Per kept finding: whether it is its failed victim's likely cause, and
+/// the evidence that says why (or why not).
+fn narrow(list: &[Pending], procs: &[Proc]) -> Vec<(bool, Option<String>)> {
+    let mut out: Vec<(bool, Option<String>)> = vec![(false, None); list.len()];
+    let mut by_victim: HashMap<usize, Vec<usize>> = HashMap::new();
+    for (i, p) in list.iter().enumerate() {
+        match &p.victim {
+            Some(v) if v.failed() => by_victim.entry(v.id).or_default().push(i),
+            _ => {}
+        }
+    }
+    let hms = |t: Micros| to_time(t).format("%H:%M:%S%.6f").to_string();
+    let rows_text = |p: &Pending| match (p.rows.exact(), p.rows.at_least()) {
+        (Some(n), _) => format!(
+            "{} {n} rows",
+            if p.strength.is_some_and(|s| {
+                s >= Strength::DestroyedThenUsed || s == Strength::RemovedNothing
+            }) {
+                "removed"
+            } else {
+                "changed"
+            }
+        ),
+        (None, Some(n)) => format!("changed {n} or more rows"),
+        (None, None) => {
+            let legacy = p
+                .polluter
+                .as_ref()
+                .is_some_and(|s| procs[s.file as usize].format == Format::Legacy);
+            if legacy {
+                "rows unknown: legacy files do not record them".to_owned()
+            } else {
+                "rows unknown: the trace does not record them".to_owned()
+            }
+        }
     };
-    let pair = |p: &Pending| {
-        let id = |s: &Option<Rc<Scn>>| s.as_ref().map_or(NONE, |s| s.id as u64);
-        (id(&p.polluter), id(&p.victim))
+    let what = |p: &Pending| {
+        format!(
+            "{} of {} at {} by {}",
+            p.action.map_or("change", |a| a.as_str()),
+            p.resource,
+            hms(p.at),
+            p.polluter
+                .as_ref()
+                .map_or_else(String::new, |s| format!("\"{}\"", s.name))
+        )
     };
-    let index: HashMap<(u64, u64), usize> = list
-        .iter()
-        .enumerate()
-        .filter(|(_, p)| mirrorable(p))
-        .map(|(i, p)| (pair(p), i))
-        .collect();
-    let mut drop = vec![false; list.len()];
-    for (&(a, b), &i) in &index {
-        let Some(&j) = index.get(&(b, a)) else {
+    for idx in by_victim.values() {
+        for &i in idx {
+            if list[i].identity_unknown {
+                out[i].1 = Some(
+                    "not proof: the database identity is unknown (no `db` in the records), so the two processes may use different databases; name it with state_tracer::set_database or DATABASE_URL".to_owned(),
+                );
+            } else if list[i].strength == Some(Strength::RemovedNothing) {
+                out[i].1 = Some(format!(
+                    "{}: removed 0 rows, so it cannot have removed the victim's data",
+                    what(&list[i])
+                ));
+            }
+        }
+        let candidates: Vec<usize> = idx
+            .iter()
+            .copied()
+            .filter(|&i| {
+                let p = &list[i];
+                !p.identity_unknown && p.strength.is_some_and(|s| s > Strength::UsedBefore)
+            })
+            .collect();
+        let Some(top) = candidates.iter().filter_map(|&i| list[i].strength).max() else {
             continue;
         };
-        if a == b || drop[i] || drop[j] {
-            continue;
+        let mut best: Vec<usize> = candidates
+            .iter()
+            .copied()
+            .filter(|&i| list[i].strength == Some(top))
+            .collect();
+        best.sort_by_key(|&i| (list[i].at, i));
+        let zeros: Vec<String> = idx
+            .iter()
+            .filter(|&&i| list[i].strength == Some(Strength::RemovedNothing))
+            .map(|&i| hms(list[i].at))
+            .collect();
+        let zero_note = match zeros.as_slice() {
+            [] => String::new(),
+            [one] => format!("; the change at {one} removed 0 rows"),
+            many => format!("; the changes at {} removed 0 rows", many.join(", ")),
+        };
+        // Process state: the first change not reset is where the leak began.
+        let ordered = top.ordered() || best.iter().all(|&i| list[i].rule == RuleId::LeakedState);
+        let chosen: Vec<usize> = if ordered {
+            // The first one found the victim's data; equal times cannot be told apart.
+            let t0 = list[best[0]].at;
+            best.iter().copied().filter(|&i| list[i].at == t0).collect()
+        } else if best.len() > 1 {
+            let known: Vec<usize> = best
+                .iter()
+                .copied()
+                .filter(|&i| list[i].rows.some_changed())
+                .collect();
+            if known.len() == 1 {
+                known
+            } else {
+                best.clone()
+            }
+        } else {
+            best.clone()
+        };
+        let lead = match top {
+            Strength::DestroyedAfterWrite => "first destructive change after the victim's last write and before it read the data back",
+            Strength::DestroyedInWindow => "first destructive change between the victim's uses",
+            Strength::DestroyedThenUsed => "destructive change before the victim's first use",
+            _ => "change the victim used afterwards",
+        };
+        let later: Vec<String> = best
+            .iter()
+            .filter(|i| !chosen.contains(i))
+            .map(|&i| hms(list[i].at))
+            .collect();
+        for &i in &chosen {
+            let p = &list[i];
+            let mut e = format!("{lead}: {}; {}", what(p), rows_text(p));
+            if ordered && !later.is_empty() {
+                e.push_str(&format!(
+                    "; the later ones at {} {}",
+                    later.join(", "),
+                    if top.ordered() {
+                        "found nothing left to destroy"
+                    } else {
+                        "came after the leak had begun"
+                    }
+                ));
+            }
+            e.push_str(&zero_note);
+            if chosen.len() > 1 {
+                e.push_str(&format!(
+                    "; tied with {} other candidate(s): {}",
+                    chosen.len() - 1,
+                    if p.rows.at_least().is_none() {
+                        "rows unknown, so the trace cannot tell which one removed the data"
+                    } else {
+                        "the trace cannot order them"
+                    }
+                ));
+            }
+            out[i] = (true, Some(e));
         }
-        let (x, y) = (&list[i], &list[j]);
-        let rank = |p: &Pending, i: usize| (std::cmp::Reverse(p.strength), p.at, i);
-        let keep_i = rank(x, i) < rank(y, j);
-        drop[if keep_i { j } else { i }] = true;
+        if ordered {
+            let first = hms(list[chosen[0]].at);
+            for &i in &best {
+                if !chosen.contains(&i) {
+                    out[i].1 = Some(if top.ordered() {
+                        format!(
+                            "{}: came after the one at {first}, which had already removed the victim's data; found nothing left to destroy",
+                            what(&list[i])
+                        )
+                    } else {
+                        format!(
+                            "{}: came after the change at {first}, not reset since, where the leak began",
+                            what(&list[i])
+                        )
+                    });
+                }
+            }
+        }
     }
-    let mut k = 0;
-    list.retain(|_| {
-        k += 1;
-        !drop[k - 1]
+    out
+}
+
+/// The final form of one finding.
+fn to_finding(
+    p: Pending,
+    procs: &[Proc],
+    severity: Severity,
+    likely_cause: bool,
+    evidence: Option<String>,
+) -> (Option<Strength>, Finding) {
+    let failed = p
+        .victim
+        .as_ref()
+        .is_some_and(|v| v.outcome() == ScenarioOutcome::Failed);
+    let role = p.polluter.as_ref().map(|_| {
+        if p.rule == RuleId::LeftoverData && !failed {
+            "state-setter".to_owned()
+        } else {
+            "polluter".to_owned()
+        }
     });
+    let mut explanation = p.explanation;
+    if failed {
+        if let Some(v) = &p.victim {
+            explanation.push_str(&format!(" \"{}\" FAILED.", v.name));
+        }
+    }
+    let evidence = evidence.or_else(|| {
+        p.identity_unknown.then(|| "rests on an unknown database identity (no `db` in the records): name the database with state_tracer::set_database or DATABASE_URL".to_owned())
+    });
+    let reproduce = match (&p.polluter, &p.victim) {
+        (Some(a), Some(b)) if a.id != b.id => Some(reproduction(p.rule, a, b, &p.resource, procs)),
+        _ => None,
+    };
+    let finding = Finding {
+        rule: p.rule,
+        severity,
+        likely_cause,
+        victim: p.victim.as_ref().map(|s| scenario_ref(s, procs)),
+        polluter: p.polluter.as_ref().map(|s| scenario_ref(s, procs)),
+        role,
+        resource: p.resource,
+        at: to_time(p.at),
+        action: p.action.map(|a| a.as_str().to_owned()),
+        explanation,
+        occurrences: p.occurrences,
+        reproduce,
+        confidence: p.strength.map(Strength::confidence),
+        why: p.why,
+        evidence,
+    };
+    (p.strength, finding)
 }
 
 /// A scenario as findings and overlaps name it.

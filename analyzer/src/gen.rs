@@ -4,15 +4,17 @@
 //! text files with the same content.
 //!
 //! Planted, per pollution k: the victim process (2k) reads the shared table
-//! `public.accounts` in scenario j and FAILS; the polluter process (2k+1)
+//! `public.accounts` early and late in scenario j and FAILS; the polluter process (2k+1)
 //! cleans that table in the middle of its own scenario j, which runs at the
 //! same time. Pollution 0 also leaks a JWT secret into the polluter's next
-//! scenario.
+//! scenario. With `--sharing N`, the first N processes never isolate: they
+//! share the default schema for the whole run, and each one's after-hook
+//! cleanup lands in the other's scenarios (thousands of overlaps).
 
 use std::borrow::Cow;
 use std::fs::{self, File};
 use std::io::{BufWriter, Write};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use chrono::{DateTime, TimeZone, Utc};
 use clap::{Args, ValueEnum};
@@ -20,8 +22,6 @@ use state_tracer::format::{
     file_name_safe, format_wall_time, Action, Event, Footer, Header, Outcome, Record, Resource,
     Scope, FORMAT_NAME, FORMAT_VERSION,
 };
-
-use crate::cli::{CliError, EXIT_OK};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum GenFormat {
@@ -49,6 +49,11 @@ pub struct GenArgs {
     pub format: GenFormat,
     #[arg(long, default_value = "bench-run")]
     pub run_id: String,
+    /// The first N processes do not isolate: they share the default schema
+    /// for the whole run (inserting, reading and cleaning it while the
+    /// others' scenarios run), the worst case for the findings' memory.
+    #[arg(long, default_value_t = 0)]
+    pub sharing: u32,
 }
 
 /// What one generated line says, before it is written in either format.
@@ -117,6 +122,11 @@ fn process_lines(
             };
             match r {
                 0 => line.action = Action::ScenarioStart,
+                1 if i < g.sharing => {
+                    line.action = Action::DbSelect;
+                    line.target = Some((None, Some("users")));
+                    line.details = Some("SELECT count(*) FROM users".into());
+                }
                 1 => {
                     line.action = Action::SchemaSet;
                     line.target = Some((Some(format!("p{i}")), None));
@@ -129,6 +139,13 @@ fn process_lines(
                 3 if leaks(j) => {
                     line.action = Action::JwtSet;
                     line.details = Some("fp:3f9a1c".into());
+                }
+                // The victim reads the table again: the polluter's cleanup
+                // falls between its two reads.
+                r if r == len - 3 && victim => {
+                    line.action = Action::DbSelect;
+                    line.target = Some((Some("public".into()), Some("accounts")));
+                    line.details = Some("SELECT balance FROM public.accounts WHERE id = $1".into());
                 }
                 r if r == len / 2 && polluter => {
                     line.action = Action::DbCleanup;
@@ -327,14 +344,4 @@ pub fn generate(g: &GenArgs) -> std::io::Result<Vec<PathBuf>> {
         }
     }
     Ok(written)
-}
-
-pub fn run(g: &GenArgs) -> Result<i32, CliError> {
-    let files = generate(g)?;
-    eprintln!(
-        "wrote {} files under {}",
-        files.len(),
-        Path::new(&g.dir).display()
-    );
-    Ok(EXIT_OK)
 }

@@ -1,7 +1,9 @@
 //! trace-analyzer: merges a run's state-trace files into one timeline and
 //! names polluters and victims.
 //!
-//! The binary is a thin clap layer ([`cli`]) over this library. The stages,
+//! The binary is a thin clap layer (its `cli` module) over this library,
+//! which returns data and prints nothing (progress goes to a [`Progress`]
+//! hook; the binary draws the bar). The stages,
 //! one module each: [`discover`] finds trace files and groups them into
 //! runs, [`read`] parses v1 and legacy files into [`record::Rec`]s,
 //! [`merge`] orders them across files, [`analysis`] follows scenarios and
@@ -10,7 +12,6 @@
 
 pub mod analysis;
 pub mod clean;
-pub mod cli;
 pub mod discover;
 pub mod export;
 pub mod findings;
@@ -19,15 +20,17 @@ pub mod gen;
 pub mod merge;
 pub mod model;
 pub mod overlap;
-pub mod progress;
 pub mod read;
 pub mod record;
 pub mod render;
 pub mod repro;
 pub mod resources;
 pub mod rules;
+pub mod state;
 
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 
 pub use model::*;
 pub use read::LegacyTz;
@@ -53,7 +56,8 @@ pub struct AnalyzeOptions {
     pub deny: Vec<RuleId>,
     /// Also build the [`Timeline`] (keeps every scenario and action in memory).
     pub timeline: bool,
-    /// Show a progress bar on stderr when the input is large and stderr is a terminal.
+    /// Follow progress: [`analyze_with`] calls its [`Progress`] hook only
+    /// when this is set (the binary draws a bar from it).
     pub progress: bool,
 }
 
@@ -167,13 +171,36 @@ impl Tap for NoTap {
     fn record(&mut self, _rec: &record::Rec) {}
 }
 
-/// Discovers, merges and analyzes one run, streaming.
-pub fn analyze(opts: &AnalyzeOptions) -> Result<Analysis, InputError> {
-    analyze_tapped(opts, &mut NoTap)
+/// Progress of a long analysis, for a caller that shows it (the library
+/// itself prints nothing).
+pub trait Progress {
+    /// The run has `total` input bytes: whether to follow it.
+    fn start(&mut self, total: u64) -> bool;
+    /// `read` of the `total` bytes have been read.
+    fn tick(&mut self, read: u64, total: u64);
+    /// The analysis is over.
+    fn done(&mut self);
 }
 
-/// [`analyze`], handing every record to `tap` as well.
-pub fn analyze_tapped(opts: &AnalyzeOptions, tap: &mut dyn Tap) -> Result<Analysis, InputError> {
+/// Discovers, merges and analyzes one run, streaming.
+pub fn analyze(opts: &AnalyzeOptions) -> Result<Analysis, InputError> {
+    analyze_tapped(opts, None, &mut NoTap)
+}
+
+/// [`analyze`], reporting progress to `progress` when `opts.progress`.
+pub fn analyze_with(
+    opts: &AnalyzeOptions,
+    progress: Option<&mut dyn Progress>,
+) -> Result<Analysis, InputError> {
+    analyze_tapped(opts, progress, &mut NoTap)
+}
+
+/// [`analyze_with`], handing every record to `tap` as well.
+pub fn analyze_tapped(
+    opts: &AnalyzeOptions,
+    progress: Option<&mut dyn Progress>,
+    tap: &mut dyn Tap,
+) -> Result<Analysis, InputError> {
     let inputs = inputs_or_default(&opts.inputs);
     let discovery = discover::discover(&inputs, &opts.legacy_tz);
     let mut warnings = discovery.warnings.clone();
@@ -195,6 +222,7 @@ pub fn analyze_tapped(opts: &AnalyzeOptions, tap: &mut dyn Tap) -> Result<Analys
                 findings: Vec::new(),
                 overlaps: Vec::new(),
                 warnings,
+                hazards: Vec::new(),
             },
             timeline: opts.timeline.then(Timeline::default),
         });
@@ -205,6 +233,7 @@ pub fn analyze_tapped(opts: &AnalyzeOptions, tap: &mut dyn Tap) -> Result<Analys
         opts.run.is_some(),
         opts,
         warnings,
+        progress,
         tap,
     ))
 }
@@ -217,24 +246,40 @@ pub fn analyze_run(
     opts: &AnalyzeOptions,
     warnings: Vec<Warning>,
 ) -> Analysis {
-    analyze_run_tapped(run, other_runs, run_selected, opts, warnings, &mut NoTap)
+    analyze_run_tapped(
+        run,
+        other_runs,
+        run_selected,
+        opts,
+        warnings,
+        None,
+        &mut NoTap,
+    )
 }
 
-/// [`analyze_run`], handing every record to `tap` as well.
+/// [`analyze_run`], reporting progress and handing every record to `tap`.
 pub fn analyze_run_tapped(
     run: &Run,
     other_runs: Vec<String>,
     run_selected: bool,
     opts: &AnalyzeOptions,
     mut warnings: Vec<Warning>,
+    progress: Option<&mut dyn Progress>,
     tap: &mut dyn Tap,
 ) -> Analysis {
     tap.begin(run);
-    let progress = progress::Progress::maybe(opts.progress, run.bytes());
+    let total = run.bytes();
+    let mut progress = progress.filter(|_| opts.progress);
+    if let Some(p) = progress.as_mut() {
+        if !p.start(total) {
+            progress = None;
+        }
+    }
+    let counter = progress.as_ref().map(|_| Arc::new(AtomicU64::new(0)));
     let read_opts = ReadOptions {
         full: false,
         legacy_tz: opts.legacy_tz,
-        progress: progress.as_ref().map(|p| p.counter()),
+        progress: counter.clone(),
     };
     let mut engine = Engine::new(
         &run.id,
@@ -255,13 +300,13 @@ pub fn analyze_run_tapped(
         tap.record(rec);
         n += 1;
         if n & 0xFFFF == 0 {
-            if let Some(p) = &progress {
-                p.tick();
+            if let (Some(p), Some(c)) = (progress.as_mut(), &counter) {
+                p.tick(c.load(Ordering::Relaxed).min(total), total);
             }
         }
     }
     let ends = merger.finish();
-    if let Some(p) = &progress {
+    if let Some(p) = progress.as_mut() {
         p.done();
     }
     let mut file_ends = Vec::with_capacity(ends.len());
@@ -281,6 +326,7 @@ pub fn analyze_run_tapped(
             findings: parts.findings,
             overlaps: parts.overlaps,
             warnings,
+            hazards: parts.hazards,
         },
         timeline,
     }

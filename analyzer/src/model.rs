@@ -165,12 +165,58 @@ pub struct Report {
     /// `--all-overlaps`).
     pub overlaps: Vec<Overlap>,
     pub warnings: Vec<Warning>,
+    /// Overlaps on shared state that harmed no failed scenario, grouped by
+    /// polluter and victim (process and feature), resource, rule and
+    /// severity; most pairs first. Each group keeps one example pair (and
+    /// `findings` holds a few example findings of it).
+    #[serde(default)]
+    pub hazards: Vec<Hazard>,
+}
+
+/// One group of hazards: the same polluter and victim (process and
+/// feature), resource and rule, counted over the run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Hazard {
+    pub rule: RuleId,
+    /// `warning`, or `error` when `--deny` asked for it or a change proved
+    /// harm (removed rows a passing victim had written).
+    pub severity: Severity,
+    pub polluter: HazardSide,
+    pub victim: HazardSide,
+    pub resource: String,
+    /// Polluter/victim scenario pairs in the group.
+    pub pairs: u64,
+    /// Occurrences summed over those pairs (see [`Finding::occurrences`]).
+    pub occurrences: u64,
+    /// First and last polluting action of the group.
+    pub first: DateTime<Utc>,
+    pub last: DateTime<Utc>,
+    /// The finding rests on an unknown database identity.
+    pub identity_unknown: bool,
+    /// The group's first pair.
+    pub example_polluter: ScenarioRef,
+    pub example_victim: ScenarioRef,
+    /// What to change so the group goes away.
+    pub fix: String,
+}
+
+/// A side of a hazard group: a process and one of its features.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HazardSide {
+    pub pid: u32,
+    pub label: String,
+    pub feature: String,
 }
 
 impl Report {
     /// Highest severity among the findings, if any.
     pub fn max_severity(&self) -> Option<Severity> {
-        self.findings.iter().map(|f| f.severity).max()
+        let hazards = self.hazards.iter().map(|h| h.severity);
+        self.findings
+            .iter()
+            .map(|f| f.severity)
+            .chain(hazards)
+            .max()
     }
 }
 
@@ -238,7 +284,9 @@ pub struct Finding {
     /// The polluting action, e.g. `DB_CLEANUP`.
     pub action: Option<String>,
     pub explanation: String,
-    /// How many times the same pair hit this rule (first shown).
+    /// How many times the same pair hit this rule (first shown): for
+    /// `concurrent-mutation`, each polluting change counted once per later
+    /// use of the state by the victim.
     pub occurrences: u64,
     /// How to reproduce a polluter/victim pair in one process.
     pub reproduce: Option<Reproduction>,
@@ -250,6 +298,13 @@ pub struct Finding {
     /// victim's window: it used the table before and after").
     #[serde(default)]
     pub why: Option<String>,
+    /// What the causal narrowing found: for a likely cause, the evidence
+    /// that singles it out (e.g. "first DB_CLEANUP of … after the victim's
+    /// last write …; removed 3 rows"); for another candidate, why it is not
+    /// the cause ("found nothing left to destroy", "removed 0 rows", an
+    /// unknown database identity).
+    #[serde(default)]
+    pub evidence: Option<String>,
 }
 
 /// How strongly a pollution finding explains its victim. Ordered: `Low < Medium < High`.

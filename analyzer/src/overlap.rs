@@ -6,10 +6,11 @@
 
 use std::rc::Rc;
 
-use crate::analysis::{Cx, Proc, Scn};
 use crate::findings::scenario_ref;
 use crate::model::{Overlap, OverlapExample, ProcessRef};
 use crate::record::{to_time, FastMap, FileIdx, Micros};
+use crate::rules::Cx;
+use crate::state::{Proc, Scn};
 
 struct Pair {
     count: u64,

@@ -62,6 +62,54 @@ pub struct Rec {
     /// For a footer, `PROCESS_END`.
     pub action: Action,
     pub outcome: Option<Outcome>,
+    /// `rows` in the record's one spare byte, so the report keeps it
+    /// without allocating an [`Extra`] (see [`RowsHint`]).
+    pub rows_hint: RowsHint,
+}
+
+/// A record's `rows` in one byte: absent, an exact count below 254, or
+/// "254 or more". The rules need to tell 0 from some from unknown, and
+/// to compare small counts (rows a scenario inserted against rows it
+/// deleted); a bulk statement saturates, which only makes such a
+/// comparison "unknown".
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct RowsHint(u8);
+
+impl RowsHint {
+    const MANY: u8 = u8::MAX;
+
+    pub fn new(rows: Option<u64>) -> RowsHint {
+        match rows {
+            None => RowsHint(0),
+            Some(n) if n < u64::from(Self::MANY - 1) => RowsHint(n as u8 + 1),
+            Some(_) => RowsHint(Self::MANY),
+        }
+    }
+
+    /// The exact count, if known and small.
+    pub fn exact(self) -> Option<u64> {
+        match self.0 {
+            0 | Self::MANY => None,
+            n => Some(u64::from(n - 1)),
+        }
+    }
+
+    /// Known to be 0 / known to be more than 0.
+    pub fn none_changed(self) -> bool {
+        self.0 == 1
+    }
+
+    pub fn some_changed(self) -> bool {
+        self.0 > 1
+    }
+
+    /// A lower bound of the count, if known at all.
+    pub fn at_least(self) -> Option<u64> {
+        match self.0 {
+            0 => None,
+            n => Some(u64::from(n - 1)),
+        }
+    }
 }
 
 /// A record's feature and scenario names, shared by the records of one
@@ -104,6 +152,7 @@ impl Rec {
             kind: RecKind::Event,
             action,
             outcome: None,
+            rows_hint: RowsHint::default(),
         }
     }
 
@@ -162,8 +211,14 @@ impl Rec {
         self.extra.as_ref()?.duration_us
     }
 
+    /// `rows` as written (merge keeps it exactly; the report, as
+    /// [`RowsHint`], whose lower bound this returns when no exact count
+    /// was kept).
     pub fn rows(&self) -> Option<u64> {
-        self.extra.as_ref()?.rows
+        self.extra
+            .as_ref()
+            .and_then(|e| e.rows)
+            .or(self.rows_hint.at_least())
     }
 
     pub fn fields(&self) -> &[(Box<str>, Box<str>)] {

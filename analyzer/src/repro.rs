@@ -13,8 +13,8 @@
 
 use state_tracer::format::{Rerun, RERUN_FEATURE, RERUN_SCENARIO};
 
-use crate::analysis::{Proc, Scn};
 use crate::model::{Reproduction, RuleId};
+use crate::state::{Proc, Scn};
 
 /// Test frameworks whose way of selecting one scenario is known.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -114,6 +114,11 @@ impl Resources {
         self.procs.len()
     }
 
+    /// The schema's database identity is unknown (no `db` in the records).
+    pub fn db_unknown(&self, schema: SchemaId) -> bool {
+        self.schemas[schema as usize].db.is_empty()
+    }
+
     pub fn schema_name(&self, schema: SchemaId) -> &str {
         &self.schemas[schema as usize].name
     }

@@ -82,6 +82,10 @@ fn merged(format: MergeFormat) -> (String, tempfile::TempDir) {
 }
 
 fn reported(format: ReportFormat) -> (String, tempfile::TempDir) {
+    reported_with(format, false)
+}
+
+fn reported_with(format: ReportFormat, verbose: bool) -> (String, tempfile::TempDir) {
     let dir = fixture();
     let a = analyze(&AnalyzeOptions {
         inputs: vec![dir.path().to_path_buf()],
@@ -92,6 +96,7 @@ fn reported(format: ReportFormat) -> (String, tempfile::TempDir) {
     let opts = RenderOptions {
         color: false,
         width: Some(140),
+        verbose,
     };
     write_report(format, &a.report, a.timeline.as_ref(), &opts, &mut out).unwrap();
     (String::from_utf8(out).unwrap(), dir)
@@ -127,10 +132,23 @@ fn report_table() {
 }
 
 #[test]
+fn report_table_verbose_adds_every_finding() {
+    let (out, dir) = reported_with(ReportFormat::Table, true);
+    golden("report-verbose.txt", &out, dir.path());
+}
+
+#[test]
 fn report_json_keeps_the_contract_keys() {
     let (out, dir) = reported(ReportFormat::Json);
     let v: serde_json::Value = serde_json::from_str(&out).unwrap();
-    for key in ["run_id", "processes", "findings", "overlaps", "warnings"] {
+    for key in [
+        "run_id",
+        "processes",
+        "findings",
+        "overlaps",
+        "warnings",
+        "hazards",
+    ] {
         assert!(v.get(key).is_some(), "missing {key}");
     }
     for key in ["pid", "label", "scenarios", "failed", "crashed"] {
@@ -154,6 +172,27 @@ fn report_json_keeps_the_contract_keys() {
     }
     for key in ["pid", "feature", "scenario", "outcome"] {
         assert!(f["victim"].get(key).is_some(), "missing victim.{key}");
+    }
+    assert!(
+        f["evidence"].is_string(),
+        "the likely cause says its evidence"
+    );
+    let h = &v["hazards"][0];
+    for key in [
+        "rule",
+        "severity",
+        "polluter",
+        "victim",
+        "resource",
+        "pairs",
+        "occurrences",
+        "first",
+        "last",
+        "example_polluter",
+        "example_victim",
+        "fix",
+    ] {
+        assert!(h.get(key).is_some(), "missing hazards[].{key}");
     }
     let o = &v["overlaps"][0];
     for key in ["a", "b", "count", "example"] {

@@ -10,7 +10,7 @@ use state_tracer::format::{sniff_header_version, Action, Event, Record, FORMAT_V
 use crate::read::lines::{LineReader, TextLine};
 use crate::read::v1_scan::Scanner;
 use crate::read::{FileEnd, Problems, ReadOptions};
-use crate::record::{FileIdx, Interner, Rec, RecKind};
+use crate::record::{FileIdx, Interner, Rec, RecKind, RowsHint};
 
 /// How the tracer starts every event line.
 const EVENT_PREFIX: &str = r#"{"type":"event","#;
@@ -21,6 +21,7 @@ pub fn to_rec(e: Event<'_>, file: FileIdx, line: u64, full: bool, interner: &mut
     rec.tid = e.tid.min(u64::from(u32::MAX)) as u32;
     rec.set_scenario_id(e.scenario_id);
     rec.outcome = e.outcome;
+    rec.rows_hint = RowsHint::new(e.rows);
     // Inside a scenario the id is enough for the report; names are kept on
     // boundaries (and always for merge).
     let names = full

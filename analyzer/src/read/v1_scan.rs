@@ -699,6 +699,7 @@ mod tests {
             pollutions: 2,
             format: GenFormat::V1,
             run_id: "scan".into(),
+            sharing: 1,
         })
         .unwrap();
         for file in files {

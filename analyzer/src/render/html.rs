@@ -214,6 +214,7 @@ pub(crate) mod fixtures {
             reproduce: None,
             confidence: None,
             why: None,
+            evidence: None,
         }
     }
 
@@ -228,6 +229,7 @@ pub(crate) mod fixtures {
             findings,
             overlaps: Vec::new(),
             warnings: Vec::new(),
+            hazards: Vec::new(),
         }
     }
 

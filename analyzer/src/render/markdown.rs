@@ -1,10 +1,12 @@
 //! `report --format markdown`: for CI job summaries (e.g. append to
-//! `$GITHUB_STEP_SUMMARY`). Likely causes first, each with its reproduction.
+//! `$GITHUB_STEP_SUMMARY`). The same order as the table: one block per
+//! failed scenario, the grouped hazards, the processes, then every finding
+//! folded away in a `<details>` block.
 
 use std::io::{self, Write};
 
 use crate::model::{Report, Severity};
-use crate::render::{confidence_text, who};
+use crate::render::{confidence_text, triage, who};
 
 /// Escapes a table cell.
 fn cell(s: &str) -> String {
@@ -20,12 +22,13 @@ pub fn write(r: &Report, out: &mut dyn Write) -> io::Result<()> {
     writeln!(out, "## State trace report: run `{}`\n", r.run_id)?;
     writeln!(
         out,
-        "{} processes, {} records, **{} findings** ({} errors, {} warnings), {} overlapping process pairs, {} input warnings.\n",
+        "{} processes, {} records, **{} failed scenarios**, {} errors, {} hazard groups, {} findings, {} overlapping process pairs, {} input warnings.\n",
         r.processes.len(),
         r.records,
-        r.findings.len(),
+        r.processes.iter().map(|p| p.failed).sum::<u64>(),
         errors,
-        r.findings.len() - errors,
+        r.hazards.len(),
+        r.findings.len(),
         r.overlaps.len(),
         r.warnings.len()
     )?;
@@ -36,49 +39,15 @@ pub fn write(r: &Report, out: &mut dyn Write) -> io::Result<()> {
             r.other_runs.join(", ")
         )?;
     }
-    if !r.findings.is_empty() {
-        writeln!(out, "### Findings\n")?;
+    write_failures(r, out)?;
+    if !r.hazards.is_empty() {
+        writeln!(out, "### Hazards\n")?;
         writeln!(
             out,
-            "| # | severity | rule | victim | polluter | resource | at |"
+            "Overlaps on shared state that no failure was traced to, one line per group.\n"
         )?;
-        writeln!(out, "|---|---|---|---|---|---|---|")?;
-        for (i, f) in r.findings.iter().enumerate() {
-            let sev = if f.likely_cause {
-                format!("**{}** (likely cause)", f.severity)
-            } else {
-                f.severity.to_string()
-            };
-            writeln!(
-                out,
-                "| {} | {} | `{}` | {} | {} | `{}` | {} |",
-                i + 1,
-                sev,
-                f.rule,
-                cell(&who(f.victim.as_ref())),
-                cell(&who(f.polluter.as_ref())),
-                cell(&f.resource),
-                f.at.format("%H:%M:%S%.6f")
-            )?;
-        }
-        writeln!(out)?;
-        for (i, f) in r.findings.iter().enumerate() {
-            write!(out, "{}. **{}** — {}", i + 1, f.rule, f.explanation)?;
-            if f.occurrences > 1 {
-                write!(out, " ({} times)", f.occurrences)?;
-            }
-            if let Some(c) = confidence_text(f) {
-                write!(out, " Confidence: {c}.")?;
-            }
-            writeln!(out)?;
-            if let Some(rep) = &f.reproduce {
-                writeln!(
-                    out,
-                    "   Reproduce ({}):\n   ```sh\n   {}\n   ```",
-                    rep.scenarios.join(" → "),
-                    rep.command
-                )?;
-            }
+        for h in &r.hazards {
+            writeln!(out, "- {}", cell(&triage::hazard_line(h)))?;
         }
         writeln!(out)?;
     }
@@ -117,11 +86,116 @@ pub fn write(r: &Report, out: &mut dyn Write) -> io::Result<()> {
         }
         writeln!(out)?;
     }
+    if !r.findings.is_empty() {
+        writeln!(
+            out,
+            "<details><summary>All {} findings</summary>\n",
+            r.findings.len()
+        )?;
+        writeln!(
+            out,
+            "| # | severity | rule | victim | polluter | resource | at |"
+        )?;
+        writeln!(out, "|---|---|---|---|---|---|---|")?;
+        for (i, f) in r.findings.iter().enumerate() {
+            let sev = if f.likely_cause {
+                format!("**{}** (likely cause)", f.severity)
+            } else {
+                f.severity.to_string()
+            };
+            writeln!(
+                out,
+                "| {} | {} | `{}` | {} | {} | `{}` | {} |",
+                i + 1,
+                sev,
+                f.rule,
+                cell(&who(f.victim.as_ref())),
+                cell(&who(f.polluter.as_ref())),
+                cell(&f.resource),
+                f.at.format("%H:%M:%S%.6f")
+            )?;
+        }
+        writeln!(out)?;
+        for (i, f) in r.findings.iter().enumerate() {
+            write!(out, "{}. **{}** — {}", i + 1, f.rule, f.explanation)?;
+            if let Some(n) = triage::occurrences_text(f) {
+                write!(out, " ({n})")?;
+            }
+            if let Some(c) = confidence_text(f) {
+                write!(out, " Confidence: {c}.")?;
+            }
+            if let Some(e) = &f.evidence {
+                write!(out, " Evidence: {e}.")?;
+            }
+            writeln!(out)?;
+            if let Some(rep) = &f.reproduce {
+                writeln!(
+                    out,
+                    "   Reproduce ({}):\n   ```sh\n   {}\n   ```",
+                    rep.scenarios.join(" → "),
+                    rep.command
+                )?;
+            }
+        }
+        writeln!(out, "\n</details>\n")?;
+    }
     if !r.warnings.is_empty() {
         writeln!(out, "### Input warnings\n")?;
         for w in &r.warnings {
             writeln!(out, "- `{}` line {}: {}", w.file, w.line, w.message)?;
         }
+    }
+    Ok(())
+}
+
+/// One section per failed scenario: culprit, evidence, repro; or why none.
+fn write_failures(r: &Report, out: &mut dyn Write) -> io::Result<()> {
+    let failures = triage::failures(r);
+    if !failures.is_empty() {
+        writeln!(out, "### Failed scenarios\n")?;
+    }
+    for f in &failures {
+        writeln!(out, "#### {} FAILED\n", cell(&f.title()))?;
+        if f.causes.is_empty() {
+            writeln!(out, "{}.", cell(triage::NO_TRACED_CAUSE))?;
+            if f.identity_unknown() {
+                writeln!(out, " A finding would name a cause, but the database identity is unknown: name it (`state_tracer::set_database` or `DATABASE_URL`) and run again.")?;
+            }
+            writeln!(out)?;
+        }
+        for c in &f.causes {
+            writeln!(
+                out,
+                "- **Culprit** (`{}`): {} — `{}` on `{}` at {}",
+                c.rule,
+                cell(&who(c.polluter.as_ref())),
+                c.action.as_deref().unwrap_or("change"),
+                cell(&c.resource),
+                c.at.format("%H:%M:%S%.6f")
+            )?;
+            if let Some(e) = c.evidence.as_deref().or(c.why.as_deref()) {
+                writeln!(out, "- Evidence: {}", cell(e))?;
+            }
+            if let Some(rep) = &c.reproduce {
+                writeln!(out, "- Reproduce:\n  ```sh\n  {}\n  ```", rep.command)?;
+            }
+        }
+        if !f.others.is_empty() {
+            writeln!(
+                out,
+                "- {} other finding(s) name it, none the cause (see below).",
+                f.others.len()
+            )?;
+        }
+        writeln!(out)?;
+    }
+    let errors = triage::other_errors(r);
+    if !errors.is_empty() {
+        writeln!(out, "### Other errors\n")?;
+        for f in errors {
+            writeln!(out, "- `{}`: {}", f.rule, cell(&f.explanation))?;
+        }
+        writeln!(out)?;
     }
     Ok(())
 }

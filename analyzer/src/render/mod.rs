@@ -11,6 +11,7 @@ pub mod jsonl;
 pub mod markdown;
 pub mod table;
 pub mod text;
+pub mod triage;
 
 use std::io::{self, Write};
 
@@ -58,6 +59,8 @@ pub struct RenderOptions {
     pub color: bool,
     /// Table width when not on a terminal.
     pub width: Option<u16>,
+    /// Table: also list every finding (`--verbose`).
+    pub verbose: bool,
 }
 
 /// Writes a report in the chosen format.

@@ -1,5 +1,7 @@
-//! `report --format table`: what a human reads in a terminal. Findings
-//! first (likely causes on top), then processes, overlaps and input warnings.
+//! `report --format table`: what a human reads in a terminal. First one
+//! block per failed scenario (culprit, evidence, repro), then the grouped
+//! hazards, then processes, overlaps and input warnings; every finding
+//! only with `--verbose`.
 
 use std::io::{self, Write};
 
@@ -7,7 +9,7 @@ use comfy_table::presets::UTF8_FULL_CONDENSED;
 use comfy_table::{Cell, Color, ContentArrangement, Table};
 
 use crate::model::{Report, Severity};
-use crate::render::{confidence_text, who, RenderOptions};
+use crate::render::{confidence_text, triage, who, RenderOptions};
 
 fn table(opts: &RenderOptions) -> Table {
     let mut t = Table::new();
@@ -24,9 +26,6 @@ fn table(opts: &RenderOptions) -> Table {
     t
 }
 
-/// How many findings are spelled out when no victim failed.
-const TOP: usize = 5;
-
 /// The table names a table by `schema/table`; the full resource (with the
 /// database identity) is in the explanation and the JSON.
 fn short_resource(resource: &str) -> &str {
@@ -39,32 +38,158 @@ fn short_resource(resource: &str) -> &str {
     }
 }
 
-/// The findings a reader acts on first, spelled out: what happened, how
-/// sure the analyzer is, and the command that reproduces it.
-fn write_likely_causes(r: &Report, out: &mut dyn Write) -> io::Result<()> {
-    let likely: Vec<_> = r.findings.iter().filter(|f| f.likely_cause).collect();
-    let (title, spelled_out) = if likely.is_empty() {
-        ("Top findings", r.findings.iter().take(TOP).collect())
+const RED: &str = "\x1b[31m";
+const YELLOW: &str = "\x1b[33m";
+
+/// `text` in an ANSI colour when colour is on.
+fn paint(opts: &RenderOptions, colour: &str, text: &str) -> String {
+    if opts.color {
+        format!("{colour}{text}\x1b[0m")
     } else {
-        ("Likely causes of the failures", likely)
-    };
-    writeln!(out, "{title}")?;
-    for (i, f) in spelled_out.iter().enumerate() {
+        text.to_owned()
+    }
+}
+
+/// The first screen: one block per failed scenario, then other errors.
+fn write_failures(r: &Report, opts: &RenderOptions, out: &mut dyn Write) -> io::Result<()> {
+    let failures = triage::failures(r);
+    if !failures.is_empty() {
+        writeln!(out, "Failed scenarios")?;
+    }
+    for (i, f) in failures.iter().enumerate() {
         writeln!(
             out,
-            "{:>3}. [{}] victim {}  <-  polluter {}",
+            "{:>3}. {} {}",
             i + 1,
-            f.rule,
-            who(f.victim.as_ref()),
-            who(f.polluter.as_ref())
+            f.title(),
+            paint(opts, RED, "FAILED")
         )?;
-        write!(out, "     {}", f.explanation)?;
+        if f.causes.is_empty() {
+            writeln!(out, "     {}.", triage::NO_TRACED_CAUSE)?;
+            if f.identity_unknown() {
+                writeln!(out, "     A finding would name a cause, but the database identity is unknown: name it (state_tracer::set_database or DATABASE_URL) and run again.")?;
+            }
+        }
+        for c in &f.causes {
+            writeln!(
+                out,
+                "     Culprit [{}]: {}: {} (pid {}), {} on {} at {}",
+                c.rule,
+                c.polluter.as_ref().map_or("", |p| p.feature.as_str()),
+                c.polluter.as_ref().map_or("-", |p| p.scenario.as_str()),
+                c.polluter.as_ref().map_or(0, |p| p.pid),
+                c.action.as_deref().unwrap_or("change"),
+                c.resource,
+                time(c.at)
+            )?;
+            if let Some(e) = c.evidence.as_deref().or(c.why.as_deref()) {
+                writeln!(out, "     Evidence: {e}")?;
+            }
+            if let Some(rep) = &c.reproduce {
+                writeln!(out, "     Reproduce: {}", rep.command)?;
+            }
+        }
+        if !f.others.is_empty() {
+            writeln!(
+                out,
+                "     {} other finding{} name{} it, none the cause (--verbose).",
+                f.others.len(),
+                if f.others.len() == 1 { "" } else { "s" },
+                if f.others.len() == 1 { "s" } else { "" }
+            )?;
+        }
+    }
+    if !failures.is_empty() {
+        writeln!(out)?;
+    }
+    let errors = triage::other_errors(r);
+    if !errors.is_empty() {
+        writeln!(out, "Other errors")?;
+        for f in errors {
+            writeln!(out, "  - [{}] {}", f.rule, f.explanation)?;
+        }
+        writeln!(out)?;
+    }
+    Ok(())
+}
+
+/// Hazards: overlaps on shared state that harmed no failed scenario, one
+/// line per group.
+fn write_hazards(r: &Report, opts: &RenderOptions, out: &mut dyn Write) -> io::Result<()> {
+    if r.hazards.is_empty() {
+        return Ok(());
+    }
+    let pairs: u64 = r.hazards.iter().map(|h| h.pairs).sum();
+    writeln!(
+        out,
+        "Hazards ({} groups, {pairs} scenario pairs; no failure traced to them)",
+        r.hazards.len()
+    )?;
+    for h in &r.hazards {
+        writeln!(
+            out,
+            "  {} {}",
+            paint(opts, YELLOW, "-"),
+            triage::hazard_line(h)
+        )?;
+    }
+    writeln!(out)
+}
+
+/// Every finding, one row each (`--verbose`).
+fn write_findings(r: &Report, opts: &RenderOptions, out: &mut dyn Write) -> io::Result<()> {
+    writeln!(out, "Findings")?;
+    let mut t = table(opts);
+    t.set_header(vec![
+        "#",
+        "severity, confidence",
+        "rule",
+        "victim",
+        "polluter",
+        "action",
+        "resource",
+        "at",
+    ]);
+    for (i, f) in r.findings.iter().enumerate() {
+        let mut sev = f.severity.to_string();
+        if let Some(c) = f.confidence {
+            sev.push_str(&format!(", {c}"));
+        }
+        if f.likely_cause {
+            sev.push_str("\nlikely cause");
+        }
+        let sev = match (opts.color, f.severity) {
+            (false, _) => Cell::new(sev),
+            (true, Severity::Error) => Cell::new(sev).fg(Color::Red),
+            (true, Severity::Warning) => Cell::new(sev).fg(Color::Yellow),
+        };
+        let mut at = time(f.at);
         if f.occurrences > 1 {
-            write!(out, " ({} times)", f.occurrences)?;
+            at.push_str(&format!(" ({} uses)", f.occurrences));
+        }
+        t.add_row(vec![
+            Cell::new(i + 1),
+            sev,
+            Cell::new(f.rule),
+            Cell::new(who(f.victim.as_ref())),
+            Cell::new(who(f.polluter.as_ref())),
+            Cell::new(f.action.as_deref().unwrap_or("")),
+            Cell::new(short_resource(&f.resource)),
+            Cell::new(at),
+        ]);
+    }
+    writeln!(out, "{t}")?;
+    for (i, f) in r.findings.iter().enumerate() {
+        write!(out, "{:>3}. {}", i + 1, f.explanation)?;
+        if let Some(n) = triage::occurrences_text(f) {
+            write!(out, " ({n})")?;
         }
         writeln!(out)?;
         if let Some(c) = confidence_text(f) {
             writeln!(out, "     Confidence: {c}")?;
+        }
+        if let Some(e) = &f.evidence {
+            writeln!(out, "     Evidence: {e}")?;
         }
         if let Some(rep) = &f.reproduce {
             writeln!(
@@ -116,73 +241,17 @@ pub fn write(r: &Report, opts: &RenderOptions, out: &mut dyn Write) -> io::Resul
         .count();
     writeln!(
         out,
-        "{} findings ({} errors, {} warnings), {} overlapping process pairs, {} input warnings\n",
-        r.findings.len(),
+        "{} failed scenarios, {} errors, {} hazard groups, {} findings, {} overlapping process pairs, {} input warnings\n",
+        r.processes.iter().map(|p| p.failed).sum::<u64>(),
         errors,
-        r.findings.len() - errors,
+        r.hazards.len(),
+        r.findings.len(),
         r.overlaps.len(),
         r.warnings.len()
     )?;
 
-    if !r.findings.is_empty() {
-        write_likely_causes(r, out)?;
-        writeln!(out, "Findings")?;
-        let mut t = table(opts);
-        t.set_header(vec![
-            "#",
-            "severity, confidence",
-            "rule",
-            "victim",
-            "polluter",
-            "action",
-            "resource",
-            "at",
-        ]);
-        for (i, f) in r.findings.iter().enumerate() {
-            let mut sev = f.severity.to_string();
-            if let Some(c) = f.confidence {
-                sev.push_str(&format!(", {c}"));
-            }
-            if f.likely_cause {
-                sev.push_str("\nlikely cause");
-            }
-            let sev = match (opts.color, f.severity) {
-                (false, _) => Cell::new(sev),
-                (true, Severity::Error) => Cell::new(sev).fg(Color::Red),
-                (true, Severity::Warning) => Cell::new(sev).fg(Color::Yellow),
-            };
-            let mut at = time(f.at);
-            if f.occurrences > 1 {
-                at.push_str(&format!(" (x{})", f.occurrences));
-            }
-            t.add_row(vec![
-                Cell::new(i + 1),
-                sev,
-                Cell::new(f.rule),
-                Cell::new(who(f.victim.as_ref())),
-                Cell::new(who(f.polluter.as_ref())),
-                Cell::new(f.action.as_deref().unwrap_or("")),
-                Cell::new(short_resource(&f.resource)),
-                Cell::new(at),
-            ]);
-        }
-        writeln!(out, "{t}")?;
-        let likely = r.findings.iter().filter(|f| f.likely_cause).count();
-        let explained = if likely == 0 {
-            TOP.min(r.findings.len())
-        } else {
-            likely
-        };
-        if explained < r.findings.len() {
-            writeln!(
-                out,
-                "Full explanations and reproduction hints for all {} findings: --format markdown or --format json.",
-                r.findings.len()
-            )?;
-        }
-        writeln!(out)?;
-    }
-
+    write_failures(r, opts, out)?;
+    write_hazards(r, opts, out)?;
     writeln!(out, "Processes")?;
     let mut t = table(opts);
     t.set_header(vec![
@@ -246,7 +315,16 @@ pub fn write(r: &Report, opts: &RenderOptions, out: &mut dyn Write) -> io::Resul
                 Cell::new(&w.message),
             ]);
         }
-        writeln!(out, "{t}")?;
+        writeln!(out, "{t}\n")?;
+    }
+    if opts.verbose && !r.findings.is_empty() {
+        write_findings(r, opts, out)?;
+    } else if !r.findings.is_empty() {
+        writeln!(
+            out,
+            "All {} findings with explanations and evidence: --verbose, --format json or --format csv.",
+            r.findings.len()
+        )?;
     }
     Ok(())
 }

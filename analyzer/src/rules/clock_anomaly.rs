@@ -4,11 +4,9 @@
 
 use std::rc::Rc;
 
-use crate::analysis::{Cx, Scn};
-use crate::findings::Pending;
 use crate::model::{RuleId, Severity};
 use crate::record::{Micros, Rec, RecKind};
-use crate::rules::{Accesses, Rule};
+use crate::rules::{Accesses, Cx, Pending, Rule, Scn};
 
 #[derive(Default)]
 pub struct ClockAnomaly;

@@ -6,18 +6,18 @@
 //!
 //! Each occurrence gets a [`Strength`]: whether the victim used the state
 //! before the mutation, after it, or both (the mutation fell inside its
-//! window), computed as the accesses stream by.
+//! window), and whether it came after every write of the victim (it can
+//! have removed what the victim wrote), computed as the accesses stream by.
+//! Only real uses count: the victim's own cleanups, deletes and resets,
+//! and anything after its end (after-hooks), depend on nothing.
 
 use std::rc::Rc;
 
 use state_tracer::format::Action;
 
-use crate::analysis::{Access, Cx, Op, Scn};
-use crate::findings::{Findings, Pending, Strength};
 use crate::model::{RuleId, Severity};
-use crate::record::{to_time, Micros};
-use crate::resources::Target;
-use crate::rules::{slot, Rule};
+use crate::record::{to_time, Micros, RowsHint};
+use crate::rules::{slot, Access, Cx, Findings, Op, Pending, Rule, Scn, Strength, Target};
 
 #[derive(Clone)]
 struct Mutation {
@@ -28,6 +28,7 @@ struct Mutation {
     action: Action,
     destructive: bool,
     target: Target,
+    rows: RowsHint,
 }
 
 impl Mutation {
@@ -40,17 +41,36 @@ impl Mutation {
             action: a.action,
             destructive,
             target: a.target,
+            rows: a.rows,
         }
     }
 }
 
 /// Users (with their first use) and recent mutations of one table (or of
 /// a whole schema).
+/// A scenario using a table: when it first did, and its writes to it.
+struct User {
+    scn: Rc<Scn>,
+    id: usize,
+    first: Micros,
+    /// First and last write (insert, update), if it wrote.
+    writes: Option<(Micros, Micros)>,
+}
+
+impl User {
+    fn wrote(&mut self, at: Micros) {
+        self.writes = Some(
+            self.writes
+                .map_or((at, at), |(f, l)| (f.min(at), l.max(at))),
+        );
+    }
+}
+
 #[derive(Default)]
 struct Log {
     /// Each user with its id (compared on every access without chasing
-    /// the pointer) and first use.
-    users: Vec<(Rc<Scn>, usize, Micros)>,
+    /// the pointer), first use and writes.
+    users: Vec<User>,
     /// Id of the last of `users`, inline: usually the one asking again.
     last_user: Option<usize>,
     muts: Vec<Mutation>,
@@ -72,7 +92,7 @@ impl Log {
     /// The last mutation's scenario changed this again, at `at`: one entry
     /// per polluter, with the latest time (a victim that starts later must
     /// still see it) and the worst action.
-    fn again(&mut self, at: Micros, action: Action, destructive: bool, target: Target) {
+    fn again(&mut self, at: Micros, action: Action, target: Target) {
         let n = self.muts.len();
         if n >= 2 && self.muts[n - 2].at > at {
             self.unsorted = true;
@@ -81,28 +101,38 @@ impl Log {
             return;
         };
         last.at = at;
-        if destructive || !last.destructive {
-            last.action = action;
-            last.destructive = destructive || last.destructive;
-            last.target = target;
-        }
+        last.action = action;
+        last.target = target;
     }
 
-    fn add_user(&mut self, s: &Rc<Scn>, at: Micros) {
-        if self.last_user == Some(s.id) || self.users.iter().rev().any(|u| u.1 == s.id) {
+    /// `s` uses this at `at`; `write`: it inserts or updates.
+    fn add_user(&mut self, s: &Rc<Scn>, at: Micros, write: bool) {
+        if let Some(u) = self.users.iter_mut().rev().find(|u| u.id == s.id) {
+            if write {
+                u.wrote(at);
+            }
             return;
         }
         self.touched_by(s.id);
         if self.users.len() >= 8 {
-            self.users.retain(|u| u.0.is_active());
+            self.users.retain(|u| u.scn.is_active());
         }
-        self.users.push((s.clone(), s.id, at));
+        let mut u = User {
+            scn: s.clone(),
+            id: s.id,
+            first: at,
+            writes: None,
+        };
+        if write {
+            u.wrote(at);
+        }
+        self.users.push(u);
         self.last_user = Some(s.id);
     }
 
-    fn first_use(&self, s: &Scn) -> Option<Micros> {
+    fn user(&self, s: &Scn) -> Option<&User> {
         // Ids are unique here; the asking scenario is usually the newest.
-        self.users.iter().rev().find(|u| u.1 == s.id).map(|u| u.2)
+        self.users.iter().rev().find(|u| u.id == s.id)
     }
 
     /// Scenario `id` changed this log: other scenarios' results may change.
@@ -146,8 +176,15 @@ impl Log {
 
     fn add_mutation(&mut self, m: &Mutation, active: &[Rc<Scn>]) {
         self.touched_by(m.id);
-        if self.muts.last().is_some_and(|l| l.id == m.id) {
-            self.again(m.at, m.action, m.destructive, m.target);
+        // Repeated non-destructive changes of one scenario are one entry;
+        // each destructive one is kept, as the first one after a victim's
+        // write is its likely cause.
+        if self
+            .muts
+            .last()
+            .is_some_and(|l| l.id == m.id && !l.destructive && !m.destructive)
+        {
+            self.again(m.at, m.action, m.target);
             return;
         }
         if self.muts.len() >= 16 {
@@ -171,7 +208,7 @@ impl ConcurrentMutation {
     /// `s`'s own latest entry. False: take the general path.
     fn repeat(&mut self, s: &Scn, a: &Access<'_>, tables: &[u32], schema: usize) -> bool {
         let mutation = a.mutation();
-        if tables.is_empty() || !s.is_active() {
+        if tables.is_empty() || !s.is_active() || a.op == Op::Destroy {
             return false;
         }
         if !self
@@ -193,10 +230,13 @@ impl ConcurrentMutation {
             }
         }
         if mutation {
-            let destructive = a.op == Op::Destroy;
             for &t in tables {
                 if let Some(log) = self.tables.get_mut(t as usize) {
-                    log.again(a.ts, a.action, destructive, a.target);
+                    log.again(a.ts, a.action, a.target);
+                    // `s` is the last user (checked above).
+                    if let Some(u) = log.users.last_mut() {
+                        u.wrote(a.ts);
+                    }
                 }
             }
         }
@@ -219,11 +259,31 @@ struct Use {
     before: Option<Micros>,
     /// A use after the mutation: when, and whether it read.
     after: Option<(Micros, bool)>,
+    /// The victim's writes, all before the mutation: the last one.
+    wrote_before: Option<Micros>,
+}
+
+impl Use {
+    /// From a user's log entry, for mutation `m`.
+    fn of(u: Option<&User>, m: &Mutation, after: Option<(Micros, bool)>) -> Use {
+        Use {
+            before: u.map(|u| u.first).filter(|&f| f < m.at),
+            after,
+            wrote_before: u
+                .and_then(|u| u.writes)
+                .filter(|&(_, last)| last < m.at)
+                .map(|(_, last)| last),
+        }
+    }
 }
 
 fn level(m: &Mutation, u: &Use) -> Strength {
     match (u.before, u.after) {
+        _ if m.destructive && m.rows.none_changed() => Strength::RemovedNothing,
         (_, None) => Strength::UsedBefore,
+        (Some(_), Some((_, true))) if m.destructive && u.wrote_before.is_some() => {
+            Strength::DestroyedAfterWrite
+        }
         (Some(_), Some(_)) if m.destructive => Strength::DestroyedInWindow,
         (None, Some(_)) if m.destructive => Strength::DestroyedThenUsed,
         _ => Strength::ChangedThenUsed,
@@ -233,7 +293,21 @@ fn level(m: &Mutation, u: &Use) -> Strength {
 /// [`level`], with the reason in words.
 fn strength(m: &Mutation, u: &Use) -> (Strength, String) {
     let hms = |t: Micros| to_time(t).format("%H:%M:%S%.6f").to_string();
+    let level = level(m, u);
     match (u.before, u.after) {
+        _ if level == Strength::RemovedNothing => (
+            level,
+            format!("{} removed 0 rows: it cannot have removed the victim's data", m.action),
+        ),
+        (_, Some((a, _))) if level == Strength::DestroyedAfterWrite => (
+            level,
+            format!(
+                "{} after the victim's last write (at {}) and before it read the state back (at {})",
+                m.action,
+                hms(u.wrote_before.unwrap_or(m.at)),
+                hms(a)
+            ),
+        ),
         (_, None) => (
             Strength::UsedBefore,
             format!("the victim used it only before the {}", m.action),
@@ -277,6 +351,7 @@ fn report(cx: &mut Cx, m: &Mutation, victim: &Rc<Scn>, u: Use) {
     };
     let read_after = u.after.is_some_and(|(_, read)| read);
     let level = level(m, &u);
+    let destructive = destructive && level != Strength::RemovedNothing;
     let key = Findings::pair_key(RuleId::ConcurrentMutation, polluter, victim);
     if cx
         .findings
@@ -302,12 +377,13 @@ fn report(cx: &mut Cx, m: &Mutation, victim: &Rc<Scn>, u: Use) {
         resource,
         explanation,
     );
-    p.error_if_victim_failed = true;
     p.action = Some(action);
     p.polluter = Some(polluter.clone());
     p.victim = Some(victim.clone());
     p.destructive = destructive;
     p.read_after = read_after;
+    p.rows = m.rows;
+    p.identity_unknown = cx.identity_unknown(target, polluter.file, victim.file);
     cx.findings.add(p.with_strength(strength, why));
 }
 
@@ -343,6 +419,7 @@ impl Rule for ConcurrentMutation {
                     let u = Use {
                         before: Some(v.start),
                         after: Some((a.ts, true)),
+                        wrote_before: None,
                     };
                     report(cx, &m, &v, u);
                 }
@@ -378,9 +455,20 @@ impl Rule for ConcurrentMutation {
                     // When `s` first used them (before this access), if it did.
                     first = ids
                         .iter()
-                        .filter_map(|&t| self.tables.get(t as usize)?.first_use(s))
-                        .chain(self.schemas.get(schema).and_then(|l| l.first_use(s)))
-                        .min();
+                        .filter_map(|&t| self.tables.get(t as usize)?.user(s))
+                        .chain(self.schemas.get(schema).and_then(|l| l.user(s)))
+                        .fold(None::<User>, |acc, u| {
+                            let writes = match (acc.as_ref().and_then(|a| a.writes), u.writes) {
+                                (Some((f1, l1)), Some((f2, l2))) => Some((f1.min(f2), l1.max(l2))),
+                                (x, y) => x.or(y),
+                            };
+                            Some(User {
+                                scn: u.scn.clone(),
+                                id: u.id,
+                                first: acc.as_ref().map_or(u.first, |a| a.first.min(u.first)),
+                                writes,
+                            })
+                        });
                     let Self {
                         tables: table_logs,
                         schemas,
@@ -403,8 +491,8 @@ impl Rule for ConcurrentMutation {
                             victims.extend(
                                 log.users
                                     .iter()
-                                    .filter(|v| v.1 != s.id && v.0.is_active())
-                                    .map(|v| v.0.clone()),
+                                    .filter(|v| v.id != s.id && v.scn.is_active())
+                                    .map(|v| v.scn.clone()),
                             );
                             no_victims = Some(victims.len() == n);
                         }
@@ -420,11 +508,12 @@ impl Rule for ConcurrentMutation {
                     }
                 }
                 if s.is_active() {
+                    let write = a.op == Op::Write;
                     if all {
-                        slot(&mut self.schemas, schema).add_user(s, a.ts);
+                        slot(&mut self.schemas, schema).add_user(s, a.ts, write);
                     } else {
                         for &t in tables.iter() {
-                            slot(&mut self.tables, t as usize).add_user(s, a.ts);
+                            slot(&mut self.tables, t as usize).add_user(s, a.ts, write);
                         }
                     }
                 }
@@ -438,13 +527,14 @@ impl Rule for ConcurrentMutation {
                         }
                     }
                 }
-                if !self.hits.is_empty() {
+                // The victim's own cleanups, deletes and resets, and what it
+                // does after its end (after-hooks), depend on nothing: they
+                // are not uses.
+                let real_use = s.is_active() && a.op != Op::Destroy;
+                if !self.hits.is_empty() && real_use {
                     let read = a.op == Op::Read;
                     for m in std::mem::take(&mut self.hits) {
-                        let u = Use {
-                            before: first.filter(|&f| f < m.at),
-                            after: Some((a.ts, read)),
-                        };
+                        let u = Use::of(first.as_ref(), &m, Some((a.ts, read)));
                         report(cx, &m, s, u);
                     }
                 }
@@ -459,6 +549,7 @@ impl Rule for ConcurrentMutation {
                         let u = Use {
                             before: Some(v.start),
                             after: None,
+                            wrote_before: None,
                         };
                         report(cx, &m, v, u);
                     }

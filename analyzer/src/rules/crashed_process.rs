@@ -2,11 +2,9 @@
 //! the footer on a clean exit only, so its absence means the process was
 //! killed, crashed or called `_exit` — its last records show where.
 
-use crate::analysis::Cx;
 use crate::discover::Format;
-use crate::findings::Pending;
 use crate::model::{RuleId, Severity};
-use crate::rules::{Accesses, Rule};
+use crate::rules::{Accesses, Cx, Pending, Rule};
 
 pub struct CrashedProcess;
 

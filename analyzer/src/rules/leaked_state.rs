@@ -7,25 +7,40 @@ use std::rc::Rc;
 
 use state_tracer::format::Action;
 
-use crate::analysis::{Access, Cx, Scn};
-use crate::findings::{Pending, Strength};
 use crate::model::{RuleId, Severity};
 use crate::record::{to_time, Micros};
-use crate::resources::{ProcResId, Target};
-use crate::rules::{slot, Accesses, Rule};
+use crate::rules::{
+    slot, Access, Accesses, Cx, Op, Pending, ProcResId, Rule, Scn, Strength, Target,
+};
 
+#[derive(Clone)]
 struct Dirty {
     res: ProcResId,
     scn: Rc<Scn>,
     at: Micros,
     action: Action,
-    reported: bool,
+    destructive: bool,
 }
+
+/// A leak into a scenario that has not shown yet whether it resets the
+/// state itself.
+struct Waiting {
+    victim: Rc<Scn>,
+    leak: Dirty,
+    /// The victim did something else first: a later reset is no longer
+    /// a before-hook (it may be its after-hook, after the failure).
+    used: bool,
+}
+
+/// Changes kept per resource since its last reset.
+const KEEP: usize = 8;
 
 #[derive(Default)]
 pub struct LeakedState {
-    /// Per process (file), changed state not reset yet.
+    /// Per process (file), changes not reset yet, oldest first.
     dirty: Vec<Vec<Dirty>>,
+    /// Leaks into running scenarios, reported when they end.
+    waiting: Vec<Waiting>,
 }
 
 impl Rule for LeakedState {
@@ -38,10 +53,15 @@ impl Rule for LeakedState {
     }
 
     fn accesses(&self) -> Accesses {
-        Accesses::Process
+        Accesses::All
     }
 
     fn on_access(&mut self, _cx: &mut Cx, a: &Access<'_>) {
+        if !self.waiting.is_empty() {
+            if let Some(s) = a.scn {
+                self.victim_acts(s, a);
+            }
+        }
         let Target::Process(res) = a.target else {
             return;
         };
@@ -49,60 +69,116 @@ impl Rule for LeakedState {
             return;
         }
         let list = slot(&mut self.dirty, a.file as usize);
-        list.retain(|d| d.res != res);
         // A reset, or a change outside any scenario (setup), is the baseline.
-        if a.reset {
+        if a.reset || a.scn.is_none() {
+            list.retain(|d| d.res != res);
             return;
         }
         if let Some(s) = a.scn {
+            if list.iter().filter(|d| d.res == res).count() >= KEEP {
+                if let Some(i) = list.iter().rposition(|d| d.res == res) {
+                    list.remove(i);
+                }
+            }
             list.push(Dirty {
                 res,
                 scn: s.clone(),
                 at: a.ts,
                 action: a.action,
-                reported: false,
+                destructive: a.op == Op::Destroy,
             });
         }
     }
 
-    fn on_start(&mut self, cx: &mut Cx, b: &Rc<Scn>) {
-        let Some(list) = self.dirty.get_mut(b.file as usize) else {
+    fn on_start(&mut self, _cx: &mut Cx, b: &Rc<Scn>) {
+        let Some(list) = self.dirty.get(b.file as usize) else {
             return;
         };
-        for d in list.iter_mut() {
-            if d.reported || d.scn.id == b.id || d.scn.is_active() {
+        for d in list {
+            if d.scn.id == b.id || d.scn.is_active() {
                 continue;
             }
-            d.reported = true;
-            let resource = cx.resources.label(&Target::Process(d.res));
-            let explanation = format!(
-                "{} changed {} ({} at {}) and nothing reset it before {} started in the same process at {}.",
-                cx.describe(&d.scn),
-                resource,
-                d.action,
-                to_time(d.at).format("%H:%M:%S%.6f"),
-                cx.describe(b),
-                to_time(b.start).format("%H:%M:%S%.6f"),
-            );
-            let mut p = Pending::new(
-                RuleId::LeakedState,
-                Severity::Warning,
-                d.at,
-                resource,
-                explanation,
-            );
-            p.error_if_victim_failed = true;
-            p.action = Some(d.action);
-            p.polluter = Some(d.scn.clone());
-            p.victim = Some(b.clone());
-            // In-memory state is used by the whole scenario (as for
-            // concurrent-mutation): the victim ran entirely inside the change.
-            let why = format!(
-                "the victim ran from its start with the {} still in effect",
-                d.action
-            );
-            cx.findings
-                .add(p.with_strength(Strength::DestroyedInWindow, why));
+            self.waiting.push(Waiting {
+                victim: b.clone(),
+                leak: d.clone(),
+                used: false,
+            });
         }
     }
+
+    fn on_end(&mut self, cx: &mut Cx, b: &Rc<Scn>) {
+        if self.waiting.iter().all(|w| w.victim.id != b.id) {
+            return;
+        }
+        let mine: Vec<Waiting>;
+        (mine, self.waiting) = std::mem::take(&mut self.waiting)
+            .into_iter()
+            .partition(|w| w.victim.id == b.id);
+        for w in mine {
+            report(cx, &w.leak, b);
+        }
+    }
+}
+
+impl LeakedState {
+    /// Scenario `s` acts before its end: its own set or reset of leaked
+    /// state, before anything else it does (a before-hook), ends the leak
+    /// for it; anything else means it ran with the leaked state.
+    fn victim_acts(&mut self, s: &Rc<Scn>, a: &Access<'_>) {
+        let own = match a.target {
+            Target::Process(res) if a.mutation() => Some(res),
+            _ => None,
+        };
+        self.waiting.retain_mut(|w| {
+            if w.victim.id != s.id {
+                return true;
+            }
+            if own == Some(w.leak.res) && !w.used {
+                return false;
+            }
+            if own.is_none() {
+                w.used = true;
+            }
+            true
+        });
+    }
+}
+
+/// The finding: `d` leaked into `b`, which did not reset it first.
+fn report(cx: &mut Cx, d: &Dirty, b: &Rc<Scn>) {
+    let resource = cx.resources.label(&Target::Process(d.res));
+    let explanation = format!(
+        "{} changed {} ({} at {}) and nothing reset it before {} started in the same process at {}.",
+        cx.describe(&d.scn),
+        resource,
+        d.action,
+        to_time(d.at).format("%H:%M:%S%.6f"),
+        cx.describe(b),
+        to_time(b.start).format("%H:%M:%S%.6f"),
+    );
+    let mut p = Pending::new(
+        RuleId::LeakedState,
+        Severity::Warning,
+        d.at,
+        resource,
+        explanation,
+    );
+    p.action = Some(d.action);
+    p.polluter = Some(d.scn.clone());
+    p.victim = Some(b.clone());
+    // In-memory state is used by the whole scenario (as for
+    // concurrent-mutation): the victim ran entirely inside the change; of
+    // several changes not reset, the first one is where the leak began.
+    let why = format!(
+        "the victim ran from its start with the {} still in effect, and did not reset it itself before using it",
+        d.action
+    );
+    // A rotation or other destructive change broke what the victim had;
+    // a plain set changed what it would see.
+    let strength = if d.destructive {
+        Strength::DestroyedInWindow
+    } else {
+        Strength::ChangedThenUsed
+    };
+    cx.findings.add(p.with_strength(strength, why));
 }

@@ -2,17 +2,21 @@
 //! included) before scenario B started; no cleanup covering that data ran in
 //! between, and B used it. A is a polluter if B failed, a state-setter (B
 //! may silently depend on it) if B passed.
+//!
+//! What A wrote is weighed against what A removed itself: the `rows` of
+//! its inserts against those of its own deletes and cleanups (scoped
+//! `DB_DELETE … WHERE` included). A scenario that removed at least what it
+//! inserted, after its last write, left nothing (where `rows` is unknown,
+//! its own delete after its last write counts as cleaning up). An insert
+//! or update known to have changed 0 rows wrote nothing.
 
 use std::rc::Rc;
 
 use state_tracer::format::Action;
 
-use crate::analysis::{Access, Cx, Op, Scn};
-use crate::findings::{Pending, Strength};
 use crate::model::{RuleId, Severity};
 use crate::record::{to_time, Micros};
-use crate::resources::Target;
-use crate::rules::{slot, Accesses, Rule};
+use crate::rules::{slot, Access, Accesses, Cx, Op, Pending, Rule, Scn, Strength, Target};
 
 struct Writer {
     scn: Rc<Scn>,
@@ -20,6 +24,40 @@ struct Writer {
     id: usize,
     at: Micros,
     action: Action,
+    /// Rows it inserted (None: some count unknown).
+    inserted: Option<u64>,
+    /// Rows it removed itself (None: some count unknown).
+    removed: Option<u64>,
+    /// It updated rows (which no delete undoes).
+    updated: bool,
+    /// It removed rows itself after its last write.
+    removed_after: bool,
+}
+
+impl Writer {
+    fn wrote(&mut self, a: &Access<'_>) {
+        if a.action == Action::DbUpdate {
+            self.updated = true;
+        } else if a.action == Action::DbInsert {
+            self.inserted = self.inserted.zip(a.rows.exact()).map(|(i, r)| i + r);
+        }
+        self.removed_after = false;
+    }
+
+    fn removed(&mut self, a: &Access<'_>) {
+        self.removed = self.removed.zip(a.rows.exact()).map(|(i, r)| i + r);
+        self.removed_after = true;
+    }
+
+    /// It removed what it wrote: nothing left behind.
+    fn cleaned_up(&self) -> bool {
+        self.removed_after
+            && !self.updated
+            && match (self.inserted, self.removed) {
+                (Some(i), Some(r)) => r >= i,
+                _ => true,
+            }
+    }
 }
 
 /// Writers of one table since the last cleanup covering it (most recent
@@ -64,7 +102,12 @@ impl Rule for LeftoverData {
         } else {
             tables
         };
-        if !a.cleanup && self.nothing_to_do(a, tables) {
+        if a.op == Op::Write && a.rows.none_changed() {
+            // Wrote nothing; still a use.
+        } else if !a.cleanup && a.op != Op::Destroy && self.nothing_to_do(a, tables) {
+            if a.op == Op::Write {
+                self.wrote_again(a, tables);
+            }
             return;
         }
         // `check` may add a finding to `cx`: work on a copy of the ids.
@@ -92,6 +135,22 @@ impl LeftoverData {
             .all(|&t| alone(t) && (a.op != Op::Write || recorded(t)))
     }
 
+    /// The last writer of each of `ids` (`a`'s scenario) wrote again.
+    fn wrote_again(&mut self, a: &Access<'_>, ids: &[u32]) {
+        let Some(s) = a.scn else { return };
+        for &t in ids {
+            if let Some(w) = self
+                .tables
+                .get_mut(t as usize)
+                .and_then(|w| w.list.last_mut())
+            {
+                if w.id == s.id {
+                    w.wrote(a);
+                }
+            }
+        }
+    }
+
     fn check(&mut self, cx: &mut Cx, a: &Access<'_>, ids: &[u32]) {
         if a.cleanup {
             for &t in ids {
@@ -115,27 +174,50 @@ impl LeftoverData {
                 .list
                 .iter()
                 .rev()
-                .find(|w| w.id != s.id && !w.scn.is_active() && w.scn.last.get() < s.start)
+                .find(|w| {
+                    w.id != s.id
+                        && !w.scn.is_active()
+                        && w.scn.last.get() < s.start
+                        && !w.cleaned_up()
+                })
                 .map(|w| (w.scn.clone(), w.at, w.action));
             if let Some((w, at, action)) = found {
                 report(cx, a, s, &w, at, action, t);
             }
         }
-        if a.op == Op::Write {
+        if a.op == Op::Destroy {
+            for &t in ids {
+                if let Some(w) = self.tables.get_mut(t as usize) {
+                    if let Some(w) = w.list.iter_mut().rev().find(|w| w.id == s.id) {
+                        w.removed(a);
+                    }
+                }
+            }
+        }
+        if a.op == Op::Write && !a.rows.none_changed() {
             for &t in ids {
                 let writers = slot(&mut self.tables, t as usize);
                 if writers.last == Some(s.id) {
+                    if let Some(w) = writers.list.last_mut() {
+                        w.wrote(a);
+                    }
                     continue;
                 }
                 if writers.list.len() >= KEEP {
                     writers.list.remove(0);
                 }
-                writers.list.push(Writer {
+                let mut w = Writer {
                     scn: s.clone(),
                     id: s.id,
                     at: a.ts,
                     action: a.action,
-                });
+                    inserted: Some(0),
+                    removed: Some(0),
+                    updated: false,
+                    removed_after: false,
+                };
+                w.wrote(a);
+                writers.list.push(w);
                 writers.last = Some(s.id);
             }
         }
@@ -177,8 +259,8 @@ fn report(
         resource,
         explanation,
     );
-    p.error_if_victim_failed = true;
     p.action = Some(action);
+    p.identity_unknown = cx.identity_unknown(&a.target, w.file, s.file);
     p.polluter = Some(w);
     p.victim = Some(s.clone());
     p.read_after = a.op == Op::Read;

@@ -2,10 +2,8 @@
 //! The analyzer analyzes the most recent run only; this finding says so,
 //! because comparing a stale folder's traces is a classic source of confusion.
 
-use crate::analysis::Cx;
-use crate::findings::Pending;
 use crate::model::{RuleId, Severity};
-use crate::rules::{Accesses, Rule};
+use crate::rules::{Accesses, Cx, Pending, Rule};
 
 pub struct MixedRuns;
 

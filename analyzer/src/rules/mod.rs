@@ -1,7 +1,13 @@
-//! The rules, one file each. A rule watches the engine's stream of scenario
-//! starts/ends and normalised accesses, keeps whatever small state it needs,
-//! and adds findings. Ids and default severities are stable; each rule is
-//! documented in `docs/rules.md`.
+//! The rules contract, and the rules, one file each.
+//!
+//! The contract is what a rule sees and implements: the [`Rule`] trait,
+//! the normalised [`Access`] the engine hands it, the [`Cx`] view of the
+//! run (processes, scenarios, resources) and the findings sink in it. The
+//! engine (`analysis.rs`) drives rules only through this module and names
+//! none of them except in the one registry, [`all`]; no rule imports the
+//! engine. A rule watches the stream of scenario starts/ends and accesses,
+//! keeps whatever small state it needs, and adds findings. Ids and default
+//! severities are stable; each rule is documented in `docs/rules.md`.
 
 mod clock_anomaly;
 mod concurrent_mutation;
@@ -14,9 +20,107 @@ mod unfinished_scenario;
 
 use std::rc::Rc;
 
-use crate::analysis::{Access, Cx, Scn};
-use crate::model::{RuleId, Severity};
-use crate::record::{Micros, Rec};
+use state_tracer::format::Action;
+
+use crate::discover::Format;
+pub use crate::findings::{Findings, Pending, Strength};
+use crate::model::{HazardSide, RuleId, Severity};
+use crate::record::{FileIdx, Micros, Rec, RowsHint};
+pub use crate::resources::{ProcResId, Resources, Target};
+pub use crate::state::{Proc, Scn};
+
+/// How an access changes what it touches.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Op {
+    Read,
+    /// Insert, update, non-destructive DDL, secret/config set.
+    Write,
+    /// Cleanup, delete, truncate, drop, secret reset/rotation.
+    Destroy,
+}
+
+/// One normalised access handed to the rules.
+pub struct Access<'a> {
+    pub scn: Option<&'a Rc<Scn>>,
+    pub file: FileIdx,
+    pub ts: Micros,
+    pub action: Action,
+    pub target: Target,
+    pub op: Op,
+    /// A cleanup (removes all rows; clears leftover data).
+    pub cleanup: bool,
+    /// A process-state reset back to its initial value (JWT_RESET).
+    pub reset: bool,
+    /// Rows the statement returned or changed, when the record says.
+    pub rows: RowsHint,
+}
+
+impl Access<'_> {
+    pub fn mutation(&self) -> bool {
+        self.op != Op::Read
+    }
+
+    /// A destructive access known to have removed nothing (`rows: 0`).
+    pub fn removed_nothing(&self) -> bool {
+        self.op == Op::Destroy && self.rows.none_changed()
+    }
+}
+
+/// What rules can see and where they put findings.
+pub struct Cx {
+    pub procs: Vec<Proc>,
+    pub resources: Resources,
+    pub findings: Findings,
+    /// Active scenarios of all processes.
+    pub active: Vec<Rc<Scn>>,
+    /// Some scenario or process isolated itself in its own schema.
+    pub isolation_seen: bool,
+    pub run_id: String,
+    pub other_runs: Vec<String>,
+    pub run_selected: bool,
+}
+
+impl Cx {
+    /// Earliest start among active scenarios (state older than this can
+    /// no longer matter to a concurrent-mutation check).
+    pub fn min_active_start(&self) -> Option<Micros> {
+        self.active.iter().map(|s| s.start).min()
+    }
+
+    /// Whether a finding between scenarios of files `a` and `b` on
+    /// `target` rests on an unknown database identity: a table resource
+    /// without `db` seen from two processes is no proof that they share
+    /// a database. Legacy (Go) files carry no identity at all; their model
+    /// is one shared database, so two legacy files do share it.
+    pub fn identity_unknown(&self, target: &Target, a: FileIdx, b: FileIdx) -> bool {
+        let Target::Tables { schema, .. } = target else {
+            return false;
+        };
+        let legacy = |f: FileIdx| self.procs[f as usize].format == Format::Legacy;
+        a != b && self.resources.db_unknown(*schema) && !(legacy(a) && legacy(b))
+    }
+
+    pub fn pid(&self, file: FileIdx) -> u32 {
+        self.procs[file as usize].pid
+    }
+
+    pub fn proc_label(&self, file: FileIdx) -> String {
+        let p = &self.procs[file as usize];
+        format!("{} (pid {})", p.label(), p.pid)
+    }
+
+    /// `"feature: name" (label, pid N)` for explanations.
+    pub fn describe(&self, s: &Scn) -> String {
+        let p = &self.procs[s.file as usize];
+        format!(
+            "\"{}: {}\" ({}, pid {})",
+            s.feature,
+            s.name,
+            p.label(),
+            p.pid
+        )
+    }
+}
 
 /// A rule's hooks; all default to doing nothing.
 pub trait Rule {
@@ -80,6 +184,26 @@ pub fn summary(rule: RuleId) -> &'static str {
         RuleId::CrashedProcess => "a process exited without writing its footer",
         RuleId::ClockAnomaly => "wall time went backwards inside one process",
         RuleId::MixedRuns => "several runs in the input and no --run",
+    }
+}
+
+/// What to change so a hazard group goes away, in one line.
+pub fn fix(rule: RuleId, polluter: &HazardSide, victim: &HazardSide, resource: &str) -> String {
+    let (a, b) = (&polluter.feature, &victim.feature);
+    match rule {
+        RuleId::ConcurrentMutation => format!(
+            "isolate {a} and {b}: {a} changes {resource} while scenarios of {b} use it (a schema or database per process or scenario, or run them one at a time)"
+        ),
+        RuleId::LeftoverData => format!(
+            "{a} leaves data in {resource} that later scenarios of {b} use: clean up its own rows after each scenario, or seed what {b} needs itself"
+        ),
+        RuleId::LeakedState => format!(
+            "reset {resource} after each scenario of {a} (an after-hook), or set it in a before-hook of {b}"
+        ),
+        RuleId::SharedSchema => format!(
+            "{a} and {b} run at the same time in the same schema: give each its own schema"
+        ),
+        _ => summary(rule).to_owned(),
     }
 }
 

@@ -5,16 +5,13 @@
 
 use std::rc::Rc;
 
-use crate::analysis::{Access, Cx};
-use crate::findings::Pending;
 use crate::model::{RuleId, Severity};
 use crate::record::to_time;
-use crate::resources::Target;
-use crate::rules::{slot, Accesses, Rule};
+use crate::rules::{slot, Access, Accesses, Cx, Pending, Rule, Scn, Target};
 
 #[derive(Default)]
 pub struct SharedSchema {
-    users: Vec<Vec<Rc<crate::analysis::Scn>>>,
+    users: Vec<Vec<Rc<Scn>>>,
 }
 
 impl Rule for SharedSchema {
@@ -57,13 +54,7 @@ impl Rule for SharedSchema {
 /// check above.
 #[cold]
 #[inline(never)]
-fn report(
-    cx: &mut Cx,
-    a: &Access<'_>,
-    s: &Rc<crate::analysis::Scn>,
-    schema: u32,
-    others: Vec<Rc<crate::analysis::Scn>>,
-) {
+fn report(cx: &mut Cx, a: &Access<'_>, s: &Rc<Scn>, schema: u32, others: Vec<Rc<Scn>>) {
     for u in others {
         let (lo, hi) = if u.file <= s.file {
             (u.file, s.file)
@@ -97,6 +88,7 @@ fn report(
         );
         p.polluter = Some(u.clone());
         p.victim = Some(s.clone());
+        p.identity_unknown = cx.identity_unknown(&a.target, u.file, s.file);
         let key = (
             RuleId::SharedSchema,
             u64::from(schema),

@@ -2,10 +2,8 @@
 //! came — the process died or hung inside it, and whatever it was doing to
 //! shared state was never cleaned up.
 
-use crate::analysis::Cx;
-use crate::findings::Pending;
 use crate::model::{RuleId, Severity};
-use crate::rules::{Accesses, Rule};
+use crate::rules::{Accesses, Cx, Pending, Rule};
 
 pub struct UnfinishedScenario;
 

@@ -33,6 +33,14 @@ pub fn table(schema: Option<&str>, name: &str) -> Resource<'static> {
     }
 }
 
+/// One table of a database named `db` (None: no `db`, identity unknown).
+pub fn table_in(db: Option<&str>, name: &str) -> Resource<'static> {
+    Resource {
+        db: db.map(|d| Cow::Owned(d.to_owned())),
+        ..table(None, name)
+    }
+}
+
 /// Every table of a schema (None = the current one).
 pub fn all_tables(schema: Option<&str>) -> Resource<'static> {
     table(schema, "")
@@ -165,6 +173,33 @@ impl Proc {
         let mut e = self.event(ms, id, None, action);
         e.resource = resource;
         self.push(e)
+    }
+
+    /// A state action whose event `edit` completes (rows, error, db).
+    pub fn act_with(
+        &mut self,
+        ms: i64,
+        id: Option<u64>,
+        action: Action,
+        resource: Option<Resource<'static>>,
+        edit: impl FnOnce(&mut Event<'static>),
+    ) -> &mut Self {
+        let mut e = self.event(ms, id, None, action);
+        e.resource = resource;
+        edit(&mut e);
+        self.push(e)
+    }
+
+    /// A state action that reports `rows`.
+    pub fn act_rows(
+        &mut self,
+        ms: i64,
+        id: Option<u64>,
+        action: Action,
+        resource: Option<Resource<'static>>,
+        rows: u64,
+    ) -> &mut Self {
+        self.act_with(ms, id, action, resource, |e| e.rows = Some(rows))
     }
 
     /// A state action with details (DDL text, schema name).
