@@ -6,6 +6,11 @@
 //! placeholders only: string, numeric and other literals become `?`, so a
 //! value that was inlined instead of bound never reaches the trace.
 //!
+//! A string may hold several statements (`DELETE FROM a; DELETE FROM b`, a
+//! setup script): [`classify_all`] splits it at the top-level semicolons
+//! (not those inside literals, quoted names, comments, dollar quotes or a
+//! trigger's `BEGIN ... END` body) and reads each statement on its own.
+//!
 //! This is a tokenizer plus a few keyword rules, not a parser: it is right
 //! for the statements test suites run (CRUD, TRUNCATE, DDL, transactions,
 //! search_path) and falls back to `DB_DDL`/`DB_SELECT` without tables when in
@@ -32,8 +37,10 @@ pub struct Statement {
 enum Tok {
     /// Keyword or bare identifier, upper-cased for keywords checks; `raw` kept.
     Word(String),
-    /// Double-quoted or backtick identifier (case kept).
-    Quoted(String),
+    /// Quoted identifier (case kept) and its opening quote: `"`, `` ` `` or
+    /// `[`. SQLite also reads `"text"` as a string literal when no column
+    /// has that name, so a `"`-quoted token may be a value.
+    Quoted(String, u8),
     /// A literal (string, number, blob) — replaced by `?` in the redacted text.
     Literal,
     /// `?`, `$1`, `:name`, `@p1`.
@@ -131,7 +138,7 @@ fn tokenize(sql: &str) -> Vec<Tok> {
                 }
                 name.push_str(&sql[seg..i.min(b.len())]);
                 i += 1;
-                out.push(Tok::Quoted(name));
+                out.push(Tok::Quoted(name, c));
             }
             b'?' => {
                 let start = i;
@@ -188,12 +195,19 @@ fn tokenize(sql: &str) -> Vec<Tok> {
     out
 }
 
-fn redact(tokens: &[Tok]) -> String {
+/// The statement's text with every literal as `?`. A `"`-quoted token is
+/// kept only when it names one of `names` (a table or schema the statement
+/// touches): anywhere else SQLite may read it as a string literal, so it
+/// could be an inlined value.
+fn redact(tokens: &[Tok], names: &[String]) -> String {
     let mut out = String::new();
     for t in tokens {
         let text: std::borrow::Cow<'_, str> = match t {
             Tok::Word(w) => w.as_str().into(),
-            Tok::Quoted(q) => format!("\"{}\"", q.replace('"', "\"\"")).into(),
+            Tok::Quoted(q, b'"') if !names.iter().any(|n| n.split('.').any(|p| p == q)) => {
+                "?".into()
+            }
+            Tok::Quoted(q, _) => format!("\"{}\"", q.replace('"', "\"\"")).into(),
             Tok::Literal => "?".into(),
             Tok::Placeholder(p) => p.as_str().into(),
             Tok::Punct(c) => c.to_string().into(),
@@ -218,7 +232,7 @@ fn kw(t: Option<&Tok>) -> Option<String> {
 fn ident(t: Option<&Tok>) -> Option<String> {
     match t {
         Some(Tok::Word(w)) => Some(w.to_ascii_lowercase()),
-        Some(Tok::Quoted(q)) => Some(q.clone()),
+        Some(Tok::Quoted(q, _)) => Some(q.clone()),
         _ => None,
     }
 }
@@ -400,26 +414,90 @@ fn main_verb(toks: &[Tok]) -> Option<String> {
     Some("SELECT".to_owned())
 }
 
-/// Reads one statement. Multi-statement strings are classified by their
-/// first statement.
+/// Reads every statement of `sql`, in order. Empty statements (`;;`, a
+/// trailing `;`) are skipped; a string with no statement gives none.
+pub fn classify_all(sql: &str) -> Vec<Statement> {
+    let all = tokenize(sql);
+    split_statements(&all)
+        .into_iter()
+        .map(|toks| classify_tokens(toks, sql))
+        .collect()
+}
+
+/// Reads a string as one statement: the first one when it holds several
+/// (see [`classify_all`]).
 pub fn classify(sql: &str) -> Statement {
     let all = tokenize(sql);
-    let redacted = redact(&all);
-    // Only the first statement decides.
-    let end = all
-        .iter()
-        .position(|t| matches!(t, Tok::Punct(';')))
-        .unwrap_or(all.len());
-    let toks = &all[..end];
+    let first = split_statements(&all).into_iter().next().unwrap_or(&[]);
+    classify_tokens(first, sql)
+}
+
+/// The statements of a token list, split at top-level `;`. Inside `CREATE
+/// TRIGGER`/`FUNCTION`/`PROCEDURE`, a `BEGIN ... END` body (with `CASE ...
+/// END` nested in it) holds semicolons of its own and is not split.
+fn split_statements(all: &[Tok]) -> Vec<&[Tok]> {
+    let mut out = Vec::new();
+    let mut start = 0;
+    let mut depth = 0u32;
+    let mut block_body = false;
+    for (i, t) in all.iter().enumerate() {
+        if i == start {
+            block_body = defines_block(&all[start..]);
+        }
+        match t {
+            Tok::Punct(';') if depth == 0 => {
+                if i > start {
+                    out.push(&all[start..i]);
+                }
+                start = i + 1;
+            }
+            Tok::Word(w) if block_body => {
+                if w.eq_ignore_ascii_case("BEGIN") || w.eq_ignore_ascii_case("CASE") {
+                    depth += 1;
+                } else if w.eq_ignore_ascii_case("END") {
+                    depth = depth.saturating_sub(1);
+                }
+            }
+            _ => {}
+        }
+    }
+    if start < all.len() {
+        out.push(&all[start..]);
+    }
+    out
+}
+
+/// Whether the statement starting here is `CREATE [OR REPLACE] [TEMP]
+/// TRIGGER|FUNCTION|PROCEDURE`, whose body may hold `;`.
+fn defines_block(toks: &[Tok]) -> bool {
+    if kw(toks.first()).as_deref() != Some("CREATE") {
+        return false;
+    }
+    toks.iter()
+        .skip(1)
+        .take(4)
+        .filter_map(|t| kw(Some(t)))
+        .any(|k| matches!(k.as_str(), "TRIGGER" | "FUNCTION" | "PROCEDURE"))
+}
+
+fn classify_tokens(toks: &[Tok], sql: &str) -> Statement {
     let mut st = Statement {
         action: Action::DbSelect,
         tables: Vec::new(),
         schema: None,
-        redacted,
+        redacted: String::new(),
         connection_setting: false,
     };
+    read_statement(toks, sql, &mut st);
+    let mut names = st.tables.clone();
+    names.extend(st.schema.clone());
+    st.redacted = redact(toks, &names);
+    st
+}
+
+fn read_statement(toks: &[Tok], sql: &str, st: &mut Statement) {
     let Some(verb) = main_verb(toks) else {
-        return st;
+        return;
     };
     match verb.as_str() {
         "SELECT" | "VALUES" | "SHOW" | "EXPLAIN" | "TABLE" => {
@@ -545,7 +623,6 @@ pub fn classify(sql: &str) -> Statement {
             st.action = Action::DbDdl;
         }
     }
-    st
 }
 
 fn raw_search_path(sql: &str) -> Option<String> {
@@ -669,6 +746,95 @@ mod tests {
         assert!(s.redacted.contains("$1"), "{}", s.redacted);
         assert_eq!(c("SELECT x'DEADBEEF'").redacted, "SELECT ?");
         assert!(c("PRAGMA foreign_keys = ON").connection_setting);
+    }
+
+    fn actions(sql: &str) -> Vec<(Action, Vec<String>, String)> {
+        classify_all(sql)
+            .into_iter()
+            .map(|s| (s.action, s.tables, s.redacted))
+            .collect()
+    }
+
+    fn owned(v: &[&str]) -> Vec<String> {
+        v.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn every_statement_of_a_string_is_read_on_its_own() {
+        assert_eq!(
+            actions("DELETE FROM orders; DELETE FROM users"),
+            [
+                (
+                    Action::DbCleanup,
+                    owned(&["orders"]),
+                    "DELETE FROM orders".into()
+                ),
+                (
+                    Action::DbCleanup,
+                    owned(&["users"]),
+                    "DELETE FROM users".into()
+                ),
+            ]
+        );
+        let hidden = actions("SELECT 1; DELETE FROM users;");
+        assert_eq!(hidden.len(), 2);
+        assert_eq!(
+            (hidden[1].0, &hidden[1].1),
+            (Action::DbCleanup, &owned(&["users"]))
+        );
+        let setup = actions(
+            "CREATE TABLE a (id int);\nCREATE TABLE b (id int);\n\
+             INSERT INTO a VALUES (1);\nINSERT INTO b VALUES ('x; y');\n",
+        );
+        let kinds: Vec<_> = setup.iter().map(|s| (s.0, s.1[0].as_str())).collect();
+        assert_eq!(
+            kinds,
+            [
+                (Action::DbDdl, "a"),
+                (Action::DbDdl, "b"),
+                (Action::DbInsert, "a"),
+                (Action::DbInsert, "b")
+            ]
+        );
+        assert!(classify_all("  ;; -- nothing\n").is_empty());
+    }
+
+    #[test]
+    fn semicolons_inside_literals_names_comments_and_bodies_do_not_split() {
+        for one in [
+            "INSERT INTO t VALUES ('a;b')",
+            "INSERT INTO t VALUES ($$a;b$$)",
+            "INSERT INTO t VALUES ($tag$a;b$tag$)",
+            "SELECT \"odd;name\" FROM t",
+            "SELECT 1 /* a; b */ FROM t -- c; d",
+            "INSERT INTO t VALUES (E'a\\';b')",
+            "CREATE TRIGGER tr AFTER INSERT ON a BEGIN \
+               UPDATE b SET n = CASE WHEN 1 THEN 2 ELSE 3 END; DELETE FROM c; END",
+        ] {
+            assert_eq!(classify_all(one).len(), 1, "{one}");
+        }
+        let after_trigger = classify_all(
+            "CREATE TRIGGER tr AFTER INSERT ON a BEGIN DELETE FROM c; END; DELETE FROM d",
+        );
+        assert_eq!(after_trigger.len(), 2);
+        assert_eq!(after_trigger[1].action, Action::DbCleanup);
+        // BEGIN as a transaction statement is not a block.
+        assert_eq!(classify_all("BEGIN; DELETE FROM a; COMMIT").len(), 3);
+    }
+
+    #[test]
+    fn double_quoted_values_are_redacted_but_quoted_table_names_kept() {
+        // SQLite reads "hunter2" as a string literal here.
+        let s = c("INSERT INTO \"Users\" (\"name\", pw) VALUES (\"bob\", \"hunter2\")");
+        assert_eq!(s.tables, ["Users"]);
+        assert!(!s.redacted.contains("hunter2"), "{}", s.redacted);
+        assert!(
+            s.redacted.starts_with("INSERT INTO \"Users\""),
+            "{}",
+            s.redacted
+        );
+        let w = c("SELECT * FROM t WHERE token = \"s3cr3t\"");
+        assert!(!w.redacted.contains("s3cr3t"), "{}", w.redacted);
     }
 
     #[test]
