@@ -438,15 +438,8 @@ fn scrubbed_argv() -> Vec<String> {
             mask_next = false;
             continue;
         }
-        let flag = arg.trim_start_matches('-').to_ascii_lowercase();
-        if arg.starts_with("--")
-            && !arg.contains('=')
-            && [
-                "password", "passwd", "token", "secret", "api-key", "apikey", "key",
-            ]
-            .iter()
-            .any(|k| flag == *k || flag.ends_with(&format!("-{k}")))
-        {
+        // `--api-key VALUE`: the value is the next argument.
+        if arg.starts_with('-') && !arg.contains('=') && secret::is_secret_key(&arg) {
             mask_next = true;
         }
         out.push(secret::scrub(&arg).into_owned());
@@ -620,9 +613,9 @@ static DB_IDENTITY: RwLock<Option<String>> = RwLock::new(None);
 static PROCESS_SCHEMA: Mutex<Option<String>> = Mutex::new(None);
 
 pub(crate) fn set_database_identity(url: &str) {
-    let id = secret::db_identity(url);
+    let id = crate::db_url::db_identity(url);
     if let Ok(mut g) = DB_IDENTITY.write() {
-        *g = Some(id);
+        *g = id;
     }
 }
 
@@ -631,7 +624,9 @@ fn database_identity() -> String {
         return id;
     }
     match std::env::var("DATABASE_URL") {
-        Ok(url) if !url.trim().is_empty() => secret::db_identity(&url),
+        Ok(url) if !url.trim().is_empty() => {
+            crate::db_url::db_identity(&url).unwrap_or_else(|| "unknown".to_owned())
+        }
         _ => "unknown".to_owned(),
     }
 }
@@ -1319,7 +1314,7 @@ impl Inner {
         let db = || -> &String {
             db_cell.get_or_init(|| {
                 f.get(HAS_DB)
-                    .map(secret::db_identity)
+                    .and_then(crate::db_url::db_identity)
                     .unwrap_or_else(database_identity)
             })
         };
@@ -1453,9 +1448,10 @@ impl Inner {
                 sep(out);
                 json::string(out, "path");
                 out.push(b':');
-                // Query strings carry tokens; keep the path only.
+                // Query strings and fragments (`#access_token=`) carry
+                // tokens; keep the path only.
                 let p = if http {
-                    p.split('?').next().unwrap_or(p)
+                    p.split(['?', '#']).next().unwrap_or(p)
                 } else {
                     p
                 };

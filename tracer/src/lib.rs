@@ -106,6 +106,7 @@
 pub mod config;
 #[cfg(feature = "cucumber")]
 pub mod cucumber;
+pub mod db_url;
 pub mod file;
 pub mod format;
 pub mod secret;
