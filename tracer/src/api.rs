@@ -159,7 +159,7 @@ outcome_guard!(Step, "STEP_END");
 /// identity, which this normalisation ensures. Without it, `DATABASE_URL`
 /// is used if set.
 pub fn set_database(url: &str) {
-    crate::layer::set_database_identity(url);
+    crate::db_identity::set_explicit(url);
 }
 
 /// All rows of `tables` were deleted; empty `tables` means every table of

@@ -26,7 +26,7 @@ use std::fmt;
 use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, Once, RwLock, Weak};
+use std::sync::{Arc, Mutex, Once, Weak};
 use std::time::Instant;
 
 use tracing_core::field::{Field, Visit};
@@ -42,6 +42,7 @@ use crate::json;
 use crate::secret;
 use crate::span_stack::Current;
 use crate::sql;
+use crate::sqlx::RunScope;
 use crate::writer::Writer;
 
 /// The `tracing` target of sqlx's per-statement events.
@@ -607,37 +608,8 @@ impl Node {
     }
 }
 
-/// Database identity for sqlx statements; see [`crate::set_database`].
-static DB_IDENTITY: RwLock<Option<String>> = RwLock::new(None);
 /// Schema selected outside any scenario.
 static PROCESS_SCHEMA: Mutex<Option<String>> = Mutex::new(None);
-
-pub(crate) fn set_database_identity(url: &str) {
-    let id = crate::db_url::db_identity(url);
-    if let Ok(mut g) = DB_IDENTITY.write() {
-        *g = id;
-    }
-}
-
-fn database_identity() -> String {
-    if let Some(id) = DB_IDENTITY.read().ok().and_then(|g| g.clone()) {
-        return id;
-    }
-    match std::env::var("DATABASE_URL") {
-        Ok(url) if !url.trim().is_empty() => {
-            crate::db_url::db_identity(&url).unwrap_or_else(|| "unknown".to_owned())
-        }
-        _ => "unknown".to_owned(),
-    }
-}
-
-fn default_schema(db: &str) -> &'static str {
-    if db.starts_with("sqlite") {
-        "main"
-    } else {
-        "public"
-    }
-}
 
 impl Shared {
     fn finish(&self) {
@@ -1189,7 +1161,7 @@ impl Inner {
     {
         let step_text = step.map(|st| st.text.as_str());
         if event.metadata().target() == SQLX_TARGET {
-            self.on_sql(fields, scenario, step_text, body);
+            self.on_sql(event, ctx, fields, scenario, step_text, body);
             return;
         }
         // Parsed once here for on_state too: `None` without an action,
@@ -1237,7 +1209,22 @@ impl Inner {
         self.on_state(fields, action, scenario, step_text, body);
     }
 
-    fn on_sql(&self, f: &Fields, sc: Option<&ScenarioData>, step: Option<&str>, out: &mut Vec<u8>) {
+    /// One record per statement of the event's SQL text (see
+    /// [`sql::classify_all`]); `rows` and `duration_us` only when the text
+    /// holds one statement, as sqlx reports them for the whole text. Inside
+    /// a [`crate::sqlx::Database::run`] the records wait for its end (to
+    /// learn whether it failed) and carry its pool's identity.
+    fn on_sql<S>(
+        &self,
+        event: &Event<'_>,
+        ctx: &Context<'_, S>,
+        f: &Fields,
+        sc: Option<&ScenarioData>,
+        step: Option<&str>,
+        out: &mut Vec<u8>,
+    ) where
+        S: Subscriber + for<'a> LookupSpan<'a>,
+    {
         let text = if !f.statement.trim().is_empty() {
             f.statement.trim()
         } else {
@@ -1246,50 +1233,68 @@ impl Inner {
         if text.is_empty() {
             return;
         }
-        let st = sql::classify(text);
-        if st.connection_setting {
+        let statements: Vec<sql::Statement> = sql::classify_all(text)
+            .into_iter()
+            .filter(|st| !st.connection_setting)
+            .collect();
+        if statements.is_empty() {
             return;
         }
-        let db = database_identity();
-        if st.action == Action::SchemaSet {
-            if let Some(schema) = &st.schema {
-                match sc {
-                    Some(sc) => *lock(&sc.schema) = Some(schema.clone()),
-                    None => *lock(&PROCESS_SCHEMA) = Some(schema.clone()),
+        let run = ctx.event_scope(event).and_then(|mut scope| {
+            scope.find_map(|sp| sp.extensions().get::<Arc<RunScope>>().cloned())
+        });
+        let db = crate::db_identity::resolve(run.as_ref().and_then(|r| r.db.as_ref()));
+        let db = db.as_deref();
+        let sole = statements.len() == 1;
+        let event_no = run
+            .as_ref()
+            .map_or(0, |r| r.events.fetch_add(1, Ordering::Relaxed));
+        for st in statements {
+            if st.action == Action::SchemaSet {
+                if let Some(schema) = &st.schema {
+                    match sc {
+                        Some(sc) => *lock(&sc.schema) = Some(schema.clone()),
+                        None => *lock(&PROCESS_SCHEMA) = Some(schema.clone()),
+                    }
                 }
             }
-        }
-        crate::writer::start_body(out);
-        encode_common(out, sc, step, st.action);
-        match st.action {
-            Action::SchemaCreate | Action::SchemaDrop | Action::SchemaSet => {
-                let schema = st.schema.clone().unwrap_or_else(|| current_schema(sc, &db));
-                encode_shared(out, &db, &schema, &[]);
+            crate::writer::start_body(out);
+            encode_common(out, sc, step, st.action);
+            match st.action {
+                Action::SchemaCreate | Action::SchemaDrop | Action::SchemaSet => {
+                    let schema = st.schema.clone().unwrap_or_else(|| current_schema(sc, db));
+                    encode_shared(out, db, &schema, &[]);
+                }
+                Action::TxBegin | Action::TxCommit | Action::TxRollback => {}
+                _ if st.tables.is_empty() => {}
+                _ => {
+                    let current = current_schema(sc, db);
+                    let (schema, tables) = group_tables(&st.tables, &current);
+                    let refs: Vec<&str> = tables.iter().map(String::as_str).collect();
+                    encode_shared(out, db, &schema, &refs);
+                }
             }
-            Action::TxBegin | Action::TxCommit | Action::TxRollback => {}
-            _ if st.tables.is_empty() => {}
-            _ => {
-                let current = current_schema(sc, &db);
-                let (schema, tables) = group_tables(&st.tables, &current);
-                let refs: Vec<&str> = tables.iter().map(String::as_str).collect();
-                encode_shared(out, &db, &schema, &refs);
+            let mut details = st.redacted.clone();
+            truncate_utf8(&mut details, 2000);
+            json::field_str(out, json::key!("details"), &details);
+            if sole {
+                if let Some(secs) = f.elapsed_secs {
+                    json::field_uint(out, json::key!("duration_us"), (secs * 1e6) as u64);
+                }
+                if let Some(rows) = statement_rows(&st, f) {
+                    json::field_uint(out, json::key!("rows"), rows);
+                }
+            }
+            out.extend_from_slice(b"}\n");
+            match &run {
+                Some(run) => {
+                    if let Ok(mut p) = run.pending.lock() {
+                        p.push((out.clone(), event_no));
+                    }
+                }
+                None => self.shared.writer.write_event(out),
             }
         }
-        let mut details = st.redacted;
-        truncate_utf8(&mut details, 2000);
-        json::field_str(out, json::key!("details"), &details);
-        if let Some(secs) = f.elapsed_secs {
-            json::field_uint(out, json::key!("duration_us"), (secs * 1e6) as u64);
-        }
-        let rows = match st.action.kind() {
-            crate::format::ActionKind::Read => f.rows_returned,
-            _ => f.rows_affected.filter(|_| st.action != Action::DbDdl),
-        };
-        if let Some(rows) = rows {
-            json::field_uint(out, json::key!("rows"), rows);
-        }
-        out.extend_from_slice(b"}\n");
-        self.shared.writer.write_event(out);
     }
 
     fn on_state(
@@ -1311,12 +1316,15 @@ impl Inner {
         // Only actions with a shared resource need the identity (an env
         // read and an allocation), so compute it on first use.
         let db_cell = std::cell::OnceCell::new();
-        let db = || -> &String {
-            db_cell.get_or_init(|| {
-                f.get(HAS_DB)
-                    .and_then(crate::db_url::db_identity)
-                    .unwrap_or_else(database_identity)
-            })
+        let db = || -> Option<&str> {
+            db_cell
+                .get_or_init(
+                    || match f.get(HAS_DB).and_then(crate::db_url::db_identity) {
+                        Some(id) => Some(Arc::<str>::from(id)),
+                        None => crate::db_identity::resolve(None),
+                    },
+                )
+                .as_deref()
         };
         if action == Action::SchemaSet {
             if let Some(schema) = f.get(HAS_SCHEMA).or(f.get(HAS_NAME)) {
@@ -1485,14 +1493,38 @@ fn truncate_utf8(s: &mut String, max: usize) {
     }
 }
 
-fn current_schema(sc: Option<&ScenarioData>, db: &str) -> String {
+/// Rows returned (reads) or affected (writes, cleanups) by one statement,
+/// as sqlx counted them; none where the count does not mean that: DDL,
+/// transactions, and TRUNCATE (PostgreSQL reports no count for it, and
+/// sqlx then says 0).
+fn statement_rows(st: &sql::Statement, f: &Fields) -> Option<u64> {
+    use crate::format::ActionKind;
+    match st.action.kind() {
+        ActionKind::Read => f.rows_returned,
+        ActionKind::Write => f.rows_affected,
+        ActionKind::Cleanup
+            if !st
+                .redacted
+                .get(..8)
+                .is_some_and(|v| v.eq_ignore_ascii_case("TRUNCATE")) =>
+        {
+            f.rows_affected
+        }
+        _ => None,
+    }
+}
+
+fn current_schema(sc: Option<&ScenarioData>, db: Option<&str>) -> String {
     if let Some(s) = sc.and_then(|sc| lock(&sc.schema).clone()) {
         return s;
     }
     if let Some(s) = lock(&PROCESS_SCHEMA).clone() {
         return s;
     }
-    default_schema(db).to_owned()
+    if db.is_none() && crate::db_identity::on_sqlite_worker() {
+        return "main".to_owned();
+    }
+    crate::db_url::default_schema(db).to_owned()
 }
 
 /// One schema for the resource: the qualified tables' schema when they all
@@ -1521,9 +1553,13 @@ fn group_tables(tables: &[String], current: &str) -> (String, Vec<String>) {
     }
 }
 
-fn encode_shared(out: &mut Vec<u8>, db: &str, schema: &str, tables: &[&str]) {
-    out.extend_from_slice(b",\"resource\":{\"scope\":\"shared\",\"db\":");
-    json::string(out, db);
+/// A shared resource; no `db` member when the identity is unknown.
+fn encode_shared(out: &mut Vec<u8>, db: Option<&str>, schema: &str, tables: &[&str]) {
+    out.extend_from_slice(b",\"resource\":{\"scope\":\"shared\"");
+    if let Some(db) = db {
+        out.extend_from_slice(b",\"db\":");
+        json::string(out, db);
+    }
     out.extend_from_slice(b",\"schema\":");
     json::string(out, schema);
     if !tables.is_empty() {
@@ -1555,6 +1591,14 @@ where
         let parent = span
             .parent()
             .and_then(|p| p.extensions().get::<Arc<Node>>().cloned());
+        if meta.target() == TARGET && meta.name() == crate::sqlx::RUN_SPAN {
+            let run = with_scratch(|s| {
+                s.fields.clear();
+                attrs.record(&mut s.fields);
+                RunScope::new(s.fields.get(HAS_DB).unwrap_or(""))
+            });
+            span.extensions_mut().insert(Arc::new(run));
+        }
         if meta.target() != TARGET || !matches!(meta.name(), "scenario" | "step") {
             let kind = NodeKind::Other(Mutex::new(None));
             span.extensions_mut()
@@ -1633,6 +1677,16 @@ where
     fn on_record(&self, id: &Id, values: &SpanRecord<'_>, ctx: Context<'_, S>) {
         let Some(span) = ctx.span(id) else { return };
         let ext = span.extensions();
+        if let Some(run) = ext.get::<Arc<RunScope>>() {
+            with_scratch(|s| {
+                s.fields.clear();
+                values.record(&mut s.fields);
+                if let Some(e) = s.fields.get(HAS_ERROR) {
+                    *lock(&run.error) = Some(e.to_owned());
+                }
+            });
+            return;
+        }
         let (outcome, error) = if let Some(sc) = ext.get::<Arc<ScenarioData>>() {
             (&sc.outcome, &sc.error)
         } else if let Some(st) = ext.get::<Arc<StepData>>() {
@@ -1690,7 +1744,9 @@ where
             return;
         }
         let ext = span.extensions();
-        if let Some(sc) = ext.get::<Arc<ScenarioData>>() {
+        if let Some(run) = ext.get::<Arc<RunScope>>() {
+            run.finish(|body| self.shared.writer.write_event(body));
+        } else if let Some(sc) = ext.get::<Arc<ScenarioData>>() {
             self.shared.scenario_end(sc, None);
         } else if let Some(st) = ext.get::<Arc<StepData>>() {
             self.shared.step_end(st);

@@ -111,10 +111,12 @@ pub mod file;
 pub mod format;
 pub mod secret;
 pub mod sql;
+pub mod sqlx;
 
 mod api;
 mod clock;
 mod cucumber_spans;
+mod db_identity;
 mod json;
 mod layer;
 mod span_stack;
