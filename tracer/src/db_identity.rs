@@ -55,11 +55,19 @@ pub(crate) fn set_explicit(url: &str) {
 /// while it is the only one named.
 pub(crate) fn name(id: &Arc<str>) {
     if let Ok(mut g) = NAMED.lock() {
-        *g = match &*g {
+        let prev = std::mem::replace(&mut *g, Named::None);
+        *g = prev.and(id);
+    }
+}
+
+impl Named {
+    /// The state after naming the pool `id` too.
+    fn and(self, id: &Arc<str>) -> Named {
+        match self {
             Named::None => Named::One(id.clone()),
-            Named::One(prev) if prev == id => Named::One(id.clone()),
+            Named::One(prev) if prev == *id => Named::One(prev),
             _ => Named::Ambiguous,
-        };
+        }
     }
 }
 
@@ -155,6 +163,19 @@ fn is_sqlite_file(p: &Path) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn one_named_pool_is_the_default_two_different_ones_are_none() {
+        let a: Arc<str> = Arc::from("sqlite:/a.db");
+        let b: Arc<str> = Arc::from("sqlite:/b.db");
+        assert!(matches!(Named::None.and(&a), Named::One(x) if x == a));
+        assert!(matches!(Named::None.and(&a).and(&a), Named::One(x) if x == a));
+        assert!(matches!(Named::None.and(&a).and(&b), Named::Ambiguous));
+        assert!(matches!(
+            Named::None.and(&a).and(&b).and(&a),
+            Named::Ambiguous
+        ));
+    }
 
     #[test]
     fn sqlite_files_are_told_by_their_header_or_empty_db_name() {

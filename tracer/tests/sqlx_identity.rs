@@ -125,11 +125,18 @@ fn traced(role: &str, url: &str, dir: &Path) -> Command {
     cmd
 }
 
+/// The statement records; each is attributed to the child's scenario
+/// (also those written at the end of a `run`).
 fn sql_events(t: &Trace) -> Vec<&Event<'static>> {
-    t.events
+    let sql: Vec<_> = t
+        .events
         .iter()
         .filter(|e| e.action.as_str().starts_with("DB_"))
-        .collect()
+        .collect();
+    for e in &sql {
+        assert_eq!(e.feature.as_deref(), Some("probe"), "{e:?}");
+    }
+    sql
 }
 
 fn db_of<'a>(e: &'a Event<'a>) -> Option<&'a str> {
