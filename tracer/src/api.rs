@@ -155,9 +155,11 @@ outcome_guard!(Step, "STEP_END");
 
 /// Sets the database identity used for later sqlx statements of this
 /// process (e.g. your `DATABASE_URL`). Credentials and query parameters are
-/// dropped; every process using the same database must end up with the same
-/// identity, which this normalisation ensures. Without it, `DATABASE_URL`
-/// is used if set.
+/// dropped, SQLite paths made canonical, PostgreSQL hosts lowercased with
+/// the port filled in (see [`crate::db_url`]), so every process using the
+/// same database ends up with the same identity. Without it: the pool named
+/// by [`crate::sqlx::name_pool`], `DATABASE_URL`, or on SQLite the file
+/// the process has open; else statements record no `db` (unknown).
 pub fn set_database(url: &str) {
     crate::db_identity::set_explicit(url);
 }

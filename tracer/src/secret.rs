@@ -8,8 +8,8 @@
 //! values replaced, and free text passes through [`scrub`].
 //!
 //! Every shape [`scrub`] masks starts at a *trigger*: a byte that
-//! [`might_hold_secret`] (the fast check the encoder runs on every free-text
-//! string) looks at. Both are driven by the same [`trigger_at`], so a shape
+//! `might_hold_secret` (the fast check the encoder runs on every free-text
+//! string) looks at. Both are driven by the same `trigger_at`, so a shape
 //! added here is seen by both, and a string the fast check passes is one
 //! the scrubber would leave alone (a proptest below pins that). The shapes:
 //!
