@@ -33,7 +33,7 @@ macro_rules! helper_event {
         $( #[allow(clippy::redundant_locals)] let $key = $value; )*
         // Without any layer in the process (tracing off), one atomic load.
         let direct = crate::layer::any_layer() && {
-            let mut fields = crate::layer::HelperFields::default();
+            let mut fields = crate::fields::HelperFields::default();
             $( fields.put(stringify!($key), $key); )*
             crate::layer::record_direct(action, &fields)
         };
@@ -159,7 +159,7 @@ outcome_guard!(Step, "STEP_END");
 /// identity, which this normalisation ensures. Without it, `DATABASE_URL`
 /// is used if set.
 pub fn set_database(url: &str) {
-    crate::layer::set_database_identity(url);
+    crate::db::set_database_identity(url);
 }
 
 /// All rows of `tables` were deleted; empty `tables` means every table of

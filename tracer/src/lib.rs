@@ -114,9 +114,14 @@ pub mod sql;
 mod api;
 mod clock;
 mod cucumber_spans;
+mod db;
+mod encoder;
+mod fields;
 mod json;
 mod layer;
-mod span_stack;
+mod process;
+mod records;
+mod scenario;
 mod writer;
 
 pub use api::{
