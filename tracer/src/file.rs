@@ -71,12 +71,14 @@ pub fn create_new(path: &Path) -> io::Result<File> {
         .write(true)
         .create_new(true)
         .mode(0o600)
-        .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
+        // std sets O_CLOEXEC itself but has no O_NOFOLLOW: libc names it.
+        .custom_flags(libc::O_NOFOLLOW)
         .open(path)
 }
 
-/// 32 random bits from the kernel; falls back to time and pid mixing if
-/// `getrandom(2)` is unavailable.
+/// 32 random bits from the kernel (std exposes no random source, hence
+/// libc); falls back to time and pid mixing if `getrandom(2)` is
+/// unavailable.
 pub fn random_u32() -> u32 {
     let mut buf = [0u8; 4];
     // SAFETY: writes at most 4 bytes into a 4-byte buffer.

@@ -112,7 +112,6 @@ pub mod secret;
 pub mod sql;
 
 mod api;
-mod clock;
 mod cucumber_spans;
 mod db;
 mod encoder;

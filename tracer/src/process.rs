@@ -27,8 +27,7 @@ pub(crate) fn header(cfg: &Config, start: chrono::DateTime<chrono::Utc>) -> Head
         version: FORMAT_VERSION,
         run_id: cfg.run_id.clone().into(),
         pid: std::process::id(),
-        // SAFETY: getppid cannot fail.
-        ppid: Some(unsafe { libc::getppid() } as u32),
+        ppid: Some(std::os::unix::process::parent_id()),
         host: hostname().into(),
         process: cfg.process.clone().into(),
         argv: scrubbed_argv().into_iter().map(Into::into).collect(),
@@ -65,6 +64,7 @@ fn scrubbed_argv() -> Vec<String> {
     out
 }
 
+/// std has no hostname call; `gethostname(2)` is the one libc use here.
 fn hostname() -> String {
     let mut buf = [0u8; 256];
     // SAFETY: gethostname writes at most buf.len() bytes.
@@ -101,6 +101,7 @@ pub(crate) fn at_exit(target: Weak<dyn Finish>) {
                 target.finish();
             }
         }
+        // std has no exit hook; `atexit(3)` runs on `std::process::exit`.
         // SAFETY: registering a plain extern "C" fn with no arguments.
         unsafe { libc::atexit(finish_all) };
     });
