@@ -201,10 +201,6 @@ fn build<S>(cfg: Config) -> io::Result<(StateLayer<S>, TraceGuard)>
 where
     S: Subscriber + for<'a> LookupSpan<'a>,
 {
-    if cfg.run_id_generated {
-        // Children spawned from now on inherit the run ID.
-        std::env::set_var(crate::config::ENV_RUN_ID, &cfg.run_id);
-    }
     let start = chrono::Utc::now();
     let (file, path) = crate::file::create(&cfg.dir, &cfg.run_id, start)?;
     let header = crate::process::header(&cfg, start);
@@ -227,7 +223,8 @@ where
         inner: inner.with_filter(filter),
         shared: shared.clone(),
     };
-    Ok((layer, TraceGuard { shared }))
+    let run_id = cfg.run_id;
+    Ok((layer, TraceGuard { shared, run_id }))
 }
 
 /// Keeps the trace file open; dropping it writes `PROCESS_END` and the
@@ -236,12 +233,21 @@ where
 #[must_use = "dropping the guard ends the trace file; keep it alive for the whole run"]
 pub struct TraceGuard {
     shared: Arc<Recorder>,
+    run_id: String,
 }
 
 impl TraceGuard {
     /// Path of the trace file.
     pub fn path(&self) -> &Path {
         self.shared.writer.path()
+    }
+
+    /// The run ID in this file's header. Child processes inherit it through
+    /// `BDD_TRACE_RUN_ID` when it came from the environment or was
+    /// generated at start-up (see [`crate::config`]); otherwise pass it on:
+    /// `cmd.env("BDD_TRACE_RUN_ID", guard.run_id())`.
+    pub fn run_id(&self) -> &str {
+        &self.run_id
     }
 }
 
