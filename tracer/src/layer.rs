@@ -197,10 +197,13 @@ impl Builder {
     }
 }
 
-fn build<S>(cfg: Config) -> io::Result<(StateLayer<S>, TraceGuard)>
+fn build<S>(mut cfg: Config) -> io::Result<(StateLayer<S>, TraceGuard)>
 where
     S: Subscriber + for<'a> LookupSpan<'a>,
 {
+    // Recorded absolute: a relative folder means nothing to a reader in
+    // another working directory (each package's, in a Cargo workspace).
+    cfg.dir = std::path::absolute(&cfg.dir)?;
     let start = chrono::Utc::now();
     let (file, path) = crate::file::create(&cfg.dir, &cfg.run_id, start)?;
     let header = crate::process::header(&cfg, start);

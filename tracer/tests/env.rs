@@ -236,3 +236,41 @@ fn every_flush_mode_writes_the_same_complete_file() {
         }
     }
 }
+
+#[test]
+fn a_relative_trace_dir_is_recorded_absolute() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = spawn_child("child", "emit")
+        .current_dir(tmp.path())
+        .env("BDD_TRACE_STATE", "1")
+        .env("BDD_TRACE_DIR", "rel/traces")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let dir = tmp.path().join("rel").join("traces");
+    let trace = only_trace(&dir);
+    let recorded = trace
+        .header
+        .config
+        .iter()
+        .find(|(k, _)| k == "dir")
+        .map(|(_, v)| v.to_string());
+    assert_eq!(recorded, Some(dir.display().to_string()));
+}
+
+#[test]
+fn the_header_is_record_zero() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = spawn_child("child", "emit")
+        .env("BDD_TRACE_STATE", "1")
+        .env("BDD_TRACE_DIR", tmp.path())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let trace = only_trace(tmp.path());
+    let first = trace.raw.lines().next().unwrap();
+    let header: serde_json::Value = serde_json::from_str(first).unwrap();
+    assert_eq!(header["type"], "header");
+    assert_eq!(header["seq"], 0, "{first}");
+    assert_eq!(trace.events[0].seq, 1);
+}
