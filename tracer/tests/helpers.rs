@@ -190,7 +190,38 @@ fn other_layers_still_see_each_helper_call_as_one_event() {
 }
 
 #[test]
-fn helpers_without_any_layer_record_nothing_and_do_not_panic() {
-    // No subscriber at all on this thread.
+fn helpers_record_nothing_into_a_layer_that_is_not_in_the_current_dispatcher() {
+    let tmp = tempfile::tempdir().unwrap();
+    // A layer exists in the process, but this thread's subscriber has none.
+    let (_layer, guard) = state_layer::<tracing_subscriber::Registry>(tmp.path());
     tracing::subscriber::with_default(tracing_subscriber::registry(), call_every_helper);
+    drop(guard);
+    assert_eq!(
+        only_trace(tmp.path()).actions(),
+        ["PROCESS_START", "PROCESS_END"]
+    );
+}
+
+/// Child entry point: does nothing in a normal test run.
+#[test]
+fn child() {
+    let Some(role) = child_role() else { return };
+    assert_eq!(role, "helpers_untraced");
+    println!("init={}", state_tracer::init().is_some());
+    call_every_helper();
+    println!("survived");
+}
+
+#[test]
+fn helpers_with_tracing_off_create_no_file() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("traces");
+    let out = spawn_child("child", "helpers_untraced")
+        .env("BDD_TRACE_DIR", &dir)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stdout(&out).contains("init=false"), "{}", stdout(&out));
+    assert!(stdout(&out).contains("survived"));
+    assert!(!dir.exists(), "no trace folder with tracing off");
 }
