@@ -225,3 +225,45 @@ fn helpers_with_tracing_off_create_no_file() {
     assert!(stdout(&out).contains("survived"));
     assert!(!dir.exists(), "no trace folder with tracing off");
 }
+
+#[test]
+fn scenario_instrument_attributes_a_future_and_secrets_can_be_strings() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (layer, guard) = state_layer(tmp.path());
+    let dispatch = tracing::Dispatch::new(tracing_subscriber::registry().with(layer));
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let _default = tracing::dispatcher::set_default(&dispatch);
+    let scenario = state_tracer::scenario("api", "Instrumented future");
+    let fut = scenario.instrument(async {
+        tokio::task::yield_now().await;
+        let new_secret = String::from("rotated-secret");
+        state_tracer::jwt_rotate(&new_secret);
+        state_tracer::jwt_set(new_secret.into_bytes());
+    });
+    // Polled on a worker thread, whose subscriber is set inside the task.
+    let d = dispatch.clone();
+    runtime
+        .block_on(runtime.spawn(async move {
+            let _default = tracing::dispatcher::set_default(&d);
+            fut.await
+        }))
+        .unwrap();
+    drop(scenario);
+    drop(guard);
+    let trace = only_trace(tmp.path());
+    let mine = trace.of_scenario("Instrumented future");
+    let actions: Vec<&str> = mine.iter().map(|e| e.action.as_str()).collect();
+    assert_eq!(
+        actions,
+        ["SCENARIO_START", "JWT_ROTATE", "JWT_SET", "SCENARIO_END"]
+    );
+    assert_eq!(
+        mine[1].details, mine[2].details,
+        "same secret, same fingerprint"
+    );
+    assert!(!trace.raw.contains("rotated-secret"));
+}
