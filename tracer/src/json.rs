@@ -160,75 +160,7 @@ fn escaped(out: &mut Vec<u8>, bytes: &[u8]) {
 /// Appends an unsigned integer in decimal.
 #[inline]
 pub fn uint(out: &mut Vec<u8>, v: u64) {
-    // Thread numbers, counts: mostly one or two digits.
-    if v < 10 {
-        out.push(b'0' + v as u8);
-        return;
-    }
-    if v < 100 {
-        out.extend_from_slice(&[b'0' + (v / 10) as u8, b'0' + (v % 10) as u8]);
-        return;
-    }
-    let mut buf = [0u8; 20];
-    let i = decimal(v, &mut buf);
-    out.extend_from_slice(&buf[i..]);
-}
-
-/// Writes `v` in decimal at the end of `buf` and returns where the digits
-/// start. Eight digits at a time ([`eight_digits`]), at fixed places.
-#[inline]
-pub fn decimal(mut v: u64, buf: &mut [u8; 20]) -> usize {
-    // The lowest eight and the next eight digits, while there are more.
-    for end in [20, 12] {
-        if v < 100_000_000 {
-            return last_digits(v as u32, buf, end);
-        }
-        let low = (v % 100_000_000) as u32;
-        v /= 100_000_000;
-        if let Some(dst) = buf.get_mut(end - 8..end) {
-            dst.copy_from_slice(&eight_digits(low));
-        }
-    }
-    // v >= 10^16: at most four digits left, in front of the sixteen.
-    last_digits(v as u32, buf, 4)
-}
-
-/// Writes `v` (< 10^8, and < 10^4 when `end` is 4) without leading zeros
-/// so it ends at `end`; returns where it starts.
-#[inline(always)]
-fn last_digits(v: u32, buf: &mut [u8; 20], end: usize) -> usize {
-    let digits = eight_digits(v);
-    // Leading zeros are the low bytes equal to '0' (little-endian order);
-    // keep at least one digit.
-    let zeros = (u64::from_le_bytes(digits) ^ 0x3030_3030_3030_3030).trailing_zeros() / 8;
-    let len = 8 - (zeros as usize).min(7);
-    if end >= 8 {
-        // All eight at a fixed place (one move); the zeros in front of
-        // `start` are not part of the result.
-        if let Some(dst) = buf.get_mut(end - 8..end) {
-            dst.copy_from_slice(&digits);
-        }
-    } else if let Some(dst) = buf.get_mut(..end) {
-        dst.copy_from_slice(&digits[8 - end..]);
-    }
-    end.saturating_sub(len)
-}
-
-/// `v` (< 100,000,000) as exactly eight ASCII digits, computed in all lanes
-/// of one 64-bit word at once: two four-digit halves, each split into two
-/// pairs, each pair into two digits, by multiply-and-shift divisions that
-/// are exact in these ranges (n * 5243 >> 19 = n / 100 for n < 10^4,
-/// n * 103 >> 10 = n / 10 for n < 100). Little-endian lane order puts the
-/// most significant digit first in memory.
-#[inline(always)]
-pub(crate) fn eight_digits(v: u32) -> [u8; 8] {
-    let v = u64::from(v);
-    let halves = (v / 10_000) | ((v % 10_000) << 32);
-    let hundreds = ((halves * 5243) >> 19) & 0x0000_007F_0000_007F;
-    let pairs = hundreds | ((halves - hundreds * 100) << 16);
-    let tens = ((pairs * 103) >> 10) & 0x000F_000F_000F_000F;
-    let digits = tens | ((pairs - tens * 10) << 8);
-    (digits | 0x3030_3030_3030_3030).to_le_bytes()
+    out.extend_from_slice(itoa::Buffer::new().format(v).as_bytes());
 }
 
 /// Appends `,"key":` — `key` must not need escaping (our own field names).
@@ -267,27 +199,6 @@ pub fn field_uint(out: &mut Vec<u8>, k: Key, v: u64) {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn decimal_matches_to_string() {
-        let mut values: Vec<u64> = vec![0, 9, 10, 99, 100, u64::MAX, u64::MAX - 1];
-        for p in 0..20 {
-            let t = 10u64.pow(p);
-            values.extend([t - 1, t, t + 1, t.wrapping_mul(7) / 3]);
-        }
-        let mut x = 0x9E37_79B9_7F4A_7C15u64;
-        for _ in 0..200_000 {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            values.push(x >> (x % 64));
-        }
-        for v in values {
-            let mut buf = [b'#'; 20];
-            let start = decimal(v, &mut buf);
-            assert_eq!(&buf[start..], v.to_string().as_bytes(), "{v}");
-        }
-    }
 
     #[test]
     fn strings_round_trip_through_serde_json() {

@@ -116,6 +116,26 @@ pub(crate) struct RunScope {
 }
 
 impl RunScope {
+    /// The future failed with `error` (already scrubbed).
+    pub(crate) fn failed(&self, error: Option<&str>) {
+        if let (Some(e), Ok(mut slot)) = (error, self.error.lock()) {
+            *slot = Some(e.to_owned());
+        }
+    }
+
+    /// Numbers a statement event seen in the span.
+    pub(crate) fn next_event(&self) -> u64 {
+        self.events
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// Keeps a closed record of statement event `event_no` until the end.
+    pub(crate) fn hold(&self, body: &[u8], event_no: u64) {
+        if let Ok(mut p) = self.pending.lock() {
+            p.push((body.to_vec(), event_no));
+        }
+    }
+
     pub(crate) fn new(db: &str) -> Self {
         RunScope {
             db: (!db.is_empty()).then(|| Arc::from(db)),

@@ -214,6 +214,7 @@ fn every_secret_shape_through_every_way_in_is_masked_and_its_record_kept() {
     cmd.arg("--")
         .args(SHAPES)
         .args(["--password", "A1-PLANTED", "--api-key", "A2-PLANTED"])
+        .args(["--credentials", "A3-PLANTED", "--x-api-key", "A4-PLANTED"])
         .env("BDD_TRACE_STATE", "1")
         .env("BDD_TRACE_DIR", dir.path());
     let out = cmd.output().unwrap();
