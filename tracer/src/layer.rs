@@ -314,9 +314,12 @@ impl Inner {
         if event.metadata().target() == SQLX_TARGET {
             let step = step.map(|st| st.text.as_str());
             // Inside a `state_tracer::sqlx` run: its pool and its outcome.
-            let run = ctx.event_scope(event).and_then(|mut scope| {
-                scope.find_map(|sp| sp.extensions().get::<Arc<RunScope>>().cloned())
-            });
+            let run = crate::sqlx::any_run()
+                .then(|| ctx.event_scope(event))
+                .flatten()
+                .and_then(|mut scope| {
+                    scope.find_map(|sp| sp.extensions().get::<Arc<RunScope>>().cloned())
+                });
             self.shared.sql(fields, scenario, step, run.as_deref(), enc);
         } else {
             let step_of_event = || scenario::step_from_registry(event, ctx);

@@ -103,7 +103,7 @@ where
 /// What the layer keeps on a [`RUN_SPAN`]: the pool's identity, and the
 /// statement records written inside it, held until it closes so that a
 /// failure can still be added to them.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(crate) struct RunScope {
     pub db: Option<Arc<str>>,
     pub error: Mutex<Option<String>>,
@@ -137,9 +137,12 @@ impl RunScope {
     }
 
     pub(crate) fn new(db: &str) -> Self {
+        LIVE_RUNS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         RunScope {
             db: (!db.is_empty()).then(|| Arc::from(db)),
-            ..Default::default()
+            error: Mutex::new(None),
+            pending: Mutex::new(Vec::new()),
+            events: std::sync::atomic::AtomicU64::new(0),
         }
     }
 
@@ -160,6 +163,22 @@ impl RunScope {
             }
             write(&mut body);
         }
+    }
+}
+
+/// How many [`RunScope`]s exist: while none does, a statement event need
+/// not look for one among its spans.
+static LIVE_RUNS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+/// Whether any [`Database::run`] / [`run`] is under way in the process.
+#[inline]
+pub(crate) fn any_run() -> bool {
+    LIVE_RUNS.load(std::sync::atomic::Ordering::Relaxed) != 0
+}
+
+impl Drop for RunScope {
+    fn drop(&mut self) {
+        LIVE_RUNS.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
     }
 }
 
