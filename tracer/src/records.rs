@@ -17,7 +17,6 @@ use crate::format::{Action, ActionKind, Outcome};
 use crate::json;
 use crate::scenario::{OpenScenarios, ScenarioData, StepData};
 use crate::secret;
-use crate::sql;
 use crate::writer::Writer;
 
 /// State shared by the layer, its guard and the exit hook.
@@ -212,7 +211,7 @@ impl Recorder {
         if text.is_empty() {
             return;
         }
-        let st = sql::classify(text);
+        let st = crate::statement_cache::classify(text);
         if st.connection_setting {
             return;
         }
@@ -240,7 +239,7 @@ impl Recorder {
                 db::encode_shared(enc.members(), &db, &schema, &refs);
             }
         }
-        let mut details = st.redacted;
+        let mut details = st.redacted.clone();
         truncate_utf8(&mut details, 2000);
         enc.str(json::key!("details"), &details);
         if let Some(secs) = f.elapsed_secs {
