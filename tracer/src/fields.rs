@@ -227,8 +227,8 @@ impl Fields {
     #[cold]
     #[inline(never)]
     fn extra_pair(&mut self, name: &str, v: ExtraValue<'_>) {
-        if name == "elapsed" || name.starts_with("log.") {
-            return; // sqlx's human duration and tracing-log metadata: noise.
+        if is_noise(name) {
+            return;
         }
         if !self.extra.is_empty() {
             self.extra.push(b',');
@@ -247,6 +247,12 @@ impl Fields {
                 .extend_from_slice(if b { b"true" } else { b"false" }),
         }
     }
+}
+
+/// sqlx's human-readable duration (its `elapsed_secs` is kept) and
+/// tracing-log's metadata fields: not worth a member.
+fn is_noise(name: &str) -> bool {
+    name == "elapsed" || name.starts_with("log.")
 }
 
 enum ExtraValue<'a> {
@@ -292,6 +298,9 @@ impl Visit for Fields {
     fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
         use std::fmt::Write;
         let name = field.name();
+        if is_noise(name) {
+            return; // before formatting it: sqlx sends `?elapsed` with every statement
+        }
         match Slot::of(name) {
             Some(slot) => {
                 let text = &mut self.texts[slot as usize];

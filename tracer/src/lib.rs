@@ -125,6 +125,7 @@ mod layer;
 mod process;
 mod records;
 mod scenario;
+mod statement_cache;
 mod writer;
 
 pub use api::{

@@ -219,10 +219,10 @@ impl Recorder {
         if text.is_empty() {
             return;
         }
-        let statements: Vec<sql::Statement> = sql::classify_all(text)
-            .into_iter()
-            .filter(|st| !st.connection_setting)
-            .collect();
+        let all = crate::statement_cache::classify_all(text);
+        // sqlx's per-connection `PRAGMA`s are settings, not state.
+        let statements: Vec<&sql::Statement> =
+            all.iter().filter(|st| !st.connection_setting).collect();
         if statements.is_empty() {
             return;
         }
@@ -261,7 +261,7 @@ impl Recorder {
                 if let Some(secs) = f.elapsed_secs {
                     enc.uint(json::key!("duration_us"), (secs * 1e6) as u64);
                 }
-                if let Some(rows) = statement_rows(&st, f) {
+                if let Some(rows) = statement_rows(st, f) {
                     enc.uint(json::key!("rows"), rows);
                 }
             }
