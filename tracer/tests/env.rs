@@ -161,26 +161,28 @@ fn one_safe_file_per_process_with_header_events_and_footer() {
 #[test]
 fn nextest_run_id_is_the_fallback() {
     let tmp = tempfile::tempdir().unwrap();
-    let out = spawn_child("child", "emit")
-        .env("BDD_TRACE_STATE", "yes")
-        .env("BDD_TRACE_DIR", tmp.path())
-        .env("NEXTEST_RUN_ID", "nextest-7")
-        .output()
-        .unwrap();
+    let trace = emit(tmp.path(), &[("NEXTEST_RUN_ID", "nextest-7")]).0;
+    assert_eq!(trace.header.run_id, "nextest-7");
+}
+
+/// Runs the `emit` child with tracing on into `dir` (plus `env`); returns
+/// its trace file and its output.
+fn emit(dir: &std::path::Path, env: &[(&str, &str)]) -> (Trace, std::process::Output) {
+    let mut cmd = spawn_child("child", "emit");
+    cmd.env("BDD_TRACE_STATE", "true").env("BDD_TRACE_DIR", dir);
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let out = cmd.output().unwrap();
     assert!(out.status.success(), "{}", stderr(&out));
-    assert_eq!(only_trace(tmp.path()).header.run_id, "nextest-7");
+    (only_trace(dir), out)
 }
 
 #[test]
 fn a_generated_run_id_is_inherited_by_children_spawned_later() {
     let tmp = tempfile::tempdir().unwrap();
-    let out = spawn_child("child", "emit")
-        .env("BDD_TRACE_STATE", "true")
-        .env("BDD_TRACE_DIR", tmp.path())
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{}", stderr(&out));
-    let run_id = only_trace(tmp.path()).header.run_id.to_string();
+    let (trace, out) = emit(tmp.path(), &[]);
+    let run_id = trace.header.run_id.to_string();
     assert!(run_id.starts_with("run-"), "{run_id}");
     let text = stdout(&out);
     assert_eq!(line_value(&text, "run_id_before_init"), run_id);
@@ -261,13 +263,7 @@ fn a_relative_trace_dir_is_recorded_absolute() {
 #[test]
 fn the_header_is_record_zero() {
     let tmp = tempfile::tempdir().unwrap();
-    let out = spawn_child("child", "emit")
-        .env("BDD_TRACE_STATE", "1")
-        .env("BDD_TRACE_DIR", tmp.path())
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{}", stderr(&out));
-    let trace = only_trace(tmp.path());
+    let trace = emit(tmp.path(), &[]).0;
     let first = trace.raw.lines().next().unwrap();
     let header: serde_json::Value = serde_json::from_str(first).unwrap();
     assert_eq!(header["type"], "header");

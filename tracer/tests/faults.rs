@@ -19,48 +19,19 @@ fn child() {
     let guard = state_tracer::init().expect("tracing on in child");
     match role.as_str() {
         "write_error" => {
-            // A real write failure: the file size limit. SIGXFSZ would kill
-            // us, so ignore it and write(2) fails with EFBIG instead.
-            unsafe {
-                libc::signal(libc::SIGXFSZ, libc::SIG_IGN);
-                let mut lim: libc::rlimit = std::mem::zeroed();
-                libc::getrlimit(libc::RLIMIT_FSIZE, &mut lim);
-                let saved = lim;
-                lim.rlim_cur = 4096;
-                assert_eq!(libc::setrlimit(libc::RLIMIT_FSIZE, &lim), 0);
-                for i in 0..500 {
-                    state_tracer::custom(
-                        "fill",
-                        &format!("record {i} with some padding to fill the file"),
-                    );
-                }
-                // Space is back (the disk was cleaned up): the footer makes it.
-                assert_eq!(libc::setrlimit(libc::RLIMIT_FSIZE, &saved), 0);
-            }
+            // Space is back (the disk was cleaned up): the footer makes it.
+            with_a_full_disk(|| {});
             println!("survived");
         }
         "interval_write_error" => {
             // Interval mode: the flusher thread's buffered write fails.
-            unsafe {
-                libc::signal(libc::SIGXFSZ, libc::SIG_IGN);
-                let mut lim: libc::rlimit = std::mem::zeroed();
-                libc::getrlimit(libc::RLIMIT_FSIZE, &mut lim);
-                let saved = lim;
-                lim.rlim_cur = 4096;
-                assert_eq!(libc::setrlimit(libc::RLIMIT_FSIZE, &lim), 0);
-                for i in 0..500 {
-                    state_tracer::custom(
-                        "fill",
-                        &format!("record {i} with some padding to fill the file"),
-                    );
-                }
+            with_a_full_disk(|| {
                 // Wait (no time limit is asserted) until the flusher has
                 // tried: the file then holds more than its header.
                 while std::fs::metadata(guard.path()).unwrap().len() < 2048 {
                     std::thread::sleep(std::time::Duration::from_millis(5));
                 }
-                assert_eq!(libc::setrlimit(libc::RLIMIT_FSIZE, &saved), 0);
-            }
+            });
             println!("survived");
         }
         "killed" => {
@@ -84,6 +55,28 @@ fn child() {
         other => panic!("unknown role {other}"),
     }
     drop(guard);
+}
+
+/// Writes 500 records under a 4 KiB file size limit, then runs `then`
+/// before lifting the limit again. A real write failure: SIGXFSZ would kill
+/// us, so it is ignored and `write(2)` fails with EFBIG instead.
+fn with_a_full_disk(then: impl FnOnce()) {
+    unsafe {
+        libc::signal(libc::SIGXFSZ, libc::SIG_IGN);
+        let mut lim: libc::rlimit = std::mem::zeroed();
+        libc::getrlimit(libc::RLIMIT_FSIZE, &mut lim);
+        let saved = lim;
+        lim.rlim_cur = 4096;
+        assert_eq!(libc::setrlimit(libc::RLIMIT_FSIZE, &lim), 0);
+        for i in 0..500 {
+            state_tracer::custom(
+                "fill",
+                &format!("record {i} with some padding to fill the file"),
+            );
+        }
+        then();
+        assert_eq!(libc::setrlimit(libc::RLIMIT_FSIZE, &saved), 0);
+    }
 }
 
 fn traced(role: &str, dir: &std::path::Path) -> std::process::Command {
