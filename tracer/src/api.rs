@@ -33,7 +33,7 @@ macro_rules! helper_event {
         $( #[allow(clippy::redundant_locals)] let $key = $value; )*
         // Without any layer in the process (tracing off), one atomic load.
         let direct = crate::layer::any_layer() && {
-            let mut fields = crate::layer::HelperFields::default();
+            let mut fields = crate::fields::HelperFields::default();
             $( fields.put(stringify!($key), $key); )*
             crate::layer::record_direct(action, &fields)
         };
@@ -57,7 +57,8 @@ fn on() -> bool {
 ///
 /// Events are attributed to the scenario when they happen inside its span:
 /// - synchronous code: `let _in = scenario.enter();` (or [`Scenario::in_scope`]);
-/// - async code: `fut.instrument(scenario.span().clone())`, on any thread.
+/// - async code: `scenario.instrument(fut).await` (the same as
+///   `fut.instrument(scenario.span().clone())`), on any thread.
 ///
 /// The guard does not enter its span by itself, because an entered span
 /// must not cross an `.await` or a thread; it is `Send`, so it can live in
@@ -126,6 +127,16 @@ macro_rules! outcome_guard {
                 self.span.in_scope(f)
             }
 
+            /// `fut` inside the span, on whatever thread polls it: the
+            /// async counterpart of [`Self::enter`]. Same as
+            /// `fut.instrument(self.span().clone())`.
+            pub fn instrument<F: std::future::Future>(
+                &self,
+                fut: F,
+            ) -> tracing::instrument::Instrumented<F> {
+                tracing::Instrument::instrument(fut, self.span.clone())
+            }
+
             /// Marks it failed with `error` (it still ends on drop).
             pub fn fail(&self, error: impl Display) {
                 self.span.record("outcome", "FAILED");
@@ -155,11 +166,13 @@ outcome_guard!(Step, "STEP_END");
 
 /// Sets the database identity used for later sqlx statements of this
 /// process (e.g. your `DATABASE_URL`). Credentials and query parameters are
-/// dropped; every process using the same database must end up with the same
-/// identity, which this normalisation ensures. Without it, `DATABASE_URL`
-/// is used if set.
+/// dropped, SQLite paths made canonical, PostgreSQL hosts lowercased with
+/// the port filled in (see [`crate::db_url`]), so every process using the
+/// same database ends up with the same identity. Without it: the pool named
+/// by [`crate::sqlx::name_pool`], `DATABASE_URL`, or on SQLite the file
+/// the process has open; else statements record no `db` (unknown).
 pub fn set_database(url: &str) {
-    crate::layer::set_database_identity(url);
+    crate::db_identity::set_explicit(url);
 }
 
 /// All rows of `tables` were deleted; empty `tables` means every table of
@@ -184,19 +197,19 @@ fn jwt(action: Action, secret: &[u8]) {
 }
 
 /// The JWT secret was reset to its initial value; only a fingerprint of
-/// `secret` is recorded.
-pub fn jwt_reset(secret: &[u8]) {
-    jwt(Action::JwtReset, secret);
+/// `secret` is recorded. Takes bytes or text: `b"..."`, `&String`, `Vec<u8>`.
+pub fn jwt_reset(secret: impl AsRef<[u8]>) {
+    jwt(Action::JwtReset, secret.as_ref());
 }
 
 /// The JWT secret was rotated to `new_secret` (fingerprint only).
-pub fn jwt_rotate(new_secret: &[u8]) {
-    jwt(Action::JwtRotate, new_secret);
+pub fn jwt_rotate(new_secret: impl AsRef<[u8]>) {
+    jwt(Action::JwtRotate, new_secret.as_ref());
 }
 
 /// The JWT secret was set to `secret` (fingerprint only).
-pub fn jwt_set(secret: &[u8]) {
-    jwt(Action::JwtSet, secret);
+pub fn jwt_set(secret: impl AsRef<[u8]>) {
+    jwt(Action::JwtSet, secret.as_ref());
 }
 
 /// In-memory configuration `name` was reloaded.

@@ -9,9 +9,21 @@
 //! | `BDD_TRACE_FLUSH` | `line` (default), `interval:<ms>`, `fsync` |
 //! | `BDD_TRACE_PROCESS` | human label of the process; default the executable name, or under nextest (a process per test) `<binary id> <test name>` from `NEXTEST_BINARY_ID`/`NEXTEST_TEST_NAME` |
 //!
-//! A generated run ID is exported back into this process's environment as
-//! `BDD_TRACE_RUN_ID` when tracing starts, so every child process spawned
-//! afterwards (with the default, inherited environment) joins the same run.
+//! # Handing a generated run ID to child processes
+//!
+//! When tracing is on and neither `BDD_TRACE_RUN_ID` nor `NEXTEST_RUN_ID`
+//! is set, the run ID is generated and written into this process's
+//! environment as `BDD_TRACE_RUN_ID`, so every child process spawned with
+//! the default, inherited environment joins the same run. Writing the
+//! environment (`setenv`) races with any other thread reading it (`getenv`,
+//! e.g. DNS resolution under sqlx), so it is done exactly once, by
+//! [`export_run_id_at_start`], a constructor the loader runs before `main`,
+//! when no other thread exists yet; it checks that the process really is
+//! single-threaded (on Linux, `/proc/self/status`) and exports nothing
+//! otherwise. The library never writes the environment after that. A run
+//! ID generated later (a [`crate::Builder`] used with tracing off in the
+//! environment) stays in this process: pass it to children yourself with
+//! [`crate::TraceGuard::run_id`].
 
 use std::env;
 use std::fmt;
@@ -88,7 +100,8 @@ impl fmt::Display for Flush {
 pub struct Config {
     pub dir: PathBuf,
     pub run_id: String,
-    /// Whether `run_id` was generated here (and should be exported to children).
+    /// Whether `run_id` was generated here, after start-up (so children
+    /// do not inherit it; see the module docs).
     pub run_id_generated: bool,
     pub flush: Flush,
     pub process: String,
@@ -136,6 +149,8 @@ impl Config {
 
     /// Defaults, with the run ID taken from the environment when present.
     pub fn defaults() -> Config {
+        // Referenced so the linker keeps the constructor's object file.
+        std::hint::black_box(&EXPORT_RUN_ID_AT_START);
         let (run_id, generated) =
             match non_empty(ENV_RUN_ID).or_else(|| non_empty(ENV_NEXTEST_RUN_ID)) {
                 Some(id) => (id, false),
@@ -184,6 +199,47 @@ pub fn generate_run_id() -> String {
         std::process::id(),
         crate::file::random_u32() & 0xffff
     )
+}
+
+/// The start-up constructor (see the module docs): an `.init_array` entry
+/// on ELF systems, `__mod_init_func` on Apple's; the loader runs it before
+/// `main`, on the only thread.
+#[used]
+#[cfg_attr(target_vendor = "apple", link_section = "__DATA,__mod_init_func")]
+#[cfg_attr(not(target_vendor = "apple"), link_section = ".init_array")]
+static EXPORT_RUN_ID_AT_START: extern "C" fn() = export_run_id_at_start;
+
+/// Generates the run ID and exports it as `BDD_TRACE_RUN_ID` if tracing is
+/// on, none is set, and this process has one thread. Runs before `main`.
+pub extern "C" fn export_run_id_at_start() {
+    if !enabled_from_env()
+        || non_empty(ENV_RUN_ID).is_some()
+        || non_empty(ENV_NEXTEST_RUN_ID).is_some()
+        || !single_threaded()
+    {
+        return;
+    }
+    // Sound: no other thread exists that could read the environment.
+    env::set_var(ENV_RUN_ID, generate_run_id());
+}
+
+/// Whether this process has exactly one thread. Where that cannot be
+/// checked, a constructor runs before `main`, when an executable has one.
+fn single_threaded() -> bool {
+    #[cfg(target_os = "linux")]
+    {
+        let Ok(status) = std::fs::read_to_string("/proc/self/status") else {
+            return false;
+        };
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix("Threads:"))
+            .is_some_and(|n| n.trim() == "1")
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        true
+    }
 }
 
 #[cfg(test)]

@@ -44,15 +44,28 @@ pub fn ensure_dir(dir: &Path) -> io::Result<()> {
 /// Creates a new trace file in `dir`, never following a symlink and never
 /// reusing an existing name.
 pub fn create(dir: &Path, run_id: &str, start: DateTime<Utc>) -> io::Result<(File, PathBuf)> {
+    create_named(dir, run_id, start, random_u32)
+}
+
+/// How many names [`create`] tries before giving up.
+const NAME_ATTEMPTS: usize = 8;
+
+/// [`create`], with the random part of each name tried from `random`.
+fn create_named(
+    dir: &Path,
+    run_id: &str,
+    start: DateTime<Utc>,
+    mut random: impl FnMut() -> u32,
+) -> io::Result<(File, PathBuf)> {
     ensure_dir(dir)?;
     let pid = std::process::id();
     let mut last = None;
-    for _ in 0..8 {
-        let path = dir.join(file_name(run_id, start, pid, random_u32()));
+    for _ in 0..NAME_ATTEMPTS {
+        let path = dir.join(file_name(run_id, start, pid, random()));
         match create_new(&path) {
             Ok(f) => return Ok((f, path)),
             // Name taken (file or symlink): try another random part.
-            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => last = Some(e),
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => last = Some((path, e)),
             Err(e) => {
                 return Err(io::Error::new(
                     e.kind(),
@@ -61,7 +74,17 @@ pub fn create(dir: &Path, run_id: &str, start: DateTime<Utc>) -> io::Result<(Fil
             }
         }
     }
-    Err(last.unwrap_or_else(|| io::Error::other("no free trace file name")))
+    Err(match last {
+        Some((path, e)) => io::Error::new(
+            e.kind(),
+            format!(
+                "cannot create trace file in {}: {NAME_ATTEMPTS} names were taken, the last {}: {e}",
+                dir.display(),
+                path.display()
+            ),
+        ),
+        None => io::Error::other("no free trace file name"),
+    })
 }
 
 /// Creates exactly `path`, `0600`, failing with `AlreadyExists` if anything
@@ -71,12 +94,14 @@ pub fn create_new(path: &Path) -> io::Result<File> {
         .write(true)
         .create_new(true)
         .mode(0o600)
-        .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
+        // std sets O_CLOEXEC itself but has no O_NOFOLLOW: libc names it.
+        .custom_flags(libc::O_NOFOLLOW)
         .open(path)
 }
 
-/// 32 random bits from the kernel; falls back to time and pid mixing if
-/// `getrandom(2)` is unavailable.
+/// 32 random bits from the kernel (std exposes no random source, hence
+/// libc); falls back to time and pid mixing if `getrandom(2)` is
+/// unavailable.
 pub fn random_u32() -> u32 {
     let mut buf = [0u8; 4];
     // SAFETY: writes at most 4 bytes into a 4-byte buffer.
@@ -103,5 +128,19 @@ mod tests {
             file_name("ci/7", t, 42, 0xab),
             "bdd-state-trace-ci_7-20260411T101053.032156Z-42-000000ab.jsonl"
         );
+    }
+
+    #[test]
+    fn when_every_name_is_taken_the_error_names_the_folder_and_the_path() {
+        let dir = tempfile::tempdir().unwrap();
+        let start = Utc::now();
+        let taken = file_name("r", start, std::process::id(), 7);
+        std::fs::write(dir.path().join(&taken), "").unwrap();
+        let err = create_named(dir.path(), "r", start, || 7).unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::AlreadyExists);
+        let text = err.to_string();
+        assert!(text.contains(&dir.path().display().to_string()), "{text}");
+        assert!(text.contains(&taken), "{text}");
+        assert!(text.contains("8 names were taken"), "{text}");
     }
 }

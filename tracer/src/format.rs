@@ -50,9 +50,30 @@ impl<'a> Record<'a> {
     /// Serialises the record as one line, including the trailing `\n`.
     pub fn write_line(&self, out: &mut Vec<u8>) {
         // Serialising into a Vec cannot fail: every map key is a string.
-        serde_json::to_writer(&mut *out, self).expect("record serialises");
+        match self {
+            // The header is record 0 of its file (see docs/format.md).
+            Record::Header(header) => {
+                let line = HeaderLine {
+                    kind: "header",
+                    seq: 0,
+                    header,
+                };
+                serde_json::to_writer(&mut *out, &line).expect("record serialises");
+            }
+            _ => serde_json::to_writer(&mut *out, self).expect("record serialises"),
+        }
         out.push(b'\n');
     }
+}
+
+/// How a header is written: its `type`, then `seq` 0, then its members.
+#[derive(Serialize)]
+struct HeaderLine<'h, 'a> {
+    #[serde(rename = "type")]
+    kind: &'static str,
+    seq: u64,
+    #[serde(flatten)]
+    header: &'h Header<'a>,
 }
 
 /// First record of every file: who wrote it, for which run, and how.

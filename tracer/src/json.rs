@@ -27,143 +27,51 @@ static ESCAPE: [u8; 256] = {
 
 /// Appends `s` as a JSON string (with quotes), escaping like serde_json.
 ///
-/// Nearly every string needs no escaping; that case is one pass that
-/// checks and copies at once.
+/// Nearly every string needs no escaping. From 16 bytes on (x86-64), SSE2
+/// checks sixteen bytes at a time and copies them with the same loads; the
+/// A/B in `benches/json_ab.rs` against [`string_scalar`] keeps it (see
+/// `docs/performance.md`, "SSE2 string scan").
 #[inline]
 pub fn string(out: &mut Vec<u8>, s: &str) {
-    string_checked::<false>(out, s);
+    #[cfg(target_arch = "x86_64")]
+    if s.len() >= 16 {
+        if sse2::copy_unless_escapes(s.as_bytes(), out) {
+            escaped(out, s.as_bytes());
+        }
+        return;
+    }
+    string_scalar(out, s);
 }
 
-/// Appends free text as a JSON string, like [`string`], in the same single
-/// pass that makes sure it holds nothing [`crate::secret::scrub`] would
-/// mask. Returns `false`, writing nothing, when it might: the caller then
-/// scrubs it first.
+/// [`string`] with one table lookup per byte: short strings, other
+/// targets, and the baseline of the A/B.
 #[inline]
-pub fn string_unless_secret(out: &mut Vec<u8>, s: &str) -> bool {
-    string_checked::<true>(out, s)
-}
-
-/// [`string`], and (if `SECRETS`) nothing written and `false` where a
-/// secret may start.
-#[inline(always)]
-fn string_checked<const SECRETS: bool>(out: &mut Vec<u8>, s: &str) -> bool {
+pub fn string_scalar(out: &mut Vec<u8>, s: &str) {
     let b = s.as_bytes();
-    #[cfg(target_arch = "x86_64")]
-    if b.len() >= 16 {
-        // Copied while scanned, if clean.
-        let found = sse2::scan::<SECRETS>(b, Some(out));
-        if found.escape && !found.secret {
-            escaped(out, b);
-        }
-        return !found.secret;
-    }
-    let found = scan::<SECRETS>(b);
-    if found.secret {
-        return false;
-    }
-    if !found.escape {
-        quoted(out, b);
-    } else {
+    if b.iter().any(|&c| ESCAPE[c as usize] != 0) {
         escaped(out, b);
-    }
-    true
-}
-
-/// What one pass over a string found.
-#[derive(Debug, PartialEq)]
-struct Scan {
-    /// Some byte needs escaping.
-    escape: bool,
-    /// (Only looked for when asked.) Something [`crate::secret::scrub`]
-    /// may mask starts here.
-    secret: bool,
-}
-
-/// One pass over `b` for bytes that need escaping and (if `SECRETS`) for
-/// the starts of secrets. Sixteen bytes at a time with SSE2 (always there
-/// on x86-64) when there are that many, else eight at a time.
-#[inline(always)]
-fn scan<const SECRETS: bool>(b: &[u8]) -> Scan {
-    #[cfg(target_arch = "x86_64")]
-    if b.len() >= 16 {
-        return sse2::scan::<SECRETS>(b, None);
-    }
-    if b.len() < 16 {
-        // Short strings (names, most values): a table lookup per byte.
-        let mut class = 0;
-        for &c in b {
-            class |= CLASS[c as usize];
-        }
-        let secret = SECRETS
-            && class & TRIGGER != 0
-            && (0..b.len()).any(|i| crate::secret::suspicious_at(b, i));
-        return Scan {
-            escape: class & NEEDS_ESCAPE != 0,
-            secret,
-        };
-    }
-    let mut escape = 0;
-    for (at, w) in words(b) {
-        escape |= escape_bytes(w);
-        if SECRETS {
-            let triggers = crate::secret::trigger_bytes(w);
-            if triggers != 0 && crate::secret::suspicious_in_word(b, at, triggers) {
-                return Scan {
-                    escape: escape != 0,
-                    secret: true,
-                };
-            }
-        }
-    }
-    Scan {
-        escape: escape != 0,
-        secret: false,
+    } else {
+        quoted(out, b);
     }
 }
-
-const NEEDS_ESCAPE: u8 = 1;
-const TRIGGER: u8 = 2;
-
-/// Per byte: [`NEEDS_ESCAPE`] (see [`ESCAPE`]) and [`TRIGGER`] (a byte
-/// `crate::secret::trigger_bytes` marks).
-static CLASS: [u8; 256] = {
-    let mut t = [0u8; 256];
-    let mut i = 0;
-    while i < 256 {
-        if ESCAPE[i] != 0 {
-            t[i] |= NEEDS_ESCAPE;
-        }
-        if matches!(i as u8, b':' | b'=' | b'J' | b'b' | b'B') {
-            t[i] |= TRIGGER;
-        }
-        i += 1;
-    }
-    t
-};
 
 #[cfg(target_arch = "x86_64")]
 mod sse2 {
     use std::arch::x86_64::*;
 
-    /// [`super::scan`] for 16 bytes or more: sixteen-byte blocks, the last
-    /// one overlapping its predecessor. With `out`, each block is also
-    /// stored into `out`'s spare capacity as it is scanned, and if the
-    /// string turns out clean (nothing to escape, no secret) it is appended
-    /// quoted, so the usual case reads the string once and copies it with
-    /// the same loads.
+    /// Scans `b` (16 bytes or more) in sixteen-byte blocks, the last one
+    /// overlapping its predecessor, storing each block into `out`'s spare
+    /// capacity as it is scanned. If no byte needs escaping, appends the
+    /// string quoted and returns `false`; else appends nothing and returns
+    /// `true`.
     #[inline(always)]
-    pub(super) fn scan<const SECRETS: bool>(
-        b: &[u8],
-        mut out: Option<&mut Vec<u8>>,
-    ) -> super::Scan {
+    pub(super) fn copy_unless_escapes(b: &[u8], out: &mut Vec<u8>) -> bool {
         let n = b.len();
-        // Room for `"`, the string and `"`; the blocks are stored at 1..n+1.
-        let dst = out.as_deref_mut().map(|o| {
-            o.reserve(n + 2);
-            // SAFETY: within the allocation (capacity >= len + n + 2).
-            unsafe { o.as_mut_ptr().add(o.len() + 1) }
-        });
-        let mut escape = 0u32;
+        // Room for `"`, the string and `"`; the blocks go to 1..n+1.
+        out.reserve(n + 2);
+        // SAFETY: within the allocation (capacity >= len + n + 2).
+        let dst = unsafe { out.as_mut_ptr().add(out.len() + 1) };
+        let mut escape = 0i32;
         let mut at = 0;
         loop {
             let start = at.min(n - 16);
@@ -171,116 +79,47 @@ mod sse2 {
                 break;
             };
             // SAFETY: SSE2 is part of x86-64; the load reads exactly the 16
-            // bytes of `block` (unaligned loads are allowed).
-            let v = unsafe { _mm_loadu_si128(block.as_ptr().cast()) };
-            if let Some(dst) = dst {
-                // SAFETY: `start + 16 <= n`, so the store stays inside the
-                // `n + 2` bytes reserved after `out`'s length; spare
-                // capacity may be written freely (it is not part of `out`
-                // until `set_len` below).
-                unsafe { _mm_storeu_si128(dst.add(start).cast(), v) };
-            }
-            let (esc, trig) = block_masks::<SECRETS>(v, start + 16 < n);
-            escape |= esc;
-            if SECRETS && trig != 0 && crate::secret::suspicious_in_mask(b, start, trig) {
-                return super::Scan {
-                    escape: escape != 0,
-                    secret: true,
-                };
+            // bytes of `block`; the store stays inside the `n + 2` bytes
+            // reserved after `out`'s length (spare capacity, not part of
+            // `out` until `set_len` below).
+            unsafe {
+                let v = _mm_loadu_si128(block.as_ptr().cast());
+                _mm_storeu_si128(dst.add(start).cast(), v);
+                // Control characters: max(v, 0x1f) == 0x1f exactly when v <= 0x1f.
+                let limit = _mm_set1_epi8(0x1f);
+                let control = _mm_cmpeq_epi8(_mm_max_epu8(v, limit), limit);
+                let quote = _mm_cmpeq_epi8(v, _mm_set1_epi8(b'"' as i8));
+                let backslash = _mm_cmpeq_epi8(v, _mm_set1_epi8(b'\\' as i8));
+                escape |= _mm_movemask_epi8(_mm_or_si128(control, _mm_or_si128(quote, backslash)));
             }
             if start + 16 >= n {
                 break;
             }
             at = start + 16;
         }
-        if let (Some(out), Some(dst), 0) = (out, dst, escape) {
-            // SAFETY: the quotes go at the two reserved ends; bytes 1..=n
-            // were all stored above (the blocks cover the whole string), so
-            // the `n + 2` bytes after the old length are initialised.
+        if escape == 0 {
+            // SAFETY: the blocks covered bytes 1..=n; the quotes fill both
+            // ends, so the `n + 2` bytes after the old length are set.
             unsafe {
                 *dst.sub(1) = b'"';
                 *dst.add(n) = b'"';
                 out.set_len(out.len() + n + 2);
             }
         }
-        super::Scan {
-            escape: escape != 0,
-            secret: false,
-        }
-    }
-
-    /// Bit `k` set in the first mask if byte `k` needs escaping, in the
-    /// second if it may start something [`crate::secret::scrub`] masks:
-    /// `:`, `=`, `J`, or `b`/`B` followed by `e`/`E` (the start of
-    /// `bearer`; a `b` in the last lane counts if `more` blocks follow, as
-    /// its next byte is in the next one).
-    #[inline(always)]
-    fn block_masks<const SECRETS: bool>(v: __m128i, more: bool) -> (u32, u32) {
-        // SAFETY: SSE2 is part of x86-64; these only compute on registers.
-        unsafe {
-            let eq = |c: u8| _mm_cmpeq_epi8(v, _mm_set1_epi8(c as i8));
-            // Control characters: max(v, 0x1f) == 0x1f exactly when v <= 0x1f.
-            let limit = _mm_set1_epi8(0x1f);
-            let control = _mm_cmpeq_epi8(_mm_max_epu8(v, limit), limit);
-            let escape = _mm_or_si128(control, _mm_or_si128(eq(b'"'), eq(b'\\')));
-            let escape = _mm_movemask_epi8(escape) as u32;
-            if !SECRETS {
-                return (escape, 0);
-            }
-            let folded = _mm_or_si128(v, _mm_set1_epi8(0x20));
-            let bees = _mm_movemask_epi8(_mm_cmpeq_epi8(folded, _mm_set1_epi8(b'b' as i8))) as u32;
-            let ees = _mm_movemask_epi8(_mm_cmpeq_epi8(folded, _mm_set1_epi8(b'e' as i8))) as u32;
-            let others =
-                _mm_movemask_epi8(_mm_or_si128(_mm_or_si128(eq(b':'), eq(b'=')), eq(b'J'))) as u32;
-            let next_unseen = if more { 0x8000 } else { 0 };
-            (escape, others | (bees & ((ees >> 1) | next_unseen)))
-        }
+        escape != 0
     }
 }
 
-/// `(offset, word)` for words covering all of `b`: eight-byte words, the
-/// last one overlapping its predecessor (so no byte is missed and no
-/// partial word is assembled), or, for fewer than eight bytes, one word
-/// padded with `a` (which no caller looks for). Bytes are little-endian:
-/// byte `k` of the word is `b[offset + k]`.
-#[inline(always)]
-pub(crate) fn words(b: &[u8]) -> Words<'_> {
-    Words { b, at: 0 }
-}
-
-pub(crate) struct Words<'a> {
-    b: &'a [u8],
-    at: usize,
-}
-
-impl Iterator for Words<'_> {
-    type Item = (usize, u64);
-
-    #[inline(always)]
-    fn next(&mut self) -> Option<(usize, u64)> {
-        let at = self.at;
-        if let Some(w) = self.b.get(at..).and_then(|r| r.first_chunk::<8>()) {
-            self.at = at + 8;
-            return Some((at, u64::from_le_bytes(*w)));
-        }
-        let len = self.b.len();
-        if at >= len {
-            return None;
-        }
-        // A tail of 1..=7 bytes: covered now.
-        self.at = len;
-        if let Some(w) = len
-            .checked_sub(8)
-            .and_then(|s| self.b[s..].first_chunk::<8>())
-        {
-            return Some((len - 8, u64::from_le_bytes(*w)));
-        }
-        let mut w = [b'a'; 8];
-        for (slot, &byte) in w.iter_mut().zip(self.b) {
-            *slot = byte;
-        }
-        Some((0, u64::from_le_bytes(w)))
+/// Appends free text as a JSON string, like [`string`], if it holds nothing
+/// [`crate::secret::scrub`] would mask. Returns `false`, writing nothing,
+/// when it might: the caller then scrubs it first.
+#[inline]
+pub fn string_unless_secret(out: &mut Vec<u8>, s: &str) -> bool {
+    if crate::secret::might_hold_secret(s.as_bytes()) {
+        return false;
     }
+    string(out, s);
+    true
 }
 
 #[inline]
@@ -318,123 +157,10 @@ fn escaped(out: &mut Vec<u8>, bytes: &[u8]) {
     out.push(b'"');
 }
 
-pub(crate) const ONES: u64 = 0x0101_0101_0101_0101;
-const HIGHS: u64 = 0x8080_8080_8080_8080;
-
-/// The high bit of each zero byte of `w` set (every zero byte is marked;
-/// a byte just above a zero byte may be marked too, never one below the
-/// lowest).
-#[inline]
-pub(crate) const fn zero_bytes(w: u64) -> u64 {
-    w.wrapping_sub(ONES) & !w & HIGHS
-}
-
-/// [`zero_bytes`] of the bytes equal to `b`.
-#[inline]
-pub(crate) const fn bytes_equal(w: u64, b: u8) -> u64 {
-    zero_bytes(w ^ (ONES * b as u64))
-}
-
-/// Whether any byte of `w` is zero (exact, the classic bit trick).
-#[cfg(test)]
-const fn has_zero_byte(w: u64) -> bool {
-    zero_bytes(w) != 0
-}
-
-/// Whether any byte of `w` equals `b`.
-#[cfg(test)]
-const fn has_byte(w: u64, b: u8) -> bool {
-    has_zero_byte(w ^ (ONES * b as u64))
-}
-
-/// Non-zero when one of the eight bytes may be a control character, `"`
-/// or `\\` (exact as a yes/no).
-#[inline]
-fn escape_bytes(w: u64) -> u64 {
-    // Bytes below 0x20: subtracting 0x20 borrows into the high bit, and
-    // `!w` keeps it only for bytes that were below 0x80.
-    let control = w.wrapping_sub(ONES * 0x20) & !w & HIGHS;
-    control | bytes_equal(w, b'"') | bytes_equal(w, b'\\')
-}
-
-/// Whether any of the eight bytes is a control character, `"` or `\\`.
-#[cfg(test)]
-fn word_needs_escape(w: u64) -> bool {
-    escape_bytes(w) != 0
-}
-
 /// Appends an unsigned integer in decimal.
 #[inline]
 pub fn uint(out: &mut Vec<u8>, v: u64) {
-    // Thread numbers, counts: mostly one or two digits.
-    if v < 10 {
-        out.push(b'0' + v as u8);
-        return;
-    }
-    if v < 100 {
-        out.extend_from_slice(&[b'0' + (v / 10) as u8, b'0' + (v % 10) as u8]);
-        return;
-    }
-    let mut buf = [0u8; 20];
-    let i = decimal(v, &mut buf);
-    out.extend_from_slice(&buf[i..]);
-}
-
-/// Writes `v` in decimal at the end of `buf` and returns where the digits
-/// start. Eight digits at a time ([`eight_digits`]), at fixed places.
-#[inline]
-pub fn decimal(mut v: u64, buf: &mut [u8; 20]) -> usize {
-    // The lowest eight and the next eight digits, while there are more.
-    for end in [20, 12] {
-        if v < 100_000_000 {
-            return last_digits(v as u32, buf, end);
-        }
-        let low = (v % 100_000_000) as u32;
-        v /= 100_000_000;
-        if let Some(dst) = buf.get_mut(end - 8..end) {
-            dst.copy_from_slice(&eight_digits(low));
-        }
-    }
-    // v >= 10^16: at most four digits left, in front of the sixteen.
-    last_digits(v as u32, buf, 4)
-}
-
-/// Writes `v` (< 10^8, and < 10^4 when `end` is 4) without leading zeros
-/// so it ends at `end`; returns where it starts.
-#[inline(always)]
-fn last_digits(v: u32, buf: &mut [u8; 20], end: usize) -> usize {
-    let digits = eight_digits(v);
-    // Leading zeros are the low bytes equal to '0' (little-endian order);
-    // keep at least one digit.
-    let zeros = (u64::from_le_bytes(digits) ^ 0x3030_3030_3030_3030).trailing_zeros() / 8;
-    let len = 8 - (zeros as usize).min(7);
-    if end >= 8 {
-        // All eight at a fixed place (one move); the zeros in front of
-        // `start` are not part of the result.
-        if let Some(dst) = buf.get_mut(end - 8..end) {
-            dst.copy_from_slice(&digits);
-        }
-    } else if let Some(dst) = buf.get_mut(..end) {
-        dst.copy_from_slice(&digits[8 - end..]);
-    }
-    end.saturating_sub(len)
-}
-
-/// `v` (< 100,000,000) as exactly eight ASCII digits, computed in all lanes
-/// of one 64-bit word at once: two four-digit halves, each split into two
-/// pairs, each pair into two digits, by multiply-and-shift divisions that
-/// are exact in these ranges (n * 5243 >> 19 = n / 100 for n < 10^4,
-/// n * 103 >> 10 = n / 10 for n < 100). Little-endian lane order puts the
-/// most significant digit first in memory.
-#[inline(always)]
-pub(crate) fn eight_digits(v: u32) -> [u8; 8] {
-    let v = u64::from(v);
-    let halves = (v / 10_000) | ((v % 10_000) << 32);
-    let hundreds = ((halves * 5243) >> 19) & 0x0000_007F_0000_007F;
-    let pairs = hundreds | ((halves - hundreds * 100) << 16);
-    let tens = ((pairs * 103) >> 10) & 0x000F_000F_000F_000F;
-    let digits = tens | ((pairs - tens * 10) << 8);
-    (digits | 0x3030_3030_3030_3030).to_le_bytes()
+    out.extend_from_slice(itoa::Buffer::new().format(v).as_bytes());
 }
 
 /// Appends `,"key":` — `key` must not need escaping (our own field names).
@@ -473,27 +199,6 @@ pub fn field_uint(out: &mut Vec<u8>, k: Key, v: u64) {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn decimal_matches_to_string() {
-        let mut values: Vec<u64> = vec![0, 9, 10, 99, 100, u64::MAX, u64::MAX - 1];
-        for p in 0..20 {
-            let t = 10u64.pow(p);
-            values.extend([t - 1, t, t + 1, t.wrapping_mul(7) / 3]);
-        }
-        let mut x = 0x9E37_79B9_7F4A_7C15u64;
-        for _ in 0..200_000 {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            values.push(x >> (x % 64));
-        }
-        for v in values {
-            let mut buf = [b'#'; 20];
-            let start = decimal(v, &mut buf);
-            assert_eq!(&buf[start..], v.to_string().as_bytes(), "{v}");
-        }
-    }
 
     #[test]
     fn strings_round_trip_through_serde_json() {
@@ -549,7 +254,19 @@ mod tests {
         // finds nothing.
         let pad = "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFGHIJ";
         for special in [
-            "", ":", "=", "eyJ", "Bearer", "bEaReR", "J", "b", "\"", "\n", "ż",
+            "",
+            ":",
+            "=",
+            "eyJ",
+            "Bearer",
+            "bEaReR",
+            "J",
+            "b",
+            "\"",
+            "\n",
+            "ż",
+            "AKIA",
+            "-----BEGIN",
         ] {
             for len in [0usize, 1, 5, 7, 8, 9, 15, 16, 17, 23, 31, 32, 33, 40] {
                 for pos in 0..=len {
@@ -568,19 +285,6 @@ mod tests {
                         assert!(out.is_empty(), "{s:?}");
                     }
                 }
-            }
-        }
-    }
-
-    #[test]
-    fn byte_tricks_find_exactly_the_bytes_asked_for() {
-        for b in 0..=255u8 {
-            for pos in 0..8 {
-                let mut w = [b'a'; 8];
-                w[pos] = b;
-                let w = u64::from_le_bytes(w);
-                assert_eq!(has_byte(w, b'"'), b == b'"');
-                assert_eq!(word_needs_escape(w), ESCAPE[b as usize] != 0, "{b:#x}");
             }
         }
     }

@@ -21,7 +21,7 @@
 //!
 //! let scenario = state_tracer::scenario("auth", "Login with a valid token");
 //! {
-//!     let _in = scenario.enter(); // sync code; async: fut.instrument(scenario.span().clone())
+//!     let _in = scenario.enter(); // sync code; async: scenario.instrument(fut).await
 //!     let _step = state_tracer::step("Given a registered user");
 //!     state_tracer::db_cleanup(None, &[]); // all tables of the current schema
 //!     state_tracer::jwt_rotate(b"new-secret"); // only a fingerprint is written
@@ -62,7 +62,7 @@
 //!   `Send` and does **not** enter its span by itself (an entered span must
 //!   not cross an `.await` or a thread): use [`Scenario::enter`] /
 //!   [`Scenario::in_scope`] in synchronous code and
-//!   `fut.instrument(scenario.span().clone())` in async code; events on any
+//!   [`Scenario::instrument`] in async code; events on any
 //!   thread or task inside the span are attributed to that scenario, and
 //!   concurrent scenarios never mix. When exactly one scenario is open in
 //!   the process, events outside any scenario span are attributed to it.
@@ -91,7 +91,8 @@
 //! # Environment
 //!
 //! See [`config`]: `BDD_TRACE_STATE`, `BDD_TRACE_DIR`, `BDD_TRACE_RUN_ID`
-//! (else `NEXTEST_RUN_ID`, else generated and exported to this process's
+//! (else `NEXTEST_RUN_ID`, else generated before `main`, while the process
+//! has one thread, and exported to this process's
 //! environment so children spawned later share it), `BDD_TRACE_FLUSH`
 //! (`line`, `interval:<ms>`, `fsync`), `BDD_TRACE_PROCESS`.
 //!
@@ -106,18 +107,26 @@
 pub mod config;
 #[cfg(feature = "cucumber")]
 pub mod cucumber;
+pub mod db_url;
 pub mod file;
 pub mod format;
 pub mod rerun;
 pub mod secret;
 pub mod sql;
+pub mod sqlx;
 
 mod api;
-mod clock;
 mod cucumber_spans;
+mod db;
+mod db_identity;
+mod encoder;
+mod fields;
 mod json;
 mod layer;
-mod span_stack;
+mod process;
+mod records;
+mod scenario;
+mod statement_cache;
 mod writer;
 
 #[cfg(feature = "macros")]
@@ -139,6 +148,15 @@ pub use api::{
     schema_create, schema_drop, schema_set, set_database, step, Scenario, Step,
 };
 pub use config::Flush;
+
+/// The README's Rust snippets, compiled (and run) as doctests so they keep
+/// compiling as pasted. Some need cargo features (`cucumber`), so the module
+/// exists only when every feature they use is on: `scripts/test.sh` runs
+/// `cargo test --all-features`. A snippet that needs a feature added later
+/// adds that feature to this `cfg` (or is fenced as `rust,ignore`).
+#[cfg(all(doctest, feature = "cucumber"))]
+#[doc = include_str!("../../README.md")]
+mod readme {}
 pub use layer::{Builder, StateLayer, TraceGuard, SQLX_TARGET};
 
 /// Installs a registry with only the [`StateLayer`] as the global default

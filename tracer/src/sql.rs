@@ -6,12 +6,21 @@
 //! placeholders only: string, numeric and other literals become `?`, so a
 //! value that was inlined instead of bound never reaches the trace.
 //!
+//! A string may hold several statements (`DELETE FROM a; DELETE FROM b`, a
+//! setup script): [`classify_all`] splits it at the top-level semicolons
+//! (not those inside literals, quoted names, comments, dollar quotes or a
+//! trigger's `BEGIN ... END` body) and reads each statement on its own.
+//!
 //! This is a tokenizer plus a few keyword rules, not a parser: it is right
 //! for the statements test suites run (CRUD, TRUNCATE, DDL, transactions,
 //! search_path) and falls back to `DB_DDL`/`DB_SELECT` without tables when in
 //! doubt.
 
 use crate::format::Action;
+
+mod tokens;
+
+use tokens::{ident, kw, qualified_name, redact, split_statements, tokenize, Tok};
 
 /// What one statement means for the trace.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -26,218 +35,6 @@ pub struct Statement {
     /// Connection settings (`PRAGMA ...`) that sqlx runs on every new
     /// connection: not state, so not recorded.
     pub connection_setting: bool,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-enum Tok {
-    /// Keyword or bare identifier, upper-cased for keywords checks; `raw` kept.
-    Word(String),
-    /// Double-quoted or backtick identifier (case kept).
-    Quoted(String),
-    /// A literal (string, number, blob) — replaced by `?` in the redacted text.
-    Literal,
-    /// `?`, `$1`, `:name`, `@p1`.
-    Placeholder(String),
-    Punct(char),
-}
-
-fn tokenize(sql: &str) -> Vec<Tok> {
-    let b = sql.as_bytes();
-    let mut i = 0;
-    let mut out = Vec::new();
-    while i < b.len() {
-        let c = b[i];
-        match c {
-            c if c.is_ascii_whitespace() => i += 1,
-            b'-' if b.get(i + 1) == Some(&b'-') => {
-                while i < b.len() && b[i] != b'\n' {
-                    i += 1;
-                }
-            }
-            b'/' if b.get(i + 1) == Some(&b'*') => {
-                i += 2;
-                while i < b.len() && !(b[i] == b'*' && b.get(i + 1) == Some(&b'/')) {
-                    i += 1;
-                }
-                i += 2;
-            }
-            b'\'' => {
-                // 'it''s' — doubled quotes stay inside; E'..' backslashes too.
-                i += 1;
-                while i < b.len() {
-                    if b[i] == b'\\' {
-                        i += 2;
-                        continue;
-                    }
-                    if b[i] == b'\'' {
-                        if b.get(i + 1) == Some(&b'\'') {
-                            i += 2;
-                            continue;
-                        }
-                        break;
-                    }
-                    i += 1;
-                }
-                i += 1;
-                out.push(Tok::Literal);
-            }
-            b'$' if b.get(i + 1).is_some_and(|d| d.is_ascii_digit()) => {
-                let start = i;
-                i += 1;
-                while i < b.len() && b[i].is_ascii_digit() {
-                    i += 1;
-                }
-                out.push(Tok::Placeholder(sql[start..i].to_owned()));
-            }
-            b'$' => {
-                // Dollar quoting: $tag$ ... $tag$
-                let start = i;
-                let mut j = i + 1;
-                while j < b.len() && (b[j].is_ascii_alphanumeric() || b[j] == b'_') {
-                    j += 1;
-                }
-                if j < b.len() && b[j] == b'$' {
-                    let tag = &sql[start..=j];
-                    match sql[j + 1..].find(tag) {
-                        Some(end) => i = j + 1 + end + tag.len(),
-                        None => i = b.len(),
-                    }
-                    out.push(Tok::Literal);
-                } else {
-                    out.push(Tok::Punct('$'));
-                    i += 1;
-                }
-            }
-            b'"' | b'`' | b'[' => {
-                let close = match c {
-                    b'[' => b']',
-                    other => other,
-                };
-                let start = i + 1;
-                let mut name = String::new();
-                i += 1;
-                let mut seg = start;
-                while i < b.len() {
-                    if b[i] == close {
-                        if close != b']' && b.get(i + 1) == Some(&close) {
-                            name.push_str(&sql[seg..=i]);
-                            i += 2;
-                            seg = i;
-                            continue;
-                        }
-                        break;
-                    }
-                    i += 1;
-                }
-                name.push_str(&sql[seg..i.min(b.len())]);
-                i += 1;
-                out.push(Tok::Quoted(name));
-            }
-            b'?' => {
-                let start = i;
-                i += 1;
-                while i < b.len() && b[i].is_ascii_digit() {
-                    i += 1;
-                }
-                out.push(Tok::Placeholder(sql[start..i].to_owned()));
-            }
-            b':' | b'@' if b.get(i + 1).is_some_and(|d| d.is_ascii_alphabetic()) => {
-                // `::type` casts are two colons; `:name`/`@name` are parameters.
-                if c == b':' && i > 0 && b[i - 1] == b':' {
-                    out.push(Tok::Punct(':'));
-                    i += 1;
-                    continue;
-                }
-                let start = i;
-                i += 1;
-                while i < b.len() && (b[i].is_ascii_alphanumeric() || b[i] == b'_') {
-                    i += 1;
-                }
-                out.push(Tok::Placeholder(sql[start..i].to_owned()));
-            }
-            c if c.is_ascii_digit()
-                || (c == b'.' && b.get(i + 1).is_some_and(|d| d.is_ascii_digit())) =>
-            {
-                // Numbers, including 1e10, 0x1F, 3.14.
-                while i < b.len() && (b[i].is_ascii_alphanumeric() || b[i] == b'.') {
-                    i += 1;
-                }
-                out.push(Tok::Literal);
-            }
-            c if c.is_ascii_alphabetic() || c == b'_' || c >= 0x80 => {
-                let start = i;
-                while i < b.len() && (b[i].is_ascii_alphanumeric() || b[i] == b'_' || b[i] >= 0x80)
-                {
-                    i += 1;
-                }
-                let word = &sql[start..i];
-                // X'..', E'..', B'..', N'..' prefixes belong to the literal.
-                if i < b.len() && b[i] == b'\'' && word.len() == 1 {
-                    continue;
-                }
-                out.push(Tok::Word(word.to_owned()));
-            }
-            _ => {
-                // Multi-byte chars outside words are skipped as punctuation.
-                let ch = sql[i..].chars().next().unwrap_or('?');
-                out.push(Tok::Punct(ch));
-                i += ch.len_utf8();
-            }
-        }
-    }
-    out
-}
-
-fn redact(tokens: &[Tok]) -> String {
-    let mut out = String::new();
-    for t in tokens {
-        let text: std::borrow::Cow<'_, str> = match t {
-            Tok::Word(w) => w.as_str().into(),
-            Tok::Quoted(q) => format!("\"{}\"", q.replace('"', "\"\"")).into(),
-            Tok::Literal => "?".into(),
-            Tok::Placeholder(p) => p.as_str().into(),
-            Tok::Punct(c) => c.to_string().into(),
-        };
-        let tight_before = matches!(t, Tok::Punct(',' | ')' | ';' | '.' | ':'));
-        let tight_after_prev = out.ends_with('(') || out.ends_with('.') || out.ends_with(':');
-        if !out.is_empty() && !tight_before && !tight_after_prev {
-            out.push(' ');
-        }
-        out.push_str(&text);
-    }
-    out
-}
-
-fn kw(t: Option<&Tok>) -> Option<String> {
-    match t {
-        Some(Tok::Word(w)) => Some(w.to_ascii_uppercase()),
-        _ => None,
-    }
-}
-
-fn ident(t: Option<&Tok>) -> Option<String> {
-    match t {
-        Some(Tok::Word(w)) => Some(w.to_ascii_lowercase()),
-        Some(Tok::Quoted(q)) => Some(q.clone()),
-        _ => None,
-    }
-}
-
-/// A possibly schema-qualified name starting at `i`; returns it and the index after it.
-fn qualified_name(toks: &[Tok], mut i: usize) -> Option<(String, usize)> {
-    let mut name = ident(toks.get(i))?;
-    i += 1;
-    while matches!(toks.get(i), Some(Tok::Punct('.'))) {
-        match ident(toks.get(i + 1)) {
-            Some(part) => {
-                name.push('.');
-                name.push_str(&part);
-                i += 2;
-            }
-            None => break,
-        }
-    }
-    Some((name, i))
 }
 
 /// Skips `IF [NOT] EXISTS`, `ONLY`, `TABLE` and similar noise words.
@@ -400,26 +197,42 @@ fn main_verb(toks: &[Tok]) -> Option<String> {
     Some("SELECT".to_owned())
 }
 
-/// Reads one statement. Multi-statement strings are classified by their
-/// first statement.
+/// Reads every statement of `sql`, in order. Empty statements (`;;`, a
+/// trailing `;`) are skipped; a string with no statement gives none.
+pub fn classify_all(sql: &str) -> Vec<Statement> {
+    let all = tokenize(sql);
+    split_statements(&all)
+        .into_iter()
+        .map(|toks| classify_tokens(toks, sql))
+        .collect()
+}
+
+/// Reads a string as one statement: the first one when it holds several
+/// (see [`classify_all`]).
 pub fn classify(sql: &str) -> Statement {
     let all = tokenize(sql);
-    let redacted = redact(&all);
-    // Only the first statement decides.
-    let end = all
-        .iter()
-        .position(|t| matches!(t, Tok::Punct(';')))
-        .unwrap_or(all.len());
-    let toks = &all[..end];
+    let first = split_statements(&all).into_iter().next().unwrap_or(&[]);
+    classify_tokens(first, sql)
+}
+
+fn classify_tokens(toks: &[Tok], sql: &str) -> Statement {
     let mut st = Statement {
         action: Action::DbSelect,
         tables: Vec::new(),
         schema: None,
-        redacted,
+        redacted: String::new(),
         connection_setting: false,
     };
+    read_statement(toks, sql, &mut st);
+    let mut names = st.tables.clone();
+    names.extend(st.schema.clone());
+    st.redacted = redact(toks, &names);
+    st
+}
+
+fn read_statement(toks: &[Tok], sql: &str, st: &mut Statement) {
     let Some(verb) = main_verb(toks) else {
-        return st;
+        return;
     };
     match verb.as_str() {
         "SELECT" | "VALUES" | "SHOW" | "EXPLAIN" | "TABLE" => {
@@ -545,7 +358,6 @@ pub fn classify(sql: &str) -> Statement {
             st.action = Action::DbDdl;
         }
     }
-    st
 }
 
 fn raw_search_path(sql: &str) -> Option<String> {
@@ -669,6 +481,95 @@ mod tests {
         assert!(s.redacted.contains("$1"), "{}", s.redacted);
         assert_eq!(c("SELECT x'DEADBEEF'").redacted, "SELECT ?");
         assert!(c("PRAGMA foreign_keys = ON").connection_setting);
+    }
+
+    fn actions(sql: &str) -> Vec<(Action, Vec<String>, String)> {
+        classify_all(sql)
+            .into_iter()
+            .map(|s| (s.action, s.tables, s.redacted))
+            .collect()
+    }
+
+    fn owned(v: &[&str]) -> Vec<String> {
+        v.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn every_statement_of_a_string_is_read_on_its_own() {
+        assert_eq!(
+            actions("DELETE FROM orders; DELETE FROM users"),
+            [
+                (
+                    Action::DbCleanup,
+                    owned(&["orders"]),
+                    "DELETE FROM orders".into()
+                ),
+                (
+                    Action::DbCleanup,
+                    owned(&["users"]),
+                    "DELETE FROM users".into()
+                ),
+            ]
+        );
+        let hidden = actions("SELECT 1; DELETE FROM users;");
+        assert_eq!(hidden.len(), 2);
+        assert_eq!(
+            (hidden[1].0, &hidden[1].1),
+            (Action::DbCleanup, &owned(&["users"]))
+        );
+        let setup = actions(
+            "CREATE TABLE a (id int);\nCREATE TABLE b (id int);\n\
+             INSERT INTO a VALUES (1);\nINSERT INTO b VALUES ('x; y');\n",
+        );
+        let kinds: Vec<_> = setup.iter().map(|s| (s.0, s.1[0].as_str())).collect();
+        assert_eq!(
+            kinds,
+            [
+                (Action::DbDdl, "a"),
+                (Action::DbDdl, "b"),
+                (Action::DbInsert, "a"),
+                (Action::DbInsert, "b")
+            ]
+        );
+        assert!(classify_all("  ;; -- nothing\n").is_empty());
+    }
+
+    #[test]
+    fn semicolons_inside_literals_names_comments_and_bodies_do_not_split() {
+        for one in [
+            "INSERT INTO t VALUES ('a;b')",
+            "INSERT INTO t VALUES ($$a;b$$)",
+            "INSERT INTO t VALUES ($tag$a;b$tag$)",
+            "SELECT \"odd;name\" FROM t",
+            "SELECT 1 /* a; b */ FROM t -- c; d",
+            "INSERT INTO t VALUES (E'a\\';b')",
+            "CREATE TRIGGER tr AFTER INSERT ON a BEGIN \
+               UPDATE b SET n = CASE WHEN 1 THEN 2 ELSE 3 END; DELETE FROM c; END",
+        ] {
+            assert_eq!(classify_all(one).len(), 1, "{one}");
+        }
+        let after_trigger = classify_all(
+            "CREATE TRIGGER tr AFTER INSERT ON a BEGIN DELETE FROM c; END; DELETE FROM d",
+        );
+        assert_eq!(after_trigger.len(), 2);
+        assert_eq!(after_trigger[1].action, Action::DbCleanup);
+        // BEGIN as a transaction statement is not a block.
+        assert_eq!(classify_all("BEGIN; DELETE FROM a; COMMIT").len(), 3);
+    }
+
+    #[test]
+    fn double_quoted_values_are_redacted_but_quoted_table_names_kept() {
+        // SQLite reads "hunter2" as a string literal here.
+        let s = c("INSERT INTO \"Users\" (\"name\", pw) VALUES (\"bob\", \"hunter2\")");
+        assert_eq!(s.tables, ["Users"]);
+        assert!(!s.redacted.contains("hunter2"), "{}", s.redacted);
+        assert!(
+            s.redacted.starts_with("INSERT INTO \"Users\""),
+            "{}",
+            s.redacted
+        );
+        let w = c("SELECT * FROM t WHERE token = \"s3cr3t\"");
+        assert!(!w.redacted.contains("s3cr3t"), "{}", w.redacted);
     }
 
     #[test]

@@ -17,7 +17,6 @@
 
 use std::fs::File;
 use std::io::{self, Write};
-use std::os::unix::io::AsRawFd;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, Weak};
@@ -25,7 +24,6 @@ use std::time::Duration;
 
 use chrono::Utc;
 
-use crate::clock::{monotonic_ns, Clock};
 use crate::config::Flush;
 use crate::format::{format_wall_time, Footer, Header, Record};
 
@@ -60,7 +58,8 @@ pub struct Writer {
     state: Mutex<State>,
     flush: Flush,
     path: PathBuf,
-    /// [`monotonic_ns`] when the file was created.
+    /// `CLOCK_MONOTONIC` in ns when the file was created: `mono_ns`
+    /// counts from here.
     start_ns: u64,
     warned: AtomicBool,
     finished: AtomicBool,
@@ -73,9 +72,7 @@ pub struct Writer {
 
 struct State {
     /// Next sequence number.
-    seq: Seq,
-    /// The last record's `mono_ns` in decimal.
-    mono: MonoDigits,
+    seq: u64,
     /// Records known to be in the file (or, in interval mode, in `pending`).
     records: u64,
     dropped: u64,
@@ -93,8 +90,6 @@ struct State {
     /// `,"ts":"YYYY-MM-DDTHH:MM:SS.` of second `ts_secs`.
     ts: [u8; TS_BLOCK],
     ts_secs: i64,
-    /// Each record's `mono_ns` and `ts` (see [`Clock`]).
-    clock: Clock,
     finished: bool,
 }
 
@@ -117,8 +112,7 @@ impl Writer {
         let writer = Arc::new(Writer {
             file,
             state: Mutex::new(State {
-                seq: Seq::one(),
-                mono: MonoDigits::default(),
+                seq: 1,
                 records: 1,
                 dropped: 0,
                 good_len: line.len() as u64,
@@ -134,12 +128,11 @@ impl Writer {
                 flusher: false,
                 ts: [b' '; TS_BLOCK],
                 ts_secs: i64::MIN,
-                clock: Clock::new(),
                 finished: false,
             }),
             flush,
             path,
-            start_ns: monotonic_ns(),
+            start_ns: clock_ns(libc::CLOCK_MONOTONIC),
             warned: AtomicBool::new(false),
             finished: AtomicBool::new(false),
             wake: Condvar::new(),
@@ -183,7 +176,7 @@ impl Writer {
 
     /// Nanoseconds since tracing started in this process.
     pub fn mono_ns(&self) -> u64 {
-        monotonic_ns().saturating_sub(self.start_ns)
+        clock_ns(libc::CLOCK_MONOTONIC).saturating_sub(self.start_ns)
     }
 
     pub fn is_finished(&self) -> bool {
@@ -208,12 +201,13 @@ impl Writer {
         let Some(head) = buf.first_chunk_mut::<HEADROOM>() else {
             return;
         };
-        let seq = st.seq.digits();
-        st.seq.advance();
-        // One clock reading per record, under the lock: time order is seq order.
-        let now = st.clock.now();
-        let mono = now.mono.saturating_sub(self.start_ns);
-        let wall = now.wall;
+        let seq = st.seq;
+        st.seq += 1;
+        // Both clocks read for each record, under the lock, so time order
+        // is seq order: `mono_ns` from `CLOCK_MONOTONIC`, `ts` from the
+        // system's real-time clock (the analyzer orders processes by it).
+        let mono = self.mono_ns();
+        let wall = clock_ns(libc::CLOCK_REALTIME);
         // `,"ts":"YYYY-MM-DDTHH:MM:SS.` changes once a second; reuse it.
         let secs = (wall / 1_000_000_000) as i64;
         if secs != st.ts_secs {
@@ -221,17 +215,13 @@ impl Writer {
             st.ts_secs = secs;
         }
         // The prefix, written backwards so it ends where the body starts.
-        let mut at = HEADROOM;
-        let len = st.mono.set(mono);
-        put_back(head, at, &st.mono.digits);
-        at -= len;
-        at = put_back(head, at, b"Z\",\"mono_ns\":");
-        let micros = (wall % 1_000_000_000 / 1_000) as u32;
-        at = put_back(head, at, &six_digits(micros));
-        at = put_back(head, at, &st.ts);
-        put_back(head, at, &seq.0);
-        at -= seq.1;
-        let start = put_back(head, at, b"{\"type\":\"event\",\"seq\":");
+        let mut digits = itoa::Buffer::new();
+        let mut at = put_back(head, HEADROOM, digits.format(mono).as_bytes());
+        at = put_back_n(head, at, b"Z\",\"mono_ns\":");
+        at = put_back_n(head, at, &six_digits((wall % 1_000_000_000 / 1_000) as u32));
+        at = put_back_n(head, at, &st.ts);
+        at = put_back(head, at, digits.format(seq).as_bytes());
+        let start = put_back_n(head, at, b"{\"type\":\"event\",\"seq\":");
         let record = &buf[start..];
         match self.flush {
             Flush::Interval(_) => {
@@ -256,8 +246,7 @@ impl Writer {
             Flush::Line | Flush::Fsync => {
                 let ok = self.write_record(&mut st, record);
                 if ok && self.flush == Flush::Fsync {
-                    // SAFETY: fdatasync on our own open descriptor.
-                    unsafe { libc::fdatasync(self.file.as_raw_fd()) };
+                    let _ = self.file.sync_data();
                 }
             }
         }
@@ -278,7 +267,7 @@ impl Writer {
         }
         self.flush_pending(&mut st);
         let footer = Footer {
-            seq: st.seq.value(),
+            seq: st.seq,
             ts: Utc::now(),
             mono_ns: self.mono_ns(),
             records: st.records,
@@ -286,7 +275,7 @@ impl Writer {
         };
         let mut line = Vec::with_capacity(160);
         Record::Footer(footer).write_line(&mut line);
-        st.seq.advance();
+        st.seq += 1;
         if self.write_record(&mut st, &line) {
             // Counted above as a record; the footer's own count excludes it.
             st.records -= 1;
@@ -301,33 +290,7 @@ impl Writer {
     /// partial record. Returns whether the record is in the file.
     #[inline(always)]
     fn write_record(&self, st: &mut State, record: &[u8]) -> bool {
-        // SAFETY: writes from a live slice of exactly this length to a
-        // descriptor this writer owns and keeps open.
-        let n = unsafe { libc::write(self.file.as_raw_fd(), record.as_ptr().cast(), record.len()) };
-        if usize::try_from(n) == Ok(record.len()) {
-            st.records += 1;
-            st.good_len += record.len() as u64;
-            return true;
-        }
-        self.write_record_slowly(st, record, n)
-    }
-
-    /// [`Self::write_record`] after a first `write(2)` that returned `n`:
-    /// an error, or a short write to finish.
-    #[cold]
-    fn write_record_slowly(&self, st: &mut State, record: &[u8], n: isize) -> bool {
-        let result = match usize::try_from(n) {
-            Ok(done) => write_all(&self.file, record.get(done..).unwrap_or_default()),
-            Err(_) => {
-                let e = io::Error::last_os_error();
-                if e.kind() == io::ErrorKind::Interrupted {
-                    write_all(&self.file, record)
-                } else {
-                    Err(e)
-                }
-            }
-        };
-        match result {
+        match write_all(&self.file, record) {
             Ok(()) => {
                 st.records += 1;
                 st.good_len += record.len() as u64;
@@ -336,10 +299,7 @@ impl Writer {
             Err(e) => {
                 st.dropped += 1;
                 self.repair(st);
-                self.warn(&format!(
-                    "cannot write trace file {}: {e}; records are being dropped (the footer counts them)",
-                    self.path.display()
-                ));
+                self.warn_dropping(&e);
                 false
             }
         }
@@ -403,12 +363,17 @@ impl Writer {
                 st.dropped += n - kept;
                 st.good_len += complete as u64;
                 self.repair(st);
-                self.warn(&format!(
-                    "cannot write trace file {}: {e}; records are being dropped (the footer counts them)",
-                    self.path.display()
-                ));
+                self.warn_dropping(&e);
             }
         }
+    }
+
+    #[cold]
+    fn warn_dropping(&self, e: &io::Error) {
+        self.warn(&format!(
+            "cannot write trace file {}: {e}; records are being dropped (the footer counts them)",
+            self.path.display()
+        ));
     }
 
     /// Removes a torn record so the next one starts on a fresh line.
@@ -451,118 +416,11 @@ fn file_len(f: &File) -> io::Result<u64> {
     f.metadata().map(|m| m.len())
 }
 
-/// `write(2)` until everything is written; retries EINTR and short
-/// writes. A record normally leaves in one call.
-fn write_all(file: &File, mut bytes: &[u8]) -> io::Result<()> {
-    let fd = file.as_raw_fd();
-    while !bytes.is_empty() {
-        // SAFETY: writes from a live slice of exactly this length to a
-        // descriptor this writer owns and keeps open.
-        let n = unsafe { libc::write(fd, bytes.as_ptr().cast(), bytes.len()) };
-        match usize::try_from(n) {
-            Ok(0) => return Err(io::Error::new(io::ErrorKind::WriteZero, "wrote nothing")),
-            Ok(n) => bytes = bytes.get(n..).unwrap_or_default(),
-            Err(_) => {
-                let e = io::Error::last_os_error();
-                if e.kind() != io::ErrorKind::Interrupted {
-                    return Err(e);
-                }
-            }
-        }
-    }
-    Ok(())
-}
-
-/// The next sequence number, kept in decimal as well: a record's `seq` is
-/// the previous one plus one, so its digits are the previous digits
-/// incremented in place (nearly always one byte), not a number formatted
-/// anew.
-struct Seq {
-    value: u64,
-    /// `value` right-aligned in ASCII, `'0'` padded.
-    digits: [u8; 20],
-    /// How many of `digits` are significant.
-    len: usize,
-}
-
-impl Seq {
-    fn one() -> Seq {
-        let mut digits = [b'0'; 20];
-        digits[19] = b'1';
-        Seq {
-            value: 1,
-            digits,
-            len: 1,
-        }
-    }
-
-    fn value(&self) -> u64 {
-        self.value
-    }
-
-    /// The digits (right-aligned in the block) and how many there are.
-    fn digits(&self) -> ([u8; 20], usize) {
-        (self.digits, self.len)
-    }
-
-    #[inline(always)]
-    fn advance(&mut self) {
-        self.value = self.value.wrapping_add(1);
-        if self.digits[19] < b'9' {
-            self.digits[19] += 1; // nine times in ten
-        } else {
-            self.carry();
-        }
-    }
-
-    #[cold]
-    fn carry(&mut self) {
-        for i in (0..self.digits.len()).rev() {
-            if self.digits[i] < b'9' {
-                self.digits[i] += 1;
-                self.len = self.len.max(self.digits.len() - i);
-                return;
-            }
-            self.digits[i] = b'0';
-        }
-        // Wrapped past u64::MAX (never in practice): start over, exactly.
-        let start = crate::json::decimal(self.value, &mut self.digits);
-        self.digits[..start].fill(b'0');
-        self.len = self.digits.len() - start;
-    }
-}
-
-/// `mono_ns` in decimal, right-aligned in a fixed block. Consecutive
-/// records are microseconds apart, so the digits above the lowest eight
-/// (which change every 0.1 s) are kept, and usually only the lowest eight
-/// are formatted anew.
-#[derive(Default)]
-struct MonoDigits {
-    digits: [u8; 20],
-    /// `value / 10^8` of the digits in `digits[..12]`, plus one (0: none).
-    high: u64,
-    /// Significant digits when `high` is set.
-    len: usize,
-}
-
-impl MonoDigits {
-    /// Puts `v` into `digits`; returns how many digits it has.
-    #[inline(always)]
-    fn set(&mut self, v: u64) -> usize {
-        let high = v / 100_000_000;
-        if high == 0 || high + 1 != self.high {
-            self.high = 0;
-            let start = crate::json::decimal(v, &mut self.digits);
-            if high != 0 {
-                self.high = high + 1;
-                self.len = 20 - start;
-            }
-            return 20 - start;
-        }
-        let low = (v - high * 100_000_000) as u32;
-        self.digits[12..].copy_from_slice(&crate::json::eight_digits(low));
-        self.len
-    }
+/// `write(2)` until everything is written; `Write::write_all` retries
+/// EINTR and short writes. A record normally leaves in one call.
+#[inline(always)]
+fn write_all(mut file: &File, bytes: &[u8]) -> io::Result<()> {
+    file.write_all(bytes)
 }
 
 /// Length of `,"ts":"YYYY-MM-DDTHH:MM:SS.`.
@@ -582,12 +440,25 @@ fn ts_block(secs: i64) -> [u8; TS_BLOCK] {
     block
 }
 
-/// Writes `bytes` so they end at `end`; returns where they start. Sizes
-/// are constants, so each is a couple of moves. The prefix is at most ~110
-/// bytes, well inside [`HEADROOM`]; should it not fit, it is left out
-/// rather than written out of bounds.
+/// Writes `bytes` so they end at `end`; returns where they start. The
+/// prefix is at most ~110 bytes, well inside [`HEADROOM`]; should it not
+/// fit, it is left out rather than written out of bounds.
 #[inline(always)]
-fn put_back<const N: usize>(head: &mut [u8; HEADROOM], end: usize, bytes: &[u8; N]) -> usize {
+fn put_back(head: &mut [u8; HEADROOM], end: usize, bytes: &[u8]) -> usize {
+    match end.checked_sub(bytes.len()) {
+        Some(start) => {
+            if let Some(dst) = head.get_mut(start..end) {
+                dst.copy_from_slice(bytes);
+            }
+            start
+        }
+        None => end,
+    }
+}
+
+/// [`put_back`] of a fixed-size block: a couple of moves, no `memcpy` call.
+#[inline(always)]
+fn put_back_n<const N: usize>(head: &mut [u8; HEADROOM], end: usize, bytes: &[u8; N]) -> usize {
     match end.checked_sub(N) {
         Some(start) => {
             if let Some(dst) = head
@@ -602,12 +473,32 @@ fn put_back<const N: usize>(head: &mut [u8; HEADROOM], end: usize, bytes: &[u8; 
     }
 }
 
-/// `v` (< 1,000,000) as exactly six digits: the last six of
-/// [`crate::json::eight_digits`].
+/// `v` (< 1,000,000) as exactly six digits, zero-padded.
 #[inline(always)]
-fn six_digits(v: u32) -> [u8; 6] {
-    let [_, _, digits @ ..] = crate::json::eight_digits(v);
-    digits
+fn six_digits(mut v: u32) -> [u8; 6] {
+    let mut out = [b'0'; 6];
+    for d in out.iter_mut().rev() {
+        *d = b'0' + (v % 10) as u8;
+        v /= 10;
+    }
+    out
+}
+
+/// `clock` (`CLOCK_MONOTONIC`, `CLOCK_REALTIME`) in ns, read each call.
+/// libc rather than `Instant`/`SystemTime`: std exposes no raw reading,
+/// and turning its values into ns since a start or the epoch costs more
+/// than the vDSO read itself (~60 instructions each, twice per record).
+#[inline(always)]
+fn clock_ns(clock: libc::clockid_t) -> u64 {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: writes into the timespec we own; these clocks always exist.
+    unsafe { libc::clock_gettime(clock, &mut ts) };
+    (ts.tv_sec as u64)
+        .wrapping_mul(1_000_000_000)
+        .wrapping_add(ts.tv_nsec as u64)
 }
 
 #[cfg(test)]
@@ -615,51 +506,9 @@ mod tests {
     use super::*;
 
     #[test]
-    fn mono_digits_match_to_string_as_the_high_digits_change() {
-        let mut m = MonoDigits::default();
-        let check = |m: &mut MonoDigits, v: u64| {
-            let len = m.set(v);
-            assert_eq!(&m.digits[20 - len..], v.to_string().as_bytes(), "{v}");
-        };
-        for v in (0..3_000_000_000u64).step_by(99_991) {
-            check(&mut m, v);
-        }
-        for v in (123_399_999_000..123_400_001_000).step_by(7) {
-            check(&mut m, v);
-        }
-        for v in [
-            99_999_999,
-            100_000_000,
-            5,
-            u64::MAX,
-            100_000_000,
-            0,
-            u64::MAX - 1,
-        ] {
-            check(&mut m, v);
-        }
-    }
-
-    #[test]
     fn six_digits_are_zero_padded_micros() {
         for v in [0, 7, 42, 999, 100_000, 123_456, 999_999] {
             assert_eq!(&six_digits(v), format!("{v:06}").as_bytes());
         }
-    }
-
-    #[test]
-    fn seq_digits_follow_the_number_across_every_carry() {
-        let mut seq = Seq::one();
-        for expected in 1..=100_123u64 {
-            let (digits, len) = seq.digits();
-            assert_eq!(seq.value(), expected);
-            assert_eq!(&digits[20 - len..], expected.to_string().as_bytes());
-            seq.advance();
-        }
-        seq.value = u64::MAX - 1;
-        let _ = crate::json::decimal(seq.value, &mut seq.digits);
-        seq.len = 20;
-        seq.advance();
-        assert_eq!(&seq.digits().0[..], u64::MAX.to_string().as_bytes());
     }
 }

@@ -100,6 +100,18 @@ async fn concurrent_scenarios_in_one_process_never_mix() {
     for (name, n) in per_scenario {
         assert_eq!(n, 2 + 5 * 5, "{name}");
     }
+    // They really ran at once: after the starts (all written before the
+    // tasks were spawned), a serial run would switch scenario 15 times;
+    // interleaved steps switch far more often.
+    let order: Vec<&str> = trace
+        .events
+        .iter()
+        .filter(|e| e.feature.as_deref() == Some("concurrency"))
+        .filter(|e| e.action != Action::ScenarioStart)
+        .map(|e| e.scenario.as_deref().unwrap())
+        .collect();
+    let switches = order.windows(2).filter(|w| w[0] != w[1]).count();
+    assert!(switches > 15, "scenarios did not interleave: {order:?}");
     trace.assert_gapless();
 }
 
@@ -155,16 +167,17 @@ fn interval_mode_under_a_flood_loses_and_reorders_nothing() {
     }
     assert_eq!(next, [EVENTS; THREADS], "every event is in the file");
 
-    // One clock read per record: `ts` is derived from `mono_ns`, so both
-    // move forward together and stay on the wall clock.
+    // Both clocks are read per record under the writer's lock: `mono_ns`
+    // never goes back in seq order, and `ts` is on the wall clock of the run.
     let end = chrono::Utc::now();
-    let first = &trace.events[0];
     for pair in trace.events.windows(2) {
         assert!(pair[1].mono_ns >= pair[0].mono_ns, "{pair:?}");
-        let ts_step = (pair[1].ts - pair[0].ts).num_microseconds().unwrap();
-        let mono_step = (pair[1].mono_ns - pair[0].mono_ns) as i64 / 1000;
-        assert!((ts_step - mono_step).abs() <= 1000, "{pair:?}");
     }
     let slack = chrono::Duration::seconds(1);
-    assert!(first.ts >= trace.header.start - slack && first.ts <= end + slack);
+    for e in &trace.events {
+        assert!(
+            e.ts >= trace.header.start - slack && e.ts <= end + slack,
+            "{e:?}"
+        );
+    }
 }

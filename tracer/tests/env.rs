@@ -12,7 +12,15 @@ use common::*;
 #[test]
 fn child() {
     let Some(role) = child_role() else { return };
+    if role == "builder" {
+        return builder_child();
+    }
     assert_eq!(role, "emit");
+    // libtest's threads already run; the run ID was exported before main.
+    println!(
+        "run_id_before_init={}",
+        std::env::var("BDD_TRACE_RUN_ID").unwrap_or_default()
+    );
     let guard = state_tracer::init();
     println!("init={}", guard.is_some());
     println!(
@@ -33,6 +41,29 @@ fn child() {
     }
     drop(s);
     drop(guard);
+}
+
+/// A layer built explicitly while the environment leaves tracing off: its
+/// run ID is generated after start-up, so it must stay out of the
+/// environment (threads exist) and is handed out by the guard instead.
+fn builder_child() {
+    let dir = std::env::var("TRACE_TEST_DIR").unwrap();
+    let (layer, guard) = state_tracer::StateLayer::builder()
+        .dir(dir)
+        .build::<tracing_subscriber::Registry>()
+        .unwrap();
+    drop(layer);
+    println!("guard_run_id={}", guard.run_id());
+    println!(
+        "run_id_env={}",
+        std::env::var("BDD_TRACE_RUN_ID").unwrap_or_default()
+    );
+    let grandchild = Command::new("sh")
+        .args(["-c", "printf %s \"$BDD_TRACE_RUN_ID\""])
+        .env("BDD_TRACE_RUN_ID", guard.run_id())
+        .output()
+        .unwrap();
+    println!("grandchild_run_id={}", stdout(&grandchild));
 }
 
 fn line_value(out: &str, key: &str) -> String {
@@ -130,29 +161,48 @@ fn one_safe_file_per_process_with_header_events_and_footer() {
 #[test]
 fn nextest_run_id_is_the_fallback() {
     let tmp = tempfile::tempdir().unwrap();
-    let out = spawn_child("child", "emit")
-        .env("BDD_TRACE_STATE", "yes")
-        .env("BDD_TRACE_DIR", tmp.path())
-        .env("NEXTEST_RUN_ID", "nextest-7")
-        .output()
-        .unwrap();
+    let trace = emit(tmp.path(), &[("NEXTEST_RUN_ID", "nextest-7")]).0;
+    assert_eq!(trace.header.run_id, "nextest-7");
+}
+
+/// Runs the `emit` child with tracing on into `dir` (plus `env`); returns
+/// its trace file and its output.
+fn emit(dir: &std::path::Path, env: &[(&str, &str)]) -> (Trace, std::process::Output) {
+    let mut cmd = spawn_child("child", "emit");
+    cmd.env("BDD_TRACE_STATE", "true").env("BDD_TRACE_DIR", dir);
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let out = cmd.output().unwrap();
     assert!(out.status.success(), "{}", stderr(&out));
-    assert_eq!(only_trace(tmp.path()).header.run_id, "nextest-7");
+    (only_trace(dir), out)
 }
 
 #[test]
 fn a_generated_run_id_is_inherited_by_children_spawned_later() {
     let tmp = tempfile::tempdir().unwrap();
-    let out = spawn_child("child", "emit")
-        .env("BDD_TRACE_STATE", "true")
-        .env("BDD_TRACE_DIR", tmp.path())
+    let (trace, out) = emit(tmp.path(), &[]);
+    let run_id = trace.header.run_id.to_string();
+    assert!(run_id.starts_with("run-"), "{run_id}");
+    let text = stdout(&out);
+    assert_eq!(line_value(&text, "run_id_before_init"), run_id);
+    assert_eq!(line_value(&text, "run_id_env"), run_id);
+    assert_eq!(line_value(&text, "grandchild_run_id"), run_id);
+}
+
+#[test]
+fn a_run_id_generated_after_start_up_stays_out_of_the_environment() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = spawn_child("child", "builder")
+        .env("TRACE_TEST_DIR", tmp.path())
         .output()
         .unwrap();
     assert!(out.status.success(), "{}", stderr(&out));
     let run_id = only_trace(tmp.path()).header.run_id.to_string();
     assert!(run_id.starts_with("run-"), "{run_id}");
     let text = stdout(&out);
-    assert_eq!(line_value(&text, "run_id_env"), run_id);
+    assert_eq!(line_value(&text, "guard_run_id"), run_id);
+    assert_eq!(line_value(&text, "run_id_env"), "");
     assert_eq!(line_value(&text, "grandchild_run_id"), run_id);
 }
 
@@ -187,4 +237,36 @@ fn every_flush_mode_writes_the_same_complete_file() {
             );
         }
     }
+}
+
+#[test]
+fn a_relative_trace_dir_is_recorded_absolute() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = spawn_child("child", "emit")
+        .current_dir(tmp.path())
+        .env("BDD_TRACE_STATE", "1")
+        .env("BDD_TRACE_DIR", "rel/traces")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let dir = tmp.path().join("rel").join("traces");
+    let trace = only_trace(&dir);
+    let recorded = trace
+        .header
+        .config
+        .iter()
+        .find(|(k, _)| k == "dir")
+        .map(|(_, v)| v.to_string());
+    assert_eq!(recorded, Some(dir.display().to_string()));
+}
+
+#[test]
+fn the_header_is_record_zero() {
+    let tmp = tempfile::tempdir().unwrap();
+    let trace = emit(tmp.path(), &[]).0;
+    let first = trace.raw.lines().next().unwrap();
+    let header: serde_json::Value = serde_json::from_str(first).unwrap();
+    assert_eq!(header["type"], "header");
+    assert_eq!(header["seq"], 0, "{first}");
+    assert_eq!(trace.events[0].seq, 1);
 }

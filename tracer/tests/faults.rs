@@ -4,6 +4,7 @@
 mod common;
 
 use std::io::{BufRead, BufReader};
+use std::os::unix::process::ExitStatusExt;
 use std::process::Stdio;
 use std::sync::Arc;
 
@@ -18,24 +19,19 @@ fn child() {
     let guard = state_tracer::init().expect("tracing on in child");
     match role.as_str() {
         "write_error" => {
-            // A real write failure: the file size limit. SIGXFSZ would kill
-            // us, so ignore it and write(2) fails with EFBIG instead.
-            unsafe {
-                libc::signal(libc::SIGXFSZ, libc::SIG_IGN);
-                let mut lim: libc::rlimit = std::mem::zeroed();
-                libc::getrlimit(libc::RLIMIT_FSIZE, &mut lim);
-                let saved = lim;
-                lim.rlim_cur = 4096;
-                assert_eq!(libc::setrlimit(libc::RLIMIT_FSIZE, &lim), 0);
-                for i in 0..500 {
-                    state_tracer::custom(
-                        "fill",
-                        &format!("record {i} with some padding to fill the file"),
-                    );
+            // Space is back (the disk was cleaned up): the footer makes it.
+            with_a_full_disk(|| {});
+            println!("survived");
+        }
+        "interval_write_error" => {
+            // Interval mode: the flusher thread's buffered write fails.
+            with_a_full_disk(|| {
+                // Wait (no time limit is asserted) until the flusher has
+                // tried: the file then holds more than its header.
+                while std::fs::metadata(guard.path()).unwrap().len() < 2048 {
+                    std::thread::sleep(std::time::Duration::from_millis(5));
                 }
-                // Space is back (the disk was cleaned up): the footer makes it.
-                assert_eq!(libc::setrlimit(libc::RLIMIT_FSIZE, &saved), 0);
-            }
+            });
             println!("survived");
         }
         "killed" => {
@@ -61,6 +57,28 @@ fn child() {
     drop(guard);
 }
 
+/// Writes 500 records under a 4 KiB file size limit, then runs `then`
+/// before lifting the limit again. A real write failure: SIGXFSZ would kill
+/// us, so it is ignored and `write(2)` fails with EFBIG instead.
+fn with_a_full_disk(then: impl FnOnce()) {
+    unsafe {
+        libc::signal(libc::SIGXFSZ, libc::SIG_IGN);
+        let mut lim: libc::rlimit = std::mem::zeroed();
+        libc::getrlimit(libc::RLIMIT_FSIZE, &mut lim);
+        let saved = lim;
+        lim.rlim_cur = 4096;
+        assert_eq!(libc::setrlimit(libc::RLIMIT_FSIZE, &lim), 0);
+        for i in 0..500 {
+            state_tracer::custom(
+                "fill",
+                &format!("record {i} with some padding to fill the file"),
+            );
+        }
+        then();
+        assert_eq!(libc::setrlimit(libc::RLIMIT_FSIZE, &saved), 0);
+    }
+}
+
 fn traced(role: &str, dir: &std::path::Path) -> std::process::Command {
     let mut cmd = spawn_child("child", role);
     cmd.env("BDD_TRACE_STATE", "1").env("BDD_TRACE_DIR", dir);
@@ -71,18 +89,39 @@ fn traced(role: &str, dir: &std::path::Path) -> std::process::Command {
 fn a_write_error_warns_once_counts_drops_and_keeps_the_file_valid() {
     let tmp = tempfile::tempdir().unwrap();
     let out = traced("write_error", tmp.path()).output().unwrap();
+    assert_drops_are_counted(&out, tmp.path());
+}
+
+#[test]
+fn a_failed_interval_write_counts_the_records_it_dropped() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = traced("interval_write_error", tmp.path())
+        .env("BDD_TRACE_FLUSH", "interval:10")
+        .output()
+        .unwrap();
+    let trace = assert_drops_are_counted(&out, tmp.path());
+    assert!(trace
+        .header
+        .config
+        .iter()
+        .any(|(k, v)| k == "flush" && v == "interval:10"));
+}
+
+/// The child survived a write failure with one warning, and its file says
+/// exactly how many records were lost, where.
+fn assert_drops_are_counted(out: &std::process::Output, dir: &std::path::Path) -> Trace {
     assert!(
         out.status.success(),
         "traced process failed: {}",
-        stderr(&out)
+        stderr(out)
     );
-    assert!(stdout(&out).contains("survived"));
-    let warnings = stderr(&out)
+    assert!(stdout(out).contains("survived"));
+    let warnings = stderr(out)
         .matches("state-tracer: cannot write trace file")
         .count();
-    assert_eq!(warnings, 1, "exactly one warning:\n{}", stderr(&out));
+    assert_eq!(warnings, 1, "exactly one warning:\n{}", stderr(out));
 
-    let trace = only_trace(tmp.path()); // every line parses
+    let trace = only_trace(dir); // every line parses
     let footer = trace
         .footer
         .as_ref()
@@ -101,6 +140,7 @@ fn a_write_error_warns_once_counts_drops_and_keeps_the_file_valid() {
     assert_eq!(gaps, footer.dropped);
     assert!(trace.raw.ends_with('\n'));
     assert!(std::fs::metadata(&trace.path).unwrap().len() <= 4096 + 512);
+    trace
 }
 
 #[test]
@@ -180,6 +220,10 @@ fn sigkill_loses_nothing_that_was_emitted_before_it() {
             break;
         }
     }
+    assert!(
+        last_seen >= 3000,
+        "the child stopped printing at record {last_seen}, before the kill"
+    );
     unsafe { libc::kill(child.id() as i32, libc::SIGKILL) };
     // Drain what it printed before dying: all of it was emitted.
     for line in lines {
@@ -188,7 +232,7 @@ fn sigkill_loses_nothing_that_was_emitted_before_it() {
         }
     }
     let status = child.wait().unwrap();
-    assert!(!status.success());
+    assert_eq!(status.signal(), Some(libc::SIGKILL), "{status:?}");
 
     let files = testkit::trace_files(tmp.path());
     assert_eq!(files.len(), 1);
@@ -227,7 +271,7 @@ fn a_panicking_scenario_ends_failed_and_the_footer_is_still_written() {
         .expect("SCENARIO_END");
     assert_eq!(end.outcome, Some(Outcome::Failed));
     assert_eq!(end.scenario.as_deref(), Some("Panicking scenario"));
-    assert!(end.error.is_some());
+    assert_eq!(end.error.as_deref(), Some("panicked"));
     assert!(trace.footer.is_some(), "footer written despite the panic");
     trace.assert_gapless();
 }

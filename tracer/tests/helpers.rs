@@ -190,7 +190,80 @@ fn other_layers_still_see_each_helper_call_as_one_event() {
 }
 
 #[test]
-fn helpers_without_any_layer_record_nothing_and_do_not_panic() {
-    // No subscriber at all on this thread.
+fn helpers_record_nothing_into_a_layer_that_is_not_in_the_current_dispatcher() {
+    let tmp = tempfile::tempdir().unwrap();
+    // A layer exists in the process, but this thread's subscriber has none.
+    let (_layer, guard) = state_layer::<tracing_subscriber::Registry>(tmp.path());
     tracing::subscriber::with_default(tracing_subscriber::registry(), call_every_helper);
+    drop(guard);
+    assert_eq!(
+        only_trace(tmp.path()).actions(),
+        ["PROCESS_START", "PROCESS_END"]
+    );
+}
+
+/// Child entry point: does nothing in a normal test run.
+#[test]
+fn child() {
+    let Some(role) = child_role() else { return };
+    assert_eq!(role, "helpers_untraced");
+    println!("init={}", state_tracer::init().is_some());
+    call_every_helper();
+    println!("survived");
+}
+
+#[test]
+fn helpers_with_tracing_off_create_no_file() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("traces");
+    let out = spawn_child("child", "helpers_untraced")
+        .env("BDD_TRACE_DIR", &dir)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stdout(&out).contains("init=false"), "{}", stdout(&out));
+    assert!(stdout(&out).contains("survived"));
+    assert!(!dir.exists(), "no trace folder with tracing off");
+}
+
+#[test]
+fn scenario_instrument_attributes_a_future_and_secrets_can_be_strings() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (layer, guard) = state_layer(tmp.path());
+    let dispatch = tracing::Dispatch::new(tracing_subscriber::registry().with(layer));
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let _default = tracing::dispatcher::set_default(&dispatch);
+    let scenario = state_tracer::scenario("api", "Instrumented future");
+    let fut = scenario.instrument(async {
+        tokio::task::yield_now().await;
+        let new_secret = String::from("rotated-secret");
+        state_tracer::jwt_rotate(&new_secret);
+        state_tracer::jwt_set(new_secret.into_bytes());
+    });
+    // Polled on a worker thread, whose subscriber is set inside the task.
+    let d = dispatch.clone();
+    runtime
+        .block_on(runtime.spawn(async move {
+            let _default = tracing::dispatcher::set_default(&d);
+            fut.await
+        }))
+        .unwrap();
+    drop(scenario);
+    drop(guard);
+    let trace = only_trace(tmp.path());
+    let mine = trace.of_scenario("Instrumented future");
+    let actions: Vec<&str> = mine.iter().map(|e| e.action.as_str()).collect();
+    assert_eq!(
+        actions,
+        ["SCENARIO_START", "JWT_ROTATE", "JWT_SET", "SCENARIO_END"]
+    );
+    assert_eq!(
+        mine[1].details, mine[2].details,
+        "same secret, same fingerprint"
+    );
+    assert!(!trace.raw.contains("rotated-secret"));
 }

@@ -157,9 +157,13 @@ fn tricky_strings_survive_the_hand_written_encoder() {
     }
 }
 
+/// Child entry point: does nothing in a normal test run.
 #[test]
-fn typed_helpers_are_no_ops_without_a_layer() {
-    // No subscriber at all: nothing happens, nothing panics.
+fn child() {
+    let Some(role) = child_role() else { return };
+    assert_eq!(role, "no_subscriber");
+    // Tracing on in the environment, but no subscriber and no layer:
+    // guards, helpers and plain events must not create anything by themselves.
     let s = state_tracer::scenario("f", "s");
     state_tracer::db_cleanup(Some("x"), &["a"]);
     state_tracer::jwt_rotate(b"k");
@@ -168,5 +172,21 @@ fn typed_helpers_are_no_ops_without_a_layer() {
     s.skip();
     drop(st);
     drop(s);
-    assert!(state_tracer::init().is_none() || std::env::var("BDD_TRACE_STATE").is_ok());
+    tracing::info!(target: "bdd_state", action = "DB_CLEANUP", table = "users");
+    println!("survived");
+}
+
+#[test]
+fn typed_helpers_and_plain_events_are_no_ops_without_a_layer() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("traces");
+    let out = spawn_child("child", "no_subscriber")
+        .env("BDD_TRACE_STATE", "1")
+        .env("BDD_TRACE_DIR", &dir)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stdout(&out).contains("survived"), "{}", stdout(&out));
+    assert!(!dir.exists(), "nothing is created without a layer");
+    assert!(!stderr(&out).contains("state-tracer"), "{}", stderr(&out));
 }

@@ -8,7 +8,7 @@
 //! of every enter and exit of its own spans anyway (its per-layer filter
 //! passes only those), so it mirrors the registry's per-thread span stack
 //! for them here, each entry carrying the span's resolved [`Node`], and an
-//! event reads the top entry.
+//! event reads the top entry ([`Current`]).
 //!
 //! The mirror follows the registry's rules (`SpanStack` in
 //! tracing-subscriber): entering a span already on the stack pushes a
@@ -22,7 +22,7 @@
 use std::cell::{Cell, RefCell};
 use std::sync::Arc;
 
-use crate::layer::Node;
+use super::{Current, Node};
 
 struct Entry {
     layer: u64,
@@ -74,15 +74,6 @@ pub(crate) fn pop(layer: u64, span: u64) {
             s.remove(i);
         }
     });
-}
-
-/// The current span of `layer` on this thread, as the registry would see it
-/// through the layer's filter.
-pub(crate) enum Current<'a> {
-    /// None of the layer's spans is entered on this thread.
-    None,
-    /// This one is current.
-    Node(&'a Node),
 }
 
 /// Calls `f` with the current span of `layer`, or returns `None` without

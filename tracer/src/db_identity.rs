@@ -1,0 +1,199 @@
+//! Which database a statement ran on, as the trace records it (`db`).
+//!
+//! sqlx's statement events say nothing about the connection, so the
+//! identity comes from, in order:
+//!
+//! 1. the pool the statement ran under ([`crate::sqlx::Database::run`]);
+//! 2. [`crate::set_database`] (the program's own word for the process);
+//! 3. the one pool named with [`crate::sqlx::name_pool`] (two different
+//!    ones make the process default ambiguous: unknown);
+//! 4. `DATABASE_URL`, read once;
+//! 5. for statements on an sqlx SQLite connection (they run on its worker
+//!    thread, `sqlx-sqlite-worker-N`), the SQLite files the process has
+//!    open: exactly one means that file; none means an in-memory database;
+//!    several cannot be told apart (unknown).
+//!
+//! A source of a different kind than the connection (a `postgres://`
+//! `DATABASE_URL` for a statement on an SQLite worker) is skipped. With no
+//! source the identity is unknown and the record carries no `db`.
+
+use std::cell::OnceCell;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, OnceLock, RwLock};
+
+use crate::db_url::{db_identity, is_sqlite, SQLITE_MEMORY};
+
+/// Set by [`crate::set_database`].
+static EXPLICIT: RwLock<Option<Arc<str>>> = RwLock::new(None);
+/// Set by [`crate::sqlx::name_pool`].
+static NAMED: Mutex<Named> = Mutex::new(Named::None);
+/// `DATABASE_URL`'s identity, read on first use.
+static FROM_ENV: OnceLock<Option<Arc<str>>> = OnceLock::new();
+
+enum Named {
+    None,
+    One(Arc<str>),
+    /// Two different pools were named: no process default.
+    Ambiguous,
+}
+
+thread_local! {
+    /// What [`detect_sqlite`] found for this SQLite worker thread's
+    /// connection (one connection per worker, for its lifetime).
+    static DETECTED: OnceCell<Option<Arc<str>>> = const { OnceCell::new() };
+}
+
+/// [`crate::set_database`]: the identity for the whole process.
+pub(crate) fn set_explicit(url: &str) {
+    let id = db_identity(url).map(Arc::from);
+    if let Ok(mut g) = EXPLICIT.write() {
+        *g = id;
+    }
+}
+
+/// [`crate::sqlx::name_pool`]: a pool's identity, and the process default
+/// while it is the only one named.
+pub(crate) fn name(id: &Arc<str>) {
+    if let Ok(mut g) = NAMED.lock() {
+        let prev = std::mem::replace(&mut *g, Named::None);
+        *g = prev.and(id);
+    }
+}
+
+impl Named {
+    /// The state after naming the pool `id` too.
+    fn and(self, id: &Arc<str>) -> Named {
+        match self {
+            Named::None => Named::One(id.clone()),
+            Named::One(prev) if prev == *id => Named::One(prev),
+            _ => Named::Ambiguous,
+        }
+    }
+}
+
+/// The identity of a statement or helper event with no `db` of its own;
+/// `pool` is the identity of the pool it ran under, if any.
+pub(crate) fn resolve(pool: Option<&Arc<str>>) -> Option<Arc<str>> {
+    if let Some(id) = pool {
+        return Some(id.clone());
+    }
+    let sqlite_worker = on_sqlite_worker();
+    let fits = |id: &Arc<str>| !sqlite_worker || is_sqlite(id);
+    let explicit = EXPLICIT.read().ok().and_then(|g| g.clone());
+    if let Some(id) = explicit.filter(fits) {
+        return Some(id);
+    }
+    let named = NAMED.lock().ok().and_then(|g| match &*g {
+        Named::One(id) => Some(id.clone()),
+        _ => None,
+    });
+    if let Some(id) = named.filter(fits) {
+        return Some(id);
+    }
+    let env = FROM_ENV.get_or_init(|| {
+        std::env::var("DATABASE_URL")
+            .ok()
+            .and_then(|u| db_identity(&u))
+            .map(Arc::from)
+    });
+    if let Some(id) = env.clone().filter(fits) {
+        return Some(id);
+    }
+    if sqlite_worker {
+        return DETECTED.with(|d| d.get_or_init(|| detect_sqlite().map(Arc::from)).clone());
+    }
+    None
+}
+
+/// Whether this thread is an sqlx SQLite connection's worker (sqlx's
+/// default thread name).
+pub(crate) fn on_sqlite_worker() -> bool {
+    std::thread::current()
+        .name()
+        .is_some_and(|n| n.starts_with("sqlx-sqlite-worker"))
+}
+
+/// The SQLite database of this process, from its open files: one file, its
+/// identity; none, in-memory; several, unknown. Linux only (`/proc`).
+fn detect_sqlite() -> Option<String> {
+    let fds = std::fs::read_dir("/proc/self/fd").ok()?;
+    let mut found: Vec<PathBuf> = Vec::new();
+    for fd in fds.flatten() {
+        let Ok(target) = std::fs::read_link(fd.path()) else {
+            continue;
+        };
+        if target.is_absolute() && is_sqlite_file(&target) && !found.contains(&target) {
+            found.push(target);
+        }
+    }
+    match found.as_slice() {
+        [] => Some(SQLITE_MEMORY.to_owned()),
+        [one] => Some(format!("sqlite:{}", one.display())),
+        _ => None,
+    }
+}
+
+/// An SQLite main database file: its header, or (not written yet) an
+/// empty file with a database extension. Journals and WAL files are not.
+fn is_sqlite_file(p: &Path) -> bool {
+    use std::io::Read;
+    let name = p.file_name().and_then(|n| n.to_str()).unwrap_or("");
+    if ["-wal", "-shm", "-journal"]
+        .iter()
+        .any(|s| name.ends_with(s))
+    {
+        return false;
+    }
+    let Ok(meta) = std::fs::metadata(p) else {
+        return false;
+    };
+    if !meta.is_file() {
+        return false;
+    }
+    if meta.len() == 0 {
+        let ext = p.extension().and_then(|e| e.to_str()).unwrap_or("");
+        return matches!(ext, "db" | "sqlite" | "sqlite3" | "db3");
+    }
+    let mut head = [0u8; 16];
+    std::fs::File::open(p)
+        .and_then(|mut f| f.read_exact(&mut head))
+        .is_ok_and(|()| &head == b"SQLite format 3\0")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn one_named_pool_is_the_default_two_different_ones_are_none() {
+        let a: Arc<str> = Arc::from("sqlite:/a.db");
+        let b: Arc<str> = Arc::from("sqlite:/b.db");
+        assert!(matches!(Named::None.and(&a), Named::One(x) if x == a));
+        assert!(matches!(Named::None.and(&a).and(&a), Named::One(x) if x == a));
+        assert!(matches!(Named::None.and(&a).and(&b), Named::Ambiguous));
+        assert!(matches!(
+            Named::None.and(&a).and(&b).and(&a),
+            Named::Ambiguous
+        ));
+    }
+
+    #[test]
+    fn sqlite_files_are_told_by_their_header_or_empty_db_name() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("a.db");
+        let mut header = b"SQLite format 3\0".to_vec();
+        header.resize(100, 0);
+        std::fs::write(&db, &header).unwrap();
+        assert!(is_sqlite_file(&db));
+        let wal = dir.path().join("a.db-wal");
+        std::fs::write(&wal, &header).unwrap();
+        assert!(!is_sqlite_file(&wal));
+        let fresh = dir.path().join("fresh.sqlite");
+        std::fs::write(&fresh, b"").unwrap();
+        assert!(is_sqlite_file(&fresh));
+        let text = dir.path().join("notes.txt");
+        std::fs::write(&text, b"SQLite format 2, not a database").unwrap();
+        assert!(!is_sqlite_file(&text));
+        assert!(!is_sqlite_file(&dir.path().join("empty.log")));
+    }
+}
