@@ -11,6 +11,7 @@
 pub mod analysis;
 pub mod clean;
 pub mod cli;
+pub mod confirm;
 pub mod discover;
 pub mod export;
 pub mod findings;

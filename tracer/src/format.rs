@@ -95,6 +95,10 @@ pub struct Header<'a> {
     /// `argv`).
     #[serde(borrow, default, skip_serializing_if = "Option::is_none")]
     pub rerun: Option<Rerun<'a>>,
+    /// The process's working directory when it started (optional): where
+    /// `argv` (and `rerun`) must run to mean the same thing again.
+    #[serde(borrow, default, skip_serializing_if = "Option::is_none")]
+    pub cwd: Option<Cow<'a, str>>,
 }
 
 /// The header's `rerun` member: a command that re-runs only the scenarios

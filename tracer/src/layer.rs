@@ -425,6 +425,9 @@ fn header(cfg: &Config, start: chrono::DateTime<chrono::Utc>) -> Header<'static>
         start,
         config,
         rerun: None,
+        cwd: std::env::current_dir()
+            .ok()
+            .map(|d| d.display().to_string().into()),
     }
 }
 
