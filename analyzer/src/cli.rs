@@ -683,6 +683,9 @@ pub struct ConfirmArgs {
     /// The polluter's command instead of the trace's (run by `sh -c`).
     #[arg(long, value_name = "CMD")]
     pub polluter_cmd: Option<String>,
+    /// Set KEY=VALUE in every run's environment (repeatable), e.g. the traced run's DATABASE_URL.
+    #[arg(long, value_name = "KEY=VALUE", value_parser = parse_env)]
+    pub env: Vec<(String, String)>,
     /// Where the runs' traces go, a folder per run [default: ./bdd-traces/confirm-<id>].
     #[arg(long, value_name = "DIR")]
     pub dir: Option<PathBuf>,
@@ -693,6 +696,13 @@ pub struct ConfirmArgs {
     /// Write to FILE instead of stdout.
     #[arg(short, long, value_name = "FILE")]
     pub output: Option<PathBuf>,
+}
+
+fn parse_env(s: &str) -> Result<(String, String), String> {
+    match s.split_once('=') {
+        Some((k, v)) if !k.is_empty() => Ok((k.to_owned(), v.to_owned())),
+        _ => Err(format!("{s:?} is not KEY=VALUE")),
+    }
 }
 
 /// `90s`, `5m`, `1h`, `500ms`; a bare number is seconds.
@@ -743,6 +753,7 @@ fn cmd_confirm(a: ConfirmArgs) -> Result<i32, CliError> {
         polluter_cmd: a.polluter_cmd.clone(),
         dir,
         max_candidates: a.max_candidates.max(1),
+        env: a.env.clone(),
     };
     let plan = confirm::plan::plan(&opts)?;
     let cmds = plan.needs_consent();

@@ -63,6 +63,9 @@ pub struct ConfirmOptions {
     pub dir: PathBuf,
     /// Search: at most this many candidates are tried.
     pub max_candidates: usize,
+    /// Environment for every run on top of ours (`--env KEY=VALUE`): the
+    /// traced run's database, a switch the failure needs.
+    pub env: Vec<(String, String)>,
 }
 
 /// Highest `--attempts` / `--alone` accepted: a cap on the work one command
@@ -95,6 +98,7 @@ pub fn execute(plan: &Plan, opts: &ConfirmOptions, progress: Progress<'_>) -> Co
     let traced = |name: &str| Traced {
         dir: opts.dir.join(name),
         run_id: format!("confirm-{stamp}-{}-{name}", std::process::id()),
+        env: opts.env.clone(),
     };
     let mut alone = Vec::new();
     let mut tried: Vec<Tried> = Vec::new();

@@ -59,6 +59,8 @@ pub enum End {
 pub struct Traced {
     pub dir: PathBuf,
     pub run_id: String,
+    /// Set for the child on top of ours (e.g. `DATABASE_URL`).
+    pub env: Vec<(String, String)>,
 }
 
 /// A started child and its deadline.
@@ -95,6 +97,7 @@ pub fn start(cmd: &Cmd, t: &Traced, log: &str, timeout: Duration) -> Running {
         .env("BDD_TRACE_STATE", "1")
         .env("BDD_TRACE_RUN_ID", &t.run_id)
         .env("BDD_TRACE_DIR", &t.dir)
+        .envs(t.env.iter().map(|(k, v)| (k, v)))
         .stdin(Stdio::null())
         .stdout(out)
         .stderr(err)

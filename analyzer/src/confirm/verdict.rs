@@ -258,6 +258,10 @@ pub fn decide(
     if let Err(why) = &plan.alone {
         return (Verdict::Inconclusive, why.clone());
     }
+    let confirmed = tried.iter().any(|t| t.reproduced > 0);
+    if interrupted && !confirmed {
+        return (Verdict::Inconclusive, "interrupted (Ctrl-C)".into());
+    }
     if let Some(r) = alone.iter().find(|r| r.victim.is_none()) {
         let why = if r.timed_out() {
             "did not finish within the timeout"
@@ -283,9 +287,6 @@ pub fn decide(
                 n_alone
             ),
         );
-    }
-    if interrupted {
-        return (Verdict::Inconclusive, "interrupted (Ctrl-C)".into());
     }
     let made: usize = tried.iter().map(|t| t.attempts.len()).sum();
     let ran = tried
