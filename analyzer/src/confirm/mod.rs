@@ -110,7 +110,7 @@ pub fn execute(plan: &Plan, opts: &ConfirmOptions, progress: Progress<'_>) -> Co
             progress(&format!("victim alone, run {i}/{}", opts.alone));
             let end = run::run_one(cmd, &t, "victim", opts.timeout);
             reruns += 1;
-            let j = judge(&t, &plan.victim, None, None, 0);
+            let j = judge(&t, &plan.victim, None, None);
             let r = RunResult::new(&t, None, vec![("victim".into(), end)], &j);
             let stop = r.victim != Some(ScenarioOutcome::Passed);
             alone.push(r);
@@ -195,7 +195,6 @@ pub fn execute(plan: &Plan, opts: &ConfirmOptions, progress: Progress<'_>) -> Co
                         &plan.victim,
                         Some(&pair.polluter),
                         pair.resource.as_deref(),
-                        pair.hit_us,
                     );
                     let r = RunResult::new(&t, off, ends, &j);
                     let hit = r.reproduced;
@@ -205,13 +204,14 @@ pub fn execute(plan: &Plan, opts: &ConfirmOptions, progress: Progress<'_>) -> Co
                         break;
                     }
                     let landed = j.landed.filter(|_| pair.shape == Shape::TwoAtOnce && !hit);
-                    if let Some((v0, v1, pm)) = landed {
-                        // Move the polluter's change to where it hit in the
-                        // traced run; when it already lands in the window,
-                        // sweep around that point, wider each time.
-                        let target = v0 + pair.hit_us.clamp(0, (v1 - v0).max(0));
-                        let nudge = if (v0..=v1).contains(&pm) {
-                            let step = ((v1 - v0) / 8).max(5_000) * i64::from(k.div_ceil(2));
+                    if let Some((g0, g1, pm)) = landed {
+                        // Move the polluter's change to the middle of the
+                        // victim's window (between its write and its read
+                        // back); when it lands there and still misses,
+                        // sweep around it, wider each time.
+                        let target = (g0 + g1) / 2;
+                        let nudge = if (g0..=g1).contains(&pm) {
+                            let step = ((g1 - g0) / 4).max(5_000) * i64::from(k.div_ceil(2));
                             if k % 2 == 1 {
                                 step
                             } else {

@@ -154,8 +154,6 @@ pub struct Pair {
     /// Polluter's start minus the victim's in the traced run (µs): where a
     /// two-process attempt starts the polluter.
     pub offset_us: i64,
-    /// When the polluter's change hit, from the victim's start (µs).
-    pub hit_us: i64,
     /// The state involved.
     pub resource: Option<String>,
     /// Why this pair, in a few words.
@@ -373,7 +371,6 @@ fn from_finding(f: &Finding, tl: &Timeline) -> Result<Pair, String> {
         rule: Some(f.rule),
         shape,
         offset_us: micros(ps.start) - micros(vs.start),
-        hit_us: micros(f.at) - micros(vs.start),
         resource: Some(f.resource.clone()),
         evidence: f.why.clone().unwrap_or_else(|| f.rule.to_string()),
         cmds: Err(String::new()),
@@ -416,7 +413,6 @@ fn named_pair(a: &Analysis, tl: &Timeline, vs: &ScenarioSpan, ps: &ScenarioSpan)
         rule: None,
         shape,
         offset_us: micros(ps.start) - micros(vs.start),
-        hit_us: 0,
         resource: None,
         evidence: "named by you; the trace shows it changing nothing the victim used".into(),
         cmds: Err(String::new()),
@@ -535,7 +531,7 @@ pub fn candidates(a: &Analysis, tl: &Timeline, vs: &ScenarioSpan) -> Vec<Pair> {
                 continue;
             }
         }
-        let (inside, t, r) = best[&s].clone();
+        let (inside, _, r) = best[&s].clone();
         let same = ps.pid == vs.pid;
         let shape = match (inside, same, r.starts_with("process:")) {
             (true, false, _) => Shape::TwoAtOnce,
@@ -553,7 +549,6 @@ pub fn candidates(a: &Analysis, tl: &Timeline, vs: &ScenarioSpan) -> Vec<Pair> {
             rule: None,
             shape,
             offset_us: micros(ps.start) - v_start,
-            hit_us: (t - v_start).max(0),
             evidence: format!("changed {r} {when}"),
             resource: Some(r),
             cmds: Err(String::new()),

@@ -47,19 +47,14 @@ pub struct Judged {
     pub victim: Option<ScenarioOutcome>,
     /// The run's analysis names the polluter as the victim's likely cause.
     pub cause_named: bool,
-    /// Victim's start and end, and the polluter's change nearest to where
-    /// it should land (µs), when both are in the trace.
+    /// The victim's window (the longest gap between two of its uses of the
+    /// resource) and the polluter's change nearest its middle (µs), when
+    /// both are in the trace.
     pub landed: Option<(i64, i64, i64)>,
 }
 
 /// Reads a run's traces back with the library and judges them.
-pub fn judge(
-    t: &Traced,
-    victim: &Who,
-    polluter: Option<&Who>,
-    resource: Option<&str>,
-    hit_us: i64,
-) -> Judged {
+pub fn judge(t: &Traced, victim: &Who, polluter: Option<&Who>, resource: Option<&str>) -> Judged {
     let Ok(a) = analyze(&AnalyzeOptions {
         inputs: vec![t.dir.clone()],
         run: Some(t.run_id.clone()),
@@ -96,9 +91,8 @@ pub fn judge(
         .iter()
         .any(|f| f.likely_cause && named(&f.victim, victim) && named(&f.polluter, p));
     let landed = spans.first().and_then(|vs| {
-        let v0 = vs.start.timestamp_micros();
-        let v1 = vs.end.unwrap_or(vs.last).timestamp_micros();
-        let target = v0 + hit_us.clamp(0, (v1 - v0).max(0));
+        let (g0, g1) = window(tl, vs, resource);
+        let target = (g0 + g1) / 2;
         let pids: Vec<usize> = tl
             .scenarios
             .iter()
@@ -113,13 +107,41 @@ pub fn judge(
             })
             .map(|m| m.ts.timestamp_micros())
             .min_by_key(|t| (t - target).abs())
-            .map(|t| (v0, v1, t))
+            .map(|t| (g0, g1, t))
     });
     Judged {
         victim: outcome,
         cause_named,
         landed,
     }
+}
+
+/// Where a change hurts the victim most, in µs: the longest gap between
+/// two of its uses of `resource` (it wrote, then read back), else its
+/// whole span.
+fn window(
+    tl: &crate::model::Timeline,
+    vs: &crate::model::ScenarioSpan,
+    resource: Option<&str>,
+) -> (i64, i64) {
+    let mut uses: Vec<i64> = tl
+        .actions
+        .iter()
+        .filter(|m| m.scenario == Some(vs.id))
+        .filter(|m| {
+            let r = m.resource.as_deref();
+            r.is_some_and(|r| resource.is_none_or(|want| same_state(want, r)))
+        })
+        .map(|m| m.ts.timestamp_micros())
+        .collect();
+    uses.sort_unstable();
+    uses.windows(2)
+        .map(|w| (w[0], w[1]))
+        .max_by_key(|(a, b)| b - a)
+        .unwrap_or((
+            vs.start.timestamp_micros(),
+            vs.end.unwrap_or(vs.last).timestamp_micros(),
+        ))
 }
 
 /// One run: the victim alone, or an attempt with a polluter.
