@@ -656,3 +656,60 @@ fn pair_cmds(
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tables_of_one_schema_are_the_same_state_when_they_share_a_table() {
+        let users = "shared:sqlite:/d.db/main/users";
+        assert!(same_state(users, users));
+        assert!(same_state(users, "shared:sqlite:/d.db/main/*"));
+        assert!(same_state(
+            "shared:sqlite:/d.db/main/{greetings,users}",
+            users
+        ));
+        assert!(!same_state(users, "shared:sqlite:/d.db/main/greetings"));
+        assert!(!same_state(users, "shared:sqlite:/other.db/main/users"));
+        assert!(same_state("process:jwt_secret", "process:jwt_secret"));
+        assert!(!same_state("process:jwt_secret", users));
+    }
+
+    #[test]
+    fn each_rule_has_the_shape_its_harm_needs() {
+        use RuleId::*;
+        assert_eq!(
+            Shape::of_rule(ConcurrentMutation, false),
+            Some(Shape::TwoAtOnce)
+        );
+        assert_eq!(
+            Shape::of_rule(ConcurrentMutation, true),
+            Some(Shape::OneAtOnce)
+        );
+        assert_eq!(Shape::of_rule(LeftoverData, false), Some(Shape::TwoInOrder));
+        assert_eq!(Shape::of_rule(LeftoverData, true), Some(Shape::OneInOrder));
+        assert_eq!(Shape::of_rule(LeakedState, true), Some(Shape::OneInOrder));
+        assert_eq!(Shape::of_rule(UnfinishedScenario, false), None);
+    }
+
+    #[test]
+    fn scenarios_are_named_feature_colon_scenario() {
+        assert_eq!(
+            parse_scenario("greet: Welcome: a page").unwrap(),
+            ("greet".into(), "Welcome: a page".into())
+        );
+        assert!(parse_scenario("no colon").is_err());
+        assert!(parse_scenario(": empty feature").is_err());
+    }
+
+    #[test]
+    fn a_shown_command_quotes_for_the_shell_and_says_where_it_runs() {
+        let c = Cmd {
+            argv: vec!["bdd-demo".into(), "--name".into(), "^It's$".into()],
+            cwd: Some(PathBuf::from("/tmp/a b")),
+            from_trace: true,
+        };
+        assert_eq!(c.shown(), r"(cd '/tmp/a b' && bdd-demo --name '^It'\''s$')");
+    }
+}

@@ -408,3 +408,17 @@ pub fn write_table(c: &Confirmation, out: &mut dyn Write) -> io::Result<()> {
     )?;
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_bisection_of_n_scenarios_needs_ceil_log2_n_runs() {
+        let runs: Vec<u32> = [1, 2, 3, 4, 5, 12, 16, 17, 1000]
+            .iter()
+            .map(|&n| bisection_runs(n))
+            .collect();
+        assert_eq!(runs, [0, 1, 2, 2, 3, 4, 4, 5, 10]);
+    }
+}
