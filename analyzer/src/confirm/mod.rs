@@ -105,7 +105,7 @@ pub fn execute(plan: &Plan, opts: &ConfirmOptions, progress: Progress<'_>) -> Co
     let mut reruns = 0usize;
     let any_pair = plan.pairs.iter().any(|p| p.cmds.is_ok());
     if let (Ok(cmd), true) = (&plan.alone, any_pair) {
-        for i in 1..=opts.alone {
+        for i in 1..=opts.alone.min(MAX_ATTEMPTS) {
             let t = traced(&format!("alone-{i}"));
             progress(&format!("victim alone, run {i}/{}", opts.alone));
             let end = run::run_one(cmd, &t, "victim", opts.timeout);
@@ -149,7 +149,7 @@ pub fn execute(plan: &Plan, opts: &ConfirmOptions, progress: Progress<'_>) -> Co
             if let Ok(cmds) = &pair.cmds {
                 let mut offset = pair.offset_us;
                 let limit = (opts.timeout.as_micros() / 2).min(i64::MAX as u128) as i64;
-                for k in 1..=opts.attempts {
+                for k in 1..=opts.attempts.min(MAX_ATTEMPTS) {
                     let t = traced(&format!("c{}-attempt-{k}", ci + 1));
                     progress(&format!(
                         "{} with {:?}: attempt {k}/{} ({} so far)",

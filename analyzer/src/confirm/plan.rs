@@ -256,6 +256,11 @@ pub fn plan(opts: &ConfirmOptions) -> Result<Plan, String> {
             match polluter {
                 Some(p) => {
                     let (pf, pn) = parse_scenario(p)?;
+                    if (&pf, &pn) == (&vf, &vn) {
+                        return Err(format!(
+                            "{p:?} is the victim itself: name another scenario as --polluter, or leave it out to search"
+                        ));
+                    }
                     let ps = find_span(tl, &pf, &pn, Some(vs.pid))
                         .ok_or_else(|| no_such(&run.id, p, tl))?;
                     (vs, vec![named_pair(&analysis, tl, vs, ps)], false, 1)
