@@ -110,7 +110,7 @@ pub fn execute(plan: &Plan, opts: &ConfirmOptions, progress: Progress<'_>) -> Co
             progress(&format!("victim alone, run {i}/{}", opts.alone));
             let end = run::run_one(cmd, &t, "victim", opts.timeout);
             reruns += 1;
-            let j = judge(&t, &plan.victim, None, None);
+            let j = judge(&t, &plan.victim, None, None, None);
             let r = RunResult::new(&t, None, vec![("victim".into(), end)], &j);
             let stop = r.victim != Some(ScenarioOutcome::Passed);
             alone.push(r);
@@ -195,6 +195,7 @@ pub fn execute(plan: &Plan, opts: &ConfirmOptions, progress: Progress<'_>) -> Co
                         &plan.victim,
                         Some(&pair.polluter),
                         pair.resource.as_deref(),
+                        pair.action.as_deref(),
                     );
                     let r = RunResult::new(&t, off, ends, &j);
                     let hit = r.reproduced;
@@ -208,10 +209,10 @@ pub fn execute(plan: &Plan, opts: &ConfirmOptions, progress: Progress<'_>) -> Co
                         // Move the polluter's change to the middle of the
                         // victim's window (between its write and its read
                         // back); when it lands there and still misses,
-                        // sweep around it, wider each time.
+                        // try a little either side.
                         let target = (g0 + g1) / 2;
                         let nudge = if (g0..=g1).contains(&pm) {
-                            let step = ((g1 - g0) / 4).max(5_000) * i64::from(k.div_ceil(2));
+                            let step = ((g1 - g0) / 8).max(5_000);
                             if k % 2 == 1 {
                                 step
                             } else {
@@ -220,7 +221,10 @@ pub fn execute(plan: &Plan, opts: &ConfirmOptions, progress: Progress<'_>) -> Co
                         } else {
                             0
                         };
-                        offset = (offset + target - pm + nudge).clamp(-limit, limit);
+                        // Once an offset has reproduced, a miss is mostly
+                        // the noise of process start-up: correct by half.
+                        let gain = if t_pair.reproduced > 0 { 2 } else { 1 };
+                        offset = (offset + (target - pm) / gain + nudge).clamp(-limit, limit);
                     }
                 }
             }

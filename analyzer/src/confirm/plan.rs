@@ -156,6 +156,8 @@ pub struct Pair {
     pub offset_us: i64,
     /// The state involved.
     pub resource: Option<String>,
+    /// The polluting action (`DB_CLEANUP`, …): what an attempt aims.
+    pub action: Option<String>,
     /// Why this pair, in a few words.
     pub evidence: String,
     /// The commands, or why there are none (then the pair is inconclusive).
@@ -377,6 +379,7 @@ fn from_finding(f: &Finding, tl: &Timeline) -> Result<Pair, String> {
         shape,
         offset_us: micros(ps.start) - micros(vs.start),
         resource: Some(f.resource.clone()),
+        action: f.action.clone(),
         evidence: f.why.clone().unwrap_or_else(|| f.rule.to_string()),
         cmds: Err(String::new()),
         caveat: None,
@@ -419,6 +422,7 @@ fn named_pair(a: &Analysis, tl: &Timeline, vs: &ScenarioSpan, ps: &ScenarioSpan)
         shape,
         offset_us: micros(ps.start) - micros(vs.start),
         resource: None,
+        action: None,
         evidence: "named by you; the trace shows it changing nothing the victim used".into(),
         cmds: Err(String::new()),
         caveat: None,
@@ -465,7 +469,7 @@ pub fn candidates(a: &Analysis, tl: &Timeline, vs: &ScenarioSpan) -> Vec<Pair> {
         .filter_map(|m| m.resource.as_deref().map(|r| (r, m.pid)))
         .collect();
     // Best change per scenario: (in window, time, resource).
-    let mut best: HashMap<usize, (bool, i64, String)> = HashMap::new();
+    let mut best: HashMap<usize, (bool, i64, String, String)> = HashMap::new();
     for m in &tl.actions {
         let (Some(s), Some(r)) = (m.scenario, m.resource.as_deref()) else {
             continue;
@@ -481,14 +485,14 @@ pub fn candidates(a: &Analysis, tl: &Timeline, vs: &ScenarioSpan) -> Vec<Pair> {
             continue;
         }
         let inside = t >= v_start;
-        let better = |old: &(bool, i64, String)| match (inside, old.0) {
+        let better = |old: &(bool, i64, String, String)| match (inside, old.0) {
             (true, false) => true,
             (false, true) => false,
             (true, true) => t < old.1,
             (false, false) => t > old.1,
         };
         if best.get(&s).is_none_or(better) {
-            best.insert(s, (inside, t, r.to_owned()));
+            best.insert(s, (inside, t, r.to_owned(), m.action.clone()));
         }
     }
     let named: Vec<usize> = a
@@ -503,7 +507,7 @@ pub fn candidates(a: &Analysis, tl: &Timeline, vs: &ScenarioSpan) -> Vec<Pair> {
         .collect();
     let mut order: Vec<(usize, usize, i64)> = best
         .iter()
-        .map(|(&s, (inside, t, _))| {
+        .map(|(&s, (inside, t, _, _))| {
             let rank = named.iter().position(|&n| n == s).unwrap_or(usize::MAX);
             let tier = if rank != usize::MAX {
                 rank
@@ -536,7 +540,7 @@ pub fn candidates(a: &Analysis, tl: &Timeline, vs: &ScenarioSpan) -> Vec<Pair> {
                 continue;
             }
         }
-        let (inside, _, r) = best[&s].clone();
+        let (inside, _, r, action) = best[&s].clone();
         let same = ps.pid == vs.pid;
         let shape = match (inside, same, r.starts_with("process:")) {
             (true, false, _) => Shape::TwoAtOnce,
@@ -556,6 +560,7 @@ pub fn candidates(a: &Analysis, tl: &Timeline, vs: &ScenarioSpan) -> Vec<Pair> {
             offset_us: micros(ps.start) - v_start,
             evidence: format!("changed {r} {when}"),
             resource: Some(r),
+            action: Some(action),
             cmds: Err(String::new()),
             caveat: None,
         });

@@ -54,7 +54,13 @@ pub struct Judged {
 }
 
 /// Reads a run's traces back with the library and judges them.
-pub fn judge(t: &Traced, victim: &Who, polluter: Option<&Who>, resource: Option<&str>) -> Judged {
+pub fn judge(
+    t: &Traced,
+    victim: &Who,
+    polluter: Option<&Who>,
+    resource: Option<&str>,
+    action: Option<&str>,
+) -> Judged {
     let Ok(a) = analyze(&AnalyzeOptions {
         inputs: vec![t.dir.clone()],
         run: Some(t.run_id.clone()),
@@ -102,6 +108,7 @@ pub fn judge(t: &Traced, victim: &Who, polluter: Option<&Who>, resource: Option<
         tl.actions
             .iter()
             .filter(|m| m.mutation && m.scenario.is_some_and(|s| pids.contains(&s)))
+            .filter(|m| action.is_none_or(|a| m.action == a))
             .filter(|m| {
                 resource.is_none_or(|r| m.resource.as_deref().is_some_and(|mr| same_state(r, mr)))
             })
