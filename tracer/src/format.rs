@@ -130,6 +130,13 @@ impl Rerun<'_> {
     }
 }
 
+/// The working directory as the header's `cwd` records it (`None` when it
+/// cannot be read, e.g. deleted).
+pub fn current_dir() -> Option<Cow<'static, str>> {
+    let dir = std::env::current_dir().ok()?;
+    Some(dir.display().to_string().into())
+}
+
 /// Placeholder for the scenario in [`Rerun::argv`].
 pub const RERUN_SCENARIO: &str = "{scenario}";
 /// Placeholder for the feature in [`Rerun::argv`].

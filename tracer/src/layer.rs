@@ -425,9 +425,7 @@ fn header(cfg: &Config, start: chrono::DateTime<chrono::Utc>) -> Header<'static>
         start,
         config,
         rerun: None,
-        cwd: std::env::current_dir()
-            .ok()
-            .map(|d| d.display().to_string().into()),
+        cwd: crate::format::current_dir(),
     }
 }
 

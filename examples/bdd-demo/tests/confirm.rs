@@ -46,6 +46,11 @@ fn confirm_with(opts: &ConfirmOptions) -> Confirmation {
         !plan.needs_consent().is_empty(),
         "the demo's commands come from its trace files"
     );
+    let alone = plan.alone.as_ref().expect("the victim's command");
+    assert!(
+        alone.cwd.is_some(),
+        "the tracer records the working directory the command runs in"
+    );
     let c = confirm::execute(&plan, opts, &mut |_| {});
     // Every run's folder is there to open with `report`.
     for r in c
