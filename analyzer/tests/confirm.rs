@@ -276,3 +276,62 @@ fn ctrl_c_kills_the_children_and_keeps_the_folders() {
     assert!(wait_gone(sleep), "the sleep {sleep} was killed");
     assert!(dir.join("alone-1").is_dir(), "the run's folder is kept");
 }
+
+/// Runs `confirm ARGS` on a pseudo-terminal (util-linux `script`), typing
+/// `answer` at the prompt.
+fn confirm_on_a_terminal(args: &[&str], answer: &str) -> Output {
+    use std::io::Write;
+    let line: Vec<String> = std::iter::once(env!("CARGO_BIN_EXE_trace-analyzer"))
+        .chain(std::iter::once("confirm"))
+        .chain(args.iter().copied())
+        .map(|a| format!("'{}'", a.replace('\'', r"'\''")))
+        .collect();
+    let mut child = Command::new("script")
+        .args(["-qec", &line.join(" "), "/dev/null"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("util-linux `script` runs (it gives the command a terminal)");
+    // The terminal keeps the answer until the prompt reads it.
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(answer.as_bytes())
+        .unwrap();
+    child.wait_with_output().unwrap()
+}
+
+#[test]
+fn on_a_terminal_the_commands_run_only_after_a_yes() {
+    let traces = tempfile::tempdir().unwrap();
+    let marks = tempfile::tempdir().unwrap();
+    let work = tempfile::tempdir().unwrap();
+    pair_run(
+        traces.path(),
+        (&["greet"], Some(touching(marks.path()))),
+        (&["admin"], Some(touching(marks.path()))),
+    );
+    let dir = work.path().join("runs");
+    let args = [
+        traces.path().to_str().unwrap(),
+        "--finding",
+        "1",
+        "--alone",
+        "1",
+        "--attempts",
+        "1",
+        "--dir",
+        dir.to_str().unwrap(),
+    ];
+    let no = confirm_on_a_terminal(&args, "n\n");
+    assert!(text(&no).contains("Run them? [y/N]"), "{}", text(&no));
+    assert!(!marks.path().join("ran-v").exists(), "{}", text(&no));
+    let yes = confirm_on_a_terminal(&args, "y\n");
+    assert!(
+        marks.path().join("ran-v").exists(),
+        "a yes runs them: {}",
+        text(&yes)
+    );
+}
