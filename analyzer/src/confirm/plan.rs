@@ -243,12 +243,18 @@ pub fn plan(opts: &ConfirmOptions) -> Result<Plan, String> {
     let (victim_span, pairs, search, found) = match &opts.target {
         Target::Finding(n) => {
             let f = finding(&analysis, *n)?;
-            let (Some(v), Some(_)) = (f.victim.as_ref(), f.polluter.as_ref()) else {
+            let (Some(v), Some(p)) = (f.victim.as_ref(), f.polluter.as_ref()) else {
                 return Err(format!(
                     "finding {n} ({}) names no polluter and victim: nothing to confirm",
                     f.rule
                 ));
             };
+            if p.id == v.id {
+                return Err(format!(
+                    "finding {n} ({}) is about one scenario alone: nothing to re-run against it",
+                    f.rule
+                ));
+            }
             let vs = &tl.scenarios[v.id];
             (vs, vec![from_finding(f, tl)?], false, 1)
         }
