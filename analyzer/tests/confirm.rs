@@ -335,3 +335,19 @@ fn on_a_terminal_the_commands_run_only_after_a_yes() {
         text(&yes)
     );
 }
+
+#[test]
+fn a_scenario_not_in_the_run_is_a_usage_error() {
+    let traces = tempfile::tempdir().unwrap();
+    pair_run(traces.path(), (&["greet"], None), (&["admin"], None));
+    let o = confirm(&[traces.path().to_str().unwrap(), "--victim", "greet: nope"]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(
+        text(&o).contains("no scenario \"greet: nope\"") && text(&o).contains("greet: v"),
+        "names the failed scenarios instead: {}",
+        text(&o)
+    );
+    let o = confirm(&[traces.path().to_str().unwrap(), "--finding", "99"]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(text(&o).contains("no finding 99"), "{}", text(&o));
+}
