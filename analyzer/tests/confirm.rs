@@ -8,7 +8,7 @@
 mod common;
 
 use std::borrow::Cow;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
@@ -48,6 +48,50 @@ fn touching(marker_dir: &Path) -> Rerun<'static> {
     }
 }
 
+/// A pair run whose commands would leave marks, and the folders: traces,
+/// marks, and where the runs would go.
+struct Marked {
+    traces: tempfile::TempDir,
+    marks: tempfile::TempDir,
+    runs: PathBuf,
+    _work: tempfile::TempDir,
+}
+
+impl Marked {
+    fn new() -> Marked {
+        let (traces, marks, work) = (
+            tempfile::tempdir().unwrap(),
+            tempfile::tempdir().unwrap(),
+            tempfile::tempdir().unwrap(),
+        );
+        pair_run(
+            traces.path(),
+            (&["greet"], Some(touching(marks.path()))),
+            (&["admin"], Some(touching(marks.path()))),
+        );
+        let runs = work.path().join("runs");
+        Marked {
+            traces,
+            marks,
+            runs,
+            _work: work,
+        }
+    }
+
+    /// `confirm` of the pair (one run alone, one attempt) with `target`.
+    fn args<'a>(&'a self, target: &[&'a str]) -> Vec<&'a str> {
+        let mut a = vec![self.traces.path().to_str().unwrap()];
+        a.extend_from_slice(target);
+        a.extend(["--alone", "1", "--attempts", "1", "--dir"]);
+        a.push(self.runs.to_str().unwrap());
+        a
+    }
+
+    fn victim_ran(&self) -> bool {
+        self.marks.path().join("ran-v").exists()
+    }
+}
+
 fn confirm(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_trace-analyzer"))
         .arg("confirm")
@@ -67,28 +111,8 @@ fn text(o: &Output) -> String {
 
 #[test]
 fn commands_read_from_a_trace_run_only_with_yes() {
-    let traces = tempfile::tempdir().unwrap();
-    let marks = tempfile::tempdir().unwrap();
-    let work = tempfile::tempdir().unwrap();
-    pair_run(
-        traces.path(),
-        (&["greet"], Some(touching(marks.path()))),
-        (&["admin"], Some(touching(marks.path()))),
-    );
-    let dir = work.path().join("runs");
-    let args = [
-        traces.path().to_str().unwrap(),
-        "--victim",
-        "greet: v",
-        "--polluter",
-        "admin: p",
-        "--alone",
-        "1",
-        "--attempts",
-        "1",
-        "--dir",
-        dir.to_str().unwrap(),
-    ];
+    let m = Marked::new();
+    let args = m.args(&["--victim", "greet: v", "--polluter", "admin: p"]);
     let refused = confirm(&args);
     assert_eq!(refused.status.code(), Some(2), "{}", text(&refused));
     assert!(text(&refused).contains("--yes"), "{}", text(&refused));
@@ -98,15 +122,15 @@ fn commands_read_from_a_trace_run_only_with_yes() {
         text(&refused)
     );
     assert_eq!(
-        std::fs::read_dir(marks.path()).unwrap().count(),
+        std::fs::read_dir(m.marks.path()).unwrap().count(),
         0,
         "nothing ran without --yes"
     );
-    assert!(!dir.exists(), "no run folder without --yes");
+    assert!(!m.runs.exists(), "no run folder without --yes");
 
     let agreed = confirm(&[&args[..], &["--yes"]].concat());
     assert!(
-        marks.path().join("ran-v").exists(),
+        m.victim_ran(),
         "with --yes the victim's command ran: {}",
         text(&agreed)
     );
@@ -305,35 +329,13 @@ fn confirm_on_a_terminal(args: &[&str], answer: &str) -> Output {
 
 #[test]
 fn on_a_terminal_the_commands_run_only_after_a_yes() {
-    let traces = tempfile::tempdir().unwrap();
-    let marks = tempfile::tempdir().unwrap();
-    let work = tempfile::tempdir().unwrap();
-    pair_run(
-        traces.path(),
-        (&["greet"], Some(touching(marks.path()))),
-        (&["admin"], Some(touching(marks.path()))),
-    );
-    let dir = work.path().join("runs");
-    let args = [
-        traces.path().to_str().unwrap(),
-        "--finding",
-        "1",
-        "--alone",
-        "1",
-        "--attempts",
-        "1",
-        "--dir",
-        dir.to_str().unwrap(),
-    ];
+    let m = Marked::new();
+    let args = m.args(&["--finding", "1"]);
     let no = confirm_on_a_terminal(&args, "n\n");
     assert!(text(&no).contains("Run them? [y/N]"), "{}", text(&no));
-    assert!(!marks.path().join("ran-v").exists(), "{}", text(&no));
+    assert!(!m.victim_ran(), "{}", text(&no));
     let yes = confirm_on_a_terminal(&args, "y\n");
-    assert!(
-        marks.path().join("ran-v").exists(),
-        "a yes runs them: {}",
-        text(&yes)
-    );
+    assert!(m.victim_ran(), "a yes runs them: {}", text(&yes));
 }
 
 #[test]

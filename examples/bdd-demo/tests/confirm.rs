@@ -176,18 +176,26 @@ fn the_cross_process_victim_is_confirmed_refuted_and_found_by_search() {
     eprintln!("{}", show(&c));
 }
 
+/// The auth feature in one process with the JWT reset off (the leak), on
+/// a SQLite file of its own; returns the run and the database URL.
+fn auth_without_jwt_reset(root: &Path, label: &str) -> (SuiteRun, String) {
+    let url = format!("sqlite://{}/{label}.sqlite", root.display());
+    let env = [("DATABASE_URL", url.as_str()), ("BDD_JWT_RESET", "false")];
+    let run = run_traced(
+        root,
+        label,
+        &["feature", "auth", "--concurrency", "1"],
+        &env,
+    );
+    (run, url)
+}
+
 #[test]
 fn the_leaked_jwt_secret_is_confirmed_in_one_process() {
     let root = tempfile::tempdir().unwrap();
     let root = root.path();
-    let url = format!("sqlite://{}/jwt.sqlite", root.display());
+    let (run, url) = auth_without_jwt_reset(root, "jwt");
     let env = [("DATABASE_URL", url.as_str()), ("BDD_JWT_RESET", "false")];
-    let run = run_traced(
-        root,
-        "jwt",
-        &["feature", "auth", "--concurrency", "1"],
-        &env,
-    );
     let (n, f) = likely_cause(&run, JWT_VICTIM).expect("the leak is named");
     assert_eq!(f["polluter"]["scenario"], JWT_POLLUTER);
     let mut opts = options(&run.traces, Target::Finding(n), &dir(root, "jwt"), &env);
@@ -208,14 +216,8 @@ fn the_leaked_jwt_secret_is_confirmed_in_one_process() {
 fn a_demo_trace_without_argv_is_inconclusive() {
     let root = tempfile::tempdir().unwrap();
     let root = root.path();
-    let url = format!("sqlite://{}/noargv.sqlite", root.display());
+    let (run, url) = auth_without_jwt_reset(root, "noargv");
     let env = [("DATABASE_URL", url.as_str()), ("BDD_JWT_RESET", "false")];
-    let run = run_traced(
-        root,
-        "noargv",
-        &["feature", "auth", "--concurrency", "1"],
-        &env,
-    );
     // The same files as a producer that records no command would write.
     let stripped = root.join("stripped");
     std::fs::create_dir(&stripped).unwrap();
