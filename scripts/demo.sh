@@ -9,7 +9,8 @@
 # when another process's cleanup lands inside its window, so the demo retries
 # a bounded number of times until it does. Exits 0 when the demo worked
 # (the victim failed and the analyzer named the polluter), even though the
-# suite itself failed: finding that is the point.
+# suite itself failed: finding that is the point. It ends with the
+# `trace-analyzer confirm` command that proves the named polluter.
 #
 #   scripts/demo.sh [--out DIR] [--attempts N]
 set -euo pipefail
@@ -78,5 +79,12 @@ echo "  report.md      the same for a CI job summary"
 [[ -f "$dir/report.html" ]] && echo "  report.html    the timeline in a browser"
 echo "  suite.log      the suite's own output (cucumber)"
 echo
-echo "Next: fix it and see the findings go away:"
+echo "The fix, to see the findings go away:"
 echo "  BDD_SCHEMA_ISOLATION=true scripts/validate-test-suite.sh 3"
+# The polluter the report named for the victim (CSV columns 9-10: its
+# feature and scenario), to prove it by re-running just the two scenarios.
+polluter=$(grep -m1 "^concurrent-mutation,error,true,[0-9]*,greet,$victim,FAILED," "$dir/report.csv" | cut -d, -f9,10 | sed 's/,/: /')
+echo
+echo "Next: prove the culprit by re-running just the two scenarios (the victim alone, then with it; each run traced):"
+echo "  DATABASE_URL=sqlite://$dir/demo.sqlite $TRACE_ANALYZER confirm $traces --run $run_id \\"
+echo "    --victim 'greet: $victim' --polluter '$polluter' --attempts 3 --yes"

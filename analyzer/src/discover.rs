@@ -55,6 +55,8 @@ pub struct SourceFile {
     pub argv: Vec<String>,
     /// The v1 header's re-run template (`rerun`), if any.
     pub rerun: Option<Rerun<'static>>,
+    /// The v1 header's working directory (`cwd`), if recorded.
+    pub cwd: Option<String>,
     pub size: u64,
 }
 
@@ -252,6 +254,7 @@ fn recognise(
             start: legacy_tz.to_utc(when).map(|t| t.timestamp_micros()),
             argv: Vec::new(),
             rerun: None,
+            cwd: None,
             size,
         });
     }
@@ -302,6 +305,7 @@ fn recognise(
             start: Some(h.start.timestamp_micros()),
             argv: h.argv.into_iter().map(|a| a.into_owned()).collect(),
             rerun: h.rerun.map(Rerun::into_owned),
+            cwd: h.cwd.map(|c| c.into_owned()),
             size,
         }),
         Ok(_) => None,

@@ -455,6 +455,7 @@ mod tests {
                 start: None,
                 argv: Vec::new(),
                 rerun: None,
+                cwd: None,
                 size: 0,
             })
             .collect()

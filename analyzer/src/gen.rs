@@ -295,6 +295,7 @@ pub fn generate(g: &GenArgs) -> std::io::Result<Vec<PathBuf>> {
                 start: t0,
                 config: vec![("BDD_SCHEMA_ISOLATION".into(), "true".into())],
                 rerun: None,
+                cwd: None,
             })
             .write_line(&mut buf);
             out.write_all(&buf)?;

@@ -12,6 +12,7 @@
 
 pub mod analysis;
 pub mod clean;
+pub mod confirm;
 pub mod discover;
 pub mod export;
 pub mod findings;

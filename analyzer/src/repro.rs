@@ -155,6 +155,30 @@ impl Runner {
         Narrowed { argv, caveat }
     }
 
+    /// [`Runner::two`] for two scenarios of one traced process, `first_ran_first`
+    /// saying whether `first` started before `second` there: cucumber runs
+    /// in file order, so the order holds only if it did.
+    pub fn two_as_traced(
+        &self,
+        first: Pick<'_>,
+        second: Pick<'_>,
+        how: Together,
+        first_ran_first: bool,
+    ) -> Narrowed {
+        let mut n = self.two(first, second, how);
+        if n.caveat.is_none()
+            && how == Together::InOrder
+            && self.framework == Framework::Cucumber
+            && !first_ran_first
+        {
+            n.caveat = Some(format!(
+                "the order cannot be forced: cucumber runs them in file order, and {:?} comes first",
+                second.name
+            ));
+        }
+        n
+    }
+
     /// The template with its placeholders replaced by `picks`.
     fn fill(&self, picks: &[Pick<'_>]) -> Vec<String> {
         let mut out = Vec::with_capacity(self.template.len() + picks.len());
@@ -639,19 +663,7 @@ fn one_process(rule: RuleId, a: &Scn, b: &Scn, p: &Proc) -> String {
             traced(&p.argv)
         );
     };
-    let mut n = runner.two(pick(a), pick(b), how);
-    // cucumber runs in file order: the order holds only if the polluter
-    // came first in the traced run too.
-    if n.caveat.is_none()
-        && how == Together::InOrder
-        && runner.framework == Framework::Cucumber
-        && a.start > b.start
-    {
-        n.caveat = Some(format!(
-            "the order cannot be forced: cucumber runs them in file order, and {:?} comes first",
-            b.name
-        ));
-    }
+    let n = runner.two_as_traced(pick(a), pick(b), how, a.start <= b.start);
     match n.caveat {
         None => format!("{}  # {want}", traced(&n.argv)),
         Some(c) => format!(

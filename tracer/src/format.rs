@@ -116,6 +116,10 @@ pub struct Header<'a> {
     /// `argv`).
     #[serde(borrow, default, skip_serializing_if = "Option::is_none")]
     pub rerun: Option<Rerun<'a>>,
+    /// The process's working directory when it started (optional): where
+    /// `argv` (and `rerun`) must run to mean the same thing again.
+    #[serde(borrow, default, skip_serializing_if = "Option::is_none")]
+    pub cwd: Option<Cow<'a, str>>,
 }
 
 /// The header's `rerun` member: a command that re-runs only the scenarios
@@ -145,6 +149,13 @@ impl Rerun<'_> {
                 .collect(),
         }
     }
+}
+
+/// The working directory as the header's `cwd` records it (`None` when it
+/// cannot be read, e.g. deleted).
+pub fn current_dir() -> Option<Cow<'static, str>> {
+    let dir = std::env::current_dir().ok()?;
+    Some(dir.display().to_string().into())
 }
 
 /// Placeholder for the scenario in [`Rerun::argv`].

@@ -34,6 +34,7 @@ pub(crate) fn header(cfg: &Config, start: chrono::DateTime<chrono::Utc>) -> Head
         process: cfg.process.clone().into(),
         argv: argv.into_iter().map(Into::into).collect(),
         rerun,
+        cwd: crate::format::current_dir(),
         tracer: concat!("state-tracer ", env!("CARGO_PKG_VERSION")).into(),
         start,
         config,

@@ -48,6 +48,7 @@ impl TraceFile {
             start: t(0),
             config: Vec::new(),
             rerun: None,
+            cwd: None,
         })
         .write_line(&mut f.lines);
         f

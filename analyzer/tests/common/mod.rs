@@ -90,6 +90,7 @@ impl Proc {
                     "^{scenario}$".into(),
                 ],
             }),
+            cwd: None,
         })
         .write_line(&mut lines);
         Proc {

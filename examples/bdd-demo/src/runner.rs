@@ -50,10 +50,16 @@ pub fn run_suite(exe: &Path, features: &[String], parallel: bool) -> Vec<Feature
         ));
     }
 
+    let concurrency = config::Config::from_env().concurrency.to_string();
     let spawn = |feature: &str| {
         let mut cmd = Command::new(exe);
+        // cucumber's own `--concurrency` flag, passed explicitly: the trace
+        // header's argv then names the framework, so repro hints and
+        // `trace-analyzer confirm` can narrow this command with `--name`.
         cmd.arg("feature")
             .arg(feature)
+            .arg("--concurrency")
+            .arg(&concurrency)
             .env("BDD_TRACE_PROCESS", feature)
             .envs(env_for_children.iter().map(|(k, v)| (k, v)))
             .stdin(Stdio::null())
