@@ -346,13 +346,7 @@ impl Engine {
         ) {
             return;
         }
-        let Some(name) = rec
-            .resource
-            .as_ref()
-            .and_then(|r| r.schema.as_deref())
-            .or(rec.name())
-            .or(rec.details())
-        else {
+        let Some(name) = rec.schema_named() else {
             return;
         };
         let db = db_key(

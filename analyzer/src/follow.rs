@@ -315,13 +315,7 @@ impl Follower {
             Action::SchemaDrop => false,
             _ => return,
         };
-        let Some(name) = rec
-            .resource
-            .as_ref()
-            .and_then(|r| r.schema.as_deref())
-            .or(rec.name())
-            .or(rec.details())
-        else {
+        let Some(name) = rec.schema_named() else {
             return;
         };
         let id = match self.schema_ids.get(name) {

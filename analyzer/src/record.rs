@@ -199,6 +199,16 @@ impl Rec {
         self.extra.as_ref()?.name.as_deref()
     }
 
+    /// The schema a `SCHEMA_*` record names: its resource's `schema`, else
+    /// `name`, else `details` (older producers put it there).
+    pub fn schema_named(&self) -> Option<&str> {
+        self.resource
+            .as_ref()
+            .and_then(|r| r.schema.as_deref())
+            .or(self.name())
+            .or(self.details())
+    }
+
     pub fn error(&self) -> Option<&str> {
         self.extra.as_ref()?.error.as_deref()
     }

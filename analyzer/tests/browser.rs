@@ -89,22 +89,7 @@ fn html_timeline_in_headless_chromium() {
 
     let shot = artifacts().join("timeline.png");
     let _ = std::fs::remove_file(&shot);
-    let out = Command::new("node")
-        .arg("driver.js")
-        .arg("check")
-        .arg(&html_path)
-        .arg(&shot)
-        .arg("login")
-        .current_dir(driver_dir())
-        .output()
-        .expect("run the node driver");
-    assert!(
-        out.status.success(),
-        "driver failed:\n{}\n{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let seen: Value = serde_json::from_slice(&out.stdout).expect("driver prints JSON");
+    let seen = drive("check", &html_path, &shot, Some("login"));
     eprintln!("driver saw: {seen:#}");
 
     // Nothing went wrong in the page, and it loaded nothing from anywhere.
@@ -215,13 +200,15 @@ fn html_timeline_in_headless_chromium() {
     eprintln!("screenshot: {}", shot.display());
 }
 
-/// Runs the driver in `mode` over `page`; its JSON observations.
-fn drive(mode: &str, page: &Path, shot: &Path) -> Value {
+/// Runs the driver in `mode` over `page` (with the mode's `extra`
+/// argument, if any); its JSON observations.
+fn drive(mode: &str, page: &Path, shot: &Path, extra: Option<&str>) -> Value {
     let out = Command::new("node")
         .arg("driver.js")
         .arg(mode)
         .arg(page)
         .arg(shot)
+        .args(extra)
         .current_dir(driver_dir())
         .output()
         .expect("run the node driver");
@@ -244,7 +231,7 @@ fn aggregated_page_keeps_findings_drawn_and_counts_the_rest() {
     let page = artifacts().join("timeline-lod.html");
     std::fs::write(&page, html_report(traces.path(), "summary")).unwrap();
     let shot = artifacts().join("timeline-lod.png");
-    let seen = drive("lod", &page, &shot);
+    let seen = drive("lod", &page, &shot, None);
     eprintln!("driver saw: {seen:#}");
 
     for key in ["pageErrors", "console", "dialogs", "foreignRequests"] {
