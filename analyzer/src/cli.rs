@@ -84,6 +84,11 @@ pub enum Command {
         after_help = "Examples:\n  trace-analyzer export ./bdd-traces --format chrome -o trace.json\n  trace-analyzer export --run ci-1234 -o trace.json   # then open it in ui.perfetto.dev"
     )]
     Export(crate::export::ExportArgs),
+    /// Cross-run history: store analyzed runs, then rank flaky scenarios and the polluters behind them.
+    #[command(
+        after_help = "Examples:\n  trace-analyzer history add ./bdd-traces\n  trace-analyzer history flaky --since 14d\n  trace-analyzer history pairs --db postgres://ci@db/history\n  trace-analyzer report ./bdd-traces --history   # store and annotate in one go"
+    )]
+    History(crate::history::command::HistoryArgs),
     /// Generate a synthetic run (benchmarks).
     #[command(hide = true)]
     Gen(crate::gen::GenArgs),
@@ -169,6 +174,12 @@ pub struct ReportOpts {
     /// Colour the table: auto = on a terminal unless NO_COLOR is set.
     #[arg(long, value_enum, default_value_t = ColorChoice::Auto)]
     pub color: ColorChoice,
+    /// Also store the run in the cross-run history and annotate each likely
+    /// cause with its record; `--history=URL` picks the database [default:
+    /// $TRACE_ANALYZER_HISTORY, else the SQLite file under $XDG_DATA_HOME].
+    /// A failing history write only warns.
+    #[arg(long, value_name = "URL", num_args = 0..=1, require_equals = true, default_missing_value = "")]
+    pub history: Option<String>,
 }
 
 fn parse_rule(s: &str) -> Result<RuleId, String> {
@@ -239,6 +250,7 @@ pub fn run(cli: Cli) -> i32 {
         Command::Clean(a) => crate::clean::run(&a),
         Command::Export(a) => crate::export::run(a),
         Command::Gen(a) => crate::gen::run(&a),
+        Command::History(a) => crate::history::command::run(a),
     };
     match result {
         Ok(code) => code,
@@ -458,7 +470,8 @@ fn analyze_opts(input: &InputArgs, r: &ReportOpts) -> AnalyzeOptions {
         all_overlaps: r.all_overlaps,
         allow: r.allow.clone(),
         deny: r.deny.clone(),
-        timeline: r.format.needs_timeline(),
+        // The history stores scenario runs with their durations (timeline).
+        timeline: r.format.needs_timeline() || r.history.is_some(),
         progress: true,
     }
 }
@@ -524,7 +537,7 @@ pub fn exit_code(report: &Report, fail_on: FailOn, strict: bool) -> i32 {
 }
 
 fn cmd_report(a: ReportArgs) -> Result<i32, CliError> {
-    let analysis = analyze(&analyze_opts(&a.input, &a.report))?;
+    let mut analysis = analyze(&analyze_opts(&a.input, &a.report))?;
     if a.input.run.is_none() {
         warn_other_runs(&analysis.report.other_runs, &analysis.report.run_id);
     }
@@ -532,6 +545,9 @@ fn cmd_report(a: ReportArgs) -> Result<i32, CliError> {
         eprintln!("trace-analyzer: error: nothing to analyze");
         print_warnings(&analysis.report.warnings);
         return Ok(EXIT_ERROR);
+    }
+    if let Some(db) = &a.report.history {
+        crate::history::command::record_and_annotate(&mut analysis, Some(db));
     }
     emit_report(&analysis, &a.report, &a.input.output, a.input.strict)
 }
@@ -591,7 +607,7 @@ fn cmd_run(a: RunArgs) -> Result<i32, CliError> {
         opts.run = None;
         result = analyze(&opts);
     }
-    let analysis = match result {
+    let mut analysis = match result {
         Ok(an) if an.report.processes.is_empty() => {
             eprintln!("trace-analyzer: no trace files in {}", dir.display());
             return Ok(if command_code != 0 {
@@ -614,6 +630,9 @@ fn cmd_run(a: RunArgs) -> Result<i32, CliError> {
         }
         Err(e) => return Err(e.into()),
     };
+    if let Some(db) = &a.report.history {
+        crate::history::command::record_and_annotate(&mut analysis, Some(db));
+    }
     let code = emit_report(&analysis, &a.report, &a.output, a.strict)?;
     Ok(if command_code != 0 {
         command_code

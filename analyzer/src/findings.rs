@@ -252,6 +252,7 @@ impl Findings {
                     reproduce,
                     confidence: p.strength.map(Strength::confidence),
                     why: p.why,
+                    history: None,
                 };
                 (p.strength, finding)
             })

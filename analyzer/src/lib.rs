@@ -15,6 +15,7 @@ pub mod discover;
 pub mod export;
 pub mod findings;
 pub mod gen;
+pub mod history;
 pub mod merge;
 pub mod model;
 pub mod overlap;

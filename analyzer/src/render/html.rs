@@ -212,6 +212,7 @@ pub(crate) mod fixtures {
             reproduce: None,
             confidence: None,
             why: None,
+            history: None,
         }
     }
 

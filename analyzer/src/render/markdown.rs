@@ -70,6 +70,9 @@ pub fn write(r: &Report, out: &mut dyn Write) -> io::Result<()> {
             if let Some(c) = confidence_text(f) {
                 write!(out, " Confidence: {c}.")?;
             }
+            if let Some(h) = &f.history {
+                write!(out, " History: {}.", h.sentence())?;
+            }
             writeln!(out)?;
             if let Some(rep) = &f.reproduce {
                 writeln!(

@@ -66,6 +66,9 @@ fn write_likely_causes(r: &Report, out: &mut dyn Write) -> io::Result<()> {
         if let Some(c) = confidence_text(f) {
             writeln!(out, "     Confidence: {c}")?;
         }
+        if let Some(h) = &f.history {
+            writeln!(out, "     History: {}", h.sentence())?;
+        }
         if let Some(rep) = &f.reproduce {
             writeln!(
                 out,
