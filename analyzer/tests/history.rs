@@ -280,7 +280,7 @@ fn add_and_query_then_add_again(db: &Db) {
     let table = ok(&["history", "flaky", "--db", url]);
     assert!(
         table.contains(&format!(
-            "{}: '{}' failed 4 of 6 runs; 3 by {}: '{}'",
+            "{}: '{}' failed 4 of 6 runs; 3 explained by {}: '{}' (concurrent-mutation on public/*); 1 unexplained",
             VICTIM.0, VICTIM.1, POLLUTER.0, POLLUTER.1
         )),
         "{table}"

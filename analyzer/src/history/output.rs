@@ -40,27 +40,23 @@ fn short_resource(resource: &str) -> &str {
     }
 }
 
+/// `auth: 'A wrong password is refused' (concurrent-mutation on main/users)`.
 fn cause_text(c: &Cause) -> String {
     let who = match (&c.feature, &c.scenario) {
         (Some(f), Some(s)) => format!("{f}: '{s}'"),
         _ => "(no polluter scenario)".to_owned(),
     };
-    format!(
-        "{} by {who} [{} {}]",
-        c.failures,
-        c.rule,
-        short_resource(&c.resource)
-    )
+    format!("{who} ({} on {})", c.rule, short_resource(&c.resource))
 }
 
-/// "greet: 'Welcome page' failed 7 of 40 runs; 6 explained by auth: 'X' (concurrent-mutation main/users); 1 unexplained".
+/// "greet: 'Welcome page' failed 7 of 40 runs; 6 explained by auth: 'X' (concurrent-mutation on main/users); 1 unexplained".
 pub fn flaky_sentence(f: &Flaky) -> String {
     let mut s = format!(
         "{}: '{}' failed {} of {} runs",
         f.feature, f.scenario, f.failures, f.runs
     );
     for c in &f.causes {
-        s.push_str(&format!("; {} explained", cause_text(c)));
+        s.push_str(&format!("; {} explained by {}", c.failures, cause_text(c)));
     }
     if f.unexplained > 0 {
         s.push_str(&format!("; {} unexplained", f.unexplained));

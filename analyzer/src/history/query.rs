@@ -89,6 +89,7 @@ pub struct Cause {
     pub feature: Option<String>,
     pub scenario: Option<String>,
     pub rule: String,
+    /// The resource involved (an example when runs used different databases).
     pub resource: String,
     /// Failures of the victim it explains.
     pub failures: i64,
@@ -119,12 +120,15 @@ pub async fn flaky(store: &Store, w: &Window, min_runs: i64) -> Result<Vec<Flaky
         let mut q = QueryBuilder::new("");
         w.push_cte(&mut q);
         q.push(
-            "SELECT d.victim, ps.feature, ps.name, d.rule, d.resource, COUNT(*) FROM \
-             (SELECT DISTINCT f.run, f.victim, f.victim_seq, f.polluter, f.rule, f.resource \
+            // One row per polluter and rule: the resource's database part
+            // differs between runs (a file per CI job), so it is an example.
+            "SELECT d.victim, ps.feature, ps.name, d.rule, MIN(d.resource), COUNT(*) FROM \
+             (SELECT f.run, f.victim, f.victim_seq, f.polluter, f.rule, MIN(f.resource) AS resource \
               FROM findings f JOIN w ON w.id = f.run \
-              WHERE f.likely_cause AND f.victim_outcome = 'FAILED' AND f.victim IS NOT NULL) d \
+              WHERE f.likely_cause AND f.victim_outcome = 'FAILED' AND f.victim IS NOT NULL \
+              GROUP BY f.run, f.victim, f.victim_seq, f.polluter, f.rule) d \
              LEFT JOIN scenarios ps ON ps.id = d.polluter \
-             GROUP BY d.victim, ps.feature, ps.name, d.rule, d.resource",
+             GROUP BY d.victim, ps.feature, ps.name, d.rule",
         );
         let causes: Vec<CauseRow> =
             q.build_query_as().fetch_all(p).await.map_err(err)?;
