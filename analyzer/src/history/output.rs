@@ -221,7 +221,7 @@ pub fn write_flaky(
                     short_time(f.last_failure_us),
                     f.causes
                         .iter()
-                        .map(cause_text)
+                        .map(|c| format!("{}× {}", c.failures, cause_text(c)))
                         .collect::<Vec<_>>()
                         .join("\n"),
                     f.unexplained.to_string(),
