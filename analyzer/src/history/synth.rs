@@ -41,12 +41,20 @@ impl Rng {
     }
 }
 
-/// Every 20th scenario is a victim that fails 10% of the time; its polluter
-/// is the scenario 7 further on, the likely cause of 80% of those failures.
+/// Names follow `trace-analyzer gen` (`feature-P`, `Scenario J of process P`,
+/// three processes), so a generated run's scenarios have a long record.
+/// Every 20th scenario and the first six are victims that fail 10% of the
+/// time; the polluter is the scenario 7 further on, the likely cause of 80%
+/// of those failures.
 fn synth_run(i: u32, scenarios: u32, prefix: &str, now_us: i64, rng: &mut Rng) -> RunRecord {
     const PROCS: u32 = 3;
     let started = now_us - i64::from(i) * 60_000_000;
-    let name = |k: u32| (format!("feature-{}", k % 10), format!("scenario {k}"));
+    let name = |k: u32| {
+        (
+            format!("feature-{}", k % PROCS),
+            format!("Scenario {} of process {}", k / PROCS + 1, k % PROCS),
+        )
+    };
     let mut rec = RunRecord {
         run_key: format!("{prefix}-{i:06}"),
         started_us: started,
@@ -70,7 +78,7 @@ fn synth_run(i: u32, scenarios: u32, prefix: &str, now_us: i64, rng: &mut Rng) -
     };
     for k in 0..scenarios {
         let (feature, scenario) = name(k);
-        let victim = k % 20 == 0;
+        let victim = k % 20 == 0 || k < 6;
         let failed = victim && rng.chance(10);
         rec.scenarios.push(ScenarioRow {
             seq: i64::from(k),
