@@ -9,6 +9,7 @@ use serde_json::{json, Value};
 
 use super::query::{Cause, Flaky, Pair, StoredRun, Window};
 use crate::render::csv::field;
+use crate::render::table::short_resource;
 
 /// `history … --format`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -27,17 +28,6 @@ pub(crate) fn short_time(us: i64) -> String {
     time(us)
         .map(|t| t.format("%Y-%m-%d %H:%M").to_string())
         .unwrap_or_default()
-}
-
-/// `shared:postgres://h/db/main/users` → `main/users`, as the report's table does.
-fn short_resource(resource: &str) -> &str {
-    match resource.strip_prefix("shared:") {
-        Some(rest) => match rest.rmatch_indices('/').nth(1) {
-            Some((i, _)) => &rest[i + 1..],
-            None => rest,
-        },
-        None => resource,
-    }
 }
 
 /// `auth: 'A wrong password is refused' (concurrent-mutation on main/users)`.

@@ -29,7 +29,7 @@ const TOP: usize = 5;
 
 /// The table names a table by `schema/table`; the full resource (with the
 /// database identity) is in the explanation and the JSON.
-fn short_resource(resource: &str) -> &str {
+pub(crate) fn short_resource(resource: &str) -> &str {
     match resource.strip_prefix("shared:") {
         Some(rest) => match rest.rmatch_indices('/').nth(1) {
             Some((i, _)) => &rest[i + 1..],
