@@ -45,14 +45,13 @@ stats() {
   printf '%s\n' "$@" | sort -n | awk '{v[NR]=$1} END{printf "best %.1f ms, median %.1f ms", v[1], v[int((NR+1)/2)]}'
 }
 
-# A fresh 3-process run (about 12 scenarios, 600 records, a few findings).
-n=0
+# fresh_run N: a new 3-process run (12 scenarios, 600 records, a few findings).
 fresh_run() {
-  n=$((n + 1))
-  local d="$WORK/runs/r$n"
-  "$BIN" gen --dir "$d" --processes 3 --records 200 --format v1 --run-id "bench-add-$$-$n" >/dev/null
+  local d="$WORK/runs/r$1"
+  "$BIN" gen --dir "$d" --processes 3 --records 200 --format v1 --run-id "bench-add-$$-$1" >/dev/null 2>&1
   echo "$d/v1"
 }
+n=0
 
 echo "== history: $HISTORY_RUNS runs x $SCENARIOS scenario runs, REPEAT=$REPEAT, $(nproc) CPUs"
 for backend in sqlite postgres; do
@@ -60,23 +59,23 @@ for backend in sqlite postgres; do
   t0=$EPOCHREALTIME
   "$BIN" history synth --runs "$HISTORY_RUNS" --scenarios "$SCENARIOS" --db "$url" 2>/dev/null
   fill=$(awk "BEGIN{printf \"%.0f\", $EPOCHREALTIME - $t0}")
-  rows=$("$BIN" history runs --db "$url" --since all --limit 1 --format json | grep -c '"run_id"' || true)
-  echo "-- $backend: filled in ${fill}s ($rows+ runs)"
+  runs=$("$BIN" history flaky --db "$url" --since all --format json | sed -n 's/^  "runs": \([0-9]*\).*/\1/p')
+  echo "-- $backend: filled in ${fill}s ($runs runs stored)"
 
   "$BIN" history flaky --db "$url" >/dev/null # warm the cache
   v=(); for _ in $(seq "$REPEAT"); do v+=("$(ms "$BIN" history flaky --db "$url")"); done
   echo "   history flaky:               $(stats "${v[@]}")"
-  "$BIN" history flaky --db "$url" | head -4 | tail -1 | cut -c1-150
+  "$BIN" history flaky --db "$url" | grep '^- ' | head -1 | cut -c1-160
 
   a=(); b=(); for _ in $(seq "$REPEAT"); do
-    r=$(fresh_run)
+    n=$((n + 1)); r=$(fresh_run $n)
     b+=("$(ms "$BIN" report "$r" --format json --fail-on never)")
     a+=("$(ms "$BIN" history add "$r" --db "$url")")
   done
   echo "   history add (3 processes):   $(stats "${a[@]}")   [baseline report of the same run: $(stats "${b[@]}")]"
 
   p=(); h=(); for _ in $(seq "$REPEAT"); do
-    r=$(fresh_run)
+    n=$((n + 1)); r=$(fresh_run $n)
     p+=("$(ms "$BIN" report "$r" --format json --fail-on never)")
     h+=("$(ms "$BIN" report "$r" --format json --fail-on never "--history=$url")")
   done

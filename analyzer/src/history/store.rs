@@ -163,7 +163,9 @@ impl Store {
         let mut attempt = 0;
         loop {
             attempt += 1;
-            self.check().await?;
+            if self.check().await? == Some(self.known_version()) {
+                break; // up to date: nothing to migrate
+            }
             let run = with_pool!(self, p => self.migrator().run(p).await);
             match run {
                 Ok(()) => break,
@@ -190,14 +192,15 @@ impl Store {
     }
 
     /// Refuses a foreign database or a newer schema, before any write.
-    async fn check(&self) -> Result<(), HistoryError> {
+    /// Returns the newest schema version applied, if any.
+    async fn check(&self) -> Result<Option<i64>, HistoryError> {
         let tables = self.tables().await?;
         let own: Vec<&String> = tables
             .iter()
             .filter(|t| t.as_str() != "_sqlx_migrations")
             .collect();
         if own.is_empty() {
-            return Ok(()); // empty: the migrations create the schema
+            return Ok(None); // empty: the migrations create the schema
         }
         let marker: Option<String> = if tables.iter().any(|t| t == "history_meta") {
             with_pool!(self, p => sqlx::query_scalar(
@@ -220,7 +223,10 @@ impl Store {
                 ),
             ));
         }
-        if tables.iter().any(|t| t == "_sqlx_migrations") {
+        if !tables.iter().any(|t| t == "_sqlx_migrations") {
+            return Ok(None);
+        }
+        {
             let newest: Option<i64> = with_pool!(self, p => sqlx::query(
                 "SELECT MAX(version) FROM _sqlx_migrations WHERE success"
             )
@@ -237,7 +243,7 @@ impl Store {
                     ),
                 ));
             }
+            Ok(newest)
         }
-        Ok(())
     }
 }
