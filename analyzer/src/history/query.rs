@@ -19,6 +19,8 @@ use crate::model::CauseHistory;
 // Row shapes, in SELECT order.
 /// id, feature, name, runs, failures, passes, first failure, last failure.
 type FlakyRow = (i64, String, String, i64, i64, i64, Option<i64>, Option<i64>);
+/// scenario id, failures, first failure, last failure.
+type FailRow = (i64, i64, Option<i64>, Option<i64>);
 /// victim id, polluter feature, polluter name, rule, resource, failures.
 type CauseRow = (i64, Option<String>, Option<String>, String, String, i64);
 /// polluter feature, polluter, victim feature, victim, caused, failed other, passed, runs.
@@ -100,22 +102,43 @@ pub struct Cause {
 pub async fn flaky(store: &Store, w: &Window, min_runs: i64) -> Result<Vec<Flaky>, HistoryError> {
     let err = |e| store.error(e);
     let (rows, causes, explained) = with_pool!(store, p => {
+        // Failures first, from the partial index of failed scenario runs
+        // (a few percent of the rows) ...
         let mut q = QueryBuilder::new("");
         w.push_cte(&mut q);
         q.push(
-            ", failing AS (SELECT DISTINCT sr.scenario FROM scenario_runs sr JOIN w ON w.id = sr.run \
-               WHERE sr.outcome = 'FAILED') \
-             SELECT s.id, s.feature, s.name, COUNT(*), \
-               CAST(SUM(CASE WHEN sr.outcome = 'FAILED' THEN 1 ELSE 0 END) AS BIGINT), \
-               CAST(SUM(CASE WHEN sr.outcome = 'PASSED' THEN 1 ELSE 0 END) AS BIGINT), \
-               MIN(CASE WHEN sr.outcome = 'FAILED' THEN w.started_us END), \
-               MAX(CASE WHEN sr.outcome = 'FAILED' THEN w.started_us END) \
-             FROM failing f JOIN scenarios s ON s.id = f.scenario \
-             JOIN scenario_runs sr ON sr.scenario = f.scenario JOIN w ON w.id = sr.run \
-             GROUP BY s.id, s.feature, s.name",
+            "SELECT sr.scenario, COUNT(*), MIN(w.started_us), MAX(w.started_us) \
+             FROM scenario_runs sr JOIN w ON w.id = sr.run WHERE sr.outcome = 'FAILED' \
+             GROUP BY sr.scenario",
         );
-        let rows: Vec<FlakyRow> =
-            q.build_query_as().fetch_all(p).await.map_err(err)?;
+        let failed: Vec<FailRow> = q.build_query_as().fetch_all(p).await.map_err(err)?;
+        // ... then all runs of only those scenarios, by their ids: the
+        // planner sees a short list and walks the (scenario, run) index
+        // instead of the whole table.
+        let by_id: BTreeMap<i64, FailRow> = failed.into_iter().map(|r| (r.0, r)).collect();
+        let ids: Vec<i64> = by_id.keys().copied().collect();
+        let mut rows: Vec<FlakyRow> = Vec::new();
+        for chunk in ids.chunks(500) {
+            let mut q = QueryBuilder::new("");
+            w.push_cte(&mut q);
+            q.push(
+                "SELECT s.id, s.feature, s.name, COUNT(*), \
+                   CAST(SUM(CASE WHEN sr.outcome = 'PASSED' THEN 1 ELSE 0 END) AS BIGINT) \
+                 FROM scenario_runs sr JOIN w ON w.id = sr.run JOIN scenarios s ON s.id = sr.scenario \
+                 WHERE sr.scenario IN (",
+            );
+            let mut sep = q.separated(", ");
+            for id in chunk {
+                sep.push_bind(*id);
+            }
+            q.push(") GROUP BY s.id, s.feature, s.name");
+            let totals: Vec<(i64, String, String, i64, i64)> =
+                q.build_query_as().fetch_all(p).await.map_err(err)?;
+            for (id, feature, name, runs, passes) in totals {
+                let f = &by_id[&id];
+                rows.push((id, feature, name, runs, f.1, passes, f.2, f.3));
+            }
+        }
 
         let mut q = QueryBuilder::new("");
         w.push_cte(&mut q);
