@@ -3,7 +3,9 @@
 # run ID and trace folder, analyzes every iteration, then prints per
 # iteration pass/fail and findings, and finally the flaky scenarios (failed
 # in some iterations, not all) with the findings that explain their failures
-# and how often each polluter was present.
+# and how often each polluter was present. Every iteration is also recorded
+# in a history database of its own (OUT/history.sqlite), and the script ends
+# with `trace-analyzer history flaky` over those runs.
 #
 #   scripts/validate-test-suite.sh [N] [options]
 #
@@ -82,6 +84,8 @@ for i in $(seq 1 "$iterations"); do
   secs=$(awk -v a="$start" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }')
   "$TRACE_ANALYZER" report "$dir/traces" --run "$run_id" --format json --fail-on never -o "$dir/report.json"
   "$TRACE_ANALYZER" report "$dir/traces" --run "$run_id" --format markdown --fail-on never -o "$dir/report.md"
+  "$TRACE_ANALYZER" history add "$dir/traces" --run "$run_id" --db "$out/history.sqlite" \
+    --label "mode=$mode" --label "isolation=$isolation" --label "jwt_reset=$jwt_reset" >/dev/null
   ((rc == 0)) || any_failed=1
   echo "   iteration $i: $([[ $rc == 0 ]] && echo passed || echo FAILED) in ${secs}s ($dir)"
   dirs+=("$dir")
@@ -91,4 +95,7 @@ echo
 "$BDD_DEMO" summarize "${dirs[@]}"
 echo
 echo "Reports and traces: $out/iter-*/ (report.md, report.json, traces/, suite.log)"
+echo
+"$TRACE_ANALYZER" history flaky --db "$out/history.sqlite" --since all
+echo "(history of these runs: $out/history.sqlite; ask it more with trace-analyzer history pairs|runs --db $out/history.sqlite --since all)"
 exit "$any_failed"

@@ -91,6 +91,11 @@ pub enum Command {
     /// Prove a suspected polluter: re-run just the victim alone, then with the polluter, each run traced and analyzed.
     #[command(after_help = CONFIRM_EXAMPLES)]
     Confirm(ConfirmArgs),
+    /// Cross-run history: store analyzed runs, then rank flaky scenarios and the polluters behind them.
+    #[command(
+        after_help = "Examples:\n  trace-analyzer history add ./bdd-traces\n  trace-analyzer history flaky --since 14d\n  trace-analyzer history pairs --db postgres://ci@db/history\n  trace-analyzer report ./bdd-traces --history   # store and annotate in one go"
+    )]
+    History(trace_analyzer::history::command::HistoryArgs),
     /// Generate a synthetic run (benchmarks).
     #[command(hide = true)]
     Gen(trace_analyzer::gen::GenArgs),
@@ -184,6 +189,12 @@ pub struct ReportOpts {
     /// Table: after the failures and hazards, list every finding in full.
     #[arg(short, long)]
     pub verbose: bool,
+    /// Also store the run in the cross-run history and annotate each likely
+    /// cause with its record; `--history=URL` picks the database [default:
+    /// $TRACE_ANALYZER_HISTORY, else the SQLite file under $XDG_DATA_HOME].
+    /// A failing history write only warns.
+    #[arg(long, value_name = "URL", num_args = 0..=1, require_equals = true, default_missing_value = "")]
+    pub history: Option<String>,
 }
 
 fn parse_rule(s: &str) -> Result<RuleId, String> {
@@ -255,6 +266,7 @@ pub fn run(cli: Cli) -> i32 {
         Command::Export(a) => cmd_export(a),
         Command::Gen(a) => cmd_gen(&a),
         Command::Confirm(a) => cmd_confirm(a),
+        Command::History(a) => trace_analyzer::history::command::run(a),
     };
     // The one error path: every command returns its error here.
     match result {
@@ -475,8 +487,9 @@ fn analyze_opts(input: &InputArgs, r: &ReportOpts) -> AnalyzeOptions {
         allow: r.allow.clone(),
         deny: r.deny.clone(),
         // HTML draws from the stream (`render::html::lod`), not from an
-        // in-memory timeline.
-        timeline: false,
+        // in-memory timeline; the history stores scenario runs with their
+        // durations (timeline).
+        timeline: r.history.is_some() && r.format != ReportFormat::Html,
         progress: true,
     }
 }
@@ -552,7 +565,7 @@ fn html_report(opts: &AnalyzeOptions, r: &ReportOpts, input: &InputArgs) -> Resu
         timeline: false,
         ..opts.clone()
     };
-    let analysis = match analyze_tapped(&opts, Some(&mut Bar), &mut page) {
+    let mut analysis = match analyze_tapped(&opts, Some(&mut Bar), &mut page) {
         Ok(a) if !a.report.processes.is_empty() => a,
         other => {
             drop(page);
@@ -563,6 +576,9 @@ fn html_report(opts: &AnalyzeOptions, r: &ReportOpts, input: &InputArgs) -> Resu
             return Ok(EXIT_ERROR);
         }
     };
+    if let Some(db) = &r.history {
+        trace_analyzer::history::command::record_and_annotate(&mut analysis, Some(db));
+    }
     let report = &analysis.report;
     if input.run.is_none() {
         warn_other_runs(&report.other_runs, &report.run_id);
@@ -586,13 +602,16 @@ fn cmd_report(a: ReportArgs) -> Result<i32, CliError> {
     if a.report.format == ReportFormat::Html {
         return html_report(&analyze_opts(&a.input, &a.report), &a.report, &a.input);
     }
-    let analysis = analyze_with(&analyze_opts(&a.input, &a.report), Some(&mut Bar))?;
+    let mut analysis = analyze_with(&analyze_opts(&a.input, &a.report), Some(&mut Bar))?;
     if a.input.run.is_none() {
         warn_other_runs(&analysis.report.other_runs, &analysis.report.run_id);
     }
     if analysis.report.processes.is_empty() {
         print_warnings(&analysis.report.warnings);
         return Err("nothing to analyze".into());
+    }
+    if let Some(db) = &a.report.history {
+        trace_analyzer::history::command::record_and_annotate(&mut analysis, Some(db));
     }
     emit_report(&analysis, &a.report, &a.input.output, a.input.strict)
 }
@@ -649,7 +668,7 @@ fn cmd_run(a: RunArgs) -> Result<i32, CliError> {
         opts.run = None;
         result = analyze_with(&opts, Some(&mut Bar));
     }
-    let analysis = match result {
+    let mut analysis = match result {
         Ok(an) if an.report.processes.is_empty() => {
             eprintln!("trace-analyzer: no trace files in {}", dir.display());
             return Ok(if command_code != 0 {
@@ -672,6 +691,9 @@ fn cmd_run(a: RunArgs) -> Result<i32, CliError> {
         }
         Err(e) => return Err(e.into()),
     };
+    if let Some(db) = &a.report.history {
+        trace_analyzer::history::command::record_and_annotate(&mut analysis, Some(db));
+    }
     let code = if a.report.format == ReportFormat::Html {
         html_report(&opts, &a.report, &input)?
     } else {

@@ -685,6 +685,7 @@ fn to_finding(
         confidence: p.strength.map(Strength::confidence),
         why: p.why,
         evidence,
+        history: None,
     };
     (p.strength, finding)
 }

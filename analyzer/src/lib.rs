@@ -18,6 +18,7 @@ pub mod export;
 pub mod findings;
 pub mod follow;
 pub mod gen;
+pub mod history;
 pub mod merge;
 pub mod model;
 pub mod overlap;

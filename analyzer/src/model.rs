@@ -305,6 +305,37 @@ pub struct Finding {
     /// unknown database identity).
     #[serde(default)]
     pub evidence: Option<String>,
+    /// What the cross-run history says about this likely cause
+    /// (`report --history`; absent otherwise).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub history: Option<CauseHistory>,
+}
+
+/// The record of one likely cause in the cross-run history: the victim's
+/// other runs, its failures, and in how many of those this same polluter
+/// was the likely cause.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CauseHistory {
+    /// Runs of the victim scenario stored in the history (this run excluded).
+    pub victim_runs: u64,
+    /// Of those, the ones that failed.
+    pub victim_failures: u64,
+    /// Of those failures, the ones whose likely cause was this same polluter.
+    pub same_cause: u64,
+}
+
+impl CauseHistory {
+    /// E.g. "also the cause in 5 of this victim's 6 earlier failures (6 of 40 runs failed)".
+    pub fn sentence(&self) -> String {
+        match (self.victim_runs, self.victim_failures) {
+            (0, _) => "no earlier runs of this victim in the history".to_owned(),
+            (runs, 0) => format!("first failure of this victim in the history (it passed {runs} earlier run(s))"),
+            (runs, failures) => format!(
+                "also the cause in {} of this victim's {failures} earlier failure(s) ({failures} of {runs} earlier runs failed)",
+                self.same_cause
+            ),
+        }
+    }
 }
 
 /// How strongly a pollution finding explains its victim. Ordered: `Low < Medium < High`.

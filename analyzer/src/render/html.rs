@@ -215,6 +215,7 @@ pub(crate) mod fixtures {
             confidence: None,
             why: None,
             evidence: None,
+            history: None,
         }
     }
 

@@ -127,6 +127,9 @@ pub fn write(r: &Report, out: &mut dyn Write) -> io::Result<()> {
             if let Some(e) = &f.evidence {
                 write!(out, " Evidence: {e}.")?;
             }
+            if let Some(h) = &f.history {
+                write!(out, " History: {}.", h.sentence())?;
+            }
             writeln!(out)?;
             if let Some(rep) = &f.reproduce {
                 writeln!(
@@ -175,6 +178,9 @@ fn write_failures(r: &Report, out: &mut dyn Write) -> io::Result<()> {
             )?;
             if let Some(e) = c.evidence.as_deref().or(c.why.as_deref()) {
                 writeln!(out, "- Evidence: {}", cell(e))?;
+            }
+            if let Some(h) = &c.history {
+                writeln!(out, "- History: {}", cell(&h.sentence()))?;
             }
             if let Some(rep) = &c.reproduce {
                 writeln!(out, "- Reproduce:\n  ```sh\n  {}\n  ```", rep.command)?;

@@ -28,7 +28,7 @@ fn table(opts: &RenderOptions) -> Table {
 
 /// The table names a table by `schema/table`; the full resource (with the
 /// database identity) is in the explanation and the JSON.
-fn short_resource(resource: &str) -> &str {
+pub(crate) fn short_resource(resource: &str) -> &str {
     match resource.strip_prefix("shared:") {
         Some(rest) => match rest.rmatch_indices('/').nth(1) {
             Some((i, _)) => &rest[i + 1..],
@@ -84,6 +84,9 @@ fn write_failures(r: &Report, opts: &RenderOptions, out: &mut dyn Write) -> io::
             )?;
             if let Some(e) = c.evidence.as_deref().or(c.why.as_deref()) {
                 writeln!(out, "     Evidence: {e}")?;
+            }
+            if let Some(h) = &c.history {
+                writeln!(out, "     History: {}", h.sentence())?;
             }
             if let Some(rep) = &c.reproduce {
                 writeln!(out, "     Reproduce: {}", rep.command)?;
@@ -190,6 +193,9 @@ fn write_findings(r: &Report, opts: &RenderOptions, out: &mut dyn Write) -> io::
         }
         if let Some(e) = &f.evidence {
             writeln!(out, "     Evidence: {e}")?;
+        }
+        if let Some(h) = &f.history {
+            writeln!(out, "     History: {}", h.sentence())?;
         }
         if let Some(rep) = &f.reproduce {
             writeln!(

@@ -1,0 +1,750 @@
+//! Cross-run history on real backends: a SQLite file and a PostgreSQL server
+//! the test starts (testkit). Every behaviour is one body run on both. The
+//! commands are the real `trace-analyzer` binary, so concurrency means real
+//! processes; the row counts are read back with sqlx.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use chrono::Utc;
+use common::*;
+use serde_json::Value;
+use state_tracer::format::{Action, Outcome};
+
+const VICTIM: (&str, &str) = ("greet", "Welcome page for a newly registered user");
+const POLLUTER: (&str, &str) = ("auth", "A wrong password is refused");
+
+/// How one run of the little suite goes.
+#[derive(Clone, Copy, PartialEq)]
+enum Shape {
+    /// auth's cleanup lands inside the victim's window; the victim fails.
+    Polluted,
+    /// The victim fails, but auth cleaned up only after it ended: no traced cause.
+    FailsAlone,
+    /// The cleanup lands inside the victim's window, yet the victim passes.
+    Passes,
+}
+
+/// Writes run `run` (two processes) into `dir`, starting `at` ms after the fixtures' epoch.
+fn write_run(dir: &Path, run: &str, shape: Shape, at: i64) {
+    std::fs::create_dir_all(dir).unwrap();
+    let outcome = if shape == Shape::Passes {
+        Outcome::Passed
+    } else {
+        Outcome::Failed
+    };
+    let mut greet = Proc::in_run_at(1, "greet", run, at);
+    greet
+        .start(at, 1, VICTIM.0, VICTIM.1)
+        .act(
+            at + 10,
+            Some(1),
+            Action::DbSelect,
+            Some(table(None, "users")),
+        )
+        .act(
+            at + 80,
+            Some(1),
+            Action::DbSelect,
+            Some(table(None, "users")),
+        )
+        .end(at + 100, 1, VICTIM.0, VICTIM.1, outcome)
+        .start(at + 110, 2, "greet", "Greeting a registered user")
+        .end(
+            at + 120,
+            2,
+            "greet",
+            "Greeting a registered user",
+            Outcome::Passed,
+        );
+    let cleanup = if shape == Shape::FailsAlone {
+        at + 150
+    } else {
+        at + 50
+    };
+    let mut auth = Proc::in_run_at(2, "auth", run, at);
+    auth.start(at + 5, 1, POLLUTER.0, POLLUTER.1)
+        .act(cleanup, Some(1), Action::DbCleanup, Some(all_tables(None)))
+        .end(cleanup + 10, 1, POLLUTER.0, POLLUTER.1, Outcome::Passed);
+    greet.write(dir);
+    auth.write(dir);
+}
+
+/// Milliseconds from the fixtures' epoch to `days_ago` days before now.
+fn days_ago(days: i64) -> i64 {
+    (Utc::now() - chrono::Duration::days(days) - t(0)).num_milliseconds()
+}
+
+fn analyzer(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_trace-analyzer"))
+        .args(args)
+        .env("NO_COLOR", "1")
+        .env_remove("TRACE_ANALYZER_HISTORY")
+        .output()
+        .expect("trace-analyzer runs")
+}
+
+fn ok(args: &[&str]) -> String {
+    let out = analyzer(args);
+    assert!(
+        out.status.success(),
+        "{args:?} failed: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+fn json(args: &[&str]) -> Value {
+    let mut all = args.to_vec();
+    all.extend(["--format", "json"]);
+    serde_json::from_str(&ok(&all)).expect("JSON output")
+}
+
+/// Exit code 2 and exactly one line on stderr, which is returned.
+fn refused(args: &[&str]) -> String {
+    let out = analyzer(args);
+    let err = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+    assert_eq!(err.trim_end().lines().count(), 1, "one line: {err}");
+    assert!(!err.contains("panicked"), "{err}");
+    err
+}
+
+// --- raw access for checks, with sqlx -------------------------------------
+
+fn block_on<F: std::future::Future>(f: F) -> F::Output {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+        .block_on(f)
+}
+
+fn is_pg(url: &str) -> bool {
+    url.starts_with("postgres")
+}
+
+fn scalar(url: &str, sql: &str) -> i64 {
+    block_on(async {
+        if is_pg(url) {
+            let pool = sqlx::PgPool::connect(url).await.unwrap();
+            sqlx::query_scalar::<_, i64>(sql)
+                .fetch_one(&pool)
+                .await
+                .unwrap()
+        } else {
+            let pool = sqlx::SqlitePool::connect(url).await.unwrap();
+            sqlx::query_scalar::<_, i64>(sql)
+                .fetch_one(&pool)
+                .await
+                .unwrap()
+        }
+    })
+}
+
+fn exec(url: &str, sql: &str) {
+    block_on(async {
+        if is_pg(url) {
+            let pool = sqlx::PgPool::connect(url).await.unwrap();
+            sqlx::query(sql).execute(&pool).await.unwrap();
+        } else {
+            let pool = sqlx::SqlitePool::connect(url).await.unwrap();
+            sqlx::query(sql).execute(&pool).await.unwrap();
+        }
+    })
+}
+
+fn count(url: &str, table: &str) -> i64 {
+    scalar(url, &format!("SELECT COUNT(*) FROM {table}"))
+}
+
+fn table_exists(url: &str, name: &str) -> bool {
+    let sql = if is_pg(url) {
+        format!("SELECT COUNT(*) FROM information_schema.tables WHERE table_name = '{name}'")
+    } else {
+        format!("SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = '{name}'")
+    };
+    scalar(url, &sql) > 0
+}
+
+// --- the two backends -----------------------------------------------------
+
+/// A fresh, empty database on one backend, kept alive by the guard.
+struct Db {
+    url: String,
+    _pg: Option<testkit::Postgres>,
+    _dir: tempfile::TempDir,
+}
+
+impl Db {
+    fn path(&self) -> &Path {
+        self._dir.path()
+    }
+}
+
+fn sqlite() -> Db {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("history.sqlite");
+    Db {
+        url: format!("sqlite://{}", file.display()),
+        _pg: None,
+        _dir: dir,
+    }
+}
+
+fn postgres() -> Db {
+    let pg = testkit::Postgres::start().expect("start PostgreSQL");
+    pg.create_database("history").unwrap();
+    Db {
+        url: pg.url_for("history"),
+        _pg: Some(pg),
+        _dir: tempfile::tempdir().unwrap(),
+    }
+}
+
+/// Six runs: three polluted failures, one failure without a traced cause, two passes.
+fn six_runs(root: &Path) -> PathBuf {
+    let dir = root.join("traces");
+    let shapes = [
+        Shape::Polluted,
+        Shape::Passes,
+        Shape::Polluted,
+        Shape::FailsAlone,
+        Shape::Passes,
+        Shape::Polluted,
+    ];
+    for (i, s) in shapes.iter().enumerate() {
+        write_run(&dir, &format!("run-{i}"), *s, days_ago(6 - i as i64));
+    }
+    dir
+}
+
+// --- bodies ---------------------------------------------------------------
+
+fn add_and_query_then_add_again(db: &Db) {
+    let traces = six_runs(db.path());
+    let dir = traces.to_str().unwrap();
+    let url = db.url.as_str();
+    let out = ok(&[
+        "history",
+        "add",
+        dir,
+        "--all-runs",
+        "--db",
+        url,
+        "--rev",
+        "abc123",
+        "--label",
+        "os=linux",
+    ]);
+    assert_eq!(out.matches("added run").count(), 6, "{out}");
+
+    let flaky = json(&["history", "flaky", "--db", url]);
+    let list = flaky["flaky"].as_array().unwrap();
+    assert_eq!(
+        list.len(),
+        1,
+        "only the victim both passed and failed: {flaky:#}"
+    );
+    let v = &list[0];
+    assert_eq!(
+        (v["feature"].as_str(), v["scenario"].as_str()),
+        (Some(VICTIM.0), Some(VICTIM.1))
+    );
+    assert_eq!(
+        (
+            v["runs"].as_i64(),
+            v["failures"].as_i64(),
+            v["passes"].as_i64()
+        ),
+        (Some(6), Some(4), Some(2))
+    );
+    assert_eq!(v["unexplained"], 1, "{v:#}");
+    let cause = &v["causes"][0];
+    assert_eq!(
+        (cause["feature"].as_str(), cause["scenario"].as_str()),
+        (Some(POLLUTER.0), Some(POLLUTER.1))
+    );
+    assert_eq!(cause["rule"], "concurrent-mutation");
+    assert_eq!(cause["failures"], 3, "{v:#}");
+    assert!(
+        cause["resource"].as_str().unwrap().contains("public"),
+        "{cause}"
+    );
+    assert_eq!(flaky["runs"], 6);
+
+    // The issue's sentence, in the table.
+    let table = ok(&["history", "flaky", "--db", url]);
+    assert!(
+        table.contains(&format!(
+            "{}: '{}' failed 4 of 6 runs; 3 explained by {}: '{}' (concurrent-mutation on public/*); 1 unexplained",
+            VICTIM.0, VICTIM.1, POLLUTER.0, POLLUTER.1
+        )),
+        "{table}"
+    );
+    assert!(table.contains("1 unexplained"), "{table}");
+
+    let pairs = json(&["history", "pairs", "--db", url]);
+    let top = &pairs["pairs"][0];
+    assert_eq!(
+        (top["polluter"].as_str(), top["victim"].as_str()),
+        (Some(POLLUTER.1), Some(VICTIM.1)),
+        "{pairs:#}"
+    );
+    assert_eq!(top["caused"], 3, "{pairs:#}");
+    assert_eq!(
+        top["overlapped_passed"], 2,
+        "the two passing runs overlapped too: {pairs:#}"
+    );
+
+    let runs = json(&["history", "runs", "--db", url]);
+    let runs = runs["runs"].as_array().unwrap();
+    assert_eq!(runs.len(), 6);
+    assert_eq!(runs[0]["run_id"], "run-5", "newest first");
+    assert_eq!(runs[0]["rev"], "abc123");
+    assert_eq!(runs[0]["labels"]["os"], "linux");
+    assert_eq!(runs[0]["failed"], 1);
+    // --rev and --since narrow the window.
+    assert_eq!(
+        json(&["history", "runs", "--db", url, "--rev", "other"])["runs"],
+        serde_json::json!([])
+    );
+    assert_eq!(
+        json(&["history", "runs", "--db", url, "--since", "4d"])["runs"]
+            .as_array()
+            .unwrap()
+            .len(),
+        3
+    );
+
+    // Adding again changes nothing.
+    let before = [
+        count(url, "runs"),
+        count(url, "scenario_runs"),
+        count(url, "findings"),
+        count(url, "processes"),
+    ];
+    assert_eq!(before[..2], [6, 18]);
+    let again = ok(&["history", "add", dir, "--all-runs", "--db", url]);
+    assert_eq!(again.matches("already stored").count(), 6, "{again}");
+    let after = [
+        count(url, "runs"),
+        count(url, "scenario_runs"),
+        count(url, "findings"),
+        count(url, "processes"),
+    ];
+    assert_eq!(before, after);
+    assert_eq!(
+        json(&["history", "flaky", "--db", url])["flaky"],
+        flaky["flaky"]
+    );
+}
+
+fn empty_database_is_migrated_foreign_and_newer_ones_are_refused(db: &Db, foreign: &Db) {
+    let url = db.url.as_str();
+    if !is_pg(url) {
+        std::fs::write(url.trim_start_matches("sqlite://"), b"").unwrap(); // an empty file
+    }
+    ok(&["history", "runs", "--db", url]);
+    assert!(table_exists(url, "runs") && table_exists(url, "history_meta"));
+    assert_eq!(scalar(url, "SELECT MAX(version) FROM _sqlx_migrations"), 1);
+
+    // A schema from the future: refused, nothing written.
+    exec(
+        url,
+        if is_pg(url) {
+            "INSERT INTO _sqlx_migrations (version, description, success, checksum, execution_time) VALUES (2, 'from the future', TRUE, '\\x00'::bytea, 0)"
+        } else {
+            "INSERT INTO _sqlx_migrations (version, description, success, checksum, execution_time) VALUES (2, 'from the future', TRUE, X'00', 0)"
+        },
+    );
+    let traces = db.path().join("one");
+    write_run(&traces, "run-x", Shape::Polluted, days_ago(1));
+    let err = refused(&["history", "add", traces.to_str().unwrap(), "--db", url]);
+    assert!(err.contains("newer") && err.contains("version 2"), "{err}");
+    assert_eq!(count(url, "runs"), 0);
+
+    // Somebody else's database: refused, left as it was.
+    let furl = foreign.url.as_str();
+    if !is_pg(furl) {
+        std::fs::File::create(furl.trim_start_matches("sqlite://")).unwrap();
+    }
+    exec(
+        furl,
+        "CREATE TABLE customers (id BIGINT PRIMARY KEY, name TEXT)",
+    );
+    let err = refused(&["history", "add", traces.to_str().unwrap(), "--db", furl]);
+    assert!(
+        err.contains("not a trace-analyzer history database") && err.contains("customers"),
+        "{err}"
+    );
+    assert!(!table_exists(furl, "_sqlx_migrations") && !table_exists(furl, "runs"));
+    let err = refused(&["history", "flaky", "--db", furl]);
+    assert!(
+        err.contains("not a trace-analyzer history database"),
+        "{err}"
+    );
+}
+
+fn prune_removes_old_runs_and_all_their_rows(db: &Db) {
+    let url = db.url.as_str();
+    let traces = db.path().join("traces");
+    for (i, age) in [60, 45, 31, 10, 2].iter().enumerate() {
+        write_run(
+            &traces,
+            &format!("aged-{i}"),
+            Shape::Polluted,
+            days_ago(*age),
+        );
+    }
+    ok(&[
+        "history",
+        "add",
+        traces.to_str().unwrap(),
+        "--all-runs",
+        "--db",
+        url,
+    ]);
+    assert_eq!(count(url, "runs"), 5);
+    let out = ok(&["history", "prune", "--older-than", "30d", "--db", url]);
+    assert!(out.contains("removed 3 run(s)"), "{out}");
+    let runs = json(&["history", "runs", "--db", url, "--since", "all"]);
+    let ids: Vec<&str> = runs["runs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["run_id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, ["aged-4", "aged-3"]);
+    assert_eq!(count(url, "scenario_runs"), 2 * 3);
+    assert_eq!(count(url, "processes"), 2 * 2);
+    assert_eq!(
+        scalar(
+            url,
+            "SELECT COUNT(*) FROM findings WHERE run NOT IN (SELECT id FROM runs)"
+        ),
+        0
+    );
+    assert!(
+        ok(&["history", "prune", "--older-than", "30d", "--db", url]).contains("removed 0 run(s)")
+    );
+}
+
+fn report_history_annotates_each_likely_cause(db: &Db) {
+    let url = db.url.as_str();
+    let earlier = db.path().join("earlier");
+    for (i, s) in [
+        Shape::Polluted,
+        Shape::Passes,
+        Shape::Polluted,
+        Shape::Polluted,
+    ]
+    .iter()
+    .enumerate()
+    {
+        write_run(
+            &earlier,
+            &format!("earlier-{i}"),
+            *s,
+            days_ago(5 - i as i64),
+        );
+    }
+    ok(&[
+        "history",
+        "add",
+        earlier.to_str().unwrap(),
+        "--all-runs",
+        "--db",
+        url,
+    ]);
+    let now = db.path().join("now");
+    write_run(&now, "today", Shape::Polluted, days_ago(0));
+    let dir = now.to_str().unwrap();
+    let plain = analyzer(&["report", dir, "--format", "json"]);
+    let history_flag = format!("--history={url}");
+    let with = analyzer(&["report", dir, "--format", "json", &history_flag]);
+    assert_eq!(
+        with.status.code(),
+        plain.status.code(),
+        "the verdict is unchanged"
+    );
+    let report: Value = serde_json::from_slice(&with.stdout).unwrap();
+    let cause = report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["likely_cause"] == true)
+        .expect("a likely cause");
+    assert_eq!(
+        cause["history"],
+        serde_json::json!({"victim_runs": 4, "victim_failures": 3, "same_cause": 3}),
+        "{cause:#}"
+    );
+    // Without --history the JSON has no new member.
+    let plain: Value = serde_json::from_slice(&plain.stdout).unwrap();
+    assert!(plain["findings"][0].get("history").is_none());
+    // The run was stored on the way; reporting it again re-uses it.
+    assert_eq!(count(url, "runs"), 5);
+    let table = analyzer(&["report", dir, &history_flag]);
+    let text = String::from_utf8_lossy(&table.stdout);
+    assert!(text.contains("History: also the cause in 3 of this victim's 3 earlier failure(s) (3 of 4 earlier runs failed)"), "{text}");
+    let md = analyzer(&["report", dir, "--format", "markdown", &history_flag]);
+    assert!(String::from_utf8_lossy(&md.stdout).contains("History: also the cause in 3 of"));
+    assert_eq!(count(url, "runs"), 5);
+}
+
+fn sixteen_concurrent_writers_lose_and_duplicate_nothing(db: &Db) {
+    let url = db.url.as_str();
+    let dirs: Vec<PathBuf> = (0..16)
+        .map(|i| {
+            let d = db.path().join(format!("run-{i}"));
+            let shape = if i % 3 == 0 {
+                Shape::Passes
+            } else {
+                Shape::Polluted
+            };
+            write_run(
+                &d,
+                &format!("parallel-{i:02}"),
+                shape,
+                days_ago(1) + i * 1000,
+            );
+            d
+        })
+        .collect();
+    let add_all = || {
+        let children: Vec<_> = dirs
+            .iter()
+            .map(|d| {
+                Command::new(env!("CARGO_BIN_EXE_trace-analyzer"))
+                    .args(["history", "add", d.to_str().unwrap(), "--db", url])
+                    .stdout(std::process::Stdio::piped())
+                    .stderr(std::process::Stdio::piped())
+                    .spawn()
+                    .unwrap()
+            })
+            .collect();
+        children
+            .into_iter()
+            .map(|c| {
+                let out = c.wait_with_output().unwrap();
+                assert!(
+                    out.status.success(),
+                    "{}",
+                    String::from_utf8_lossy(&out.stderr)
+                );
+                String::from_utf8(out.stdout).unwrap()
+            })
+            .collect::<Vec<_>>()
+    };
+    let first = add_all();
+    assert!(
+        first.iter().all(|o| o.starts_with("added run")),
+        "{first:?}"
+    );
+    let counts = || {
+        [
+            count(url, "runs"),
+            count(url, "scenario_runs"),
+            count(url, "processes"),
+            count(url, "findings"),
+            count(url, "scenarios"),
+        ]
+    };
+    let after_first = counts();
+    assert_eq!(after_first[..3], [16, 16 * 3, 16 * 2]);
+    assert_eq!(after_first[4], 3, "each scenario name stored once");
+    let second = add_all();
+    assert!(
+        second.iter().all(|o| o.starts_with("already stored")),
+        "{second:?}"
+    );
+    assert_eq!(counts(), after_first);
+    let flaky = json(&["history", "flaky", "--db", url]);
+    assert_eq!(flaky["flaky"][0]["runs"], 16);
+    assert_eq!(flaky["flaky"][0]["failures"], 10);
+}
+
+// --- one test per body and backend ----------------------------------------
+
+#[test]
+fn sqlite_add_and_query_then_add_again() {
+    add_and_query_then_add_again(&sqlite());
+}
+
+#[test]
+fn postgres_add_and_query_then_add_again() {
+    add_and_query_then_add_again(&postgres());
+}
+
+#[test]
+fn sqlite_empty_database_is_migrated_foreign_and_newer_ones_are_refused() {
+    empty_database_is_migrated_foreign_and_newer_ones_are_refused(&sqlite(), &sqlite());
+}
+
+#[test]
+fn postgres_empty_database_is_migrated_foreign_and_newer_ones_are_refused() {
+    let db = postgres();
+    db._pg
+        .as_ref()
+        .unwrap()
+        .create_database("other_app")
+        .unwrap();
+    let foreign = Db {
+        url: db._pg.as_ref().unwrap().url_for("other_app"),
+        _pg: None,
+        _dir: tempfile::tempdir().unwrap(),
+    };
+    empty_database_is_migrated_foreign_and_newer_ones_are_refused(&db, &foreign);
+}
+
+#[test]
+fn sqlite_prune_removes_old_runs_and_all_their_rows() {
+    prune_removes_old_runs_and_all_their_rows(&sqlite());
+}
+
+#[test]
+fn postgres_prune_removes_old_runs_and_all_their_rows() {
+    prune_removes_old_runs_and_all_their_rows(&postgres());
+}
+
+#[test]
+fn sqlite_report_history_annotates_each_likely_cause() {
+    report_history_annotates_each_likely_cause(&sqlite());
+}
+
+#[test]
+fn postgres_report_history_annotates_each_likely_cause() {
+    report_history_annotates_each_likely_cause(&postgres());
+}
+
+#[test]
+fn sqlite_sixteen_concurrent_writers_lose_and_duplicate_nothing() {
+    sixteen_concurrent_writers_lose_and_duplicate_nothing(&sqlite());
+}
+
+#[test]
+fn postgres_sixteen_concurrent_writers_lose_and_duplicate_nothing() {
+    sixteen_concurrent_writers_lose_and_duplicate_nothing(&postgres());
+}
+
+// --- bad input: one clear line, exit code 2, no password ------------------
+
+#[test]
+fn bad_databases_get_one_clear_line_and_exit_code_2() {
+    let dir = tempfile::tempdir().unwrap();
+    let traces = dir.path().join("t");
+    write_run(&traces, "bad-input", Shape::Polluted, days_ago(1));
+    let t = traces.to_str().unwrap();
+
+    let err = refused(&[
+        "history",
+        "add",
+        t,
+        "--db",
+        "mysql://ci:hunter22@db/history",
+    ]);
+    assert!(
+        err.contains("unsupported scheme") && !err.contains("hunter22"),
+        "{err}"
+    );
+
+    let err = refused(&[
+        "history",
+        "flaky",
+        "--db",
+        "postgres://ci:hunter22@127.0.0.1:1/history",
+    ]);
+    assert!(
+        err.contains("cannot connect") && err.contains("ci:***@") && !err.contains("hunter22"),
+        "{err}"
+    );
+
+    let corrupt = dir.path().join("corrupt.sqlite");
+    std::fs::write(&corrupt, vec![b'x'; 8192]).unwrap();
+    let err = refused(&["history", "add", t, "--db", corrupt.to_str().unwrap()]);
+    assert!(err.contains("not an SQLite database"), "{err}");
+    assert_eq!(
+        std::fs::read(&corrupt).unwrap(),
+        vec![b'x'; 8192],
+        "left as it was"
+    );
+
+    let good = dir.path().join("good.sqlite");
+    ok(&["history", "runs", "--db", good.to_str().unwrap()]);
+    let ro = format!("sqlite://{}?mode=ro", good.display());
+    let err = refused(&["history", "add", t, "--db", &ro]);
+    assert!(err.contains("read-only"), "{err}");
+    // Reading a read-only history works.
+    ok(&["history", "runs", "--db", &ro]);
+
+    let missing_dir = format!("sqlite://{}/no/such/dir/h.sqlite", dir.path().display());
+    let err = refused(&["history", "runs", "--db", &missing_dir]);
+    assert!(err.contains("history database"), "{err}");
+}
+
+#[test]
+fn a_failing_history_write_warns_and_keeps_the_verdict() {
+    let dir = tempfile::tempdir().unwrap();
+    let traces = dir.path().join("t");
+    write_run(&traces, "verdict", Shape::Polluted, days_ago(1));
+    let t = traces.to_str().unwrap();
+    let plain = analyzer(&["report", t]);
+    let broken = analyzer(&[
+        "report",
+        t,
+        "--history=postgres://ci:hunter22@127.0.0.1:1/h",
+    ]);
+    assert_eq!(broken.status.code(), plain.status.code());
+    assert_eq!(
+        plain.status.code(),
+        Some(1),
+        "the polluted run has an error finding"
+    );
+    let err = String::from_utf8_lossy(&broken.stderr);
+    assert!(
+        err.contains("warning: history not updated") && !err.contains("hunter22"),
+        "{err}"
+    );
+}
+
+#[test]
+fn the_default_database_lives_under_xdg_data_home() {
+    let dir = tempfile::tempdir().unwrap();
+    let traces = dir.path().join("t");
+    write_run(&traces, "default-db", Shape::Polluted, days_ago(1));
+    let out = Command::new(env!("CARGO_BIN_EXE_trace-analyzer"))
+        .args(["history", "add", traces.to_str().unwrap()])
+        .env("XDG_DATA_HOME", dir.path().join("data"))
+        .env_remove("TRACE_ANALYZER_HISTORY")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let file = dir.path().join("data/trace-analyzer/history.sqlite");
+    assert!(file.is_file());
+    let url = format!("sqlite://{}", file.display());
+    assert_eq!(count(&url, "runs"), 1);
+    assert_eq!(
+        scalar(
+            &url,
+            "SELECT COUNT(*) FROM pragma_journal_mode WHERE journal_mode = 'wal'"
+        ),
+        1
+    );
+    // TRACE_ANALYZER_HISTORY overrides it.
+    let other = dir.path().join("other.sqlite");
+    let out = Command::new(env!("CARGO_BIN_EXE_trace-analyzer"))
+        .args(["history", "add", traces.to_str().unwrap()])
+        .env("TRACE_ANALYZER_HISTORY", &other)
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    assert!(other.is_file());
+}
