@@ -150,11 +150,11 @@ pub use api::{
 pub use config::Flush;
 
 /// The README's Rust snippets, compiled (and run) as doctests so they keep
-/// compiling as pasted. Some need cargo features (`cucumber`), so the module
-/// exists only when every feature they use is on: `scripts/test.sh` runs
-/// `cargo test --all-features`. A snippet that needs a feature added later
+/// compiling as pasted. Some need cargo features (`cucumber`, `macros`), so
+/// the module exists only when every feature they use is on:
+/// `scripts/test.sh` runs `cargo test --all-features`. A snippet that needs a feature added later
 /// adds that feature to this `cfg` (or is fenced as `rust,ignore`).
-#[cfg(all(doctest, feature = "cucumber"))]
+#[cfg(all(doctest, feature = "cucumber", feature = "macros"))]
 #[doc = include_str!("../../README.md")]
 mod readme {}
 pub use layer::{Builder, StateLayer, TraceGuard, SQLX_TARGET};
