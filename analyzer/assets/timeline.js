@@ -566,6 +566,8 @@
       ttRow(tip, "at", rel(fd.at_us) + "  (" + wall(fd.at_us) + ")");
       if (fd.occurrences > 1) ttRow(tip, "times", String(fd.occurrences));
       tip.appendChild(el("div", "tt-expl", fd.explanation));
+      if (fd.evidence) tip.appendChild(el("div", "tt-expl", "Evidence: " + fd.evidence));
+      if (fd.history) tip.appendChild(el("div", "tt-expl", "History: " + fd.history));
       if (fd.reproduce) tip.appendChild(el("div", "tt-expl", "Reproduce: " + fd.reproduce));
     }
     tip.hidden = false;
@@ -824,6 +826,8 @@
       var ex = el("tr", "expl"); ex.dataset.finding = String(i);
       ex.appendChild(el("td"));
       var tde = el("td", "expl-cell", fd.explanation); tde.colSpan = 6; ex.appendChild(tde);
+      if (fd.evidence) tde.appendChild(el("span", "evidence", "Evidence: " + fd.evidence));
+      if (fd.history) tde.appendChild(el("span", "evidence", "History: " + fd.history));
       if (fd.reproduce) tde.appendChild(el("span", "repro", "Reproduce: " + fd.reproduce));
       frag.appendChild(tr); frag.appendChild(ex);
     }

@@ -493,6 +493,11 @@ fn report_history_annotates_each_likely_cause(db: &Db) {
     assert!(text.contains("History: also the cause in 3 of this victim's 3 earlier failure(s) (3 of 4 earlier runs failed)"), "{text}");
     let md = analyzer(&["report", dir, "--format", "markdown", &history_flag]);
     assert!(String::from_utf8_lossy(&md.stdout).contains("History: also the cause in 3 of"));
+    let html = analyzer(&["report", dir, "--format", "html", &history_flag]);
+    assert!(
+        String::from_utf8_lossy(&html.stdout).contains("also the cause in 3 of this victim"),
+        "the HTML page carries the history of its likely cause"
+    );
     assert_eq!(count(url, "runs"), 5);
 }
 

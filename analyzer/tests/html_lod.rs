@@ -207,3 +207,24 @@ fn auto_detail_summarises_a_run_past_its_record_budget_as_summary_does() {
     assert!(auto["lod"]["aggregated"].as_u64().unwrap() > 100_000);
     assert!(!auto["findings"].as_array().unwrap().is_empty());
 }
+
+#[test]
+fn the_page_shows_each_likely_cause_with_its_evidence() {
+    let traces = tempfile::tempdir().unwrap();
+    fixture_run(traces.path());
+    let page = cli_page(traces.path(), "auto");
+    let likely: Vec<&Value> = page["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["likely_cause"] == true)
+        .collect();
+    assert!(!likely.is_empty(), "the fixture has a failed victim");
+    for f in likely {
+        let evidence = f["evidence"].as_str().unwrap_or_default();
+        assert!(
+            evidence.contains("first destructive change"),
+            "likely cause without its evidence on the page: {f:#}"
+        );
+    }
+}

@@ -222,6 +222,12 @@ pub struct FindingView {
     /// How to reproduce: the scenarios in order, then the command.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reproduce: Option<String>,
+    /// What the causal narrowing found (see `Finding::evidence`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub evidence: Option<String>,
+    /// The cross-run record of this likely cause (`report --history`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub history: Option<String>,
 }
 
 /// Longest text kept per marker: a 100 MB statement helps nobody in a tooltip.
@@ -430,6 +436,8 @@ pub(crate) fn finding_view(
                 format!("{order}   $ {}", r.command)
             }
         }),
+        evidence: f.evidence.clone(),
+        history: f.history.map(|h| h.sentence()),
     }
 }
 
