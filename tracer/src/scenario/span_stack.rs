@@ -24,7 +24,8 @@
 //! times per statement. So the thread remembers the entry it exited last
 //! and reuses its node when that span is entered again, unless one of the
 //! layer's spans closed in between ([`CLOSED`]: ids are reused only after
-//! a close).
+//! a close). The remembered entry keeps that one node (names and times, no
+//! file or writer) alive until the thread's next exit.
 
 use std::cell::{Cell, RefCell};
 use std::sync::atomic::{AtomicU64, Ordering};
