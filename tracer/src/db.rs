@@ -8,6 +8,7 @@
 //! process), else the database's default (`main` on SQLite, `public`
 //! elsewhere).
 
+use std::borrow::Cow;
 use std::sync::Mutex;
 
 use crate::json;
@@ -26,49 +27,54 @@ pub(crate) fn set_schema(sc: Option<&ScenarioData>, schema: &str) {
     }
 }
 
-pub(crate) fn current_schema(sc: Option<&ScenarioData>, db: Option<&str>) -> String {
+/// The schema in effect: the scenario's last switch, else the process's,
+/// else the database's default (borrowed, so the usual case allocates
+/// nothing).
+pub(crate) fn current_schema(sc: Option<&ScenarioData>, db: Option<&str>) -> Cow<'static, str> {
     if let Some(s) = sc.and_then(|sc| lock(&sc.schema).clone()) {
-        return s;
+        return Cow::Owned(s);
     }
     if let Some(s) = lock(&PROCESS_SCHEMA).clone() {
-        return s;
+        return Cow::Owned(s);
     }
     // An unknown database on an SQLite connection is still SQLite.
     if db.is_none() && crate::db_identity::on_sqlite_worker() {
-        return "main".to_owned();
+        return Cow::Borrowed("main");
     }
-    crate::db_url::default_schema(db).to_owned()
+    Cow::Borrowed(crate::db_url::default_schema(db))
 }
 
-/// One schema for the resource: the qualified tables' schema when they all
-/// agree (names then lose the prefix), otherwise the current schema with
-/// names kept as written.
-pub(crate) fn group_tables(tables: &[String], current: &str) -> (String, Vec<String>) {
+/// `,"resource":{"scope":"shared","db":..,"schema":..}` of a schema
+/// itself, with no `db` when the identity is unknown.
+pub(crate) fn encode_schema(out: &mut Vec<u8>, db: Option<&str>, schema: &str) {
+    encode_tables::<&str>(out, db, &[], schema);
+}
+
+/// `,"resource":{"scope":"shared","db":..,"schema":..,"tables":[..]}` of
+/// `tables` as written (possibly schema-qualified), with no `db` when the
+/// identity is unknown. One schema for the resource: the qualified
+/// tables' schema when they all agree (names then lose the prefix),
+/// otherwise `current` with names kept as written.
+pub(crate) fn encode_tables<S: AsRef<str>>(
+    out: &mut Vec<u8>,
+    db: Option<&str>,
+    tables: &[S],
+    current: &str,
+) {
     let mut schema: Option<&str> = None;
     let mut uniform = true;
     for t in tables {
-        let s = sql::split_qualified(t).0.unwrap_or(current);
+        let s = sql::split_qualified(t.as_ref()).0.unwrap_or(current);
         match schema {
             None => schema = Some(s),
             Some(prev) if prev != s => uniform = false,
             _ => {}
         }
     }
-    if uniform {
-        let schema = schema.unwrap_or(current).to_owned();
-        let names = tables
-            .iter()
-            .map(|t| sql::split_qualified(t).1.to_owned())
-            .collect();
-        (schema, names)
-    } else {
-        (current.to_owned(), tables.to_vec())
-    }
-}
-
-/// `,"resource":{"scope":"shared","db":..,"schema":..,"tables":[..]}`,
-/// with no `db` when the identity is unknown.
-pub(crate) fn encode_shared(out: &mut Vec<u8>, db: Option<&str>, schema: &str, tables: &[&str]) {
+    let schema = match schema {
+        Some(s) if uniform => s,
+        _ => current,
+    };
     out.extend_from_slice(b",\"resource\":{\"scope\":\"shared\"");
     if let Some(db) = db {
         out.extend_from_slice(b",\"db\":");
@@ -82,7 +88,13 @@ pub(crate) fn encode_shared(out: &mut Vec<u8>, db: Option<&str>, schema: &str, t
             if i > 0 {
                 out.push(b',');
             }
-            json::string(out, t);
+            let t = t.as_ref();
+            let name = if uniform {
+                sql::split_qualified(t).1
+            } else {
+                t
+            };
+            json::string(out, name);
         }
         out.push(b']');
     }

@@ -16,9 +16,14 @@
 //! A source of a different kind than the connection (a `postgres://`
 //! `DATABASE_URL` for a statement on an SQLite worker) is skipped. With no
 //! source the identity is unknown and the record carries no `db`.
+//!
+//! The answer changes only when (1) or (2)-(3) do, so each thread keeps
+//! the last one with the [`GENERATION`] it was computed at: a statement
+//! then pays one atomic load instead of two locks and a thread-name check.
 
-use std::cell::OnceCell;
+use std::cell::{Cell, OnceCell, RefCell};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, RwLock};
 
 use crate::db_url::{db_identity, is_sqlite, SQLITE_MEMORY};
@@ -29,6 +34,9 @@ static EXPLICIT: RwLock<Option<Arc<str>>> = RwLock::new(None);
 static NAMED: Mutex<Named> = Mutex::new(Named::None);
 /// `DATABASE_URL`'s identity, read on first use.
 static FROM_ENV: OnceLock<Option<Arc<str>>> = OnceLock::new();
+/// Bumped after every change to [`EXPLICIT`] or [`NAMED`]: a thread's
+/// [`RESOLVED`] from an older generation is stale.
+static GENERATION: AtomicU64 = AtomicU64::new(1);
 
 enum Named {
     None,
@@ -41,6 +49,11 @@ thread_local! {
     /// What [`detect_sqlite`] found for this SQLite worker thread's
     /// connection (one connection per worker, for its lifetime).
     static DETECTED: OnceCell<Option<Arc<str>>> = const { OnceCell::new() };
+    /// The process default as last resolved on this thread, and the
+    /// [`GENERATION`] it was resolved at (0: never).
+    static RESOLVED: RefCell<(u64, Option<Arc<str>>)> = const { RefCell::new((0, None)) };
+    /// Whether this thread is an sqlx SQLite worker (its name never changes).
+    static SQLITE_WORKER: Cell<Option<bool>> = const { Cell::new(None) };
 }
 
 /// [`crate::set_database`]: the identity for the whole process.
@@ -49,6 +62,7 @@ pub(crate) fn set_explicit(url: &str) {
     if let Ok(mut g) = EXPLICIT.write() {
         *g = id;
     }
+    GENERATION.fetch_add(1, Ordering::Release);
 }
 
 /// [`crate::sqlx::name_pool`]: a pool's identity, and the process default
@@ -58,6 +72,7 @@ pub(crate) fn name(id: &Arc<str>) {
         let prev = std::mem::replace(&mut *g, Named::None);
         *g = prev.and(id);
     }
+    GENERATION.fetch_add(1, Ordering::Release);
 }
 
 impl Named {
@@ -77,6 +92,27 @@ pub(crate) fn resolve(pool: Option<&Arc<str>>) -> Option<Arc<str>> {
     if let Some(id) = pool {
         return Some(id.clone());
     }
+    // Loaded before resolving: a change racing with it bumps the
+    // generation again, so the next statement resolves afresh.
+    let generation = GENERATION.load(Ordering::Acquire);
+    let cached = RESOLVED.try_with(|r| {
+        let r = r.try_borrow().ok()?;
+        (r.0 == generation).then(|| r.1.clone())
+    });
+    if let Ok(Some(id)) = cached {
+        return id;
+    }
+    let id = resolve_default();
+    let _ = RESOLVED.try_with(|r| {
+        if let Ok(mut r) = r.try_borrow_mut() {
+            *r = (generation, id.clone());
+        }
+    });
+    id
+}
+
+/// [`resolve`] with no pool, from the sources themselves.
+fn resolve_default() -> Option<Arc<str>> {
     let sqlite_worker = on_sqlite_worker();
     let fits = |id: &Arc<str>| !sqlite_worker || is_sqlite(id);
     let explicit = EXPLICIT.read().ok().and_then(|g| g.clone());
@@ -108,9 +144,21 @@ pub(crate) fn resolve(pool: Option<&Arc<str>>) -> Option<Arc<str>> {
 /// Whether this thread is an sqlx SQLite connection's worker (sqlx's
 /// default thread name).
 pub(crate) fn on_sqlite_worker() -> bool {
-    std::thread::current()
-        .name()
-        .is_some_and(|n| n.starts_with("sqlx-sqlite-worker"))
+    let name_says = || {
+        std::thread::current()
+            .name()
+            .is_some_and(|n| n.starts_with("sqlx-sqlite-worker"))
+    };
+    SQLITE_WORKER
+        .try_with(|w| match w.get() {
+            Some(known) => known,
+            None => {
+                let known = name_says();
+                w.set(Some(known));
+                known
+            }
+        })
+        .unwrap_or_else(|_| name_says())
 }
 
 /// The SQLite database of this process, from its open files: one file, its

@@ -399,10 +399,10 @@ where
     }
 
     fn on_enter(&self, id: &Id, ctx: Context<'_, S>) {
-        let node = ctx
-            .span(id)
-            .and_then(|s| s.extensions().get::<Arc<Node>>().cloned());
-        span_stack::push(self.layer_id, id.into_u64(), node);
+        span_stack::enter(self.layer_id, id.into_u64(), || {
+            ctx.span(id)
+                .and_then(|s| s.extensions().get::<Arc<Node>>().cloned())
+        });
     }
 
     fn on_exit(&self, id: &Id, _ctx: Context<'_, S>) {
@@ -469,6 +469,7 @@ where
     }
 
     fn on_close(&self, id: Id, ctx: Context<'_, S>) {
+        span_stack::closed();
         let Some(span) = ctx.span(&id) else { return };
         if span.metadata().target() != TARGET {
             // A cucumber span that adopted a scenario closing is not its end.

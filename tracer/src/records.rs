@@ -6,6 +6,7 @@
 //! step's end, a classified sqlx statement ([`crate::sql`]), or a state
 //! action with its resource; and encodes it with the thread's [`Encoder`].
 
+use std::borrow::Cow;
 use std::cell::RefCell;
 use std::sync::Arc;
 use std::time::Instant;
@@ -221,16 +222,16 @@ impl Recorder {
         }
         let all = crate::statement_cache::classify_all(text);
         // sqlx's per-connection `PRAGMA`s are settings, not state.
-        let statements: Vec<&sql::Statement> =
-            all.iter().filter(|st| !st.connection_setting).collect();
-        if statements.is_empty() {
+        let recorded = || all.iter().filter(|st| !st.connection_setting);
+        let count = recorded().count();
+        if count == 0 {
             return;
         }
         let db = crate::db_identity::resolve(run.and_then(|r| r.db.as_ref()));
         let db = db.as_deref();
-        let sole = statements.len() == 1;
+        let sole = count == 1;
         let event_no = run.map_or(0, RunScope::next_event);
-        for st in statements {
+        for st in recorded() {
             if st.action == Action::SchemaSet {
                 if let Some(schema) = &st.schema {
                     db::set_schema(sc, schema);
@@ -239,24 +240,26 @@ impl Recorder {
             enc.begin(sc, step, st.action);
             match st.action {
                 Action::SchemaCreate | Action::SchemaDrop | Action::SchemaSet => {
-                    let schema = st
-                        .schema
-                        .clone()
-                        .unwrap_or_else(|| db::current_schema(sc, db));
-                    db::encode_shared(enc.members(), db, &schema, &[]);
+                    let schema = match &st.schema {
+                        Some(s) => Cow::Borrowed(s.as_str()),
+                        None => db::current_schema(sc, db),
+                    };
+                    db::encode_schema(enc.members(), db, &schema);
                 }
                 Action::TxBegin | Action::TxCommit | Action::TxRollback => {}
                 _ if st.tables.is_empty() => {}
                 _ => {
                     let current = db::current_schema(sc, db);
-                    let (schema, tables) = db::group_tables(&st.tables, &current);
-                    let refs: Vec<&str> = tables.iter().map(String::as_str).collect();
-                    db::encode_shared(enc.members(), db, &schema, &refs);
+                    db::encode_tables(enc.members(), db, &st.tables, &current);
                 }
             }
-            let mut details = st.redacted.clone();
-            truncate_utf8(&mut details, 2000);
-            enc.str(json::key!("details"), &details);
+            if st.redacted.len() <= 2000 {
+                enc.str(json::key!("details"), &st.redacted);
+            } else {
+                let mut details = st.redacted.clone();
+                truncate_utf8(&mut details, 2000);
+                enc.str(json::key!("details"), &details);
+            }
             if sole {
                 if let Some(secs) = f.elapsed_secs {
                     enc.uint(json::key!("duration_us"), (secs * 1e6) as u64);
@@ -318,10 +321,9 @@ impl Recorder {
         if let Some(n) = name {
             enc.str(json::key!("name"), n);
         }
-        let current = || {
-            f.get(Slot::Schema)
-                .map(str::to_owned)
-                .unwrap_or_else(|| db::current_schema(sc, db()))
+        let current = || match f.get(Slot::Schema) {
+            Some(s) => Cow::Borrowed(s),
+            None => db::current_schema(sc, db()),
         };
         match action.kind() {
             ActionKind::Secret => {
@@ -333,12 +335,11 @@ impl Recorder {
                 process_resource(enc.members(), &format!("config:{n}"));
             }
             ActionKind::Schema if action != Action::DbDdl => {
-                let schema = f
-                    .get(Slot::Schema)
-                    .or(f.get(Slot::Name))
-                    .map(str::to_owned)
-                    .unwrap_or_else(|| db::current_schema(sc, db()));
-                db::encode_shared(enc.members(), db(), &schema, &[]);
+                let schema = match f.get(Slot::Schema).or(f.get(Slot::Name)) {
+                    Some(s) => Cow::Borrowed(s),
+                    None => db::current_schema(sc, db()),
+                };
+                db::encode_schema(enc.members(), db(), &schema);
             }
             ActionKind::Cleanup | ActionKind::Read | ActionKind::Write | ActionKind::Schema => {
                 let tables: Vec<String> = f
@@ -354,9 +355,7 @@ impl Recorder {
                 if tables.is_empty() && action != Action::DbCleanup && !f.has(Slot::Schema.bit()) {
                     // A read or write of nothing in particular: no resource.
                 } else {
-                    let (schema, tables) = db::group_tables(&tables, &current);
-                    let refs: Vec<&str> = tables.iter().map(String::as_str).collect();
-                    db::encode_shared(enc.members(), db(), &schema, &refs);
+                    db::encode_tables(enc.members(), db(), &tables, &current);
                 }
             }
             _ if f.has(Slot::bits([Slot::Table, Slot::Schema])) => {
@@ -365,9 +364,7 @@ impl Recorder {
                     .get(Slot::Table)
                     .map(|t| t.split(',').map(|s| s.trim().to_owned()).collect())
                     .unwrap_or_default();
-                let (schema, tables) = db::group_tables(&tables, &current);
-                let refs: Vec<&str> = tables.iter().map(String::as_str).collect();
-                db::encode_shared(enc.members(), db(), &schema, &refs);
+                db::encode_tables(enc.members(), db(), &tables, &current);
             }
             _ => {}
         }

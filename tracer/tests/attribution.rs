@@ -91,6 +91,38 @@ fn out_of_order_exits_and_re_entered_spans_follow_the_registry() {
 }
 
 #[test]
+fn a_span_entered_again_keeps_its_scenario_and_the_next_span_gets_its_own() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (dispatch, guard) = traced(tmp.path());
+    tracing::dispatcher::with_default(&dispatch, || {
+        let a = state_tracer::scenario("f", "A");
+        // Entered and exited again and again, as sqlx's worker does with
+        // the caller's span for each command.
+        for _ in 0..3 {
+            let _in = a.enter();
+            state_tracer::custom("a again", "");
+        }
+        drop(a);
+        // B takes A's freed slot in the registry: the thread must not
+        // take it for A.
+        let b = state_tracer::scenario("f", "B");
+        let _in = b.enter();
+        state_tracer::custom("b", "");
+    });
+    drop(dispatch);
+    drop(guard);
+    assert_eq!(
+        customs(tmp.path()),
+        vec![
+            row("a again", Some("A"), None),
+            row("a again", Some("A"), None),
+            row("a again", Some("A"), None),
+            row("b", Some("B"), None),
+        ]
+    );
+}
+
+#[test]
 fn other_spans_steps_and_explicit_parents() {
     let tmp = tempfile::tempdir().unwrap();
     let (dispatch, guard) = traced(tmp.path());

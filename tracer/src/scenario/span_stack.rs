@@ -18,8 +18,17 @@
 //! thread, and their span ids are unrelated. If the mirror cannot be kept
 //! (a callback re-entered while it was borrowed, thread teardown), the
 //! thread falls back to the registry for good: slower, never wrong.
+//!
+//! Finding an entered span's node is itself a registry lookup; sqlx's
+//! worker enters and exits the caller's span for every command, several
+//! times per statement. So the thread remembers the entry it exited last
+//! and reuses its node when that span is entered again, unless one of the
+//! layer's spans closed in between ([`CLOSED`]: ids are reused only after
+//! a close). The remembered entry keeps that one node (names and times, no
+//! file or writer) alive until the thread's next exit.
 
 use std::cell::{Cell, RefCell};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use super::{Current, Node};
@@ -29,10 +38,18 @@ struct Entry {
     span: u64,
     duplicate: bool,
     node: Option<Arc<Node>>,
+    /// [`CLOSED`] when `node` was looked up.
+    closed: u64,
 }
+
+/// Counts closes of the layers' spans: after one, a span id may name
+/// another span, and a remembered node is stale.
+static CLOSED: AtomicU64 = AtomicU64::new(0);
 
 struct Mirror {
     stack: RefCell<Vec<Entry>>,
+    /// The entry exited last on this thread.
+    last: RefCell<Option<Entry>>,
     /// Set once an enter or exit could not be mirrored on this thread.
     broken: Cell<bool>,
 }
@@ -41,13 +58,44 @@ thread_local! {
     static MIRROR: Mirror = const {
         Mirror {
             stack: RefCell::new(Vec::new()),
+            last: RefCell::new(None),
             broken: Cell::new(false),
         }
     };
 }
 
-/// Span `span` of layer `layer` was entered on this thread.
-pub(crate) fn push(layer: u64, span: u64, node: Option<Arc<Node>>) {
+/// One of the layers' spans closes (before the registry frees its id).
+pub(crate) fn closed() {
+    CLOSED.fetch_add(1, Ordering::Release);
+}
+
+/// Span `span` of layer `layer` was entered on this thread; `lookup`
+/// finds its node when the thread does not remember it.
+pub(crate) fn enter(layer: u64, span: u64, lookup: impl FnOnce() -> Option<Arc<Node>>) {
+    // Loaded before the lookup: a close racing with it makes the entry
+    // look stale, never the reverse.
+    let closed = CLOSED.load(Ordering::Acquire);
+    let remembered = MIRROR
+        .try_with(|m| {
+            let mut last = m.last.try_borrow_mut().ok()?;
+            match last.take() {
+                Some(e) if e.layer == layer && e.span == span && e.closed == closed => Some(e.node),
+                other => {
+                    *last = other;
+                    None
+                }
+            }
+        })
+        .ok()
+        .flatten();
+    let node = match remembered {
+        Some(node) => node,
+        None => lookup(),
+    };
+    push(layer, span, node, closed);
+}
+
+fn push(layer: u64, span: u64, node: Option<Arc<Node>>, closed: u64) {
     let _ = MIRROR.try_with(|m| {
         let Ok(mut s) = m.stack.try_borrow_mut() else {
             m.broken.set(true);
@@ -59,6 +107,7 @@ pub(crate) fn push(layer: u64, span: u64, node: Option<Arc<Node>>) {
             span,
             duplicate,
             node,
+            closed,
         });
     });
 }
@@ -71,7 +120,10 @@ pub(crate) fn pop(layer: u64, span: u64) {
             return;
         };
         if let Some(i) = s.iter().rposition(|e| e.layer == layer && e.span == span) {
-            s.remove(i);
+            let e = s.remove(i);
+            if let Ok(mut last) = m.last.try_borrow_mut() {
+                *last = Some(e);
+            }
         }
     });
 }
