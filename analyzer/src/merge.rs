@@ -23,6 +23,10 @@ use crate::record::{FileIdx, Micros, Rec};
 
 /// Records per batch.
 const BATCH: usize = 1024;
+/// Records in a file's first batch: the merge cannot start before every
+/// file has a head, so small first batches let it start after 64 records
+/// of each file instead of 1,024 (about 10 ms sooner at 64 files).
+const FIRST_BATCH: usize = 64;
 /// Batches a file may be ahead of the merge (besides the one being merged).
 const IN_FLIGHT: u32 = 2;
 
@@ -62,6 +66,8 @@ struct Task {
     /// Emptied batches come back: no allocation per batch, and no memory
     /// freed on another thread than the one that allocated it.
     recycle: Receiver<Vec<Rec>>,
+    /// No batch parsed yet (the next one is a [`FIRST_BATCH`]).
+    first: bool,
 }
 
 struct Pool {
@@ -99,7 +105,12 @@ impl Pool {
                         }
                         Err(_) => Vec::with_capacity(BATCH),
                     };
-                    let done = task.reader.fill(&self.opts, &mut batch, BATCH);
+                    let max = if std::mem::take(&mut task.first) {
+                        FIRST_BATCH
+                    } else {
+                        BATCH
+                    };
+                    let done = task.reader.fill(&self.opts, &mut batch, max);
                     // Never blocks: the channel holds `IN_FLIGHT` batches
                     // plus the end, and credits keep the file within that.
                     // An error means the merge stopped early: drop the batch.
@@ -493,6 +504,7 @@ impl Merger {
                 reader: FileReader::new(f.clone(), i as FileIdx),
                 tx,
                 recycle: recycle_rx,
+                first: true,
             })));
             sources.push(Source {
                 rx,

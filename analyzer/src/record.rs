@@ -6,7 +6,7 @@
 //! reader's small cache, so a record costs few allocations.
 
 use std::collections::HashMap;
-use std::hash::{BuildHasherDefault, Hasher};
+use std::hash::BuildHasher;
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
@@ -249,9 +249,12 @@ const CACHE: usize = 32;
 
 /// The last [`CACHE`] distinct values handed out, replaced round-robin,
 /// with the last two hits tried first (lines repeat their neighbours', and
-/// feature and scenario alternate).
+/// feature and scenario alternate). Each value has a key its caller
+/// computes (equal values, equal keys), compared before the value: a new
+/// scenario name is in no entry, and comparing it with 32 names of the
+/// same length cost more than the rest of its line.
 struct Recent<T: ?Sized> {
-    items: Vec<Arc<T>>,
+    items: Vec<(u64, Arc<T>)>,
     next: usize,
     hot: [usize; 2],
 }
@@ -267,24 +270,26 @@ impl<T: ?Sized> Default for Recent<T> {
 }
 
 impl<T: ?Sized> Recent<T> {
-    /// The kept value `is` accepts, or a new one `make` builds (and keeps).
-    fn get(&mut self, is: impl Fn(&T) -> bool, make: impl FnOnce() -> Arc<T>) -> Arc<T> {
+    /// The kept value with `key` that `is` accepts, or a new one `make`
+    /// builds (and keeps).
+    fn get(&mut self, key: u64, is: impl Fn(&T) -> bool, make: impl FnOnce() -> Arc<T>) -> Arc<T> {
+        let hit = |item: &(u64, Arc<T>)| item.0 == key && is(&item.1);
         for &h in &self.hot {
-            if let Some(c) = self.items.get(h).filter(|c| is(c)) {
-                return c.clone();
+            if let Some(c) = self.items.get(h).filter(|c| hit(c)) {
+                return c.1.clone();
             }
         }
-        if let Some(i) = self.items.iter().position(|c| is(c)) {
+        if let Some(i) = self.items.iter().position(hit) {
             self.hot = [i, self.hot[0]];
-            return self.items[i].clone();
+            return self.items[i].1.clone();
         }
         let new = make();
         let slot = if self.items.len() < CACHE {
-            self.items.push(new.clone());
+            self.items.push((key, new.clone()));
             self.items.len() - 1
         } else {
             let slot = self.next;
-            self.items[slot] = new.clone();
+            self.items[slot] = (key, new.clone());
             self.next = (self.next + 1) % CACHE;
             slot
         };
@@ -295,10 +300,14 @@ impl<T: ?Sized> Recent<T> {
 
 impl Interner {
     pub fn str(&mut self, s: &str) -> Arc<str> {
-        self.strings.get(|c| c == s, || Arc::from(s))
+        let key = foldhash::fast::FixedState::default().hash_one(s);
+        self.strings.get(key, |c| c == s, || Arc::from(s))
     }
 
-    /// Shared names for this pair (`None` when both are absent).
+    /// Shared names for this pair (`None` when both are absent). The
+    /// strings come from [`Interner::str`], so the same pair is the same
+    /// two allocations; a string evicted and made again only costs a
+    /// second copy of the pair.
     pub fn names(
         &mut self,
         feature: Option<Arc<str>>,
@@ -307,13 +316,18 @@ impl Interner {
         if feature.is_none() && scenario.is_none() {
             return None;
         }
+        let addr = |a: &Option<Arc<str>>| {
+            a.as_ref()
+                .map_or(0, |a| Arc::as_ptr(a).cast::<u8>() as usize as u64)
+        };
+        let key = addr(&feature) ^ addr(&scenario).rotate_left(32);
         let same = |a: &Option<Arc<str>>, b: &Option<Arc<str>>| match (a, b) {
-            (Some(a), Some(b)) => Arc::ptr_eq(a, b) || a == b,
+            (Some(a), Some(b)) => Arc::ptr_eq(a, b),
             (None, None) => true,
             _ => false,
         };
         let is = |n: &Names| same(&n.feature, &feature) && same(&n.scenario, &scenario);
-        let names = self.names.get(is, || {
+        let names = self.names.get(key, is, || {
             Arc::new(Names {
                 feature: feature.clone(),
                 scenario: scenario.clone(),
@@ -322,51 +336,20 @@ impl Interner {
         Some(names)
     }
 
+    /// Resources are few per file (and a legacy file's are cached per
+    /// ACTION/DETAILS already): compared whole.
     pub fn resource(&mut self, r: Resource<'_>) -> Arc<Resource<'static>> {
         self.resources
-            .get(|c| *c == r, || Arc::new(r.clone().into_owned()))
+            .get(0, |c| *c == r, || Arc::new(r.clone().into_owned()))
     }
 }
 
-/// A fast non-cryptographic hasher for the hot path's keys (scenario ids,
-/// file pairs, scenario names); inputs are trace data, not attacker-chosen
-/// keys a DoS could exploit in a one-shot CLI run.
-#[derive(Default, Clone, Copy)]
-pub struct FastHasher(u64);
-
-impl Hasher for FastHasher {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-
-    fn write(&mut self, bytes: &[u8]) {
-        // Eight bytes a step (names are hashed too); the length goes into
-        // the last word so "a" and "a\0" differ.
-        let mut chunks = bytes.chunks_exact(8);
-        for c in &mut chunks {
-            self.write_u64(u64::from_le_bytes(c.try_into().unwrap_or_default()));
-        }
-        let rest = chunks.remainder();
-        let mut last = [0u8; 8];
-        last[..rest.len()].copy_from_slice(rest);
-        self.write_u64(u64::from_le_bytes(last) ^ ((bytes.len() as u64) << 56));
-    }
-
-    fn write_u64(&mut self, n: u64) {
-        self.0 = (self.0.rotate_left(5) ^ n).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
-    }
-
-    fn write_u32(&mut self, n: u32) {
-        self.write_u64(u64::from(n));
-    }
-
-    fn write_usize(&mut self, n: usize) {
-        self.write_u64(n as u64);
-    }
-}
-
-/// `HashMap` with [`FastHasher`].
-pub type FastMap<K, V> = HashMap<K, V, BuildHasherDefault<FastHasher>>;
+/// `HashMap` for the hot path's keys (scenario ids, file pairs, scenario
+/// names) with foldhash, hashbrown's own default hasher. Inputs are trace
+/// data, not keys chosen to attack a one-shot CLI run, and the fixed seed
+/// keeps every iteration order, and so every report, the same from run to
+/// run.
+pub type FastMap<K, V> = HashMap<K, V, foldhash::fast::FixedState>;
 
 #[cfg(test)]
 mod tests {

@@ -144,8 +144,8 @@ impl Proc {
                 .order
                 .iter()
                 .map(|(f, s, o)| OrderEntry {
-                    feature: f.to_string(),
-                    scenario: s.to_string(),
+                    feature: f.clone(),
+                    scenario: s.clone(),
                     outcome: *o,
                 })
                 .collect(),

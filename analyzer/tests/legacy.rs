@@ -79,7 +79,7 @@ fn a_readme_trace_file_is_one_clean_process_with_pid_from_the_name() {
         (p.label.as_str(), p.scenarios, p.passed, p.crashed),
         ("auth", 2, 2, false)
     );
-    assert_eq!(p.order[1].scenario, "Failed authentication");
+    assert_eq!(&*p.order[1].scenario, "Failed authentication");
     assert_eq!(p.order[1].outcome, ScenarioOutcome::Passed);
     assert_eq!(
         p.first.unwrap().to_rfc3339(),

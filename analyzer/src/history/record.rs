@@ -177,8 +177,8 @@ impl RunRecord {
                 .enumerate()
                 .map(|(i, (pid, o))| ScenarioRow {
                     seq: i as i64,
-                    feature: o.feature.clone(),
-                    name: o.scenario.clone(),
+                    feature: o.feature.to_string(),
+                    name: o.scenario.to_string(),
                     pid: i64::from(pid),
                     outcome: o.outcome.as_str(),
                     started_us: start,

@@ -121,7 +121,7 @@ impl DayCache {
     fn naive_micros(&mut self, b: &[u8]) -> Option<i64> {
         // The Go tracer's shape, `YYYY-MM-DDTHH:MM:SS.ffffff`, in the same
         // second as the last one.
-        if b.len() == 26 && b[19] == b'.' && b[..19] == self.second {
+        if b.len() == 26 && b[19] == b'.' && b.first_chunk::<19>() == Some(&self.second) {
             return six_digits(&b[20..26]).map(|f| self.second_us + f);
         }
         if b.len() < 19 || b[10] != b'T' && b[10] != b' ' || b[13] != b':' || b[16] != b':' {
@@ -422,8 +422,22 @@ impl Tail {
 #[derive(Default)]
 struct Tails {
     list: Vec<(Box<[u8]>, Tail)>,
+    /// [`tail_key`] of each of `list`, compared before the bytes: most
+    /// tails of a file have a sibling of the same length (`DB_SELECT |
+    /// users`, `DB_INSERT | users`), so a length check alone still left
+    /// several byte comparisons per line.
+    keys: Vec<u64>,
     hot: usize,
     next: usize,
+}
+
+/// A tail's length and last eight bytes (where tables are named) in one
+/// word; equal tails have equal keys.
+fn tail_key(raw: &[u8]) -> u64 {
+    let mut last = [0u8; 8];
+    let tail = &raw[raw.len().saturating_sub(8)..];
+    last[..tail.len()].copy_from_slice(tail);
+    u64::from_le_bytes(last).rotate_left(16) ^ raw.len() as u64
 }
 
 /// Distinct tails kept per file (a file has about one per action and table).
@@ -436,7 +450,10 @@ impl Tails {
         if self.list.get(self.hot).is_some_and(|(k, _)| **k == *raw) {
             return Some(self.hot);
         }
-        if let Some(i) = self.list.iter().position(|(k, _)| **k == *raw) {
+        let key = tail_key(raw);
+        if let Some(i) =
+            (0..self.keys.len()).find(|&i| self.keys[i] == key && *self.list[i].0 == *raw)
+        {
             self.hot = i;
             return Some(i);
         }
@@ -450,10 +467,12 @@ impl Tails {
         let entry = (Box::from(raw), tail);
         let i = if self.list.len() < TAILS {
             self.list.push(entry);
+            self.keys.push(key);
             self.list.len() - 1
         } else {
             let i = self.next;
             self.list[i] = entry;
+            self.keys[i] = key;
             self.next = (i + 1) % TAILS;
             i
         };

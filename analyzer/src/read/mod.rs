@@ -162,7 +162,7 @@ pub struct FileReader {
 }
 
 /// Read buffer per file: large reads, few system calls.
-const READ_BUF: usize = 1 << 18;
+const READ_BUF: usize = 1 << 16;
 
 impl FileReader {
     pub fn new(src: SourceFile, idx: FileIdx) -> Self {

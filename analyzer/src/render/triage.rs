@@ -50,13 +50,13 @@ pub fn failures(r: &Report) -> Vec<Failure<'_>> {
         {
             // A name run twice in one process is one block.
             if out.iter().any(|f: &Failure| {
-                f.process.pid == p.pid && f.feature == o.feature && f.scenario == o.scenario
+                f.process.pid == p.pid && f.feature == &*o.feature && f.scenario == &*o.scenario
             }) {
                 continue;
             }
             let mine = |f: &&Finding| {
                 f.victim.as_ref().is_some_and(|v| {
-                    v.pid == p.pid && v.feature == o.feature && v.scenario == o.scenario
+                    v.pid == p.pid && *v.feature == *o.feature && *v.scenario == *o.scenario
                 })
             };
             let (causes, others): (Vec<&Finding>, Vec<&Finding>) =
