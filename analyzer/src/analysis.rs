@@ -22,7 +22,7 @@ use crate::overlap::Overlaps;
 use crate::read::FileEnd;
 use crate::record::{to_time, FastMap, FileIdx, Micros, Rec, RecKind};
 use crate::resources::{Resources, Target};
-use crate::rules::{self, Access, Accesses, Cx, Op, Rule};
+use crate::rules::{self, Access, Accesses, Cx, Op, Rule, RunView};
 pub use crate::state::{Proc, Scn};
 use crate::state::{Resolved, RES_CACHE};
 
@@ -48,7 +48,9 @@ pub struct EngineOptions {
 
 /// The streaming analysis of one run.
 pub struct Engine {
-    cx: Cx,
+    /// What the rules see, read-only; only the engine changes it.
+    run: RunView,
+    findings: Findings,
     rules: Vec<Box<dyn Rule>>,
     /// Indices of the rules with per-record hooks, and with hooks for
     /// accesses to tables and to in-process state.
@@ -114,16 +116,16 @@ impl Engine {
         let table_rules = which(|r| matches!(r.accesses(), Accesses::Tables | Accesses::All));
         let process_rules = which(|r| matches!(r.accesses(), Accesses::Process | Accesses::All));
         Engine {
-            cx: Cx {
+            run: RunView {
                 procs,
                 resources: Resources::default(),
-                findings: Findings::new(opts.deny.clone(), opts.allow.clone()),
                 active: Vec::new(),
                 isolation_seen: false,
                 run_id: run_id.to_owned(),
                 other_runs,
                 run_selected,
             },
+            findings: Findings::new(opts.deny.clone(), opts.allow.clone()),
             rules,
             record_rules,
             table_rules,
@@ -147,7 +149,7 @@ impl Engine {
         self.last = Some(self.last.map_or(rec.ts, |l| l.max(rec.ts)));
         let file = rec.file as usize;
         {
-            let p = &mut self.cx.procs[file];
+            let p = &mut self.run.procs[file];
             p.first.get_or_insert(rec.ts);
             p.last = Some(p.last.map_or(rec.ts, |l| l.max(rec.ts)));
             if p.first_feature.is_none() {
@@ -155,7 +157,7 @@ impl Engine {
             }
         }
         if rec.kind == RecKind::Footer {
-            self.cx.procs[file].end.footer = true;
+            self.run.procs[file].end.footer = true;
             return;
         }
         let scn = match rec.action {
@@ -172,12 +174,21 @@ impl Engine {
             }
         }
         for &i in &self.record_rules {
-            self.rules[i].on_record(&mut self.cx, rec, scn.as_ref());
+            self.rules[i].on_record(
+                &mut Cx::new(&self.run, &mut self.findings),
+                rec,
+                scn.as_ref(),
+            );
         }
-        let prev = std::mem::replace(&mut self.cx.procs[file].prev_ts, rec.ts);
+        let prev = std::mem::replace(&mut self.run.procs[file].prev_ts, rec.ts);
         if rec.ts < prev {
             for r in &mut self.rules {
-                r.on_clock_back(&mut self.cx, rec, prev, scn.as_ref());
+                r.on_clock_back(
+                    &mut Cx::new(&self.run, &mut self.findings),
+                    rec,
+                    prev,
+                    scn.as_ref(),
+                );
             }
         }
         if matches!(rec.action.kind(), ActionKind::Lifecycle) {
@@ -188,13 +199,13 @@ impl Engine {
         if let Some(tl) = &mut self.timeline {
             tl.actions.push(ActionMark {
                 ts: to_time(rec.ts),
-                pid: self.cx.procs[file].pid,
+                pid: self.run.procs[file].pid,
                 scenario: scn.as_ref().map(|s| s.id),
                 action: rec.action.as_str().to_owned(),
                 kind: kind_name(rec.action.kind()).to_owned(),
                 resource: access
                     .as_ref()
-                    .map(|a| self.cx.resources.label(&a.target))
+                    .map(|a| self.run.resources.label(&a.target))
                     .or_else(|| rec.resource.as_ref().map(|r| r.to_string())),
                 details: rec
                     .details()
@@ -210,7 +221,7 @@ impl Engine {
                 Target::Process(_) => &self.process_rules,
             };
             for &i in rules {
-                self.rules[i].on_access(&mut self.cx, &a);
+                self.rules[i].on_access(&mut Cx::new(&self.run, &mut self.findings), &a);
             }
         }
     }
@@ -219,7 +230,7 @@ impl Engine {
         let file = rec.file as usize;
         let feature = rec.feature().cloned().unwrap_or_else(|| Arc::from(""));
         let name = rec.scenario().cloned().unwrap_or_else(|| Arc::from(""));
-        let p = &mut self.cx.procs[file];
+        let p = &mut self.run.procs[file];
         let s = Rc::new(Scn {
             id: self.next_id,
             file: rec.file,
@@ -267,10 +278,10 @@ impl Engine {
                 error: None,
             });
         }
-        self.overlaps.on_start(&self.cx, &s);
-        self.cx.active.push(s.clone());
+        self.overlaps.on_start(&self.run, &s);
+        self.run.active.push(s.clone());
         for r in &mut self.rules {
-            r.on_start(&mut self.cx, &s);
+            r.on_start(&mut Cx::new(&self.run, &mut self.findings), &s);
         }
         s
     }
@@ -287,7 +298,7 @@ impl Engine {
             } else {
                 Outcome::Passed
             })));
-        let p = &mut self.cx.procs[s.file as usize];
+        let p = &mut self.run.procs[s.file as usize];
         p.order[s.order_pos].2 = s.outcome();
         p.active.retain(|a| a.id != s.id);
         if let Some(id) = rec.scenario_id() {
@@ -302,7 +313,7 @@ impl Engine {
                 }
             }
         }
-        self.cx.active.retain(|a| a.id != s.id);
+        self.run.active.retain(|a| a.id != s.id);
         if let Some(tl) = &mut self.timeline {
             let span = &mut tl.scenarios[s.id];
             span.end = Some(to_time(rec.ts));
@@ -310,19 +321,16 @@ impl Engine {
             span.error = rec.error().map(str::to_owned);
         }
         for r in &mut self.rules {
-            r.on_end(&mut self.cx, &s);
+            r.on_end(&mut Cx::new(&self.run, &mut self.findings), &s);
         }
-        let Cx {
-            findings, procs, ..
-        } = &mut self.cx;
-        findings.victim_ended(&s, procs);
+        self.findings.victim_ended(&s, &self.run.procs);
         Some(s)
     }
 
     /// The scenario a record belongs to: by id (v1), else by names; ended
     /// scenarios still match, so after-hooks are attributed to them.
     fn attribute(&mut self, rec: &Rec) -> Option<Rc<Scn>> {
-        let p = &mut self.cx.procs[rec.file as usize];
+        let p = &mut self.run.procs[rec.file as usize];
         if let Some(id) = rec.scenario_id() {
             if let Some((_, s)) = p.last_by_id.as_ref().filter(|l| l.0 == id) {
                 return Some(s.clone());
@@ -351,10 +359,10 @@ impl Engine {
         };
         let db = db_key(
             rec.resource.as_ref().and_then(|r| r.db.as_deref()),
-            self.cx.procs[rec.file as usize].pid,
+            self.run.procs[rec.file as usize].pid,
         );
-        let id = self.cx.resources.schema(&db, name);
-        let p = &mut self.cx.procs[rec.file as usize];
+        let id = self.run.resources.schema(&db, name);
+        let p = &mut self.run.procs[rec.file as usize];
         if rec.action == Action::SchemaDrop {
             if let Some(s) = scn {
                 if s.schema.get() == Some(id) {
@@ -366,7 +374,7 @@ impl Engine {
             }
             return;
         }
-        self.cx.isolation_seen = true;
+        self.run.isolation_seen = true;
         match scn {
             Some(s) => s.schema.set(Some(id)),
             None => p.schema = Some(id),
@@ -428,13 +436,13 @@ impl Engine {
         let file = rec.file as usize;
         let current = scn
             .and_then(|s| s.schema.get())
-            .or(self.cx.procs[file].schema);
+            .or(self.run.procs[file].schema);
         // Most records repeat one of a few resources: look them up by the
         // identity of the reader's shared copy (whose contents never change)
         // before reading the resource itself, which the reader thread's
         // cache still holds. Only table targets are cached.
         if let Some(res) = &rec.resource {
-            let p = &self.cx.procs[file];
+            let p = &self.run.procs[file];
             let key = Resolved::new(res, current, Target::Process(0));
             if let Some(hit) = p.res_cache[..p.res_len]
                 .iter()
@@ -450,27 +458,27 @@ impl Engine {
         };
         let Some(res) = &rec.resource else {
             let name = default_process?;
-            return Some(Target::Process(self.cx.resources.process(rec.file, name)));
+            return Some(Target::Process(self.run.resources.process(rec.file, name)));
         };
         if res.scope == Scope::Process {
             let name = res.name.as_deref().or(default_process).unwrap_or("state");
-            return Some(Target::Process(self.cx.resources.process(rec.file, name)));
+            return Some(Target::Process(self.run.resources.process(rec.file, name)));
         }
         let effective = if res.schema.is_none() { current } else { None };
-        let db = db_key(res.db.as_deref(), self.cx.procs[file].pid);
+        let db = db_key(res.db.as_deref(), self.run.procs[file].pid);
         let schema = match (&res.schema, effective) {
-            (Some(s), _) => self.cx.resources.schema(&db, s),
+            (Some(s), _) => self.run.resources.schema(&db, s),
             (None, Some(id)) => id,
-            (None, None) => self.cx.resources.schema(&db, default_schema(&db)),
+            (None, None) => self.run.resources.schema(&db, default_schema(&db)),
         };
         let tables: Vec<u32> = res
             .tables
             .iter()
-            .map(|t| self.cx.resources.table(schema, t))
+            .map(|t| self.run.resources.table(schema, t))
             .collect();
-        let set = self.cx.resources.table_set(&tables);
+        let set = self.run.resources.table_set(&tables);
         let t = Target::Tables { schema, set };
-        let p = &mut self.cx.procs[file];
+        let p = &mut self.run.procs[file];
         if p.res_len == RES_CACHE {
             p.res_cache.copy_within(1.., 0);
             p.res_alive.remove(0);
@@ -485,21 +493,21 @@ impl Engine {
     /// Ends the analysis: file endings, end-of-run rules, summaries.
     pub fn finish(mut self, ends: Vec<FileEnd>) -> (Finished, Option<Timeline>) {
         for (i, e) in ends.into_iter().enumerate() {
-            let footer = self.cx.procs[i].end.footer || e.footer;
-            self.cx.procs[i].end = FileEnd { footer, ..e };
+            let footer = self.run.procs[i].end.footer || e.footer;
+            self.run.procs[i].end = FileEnd { footer, ..e };
         }
         for r in &mut self.rules {
-            r.finish(&mut self.cx);
+            r.finish(&mut Cx::new(&self.run, &mut self.findings));
         }
-        let processes: Vec<ProcessSummary> = self.cx.procs.iter().map(Proc::summary).collect();
-        let overlaps = self.overlaps.finish(&self.cx.procs);
+        let processes: Vec<ProcessSummary> = self.run.procs.iter().map(Proc::summary).collect();
+        let overlaps = self.overlaps.finish(&self.run.procs);
         let (findings, hazards) =
-            std::mem::take(&mut self.cx.findings).finish(&self.cx.procs, &rules::fix);
+            std::mem::take(&mut self.findings).finish(&self.run.procs, &rules::fix);
         let timeline = self.timeline.take().map(|mut tl| {
             tl.start = self.first.map(to_time);
             tl.end = self.last.map(to_time);
             tl.processes = self
-                .cx
+                .run
                 .procs
                 .iter()
                 .map(|p| TimelineProcess {
@@ -527,7 +535,7 @@ impl Engine {
 
 /// The identity a record's `db` is compared by: absent (or the old
 /// literal `unknown`) is unknown, kept as the empty string (see
-/// [`Cx::identity_unknown`]); an in-memory SQLite database is private to
+/// [`RunView::identity_unknown`]); an in-memory SQLite database is private to
 /// the process that opened it, so it is qualified by its pid.
 fn db_key(db: Option<&str>, pid: u32) -> std::borrow::Cow<'_, str> {
     match db {

@@ -9,7 +9,7 @@ use std::rc::Rc;
 use crate::findings::scenario_ref;
 use crate::model::{Overlap, OverlapExample, ProcessRef};
 use crate::record::{to_time, FastMap, FileIdx, Micros};
-use crate::rules::Cx;
+use crate::rules::RunView;
 use crate::state::{Proc, Scn};
 
 struct Pair {
@@ -48,7 +48,7 @@ impl Overlaps {
     }
 
     /// `b` just started: it overlaps every scenario still active.
-    pub fn on_start(&mut self, cx: &Cx, b: &Rc<Scn>) {
+    pub fn on_start(&mut self, cx: &RunView, b: &Rc<Scn>) {
         let n = cx.procs.len();
         if !self.all && n <= DENSE_FILES && self.dense.is_empty() {
             self.dense = vec![NONE; n * n];

@@ -24,7 +24,7 @@ impl Rule for ClockAnomaly {
         Accesses::None
     }
 
-    fn on_clock_back(&mut self, cx: &mut Cx, rec: &Rec, prev: Micros, scn: Option<&Rc<Scn>>) {
+    fn on_clock_back(&mut self, cx: &mut Cx<'_>, rec: &Rec, prev: Micros, scn: Option<&Rc<Scn>>) {
         // Footers may lag a millisecond.
         if rec.kind == RecKind::Footer && rec.ts + 1_000 >= prev {
             return;

@@ -341,7 +341,7 @@ fn strength(m: &Mutation, u: &Use) -> (Strength, String) {
     }
 }
 
-fn report(cx: &mut Cx, m: &Mutation, victim: &Rc<Scn>, u: Use) {
+fn report(cx: &mut Cx<'_>, m: &Mutation, victim: &Rc<Scn>, u: Use) {
     let (polluter, at, action, destructive, target) =
         (&m.scn, m.at, m.action, m.destructive, &m.target);
     let severity = if destructive {
@@ -396,7 +396,7 @@ impl Rule for ConcurrentMutation {
         false
     }
 
-    fn on_access(&mut self, cx: &mut Cx, a: &Access<'_>) {
+    fn on_access(&mut self, cx: &mut Cx<'_>, a: &Access<'_>) {
         let Some(s) = a.scn else { return };
         let destructive = a.op == Op::Destroy;
         match a.target {

@@ -21,7 +21,7 @@ impl Rule for CrashedProcess {
         Accesses::None
     }
 
-    fn finish(&mut self, cx: &mut Cx) {
+    fn finish(&mut self, cx: &mut Cx<'_>) {
         for i in 0..cx.procs.len() {
             let p = &cx.procs[i];
             if p.format != Format::V1 || p.end.footer {

@@ -56,7 +56,7 @@ impl Rule for LeakedState {
         Accesses::All
     }
 
-    fn on_access(&mut self, _cx: &mut Cx, a: &Access<'_>) {
+    fn on_access(&mut self, _cx: &mut Cx<'_>, a: &Access<'_>) {
         if !self.waiting.is_empty() {
             if let Some(s) = a.scn {
                 self.victim_acts(s, a);
@@ -90,7 +90,7 @@ impl Rule for LeakedState {
         }
     }
 
-    fn on_start(&mut self, _cx: &mut Cx, b: &Rc<Scn>) {
+    fn on_start(&mut self, _cx: &mut Cx<'_>, b: &Rc<Scn>) {
         let Some(list) = self.dirty.get(b.file as usize) else {
             return;
         };
@@ -106,7 +106,7 @@ impl Rule for LeakedState {
         }
     }
 
-    fn on_end(&mut self, cx: &mut Cx, b: &Rc<Scn>) {
+    fn on_end(&mut self, cx: &mut Cx<'_>, b: &Rc<Scn>) {
         if self.waiting.iter().all(|w| w.victim.id != b.id) {
             return;
         }
@@ -145,7 +145,7 @@ impl LeakedState {
 }
 
 /// The finding: `d` leaked into `b`, which did not reset it first.
-fn report(cx: &mut Cx, d: &Dirty, b: &Rc<Scn>) {
+fn report(cx: &mut Cx<'_>, d: &Dirty, b: &Rc<Scn>) {
     let resource = cx.resources.label(&Target::Process(d.res));
     let explanation = format!(
         "{} changed {} ({} at {}) and nothing reset it before {} started in the same process at {}.",

@@ -92,7 +92,7 @@ impl Rule for LeftoverData {
         Accesses::Tables
     }
 
-    fn on_access(&mut self, cx: &mut Cx, a: &Access<'_>) {
+    fn on_access(&mut self, cx: &mut Cx<'_>, a: &Access<'_>) {
         let Target::Tables { schema, set } = a.target else {
             return;
         };
@@ -151,7 +151,7 @@ impl LeftoverData {
         }
     }
 
-    fn check(&mut self, cx: &mut Cx, a: &Access<'_>, ids: &[u32]) {
+    fn check(&mut self, cx: &mut Cx<'_>, a: &Access<'_>, ids: &[u32]) {
         if a.cleanup {
             for &t in ids {
                 if let Some(w) = self.tables.get_mut(t as usize) {
@@ -230,7 +230,7 @@ impl LeftoverData {
 #[cold]
 #[inline(never)]
 fn report(
-    cx: &mut Cx,
+    cx: &mut Cx<'_>,
     a: &Access<'_>,
     s: &Rc<Scn>,
     w: &Rc<Scn>,

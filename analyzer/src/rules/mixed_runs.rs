@@ -20,7 +20,7 @@ impl Rule for MixedRuns {
         Accesses::None
     }
 
-    fn finish(&mut self, cx: &mut Cx) {
+    fn finish(&mut self, cx: &mut Cx<'_>) {
         if cx.run_selected || cx.other_runs.is_empty() {
             return;
         }

@@ -1,8 +1,9 @@
 //! The rules contract, and the rules, one file each.
 //!
 //! The contract is what a rule sees and implements: the [`Rule`] trait,
-//! the normalised [`Access`] the engine hands it, the [`Cx`] view of the
-//! run (processes, scenarios, resources) and the findings sink in it. The
+//! the normalised [`Access`] the engine hands it, and [`Cx`]: the
+//! read-only [`RunView`] of the run (processes, scenarios, resources) and
+//! the findings sink. The
 //! engine (`analysis.rs`) drives rules only through this module and names
 //! none of them except in the one registry, [`all`]; no rule imports the
 //! engine. A rule watches the stream of scenario starts/ends and accesses,
@@ -66,11 +67,11 @@ impl Access<'_> {
     }
 }
 
-/// What rules can see and where they put findings.
-pub struct Cx {
+/// What rules can see of the run. The engine alone changes it; a rule
+/// gets it read-only through [`Cx`].
+pub struct RunView {
     pub procs: Vec<Proc>,
     pub resources: Resources,
-    pub findings: Findings,
     /// Active scenarios of all processes.
     pub active: Vec<Rc<Scn>>,
     /// Some scenario or process isolated itself in its own schema.
@@ -80,7 +81,29 @@ pub struct Cx {
     pub run_selected: bool,
 }
 
-impl Cx {
+/// What a rule's hook gets: the run, read-only (through `Deref`, so
+/// `cx.procs` reads and cannot be assigned), and the findings sink, the
+/// one thing a rule writes outside its own state.
+pub struct Cx<'a> {
+    run: &'a RunView,
+    pub findings: &'a mut Findings,
+}
+
+impl<'a> Cx<'a> {
+    pub fn new(run: &'a RunView, findings: &'a mut Findings) -> Cx<'a> {
+        Cx { run, findings }
+    }
+}
+
+impl std::ops::Deref for Cx<'_> {
+    type Target = RunView;
+
+    fn deref(&self) -> &RunView {
+        self.run
+    }
+}
+
+impl RunView {
     /// Earliest start among active scenarios (state older than this can
     /// no longer matter to a concurrent-mutation check).
     pub fn min_active_start(&self) -> Option<Micros> {
@@ -125,9 +148,9 @@ impl Cx {
 /// A rule's hooks; all default to doing nothing.
 pub trait Rule {
     fn id(&self) -> RuleId;
-    fn on_start(&mut self, _cx: &mut Cx, _scn: &Rc<Scn>) {}
-    fn on_end(&mut self, _cx: &mut Cx, _scn: &Rc<Scn>) {}
-    fn on_record(&mut self, _cx: &mut Cx, _rec: &Rec, _scn: Option<&Rc<Scn>>) {}
+    fn on_start(&mut self, _cx: &mut Cx<'_>, _scn: &Rc<Scn>) {}
+    fn on_end(&mut self, _cx: &mut Cx<'_>, _scn: &Rc<Scn>) {}
+    fn on_record(&mut self, _cx: &mut Cx<'_>, _rec: &Rec, _scn: Option<&Rc<Scn>>) {}
     /// False if `on_record` does nothing: the engine then skips the call
     /// for each of millions of records.
     fn uses_records(&self) -> bool {
@@ -138,12 +161,19 @@ pub trait Rule {
     fn accesses(&self) -> Accesses {
         Accesses::All
     }
-    fn on_access(&mut self, _cx: &mut Cx, _access: &Access<'_>) {}
+    fn on_access(&mut self, _cx: &mut Cx<'_>, _access: &Access<'_>) {}
     /// Wall time went back inside one process: `rec` is earlier than
     /// `prev`, the process's previous record. The engine checks this on
     /// every record, so a rule about it needs no per-record hook.
-    fn on_clock_back(&mut self, _cx: &mut Cx, _rec: &Rec, _prev: Micros, _scn: Option<&Rc<Scn>>) {}
-    fn finish(&mut self, _cx: &mut Cx) {}
+    fn on_clock_back(
+        &mut self,
+        _cx: &mut Cx<'_>,
+        _rec: &Rec,
+        _prev: Micros,
+        _scn: Option<&Rc<Scn>>,
+    ) {
+    }
+    fn finish(&mut self, _cx: &mut Cx<'_>) {}
 }
 
 /// The accesses a rule's `on_access` wants (see [`Rule::accesses`]).

@@ -27,7 +27,7 @@ impl Rule for SharedSchema {
         Accesses::Tables
     }
 
-    fn on_access(&mut self, cx: &mut Cx, a: &Access<'_>) {
+    fn on_access(&mut self, cx: &mut Cx<'_>, a: &Access<'_>) {
         let Target::Tables { schema, .. } = &a.target else {
             return;
         };
@@ -54,7 +54,7 @@ impl Rule for SharedSchema {
 /// check above.
 #[cold]
 #[inline(never)]
-fn report(cx: &mut Cx, a: &Access<'_>, s: &Rc<Scn>, schema: u32, others: Vec<Rc<Scn>>) {
+fn report(cx: &mut Cx<'_>, a: &Access<'_>, s: &Rc<Scn>, schema: u32, others: Vec<Rc<Scn>>) {
     for u in others {
         let (lo, hi) = if u.file <= s.file {
             (u.file, s.file)

@@ -20,7 +20,7 @@ impl Rule for UnfinishedScenario {
         Accesses::None
     }
 
-    fn finish(&mut self, cx: &mut Cx) {
+    fn finish(&mut self, cx: &mut Cx<'_>) {
         for s in cx.active.clone() {
             let explanation = format!(
                 "{} started at {} and never ended: the process was killed or hung inside it, and its after-hooks (cleanup, resets) never ran.",
