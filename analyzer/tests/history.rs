@@ -573,6 +573,177 @@ fn sixteen_concurrent_writers_lose_and_duplicate_nothing(db: &Db) {
     assert_eq!(flaky["flaky"][0]["failures"], 10);
 }
 
+/// A synthetic run big enough that `history add` spends a while inside its
+/// transaction (thousands of scenario rows, several findings), in v1.
+fn big_run(root: &Path) -> PathBuf {
+    let dir = root.join("big");
+    ok(&[
+        "gen",
+        "--dir",
+        dir.to_str().unwrap(),
+        "--processes",
+        "8",
+        "--records",
+        "12500",
+        "--scenario-len",
+        "10",
+        "--pollutions",
+        "4",
+        "--format",
+        "v1",
+        "--run-id",
+        "big-run",
+    ]);
+    dir.join("v1")
+}
+
+fn spawn_add(run: &Path, url: &str) -> std::process::Child {
+    Command::new(env!("CARGO_BIN_EXE_trace-analyzer"))
+        .args(["history", "add", run.to_str().unwrap(), "--db", url])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap()
+}
+
+/// Rows `history add` writes for one run, per table.
+const RUN_TABLES: [&str; 4] = ["runs", "processes", "scenario_runs", "findings"];
+
+fn run_rows(url: &str) -> Vec<i64> {
+    RUN_TABLES.iter().map(|t| count(url, t)).collect()
+}
+
+/// `history add` killed with SIGKILL at spread moments of its work: every
+/// time, the database holds the whole run or none of it, and a later `add`
+/// completes it. The complete row counts come from an `add` into a
+/// database of its own.
+fn a_killed_add_leaves_the_whole_run_or_none_of_it(db: &Db, reference: &Db) {
+    let run = big_run(db.path());
+    let t0 = std::time::Instant::now();
+    ok(&[
+        "history",
+        "add",
+        run.to_str().unwrap(),
+        "--db",
+        &reference.url,
+    ]);
+    let full = run_rows(&reference.url);
+    assert_eq!(full[0], 1);
+    assert!(full[2] > 5_000 && full[3] > 0, "a big run: {full:?}");
+    let took = t0.elapsed();
+    let url = db.url.as_str();
+    // An empty, migrated database to start from.
+    ok(&["history", "runs", "--db", url]);
+    let mut killed = 0;
+    for k in 1..=6u32 {
+        if run_rows(url)[0] == 1 {
+            break;
+        }
+        let mut child = spawn_add(&run, url);
+        std::thread::sleep(took * k / 7);
+        // SIGKILL: no destructor, no rollback by the process itself.
+        let _ = child.kill();
+        let status = child.wait().unwrap();
+        let rows = run_rows(url);
+        assert!(
+            rows == full || rows.iter().all(|&n| n == 0),
+            "killed after {:?} ({status}): rows {rows:?}, complete {full:?}",
+            took * k / 7
+        );
+        use std::os::unix::process::ExitStatusExt;
+        killed += usize::from(status.signal() == Some(libc::SIGKILL));
+        if !is_pg(url) {
+            let file = url.trim_start_matches("sqlite://");
+            let check = Command::new("sqlite3")
+                .arg(file)
+                .arg("PRAGMA integrity_check;")
+                .output();
+            if let Ok(out) = check {
+                if out.status.success() {
+                    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "ok");
+                }
+            }
+        }
+    }
+    assert!(killed > 0, "no add was still working when killed");
+    let out = ok(&["history", "add", run.to_str().unwrap(), "--db", url]);
+    assert!(
+        out.starts_with("added run") || out.starts_with("already stored"),
+        "{out}"
+    );
+    assert_eq!(run_rows(url), full);
+}
+
+/// The same on PostgreSQL, made certain to strike inside the transaction:
+/// the test locks `findings`, which `add` writes last, waits until the
+/// `add` is blocked on that lock with everything else written, and kills
+/// it there. The server rolls its transaction back: nothing of the run is
+/// left, and the next `add` stores all of it.
+fn an_add_killed_inside_its_transaction_writes_nothing(db: &Db) {
+    let url = db.url.clone();
+    let run = big_run(db.path());
+    ok(&["history", "runs", "--db", &url]);
+    block_on(async {
+        use sqlx::Connection;
+        let mut lock = sqlx::PgConnection::connect(&url).await.unwrap();
+        sqlx::query("BEGIN").execute(&mut lock).await.unwrap();
+        sqlx::query("LOCK TABLE findings IN ACCESS EXCLUSIVE MODE")
+            .execute(&mut lock)
+            .await
+            .unwrap();
+        let mut child = spawn_add(&run, &url);
+        let mut watch = sqlx::PgConnection::connect(&url).await.unwrap();
+        let waiting = "SELECT COUNT(*) FROM pg_stat_activity \
+                       WHERE wait_event_type = 'Lock' AND query LIKE 'INSERT INTO findings%'";
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        loop {
+            let n: i64 = sqlx::query_scalar(waiting)
+                .fetch_one(&mut watch)
+                .await
+                .unwrap();
+            if n == 1 {
+                break;
+            }
+            assert!(
+                child.try_wait().unwrap().is_none(),
+                "add ended before it reached the locked table"
+            );
+            assert!(
+                std::time::Instant::now() < deadline,
+                "add never blocked on findings"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+        // Everything but the findings is written, uncommitted: kill it now.
+        child.kill().unwrap();
+        child.wait().unwrap();
+        // Its server process, still waiting for the lock, learns that the
+        // client is gone only once it runs again: release the lock, and
+        // it ends, rolling back.
+        sqlx::query("ROLLBACK").execute(&mut lock).await.unwrap();
+        let gone = "SELECT COUNT(*) FROM pg_stat_activity WHERE query LIKE 'INSERT INTO findings%'";
+        while sqlx::query_scalar::<_, i64>(gone)
+            .fetch_one(&mut watch)
+            .await
+            .unwrap()
+            > 0
+        {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the killed add's server process stayed"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+    });
+    assert_eq!(run_rows(&url), vec![0, 0, 0, 0]);
+    assert_eq!(count(&url, "scenarios"), 0, "no scenario name kept either");
+    let out = ok(&["history", "add", run.to_str().unwrap(), "--db", &url]);
+    assert!(out.starts_with("added run"), "{out}");
+    let rows = run_rows(&url);
+    assert_eq!(rows[0], 1);
+    assert!(rows[2] > 5_000 && rows[3] > 0, "{rows:?}");
+}
+
 // --- one test per body and backend ----------------------------------------
 
 #[test]
@@ -634,6 +805,32 @@ fn sqlite_sixteen_concurrent_writers_lose_and_duplicate_nothing() {
 #[test]
 fn postgres_sixteen_concurrent_writers_lose_and_duplicate_nothing() {
     sixteen_concurrent_writers_lose_and_duplicate_nothing(&postgres());
+}
+
+#[test]
+fn sqlite_a_killed_add_leaves_the_whole_run_or_none_of_it() {
+    a_killed_add_leaves_the_whole_run_or_none_of_it(&sqlite(), &sqlite());
+}
+
+#[test]
+fn postgres_a_killed_add_leaves_the_whole_run_or_none_of_it() {
+    let db = postgres();
+    db._pg
+        .as_ref()
+        .unwrap()
+        .create_database("reference")
+        .unwrap();
+    let reference = Db {
+        url: db._pg.as_ref().unwrap().url_for("reference"),
+        _pg: None,
+        _dir: tempfile::tempdir().unwrap(),
+    };
+    a_killed_add_leaves_the_whole_run_or_none_of_it(&db, &reference);
+}
+
+#[test]
+fn postgres_an_add_killed_inside_its_transaction_writes_nothing() {
+    an_add_killed_inside_its_transaction_writes_nothing(&postgres());
 }
 
 // --- bad input: one clear line, exit code 2, no password ------------------
