@@ -667,42 +667,43 @@ fn cmd_run(a: RunArgs) -> Result<i32, CliError> {
         output: a.output.clone(),
     };
     let mut opts = analyze_opts(&input, &a.report);
-    let mut result = analyze_with(&opts, Some(&mut Bar));
-    if matches!(&result, Err(InputError::UnknownRun { available, .. }) if !available.is_empty()) {
+    // Which run to analyze, decided from the files' headers alone, so the
+    // run is read once whatever the output format.
+    let no_files = |what: String| {
+        eprintln!("trace-analyzer: {what}");
+        Ok(if command_code != 0 {
+            command_code
+        } else {
+            EXIT_ERROR
+        })
+    };
+    let discovery = trace_analyzer::discover::discover(std::slice::from_ref(&dir), &opts.legacy_tz);
+    match trace_analyzer::select_run(&discovery, Some(&run_id)) {
+        Ok(Some(_)) => {}
         // Legacy (Go tracer) files carry no run ID: the folder is the run.
-        opts.run = None;
-        result = analyze_with(&opts, Some(&mut Bar));
-    }
-    let mut analysis = match result {
-        Ok(an) if an.report.processes.is_empty() => {
-            eprintln!("trace-analyzer: no trace files in {}", dir.display());
-            return Ok(if command_code != 0 {
-                command_code
-            } else {
-                EXIT_ERROR
-            });
-        }
-        Ok(an) => an,
+        Err(InputError::UnknownRun { available, .. }) if !available.is_empty() => opts.run = None,
+        Ok(None) => return no_files(format!("no trace files in {}", dir.display())),
         Err(InputError::UnknownRun { .. }) => {
-            eprintln!(
-                "trace-analyzer: the command wrote no trace files for run {run_id} in {} — is the state-tracer layer installed (StateLayer::from_env / state_tracer::init)?",
+            return no_files(format!(
+                "the command wrote no trace files for run {run_id} in {} — is the state-tracer layer installed (StateLayer::from_env / state_tracer::init)?",
                 dir.display()
-            );
-            return Ok(if command_code != 0 {
-                command_code
-            } else {
-                EXIT_ERROR
-            });
+            ))
         }
         Err(e) => return Err(e.into()),
-    };
-    if let Some(db) = &a.report.history {
-        trace_analyzer::history::command::record_and_annotate(&mut analysis, Some(db));
     }
     let code = if a.report.format == ReportFormat::Html {
         html_report(&opts, &a.report, &input)?
     } else {
-        emit_report(&analysis, &a.report, &a.output, a.strict)?
+        let mut analysis = analyze_with(&opts, Some(&mut Bar))?;
+        if analysis.report.processes.is_empty() {
+            return no_files(format!("no trace files in {}", dir.display()));
+        }
+        if let Some(db) = &a.report.history {
+            trace_analyzer::history::command::record_and_annotate(&mut analysis, Some(db));
+        }
+        let code = emit_report(&analysis, &a.report, &a.output, a.strict)?;
+        std::mem::forget(analysis);
+        code
     };
     Ok(if command_code != 0 {
         command_code

@@ -279,6 +279,42 @@ fn run_traces_a_command_and_exits_with_its_code() {
 }
 
 #[test]
+fn run_writes_an_html_page_and_says_when_the_command_traced_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let traces = dir.path().join("traces");
+    let page = dir.path().join("page.html");
+    // A legacy file carries no run ID: the folder is the run.
+    let script = r#"
+        printf '%s\n' '2026-04-11T10:00:00.000000 | checkout | Pay by card | SCENARIO_START |' '2026-04-11T10:00:01.000000 | checkout | Pay by card | SCENARIO_END | FAILED: declined' \
+          > "$BDD_TRACE_DIR/bdd-state-trace-20260411-100000-$$.log"
+    "#;
+    let html = run(&[
+        "run",
+        "--dir",
+        d(&traces),
+        "--format",
+        "html",
+        "-o",
+        page.to_str().unwrap(),
+        "--",
+        "sh",
+        "-c",
+        script,
+    ]);
+    assert_eq!(html.status.code(), Some(0), "{}", text(&html.stderr));
+    let page = std::fs::read_to_string(&page).unwrap();
+    assert!(page.contains("Pay by card"), "the page shows the scenario");
+    let silent = run(&["run", "--dir", d(&dir.path().join("empty")), "--", "true"]);
+    assert_eq!(silent.status.code(), Some(2));
+    assert!(
+        text(&silent.stderr).contains("wrote no trace files")
+            || text(&silent.stderr).contains("no trace files in"),
+        "{}",
+        text(&silent.stderr)
+    );
+}
+
+#[test]
 fn clean_dry_run_lists_only_old_tracer_files() {
     let dir = clean_run();
     let p = dir.path();

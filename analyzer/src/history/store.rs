@@ -3,7 +3,7 @@
 //!
 //! A database that is not a history database, or whose schema is newer than
 //! this binary knows, is refused before anything is written to it. The same
-//! SQL runs on both backends; [`with_pool!`] compiles a body once per driver.
+//! SQL runs on both backends; `with_pool!` compiles a body once per driver.
 
 use std::str::FromStr;
 use std::time::Duration;
