@@ -54,7 +54,7 @@ fn history_flaky_ranks_the_demo_victim_with_its_true_polluter_first() {
             .processes
             .iter()
             .flat_map(|p| &p.order)
-            .filter(|o| o.scenario == VICTIM)
+            .filter(|o| &*o.scenario == VICTIM)
             .map(|o| o.outcome)
             .collect();
         assert_eq!(victim_outcomes.len(), 1, "the victim ran once");
