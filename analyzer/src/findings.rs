@@ -18,7 +18,7 @@ use crate::discover::Format;
 use crate::model::{
     Confidence, Finding, Hazard, HazardSide, RuleId, ScenarioOutcome, ScenarioRef, Severity,
 };
-use crate::record::{to_time, FileIdx, Micros, RowsHint};
+use crate::record::{to_time, FastMap, FileIdx, Micros, RowsHint};
 use crate::repro::reproduction;
 use crate::state::{Proc, Scn};
 
@@ -180,11 +180,11 @@ struct Group {
 pub struct Findings {
     slots: Vec<Option<Pending>>,
     free: Vec<usize>,
-    index: HashMap<(RuleId, u64, u64), usize>,
+    index: FastMap<(RuleId, u64, u64), usize>,
     /// Slots naming each victim, to fold them when it ends.
-    by_victim: HashMap<usize, Vec<usize>>,
+    by_victim: FastMap<usize, Vec<usize>>,
     groups: Vec<Group>,
-    group_index: HashMap<GroupKey, usize>,
+    group_index: FastMap<GroupKey, usize>,
     /// Example findings of the hazard groups, at most [`EXAMPLES`] each.
     examples: Vec<(Option<Strength>, Finding)>,
     mirrored: VecDeque<(u64, u64)>,

@@ -1,10 +1,9 @@
 //! Interned identities of shared and process state, so rules can keep
 //! per-table state in plain vectors instead of hashing strings per record.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
-use crate::record::FileIdx;
+use crate::record::{FastMap, FileIdx};
 
 pub type SchemaId = u32;
 pub type TableId = u32;
@@ -32,13 +31,13 @@ struct SchemaEntry {
 #[derive(Default)]
 pub struct Resources {
     schemas: Vec<SchemaEntry>,
-    schema_ids: HashMap<Arc<str>, HashMap<Arc<str>, SchemaId>>,
+    schema_ids: FastMap<Arc<str>, FastMap<Arc<str>, SchemaId>>,
     tables: Vec<(SchemaId, Arc<str>)>,
-    table_ids: Vec<HashMap<Arc<str>, TableId>>,
+    table_ids: Vec<FastMap<Arc<str>, TableId>>,
     procs: Vec<(FileIdx, Arc<str>)>,
-    proc_ids: HashMap<(FileIdx, Arc<str>), ProcResId>,
+    proc_ids: FastMap<(FileIdx, Arc<str>), ProcResId>,
     sets: Vec<Box<[TableId]>>,
-    set_ids: HashMap<Box<[TableId]>, TableSetId>,
+    set_ids: FastMap<Box<[TableId]>, TableSetId>,
 }
 
 impl Resources {
@@ -53,7 +52,7 @@ impl Resources {
             name: name.clone(),
             tables: Vec::new(),
         });
-        self.table_ids.push(HashMap::new());
+        self.table_ids.push(FastMap::default());
         self.schema_ids.entry(db).or_default().insert(name, id);
         id
     }
