@@ -653,16 +653,14 @@ fn a_killed_add_leaves_the_whole_run_or_none_of_it(db: &Db, reference: &Db) {
         use std::os::unix::process::ExitStatusExt;
         killed += usize::from(status.signal() == Some(libc::SIGKILL));
         if !is_pg(url) {
-            let file = url.trim_start_matches("sqlite://");
-            let check = Command::new("sqlite3")
-                .arg(file)
-                .arg("PRAGMA integrity_check;")
-                .output();
-            if let Ok(out) = check {
-                if out.status.success() {
-                    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "ok");
-                }
-            }
+            let check = block_on(async {
+                let pool = sqlx::SqlitePool::connect(url).await.unwrap();
+                sqlx::query_scalar::<_, String>("PRAGMA integrity_check")
+                    .fetch_one(&pool)
+                    .await
+                    .unwrap()
+            });
+            assert_eq!(check, "ok", "SQLite file intact after the kill");
         }
     }
     assert!(killed > 0, "no add was still working when killed");
