@@ -447,9 +447,7 @@ fn encode_fields(out: &mut Vec<u8>, f: &impl FieldSource, http: bool) {
     out.push(b'}');
 }
 
-/// `str::trim`, skipping its Unicode scan in the usual case of nothing to
-/// trim (action names on every event).
-/// Rows returned (reads) or affected (writes, cleanups) by one statement,
+/// Rows returned (reads) or changed (writes, cleanups) by one statement,
 /// as sqlx counted them; none where the count does not mean that: DDL,
 /// transactions, and TRUNCATE (PostgreSQL reports no count for it, and
 /// sqlx then says 0).
@@ -460,12 +458,29 @@ fn statement_rows(st: &sql::Statement, f: &Fields) -> Option<u64> {
         .is_some_and(|v| v.eq_ignore_ascii_case("TRUNCATE"));
     match st.action.kind() {
         ActionKind::Read => f.rows_returned,
-        ActionKind::Write => f.rows_affected,
-        ActionKind::Cleanup if !truncate => f.rows_affected,
+        ActionKind::Write => rows_changed(f),
+        ActionKind::Cleanup if !truncate => rows_changed(f),
         _ => None,
     }
 }
 
+/// Rows a data-changing statement changed. A `… RETURNING` statement
+/// returns one row per row it changed, which sqlx counts in
+/// `rows_returned`; it adds `rows_affected` only when the driver reaches
+/// the statement's end, which SQLite's `fetch_one` and `fetch_optional`
+/// never do (they stop at the first row, leaving it 0). So the larger of
+/// the two: exact when the statement was read to its end, else the rows
+/// read, a lower bound. Without RETURNING nothing is returned and this is
+/// `rows_affected`.
+fn rows_changed(f: &Fields) -> Option<u64> {
+    match (f.rows_affected, f.rows_returned) {
+        (Some(affected), Some(returned)) => Some(affected.max(returned)),
+        (affected, returned) => affected.or(returned),
+    }
+}
+
+/// `str::trim`, skipping its Unicode scan in the usual case of nothing to
+/// trim (action names on every event).
 fn trim(s: &str) -> &str {
     match (s.as_bytes().first(), s.as_bytes().last()) {
         (Some(a), Some(z)) if a.is_ascii_graphic() && z.is_ascii_graphic() => s,
