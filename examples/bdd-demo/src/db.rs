@@ -47,6 +47,14 @@ impl Db {
     /// Connects, applies the isolation mode, creates the tables. `tag` names
     /// this process's private schema or file (e.g. `greet_1234`).
     pub async fn connect(url: &str, isolation: bool, tag: &str) -> Result<Db> {
+        let db = Db::open(url, isolation, tag).await?;
+        db.migrate_with_retry().await?;
+        Ok(db)
+    }
+
+    /// [`Db::connect`] without the demo's tables: for suite shapes that
+    /// create their own (see [`crate::mixed`]).
+    pub async fn open(url: &str, isolation: bool, tag: &str) -> Result<Db> {
         sqlx::any::install_default_drivers();
         let backend = if url.starts_with("postgres://") || url.starts_with("postgresql://") {
             Backend::Postgres
@@ -119,24 +127,31 @@ impl Db {
             })
             .connect(&url)
             .await?;
-        let db = Db {
+        Ok(Db {
             pool,
             backend,
             url,
             schema,
-        };
-        db.migrate_with_retry().await?;
-        Ok(db)
+        })
     }
 
-    /// Feature processes start together on one fresh SQLite file; switching
-    /// it to WAL can answer "database is locked" without waiting on the busy
-    /// timeout. That is start-up contention, not the pollution the suite
-    /// demonstrates, so retry it briefly.
+    /// Creates the demo's tables.
     async fn migrate_with_retry(&self) -> Result<()> {
+        let ddl = self.demo_tables();
+        self.create_tables(&ddl).await
+    }
+
+    /// Runs `CREATE TABLE IF NOT EXISTS` statements the way every feature
+    /// process can at once: under an advisory lock on PostgreSQL, after
+    /// switching to WAL on SQLite. Feature processes start together on one
+    /// fresh SQLite file; switching it to WAL can answer "database is
+    /// locked" without waiting on the busy timeout. That is start-up
+    /// contention, not the pollution the suite demonstrates, so retry it
+    /// briefly.
+    pub async fn create_tables(&self, ddl: &[String]) -> Result<()> {
         let mut attempt = 0;
         loop {
-            match self.migrate().await {
+            match self.migrate(ddl).await {
                 Err(e) if attempt < 50 && e.to_string().contains("database is locked") => {
                     attempt += 1;
                     tokio::time::sleep(std::time::Duration::from_millis(20)).await;
@@ -146,12 +161,17 @@ impl Db {
         }
     }
 
-    async fn migrate(&self) -> Result<()> {
-        let id = match self.backend {
+    /// The column type of an auto-incremented primary key on this engine.
+    pub fn id_column(&self) -> &'static str {
+        match self.backend {
             Backend::Sqlite => "INTEGER PRIMARY KEY AUTOINCREMENT",
             Backend::Postgres => "BIGSERIAL PRIMARY KEY",
-        };
-        let ddl = [
+        }
+    }
+
+    fn demo_tables(&self) -> Vec<String> {
+        let id = self.id_column();
+        vec![
             format!(
                 "CREATE TABLE IF NOT EXISTS users (id {id}, username TEXT NOT NULL UNIQUE, \
                  password_hash TEXT NOT NULL, role TEXT NOT NULL DEFAULT 'user', {WRITTEN_BY})"
@@ -160,12 +180,15 @@ impl Db {
                 "CREATE TABLE IF NOT EXISTS greetings (id {id}, username TEXT NOT NULL, message TEXT NOT NULL, {WRITTEN_BY})"
             ),
             format!("CREATE TABLE IF NOT EXISTS audit_log (id {id}, username TEXT NOT NULL, event TEXT NOT NULL, {WRITTEN_BY})"),
-        ];
+        ]
+    }
+
+    async fn migrate(&self, ddl: &[String]) -> Result<()> {
         match self.backend {
             Backend::Sqlite => {
                 // WAL lets the feature processes read while one writes.
                 self.pool.execute("PRAGMA journal_mode = WAL").await?;
-                for stmt in &ddl {
+                for stmt in ddl {
                     self.pool.execute(stmt.as_str()).await?;
                 }
             }
@@ -174,7 +197,7 @@ impl Db {
                 // serialise the feature processes' migrations.
                 let mut tx = self.pool.begin().await?;
                 tx.execute("SELECT pg_advisory_xact_lock(74201)").await?;
-                for stmt in &ddl {
+                for stmt in ddl {
                     tx.execute(stmt.as_str()).await?;
                 }
                 tx.commit().await?;

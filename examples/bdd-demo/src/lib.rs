@@ -7,6 +7,9 @@
 //!   isolation mode (`BDD_SCHEMA_ISOLATION`).
 //! - [`jwt`] is the in-memory signing-secret manager (rotate/reset), the
 //!   process-scoped state that leaks between scenarios.
+//! - [`mixed`] is the shop of the second suite shape (`--shape mixed`):
+//!   seeding hooks, one feature emptying tables, the others deleting only
+//!   their own rows, ground truth for the accuracy corpus.
 //! - [`runner`] starts one OS process per feature, the way `go test` runs one
 //!   binary per package. The cucumber World, steps and hooks live in the
 //!   `bdd-demo` binary (`src/steps.rs`), where cucumber collects them.
@@ -17,6 +20,7 @@ pub mod config;
 pub mod db;
 pub mod jwt;
 pub mod latency;
+pub mod mixed;
 pub mod runner;
 pub mod summary;
 pub mod truth;

@@ -3,9 +3,12 @@
 //! - `bdd-demo feature NAME` runs one feature's scenarios in this process.
 //! - `bdd-demo suite [--sequential] [FEATURE...]` runs one process per feature
 //!   (all of them by default), in parallel unless `--sequential`.
+//! - `--shape mixed` (on both) runs the second suite shape instead
+//!   (`features-mixed/`, `src/mixed_steps.rs`).
 //!
 //! Configuration comes from the environment: see `bdd_demo::config`.
 
+mod mixed_steps;
 mod steps;
 
 use std::process::ExitCode;
@@ -15,7 +18,7 @@ use bdd_demo::config::Config;
 use bdd_demo::db::Db;
 use bdd_demo::jwt::{JwtSecrets, INITIAL_SECRET};
 use bdd_demo::latency::Jitter;
-use bdd_demo::runner::{self, FEATURES};
+use bdd_demo::runner::{self, Shape, FEATURES};
 use bdd_demo::truth::writer_tag;
 use clap::{Parser, Subcommand};
 use cucumber::World as _;
@@ -40,6 +43,9 @@ enum Cmd {
     /// Run one feature (auth, greet, admin) in this process. Arguments after
     /// the name go to cucumber, e.g. `--name REGEX`, `--concurrency N`.
     Feature {
+        /// Which suite the feature belongs to (before the name).
+        #[arg(long, value_enum, default_value_t = Shape::Demo)]
+        shape: Shape,
         name: String,
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         cucumber_args: Vec<String>,
@@ -63,6 +69,10 @@ enum Cmd {
         /// One process after another instead of all at once.
         #[arg(long)]
         sequential: bool,
+        /// `mixed`: the second suite shape (features-mixed/: cucumber's
+        /// default concurrency, seeding hooks, mixed cleanups).
+        #[arg(long, value_enum, default_value_t = Shape::Demo)]
+        shape: Shape,
         features: Vec<String>,
     },
 }
@@ -71,9 +81,15 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Cmd::Feature {
+            shape: Shape::Demo,
             name,
             cucumber_args,
         } => run_feature(&name, &cucumber_args),
+        Cmd::Feature {
+            shape: Shape::Mixed,
+            name,
+            cucumber_args,
+        } => mixed_steps::run_feature(&name, &cucumber_args),
         Cmd::Summarize { dirs } => {
             let (iterations, errors) = bdd_demo::summary::load_all(&dirs);
             for e in &errors {
@@ -102,10 +118,11 @@ fn main() -> ExitCode {
         }
         Cmd::Suite {
             sequential,
+            shape,
             features,
         } => {
             let features: Vec<String> = if features.is_empty() {
-                FEATURES.iter().map(|s| s.to_string()).collect()
+                shape.features().iter().map(|s| s.to_string()).collect()
             } else {
                 features
             };
@@ -116,7 +133,7 @@ fn main() -> ExitCode {
                     return ExitCode::from(2);
                 }
             };
-            let runs = runner::run_suite(&exe, &features, !sequential);
+            let runs = runner::run_suite_shaped(&exe, &features, !sequential, shape);
             let mut failed = 0;
             for run in &runs {
                 println!("==== feature {} ====", run.feature);

@@ -15,6 +15,29 @@ use crate::config;
 /// The suite's features, in the order a sequential run uses.
 pub const FEATURES: &[&str] = &["auth", "greet", "admin"];
 
+/// The features of the mixed shape (`features-mixed/`).
+pub const MIXED_FEATURES: &[&str] = &["catalog", "orders", "accounts"];
+
+/// Which suite a run is: the demo (`features/`, one scenario at a time,
+/// every after hook empties every table) or the mixed shape
+/// (`features-mixed/`, cucumber's default concurrency, seeding hooks, mixed
+/// cleanups; see [`crate::mixed`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum Shape {
+    #[default]
+    Demo,
+    Mixed,
+}
+
+impl Shape {
+    pub fn features(self) -> &'static [&'static str] {
+        match self {
+            Shape::Demo => FEATURES,
+            Shape::Mixed => MIXED_FEATURES,
+        }
+    }
+}
+
 /// How one feature process ended.
 #[derive(Debug)]
 pub struct FeatureRun {
@@ -32,6 +55,18 @@ impl FeatureRun {
 
 /// Runs `features` with `exe feature <name>` each in its own process.
 pub fn run_suite(exe: &Path, features: &[String], parallel: bool) -> Vec<FeatureRun> {
+    run_suite_shaped(exe, features, parallel, Shape::Demo)
+}
+
+/// [`run_suite`] for either shape: the mixed shape's processes get
+/// `feature --shape mixed <name>` and no `--concurrency`, so cucumber runs
+/// their scenarios with its own default concurrency.
+pub fn run_suite_shaped(
+    exe: &Path,
+    features: &[String],
+    parallel: bool,
+    shape: Shape,
+) -> Vec<FeatureRun> {
     let mut env_for_children: Vec<(String, String)> = Vec::new();
     if env::var_os("DATABASE_URL").is_none() {
         env_for_children.push(("DATABASE_URL".into(), config::default_database_url()));
@@ -56,11 +91,12 @@ pub fn run_suite(exe: &Path, features: &[String], parallel: bool) -> Vec<Feature
         // cucumber's own `--concurrency` flag, passed explicitly: the trace
         // header's argv then names the framework, so repro hints and
         // `trace-analyzer confirm` can narrow this command with `--name`.
-        cmd.arg("feature")
-            .arg(feature)
-            .arg("--concurrency")
-            .arg(&concurrency)
-            .env("BDD_TRACE_PROCESS", feature)
+        cmd.arg("feature");
+        match shape {
+            Shape::Demo => cmd.arg(feature).arg("--concurrency").arg(&concurrency),
+            Shape::Mixed => cmd.arg("--shape").arg("mixed").arg(feature),
+        };
+        cmd.env("BDD_TRACE_PROCESS", feature)
             .envs(env_for_children.iter().map(|(k, v)| (k, v)))
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
