@@ -7,8 +7,9 @@
 //! `findings[].{victim,polluter}.{pid,feature,scenario,outcome}`.
 //!
 //! The true culprits of a failed scenario come from the truth file only:
-//! - `needs`: whoever else removed or changed one of those rows (the
-//!   database said so through `RETURNING`), the first such line primary;
+//! - `needs`: whoever else removed or changed one of those rows before the
+//!   `failed` line (the database said so through `RETURNING`), the first
+//!   such line primary;
 //! - `culprits`: named directly, the first primary, `also` further ones;
 //! - `genuine`: none, and none may be blamed.
 //!
@@ -151,21 +152,47 @@ pub fn parse_truth(text: &str) -> Result<Vec<Value>, (usize, String)> {
 
 /// The verdict on every failed scenario the truth speaks of.
 pub fn verdicts(truth: &[Value]) -> BTreeMap<Who, Verdict> {
-    // Who removed or changed each tag, in the order the database answered.
+    // Who removed or changed each tag so far, in the order the database
+    // answered: a `failed` line counts only what came before it (a wipe
+    // after the victim failed did not make it fail).
     let mut touched: BTreeMap<&str, Vec<Who>> = BTreeMap::new();
     // Older demo format: earliest cleaner of each writer's rows.
     let mut demo: BTreeMap<Who, (u64, Who)> = BTreeMap::new();
+    let mut out: BTreeMap<Who, Verdict> = BTreeMap::new();
     for t in truth {
         match t["ev"].as_str() {
             Some("removed" | "changed") => {
-                let Some(by) = Who::from_json(&t["by"]) else {
-                    continue;
-                };
+                let Some(by) = Who::from_json(&t["by"]) else { continue };
                 for tag in t["tags"].as_array().into_iter().flatten() {
                     if let Some(tag) = tag.as_str() {
                         touched.entry(tag).or_default().push(by.clone());
                     }
                 }
+            }
+            Some("failed") => {
+                let Some(who) = Who::from_json(&t["who"]) else { continue };
+                let mut v = Verdict {
+                    genuine: t["genuine"] == true,
+                    ..Verdict::default()
+                };
+                let mut push = |w: Who| {
+                    if w != who && !v.culprits.contains(&w) {
+                        v.culprits.push(w);
+                    }
+                };
+                for tag in t["needs"].as_array().into_iter().flatten() {
+                    for w in tag.as_str().and_then(|t| touched.get(t)).into_iter().flatten() {
+                        push(w.clone());
+                    }
+                }
+                for w in ["culprits", "also"]
+                    .iter()
+                    .flat_map(|k| t[*k].as_array().into_iter().flatten())
+                    .filter_map(Who::from_json)
+                {
+                    push(w);
+                }
+                out.insert(who, v);
             }
             None => {
                 let (Some(cleaner), Some(writer)) =
@@ -185,52 +212,11 @@ pub fn verdicts(truth: &[Value]) -> BTreeMap<Who, Verdict> {
             _ => {}
         }
     }
-    let mut out: BTreeMap<Who, Verdict> = demo
-        .into_iter()
-        .map(|(w, (_, c))| {
-            (
-                w,
-                Verdict {
-                    culprits: vec![c],
-                    genuine: false,
-                },
-            )
-        })
-        .collect();
-    for t in truth {
-        if t["ev"] != "failed" {
-            continue;
-        }
-        let Some(who) = Who::from_json(&t["who"]) else {
-            continue;
-        };
-        let mut v = Verdict {
-            genuine: t["genuine"] == true,
-            ..Verdict::default()
-        };
-        let mut push = |w: Who| {
-            if w != who && !v.culprits.contains(&w) {
-                v.culprits.push(w);
-            }
-        };
-        for tag in t["needs"].as_array().into_iter().flatten() {
-            for w in tag
-                .as_str()
-                .and_then(|t| touched.get(t))
-                .into_iter()
-                .flatten()
-            {
-                push(w.clone());
-            }
-        }
-        for w in ["culprits", "also"]
-            .iter()
-            .flat_map(|k| t[*k].as_array().into_iter().flatten())
-            .filter_map(Who::from_json)
-        {
-            push(w);
-        }
-        out.insert(who, v);
+    for (w, (_, c)) in demo {
+        out.entry(w).or_insert(Verdict {
+            culprits: vec![c],
+            genuine: false,
+        });
     }
     out
 }

@@ -1,6 +1,13 @@
 //! A tiny accounts store over sqlx, shared by the tests in `tests/`: one
 //! database for every test (SQLite file by default, PostgreSQL when
 //! `DATABASE_URL` says so), as in most real workspaces. See README.md.
+//!
+//! The modules are a second, larger application over the same database
+//! (wallets and orders), used by the accuracy-corpus tests.
+
+pub mod orders;
+pub mod store;
+pub mod wallets;
 
 use sqlx::any::AnyPoolOptions;
 use sqlx::{AnyPool, Row as _};

@@ -1,0 +1,99 @@
+#!/usr/bin/env bash
+# The accuracy corpus (issue 19, section 1): runs suite shapes for real, each
+# run with ground truth from the database, analyzes every run, and scores the
+# analyzer against the truth into DIR/accuracy.md (also printed).
+#
+#   scripts/corpus.sh [--runs N] [--postgres] [--seed S] [--out DIR] [--no-others] [SHAPE...]
+#
+#   SHAPE...      Rust shapes of examples/corpus (default: all registered;
+#                 `target/debug/corpus list`); naming shapes skips the other
+#                 producers' scripts
+#   --runs N      runs per shape (default 5)
+#   --postgres    a throw-away PostgreSQL server (scripts/lib/pg.sh), a fresh
+#                 database per run; default: a fresh SQLite file per run
+#   --seed S      base seed (default 1): run k of a shape uses S*1000+k
+#   --out DIR     default: corpus-output/<timestamp>
+#   --no-others   only the Rust shapes, not scripts/corpus/*.sh
+#
+# Layout: DIR/<shape>/run-NNN/{traces/,truth.jsonl,meta.json,report.json,*.log},
+# the other producers' run folders under DIR/<script name>/.
+# The analyzer is $TRACE_ANALYZER, else /work/bin/trace-analyzer-base when it
+# exists, else target/debug/trace-analyzer (built here).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+usage() { sed -n '2,22p' "$0" | sed 's/^# \{0,1\}//'; }
+
+runs=5
+postgres=false
+seed=1
+out="corpus-output/$(date -u +%Y%m%dT%H%M%SZ)"
+others=true
+shapes=()
+while (($#)); do
+  case "$1" in
+    --runs) runs=$2; shift 2 ;;
+    --postgres) postgres=true; shift ;;
+    --seed) seed=$2; shift 2 ;;
+    --out) out=$2; shift 2 ;;
+    --no-others) others=false; shift ;;
+    -h|--help) usage; exit 0 ;;
+    -*) echo "unknown option $1" >&2; usage >&2; exit 2 ;;
+    *) shapes+=("$1"); others=false; shift ;;
+  esac
+done
+[[ "$runs" =~ ^[1-9][0-9]*$ ]] || { echo "--runs must be a positive number" >&2; exit 2; }
+
+echo "== building corpus${TRACE_ANALYZER:+ (analyzer: $TRACE_ANALYZER)}" >&2
+cargo build --quiet -p corpus
+if [[ -z "${TRACE_ANALYZER:-}" ]]; then
+  if [[ -x /work/bin/trace-analyzer-base ]]; then
+    TRACE_ANALYZER=/work/bin/trace-analyzer-base
+  else
+    cargo build --quiet -p trace-analyzer
+    TRACE_ANALYZER=$PWD/target/debug/trace-analyzer
+  fi
+fi
+export TRACE_ANALYZER
+mkdir -p "$out/.bin"
+out=$(cd "$out" && pwd)
+# A copy of our own: the runs re-execute it, and a rebuild of
+# target/debug/corpus during the runs must not pull it away.
+cp target/debug/corpus "$out/.bin/corpus"
+corpus=$out/.bin/corpus
+((${#shapes[@]})) || mapfile -t shapes < <("$corpus" list)
+
+pg_args=()
+db=sqlite
+if [[ $postgres == true ]]; then
+  source scripts/lib/pg.sh
+  pg_start
+  pg_args=(--postgres "$PG_URL")
+  db=postgres
+fi
+
+for shape in "${shapes[@]}"; do
+  echo "== $shape ($db): $runs run(s)" >&2
+  "$corpus" run "$shape" "${pg_args[@]}" --runs "$runs" --seed "$seed" --out "$out/$shape"
+done
+
+# ---- Other producers (scripts/corpus/*.sh, written separately) -------------
+# Same run-folder layout; each takes `--out DIR --runs N [--postgres]` and
+# starts its own PostgreSQL server when asked. A failing producer is reported
+# and skipped, so the rest still gets scored.
+if [[ $others == true ]]; then
+  for producer in scripts/corpus/*.sh; do
+    [[ -f "$producer" ]] || continue
+    name=$(basename "$producer" .sh)
+    echo "== $name ($db): $runs run(s)" >&2
+    flags=(--out "$out/$name" --runs "$runs")
+    [[ $postgres == true ]] && flags+=(--postgres)
+    bash "$producer" "${flags[@]}" || echo "warning: $producer failed (exit $?)" >&2
+  done
+fi
+# ---------------------------------------------------------------------------
+
+mapfile -t dirs < <(find "$out" -name meta.json -printf '%h\n' | sort)
+((${#dirs[@]})) || { echo "error: no run folders under $out" >&2; exit 2; }
+"$corpus" score "${dirs[@]}" | tee "$out/accuracy.md"
+echo "== $out/accuracy.md" >&2
