@@ -22,6 +22,7 @@ use crate::overlap::Overlaps;
 use crate::read::FileEnd;
 use crate::record::{to_time, FastMap, FileIdx, Micros, Rec, RecKind};
 use crate::resources::{Resources, Target};
+use crate::rows::{Owner, RowLedger, Writer};
 use crate::rules::{self, Access, Accesses, Cx, Op, Rule, RunView};
 pub use crate::state::{Proc, Scn};
 use crate::state::{Resolved, RES_CACHE};
@@ -121,6 +122,7 @@ impl Engine {
                 resources: Resources::default(),
                 active: Vec::new(),
                 isolation_seen: false,
+                rows: RowLedger::default(),
                 run_id: run_id.to_owned(),
                 other_runs,
                 run_selected,
@@ -223,6 +225,43 @@ impl Engine {
             for &i in rules {
                 self.rules[i].on_access(&mut Cx::new(&self.run, &mut self.findings), &a);
             }
+            self.count_rows(&a);
+        }
+    }
+
+    /// Keeps the row ledger up to date once the rules have seen `a` (they
+    /// judge it against the rows as they were before it).
+    fn count_rows(&mut self, a: &Access<'_>) {
+        let Target::Tables { schema, set } = a.target else {
+            return;
+        };
+        let run = &mut self.run;
+        let tables = match run.resources.tables_of(set) {
+            [] => run.resources.schema_tables(schema),
+            some => some,
+        };
+        let owner = a.owner();
+        match (a.op, a.action) {
+            (Op::Destroy, _) if a.cleanup => tables.iter().for_each(|&t| run.rows.cleared(t)),
+            (Op::Destroy, _) => tables
+                .iter()
+                .for_each(|&t| run.rows.deleted(t, owner, a.rows)),
+            (Op::Write, Action::DbInsert) => {
+                for &t in run.resources.tables_of(set) {
+                    run.rows.inserted(
+                        t,
+                        owner,
+                        Writer {
+                            scn: a.scn,
+                            file: a.file,
+                            at: a.ts,
+                            action: a.action,
+                            rows: a.rows,
+                        },
+                    );
+                }
+            }
+            _ => {}
         }
     }
 
@@ -393,6 +432,9 @@ impl Engine {
                 let d = rec.details().unwrap_or("").to_ascii_uppercase();
                 if d.contains("DROP") || d.contains("TRUNCATE") {
                     (Op::Destroy, true, false)
+                } else if d.contains("IF NOT EXISTS") {
+                    // Creates what is missing, changes nothing that exists.
+                    (Op::Read, false, false)
                 } else {
                     (Op::Write, false, false)
                 }
@@ -418,7 +460,21 @@ impl Engine {
             (op, cleanup, reset)
         };
         let target = self.target(rec, scn)?;
+        let touches_rows = op == Op::Destroy || rec.action == Action::DbUpdate;
+        let own_rows = touches_rows
+            && match target {
+                Target::Tables { schema, set } => {
+                    let tables = match self.run.resources.tables_of(set) {
+                        [] => self.run.resources.schema_tables(schema),
+                        some => some,
+                    };
+                    let owner = scn.map_or(Owner::Outside(rec.file), |s| Owner::Scenario(s.id));
+                    self.run.rows.only_own(tables, owner, rec.rows_hint)
+                }
+                Target::Process(_) => false,
+            };
         Some(Access {
+            own_rows,
             scn,
             file: rec.file,
             ts: rec.ts,

@@ -73,8 +73,10 @@ impl Shape {
         Some(match (rule, same_process) {
             (RuleId::ConcurrentMutation | RuleId::SharedSchema, false) => Shape::TwoAtOnce,
             (RuleId::ConcurrentMutation | RuleId::SharedSchema, true) => Shape::OneAtOnce,
-            (RuleId::LeftoverData, false) => Shape::TwoInOrder,
-            (RuleId::LeftoverData, true) | (RuleId::LeakedState, _) => Shape::OneInOrder,
+            (RuleId::LeftoverData | RuleId::DestroyedBefore, false) => Shape::TwoInOrder,
+            (RuleId::LeftoverData | RuleId::DestroyedBefore, true) | (RuleId::LeakedState, _) => {
+                Shape::OneInOrder
+            }
             _ => return None,
         })
     }

@@ -30,6 +30,8 @@ struct Waiting {
     /// The victim did something else first: a later reset is no longer
     /// a before-hook (it may be its after-hook, after the failure).
     used: bool,
+    /// A later change of the same state leaked too: the victim saw that one.
+    overwritten: bool,
 }
 
 /// Changes kept per resource since its last reset.
@@ -94,14 +96,19 @@ impl Rule for LeakedState {
         let Some(list) = self.dirty.get(b.file as usize) else {
             return;
         };
-        for d in list {
-            if d.scn.id == b.id || d.scn.is_active() {
+        let leaks = |d: &&Dirty| d.scn.id != b.id && !d.scn.is_active();
+        for (k, d) in list.iter().enumerate() {
+            if !leaks(&d) {
                 continue;
             }
+            // The victim sees the value of the last change: an earlier one
+            // of the same state was overwritten (it still leaked).
+            let overwritten = list[k + 1..].iter().filter(leaks).any(|l| l.res == d.res);
             self.waiting.push(Waiting {
                 victim: b.clone(),
                 leak: d.clone(),
                 used: false,
+                overwritten,
             });
         }
     }
@@ -115,7 +122,7 @@ impl Rule for LeakedState {
             .into_iter()
             .partition(|w| w.victim.id == b.id);
         for w in mine {
-            report(cx, &w.leak, b);
+            report(cx, &w.leak, b, w.overwritten);
         }
     }
 }
@@ -145,7 +152,7 @@ impl LeakedState {
 }
 
 /// The finding: `d` leaked into `b`, which did not reset it first.
-fn report(cx: &mut Cx<'_>, d: &Dirty, b: &Rc<Scn>) {
+fn report(cx: &mut Cx<'_>, d: &Dirty, b: &Rc<Scn>, overwritten: bool) {
     let resource = cx.resources.label(&Target::Process(d.res));
     let explanation = format!(
         "{} changed {} ({} at {}) and nothing reset it before {} started in the same process at {}.",
@@ -168,7 +175,15 @@ fn report(cx: &mut Cx<'_>, d: &Dirty, b: &Rc<Scn>) {
     p.victim = Some(b.clone());
     // In-memory state is used by the whole scenario (as for
     // concurrent-mutation): the victim ran entirely inside the change; of
-    // several changes not reset, the first one is where the leak began.
+    // several changes not reset, the last one is the value it saw.
+    if overwritten {
+        let why = format!(
+            "the {} leaked too, but a later change of the same state, also never reset, replaced it before the victim started",
+            d.action
+        );
+        cx.findings.add(p.with_strength(Strength::UsedBefore, why));
+        return;
+    }
     let why = format!(
         "the victim ran from its start with the {} still in effect, and did not reset it itself before using it",
         d.action
@@ -180,5 +195,6 @@ fn report(cx: &mut Cx<'_>, d: &Dirty, b: &Rc<Scn>) {
     } else {
         Strength::ChangedThenUsed
     };
+    p.can_explain = true;
     cx.findings.add(p.with_strength(strength, why));
 }

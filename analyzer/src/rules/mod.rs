@@ -13,6 +13,7 @@
 mod clock_anomaly;
 mod concurrent_mutation;
 mod crashed_process;
+mod destroyed_before;
 mod leaked_state;
 mod leftover_data;
 mod mixed_runs;
@@ -28,6 +29,7 @@ pub use crate::findings::{Findings, Pending, Strength};
 use crate::model::{HazardSide, RuleId, Severity};
 use crate::record::{FileIdx, Micros, Rec, RowsHint};
 pub use crate::resources::{ProcResId, Resources, Target};
+pub use crate::rows::{Owner, RowLedger};
 pub use crate::state::{Proc, Scn};
 
 /// How an access changes what it touches.
@@ -54,11 +56,28 @@ pub struct Access<'a> {
     pub reset: bool,
     /// Rows the statement returned or changed, when the record says.
     pub rows: RowsHint,
+    /// A delete, cleanup or update that touched only rows its own scenario
+    /// (or process, outside scenarios) had written and still had: it
+    /// cleaned up after itself and changed nothing anyone else wrote
+    /// ([`crate::rows::RowLedger::only_own`]).
+    pub own_rows: bool,
 }
 
 impl Access<'_> {
     pub fn mutation(&self) -> bool {
         self.op != Op::Read
+    }
+
+    /// A change others can notice: a mutation that touched more than the
+    /// actor's own rows.
+    pub fn changes_others(&self) -> bool {
+        self.mutation() && !self.own_rows
+    }
+
+    /// Whose rows this access writes or removes, for the row ledger.
+    pub fn owner(&self) -> Owner {
+        self.scn
+            .map_or(Owner::Outside(self.file), |s| Owner::Scenario(s.id))
     }
 
     /// A destructive access known to have removed nothing (`rows: 0`).
@@ -76,6 +95,8 @@ pub struct RunView {
     pub active: Vec<Rc<Scn>>,
     /// Some scenario or process isolated itself in its own schema.
     pub isolation_seen: bool,
+    /// Live rows per table and writer, before the access being judged.
+    pub rows: RowLedger,
     pub run_id: String,
     pub other_runs: Vec<String>,
     pub run_selected: bool,
@@ -112,15 +133,16 @@ impl RunView {
 
     /// Whether a finding between scenarios of files `a` and `b` on
     /// `target` rests on an unknown database identity: a table resource
-    /// without `db` seen from two processes is no proof that they share
-    /// a database. Legacy (Go) files carry no identity at all; their model
-    /// is one shared database, so two legacy files do share it.
+    /// without `db` is no proof that two scenarios share a database, not
+    /// even within one process (a test may open a SQLite file of its own).
+    /// Legacy (Go) files carry no identity at all; their model is one
+    /// shared database, so two legacy files do share it.
     pub fn identity_unknown(&self, target: &Target, a: FileIdx, b: FileIdx) -> bool {
         let Target::Tables { schema, .. } = target else {
             return false;
         };
         let legacy = |f: FileIdx| self.procs[f as usize].format == Format::Legacy;
-        a != b && self.resources.db_unknown(*schema) && !(legacy(a) && legacy(b))
+        self.resources.db_unknown(*schema) && !(legacy(a) && legacy(b))
     }
 
     pub fn pid(&self, file: FileIdx) -> u32 {
@@ -191,7 +213,10 @@ pub enum Accesses {
 /// `leftover-data` may be raised to error per finding).
 pub fn default_severity(rule: RuleId) -> Severity {
     match rule {
-        RuleId::ConcurrentMutation | RuleId::LeakedState | RuleId::LeftoverData => {
+        RuleId::ConcurrentMutation
+        | RuleId::LeakedState
+        | RuleId::LeftoverData
+        | RuleId::DestroyedBefore => {
             Severity::Warning
         }
         RuleId::SharedSchema | RuleId::ClockAnomaly | RuleId::MixedRuns => Severity::Warning,
@@ -208,6 +233,9 @@ pub fn summary(rule: RuleId) -> &'static str {
         }
         RuleId::LeftoverData => {
             "data written by a finished scenario, not cleaned up, used by a later one"
+        }
+        RuleId::DestroyedBefore => {
+            "data others had written was removed or changed before a later scenario read it back empty"
         }
         RuleId::SharedSchema => "scenarios running at the same time in the same schema",
         RuleId::UnfinishedScenario => "a scenario started and never ended",
@@ -230,6 +258,9 @@ pub fn fix(rule: RuleId, polluter: &HazardSide, victim: &HazardSide, resource: &
         RuleId::LeakedState => format!(
             "reset {resource} after each scenario of {a} (an after-hook), or set it in a before-hook of {b}"
         ),
+        RuleId::DestroyedBefore => format!(
+            "{a} removes or changes rows in {resource} that it did not write (seed or fixture data) and that {b} reads later: delete only its own rows, or have {b} seed what it needs itself"
+        ),
         RuleId::SharedSchema => format!(
             "{a} and {b} run at the same time in the same schema: give each its own schema"
         ),
@@ -243,6 +274,7 @@ pub fn all() -> Vec<Box<dyn Rule>> {
         Box::new(concurrent_mutation::ConcurrentMutation::default()),
         Box::new(leaked_state::LeakedState::default()),
         Box::new(leftover_data::LeftoverData::default()),
+        Box::new(destroyed_before::DestroyedBefore::default()),
         Box::new(shared_schema::SharedSchema::default()),
         Box::new(unfinished_scenario::UnfinishedScenario),
         Box::new(crashed_process::CrashedProcess),
