@@ -6,7 +6,7 @@
 //! rules, and findings. Memory therefore grows with processes, resources
 //! and findings, never with records.
 
-use std::cell::Cell;
+use std::cell::{Cell, OnceCell};
 use std::collections::VecDeque;
 use std::rc::Rc;
 use std::sync::Arc;
@@ -168,6 +168,19 @@ impl Engine {
             _ => self.attribute(rec),
         };
         if let Some(s) = &scn {
+            match rec.action {
+                Action::StepStart => s.step_start.set(Some(rec.ts)),
+                Action::StepEnd if rec.outcome == Some(Outcome::Failed) => {
+                    let from = s.step_start.get().unwrap_or(s.start);
+                    s.failed_step.set(Some((from, rec.ts)));
+                    if let Some(e) = rec.error() {
+                        let _ = s.failure.set(e.into());
+                    }
+                }
+                _ => {}
+            }
+        }
+        if let Some(s) = &scn {
             if rec.ts > s.last.get() {
                 s.last.set(rec.ts);
                 if let Some(tl) = &mut self.timeline {
@@ -280,6 +293,9 @@ impl Engine {
             last: Cell::new(rec.ts),
             outcome: Cell::new(None),
             schema: Cell::new(None),
+            step_start: Cell::new(None),
+            failed_step: Cell::new(None),
+            failure: OnceCell::new(),
             order_pos: p.order.len(),
         });
         self.next_id += 1;
@@ -331,6 +347,9 @@ impl Engine {
             return Some(s);
         }
         s.end.set(Some(rec.ts));
+        if let Some(e) = rec.error() {
+            let _ = s.failure.set(e.into());
+        }
         s.outcome
             .set(Some(rec.outcome.unwrap_or(if rec.error().is_some() {
                 Outcome::Failed

@@ -42,12 +42,17 @@ pub enum Strength {
     /// resource and before it read it back: it can have removed exactly
     /// what the victim wrote.
     DestroyedAfterWrite,
+    /// The victim's own failure message names the state: a database
+    /// constraint failed on rows this polluter wrote and still had there.
+    NamedByFailure,
 }
 
 impl Strength {
     pub fn confidence(self) -> Confidence {
         match self {
-            Strength::DestroyedAfterWrite | Strength::DestroyedInWindow => Confidence::High,
+            Strength::NamedByFailure
+            | Strength::DestroyedAfterWrite
+            | Strength::DestroyedInWindow => Confidence::High,
             Strength::DestroyedThenUsed => Confidence::Medium,
             Strength::ChangedThenUsed | Strength::UsedBefore | Strength::RemovedNothing => {
                 Confidence::Low
@@ -98,6 +103,10 @@ pub struct Pending {
     pub whole: bool,
     /// `leftover-data`: the rows the polluter left (`None`: unknown).
     pub left_rows: Option<Option<u64>>,
+    /// The victim's latest use of the state that made this finding (`None`
+    /// for in-memory state, used throughout): a use inside the victim's
+    /// failed step (its last) outranks uses by earlier steps that passed.
+    pub use_at: Option<Micros>,
 }
 
 impl Pending {
@@ -127,6 +136,7 @@ impl Pending {
             can_explain: false,
             whole: false,
             left_rows: None,
+            use_at: None,
         }
     }
 
@@ -231,6 +241,7 @@ impl Findings {
         severity: Severity,
         strength: Strength,
         (destructive, read_after): (bool, bool),
+        use_at: Option<Micros>,
     ) -> bool {
         let Some(&i) = self.index.get(&key) else {
             return false;
@@ -246,6 +257,7 @@ impl Findings {
         old.destructive |= destructive;
         old.can_explain |= destructive;
         old.read_after |= read_after;
+        old.use_at = old.use_at.max(use_at);
         true
     }
 
@@ -277,6 +289,7 @@ impl Findings {
                 old.whole = p.whole;
                 old.left_rows = p.left_rows;
             }
+            old.use_at = old.use_at.max(p.use_at);
             return;
         }
         let victim = p.victim.as_ref().map(|v| v.id);
@@ -538,6 +551,18 @@ fn narrow(list: &[Pending], procs: &[Proc]) -> Vec<(bool, Option<String>)> {
                     && p.strength.is_some_and(|s| s > Strength::UsedBefore)
             })
             .collect();
+        // State the failed step used outranks state earlier steps used.
+        let in_step: Vec<usize> = candidates
+            .iter()
+            .copied()
+            .filter(|&i| list[i].use_at.is_some_and(|u| in_failed_step(&list[i], u)))
+            .collect();
+        let step_note = !in_step.is_empty() && in_step.len() < candidates.len();
+        let candidates = if in_step.is_empty() {
+            candidates
+        } else {
+            in_step
+        };
         let Some(top) = candidates.iter().filter_map(|&i| list[i].strength).max() else {
             continue;
         };
@@ -589,15 +614,21 @@ fn narrow(list: &[Pending], procs: &[Proc]) -> Vec<(bool, Option<String>)> {
             Strength::DestroyedAfterWrite => "first destructive change after the victim's last write and before it read the data back",
             Strength::DestroyedInWindow => "first destructive change between the victim's uses",
             Strength::DestroyedThenUsed => "destructive change before the victim's first use",
+            Strength::NamedByFailure => "the victim's failure message names this table, and these rows were there when it failed",
             _ if leaks => "last change before the victim ran, never reset: the victim saw this value",
             _ => "rows left behind that the victim saw",
         };
         let rows_word = |n: u64| if n == 1 { "row" } else { "rows" };
         let rows_text = |p: &Pending| -> String {
             if let Some(left) = p.left_rows {
+                let verb = if p.rule == RuleId::LeftoverData {
+                    "left"
+                } else {
+                    "had"
+                };
                 return match left {
-                    Some(n) => format!("; it left {n} {} there", rows_word(n)),
-                    None => "; it left rows there (count unknown)".to_owned(),
+                    Some(n) => format!("; it {verb} {n} {} there", rows_word(n)),
+                    None => format!("; it {verb} rows there (count unknown)"),
                 };
             }
             if p.action.is_some_and(|a| {
@@ -667,6 +698,9 @@ fn narrow(list: &[Pending], procs: &[Proc]) -> Vec<(bool, Option<String>)> {
                 ));
             }
             e.push_str(&zero_note);
+            if step_note {
+                e.push_str("; the victim's failed step used this state (changes to state only its earlier, passing steps used rank after it)");
+            }
             if chosen.len() > 1 {
                 e.push_str(&format!(
                     "; tied with {} other candidate(s): {}; `trace-analyzer confirm` on each finding separates them by reruns",
@@ -716,6 +750,11 @@ fn narrow(list: &[Pending], procs: &[Proc]) -> Vec<(bool, Option<String>)> {
         }
     }
     out
+}
+
+/// Whether `u` fell inside the failed step of `p`'s victim.
+fn in_failed_step(p: &Pending, u: Micros) -> bool {
+    p.victim.as_ref().is_some_and(|v| v.in_failed_step(u))
 }
 
 /// The final form of one finding.

@@ -356,9 +356,13 @@ fn report(cx: &mut Cx<'_>, m: &Mutation, victim: &Rc<Scn>, u: Use) {
     let level = level(m, &u);
     let destructive = destructive && level != Strength::RemovedNothing;
     let key = Findings::pair_key(RuleId::ConcurrentMutation, polluter, victim);
+    let use_at = match target {
+        Target::Tables { .. } => u.after.map(|(t, _)| t),
+        Target::Process(_) => None,
+    };
     if cx
         .findings
-        .count_again(key, severity, level, (destructive, read_after))
+        .count_again(key, severity, level, (destructive, read_after), use_at)
     {
         return;
     }
@@ -388,6 +392,7 @@ fn report(cx: &mut Cx<'_>, m: &Mutation, victim: &Rc<Scn>, u: Use) {
     p.whole = m.whole;
     p.read_after = read_after;
     p.rows = m.rows;
+    p.use_at = use_at;
     p.identity_unknown = cx.identity_unknown(target, polluter.file, victim.file);
     cx.findings.add(p.with_strength(strength, why));
 }

@@ -159,6 +159,7 @@ fn report(cx: &mut Cx<'_>, a: &Access<'_>, s: &Rc<Scn>, c: &Change, t: u32) {
     p.identity_unknown = cx.identity_unknown(&a.target, c.scn.file, s.file);
     p.polluter = Some(c.scn.clone());
     p.victim = Some(s.clone());
+    p.use_at = Some(a.ts);
     p.read_after = true;
     p.destructive = c.destructive;
     p.can_explain = true;

@@ -131,6 +131,7 @@ fn report(
     p.identity_unknown = cx.identity_unknown(&a.target, w.file, s.file);
     p.polluter = Some(w.clone());
     p.victim = Some(s.clone());
+    p.use_at = Some(a.ts);
     p.read_after = a.op == Op::Read;
     p.can_explain = seen;
     p.left_rows = Some(rows);

@@ -12,6 +12,7 @@
 
 mod clock_anomaly;
 mod concurrent_mutation;
+mod constraint_violation;
 mod crashed_process;
 mod destroyed_before;
 mod leaked_state;
@@ -28,7 +29,7 @@ use crate::discover::Format;
 pub use crate::findings::{Findings, Pending, Strength};
 use crate::model::{HazardSide, RuleId, Severity};
 use crate::record::{FileIdx, Micros, Rec, RowsHint};
-pub use crate::resources::{ProcResId, Resources, Target};
+pub use crate::resources::{ProcResId, Resources, SchemaId, Target};
 pub use crate::rows::{Owner, RowLedger};
 pub use crate::state::{Proc, Scn};
 
@@ -138,11 +139,16 @@ impl RunView {
     /// Legacy (Go) files carry no identity at all; their model is one
     /// shared database, so two legacy files do share it.
     pub fn identity_unknown(&self, target: &Target, a: FileIdx, b: FileIdx) -> bool {
-        let Target::Tables { schema, .. } = target else {
-            return false;
-        };
+        match target {
+            Target::Tables { schema, .. } => self.schema_identity_unknown(*schema, a, b),
+            Target::Process(_) => false,
+        }
+    }
+
+    /// [`RunView::identity_unknown`] for tables of `schema`.
+    pub fn schema_identity_unknown(&self, schema: SchemaId, a: FileIdx, b: FileIdx) -> bool {
         let legacy = |f: FileIdx| self.procs[f as usize].format == Format::Legacy;
-        self.resources.db_unknown(*schema) && !(legacy(a) && legacy(b))
+        self.resources.db_unknown(schema) && !(legacy(a) && legacy(b))
     }
 
     pub fn pid(&self, file: FileIdx) -> u32 {
@@ -216,7 +222,8 @@ pub fn default_severity(rule: RuleId) -> Severity {
         RuleId::ConcurrentMutation
         | RuleId::LeakedState
         | RuleId::LeftoverData
-        | RuleId::DestroyedBefore => {
+        | RuleId::DestroyedBefore
+        | RuleId::ConstraintViolation => {
             Severity::Warning
         }
         RuleId::SharedSchema | RuleId::ClockAnomaly | RuleId::MixedRuns => Severity::Warning,
@@ -236,6 +243,9 @@ pub fn summary(rule: RuleId) -> &'static str {
         }
         RuleId::DestroyedBefore => {
             "data others had written was removed or changed before a later scenario read it back empty"
+        }
+        RuleId::ConstraintViolation => {
+            "a scenario failed on a database constraint over rows another scenario wrote"
         }
         RuleId::SharedSchema => "scenarios running at the same time in the same schema",
         RuleId::UnfinishedScenario => "a scenario started and never ended",
@@ -261,6 +271,9 @@ pub fn fix(rule: RuleId, polluter: &HazardSide, victim: &HazardSide, resource: &
         RuleId::DestroyedBefore => format!(
             "{a} removes or changes rows in {resource} that it did not write (seed or fixture data) and that {b} reads later: delete only its own rows, or have {b} seed what it needs itself"
         ),
+        RuleId::ConstraintViolation => format!(
+            "{a} writes rows in {resource} that make statements of {b} violate a constraint (a foreign key to them, a unique key they hold): use keys and rows of its own in each scenario, or isolate them"
+        ),
         RuleId::SharedSchema => format!(
             "{a} and {b} run at the same time in the same schema: give each its own schema"
         ),
@@ -275,6 +288,7 @@ pub fn all() -> Vec<Box<dyn Rule>> {
         Box::new(leaked_state::LeakedState::default()),
         Box::new(leftover_data::LeftoverData::default()),
         Box::new(destroyed_before::DestroyedBefore::default()),
+        Box::new(constraint_violation::ConstraintViolation::default()),
         Box::new(shared_schema::SharedSchema::default()),
         Box::new(unfinished_scenario::UnfinishedScenario),
         Box::new(crashed_process::CrashedProcess),
