@@ -8,6 +8,7 @@
 
 use std::cell::{Cell, OnceCell};
 use std::collections::VecDeque;
+use std::hash::BuildHasher as _;
 use std::rc::Rc;
 use std::sync::Arc;
 
@@ -492,8 +493,15 @@ impl Engine {
                 }
                 Target::Process(_) => false,
             };
+        let value = match target {
+            Target::Process(_) => rec
+                .details()
+                .map(|d| foldhash::fast::FixedState::default().hash_one(d)),
+            Target::Tables { .. } => None,
+        };
         Some(Access {
             own_rows,
+            value,
             scn,
             file: rec.file,
             ts: rec.ts,

@@ -595,18 +595,26 @@ fn narrow(list: &[Pending], procs: &[Proc]) -> Vec<(bool, Option<String>)> {
                 best.to_vec()
             }
         };
-        let chosen: Vec<usize> = if top.ordered() && list[best[0]].whole {
-            // The first whole-table destroy after the victim's write removed
-            // it; equal times cannot be told apart.
-            let t0 = list[best[0]].at;
-            best.iter().copied().filter(|&i| list[i].at == t0).collect()
-        } else if leaks {
-            // The victim saw the value of the last change before it ran.
+        let process_state = best.iter().all(|&i| list[i].resource.starts_with("process:"));
+        let chosen: Vec<usize> = if top.ordered() && process_state && !leaks {
+            // In-memory state changed while the victim ran: it failed with
+            // the value of the last change (used throughout, it has no
+            // traced uses to order the changes by).
             let last = best.iter().map(|&i| list[i].at).max();
             best.iter()
                 .copied()
                 .filter(|&i| Some(list[i].at) == last)
                 .collect()
+        } else if top.ordered() && list[best[0]].whole {
+            // The first whole-table destroy after the victim's write removed
+            // it; equal times cannot be told apart.
+            let t0 = list[best[0]].at;
+            best.iter().copied().filter(|&i| list[i].at == t0).collect()
+        } else if leaks {
+            // The rule already set aside changes a later one replaced: one
+            // candidate per state is left, and nothing says which state
+            // the victim's failure was about.
+            best.clone()
         } else {
             known(&best)
         };
@@ -721,9 +729,9 @@ fn narrow(list: &[Pending], procs: &[Proc]) -> Vec<(bool, Option<String>)> {
                 continue;
             }
             let p = &list[i];
-            out[i].1 = Some(if leaks {
+            out[i].1 = Some(if process_state {
                 format!(
-                    "{}: also not reset, but the change at {first} came later and is the value the victim saw",
+                    "{}: also changed the state, but the change at {first} came later: the victim failed with that value",
                     what(p)
                 )
             } else if top.ordered() {

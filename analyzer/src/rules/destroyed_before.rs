@@ -97,7 +97,10 @@ impl Rule for DestroyedBefore {
             }
         }
         // Read back empty: a read that returned no row, or an update that
-        // found none to change.
+        // found none to change. (A read that returned some rows may have
+        // come back short, but nothing in the trace says what it expected:
+        // blaming every earlier delete would invent culprits for failures
+        // that have nothing to do with them.)
         let short = s.is_active()
             && a.rows.none_changed()
             && (a.op == Op::Read || a.action == Action::DbUpdate);

@@ -20,6 +20,9 @@ struct Dirty {
     at: Micros,
     action: Action,
     destructive: bool,
+    /// The value in effect before this scenario first changed it: setting
+    /// it back restores what the scenario found.
+    before: Option<u64>,
 }
 
 /// A leak into a scenario that has not shown yet whether it resets the
@@ -41,6 +44,9 @@ const KEEP: usize = 8;
 pub struct LeakedState {
     /// Per process (file), changes not reset yet, oldest first.
     dirty: Vec<Vec<Dirty>>,
+    /// Per process (file): the value of each state now (`None`: its
+    /// initial one, or not known).
+    values: Vec<Vec<(ProcResId, Option<u64>)>>,
     /// Leaks into running scenarios, reported when they end.
     waiting: Vec<Waiting>,
 }
@@ -70,26 +76,50 @@ impl Rule for LeakedState {
         if !a.mutation() {
             return;
         }
+        let values = slot(&mut self.values, a.file as usize);
+        let now = match values.iter_mut().find(|v| v.0 == res) {
+            Some(v) => v,
+            None => {
+                values.push((res, None));
+                values.last_mut().expect("just pushed")
+            }
+        };
+        let before = std::mem::replace(&mut now.1, if a.reset { None } else { a.value });
         let list = slot(&mut self.dirty, a.file as usize);
         // A reset, or a change outside any scenario (setup), is the baseline.
         if a.reset || a.scn.is_none() {
             list.retain(|d| d.res != res);
             return;
         }
-        if let Some(s) = a.scn {
-            if list.iter().filter(|d| d.res == res).count() >= KEEP {
-                if let Some(i) = list.iter().rposition(|d| d.res == res) {
-                    list.remove(i);
-                }
+        let Some(s) = a.scn else { return };
+        if let Some(k) = list.iter().position(|d| d.res == res && d.scn.id == s.id) {
+            if a.value.is_some() && list[k].before == a.value {
+                // It put back the value it found: restored, no leak.
+                list.remove(k);
+                return;
             }
+            let d = list.remove(k);
             list.push(Dirty {
-                res,
-                scn: s.clone(),
                 at: a.ts,
                 action: a.action,
-                destructive: a.op == Op::Destroy,
+                destructive: d.destructive || a.op == Op::Destroy,
+                ..d
             });
+            return;
         }
+        if list.iter().filter(|d| d.res == res).count() >= KEEP {
+            if let Some(i) = list.iter().position(|d| d.res == res) {
+                list.remove(i);
+            }
+        }
+        list.push(Dirty {
+            res,
+            scn: s.clone(),
+            at: a.ts,
+            action: a.action,
+            destructive: a.op == Op::Destroy,
+            before,
+        });
     }
 
     fn on_start(&mut self, _cx: &mut Cx<'_>, b: &Rc<Scn>) {

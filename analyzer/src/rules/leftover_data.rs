@@ -6,9 +6,9 @@
 //! Whether A's rows were still there is the row ledger's answer
 //! ([`crate::rows::RowLedger`]): A's inserts minus what A removed itself
 //! (its own scoped deletes included), cleared by any whole-table cleanup.
-//! Leftover rows can explain B's failure only if B saw them: a read that
-//! returned more rows than B had itself (or an unknown count), or a write
-//! of B's that changed nothing (a unique key they hold).
+//! Leftover rows can explain B's failure only if B met them: a read that
+//! returned something (a count is one row), or a write of B's that changed
+//! nothing (a unique key they hold).
 
 use std::rc::Rc;
 
@@ -20,9 +20,10 @@ use crate::rules::{Access, Accesses, Cx, Op, Owner, Pending, Rule, Scn, Strength
 
 #[derive(Default)]
 pub struct LeftoverData {
-    /// (victim, table) pairs already reported for running victims: later
-    /// accesses only count again, without looking through the ledger.
-    reported: Vec<(usize, u32)>,
+    /// (victim, table, seen) already reported for running victims: later
+    /// accesses look through the ledger again only if they may have seen
+    /// the rows where the earlier ones could not.
+    reported: Vec<(usize, u32, bool)>,
     /// Scratch list of table ids, reused across records.
     ids: Vec<u32>,
 }
@@ -41,7 +42,7 @@ impl Rule for LeftoverData {
     }
 
     fn on_end(&mut self, _cx: &mut Cx<'_>, s: &Rc<Scn>) {
-        self.reported.retain(|(v, _)| *v != s.id);
+        self.reported.retain(|(v, ..)| *v != s.id);
     }
 
     fn on_access(&mut self, cx: &mut Cx<'_>, a: &Access<'_>) {
@@ -60,8 +61,20 @@ impl Rule for LeftoverData {
             some => some,
         });
         let me = Owner::Scenario(s.id);
+        // Whether this access can have met others' rows: a read that
+        // returned something (a count is one row), or a write that changed
+        // nothing (a unique key they hold). A read that returned no row saw
+        // none, and an insert that went through was not in their way.
+        let seen = match a.op {
+            Op::Read => !a.rows.none_changed(),
+            _ => a.rows.none_changed(),
+        };
         for &t in &ids {
-            if self.reported.contains(&(s.id, t)) {
+            if self
+                .reported
+                .iter()
+                .any(|r| r.0 == s.id && r.1 == t && (r.2 || !seen))
+            {
                 continue;
             }
             // The most recent writer, finished before `s` started, whose
@@ -77,15 +90,8 @@ impl Rule for LeftoverData {
             let Some((w, at, action, rows)) = left else {
                 continue;
             };
-            let seen = match a.op {
-                Op::Read => a
-                    .rows
-                    .exact()
-                    .zip(cx.rows.own(t, me))
-                    .is_none_or(|(read, own)| read > own),
-                _ => a.rows.none_changed(),
-            };
-            self.reported.push((s.id, t));
+            self.reported.retain(|r| !(r.0 == s.id && r.1 == t));
+            self.reported.push((s.id, t, seen));
             report(cx, a, s, &w, (at, action, rows), t, seen);
         }
         self.ids = ids;
@@ -144,7 +150,7 @@ fn report(
         if seen {
             ""
         } else {
-            " (it saw none of them: its read returned no more rows than its own)"
+            " (it met none of them: its read returned no row, or its write went through)"
         }
     );
     cx.findings

@@ -62,6 +62,9 @@ pub struct Access<'a> {
     /// cleaned up after itself and changed nothing anyone else wrote
     /// ([`crate::rows::RowLedger::only_own`]).
     pub own_rows: bool,
+    /// In-memory state: a fingerprint of the value set (its `details`), so
+    /// a scenario that puts back the value it found is seen to restore it.
+    pub value: Option<u64>,
 }
 
 impl Access<'_> {
