@@ -25,6 +25,21 @@ struct Dirty {
     before: Option<u64>,
 }
 
+/// One in-memory state's value, by fingerprint (the records' `details`):
+/// the victim runs with the value in effect when it starts, set by the
+/// scenario that first introduced it, even if a later "restore" by
+/// another scenario put it back.
+struct Value {
+    res: ProcResId,
+    now: Option<u64>,
+    /// The value set outside scenarios or by a reset (the baseline).
+    baseline: Option<u64>,
+    /// Every change since the baseline carried a fingerprint.
+    known: bool,
+    /// Who first set each value since the baseline, newest last.
+    authors: Vec<(u64, Dirty)>,
+}
+
 /// A leak into a scenario that has not shown yet whether it resets the
 /// state itself.
 struct Waiting {
@@ -44,9 +59,8 @@ const KEEP: usize = 8;
 pub struct LeakedState {
     /// Per process (file), changes not reset yet, oldest first.
     dirty: Vec<Vec<Dirty>>,
-    /// Per process (file): the value of each state now (`None`: its
-    /// initial one, or not known).
-    values: Vec<Vec<(ProcResId, Option<u64>)>>,
+    /// Per process (file): each state's value now, and who set it.
+    values: Vec<Vec<Value>>,
     /// Leaks into running scenarios, reported when they end.
     waiting: Vec<Waiting>,
 }
@@ -77,21 +91,47 @@ impl Rule for LeakedState {
             return;
         }
         let values = slot(&mut self.values, a.file as usize);
-        let now = match values.iter_mut().find(|v| v.0 == res) {
-            Some(v) => v,
+        let v = match values.iter().position(|v| v.res == res) {
+            Some(i) => &mut values[i],
             None => {
-                values.push((res, None));
+                values.push(Value {
+                    res,
+                    now: None,
+                    baseline: None,
+                    known: true,
+                    authors: Vec::new(),
+                });
                 values.last_mut().expect("just pushed")
             }
         };
-        let before = std::mem::replace(&mut now.1, if a.reset { None } else { a.value });
+        let before = std::mem::replace(&mut v.now, a.value);
         let list = slot(&mut self.dirty, a.file as usize);
         // A reset, or a change outside any scenario (setup), is the baseline.
-        if a.reset || a.scn.is_none() {
+        let Some(s) = a.scn.filter(|_| !a.reset) else {
+            v.baseline = a.value;
+            v.known = a.value.is_some();
+            v.authors.clear();
             list.retain(|d| d.res != res);
             return;
+        };
+        match a.value {
+            None => v.known = false,
+            Some(f) if !v.authors.iter().any(|x| x.0 == f) => {
+                if v.authors.len() == 2 * KEEP {
+                    v.authors.remove(0);
+                }
+                let d = Dirty {
+                    res,
+                    scn: s.clone(),
+                    at: a.ts,
+                    action: a.action,
+                    destructive: a.op == Op::Destroy,
+                    before,
+                };
+                v.authors.push((f, d));
+            }
+            Some(_) => {}
         }
-        let Some(s) = a.scn else { return };
         if let Some(k) = list.iter().position(|d| d.res == res && d.scn.id == s.id) {
             if a.value.is_some() && list[k].before == a.value {
                 // It put back the value it found: restored, no leak.
@@ -127,19 +167,56 @@ impl Rule for LeakedState {
             return;
         };
         let leaks = |d: &&Dirty| d.scn.id != b.id && !d.scn.is_active();
+        let values = self.values.get(b.file as usize);
+        let mut done: Vec<ProcResId> = Vec::new();
         for (k, d) in list.iter().enumerate() {
-            if !leaks(&d) {
+            if !leaks(&d) || done.contains(&d.res) {
                 continue;
             }
-            // The victim sees the value of the last change: an earlier one
-            // of the same state was overwritten (it still leaked).
-            let overwritten = list[k + 1..].iter().filter(leaks).any(|l| l.res == d.res);
-            self.waiting.push(Waiting {
-                victim: b.clone(),
-                leak: d.clone(),
-                used: false,
-                overwritten,
-            });
+            let value = values.and_then(|vs| vs.iter().find(|v| v.res == d.res));
+            match value.filter(|v| v.known && v.now.is_some()) {
+                // Back at its baseline: whatever changed it was undone.
+                Some(v) if v.now == v.baseline => done.push(d.res),
+                // The value in effect names its author: the one leak the
+                // victim ran with; the others were replaced or undone.
+                Some(v) => {
+                    done.push(d.res);
+                    let author = v
+                        .authors
+                        .iter()
+                        .find(|x| Some(x.0) == v.now)
+                        .map(|x| &x.1)
+                        .filter(leaks);
+                    if let Some(author) = author {
+                        self.waiting.push(Waiting {
+                            victim: b.clone(),
+                            leak: author.clone(),
+                            used: false,
+                            overwritten: false,
+                        });
+                    }
+                    for o in list.iter().filter(leaks).filter(|o| o.res == d.res) {
+                        if author.is_none_or(|a| a.scn.id != o.scn.id) {
+                            self.waiting.push(Waiting {
+                                victim: b.clone(),
+                                leak: o.clone(),
+                                used: false,
+                                overwritten: true,
+                            });
+                        }
+                    }
+                }
+                // No fingerprints: the last change is the value it saw.
+                None => {
+                    let overwritten = list[k + 1..].iter().filter(leaks).any(|l| l.res == d.res);
+                    self.waiting.push(Waiting {
+                        victim: b.clone(),
+                        leak: d.clone(),
+                        used: false,
+                        overwritten,
+                    });
+                }
+            }
         }
     }
 
