@@ -6,8 +6,9 @@
 //! rules, and findings. Memory therefore grows with processes, resources
 //! and findings, never with records.
 
-use std::cell::Cell;
+use std::cell::{Cell, OnceCell};
 use std::collections::VecDeque;
+use std::hash::BuildHasher as _;
 use std::rc::Rc;
 use std::sync::Arc;
 
@@ -22,6 +23,7 @@ use crate::overlap::Overlaps;
 use crate::read::FileEnd;
 use crate::record::{to_time, FastMap, FileIdx, Micros, Rec, RecKind};
 use crate::resources::{Resources, Target};
+use crate::rows::{Owner, RowLedger, Writer};
 use crate::rules::{self, Access, Accesses, Cx, Op, Rule, RunView};
 pub use crate::state::{Proc, Scn};
 use crate::state::{Resolved, RES_CACHE};
@@ -121,6 +123,7 @@ impl Engine {
                 resources: Resources::default(),
                 active: Vec::new(),
                 isolation_seen: false,
+                rows: RowLedger::default(),
                 run_id: run_id.to_owned(),
                 other_runs,
                 run_selected,
@@ -165,6 +168,19 @@ impl Engine {
             Action::ScenarioEnd => self.end(rec),
             _ => self.attribute(rec),
         };
+        if let Some(s) = &scn {
+            match rec.action {
+                Action::StepStart => s.step_start.set(Some(rec.ts)),
+                Action::StepEnd if rec.outcome == Some(Outcome::Failed) => {
+                    let from = s.step_start.get().unwrap_or(s.start);
+                    s.failed_step.set(Some((from, rec.ts)));
+                    if let Some(e) = rec.error() {
+                        let _ = s.failure.set(e.into());
+                    }
+                }
+                _ => {}
+            }
+        }
         if let Some(s) = &scn {
             if rec.ts > s.last.get() {
                 s.last.set(rec.ts);
@@ -223,6 +239,43 @@ impl Engine {
             for &i in rules {
                 self.rules[i].on_access(&mut Cx::new(&self.run, &mut self.findings), &a);
             }
+            self.count_rows(&a);
+        }
+    }
+
+    /// Keeps the row ledger up to date once the rules have seen `a` (they
+    /// judge it against the rows as they were before it).
+    fn count_rows(&mut self, a: &Access<'_>) {
+        let Target::Tables { schema, set } = a.target else {
+            return;
+        };
+        let run = &mut self.run;
+        let tables = match run.resources.tables_of(set) {
+            [] => run.resources.schema_tables(schema),
+            some => some,
+        };
+        let owner = a.owner();
+        match (a.op, a.action) {
+            (Op::Destroy, _) if a.cleanup => tables.iter().for_each(|&t| run.rows.cleared(t)),
+            (Op::Destroy, _) => tables
+                .iter()
+                .for_each(|&t| run.rows.deleted(t, owner, a.rows)),
+            (Op::Write, Action::DbInsert) => {
+                for &t in run.resources.tables_of(set) {
+                    run.rows.inserted(
+                        t,
+                        owner,
+                        Writer {
+                            scn: a.scn,
+                            file: a.file,
+                            at: a.ts,
+                            action: a.action,
+                            rows: a.rows,
+                        },
+                    );
+                }
+            }
+            _ => {}
         }
     }
 
@@ -241,6 +294,9 @@ impl Engine {
             last: Cell::new(rec.ts),
             outcome: Cell::new(None),
             schema: Cell::new(None),
+            step_start: Cell::new(None),
+            failed_step: Cell::new(None),
+            failure: OnceCell::new(),
             order_pos: p.order.len(),
         });
         self.next_id += 1;
@@ -292,6 +348,9 @@ impl Engine {
             return Some(s);
         }
         s.end.set(Some(rec.ts));
+        if let Some(e) = rec.error() {
+            let _ = s.failure.set(e.into());
+        }
         s.outcome
             .set(Some(rec.outcome.unwrap_or(if rec.error().is_some() {
                 Outcome::Failed
@@ -393,6 +452,9 @@ impl Engine {
                 let d = rec.details().unwrap_or("").to_ascii_uppercase();
                 if d.contains("DROP") || d.contains("TRUNCATE") {
                     (Op::Destroy, true, false)
+                } else if d.contains("IF NOT EXISTS") {
+                    // Creates what is missing, changes nothing that exists.
+                    (Op::Read, false, false)
                 } else {
                     (Op::Write, false, false)
                 }
@@ -418,7 +480,28 @@ impl Engine {
             (op, cleanup, reset)
         };
         let target = self.target(rec, scn)?;
+        let touches_rows = op == Op::Destroy || rec.action == Action::DbUpdate;
+        let own_rows = touches_rows
+            && match target {
+                Target::Tables { schema, set } => {
+                    let tables = match self.run.resources.tables_of(set) {
+                        [] => self.run.resources.schema_tables(schema),
+                        some => some,
+                    };
+                    let owner = scn.map_or(Owner::Outside(rec.file), |s| Owner::Scenario(s.id));
+                    self.run.rows.only_own(tables, owner, rec.rows_hint)
+                }
+                Target::Process(_) => false,
+            };
+        let value = match target {
+            Target::Process(_) => rec
+                .details()
+                .map(|d| foldhash::fast::FixedState::default().hash_one(d)),
+            Target::Tables { .. } => None,
+        };
         Some(Access {
+            own_rows,
+            value,
             scn,
             file: rec.file,
             ts: rec.ts,

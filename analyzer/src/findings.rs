@@ -12,7 +12,7 @@ use std::collections::{HashMap, VecDeque};
 use std::rc::Rc;
 use std::sync::Arc;
 
-use state_tracer::format::Action;
+use state_tracer::format::{Action, ActionKind};
 
 use crate::discover::Format;
 use crate::model::{
@@ -42,12 +42,17 @@ pub enum Strength {
     /// resource and before it read it back: it can have removed exactly
     /// what the victim wrote.
     DestroyedAfterWrite,
+    /// The victim's own failure message names the state: a database
+    /// constraint failed on rows this polluter wrote and still had there.
+    NamedByFailure,
 }
 
 impl Strength {
     pub fn confidence(self) -> Confidence {
         match self {
-            Strength::DestroyedAfterWrite | Strength::DestroyedInWindow => Confidence::High,
+            Strength::NamedByFailure
+            | Strength::DestroyedAfterWrite
+            | Strength::DestroyedInWindow => Confidence::High,
             Strength::DestroyedThenUsed => Confidence::Medium,
             Strength::ChangedThenUsed | Strength::UsedBefore | Strength::RemovedNothing => {
                 Confidence::Low
@@ -88,6 +93,20 @@ pub struct Pending {
     pub rows: RowsHint,
     /// The finding rests on an unknown database identity (at most a hazard).
     pub identity_unknown: bool,
+    /// It can explain a failure: a change that destroyed or replaced what
+    /// the victim used, or leftover rows the victim saw. Plain inserts, DDL
+    /// that changed nothing and rows the victim never saw cannot, however
+    /// close in time (no invented culprit).
+    pub can_explain: bool,
+    /// The change was a whole-table destroy (cleanup, truncate, drop): it
+    /// removed every row, the victim's included.
+    pub whole: bool,
+    /// `leftover-data`: the rows the polluter left (`None`: unknown).
+    pub left_rows: Option<Option<u64>>,
+    /// The victim's latest use of the state that made this finding (`None`
+    /// for in-memory state, used throughout): a use inside the victim's
+    /// failed step (its last) outranks uses by earlier steps that passed.
+    pub use_at: Option<Micros>,
 }
 
 impl Pending {
@@ -114,6 +133,10 @@ impl Pending {
             read_after: false,
             rows: RowsHint::default(),
             identity_unknown: false,
+            can_explain: false,
+            whole: false,
+            left_rows: None,
+            use_at: None,
         }
     }
 
@@ -138,13 +161,6 @@ impl Pending {
             && self.victim.as_ref().is_some_and(|v| !v.failed())
     }
 
-    /// Proof of harm without a failure: a change that removed rows
-    /// (`rows` > 0) the victim had written, before it read them back.
-    fn proves_harm(&self) -> bool {
-        self.strength == Some(Strength::DestroyedAfterWrite)
-            && self.rows.some_changed()
-            && !self.identity_unknown
-    }
 }
 
 /// How many example pairs a hazard group keeps.
@@ -217,13 +233,15 @@ impl Findings {
 
     /// Counts one more occurrence of an already-known finding when it would
     /// not become its headline (not stronger), so the caller can skip
-    /// building its explanation. False: the caller must [`Findings::add`] it.
+    /// building its explanation. A `destructive` occurrence can explain a
+    /// failure. False: the caller must [`Findings::add`] it.
     pub fn count_again(
         &mut self,
         key: (RuleId, u64, u64),
         severity: Severity,
         strength: Strength,
         (destructive, read_after): (bool, bool),
+        use_at: Option<Micros>,
     ) -> bool {
         let Some(&i) = self.index.get(&key) else {
             return false;
@@ -237,7 +255,9 @@ impl Findings {
         old.occurrences += 1;
         old.severity = old.severity.max(severity);
         old.destructive |= destructive;
+        old.can_explain |= destructive;
         old.read_after |= read_after;
+        old.use_at = old.use_at.max(use_at);
         true
     }
 
@@ -257,6 +277,7 @@ impl Findings {
             old.destructive |= p.destructive;
             old.read_after |= p.read_after;
             old.identity_unknown &= p.identity_unknown;
+            old.can_explain |= p.can_explain;
             if p.strength > old.strength {
                 old.strength = p.strength;
                 old.why = p.why;
@@ -265,7 +286,10 @@ impl Findings {
                 old.resource = p.resource;
                 old.explanation = p.explanation;
                 old.rows = p.rows;
+                old.whole = p.whole;
+                old.left_rows = p.left_rows;
             }
+            old.use_at = old.use_at.max(p.use_at);
             return;
         }
         let victim = p.victim.as_ref().map(|v| v.id);
@@ -365,15 +389,16 @@ impl Findings {
         }
     }
 
-    /// Final severity: errors explain a failure (`likely`), prove harm,
-    /// or are asked for (`--deny`); the rest are hazards. A finding that
-    /// rests on an unknown database identity is never an error.
+    /// Final severity: errors explain a failure (`likely`) or are asked
+    /// for (`--deny`); the rest are hazards: a scenario that passed was not
+    /// harmed as far as anyone can prove. A finding that rests on an
+    /// unknown database identity is never an error.
     fn severity(&self, p: &Pending, likely: bool) -> Severity {
         if p.identity_unknown {
             return Severity::Warning;
         }
         let pollution = p.polluter.is_some() && p.victim.is_some();
-        if likely || p.proves_harm() || self.deny.contains(&p.rule) {
+        if likely || self.deny.contains(&p.rule) {
             Severity::Error
         } else if pollution {
             Severity::Warning
@@ -481,30 +506,6 @@ fn narrow(list: &[Pending], procs: &[Proc]) -> Vec<(bool, Option<String>)> {
         }
     }
     let hms = |t: Micros| to_time(t).format("%H:%M:%S%.6f").to_string();
-    let rows_text = |p: &Pending| match (p.rows.exact(), p.rows.at_least()) {
-        (Some(n), _) => format!(
-            "{} {n} rows",
-            if p.strength.is_some_and(|s| {
-                s >= Strength::DestroyedThenUsed || s == Strength::RemovedNothing
-            }) {
-                "removed"
-            } else {
-                "changed"
-            }
-        ),
-        (None, Some(n)) => format!("changed {n} or more rows"),
-        (None, None) => {
-            let legacy = p
-                .polluter
-                .as_ref()
-                .is_some_and(|s| procs[s.file as usize].format == Format::Legacy);
-            if legacy {
-                "rows unknown: legacy files do not record them".to_owned()
-            } else {
-                "rows unknown: the trace does not record them".to_owned()
-            }
-        }
-    };
     let what = |p: &Pending| {
         format!(
             "{} of {} at {} by {}",
@@ -518,25 +519,50 @@ fn narrow(list: &[Pending], procs: &[Proc]) -> Vec<(bool, Option<String>)> {
     };
     for idx in by_victim.values() {
         for &i in idx {
-            if list[i].identity_unknown {
-                out[i].1 = Some(
-                    "not proof: the database identity is unknown (no `db` in the records), so the two processes may use different databases; name it with state_tracer::set_database or DATABASE_URL".to_owned(),
-                );
-            } else if list[i].strength == Some(Strength::RemovedNothing) {
-                out[i].1 = Some(format!(
+            let p = &list[i];
+            out[i].1 = if p.identity_unknown {
+                Some("not proof: the database identity is unknown (no `db` in the records), so the two may use different databases; name it with state_tracer::set_database or DATABASE_URL".to_owned())
+            } else if p.strength == Some(Strength::RemovedNothing) {
+                Some(format!(
                     "{}: removed 0 rows, so it cannot have removed the victim's data",
-                    what(&list[i])
-                ));
-            }
+                    what(p)
+                ))
+            } else if p.strength > Some(Strength::UsedBefore) && !p.can_explain {
+                Some(format!(
+                    "{}: {}, so it cannot explain the failure",
+                    what(p),
+                    if p.rule == RuleId::LeftoverData {
+                        "the victim never saw those rows (its reads returned no more rows than its own)"
+                    } else {
+                        "it destroyed nothing (an insert, an update of its own rows or DDL that changed nothing)"
+                    }
+                ))
+            } else {
+                None
+            };
         }
         let candidates: Vec<usize> = idx
             .iter()
             .copied()
             .filter(|&i| {
                 let p = &list[i];
-                !p.identity_unknown && p.strength.is_some_and(|s| s > Strength::UsedBefore)
+                !p.identity_unknown
+                    && p.can_explain
+                    && p.strength.is_some_and(|s| s > Strength::UsedBefore)
             })
             .collect();
+        // State the failed step used outranks state earlier steps used.
+        let in_step: Vec<usize> = candidates
+            .iter()
+            .copied()
+            .filter(|&i| list[i].use_at.is_some_and(|u| in_failed_step(&list[i], u)))
+            .collect();
+        let step_note = !in_step.is_empty() && in_step.len() < candidates.len();
+        let candidates = if in_step.is_empty() {
+            candidates
+        } else {
+            in_step
+        };
         let Some(top) = candidates.iter().filter_map(|&i| list[i].strength).max() else {
             continue;
         };
@@ -546,6 +572,106 @@ fn narrow(list: &[Pending], procs: &[Proc]) -> Vec<(bool, Option<String>)> {
             .filter(|&i| list[i].strength == Some(top))
             .collect();
         best.sort_by_key(|&i| (list[i].at, i));
+        // A whole-table destroy removed every row, the victim's included: it
+        // outranks scoped deletes, which may have removed other rows.
+        let scoped: Vec<usize> = if best.iter().any(|&i| list[i].whole) {
+            let scoped = best.iter().copied().filter(|&i| !list[i].whole).collect();
+            best.retain(|&i| list[i].whole);
+            scoped
+        } else {
+            Vec::new()
+        };
+        let leaks = best.iter().all(|&i| list[i].rule == RuleId::LeakedState);
+        let known = |best: &[usize]| -> Vec<usize> {
+            // Where exactly one is known to have removed rows, it alone.
+            let known: Vec<usize> = best
+                .iter()
+                .copied()
+                .filter(|&i| list[i].rows.some_changed())
+                .collect();
+            if known.len() == 1 {
+                known
+            } else {
+                best.to_vec()
+            }
+        };
+        let process_state = best.iter().all(|&i| list[i].resource.starts_with("process:"));
+        let chosen: Vec<usize> = if top.ordered() && process_state && !leaks {
+            // In-memory state changed while the victim ran: it failed with
+            // the value of the last change (used throughout, it has no
+            // traced uses to order the changes by).
+            let last = best.iter().map(|&i| list[i].at).max();
+            best.iter()
+                .copied()
+                .filter(|&i| Some(list[i].at) == last)
+                .collect()
+        } else if top.ordered() && list[best[0]].whole {
+            // The first whole-table destroy after the victim's write removed
+            // it; equal times cannot be told apart.
+            let t0 = list[best[0]].at;
+            best.iter().copied().filter(|&i| list[i].at == t0).collect()
+        } else if leaks {
+            // The rule already set aside changes a later one replaced: one
+            // candidate per state is left, and nothing says which state
+            // the victim's failure was about.
+            best.clone()
+        } else {
+            known(&best)
+        };
+        let lead = match top {
+            Strength::DestroyedAfterWrite => "first destructive change after the victim's last write and before it read the data back",
+            Strength::DestroyedInWindow => "first destructive change between the victim's uses",
+            Strength::DestroyedThenUsed => "destructive change before the victim's first use",
+            Strength::NamedByFailure => "the victim's failure message names this table, and these rows were there when it failed",
+            _ if leaks => "last change before the victim ran, never reset: the victim saw this value",
+            _ => "rows left behind that the victim saw",
+        };
+        let rows_word = |n: u64| if n == 1 { "row" } else { "rows" };
+        let rows_text = |p: &Pending| -> String {
+            if let Some(left) = p.left_rows {
+                let verb = if p.rule == RuleId::LeftoverData {
+                    "left"
+                } else {
+                    "had"
+                };
+                return match left {
+                    Some(n) => format!("; it {verb} {n} {} there", rows_word(n)),
+                    None => format!("; it {verb} rows there (count unknown)"),
+                };
+            }
+            if p.action.is_some_and(|a| {
+                matches!(a.kind(), ActionKind::Secret | ActionKind::Config)
+            }) {
+                return String::new();
+            }
+            match (p.rows.exact(), p.rows.at_least()) {
+                (Some(n), _) => format!(
+                    "; {} {n} {}{}",
+                    if top >= Strength::DestroyedThenUsed {
+                        "removed"
+                    } else {
+                        "changed"
+                    },
+                    rows_word(n),
+                    if p.whole { ", the whole table" } else { "" }
+                ),
+                (None, Some(n)) => format!("; changed {n} or more rows"),
+                (None, None) => {
+                    let legacy = p
+                        .polluter
+                        .as_ref()
+                        .is_some_and(|s| procs[s.file as usize].format == Format::Legacy);
+                    if legacy {
+                        "; rows unknown: legacy files do not record them".to_owned()
+                    } else if p.whole {
+                        "; rows unknown (the database reported no count), but a whole-table change removes every row".to_owned()
+                    } else {
+                        "; rows unknown: the record has no `rows`".to_owned()
+                    }
+                }
+            }
+        };
+        let first = hms(list[chosen[0]].at);
         let zeros: Vec<String> = idx
             .iter()
             .filter(|&&i| list[i].strength == Some(Strength::RemovedNothing))
@@ -556,57 +682,40 @@ fn narrow(list: &[Pending], procs: &[Proc]) -> Vec<(bool, Option<String>)> {
             [one] => format!("; the change at {one} removed 0 rows"),
             many => format!("; the changes at {} removed 0 rows", many.join(", ")),
         };
-        // Process state: the first change not reset is where the leak began.
-        let ordered = top.ordered() || best.iter().all(|&i| list[i].rule == RuleId::LeakedState);
-        let chosen: Vec<usize> = if ordered {
-            // The first one found the victim's data; equal times cannot be told apart.
-            let t0 = list[best[0]].at;
-            best.iter().copied().filter(|&i| list[i].at == t0).collect()
-        } else if best.len() > 1 {
-            let known: Vec<usize> = best
-                .iter()
-                .copied()
-                .filter(|&i| list[i].rows.some_changed())
-                .collect();
-            if known.len() == 1 {
-                known
-            } else {
-                best.clone()
-            }
-        } else {
-            best.clone()
-        };
-        let lead = match top {
-            Strength::DestroyedAfterWrite => "first destructive change after the victim's last write and before it read the data back",
-            Strength::DestroyedInWindow => "first destructive change between the victim's uses",
-            Strength::DestroyedThenUsed => "destructive change before the victim's first use",
-            _ => "change the victim used afterwards",
-        };
         let later: Vec<String> = best
             .iter()
-            .filter(|i| !chosen.contains(i))
+            .filter(|&&i| !chosen.contains(&i) && !list[i].rows.some_changed())
             .map(|&i| hms(list[i].at))
             .collect();
         for &i in &chosen {
             let p = &list[i];
-            let mut e = format!("{lead}: {}; {}", what(p), rows_text(p));
-            if ordered && !later.is_empty() {
+            let mut e = format!(
+                "{lead}{}: {}{}",
+                if p.whole && top >= Strength::DestroyedThenUsed {
+                    " (a whole-table one)"
+                } else {
+                    ""
+                },
+                what(p),
+                rows_text(p)
+            );
+            if top.ordered() && p.whole && !later.is_empty() {
                 e.push_str(&format!(
-                    "; the later ones at {} {}",
-                    later.join(", "),
-                    if top.ordered() {
-                        "found nothing left to destroy"
-                    } else {
-                        "came after the leak had begun"
-                    }
+                    "; the later ones at {} found nothing left to destroy",
+                    later.join(", ")
                 ));
             }
             e.push_str(&zero_note);
+            if step_note {
+                e.push_str("; the victim's failed step used this state (changes to state only its earlier, passing steps used rank after it)");
+            }
             if chosen.len() > 1 {
                 e.push_str(&format!(
-                    "; tied with {} other candidate(s): {}",
+                    "; tied with {} other candidate(s): {}; `trace-analyzer confirm` on each finding separates them by reruns",
                     chosen.len() - 1,
-                    if p.rows.at_least().is_none() {
+                    if top.ordered() && !p.whole {
+                        "each removed rows others had written, and the trace cannot tell whose"
+                    } else if p.rows.at_least().is_none() {
                         "rows unknown, so the trace cannot tell which one removed the data"
                     } else {
                         "the trace cannot order them"
@@ -615,26 +724,45 @@ fn narrow(list: &[Pending], procs: &[Proc]) -> Vec<(bool, Option<String>)> {
             }
             out[i] = (true, Some(e));
         }
-        if ordered {
-            let first = hms(list[chosen[0]].at);
-            for &i in &best {
-                if !chosen.contains(&i) {
-                    out[i].1 = Some(if top.ordered() {
-                        format!(
-                            "{}: came after the one at {first}, which had already removed the victim's data; found nothing left to destroy",
-                            what(&list[i])
-                        )
-                    } else {
-                        format!(
-                            "{}: came after the change at {first}, not reset since, where the leak began",
-                            what(&list[i])
-                        )
-                    });
-                }
+        for &i in &best {
+            if chosen.contains(&i) {
+                continue;
             }
+            let p = &list[i];
+            out[i].1 = Some(if process_state {
+                format!(
+                    "{}: also changed the state, but the change at {first} came later: the victim failed with that value",
+                    what(p)
+                )
+            } else if top.ordered() {
+                match p.rows.exact() {
+                    Some(n) if n > 0 => format!(
+                        "{}: removed {n} {}, but the whole-table change at {first} had already removed the victim's data",
+                        what(p),
+                        rows_word(n)
+                    ),
+                    _ => format!(
+                        "{}: came after the whole-table change at {first}, which had already removed the victim's data; found nothing left to destroy",
+                        what(p)
+                    ),
+                }
+            } else {
+                format!("{}: the change at {first} is the stronger evidence", what(p))
+            });
+        }
+        for &i in &scoped {
+            out[i].1 = Some(format!(
+                "{}: a scoped delete of rows others had written; the whole-table change at {first} removed every row, so it is named first",
+                what(&list[i])
+            ));
         }
     }
     out
+}
+
+/// Whether `u` fell inside the failed step of `p`'s victim.
+fn in_failed_step(p: &Pending, u: Micros) -> bool {
+    p.victim.as_ref().is_some_and(|v| v.in_failed_step(u))
 }
 
 /// The final form of one finding.

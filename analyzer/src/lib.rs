@@ -27,6 +27,7 @@ pub mod record;
 pub mod render;
 pub mod repro;
 pub mod resources;
+mod rows;
 pub mod rules;
 pub mod state;
 

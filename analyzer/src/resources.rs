@@ -155,6 +155,16 @@ impl Resources {
         }
     }
 
+    /// The bare name of a table.
+    pub fn table_name(&self, table: TableId) -> &str {
+        &self.tables[table as usize].1
+    }
+
+    /// The schema a table belongs to.
+    pub fn table_schema(&self, table: TableId) -> SchemaId {
+        self.tables[table as usize].0
+    }
+
     /// Label of one table.
     pub fn table_label(&self, table: TableId) -> String {
         let (schema, _) = self.tables[table as usize];

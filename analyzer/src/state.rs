@@ -2,7 +2,7 @@
 //! ([`Proc`]) while a run streams by. Rules see these through the
 //! [`crate::rules`] contract; the findings sink names scenarios by them.
 
-use std::cell::Cell;
+use std::cell::{Cell, OnceCell};
 use std::collections::VecDeque;
 use std::rc::Rc;
 use std::sync::Arc;
@@ -30,6 +30,12 @@ pub struct Scn {
     pub outcome: Cell<Option<Outcome>>,
     /// The schema it created or switched to, if any.
     pub schema: Cell<Option<SchemaId>>,
+    /// When its current step started (`STEP_START`).
+    pub(crate) step_start: Cell<Option<Micros>>,
+    /// The step that failed, from its start to its `STEP_END`.
+    pub failed_step: Cell<Option<(Micros, Micros)>>,
+    /// The failure message (`error` of its failed step or its end).
+    pub failure: OnceCell<Box<str>>,
     pub(crate) order_pos: usize,
 }
 
@@ -46,6 +52,14 @@ impl Scn {
 
     pub fn failed(&self) -> bool {
         self.outcome.get() == Some(Outcome::Failed)
+    }
+
+    /// Whether a use at `at` was made by the step that failed (false when
+    /// no failed step is known).
+    pub fn in_failed_step(&self, at: Micros) -> bool {
+        self.failed_step
+            .get()
+            .is_some_and(|(from, to)| from <= at && at <= to)
     }
 }
 

@@ -71,10 +71,18 @@ impl Shape {
     /// polluter whose effect a re-run could show.
     pub fn of_rule(rule: RuleId, same_process: bool) -> Option<Shape> {
         Some(match (rule, same_process) {
-            (RuleId::ConcurrentMutation | RuleId::SharedSchema, false) => Shape::TwoAtOnce,
-            (RuleId::ConcurrentMutation | RuleId::SharedSchema, true) => Shape::OneAtOnce,
-            (RuleId::LeftoverData, false) => Shape::TwoInOrder,
-            (RuleId::LeftoverData, true) | (RuleId::LeakedState, _) => Shape::OneInOrder,
+            (
+                RuleId::ConcurrentMutation | RuleId::SharedSchema | RuleId::ConstraintViolation,
+                false,
+            ) => Shape::TwoAtOnce,
+            (
+                RuleId::ConcurrentMutation | RuleId::SharedSchema | RuleId::ConstraintViolation,
+                true,
+            ) => Shape::OneAtOnce,
+            (RuleId::LeftoverData | RuleId::DestroyedBefore, false) => Shape::TwoInOrder,
+            (RuleId::LeftoverData | RuleId::DestroyedBefore, true) | (RuleId::LeakedState, _) => {
+                Shape::OneInOrder
+            }
             _ => return None,
         })
     }

@@ -27,6 +27,8 @@ struct Mutation {
     at: Micros,
     action: Action,
     destructive: bool,
+    /// A whole-table destroy (cleanup, truncate, drop).
+    whole: bool,
     target: Target,
     rows: RowsHint,
 }
@@ -40,6 +42,7 @@ impl Mutation {
             at: a.ts,
             action: a.action,
             destructive,
+            whole: a.cleanup,
             target: a.target,
             rows: a.rows,
         }
@@ -207,7 +210,7 @@ impl ConcurrentMutation {
     /// check. Then there is nothing to find, and a mutation only updates
     /// `s`'s own latest entry. False: take the general path.
     fn repeat(&mut self, s: &Scn, a: &Access<'_>, tables: &[u32], schema: usize) -> bool {
-        let mutation = a.mutation();
+        let mutation = a.changes_others();
         if tables.is_empty() || !s.is_active() || a.op == Op::Destroy {
             return false;
         }
@@ -353,9 +356,13 @@ fn report(cx: &mut Cx<'_>, m: &Mutation, victim: &Rc<Scn>, u: Use) {
     let level = level(m, &u);
     let destructive = destructive && level != Strength::RemovedNothing;
     let key = Findings::pair_key(RuleId::ConcurrentMutation, polluter, victim);
+    let use_at = match target {
+        Target::Tables { .. } => u.after.map(|(t, _)| t),
+        Target::Process(_) => None,
+    };
     if cx
         .findings
-        .count_again(key, severity, level, (destructive, read_after))
+        .count_again(key, severity, level, (destructive, read_after), use_at)
     {
         return;
     }
@@ -381,8 +388,11 @@ fn report(cx: &mut Cx<'_>, m: &Mutation, victim: &Rc<Scn>, u: Use) {
     p.polluter = Some(polluter.clone());
     p.victim = Some(victim.clone());
     p.destructive = destructive;
+    p.can_explain = destructive;
+    p.whole = m.whole;
     p.read_after = read_after;
     p.rows = m.rows;
+    p.use_at = use_at;
     p.identity_unknown = cx.identity_unknown(target, polluter.file, victim.file);
     cx.findings.add(p.with_strength(strength, why));
 }
@@ -442,7 +452,7 @@ impl Rule for ConcurrentMutation {
                 let during = |m: &Mutation| {
                     m.at >= s.start && m.id != s.id && !matches!(s.end.get(), Some(e) if m.at > e)
                 };
-                let mutation = a.mutation();
+                let mutation = a.changes_others();
                 // Most accesses repeat one a scenario made before, with
                 // nobody else in between: nothing new to find.
                 let quiet = |log: Option<&Log>| log.is_none_or(|l| l.quiet_for(s.id, mutation));

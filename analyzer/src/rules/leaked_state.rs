@@ -20,6 +20,24 @@ struct Dirty {
     at: Micros,
     action: Action,
     destructive: bool,
+    /// The value in effect before this scenario first changed it: setting
+    /// it back restores what the scenario found.
+    before: Option<u64>,
+}
+
+/// One in-memory state's value, by fingerprint (the records' `details`):
+/// the victim runs with the value in effect when it starts, set by the
+/// scenario that first introduced it, even if a later "restore" by
+/// another scenario put it back.
+struct Value {
+    res: ProcResId,
+    now: Option<u64>,
+    /// The value set outside scenarios or by a reset (the baseline).
+    baseline: Option<u64>,
+    /// Every change since the baseline carried a fingerprint.
+    known: bool,
+    /// Who first set each value since the baseline, newest last.
+    authors: Vec<(u64, Dirty)>,
 }
 
 /// A leak into a scenario that has not shown yet whether it resets the
@@ -30,6 +48,8 @@ struct Waiting {
     /// The victim did something else first: a later reset is no longer
     /// a before-hook (it may be its after-hook, after the failure).
     used: bool,
+    /// A later change of the same state leaked too: the victim saw that one.
+    overwritten: bool,
 }
 
 /// Changes kept per resource since its last reset.
@@ -39,6 +59,8 @@ const KEEP: usize = 8;
 pub struct LeakedState {
     /// Per process (file), changes not reset yet, oldest first.
     dirty: Vec<Vec<Dirty>>,
+    /// Per process (file): each state's value now, and who set it.
+    values: Vec<Vec<Value>>,
     /// Leaks into running scenarios, reported when they end.
     waiting: Vec<Waiting>,
 }
@@ -68,41 +90,133 @@ impl Rule for LeakedState {
         if !a.mutation() {
             return;
         }
+        let values = slot(&mut self.values, a.file as usize);
+        let v = match values.iter().position(|v| v.res == res) {
+            Some(i) => &mut values[i],
+            None => {
+                values.push(Value {
+                    res,
+                    now: None,
+                    baseline: None,
+                    known: true,
+                    authors: Vec::new(),
+                });
+                values.last_mut().expect("just pushed")
+            }
+        };
+        let before = std::mem::replace(&mut v.now, a.value);
         let list = slot(&mut self.dirty, a.file as usize);
         // A reset, or a change outside any scenario (setup), is the baseline.
-        if a.reset || a.scn.is_none() {
+        let Some(s) = a.scn.filter(|_| !a.reset) else {
+            v.baseline = a.value;
+            v.known = a.value.is_some();
+            v.authors.clear();
             list.retain(|d| d.res != res);
             return;
-        }
-        if let Some(s) = a.scn {
-            if list.iter().filter(|d| d.res == res).count() >= KEEP {
-                if let Some(i) = list.iter().rposition(|d| d.res == res) {
-                    list.remove(i);
+        };
+        match a.value {
+            None => v.known = false,
+            Some(f) if !v.authors.iter().any(|x| x.0 == f) => {
+                if v.authors.len() == 2 * KEEP {
+                    v.authors.remove(0);
                 }
+                let d = Dirty {
+                    res,
+                    scn: s.clone(),
+                    at: a.ts,
+                    action: a.action,
+                    destructive: a.op == Op::Destroy,
+                    before,
+                };
+                v.authors.push((f, d));
             }
+            Some(_) => {}
+        }
+        if let Some(k) = list.iter().position(|d| d.res == res && d.scn.id == s.id) {
+            if a.value.is_some() && list[k].before == a.value {
+                // It put back the value it found: restored, no leak.
+                list.remove(k);
+                return;
+            }
+            let d = list.remove(k);
             list.push(Dirty {
-                res,
-                scn: s.clone(),
                 at: a.ts,
                 action: a.action,
-                destructive: a.op == Op::Destroy,
+                destructive: d.destructive || a.op == Op::Destroy,
+                ..d
             });
+            return;
         }
+        if list.iter().filter(|d| d.res == res).count() >= KEEP {
+            if let Some(i) = list.iter().position(|d| d.res == res) {
+                list.remove(i);
+            }
+        }
+        list.push(Dirty {
+            res,
+            scn: s.clone(),
+            at: a.ts,
+            action: a.action,
+            destructive: a.op == Op::Destroy,
+            before,
+        });
     }
 
     fn on_start(&mut self, _cx: &mut Cx<'_>, b: &Rc<Scn>) {
         let Some(list) = self.dirty.get(b.file as usize) else {
             return;
         };
-        for d in list {
-            if d.scn.id == b.id || d.scn.is_active() {
+        let leaks = |d: &&Dirty| d.scn.id != b.id && !d.scn.is_active();
+        let values = self.values.get(b.file as usize);
+        let mut done: Vec<ProcResId> = Vec::new();
+        for (k, d) in list.iter().enumerate() {
+            if !leaks(&d) || done.contains(&d.res) {
                 continue;
             }
-            self.waiting.push(Waiting {
-                victim: b.clone(),
-                leak: d.clone(),
-                used: false,
-            });
+            let value = values.and_then(|vs| vs.iter().find(|v| v.res == d.res));
+            match value.filter(|v| v.known && v.now.is_some()) {
+                // Back at its baseline: whatever changed it was undone.
+                Some(v) if v.now == v.baseline => done.push(d.res),
+                // The value in effect names its author: the one leak the
+                // victim ran with; the others were replaced or undone.
+                Some(v) => {
+                    done.push(d.res);
+                    let author = v
+                        .authors
+                        .iter()
+                        .find(|x| Some(x.0) == v.now)
+                        .map(|x| &x.1)
+                        .filter(leaks);
+                    if let Some(author) = author {
+                        self.waiting.push(Waiting {
+                            victim: b.clone(),
+                            leak: author.clone(),
+                            used: false,
+                            overwritten: false,
+                        });
+                    }
+                    for o in list.iter().filter(leaks).filter(|o| o.res == d.res) {
+                        if author.is_none_or(|a| a.scn.id != o.scn.id) {
+                            self.waiting.push(Waiting {
+                                victim: b.clone(),
+                                leak: o.clone(),
+                                used: false,
+                                overwritten: true,
+                            });
+                        }
+                    }
+                }
+                // No fingerprints: the last change is the value it saw.
+                None => {
+                    let overwritten = list[k + 1..].iter().filter(leaks).any(|l| l.res == d.res);
+                    self.waiting.push(Waiting {
+                        victim: b.clone(),
+                        leak: d.clone(),
+                        used: false,
+                        overwritten,
+                    });
+                }
+            }
         }
     }
 
@@ -115,7 +229,7 @@ impl Rule for LeakedState {
             .into_iter()
             .partition(|w| w.victim.id == b.id);
         for w in mine {
-            report(cx, &w.leak, b);
+            report(cx, &w.leak, b, w.overwritten);
         }
     }
 }
@@ -145,7 +259,7 @@ impl LeakedState {
 }
 
 /// The finding: `d` leaked into `b`, which did not reset it first.
-fn report(cx: &mut Cx<'_>, d: &Dirty, b: &Rc<Scn>) {
+fn report(cx: &mut Cx<'_>, d: &Dirty, b: &Rc<Scn>, overwritten: bool) {
     let resource = cx.resources.label(&Target::Process(d.res));
     let explanation = format!(
         "{} changed {} ({} at {}) and nothing reset it before {} started in the same process at {}.",
@@ -168,7 +282,15 @@ fn report(cx: &mut Cx<'_>, d: &Dirty, b: &Rc<Scn>) {
     p.victim = Some(b.clone());
     // In-memory state is used by the whole scenario (as for
     // concurrent-mutation): the victim ran entirely inside the change; of
-    // several changes not reset, the first one is where the leak began.
+    // several changes not reset, the last one is the value it saw.
+    if overwritten {
+        let why = format!(
+            "the {} leaked too, but a later change of the same state, also never reset, replaced it before the victim started",
+            d.action
+        );
+        cx.findings.add(p.with_strength(Strength::UsedBefore, why));
+        return;
+    }
     let why = format!(
         "the victim ran from its start with the {} still in effect, and did not reset it itself before using it",
         d.action
@@ -180,5 +302,6 @@ fn report(cx: &mut Cx<'_>, d: &Dirty, b: &Rc<Scn>) {
     } else {
         Strength::ChangedThenUsed
     };
+    p.can_explain = true;
     cx.findings.add(p.with_strength(strength, why));
 }

@@ -1,14 +1,14 @@
 //! `leftover-data`: scenario A wrote shared data and finished (after-hooks
-//! included) before scenario B started; no cleanup covering that data ran in
-//! between, and B used it. A is a polluter if B failed, a state-setter (B
-//! may silently depend on it) if B passed.
+//! included) before scenario B started; A's rows were still there when B
+//! used the table. A is a polluter if B failed, a state-setter (B may
+//! silently depend on it) if B passed.
 //!
-//! What A wrote is weighed against what A removed itself: the `rows` of
-//! its inserts against those of its own deletes and cleanups (scoped
-//! `DB_DELETE … WHERE` included). A scenario that removed at least what it
-//! inserted, after its last write, left nothing (where `rows` is unknown,
-//! its own delete after its last write counts as cleaning up). An insert
-//! or update known to have changed 0 rows wrote nothing.
+//! Whether A's rows were still there is the row ledger's answer
+//! ([`crate::rows::RowLedger`]): A's inserts minus what A removed itself
+//! (its own scoped deletes included), cleared by any whole-table cleanup.
+//! Leftover rows can explain B's failure only if B met them: a read that
+//! returned something (a count is one row), or a write of B's that changed
+//! nothing (a unique key they hold).
 
 use std::rc::Rc;
 
@@ -16,68 +16,17 @@ use state_tracer::format::Action;
 
 use crate::model::{RuleId, Severity};
 use crate::record::{to_time, Micros};
-use crate::rules::{slot, Access, Accesses, Cx, Op, Pending, Rule, Scn, Strength, Target};
-
-struct Writer {
-    scn: Rc<Scn>,
-    /// `scn.id`, inline: most writers checked are the accessing scenario.
-    id: usize,
-    at: Micros,
-    action: Action,
-    /// Rows it inserted (None: some count unknown).
-    inserted: Option<u64>,
-    /// Rows it removed itself (None: some count unknown).
-    removed: Option<u64>,
-    /// It updated rows (which no delete undoes).
-    updated: bool,
-    /// It removed rows itself after its last write.
-    removed_after: bool,
-}
-
-impl Writer {
-    fn wrote(&mut self, a: &Access<'_>) {
-        if a.action == Action::DbUpdate {
-            self.updated = true;
-        } else if a.action == Action::DbInsert {
-            self.inserted = self.inserted.zip(a.rows.exact()).map(|(i, r)| i + r);
-        }
-        self.removed_after = false;
-    }
-
-    fn removed(&mut self, a: &Access<'_>) {
-        self.removed = self.removed.zip(a.rows.exact()).map(|(i, r)| i + r);
-        self.removed_after = true;
-    }
-
-    /// It removed what it wrote: nothing left behind.
-    fn cleaned_up(&self) -> bool {
-        self.removed_after
-            && !self.updated
-            && match (self.inserted, self.removed) {
-                (Some(i), Some(r)) => r >= i,
-                _ => true,
-            }
-    }
-}
-
-/// Writers of one table since the last cleanup covering it (most recent
-/// last).
-#[derive(Default)]
-struct Writers {
-    list: Vec<Writer>,
-    /// Id of the last writer, inline: the common case (the accessing
-    /// scenario is the only writer) is decided without reading `list`.
-    last: Option<usize>,
-}
+use crate::rules::{Access, Accesses, Cx, Op, Owner, Pending, Rule, Scn, Strength, Target};
 
 #[derive(Default)]
 pub struct LeftoverData {
-    tables: Vec<Writers>,
+    /// (victim, table, seen) already reported for running victims: later
+    /// accesses look through the ledger again only if they may have seen
+    /// the rows where the earlier ones could not.
+    reported: Vec<(usize, u32, bool)>,
     /// Scratch list of table ids, reused across records.
     ids: Vec<u32>,
 }
-
-const KEEP: usize = 4;
 
 impl Rule for LeftoverData {
     fn id(&self) -> RuleId {
@@ -92,141 +41,66 @@ impl Rule for LeftoverData {
         Accesses::Tables
     }
 
+    fn on_end(&mut self, _cx: &mut Cx<'_>, s: &Rc<Scn>) {
+        self.reported.retain(|(v, ..)| *v != s.id);
+    }
+
     fn on_access(&mut self, cx: &mut Cx<'_>, a: &Access<'_>) {
         let Target::Tables { schema, set } = a.target else {
             return;
         };
-        let tables = cx.resources.tables_of(set);
-        let tables = if tables.is_empty() {
-            cx.resources.schema_tables(schema)
-        } else {
-            tables
-        };
-        if a.op == Op::Write && a.rows.none_changed() {
-            // Wrote nothing; still a use.
-        } else if !a.cleanup && a.op != Op::Destroy && self.nothing_to_do(a, tables) {
-            if a.op == Op::Write {
-                self.wrote_again(a, tables);
-            }
+        let Some(s) = a.scn else { return };
+        // Its own deletes and cleanups, and after-hooks, are no uses.
+        if !s.is_active() || a.op == Op::Destroy {
             return;
         }
-        // `check` may add a finding to `cx`: work on a copy of the ids.
         let mut ids = std::mem::take(&mut self.ids);
         ids.clear();
-        ids.extend_from_slice(tables);
-        self.check(cx, a, &ids);
+        ids.extend_from_slice(match cx.resources.tables_of(set) {
+            [] => cx.resources.schema_tables(schema),
+            some => some,
+        });
+        let me = Owner::Scenario(s.id);
+        // Whether this access can have met others' rows: a read that
+        // returned something (a count is one row), or a write that changed
+        // nothing (a unique key they hold). A read that returned no row saw
+        // none, and an insert that went through was not in their way.
+        let seen = match a.op {
+            Op::Read => !a.rows.none_changed(),
+            _ => a.rows.none_changed(),
+        };
+        for &t in &ids {
+            if self
+                .reported
+                .iter()
+                .any(|r| r.0 == s.id && r.1 == t && (r.2 || !seen))
+            {
+                continue;
+            }
+            // The most recent writer, finished before `s` started, whose
+            // rows are still in the table.
+            let left = cx
+                .rows
+                .others(t, me)
+                .filter(|w| w.rows != Some(0))
+                .filter_map(|w| Some((w.scn.as_ref()?, w.last, w.action, w.rows)))
+                .filter(|(w, ..)| !w.is_active() && w.last.get() < s.start)
+                .max_by_key(|(w, last, ..)| (*last, w.id))
+                .map(|(w, last, action, rows)| (w.clone(), last, action, rows));
+            let Some((w, at, action, rows)) = left else {
+                continue;
+            };
+            self.reported.retain(|r| !(r.0 == s.id && r.1 == t));
+            self.reported.push((s.id, t, seen));
+            report(cx, a, s, &w, (at, action, rows), t, seen);
+        }
         self.ids = ids;
     }
 }
 
-impl LeftoverData {
-    /// Whether `check` would find and change nothing for access `a` (not a
-    /// cleanup) to tables `ids`: the usual case, an access by the only
-    /// writer of each table (or of none), which, if it writes, is already
-    /// their last writer.
-    fn nothing_to_do(&self, a: &Access<'_>, ids: &[u32]) -> bool {
-        let Some(s) = a.scn else { return true };
-        let writers = |t: u32| self.tables.get(t as usize);
-        let alone = |t: u32| {
-            writers(t).is_none_or(|w| w.list.len() <= 1 && w.last.is_none_or(|id| id == s.id))
-        };
-        let recorded = |t: u32| writers(t).is_some_and(|w| w.last == Some(s.id));
-        ids.iter()
-            .all(|&t| alone(t) && (a.op != Op::Write || recorded(t)))
-    }
-
-    /// The last writer of each of `ids` (`a`'s scenario) wrote again.
-    fn wrote_again(&mut self, a: &Access<'_>, ids: &[u32]) {
-        let Some(s) = a.scn else { return };
-        for &t in ids {
-            if let Some(w) = self
-                .tables
-                .get_mut(t as usize)
-                .and_then(|w| w.list.last_mut())
-            {
-                if w.id == s.id {
-                    w.wrote(a);
-                }
-            }
-        }
-    }
-
-    fn check(&mut self, cx: &mut Cx<'_>, a: &Access<'_>, ids: &[u32]) {
-        if a.cleanup {
-            for &t in ids {
-                if let Some(w) = self.tables.get_mut(t as usize) {
-                    w.list.clear();
-                    w.last = None;
-                }
-            }
-            return;
-        }
-        let Some(s) = a.scn else { return };
-        for &t in ids {
-            let Some(writers) = self.tables.get(t as usize) else {
-                continue;
-            };
-            // Only `s` wrote: nothing left by others.
-            if writers.list.len() <= 1 && writers.last.is_none_or(|id| id == s.id) {
-                continue;
-            }
-            let found = writers
-                .list
-                .iter()
-                .rev()
-                .find(|w| {
-                    w.id != s.id
-                        && !w.scn.is_active()
-                        && w.scn.last.get() < s.start
-                        && !w.cleaned_up()
-                })
-                .map(|w| (w.scn.clone(), w.at, w.action));
-            if let Some((w, at, action)) = found {
-                report(cx, a, s, &w, at, action, t);
-            }
-        }
-        if a.op == Op::Destroy {
-            for &t in ids {
-                if let Some(w) = self.tables.get_mut(t as usize) {
-                    if let Some(w) = w.list.iter_mut().rev().find(|w| w.id == s.id) {
-                        w.removed(a);
-                    }
-                }
-            }
-        }
-        if a.op == Op::Write && !a.rows.none_changed() {
-            for &t in ids {
-                let writers = slot(&mut self.tables, t as usize);
-                if writers.last == Some(s.id) {
-                    if let Some(w) = writers.list.last_mut() {
-                        w.wrote(a);
-                    }
-                    continue;
-                }
-                if writers.list.len() >= KEEP {
-                    writers.list.remove(0);
-                }
-                let mut w = Writer {
-                    scn: s.clone(),
-                    id: s.id,
-                    at: a.ts,
-                    action: a.action,
-                    inserted: Some(0),
-                    removed: Some(0),
-                    updated: false,
-                    removed_after: false,
-                };
-                w.wrote(a);
-                writers.list.push(w);
-                writers.last = Some(s.id);
-            }
-        }
-    }
-}
-
-/// The finding for `s`'s access `a` to table `t`, which `w` wrote (`action`
-/// at `at`) and left behind. Out of line and cold: findings are rare, and
-/// inlined, the time formatting below was computed on every access.
+/// The finding for `s`'s access `a` to table `t`, where `w`'s rows (`rows`,
+/// last written by `action` at `at`) were left. Out of line and cold:
+/// findings are rare.
 #[cold]
 #[inline(never)]
 fn report(
@@ -234,15 +108,15 @@ fn report(
     a: &Access<'_>,
     s: &Rc<Scn>,
     w: &Rc<Scn>,
-    at: Micros,
-    action: Action,
+    (at, action, rows): (Micros, Action, Option<u64>),
     t: u32,
+    seen: bool,
 ) {
-    let w = w.clone();
     let resource = cx.resources.table_label(t);
+    let left = rows.map_or_else(|| "some rows".to_owned(), |n| format!("{n} row(s)"));
     let explanation = format!(
-        "{} wrote to {} ({} at {}) and finished at {}; no cleanup covered it before {} started at {} and used it ({} at {}).",
-        cx.describe(&w),
+        "{} wrote to {} ({} at {}) and finished at {}, leaving {left} there; {} started at {} and used it ({} at {}).",
+        cx.describe(w),
         resource,
         action,
         to_time(at).format("%H:%M:%S%.6f"),
@@ -261,12 +135,23 @@ fn report(
     );
     p.action = Some(action);
     p.identity_unknown = cx.identity_unknown(&a.target, w.file, s.file);
-    p.polluter = Some(w);
+    p.polluter = Some(w.clone());
     p.victim = Some(s.clone());
+    p.use_at = Some(a.ts);
     p.read_after = a.op == Op::Read;
+    p.can_explain = seen;
+    p.left_rows = Some(rows);
     let why = format!(
-        "non-destructive {action} left behind; the victim {} the table afterwards",
-        if a.op == Op::Read { "read" } else { "changed" }
+        "{left} left behind by a {action}; the victim {} the table afterwards{}",
+        match a.op {
+            Op::Read => "read",
+            _ => "changed",
+        },
+        if seen {
+            ""
+        } else {
+            " (it met none of them: its read returned no row, or its write went through)"
+        }
     );
     cx.findings
         .add(p.with_strength(Strength::ChangedThenUsed, why));

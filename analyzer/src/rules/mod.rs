@@ -12,7 +12,9 @@
 
 mod clock_anomaly;
 mod concurrent_mutation;
+mod constraint_violation;
 mod crashed_process;
+mod destroyed_before;
 mod leaked_state;
 mod leftover_data;
 mod mixed_runs;
@@ -27,7 +29,8 @@ use crate::discover::Format;
 pub use crate::findings::{Findings, Pending, Strength};
 use crate::model::{HazardSide, RuleId, Severity};
 use crate::record::{FileIdx, Micros, Rec, RowsHint};
-pub use crate::resources::{ProcResId, Resources, Target};
+pub use crate::resources::{ProcResId, Resources, SchemaId, Target};
+pub use crate::rows::{Owner, RowLedger};
 pub use crate::state::{Proc, Scn};
 
 /// How an access changes what it touches.
@@ -54,11 +57,31 @@ pub struct Access<'a> {
     pub reset: bool,
     /// Rows the statement returned or changed, when the record says.
     pub rows: RowsHint,
+    /// A delete, cleanup or update that touched only rows its own scenario
+    /// (or process, outside scenarios) had written and still had: it
+    /// cleaned up after itself and changed nothing anyone else wrote
+    /// ([`crate::rows::RowLedger::only_own`]).
+    pub own_rows: bool,
+    /// In-memory state: a fingerprint of the value set (its `details`), so
+    /// a scenario that puts back the value it found is seen to restore it.
+    pub value: Option<u64>,
 }
 
 impl Access<'_> {
     pub fn mutation(&self) -> bool {
         self.op != Op::Read
+    }
+
+    /// A change others can notice: a mutation that touched more than the
+    /// actor's own rows.
+    pub fn changes_others(&self) -> bool {
+        self.mutation() && !self.own_rows
+    }
+
+    /// Whose rows this access writes or removes, for the row ledger.
+    pub fn owner(&self) -> Owner {
+        self.scn
+            .map_or(Owner::Outside(self.file), |s| Owner::Scenario(s.id))
     }
 
     /// A destructive access known to have removed nothing (`rows: 0`).
@@ -76,6 +99,8 @@ pub struct RunView {
     pub active: Vec<Rc<Scn>>,
     /// Some scenario or process isolated itself in its own schema.
     pub isolation_seen: bool,
+    /// Live rows per table and writer, before the access being judged.
+    pub rows: RowLedger,
     pub run_id: String,
     pub other_runs: Vec<String>,
     pub run_selected: bool,
@@ -112,15 +137,21 @@ impl RunView {
 
     /// Whether a finding between scenarios of files `a` and `b` on
     /// `target` rests on an unknown database identity: a table resource
-    /// without `db` seen from two processes is no proof that they share
-    /// a database. Legacy (Go) files carry no identity at all; their model
-    /// is one shared database, so two legacy files do share it.
+    /// without `db` is no proof that two scenarios share a database, not
+    /// even within one process (a test may open a SQLite file of its own).
+    /// Legacy (Go) files carry no identity at all; their model is one
+    /// shared database, so two legacy files do share it.
     pub fn identity_unknown(&self, target: &Target, a: FileIdx, b: FileIdx) -> bool {
-        let Target::Tables { schema, .. } = target else {
-            return false;
-        };
+        match target {
+            Target::Tables { schema, .. } => self.schema_identity_unknown(*schema, a, b),
+            Target::Process(_) => false,
+        }
+    }
+
+    /// [`RunView::identity_unknown`] for tables of `schema`.
+    pub fn schema_identity_unknown(&self, schema: SchemaId, a: FileIdx, b: FileIdx) -> bool {
         let legacy = |f: FileIdx| self.procs[f as usize].format == Format::Legacy;
-        a != b && self.resources.db_unknown(*schema) && !(legacy(a) && legacy(b))
+        self.resources.db_unknown(schema) && !(legacy(a) && legacy(b))
     }
 
     pub fn pid(&self, file: FileIdx) -> u32 {
@@ -191,7 +222,11 @@ pub enum Accesses {
 /// `leftover-data` may be raised to error per finding).
 pub fn default_severity(rule: RuleId) -> Severity {
     match rule {
-        RuleId::ConcurrentMutation | RuleId::LeakedState | RuleId::LeftoverData => {
+        RuleId::ConcurrentMutation
+        | RuleId::LeakedState
+        | RuleId::LeftoverData
+        | RuleId::DestroyedBefore
+        | RuleId::ConstraintViolation => {
             Severity::Warning
         }
         RuleId::SharedSchema | RuleId::ClockAnomaly | RuleId::MixedRuns => Severity::Warning,
@@ -208,6 +243,12 @@ pub fn summary(rule: RuleId) -> &'static str {
         }
         RuleId::LeftoverData => {
             "data written by a finished scenario, not cleaned up, used by a later one"
+        }
+        RuleId::DestroyedBefore => {
+            "data others had written was removed or changed before a later scenario read it back empty"
+        }
+        RuleId::ConstraintViolation => {
+            "a scenario failed on a database constraint over rows another scenario wrote"
         }
         RuleId::SharedSchema => "scenarios running at the same time in the same schema",
         RuleId::UnfinishedScenario => "a scenario started and never ended",
@@ -230,6 +271,12 @@ pub fn fix(rule: RuleId, polluter: &HazardSide, victim: &HazardSide, resource: &
         RuleId::LeakedState => format!(
             "reset {resource} after each scenario of {a} (an after-hook), or set it in a before-hook of {b}"
         ),
+        RuleId::DestroyedBefore => format!(
+            "{a} removes or changes rows in {resource} that it did not write (seed or fixture data) and that {b} reads later: delete only its own rows, or have {b} seed what it needs itself"
+        ),
+        RuleId::ConstraintViolation => format!(
+            "{a} writes rows in {resource} that make statements of {b} violate a constraint (a foreign key to them, a unique key they hold): use keys and rows of its own in each scenario, or isolate them"
+        ),
         RuleId::SharedSchema => format!(
             "{a} and {b} run at the same time in the same schema: give each its own schema"
         ),
@@ -243,6 +290,8 @@ pub fn all() -> Vec<Box<dyn Rule>> {
         Box::new(concurrent_mutation::ConcurrentMutation::default()),
         Box::new(leaked_state::LeakedState::default()),
         Box::new(leftover_data::LeftoverData::default()),
+        Box::new(destroyed_before::DestroyedBefore::default()),
+        Box::new(constraint_violation::ConstraintViolation::default()),
         Box::new(shared_schema::SharedSchema::default()),
         Box::new(unfinished_scenario::UnfinishedScenario),
         Box::new(crashed_process::CrashedProcess),

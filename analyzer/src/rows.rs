@@ -1,0 +1,139 @@
+//! The row ledger: how many rows of each table each scenario (or each
+//! process outside scenarios: fixtures, seeds) has written and not yet
+//! removed, as the run streams by.
+//!
+//! It exists so that every rule judges a delete the same way: a `DELETE …
+//! WHERE owner = ?` that removed no more rows than its scenario still had
+//! in the table is that scenario cleaning up after itself, not a polluter;
+//! a whole-table cleanup clears everyone's rows; rows a finished scenario
+//! left behind are still here when a later one reads the table. Counts come
+//! from each record's `rows`; an unknown count is kept as "some".
+//!
+//! Memory grows with the (scenario, table) pairs that still have rows, not
+//! with records.
+
+use std::rc::Rc;
+
+use state_tracer::format::Action;
+
+use crate::record::{FastMap, FileIdx, Micros, RowsHint};
+use crate::resources::TableId;
+use crate::state::Scn;
+
+/// Who wrote rows: a scenario, or a process outside any scenario.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Owner {
+    Scenario(usize),
+    Outside(FileIdx),
+}
+
+/// One owner's live rows in one table.
+#[derive(Debug, Clone)]
+pub struct Alive {
+    /// Rows written and not removed; `None`: some, count unknown.
+    pub rows: Option<u64>,
+    /// The writing scenario (`None` outside scenarios).
+    pub scn: Option<Rc<Scn>>,
+    pub file: FileIdx,
+    /// Its last write to the table, and which action that was.
+    pub last: Micros,
+    pub action: Action,
+}
+
+/// Live rows per table and owner.
+#[derive(Default)]
+pub struct RowLedger {
+    tables: Vec<FastMap<Owner, Alive>>,
+}
+
+impl RowLedger {
+    fn table(&self, t: TableId) -> Option<&FastMap<Owner, Alive>> {
+        self.tables.get(t as usize)
+    }
+
+    /// `owner`'s live rows in table `t`: `Some(0)` when none are known.
+    pub fn own(&self, t: TableId, owner: Owner) -> Option<u64> {
+        match self.table(t).and_then(|m| m.get(&owner)) {
+            None => Some(0),
+            Some(a) => a.rows,
+        }
+    }
+
+    /// Whether a delete or update of `rows` in each of `tables` by `owner`
+    /// touched only rows `owner` itself still had there: its count is
+    /// known, above 0 and no larger than theirs. (One that changed 0 rows
+    /// stays a change, known to have removed nothing, so the report can
+    /// say why it is no culprit.)
+    pub fn only_own(&self, tables: &[TableId], owner: Owner, rows: RowsHint) -> bool {
+        let Some(n) = rows.exact().filter(|&n| n > 0) else {
+            return false;
+        };
+        !tables.is_empty()
+            && tables
+                .iter()
+                .all(|&t| self.own(t, owner).is_some_and(|own| n <= own))
+    }
+
+    /// Everyone else's live rows in table `t`.
+    pub fn others(&self, t: TableId, owner: Owner) -> impl Iterator<Item = &Alive> {
+        self.table(t)
+            .into_iter()
+            .flat_map(|m| m.iter())
+            .filter(move |(o, _)| **o != owner)
+            .map(|(_, a)| a)
+    }
+
+    /// `owner` inserted `rows` into `t` at `at`.
+    pub fn inserted(&mut self, t: TableId, owner: Owner, w: Writer<'_>) {
+        if w.rows.none_changed() {
+            return;
+        }
+        if self.tables.len() <= t as usize {
+            self.tables.resize_with(t as usize + 1, FastMap::default);
+        }
+        let e = self.tables[t as usize].entry(owner).or_insert(Alive {
+            rows: Some(0),
+            scn: w.scn.cloned(),
+            file: w.file,
+            last: w.at,
+            action: w.action,
+        });
+        e.rows = e.rows.zip(w.rows.exact()).map(|(a, b)| a + b);
+        e.last = e.last.max(w.at);
+        e.action = w.action;
+    }
+
+    /// `owner` deleted `rows` of `t` with a scoped statement: they are
+    /// taken from its own rows first (a count that is unknown, or larger
+    /// than its own, leaves it none).
+    pub fn deleted(&mut self, t: TableId, owner: Owner, rows: RowsHint) {
+        let Some(m) = self.tables.get_mut(t as usize) else {
+            return;
+        };
+        let Some(e) = m.get_mut(&owner) else {
+            return;
+        };
+        match (e.rows, rows.exact()) {
+            (Some(own), Some(n)) if n < own => e.rows = Some(own - n),
+            _ => {
+                m.remove(&owner);
+            }
+        }
+    }
+
+    /// Every row of `t` is gone (a whole-table cleanup, truncate, drop).
+    pub fn cleared(&mut self, t: TableId) {
+        if let Some(m) = self.tables.get_mut(t as usize) {
+            m.clear();
+        }
+    }
+}
+
+/// What one insert says about its writer.
+pub struct Writer<'a> {
+    pub scn: Option<&'a Rc<Scn>>,
+    pub file: FileIdx,
+    pub at: Micros,
+    pub action: Action,
+    pub rows: RowsHint,
+}

@@ -1,0 +1,177 @@
+//! `destroyed-before`: a scenario removed or changed rows it had not
+//! written (seed or fixture data, another scenario's rows) and finished
+//! before the victim started; the victim then read the table back empty.
+//!
+//! `concurrent-mutation` only sees changes made while the victim ran, and
+//! `leftover-data` only rows that were added: seed rows deleted by a test
+//! that finished earlier fall between them. A delete that removed only its
+//! own rows ([`crate::rows::RowLedger::only_own`]) is no candidate, and
+//! neither is anything older than the victim's own whole-table cleanup of
+//! the table (it emptied the table itself).
+
+use std::rc::Rc;
+
+use state_tracer::format::Action;
+
+use crate::model::{RuleId, Severity};
+use crate::record::{to_time, Micros, RowsHint};
+use crate::rules::{slot, Access, Accesses, Cx, Op, Pending, Rule, Scn, Strength, Target};
+
+/// A change of rows the changer had not written.
+#[derive(Clone)]
+struct Change {
+    scn: Rc<Scn>,
+    at: Micros,
+    action: Action,
+    rows: RowsHint,
+    whole: bool,
+    destructive: bool,
+}
+
+/// Changes kept per table, newest last.
+const KEEP: usize = 4;
+
+#[derive(Default)]
+pub struct DestroyedBefore {
+    /// Per table: the latest foreign changes by scenarios.
+    tables: Vec<Vec<Change>>,
+    /// Per running scenario and table: its own last whole-table cleanup.
+    emptied: Vec<(usize, u32, Micros)>,
+    /// Scratch list of table ids.
+    ids: Vec<u32>,
+}
+
+impl Rule for DestroyedBefore {
+    fn id(&self) -> RuleId {
+        RuleId::DestroyedBefore
+    }
+
+    fn uses_records(&self) -> bool {
+        false
+    }
+
+    fn accesses(&self) -> Accesses {
+        Accesses::Tables
+    }
+
+    fn on_end(&mut self, _cx: &mut Cx<'_>, s: &Rc<Scn>) {
+        self.emptied.retain(|e| e.0 != s.id);
+    }
+
+    fn on_access(&mut self, cx: &mut Cx<'_>, a: &Access<'_>) {
+        let Target::Tables { schema, set } = a.target else {
+            return;
+        };
+        let Some(s) = a.scn else { return };
+        let mut ids = std::mem::take(&mut self.ids);
+        ids.clear();
+        ids.extend_from_slice(match cx.resources.tables_of(set) {
+            [] => cx.resources.schema_tables(schema),
+            some => some,
+        });
+        let foreign = a.changes_others()
+            && !a.rows.none_changed()
+            && (a.op == Op::Destroy || a.action == Action::DbUpdate);
+        if foreign {
+            let c = Change {
+                scn: s.clone(),
+                at: a.ts,
+                action: a.action,
+                rows: a.rows,
+                whole: a.cleanup,
+                destructive: a.op == Op::Destroy,
+            };
+            for &t in &ids {
+                let list = slot(&mut self.tables, t as usize);
+                list.retain(|x| x.scn.id != s.id);
+                if list.len() == KEEP {
+                    list.remove(0);
+                }
+                list.push(c.clone());
+            }
+        }
+        if a.op == Op::Destroy && a.cleanup && s.is_active() {
+            for &t in &ids {
+                self.emptied.retain(|e| !(e.0 == s.id && e.1 == t));
+                self.emptied.push((s.id, t, a.ts));
+            }
+        }
+        // Read back empty: a read that returned no row, or an update that
+        // found none to change. (A read that returned some rows may have
+        // come back short, but nothing in the trace says what it expected:
+        // blaming every earlier delete would invent culprits for failures
+        // that have nothing to do with them.)
+        let short = s.is_active()
+            && a.rows.none_changed()
+            && (a.op == Op::Read || a.action == Action::DbUpdate);
+        if short {
+            for &t in &ids {
+                let since = self
+                    .emptied
+                    .iter()
+                    .find(|e| e.0 == s.id && e.1 == t)
+                    .map_or(Micros::MIN, |e| e.2);
+                let Some(list) = self.tables.get(t as usize) else {
+                    continue;
+                };
+                let found: Vec<Change> = list
+                    .iter()
+                    .filter(|c| {
+                        c.scn.id != s.id && c.at > since && !c.scn.is_active() && c.scn.last.get() < s.start
+                    })
+                    .cloned()
+                    .collect();
+                for c in found {
+                    report(cx, a, s, &c, t);
+                }
+            }
+        }
+        self.ids = ids;
+    }
+}
+
+#[cold]
+#[inline(never)]
+fn report(cx: &mut Cx<'_>, a: &Access<'_>, s: &Rc<Scn>, c: &Change, t: u32) {
+    let resource = cx.resources.table_label(t);
+    let explanation = format!(
+        "{} ran {} on {} at {} ({}), rows it had not written, and finished at {}; {} started at {} and read the table back empty ({} at {}).",
+        cx.describe(&c.scn),
+        c.action,
+        resource,
+        to_time(c.at).format("%H:%M:%S%.6f"),
+        match c.rows.exact() {
+            Some(n) => format!("{n} row(s)"),
+            None if c.whole => "every row".to_owned(),
+            None => "rows unknown".to_owned(),
+        },
+        to_time(c.scn.last.get()).format("%H:%M:%S%.6f"),
+        cx.describe(s),
+        to_time(s.start).format("%H:%M:%S%.6f"),
+        a.action,
+        to_time(a.ts).format("%H:%M:%S%.6f"),
+    );
+    let mut p = Pending::new(
+        RuleId::DestroyedBefore,
+        Severity::Warning,
+        c.at,
+        resource,
+        explanation,
+    );
+    p.action = Some(c.action);
+    p.identity_unknown = cx.identity_unknown(&a.target, c.scn.file, s.file);
+    p.polluter = Some(c.scn.clone());
+    p.victim = Some(s.clone());
+    p.use_at = Some(a.ts);
+    p.read_after = true;
+    p.destructive = c.destructive;
+    p.can_explain = true;
+    p.whole = c.whole;
+    p.rows = c.rows;
+    let why = format!(
+        "{} of rows others had written, before the victim started; the victim then read the table back empty",
+        c.action
+    );
+    cx.findings
+        .add(p.with_strength(Strength::DestroyedThenUsed, why));
+}

@@ -1,0 +1,226 @@
+//! The reasoning for suites written the way people write them (issue 19):
+//! own-row cleanups, seed data, leftover rows with cleaners in between,
+//! genuine failures, failure messages and failed steps. One hand-built
+//! trace per behaviour; `docs/rules.md` says why each holds.
+
+mod common;
+
+use std::borrow::Cow;
+
+use common::*;
+use state_tracer::format::{Action, Outcome};
+use trace_analyzer::{Finding, Report, RuleId, Severity};
+
+use Outcome::{Failed, Passed};
+
+fn likely(r: &Report) -> Vec<&Finding> {
+    r.findings.iter().filter(|f| f.likely_cause).collect()
+}
+
+fn polluters(r: &Report) -> Vec<String> {
+    let mut v: Vec<String> = likely(r)
+        .iter()
+        .map(|f| f.polluter.as_ref().unwrap().scenario.clone())
+        .collect();
+    v.sort();
+    v.dedup();
+    v
+}
+
+fn users() -> Option<state_tracer::format::Resource<'static>> {
+    Some(table(None, "users"))
+}
+
+/// The victim inserts its row at 10 and reads it back at 100 (rows 0).
+fn victim() -> Proc {
+    let mut v = Proc::new(1, "v");
+    v.start(0, 1, "accounts", "Victim")
+        .act_rows(10, Some(1), Action::DbInsert, users(), 1)
+        .act_rows(100, Some(1), Action::DbSelect, users(), 0)
+        .end(110, 1, "accounts", "Victim", Failed);
+    v
+}
+
+#[test]
+fn a_test_that_deletes_only_its_own_rows_is_no_polluter() {
+    let v = victim();
+    // Own-row cleaner: inserts 2 rows, deletes its 2 rows (WHERE owner = ?).
+    let mut own = Proc::new(2, "own");
+    own.start(5, 1, "orders", "Tidy")
+        .act_rows(15, Some(1), Action::DbInsert, users(), 2)
+        .act_rows(30, Some(1), Action::DbDelete, users(), 2)
+        .end(35, 1, "orders", "Tidy", Passed);
+    // Whole-table cleaner, later: the real polluter.
+    let mut wipe = Proc::new(3, "wipe");
+    wipe.start(5, 1, "reports", "Wipe")
+        .act_rows(60, Some(1), Action::DbCleanup, users(), 3)
+        .end(65, 1, "reports", "Wipe", Passed);
+    let dir = write_all(&[&v, &own, &wipe]);
+    let r = report_of(dir.path());
+    assert_eq!(polluters(&r), ["Wipe"], "{:#?}", r.findings);
+    // Its insert is still a (harmless) overlap; its own-row delete is
+    // evidence against no one.
+    assert!(
+        r.findings.iter().all(|f| {
+            f.polluter.as_ref().is_none_or(|p| p.scenario != "Tidy")
+                || f.action.as_deref() != Some("DB_DELETE")
+        }),
+        "{:#?}",
+        r.findings
+    );
+    let e = likely(&r)[0].evidence.clone().unwrap();
+    assert!(e.contains("removed 3 rows"), "{e}");
+    assert!(!e.contains("found nothing left"), "{e}");
+}
+
+#[test]
+fn a_whole_table_destroy_outranks_a_scoped_delete_of_others_rows() {
+    let v = victim();
+    // Deletes 2 rows it never wrote (someone else's), then a whole-table wipe.
+    let mut scoped = Proc::new(2, "scoped");
+    scoped
+        .start(5, 1, "admin", "Purge inactive")
+        .act_rows(30, Some(1), Action::DbDelete, users(), 2)
+        .end(35, 1, "admin", "Purge inactive", Passed);
+    let mut wipe = Proc::new(3, "wipe");
+    wipe.start(5, 1, "reports", "Wipe")
+        .act_rows(60, Some(1), Action::DbCleanup, users(), 3)
+        .end(65, 1, "reports", "Wipe", Passed);
+    let dir = write_all(&[&v, &scoped, &wipe]);
+    let r = report_of(dir.path());
+    assert_eq!(polluters(&r), ["Wipe"], "{:#?}", r.findings);
+    let purge = r
+        .findings
+        .iter()
+        .find(|f| f.polluter.as_ref().is_some_and(|p| p.scenario == "Purge inactive"))
+        .unwrap();
+    assert!(purge.evidence.as_deref().unwrap().contains("scoped delete"));
+}
+
+#[test]
+fn seed_rows_deleted_by_a_test_that_finished_before_the_victim_started() {
+    let mut p = Proc::new(1, "suite");
+    // Fixture outside scenarios, then a test that deletes a seed row, then
+    // a decoy on another table, then the victim reads the seed back empty.
+    p.act_rows(0, None, Action::DbInsert, Some(table(None, "products")), 3)
+        .start(10, 1, "catalog", "Discontinue a product")
+        .act_rows(15, Some(1), Action::DbDelete, Some(table(None, "products")), 1)
+        .end(20, 1, "catalog", "Discontinue a product", Passed)
+        .start(30, 2, "catalog", "Decoy")
+        .act_rows(35, Some(2), Action::DbDelete, Some(table(None, "prices")), 1)
+        .end(40, 2, "catalog", "Decoy", Passed)
+        .start(50, 3, "catalog", "List products")
+        .act_rows(55, Some(3), Action::DbSelect, Some(table(None, "products")), 0)
+        .end(60, 3, "catalog", "List products", Failed);
+    let dir = write_all(&[&p]);
+    let r = report_of(dir.path());
+    assert_eq!(polluters(&r), ["Discontinue a product"], "{:#?}", r.findings);
+    assert_eq!(likely(&r)[0].rule, RuleId::DestroyedBefore);
+}
+
+#[test]
+fn leftover_rows_are_found_with_own_row_cleaners_in_between() {
+    let mut p = Proc::new(1, "suite");
+    p.start(0, 1, "t", "Leaks")
+        .act_rows(5, Some(1), Action::DbInsert, users(), 2)
+        .end(10, 1, "t", "Leaks", Passed);
+    for k in 0..6u64 {
+        let t0 = 20 + 10 * k as i64;
+        p.start(t0, 2 + k, "t", &format!("Tidy {k}"))
+            .act_rows(t0 + 2, Some(2 + k), Action::DbInsert, users(), 1)
+            .act_rows(t0 + 5, Some(2 + k), Action::DbDelete, users(), 1)
+            .end(t0 + 8, 2 + k, "t", &format!("Tidy {k}"), Passed);
+    }
+    // Counts the table, expecting none: sees the 2 leaked rows.
+    p.start(100, 20, "t", "Count")
+        .act_rows(105, Some(20), Action::DbSelect, users(), 2)
+        .end(110, 20, "t", "Count", Failed);
+    let dir = write_all(&[&p]);
+    let r = report_of(dir.path());
+    assert_eq!(polluters(&r), ["Leaks"], "{:#?}", r.findings);
+    assert!(likely(&r)[0].evidence.as_deref().unwrap().contains("left 2 rows"));
+}
+
+#[test]
+fn a_genuine_failure_among_create_if_not_exists_and_inserts_gets_no_culprit() {
+    let mut procs = Vec::new();
+    for pid in 1..=3u32 {
+        let mut p = Proc::new(pid, &format!("p{pid}"));
+        let name = format!("Test {pid}");
+        p.start(0, 1, "f", &name)
+            .act_details(
+                5,
+                Some(1),
+                Action::DbDdl,
+                users(),
+                "CREATE TABLE IF NOT EXISTS users (id INT)",
+            )
+            .act_rows(10 + pid as i64, Some(1), Action::DbInsert, users(), 1)
+            .act_rows(50, Some(1), Action::DbSelect, users(), 1)
+            .end(60, 1, "f", &name, if pid == 1 { Failed } else { Passed });
+        procs.push(p);
+    }
+    let refs: Vec<&Proc> = procs.iter().collect();
+    let dir = write_all(&refs);
+    let r = report_of(dir.path());
+    assert!(likely(&r).is_empty(), "{:#?}", r.findings);
+    assert!(r.findings.iter().all(|f| f.severity != Severity::Error));
+}
+
+#[test]
+fn the_failure_message_names_the_table_whose_rows_blocked_a_delete() {
+    let mut v = Proc::new(1, "v");
+    v.start(0, 1, "shop", "Delete a customer")
+        .act_rows(10, Some(1), Action::DbInsert, Some(table(None, "customers")), 1)
+        .act_rows(50, Some(1), Action::DbDelete, Some(table(None, "customers")), 0)
+        .act_with(60, Some(1), Action::ScenarioEnd, None, |e| {
+            e.outcome = Some(Failed);
+            e.error = Some(Cow::Borrowed(
+                "error returned from database: update or delete on table \"customers\" violates foreign key constraint \"orders_customer_id_fkey\" on table \"orders\"",
+            ));
+        });
+    let mut o = Proc::new(2, "o");
+    o.start(5, 1, "shop", "Place an order")
+        .act_rows(20, Some(1), Action::DbInsert, Some(table(None, "orders")), 1)
+        .end(70, 1, "shop", "Place an order", Passed);
+    let dir = write_all(&[&v, &o]);
+    let r = report_of(dir.path());
+    assert_eq!(polluters(&r), ["Place an order"], "{:#?}", r.findings);
+    assert_eq!(likely(&r)[0].rule, RuleId::ConstraintViolation);
+}
+
+#[test]
+fn state_the_failed_step_read_outranks_state_an_earlier_step_used() {
+    // One process: the victim's first step works with the JWT secret while
+    // another scenario rotates it; its second step reads a users row that
+    // another process deletes in between, and fails.
+    let mut p = Proc::new(1, "api");
+    let step = |name: &'static str| move |e: &mut state_tracer::format::Event<'static>| {
+        e.step = Some(Cow::Borrowed(name));
+    };
+    p.start(0, 1, "auth", "Victim")
+        .act_with(1, Some(1), Action::StepStart, None, step("Given a token"))
+        .act_rows(2, Some(1), Action::DbSelect, users(), 1)
+        .start(3, 2, "auth", "Rotate")
+        .act(4, Some(2), Action::JwtRotate, None)
+        .end(5, 2, "auth", "Rotate", Passed)
+        .act_with(10, Some(1), Action::StepEnd, None, |e| {
+            e.step = Some(Cow::Borrowed("Given a token"));
+            e.outcome = Some(Passed);
+        })
+        .act_with(20, Some(1), Action::StepStart, None, step("Then the user is found"))
+        .act_rows(50, Some(1), Action::DbSelect, users(), 0)
+        .act_with(55, Some(1), Action::StepEnd, None, |e| {
+            e.step = Some(Cow::Borrowed("Then the user is found"));
+            e.outcome = Some(Failed);
+            e.error = Some(Cow::Borrowed("user not found"));
+        })
+        .end(60, 1, "auth", "Victim", Failed);
+    let mut w = Proc::new(2, "w");
+    w.start(15, 1, "admin", "Wipe users")
+        .act_rows(30, Some(1), Action::DbCleanup, users(), 4)
+        .end(35, 1, "admin", "Wipe users", Passed);
+    let dir = write_all(&[&p, &w]);
+    let r = report_of(dir.path());
+    assert_eq!(polluters(&r), ["Wipe users"], "{:#?}", r.findings);
+}
