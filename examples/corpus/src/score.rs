@@ -7,9 +7,10 @@
 //! `findings[].{victim,polluter}.{pid,feature,scenario,outcome}`.
 //!
 //! The true culprits of a failed scenario come from the truth file only:
-//! - `needs`: whoever else removed or changed one of those rows before the
-//!   `failed` line (the database said so through `RETURNING`), the first
-//!   such line primary;
+//! - `needs`: whoever else changed one of those rows before the `failed`
+//!   line, or removed it at any time (a row is removed once, and its
+//!   remover may write its line after the victim noticed), as the database
+//!   said through `RETURNING`; the first primary;
 //! - `culprits`: named directly, the first primary, `also` further ones;
 //! - `genuine`: none, and none may be blamed.
 //!
@@ -152,16 +153,24 @@ pub fn parse_truth(text: &str) -> Result<Vec<Value>, (usize, String)> {
 
 /// The verdict on every failed scenario the truth speaks of.
 pub fn verdicts(truth: &[Value]) -> BTreeMap<Who, Verdict> {
-    // Who removed or changed each tag so far, in the order the database
-    // answered: a `failed` line counts only what came before it (a wipe
-    // after the victim failed did not make it fail).
+    // A row is removed once (`RETURNING` gives it to one statement), but
+    // its remover may write its line after the victim wrote `failed`: every
+    // removal counts. Changes can come again after the failure and did not
+    // cause it: a `failed` line counts only those before it.
+    let mut removed: BTreeMap<&str, Vec<Who>> = BTreeMap::new();
+    for t in truth.iter().filter(|t| t["ev"] == "removed") {
+        let Some(by) = Who::from_json(&t["by"]) else { continue };
+        for tag in t["tags"].as_array().into_iter().flatten().filter_map(Value::as_str) {
+            removed.entry(tag).or_default().push(by.clone());
+        }
+    }
     let mut touched: BTreeMap<&str, Vec<Who>> = BTreeMap::new();
     // Older demo format: earliest cleaner of each writer's rows.
     let mut demo: BTreeMap<Who, (u64, Who)> = BTreeMap::new();
     let mut out: BTreeMap<Who, Verdict> = BTreeMap::new();
     for t in truth {
         match t["ev"].as_str() {
-            Some("removed" | "changed") => {
+            Some("changed") => {
                 let Some(by) = Who::from_json(&t["by"]) else { continue };
                 for tag in t["tags"].as_array().into_iter().flatten() {
                     if let Some(tag) = tag.as_str() {
@@ -180,8 +189,9 @@ pub fn verdicts(truth: &[Value]) -> BTreeMap<Who, Verdict> {
                         v.culprits.push(w);
                     }
                 };
-                for tag in t["needs"].as_array().into_iter().flatten() {
-                    for w in tag.as_str().and_then(|t| touched.get(t)).into_iter().flatten() {
+                for tag in t["needs"].as_array().into_iter().flatten().filter_map(Value::as_str) {
+                    let gone = removed.get(tag).into_iter().flatten();
+                    for w in touched.get(tag).into_iter().flatten().chain(gone) {
                         push(w.clone());
                     }
                 }
