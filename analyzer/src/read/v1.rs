@@ -34,11 +34,14 @@ pub fn to_rec(e: Event<'_>, file: FileIdx, line: u64, full: bool, interner: &mut
     }
     rec.resource = e.resource.map(|r| interner.resource(r));
     // The report needs details only where they carry meaning (DDL verbs,
-    // config names); merge keeps everything.
+    // config names, a secret's fingerprint); merge keeps everything.
     if full
         || matches!(
             e.action,
             Action::DbDdl
+                | Action::JwtSet
+                | Action::JwtRotate
+                | Action::JwtReset
                 | Action::ConfigReload
                 | Action::Custom
                 | Action::SchemaCreate
