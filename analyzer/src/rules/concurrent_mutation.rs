@@ -533,10 +533,15 @@ impl Rule for ConcurrentMutation {
                         let mut no_victims = None;
                         if mutation {
                             let n = victims.len();
+                            // Running users, and users that ended after
+                            // this statement began (it may have come first).
                             victims.extend(
                                 log.users
                                     .iter()
-                                    .filter(|v| v.id != s.id && v.scn.is_active())
+                                    .filter(|v| {
+                                        v.id != s.id
+                                            && v.scn.end.get().is_none_or(|e| e >= a.started)
+                                    })
                                     .cloned(),
                             );
                             no_victims = Some(victims.len() == n);
@@ -598,6 +603,9 @@ impl Rule for ConcurrentMutation {
                             .last_read
                             .filter(|&r| destructive && r >= m.started && r < m.at)
                             .zip(v.writes.map(|w| w.1).filter(|&w| w < m.started));
+                        if overlap.is_none() && !v.scn.is_active() {
+                            continue;
+                        }
                         let u = match overlap {
                             Some((read, wrote)) => Use {
                                 before: Some(v.first),
