@@ -581,6 +581,25 @@ fn narrow(list: &[Pending], procs: &[Proc]) -> Vec<(bool, Option<String>)> {
         } else {
             Vec::new()
         };
+        // In-memory states are all "used throughout": when candidates on
+        // several of them are left, the failure message says which one the
+        // victim tripped over, if it names it.
+        let resources: Vec<&str> = best.iter().map(|&i| list[i].resource.as_str()).collect();
+        if resources.iter().any(|r| *r != resources[0]) {
+            let message = list[best[0]]
+                .victim
+                .as_ref()
+                .and_then(|v| v.failure.get())
+                .map_or("", |m| &**m);
+            let named: Vec<usize> = best
+                .iter()
+                .copied()
+                .filter(|&i| message_names(message, &list[i].resource))
+                .collect();
+            if !named.is_empty() && named.len() < best.len() {
+                best = named;
+            }
+        }
         let leaks = best.iter().all(|&i| list[i].rule == RuleId::LeakedState);
         let known = |best: &[usize]| -> Vec<usize> {
             // Where exactly one is known to have removed rows, it alone.
@@ -713,7 +732,9 @@ fn narrow(list: &[Pending], procs: &[Proc]) -> Vec<(bool, Option<String>)> {
                 e.push_str(&format!(
                     "; tied with {} other candidate(s): {}; `trace-analyzer confirm` on each finding separates them by reruns",
                     chosen.len() - 1,
-                    if top.ordered() && !p.whole {
+                    if p.resource.starts_with("process:") {
+                        "each changed in-memory state the victim may have used, and the trace cannot tell which one its failure was about"
+                    } else if top.ordered() && !p.whole {
                         "each removed rows others had written, and the trace cannot tell whose"
                     } else if p.rows.at_least().is_none() {
                         "rows unknown, so the trace cannot tell which one removed the data"
@@ -758,6 +779,31 @@ fn narrow(list: &[Pending], procs: &[Proc]) -> Vec<(bool, Option<String>)> {
         }
     }
     out
+}
+
+/// Whether a failure message names in-memory state `resource`
+/// (`process:jwt_secret`, `process:config:pricing`): a word of the message
+/// that starts like a word of its name (`price` and `pricing` share
+/// `pric`), or, for the JWT secret, what it signs (`token`, `signature`).
+fn message_names(message: &str, resource: &str) -> bool {
+    let Some(name) = resource.strip_prefix("process:") else {
+        return false;
+    };
+    let words = |s: &str| -> Vec<String> {
+        s.split(|c: char| !c.is_alphanumeric())
+            .filter(|w| w.len() >= 3)
+            .map(str::to_lowercase)
+            .collect()
+    };
+    let mut names = words(name);
+    names.retain(|w| w != "config");
+    if name == "jwt_secret" {
+        names.extend(["token", "signature", "signing", "jwt"].map(String::from));
+    }
+    let stem = |w: &str| w.chars().take(4).collect::<String>();
+    words(message)
+        .iter()
+        .any(|m| names.iter().any(|n| stem(m) == stem(n)))
 }
 
 /// Whether `u` fell inside the failed step of `p`'s victim.

@@ -224,3 +224,66 @@ fn state_the_failed_step_read_outranks_state_an_earlier_step_used() {
     let r = report_of(dir.path());
     assert_eq!(polluters(&r), ["Wipe users"], "{:#?}", r.findings);
 }
+
+#[test]
+fn a_read_that_overlapped_a_slow_delete_may_have_come_after_it() {
+    let mut v = Proc::new(1, "v");
+    v.start(0, 1, "orders", "Place an order")
+        .act_rows(10, Some(1), Action::DbInsert, users(), 1)
+        .act_rows(100, Some(1), Action::DbSelect, users(), 0)
+        .end(110, 1, "orders", "Place an order", Failed);
+    // Ran from 70 ms to 120 ms: it ended after the read, began before it.
+    let mut w = Proc::new(2, "w");
+    w.start(60, 1, "admin", "Empty the order book")
+        .act_with(120, Some(1), Action::DbCleanup, users(), |e| {
+            e.rows = Some(3);
+            e.duration_us = Some(50_000);
+        })
+        .end(130, 1, "admin", "Empty the order book", Passed);
+    let dir = write_all(&[&v, &w]);
+    let r = report_of(dir.path());
+    assert_eq!(polluters(&r), ["Empty the order book"], "{:#?}", r.findings);
+    let why = likely(&r)[0].why.clone().unwrap();
+    assert!(why.contains("overlapped"), "{why}");
+}
+
+fn jwt(fingerprint: &'static str) -> impl FnOnce(&mut state_tracer::format::Event<'static>) {
+    move |e| e.details = Some(Cow::Borrowed(fingerprint))
+}
+
+#[test]
+fn a_scenario_that_puts_back_the_value_it_found_hands_it_back_to_its_setter() {
+    let mut p = Proc::new(1, "api");
+    p.act_with(0, None, Action::JwtSet, None, jwt("sha256:00000000"))
+        .start(10, 1, "keys", "Rotate A")
+        .act_with(11, Some(1), Action::JwtRotate, None, jwt("sha256:aaaaaaaa"))
+        .end(12, 1, "keys", "Rotate A", Passed)
+        // B rotates, then restores what it found: A's key.
+        .start(20, 2, "keys", "Rotate B and restore")
+        .act_with(21, Some(2), Action::JwtRotate, None, jwt("sha256:bbbbbbbb"))
+        .act_with(22, Some(2), Action::JwtSet, None, jwt("sha256:aaaaaaaa"))
+        .end(23, 2, "keys", "Rotate B and restore", Passed)
+        .start(30, 3, "keys", "Verify a token")
+        .act_with(35, Some(3), Action::ScenarioEnd, None, |e| {
+            e.outcome = Some(Failed);
+            e.error = Some(Cow::Borrowed("token signature is invalid"));
+        });
+    let dir = write_all(&[&p]);
+    let r = report_of(dir.path());
+    assert_eq!(polluters(&r), ["Rotate A"], "{:#?}", r.findings);
+}
+
+#[test]
+fn a_state_put_back_to_its_baseline_leaks_nothing() {
+    let mut p = Proc::new(1, "api");
+    p.act_with(0, None, Action::JwtSet, None, jwt("sha256:00000000"))
+        .start(10, 1, "keys", "Rotate and restore")
+        .act_with(11, Some(1), Action::JwtRotate, None, jwt("sha256:aaaaaaaa"))
+        .act_with(12, Some(1), Action::JwtSet, None, jwt("sha256:00000000"))
+        .end(13, 1, "keys", "Rotate and restore", Passed)
+        .start(30, 2, "keys", "Verify a token")
+        .end(35, 2, "keys", "Verify a token", Failed);
+    let dir = write_all(&[&p]);
+    let r = report_of(dir.path());
+    assert!(likely(&r).is_empty(), "{:#?}", r.findings);
+}

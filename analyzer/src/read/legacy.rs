@@ -406,10 +406,11 @@ impl Tail {
             };
             (x != record::Extra::default()).then(|| Arc::new(x))
         };
-        // The report needs details only where they carry meaning.
+        // The report needs details only where they carry meaning (a
+        // secret's fingerprint tells a restore from a change).
         let meaningful = matches!(
             action.kind(),
-            ActionKind::Schema | ActionKind::Config | ActionKind::Custom
+            ActionKind::Schema | ActionKind::Config | ActionKind::Custom | ActionKind::Secret
         );
         tail.extra_report = extra(meaningful);
         tail.extra_full = extra(true);

@@ -34,11 +34,14 @@ pub fn to_rec(e: Event<'_>, file: FileIdx, line: u64, full: bool, interner: &mut
     }
     rec.resource = e.resource.map(|r| interner.resource(r));
     // The report needs details only where they carry meaning (DDL verbs,
-    // config names); merge keeps everything.
+    // config names, a secret's fingerprint); merge keeps everything.
     if full
         || matches!(
             e.action,
             Action::DbDdl
+                | Action::JwtSet
+                | Action::JwtRotate
+                | Action::JwtReset
                 | Action::ConfigReload
                 | Action::Custom
                 | Action::SchemaCreate
@@ -50,8 +53,15 @@ pub fn to_rec(e: Event<'_>, file: FileIdx, line: u64, full: bool, interner: &mut
             rec.extra_mut().details = Some(d.into());
         }
     }
+    // How long a destructive statement ran: the analyzer orders it against
+    // reads that overlapped it (they are rare, so this costs little).
+    let timed_destroy = matches!(
+        e.action,
+        Action::DbCleanup | Action::DbDelete | Action::DbDdl | Action::DbUpdate
+    ) && e.duration_us.is_some();
     if e.name.is_some()
         || e.error.is_some()
+        || timed_destroy
         || (full
             && (e.step.is_some()
                 || e.duration_us.is_some()
@@ -61,6 +71,9 @@ pub fn to_rec(e: Event<'_>, file: FileIdx, line: u64, full: bool, interner: &mut
         let x = rec.extra_mut();
         x.name = e.name.map(|s| interner.str(&s));
         x.error = e.error.map(|s| s.into());
+        if timed_destroy {
+            x.duration_us = e.duration_us;
+        }
         if full {
             x.step = e.step.map(|s| interner.str(&s));
             x.duration_us = e.duration_us;

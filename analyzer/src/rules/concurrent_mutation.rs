@@ -25,6 +25,8 @@ struct Mutation {
     /// `scn.id`, inline: compared on every access.
     id: usize,
     at: Micros,
+    /// When the statement began (`at` is when it ended).
+    started: Micros,
     action: Action,
     destructive: bool,
     /// A whole-table destroy (cleanup, truncate, drop).
@@ -40,6 +42,7 @@ impl Mutation {
             scn: s.clone(),
             id: s.id,
             at: a.ts,
+            started: a.started,
             action: a.action,
             destructive,
             whole: a.cleanup,
@@ -52,12 +55,15 @@ impl Mutation {
 /// Users (with their first use) and recent mutations of one table (or of
 /// a whole schema).
 /// A scenario using a table: when it first did, and its writes to it.
+#[derive(Clone)]
 struct User {
     scn: Rc<Scn>,
     id: usize,
     first: Micros,
     /// First and last write (insert, update), if it wrote.
     writes: Option<(Micros, Micros)>,
+    /// When its latest read ended.
+    last_read: Option<Micros>,
 }
 
 impl User {
@@ -109,10 +115,13 @@ impl Log {
     }
 
     /// `s` uses this at `at`; `write`: it inserts or updates.
-    fn add_user(&mut self, s: &Rc<Scn>, at: Micros, write: bool) {
+    fn add_user(&mut self, s: &Rc<Scn>, at: Micros, write: bool, read: bool) {
         if let Some(u) = self.users.iter_mut().rev().find(|u| u.id == s.id) {
             if write {
                 u.wrote(at);
+            }
+            if read {
+                u.last_read = Some(at);
             }
             return;
         }
@@ -125,6 +134,7 @@ impl Log {
             id: s.id,
             first: at,
             writes: None,
+            last_read: read.then_some(at),
         };
         if write {
             u.wrote(at);
@@ -242,6 +252,16 @@ impl ConcurrentMutation {
                     }
                 }
             }
+        } else if a.op == Op::Read {
+            for &t in tables {
+                if let Some(u) = self
+                    .tables
+                    .get_mut(t as usize)
+                    .and_then(|log| log.users.last_mut())
+                {
+                    u.last_read = Some(a.ts);
+                }
+            }
         }
         true
     }
@@ -253,7 +273,7 @@ pub struct ConcurrentMutation {
     schemas: Vec<Log>,
     /// Scratch buffers reused across records (no allocation per record).
     hits: Vec<Mutation>,
-    victims: Vec<Rc<Scn>>,
+    victims: Vec<User>,
 }
 
 /// How the victim used the resource around one mutation.
@@ -264,6 +284,8 @@ struct Use {
     after: Option<(Micros, bool)>,
     /// The victim's writes, all before the mutation: the last one.
     wrote_before: Option<Micros>,
+    /// The use after it is a read that ended while the mutation ran.
+    overlap: bool,
 }
 
 impl Use {
@@ -276,6 +298,7 @@ impl Use {
                 .and_then(|u| u.writes)
                 .filter(|&(_, last)| last < m.at)
                 .map(|(_, last)| last),
+            overlap: false,
         }
     }
 }
@@ -301,6 +324,18 @@ fn strength(m: &Mutation, u: &Use) -> (Strength, String) {
         _ if level == Strength::RemovedNothing => (
             level,
             format!("{} removed 0 rows: it cannot have removed the victim's data", m.action),
+        ),
+        (_, Some((a, _))) if level == Strength::DestroyedAfterWrite && u.overlap => (
+            level,
+            format!(
+                "{} ran from {} to {}, after the victim's last write (at {}); the victim's read that ended at {} overlapped it, and the database may have run the {} first (the trace cannot order overlapping statements)",
+                m.action,
+                hms(m.started),
+                hms(m.at),
+                hms(u.wrote_before.unwrap_or(m.started)),
+                hms(a),
+                m.action
+            ),
         ),
         (_, Some((a, _))) if level == Strength::DestroyedAfterWrite => (
             level,
@@ -414,22 +449,21 @@ impl Rule for ConcurrentMutation {
                 if !a.mutation() {
                     return;
                 }
-                self.victims.clear();
-                self.victims.extend(
-                    cx.procs[a.file as usize]
-                        .active
-                        .iter()
-                        .filter(|v| v.id != s.id)
-                        .cloned(),
-                );
+                let running: Vec<Rc<Scn>> = cx.procs[a.file as usize]
+                    .active
+                    .iter()
+                    .filter(|v| v.id != s.id)
+                    .cloned()
+                    .collect();
                 let m = Mutation::new(s, a, destructive);
-                for v in std::mem::take(&mut self.victims) {
+                for v in running {
                     // Every scenario of the process uses its in-memory state
                     // throughout, so the change is inside its window.
                     let u = Use {
                         before: Some(v.start),
                         after: Some((a.ts, true)),
                         wrote_before: None,
+                        overlap: false,
                     };
                     report(cx, &m, &v, u);
                 }
@@ -477,6 +511,7 @@ impl Rule for ConcurrentMutation {
                                 id: u.id,
                                 first: acc.as_ref().map_or(u.first, |a| a.first.min(u.first)),
                                 writes,
+                                last_read: acc.as_ref().and_then(|a| a.last_read).max(u.last_read),
                             })
                         });
                     let Self {
@@ -498,11 +533,16 @@ impl Rule for ConcurrentMutation {
                         let mut no_victims = None;
                         if mutation {
                             let n = victims.len();
+                            // Running users, and users that ended after
+                            // this statement began (it may have come first).
                             victims.extend(
                                 log.users
                                     .iter()
-                                    .filter(|v| v.id != s.id && v.scn.is_active())
-                                    .map(|v| v.scn.clone()),
+                                    .filter(|v| {
+                                        v.id != s.id
+                                            && v.scn.end.get().is_none_or(|e| e >= a.started)
+                                    })
+                                    .cloned(),
                             );
                             no_victims = Some(victims.len() == n);
                         }
@@ -518,12 +558,12 @@ impl Rule for ConcurrentMutation {
                     }
                 }
                 if s.is_active() {
-                    let write = a.op == Op::Write;
+                    let (write, read) = (a.op == Op::Write, a.op == Op::Read);
                     if all {
-                        slot(&mut self.schemas, schema).add_user(s, a.ts, write);
+                        slot(&mut self.schemas, schema).add_user(s, a.ts, write, read);
                     } else {
                         for &t in tables.iter() {
-                            slot(&mut self.tables, t as usize).add_user(s, a.ts, write);
+                            slot(&mut self.tables, t as usize).add_user(s, a.ts, write, read);
                         }
                     }
                 }
@@ -556,12 +596,31 @@ impl Rule for ConcurrentMutation {
                     for v in &victims {
                         // A user of the state still running: it used it
                         // before; a later use of it reports again, stronger.
-                        let u = Use {
-                            before: Some(v.start),
-                            after: None,
-                            wrote_before: None,
+                        // But a read of it that ended while this statement
+                        // ran, after its last write, may have come after it
+                        // in the database: the trace cannot order the two.
+                        let overlap = v
+                            .last_read
+                            .filter(|&r| destructive && r >= m.started && r < m.at)
+                            .zip(v.writes.map(|w| w.1).filter(|&w| w < m.started));
+                        if overlap.is_none() && !v.scn.is_active() {
+                            continue;
+                        }
+                        let u = match overlap {
+                            Some((read, wrote)) => Use {
+                                before: Some(v.first),
+                                after: Some((read, true)),
+                                wrote_before: Some(wrote),
+                                overlap: true,
+                            },
+                            None => Use {
+                                before: Some(v.scn.start),
+                                after: None,
+                                wrote_before: None,
+                                overlap: false,
+                            },
                         };
-                        report(cx, &m, v, u);
+                        report(cx, &m, &v.scn, u);
                     }
                 }
             }

@@ -109,7 +109,9 @@ impl Rule for ConstraintViolation {
         if !r.schemas.contains(&schema) {
             r.schemas.push(schema);
         }
-        if a.op == Op::Write && a.rows.none_changed() && a.action == Action::DbInsert {
+        // An insert that changed nothing, or failed outright (a record with
+        // `error` reaches the rules as a read).
+        if a.action == Action::DbInsert && (a.op == Op::Read || a.rows.none_changed()) {
             r.unchanged = cx.resources.tables_of(set).first().copied();
         }
     }

@@ -7,7 +7,9 @@
 //! that finished earlier fall between them. A delete that removed only its
 //! own rows ([`crate::rows::RowLedger::only_own`]) is no candidate, and
 //! neither is anything older than the victim's own whole-table cleanup of
-//! the table (it emptied the table itself).
+//! the table (it emptied the table itself). A victim that inserted rows of
+//! its own into the table reads back its own rows: what removed them ran
+//! while it did (`concurrent-mutation`), not before.
 
 use std::rc::Rc;
 
@@ -35,7 +37,9 @@ const KEEP: usize = 4;
 pub struct DestroyedBefore {
     /// Per table: the latest foreign changes by scenarios.
     tables: Vec<Vec<Change>>,
-    /// Per running scenario and table: its own last whole-table cleanup.
+    /// Per running scenario and table: its own last whole-table cleanup,
+    /// or insert (`Micros::MAX`: it wrote rows of its own there, so an
+    /// empty read is about them, and nothing before it removed them).
     emptied: Vec<(usize, u32, Micros)>,
     /// Scratch list of table ids.
     ids: Vec<u32>,
@@ -90,10 +94,12 @@ impl Rule for DestroyedBefore {
                 list.push(c.clone());
             }
         }
-        if a.op == Op::Destroy && a.cleanup && s.is_active() {
+        let wrote = a.action == Action::DbInsert && a.op == Op::Write;
+        if (a.op == Op::Destroy && a.cleanup || wrote) && s.is_active() {
+            let since = if wrote { Micros::MAX } else { a.ts };
             for &t in &ids {
                 self.emptied.retain(|e| !(e.0 == s.id && e.1 == t));
-                self.emptied.push((s.id, t, a.ts));
+                self.emptied.push((s.id, t, since));
             }
         }
         // Read back empty: a read that returned no row, or an update that

@@ -114,9 +114,17 @@ impl Rule for LeakedState {
             list.retain(|d| d.res != res);
             return;
         };
+        // Putting back the value it found hands that value back to whoever
+        // set it; any other change makes this scenario its author.
+        let restores = a.value.is_some()
+            && list
+                .iter()
+                .any(|d| d.res == res && d.scn.id == s.id && d.before == a.value);
         match a.value {
             None => v.known = false,
-            Some(f) if !v.authors.iter().any(|x| x.0 == f) => {
+            Some(_) if restores => {}
+            Some(f) => {
+                v.authors.retain(|x| x.0 != f);
                 if v.authors.len() == 2 * KEEP {
                     v.authors.remove(0);
                 }
@@ -130,7 +138,6 @@ impl Rule for LeakedState {
                 };
                 v.authors.push((f, d));
             }
-            Some(_) => {}
         }
         if let Some(k) = list.iter().position(|d| d.res == res && d.scn.id == s.id) {
             if a.value.is_some() && list[k].before == a.value {
@@ -163,60 +170,59 @@ impl Rule for LeakedState {
     }
 
     fn on_start(&mut self, _cx: &mut Cx<'_>, b: &Rc<Scn>) {
-        let Some(list) = self.dirty.get(b.file as usize) else {
-            return;
-        };
+        let file = b.file as usize;
         let leaks = |d: &&Dirty| d.scn.id != b.id && !d.scn.is_active();
-        let values = self.values.get(b.file as usize);
+        let empty = Vec::new();
+        let list = self.dirty.get(file).unwrap_or(&empty);
         let mut done: Vec<ProcResId> = Vec::new();
+        // States whose every value is known by fingerprint: the victim runs
+        // with the value in effect now, set by the scenario that first
+        // introduced it; every other change of it was replaced or undone.
+        for v in self.values.get(file).into_iter().flatten() {
+            if !v.known || v.now.is_none() {
+                continue;
+            }
+            done.push(v.res);
+            if v.now == v.baseline {
+                continue;
+            }
+            let author = v
+                .authors
+                .iter()
+                .find(|x| Some(x.0) == v.now)
+                .map(|x| &x.1)
+                .filter(leaks);
+            if let Some(author) = author {
+                self.waiting.push(Waiting {
+                    victim: b.clone(),
+                    leak: author.clone(),
+                    used: false,
+                    overwritten: false,
+                });
+            }
+            for o in list.iter().filter(leaks).filter(|o| o.res == v.res) {
+                if author.is_none_or(|a| a.scn.id != o.scn.id) {
+                    self.waiting.push(Waiting {
+                        victim: b.clone(),
+                        leak: o.clone(),
+                        used: false,
+                        overwritten: true,
+                    });
+                }
+            }
+        }
+        // Without fingerprints: the last change is the value it saw.
         for (k, d) in list.iter().enumerate() {
             if !leaks(&d) || done.contains(&d.res) {
                 continue;
             }
-            let value = values.and_then(|vs| vs.iter().find(|v| v.res == d.res));
-            match value.filter(|v| v.known && v.now.is_some()) {
-                // Back at its baseline: whatever changed it was undone.
-                Some(v) if v.now == v.baseline => done.push(d.res),
-                // The value in effect names its author: the one leak the
-                // victim ran with; the others were replaced or undone.
-                Some(v) => {
-                    done.push(d.res);
-                    let author = v
-                        .authors
-                        .iter()
-                        .find(|x| Some(x.0) == v.now)
-                        .map(|x| &x.1)
-                        .filter(leaks);
-                    if let Some(author) = author {
-                        self.waiting.push(Waiting {
-                            victim: b.clone(),
-                            leak: author.clone(),
-                            used: false,
-                            overwritten: false,
-                        });
-                    }
-                    for o in list.iter().filter(leaks).filter(|o| o.res == d.res) {
-                        if author.is_none_or(|a| a.scn.id != o.scn.id) {
-                            self.waiting.push(Waiting {
-                                victim: b.clone(),
-                                leak: o.clone(),
-                                used: false,
-                                overwritten: true,
-                            });
-                        }
-                    }
-                }
-                // No fingerprints: the last change is the value it saw.
-                None => {
-                    let overwritten = list[k + 1..].iter().filter(leaks).any(|l| l.res == d.res);
-                    self.waiting.push(Waiting {
-                        victim: b.clone(),
-                        leak: d.clone(),
-                        used: false,
-                        overwritten,
-                    });
-                }
-            }
+            let overwritten = list[k + 1..].iter().filter(leaks).any(|l| l.res == d.res);
+            self.waiting.push(Waiting {
+                victim: b.clone(),
+                leak: d.clone(),
+                used: false,
+                overwritten,
+            });
         }
     }
 

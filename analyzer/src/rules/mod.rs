@@ -65,6 +65,10 @@ pub struct Access<'a> {
     /// In-memory state: a fingerprint of the value set (its `details`), so
     /// a scenario that puts back the value it found is seen to restore it.
     pub value: Option<u64>,
+    /// When the statement began (`ts` − `duration_us`, kept for destructive
+    /// statements): `ts` is when it ended, and a read that ended in between
+    /// may have seen its effect.
+    pub started: Micros,
 }
 
 impl Access<'_> {
