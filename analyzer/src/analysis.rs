@@ -499,9 +499,9 @@ impl Engine {
                 .map(|d| foldhash::fast::FixedState::default().hash_one(d)),
             Target::Tables { .. } => None,
         };
-        let started = rec
-            .duration_us()
-            .map_or(rec.ts, |d| rec.ts.saturating_sub(d.min(i64::MAX as u64) as i64));
+        let started = rec.duration_us().map_or(rec.ts, |d| {
+            rec.ts.saturating_sub(d.min(i64::MAX as u64) as i64)
+        });
         Some(Access {
             own_rows,
             value,

@@ -448,6 +448,9 @@ impl<W: Write> Tap for ChromeStream<W> {
 /// (gzip-compressed when its name ends in `.gz`) and renamed when complete.
 pub enum Output {
     Stdout(BufWriter<io::StdoutLock<'static>>),
+    /// An existing file that is not a regular one (`/dev/null`, a FIFO):
+    /// written in place, since renaming over it would replace it.
+    Special(Box<dyn FinishWrite>),
     File {
         tmp: PathBuf,
         path: PathBuf,
@@ -479,6 +482,12 @@ impl Output {
         let Some(path) = path else {
             return Ok(Output::Stdout(BufWriter::new(io::stdout().lock())));
         };
+        if fs::metadata(path).is_ok_and(|m| !m.is_file()) {
+            let file = fs::OpenOptions::new().write(true).open(path).map_err(|e| {
+                io::Error::new(e.kind(), format!("cannot write {}: {e}", path.display()))
+            })?;
+            return Ok(Output::Special(Box::new(BufWriter::new(file))));
+        }
         let dir = path
             .parent()
             .filter(|d| !d.as_os_str().is_empty())
@@ -513,6 +522,7 @@ impl Output {
     pub fn commit(self) -> io::Result<()> {
         match self {
             Output::Stdout(mut out) => out.flush(),
+            Output::Special(out) => out.finish_file().map(drop),
             Output::File { tmp, path, out } => {
                 let result = out
                     .finish_file()
@@ -543,14 +553,14 @@ impl Write for Output {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         match self {
             Output::Stdout(o) => o.write(buf),
-            Output::File { out, .. } => out.write(buf),
+            Output::Special(out) | Output::File { out, .. } => out.write(buf),
         }
     }
 
     fn flush(&mut self) -> io::Result<()> {
         match self {
             Output::Stdout(o) => o.flush(),
-            Output::File { out, .. } => out.flush(),
+            Output::Special(out) | Output::File { out, .. } => out.flush(),
         }
     }
 }
@@ -578,6 +588,36 @@ mod tests {
         }
         let doc: Value = serde_json::from_slice(&out).unwrap();
         assert_eq!(doc["traceEvents"].as_array().unwrap().len(), 1);
+    }
+
+    #[test]
+    #[cfg(unix)]
+    fn an_existing_special_file_is_written_in_place_not_replaced() {
+        // A FIFO stands for `/dev/null`: renaming a finished temporary file
+        // over it would replace it with a regular file (as root, even
+        // `/dev/null` itself).
+        let dir = tempfile::tempdir().unwrap();
+        let fifo = dir.path().join("pipe");
+        let status = std::process::Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap();
+        assert!(status.success());
+        let reader = {
+            let fifo = fifo.clone();
+            std::thread::spawn(move || fs::read(&fifo).unwrap())
+        };
+        let mut out = Output::open(Some(&fifo)).unwrap();
+        out.write_all(b"{}").unwrap();
+        out.commit().unwrap();
+        assert_eq!(reader.join().unwrap(), b"{}");
+        use std::os::unix::fs::FileTypeExt as _;
+        assert!(fs::metadata(&fifo).unwrap().file_type().is_fifo());
+        assert_eq!(
+            fs::read_dir(dir.path()).unwrap().count(),
+            1,
+            "no temporary file left"
+        );
     }
 
     #[test]
