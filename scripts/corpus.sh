@@ -17,8 +17,8 @@
 #
 # Layout: DIR/<shape>/run-NNN/{traces/,truth.jsonl,meta.json,report.json,*.log},
 # the other producers' run folders under DIR/<script name>/.
-# The analyzer is $TRACE_ANALYZER, else /work/bin/trace-analyzer-base when it
-# exists, else target/debug/trace-analyzer (built here).
+# The analyzer is $TRACE_ANALYZER (e.g. a baseline build to compare), else
+# target/debug/trace-analyzer (built here).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -47,12 +47,8 @@ done
 echo "== building corpus${TRACE_ANALYZER:+ (analyzer: $TRACE_ANALYZER)}" >&2
 cargo build --quiet -p corpus
 if [[ -z "${TRACE_ANALYZER:-}" ]]; then
-  if [[ -x /work/bin/trace-analyzer-base ]]; then
-    TRACE_ANALYZER=/work/bin/trace-analyzer-base
-  else
-    cargo build --quiet -p trace-analyzer
-    TRACE_ANALYZER=$PWD/target/debug/trace-analyzer
-  fi
+  cargo build --quiet -p trace-analyzer
+  TRACE_ANALYZER=$PWD/target/debug/trace-analyzer
 fi
 export TRACE_ANALYZER
 mkdir -p "$out/.bin"

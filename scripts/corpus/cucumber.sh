@@ -17,8 +17,8 @@
 #
 # Each run folder: traces/, truth.jsonl, meta.json, report.json, suite.log.
 # The suite is $BDD_DEMO when set (a built bdd-demo), else built here.
-# The analyzer is $TRACE_ANALYZER, else /work/bin/trace-analyzer-base when it
-# exists, else target/debug/trace-analyzer (built). Then score with:
+# The analyzer is $TRACE_ANALYZER (e.g. a baseline build to compare), else
+# target/debug/trace-analyzer (built). Then score with:
 #   cargo run -q -p corpus -- score DIR/run-*
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -52,12 +52,8 @@ if [[ -z "$bdd_demo" ]]; then
   bdd_demo="$target_dir/debug/bdd-demo"
 fi
 if [[ -z "${TRACE_ANALYZER:-}" ]]; then
-  if [[ -x /work/bin/trace-analyzer-base ]]; then
-    TRACE_ANALYZER=/work/bin/trace-analyzer-base
-  else
-    cargo build -q -p trace-analyzer
-    TRACE_ANALYZER="$target_dir/debug/trace-analyzer"
-  fi
+  cargo build -q -p trace-analyzer
+  TRACE_ANALYZER="$target_dir/debug/trace-analyzer"
 fi
 
 mkdir -p "$out"

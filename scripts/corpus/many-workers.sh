@@ -15,7 +15,7 @@
 #
 # Writes DIR/many-workers-<W>-<db>-<k>/{traces/,truth.jsonl,meta.json,
 # report.json,analyzer.json} and prints the score table. Analyzer:
-# $TRACE_ANALYZER, else /work/bin/trace-analyzer-base when present, else
+# $TRACE_ANALYZER (e.g. a baseline build to compare), else
 # target/debug/trace-analyzer (built).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -41,12 +41,8 @@ done
   { echo "--runs takes a positive number, --workers a comma list of them" >&2; exit 2; }
 
 if [[ -z ${TRACE_ANALYZER:-} ]]; then
-  if [[ -x /work/bin/trace-analyzer-base ]]; then
-    TRACE_ANALYZER=/work/bin/trace-analyzer-base
-  else
-    cargo build -q -p trace-analyzer
-    TRACE_ANALYZER=target/debug/trace-analyzer
-  fi
+  cargo build -q -p trace-analyzer
+  TRACE_ANALYZER=target/debug/trace-analyzer
 fi
 
 db=sqlite pg_args=()

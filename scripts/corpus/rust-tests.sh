@@ -19,8 +19,8 @@
 #   --threads T   test threads of both runners (default 4, a common CI runner)
 #
 # Each run folder: traces/, truth.jsonl, meta.json, report.json, suite.log.
-# The analyzer is $TRACE_ANALYZER, else /work/bin/trace-analyzer-base when it
-# exists, else target/debug/trace-analyzer (built). Then score with:
+# The analyzer is $TRACE_ANALYZER (e.g. a baseline build to compare), else
+# target/debug/trace-analyzer (built). Then score with:
 #   cargo run -q -p corpus -- score DIR/*-[0-9]*
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -57,15 +57,11 @@ filter='binary(accounts) | binary(orders) | binary(reports)'
 echo "== building sqlx-tests' test binaries" >&2
 cargo build -q -p sqlx-tests "${binaries[@]}"
 if [[ -z "${TRACE_ANALYZER:-}" ]]; then
-  if [[ -x /work/bin/trace-analyzer-base ]]; then
-    TRACE_ANALYZER=/work/bin/trace-analyzer-base
-  else
-    target_dir=$(cargo metadata --format-version 1 --no-deps 2>/dev/null |
-      sed -n 's/.*"target_directory":"\([^"]*\)".*/\1/p')
-    target_dir=${target_dir:-${CARGO_TARGET_DIR:-target}}
-    cargo build -q -p trace-analyzer
-    TRACE_ANALYZER="$target_dir/debug/trace-analyzer"
-  fi
+  target_dir=$(cargo metadata --format-version 1 --no-deps 2>/dev/null |
+    sed -n 's/.*"target_directory":"\([^"]*\)".*/\1/p')
+  target_dir=${target_dir:-${CARGO_TARGET_DIR:-target}}
+  cargo build -q -p trace-analyzer
+  TRACE_ANALYZER="$target_dir/debug/trace-analyzer"
 fi
 
 mkdir -p "$out"
