@@ -37,6 +37,7 @@ pub struct Finished {
     pub records: u64,
     pub start: Option<chrono::DateTime<chrono::Utc>>,
     pub end: Option<chrono::DateTime<chrono::Utc>>,
+    pub suite: Option<crate::model::SuiteVerdict>,
 }
 
 /// Options of one analysis.
@@ -65,6 +66,52 @@ pub struct Engine {
     first: Option<Micros>,
     last: Option<Micros>,
     timeline: Option<Timeline>,
+    suite: SuiteShape,
+}
+
+/// What the suite-level verdict counts: per scenario, whether it used
+/// tables and whether it emptied whole ones while another scenario ran
+/// (bits of one byte, by scenario id), and a few of those tables.
+#[derive(Default)]
+struct SuiteShape {
+    flags: Vec<u8>,
+    tables: Vec<String>,
+}
+
+const USED_TABLES: u8 = 1;
+const WIPED_WHILE_OTHERS_RAN: u8 = 2;
+
+impl SuiteShape {
+    fn mark(&mut self, id: usize, flag: u8) {
+        if self.flags.len() <= id {
+            self.flags.resize(id + 1, 0);
+        }
+        self.flags[id] |= flag;
+    }
+
+    /// The verdict, when most scenarios that use tables (and at least
+    /// three) emptied whole tables while others ran.
+    fn verdict(&self) -> Option<crate::model::SuiteVerdict> {
+        let used = self.flags.iter().filter(|f| *f & USED_TABLES != 0).count() as u64;
+        let wipers = self
+            .flags
+            .iter()
+            .filter(|f| *f & WIPED_WHILE_OTHERS_RAN != 0)
+            .count() as u64;
+        if wipers < 3 || wipers * 2 < used {
+            return None;
+        }
+        Some(crate::model::SuiteVerdict {
+            summary: format!(
+                "this suite is not safe to run in parallel as written: {wipers} of {used} scenarios that use tables empty whole tables ({}) while other scenarios are running",
+                self.tables.join(", ")
+            ),
+            scenarios: used,
+            wipers,
+            tables: self.tables.clone(),
+            fix: "isolate each test or worker (a schema or database of its own), make cleanups delete only the rows the test created, or run the suite serially".to_owned(),
+        })
+    }
 }
 
 impl Engine {
@@ -142,6 +189,7 @@ impl Engine {
                 run_id: run_id.to_owned(),
                 ..Default::default()
             }),
+            suite: SuiteShape::default(),
         }
     }
 
@@ -239,7 +287,29 @@ impl Engine {
             for &i in rules {
                 self.rules[i].on_access(&mut Cx::new(&self.run, &mut self.findings), &a);
             }
+            self.suite_shape(&a);
             self.count_rows(&a);
+        }
+    }
+
+    /// Counts what the suite-level verdict needs from access `a`.
+    fn suite_shape(&mut self, a: &Access<'_>) {
+        let (Some(s), Target::Tables { schema, .. }) = (a.scn, a.target) else {
+            return;
+        };
+        self.suite.mark(s.id, USED_TABLES);
+        let wipe = a.op == Op::Destroy
+            && a.cleanup
+            && !a.own_rows
+            && !a.rows.none_changed()
+            && !self.run.resources.db_unknown(schema);
+        if wipe && self.run.active.iter().any(|o| o.id != s.id) {
+            self.suite.mark(s.id, WIPED_WHILE_OTHERS_RAN);
+            let label = self.run.resources.label(&a.target);
+            let label = crate::render::table::short_resource(&label).to_owned();
+            if self.suite.tables.len() < 6 && !self.suite.tables.contains(&label) {
+                self.suite.tables.push(label);
+            }
         }
     }
 
@@ -614,6 +684,7 @@ impl Engine {
                 records: self.records,
                 start: self.first.map(to_time),
                 end: self.last.map(to_time),
+                suite: self.suite.verdict(),
             },
             timeline,
         )

@@ -226,6 +226,7 @@ pub fn analyze_tapped(
                 overlaps: Vec::new(),
                 warnings,
                 hazards: Vec::new(),
+                suite: None,
             },
             timeline: opts.timeline.then(Timeline::default),
         });
@@ -330,6 +331,7 @@ pub fn analyze_run_tapped(
             overlaps: parts.overlaps,
             warnings,
             hazards: parts.hazards,
+            suite: parts.suite,
         },
         timeline,
     }

@@ -178,6 +178,27 @@ pub struct Report {
     /// `findings` holds a few example findings of it).
     #[serde(default)]
     pub hazards: Vec<Hazard>,
+    /// The suite-level verdict, when it is the truth: most scenarios empty
+    /// whole tables while other scenarios run. Absent otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub suite: Option<SuiteVerdict>,
+}
+
+/// "This suite is not safe to run in parallel as written": most scenarios
+/// that use tables empty whole ones (`DB_CLEANUP`, `TRUNCATE`, `DROP`) while
+/// other scenarios are running, so per-failure blame is only part of the
+/// story.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SuiteVerdict {
+    /// One sentence, with the evidence.
+    pub summary: String,
+    /// Scenarios that used tables.
+    pub scenarios: u64,
+    /// Of those, how many emptied whole tables while others ran.
+    pub wipers: u64,
+    /// The tables they emptied (a few).
+    pub tables: Vec<String>,
+    pub fix: String,
 }
 
 /// One group of hazards: the same polluter and victim (process and

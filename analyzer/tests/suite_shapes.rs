@@ -332,3 +332,40 @@ fn a_state_put_back_to_its_baseline_leaks_nothing() {
     let r = report_of(dir.path());
     assert!(likely(&r).is_empty(), "{:#?}", r.findings);
 }
+
+/// `n` processes in parallel, each test `wipe`s the table first (or only
+/// deletes its own row), then inserts and reads back.
+fn parallel_suite(n: u32, wipe: bool) -> Report {
+    let mut procs = Vec::new();
+    for pid in 1..=n {
+        let mut p = Proc::new(pid, &format!("w{pid}"));
+        let t0 = i64::from(pid) * 3;
+        let name = format!("Test {pid}");
+        p.start(t0, 1, "f", &name);
+        if wipe {
+            p.act_rows(t0 + 1, Some(1), Action::DbCleanup, users(), 2);
+        }
+        p.act_rows(t0 + 2, Some(1), Action::DbInsert, users(), 1)
+            .act_rows(t0 + 40, Some(1), Action::DbSelect, users(), 1)
+            .act_rows(t0 + 41, Some(1), Action::DbDelete, users(), 1)
+            .end(t0 + 42, 1, "f", &name, Passed);
+        procs.push(p);
+    }
+    let refs: Vec<&Proc> = procs.iter().collect();
+    let dir = write_all(&refs);
+    report_of(dir.path())
+}
+
+#[test]
+fn a_suite_where_most_tests_empty_shared_tables_in_parallel_gets_a_verdict() {
+    let r = parallel_suite(4, true);
+    let v = r.suite.expect("a suite-level verdict");
+    // The first test wiped before any other had started.
+    assert_eq!((v.wipers, v.scenarios), (3, 4));
+    assert!(
+        v.summary.contains("not safe to run in parallel"),
+        "{}",
+        v.summary
+    );
+    assert!(parallel_suite(4, false).suite.is_none());
+}

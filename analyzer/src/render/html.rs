@@ -231,6 +231,7 @@ pub(crate) mod fixtures {
             overlaps: Vec::new(),
             warnings: Vec::new(),
             hazards: Vec::new(),
+            suite: None,
         }
     }
 

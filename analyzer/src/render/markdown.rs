@@ -153,6 +153,10 @@ pub fn write(r: &Report, out: &mut dyn Write) -> io::Result<()> {
 
 /// One section per failed scenario: culprit, evidence, repro; or why none.
 fn write_failures(r: &Report, out: &mut dyn Write) -> io::Result<()> {
+    if let Some(v) = &r.suite {
+        writeln!(out, "### Suite verdict\n")?;
+        writeln!(out, "{}.\n\n**Fix:** {}.\n", cell(&v.summary), cell(&v.fix))?;
+    }
     let failures = triage::failures(r);
     if !failures.is_empty() {
         writeln!(out, "### Failed scenarios\n")?;

@@ -50,8 +50,13 @@ fn paint(opts: &RenderOptions, colour: &str, text: &str) -> String {
     }
 }
 
-/// The first screen: one block per failed scenario, then other errors.
+/// The first screen: the suite-level verdict when there is one, then one
+/// block per failed scenario, then other errors.
 fn write_failures(r: &Report, opts: &RenderOptions, out: &mut dyn Write) -> io::Result<()> {
+    if let Some(v) = &r.suite {
+        writeln!(out, "{}: {}.", paint(opts, RED, "Suite verdict"), v.summary)?;
+        writeln!(out, "     Fix: {}.\n", v.fix)?;
+    }
     let failures = triage::failures(r);
     if !failures.is_empty() {
         writeln!(out, "Failed scenarios")?;
