@@ -3,9 +3,9 @@
 # traced and with ground truth on (BDD_GROUND_TRUTH: every cleanup records
 # which rows it really deleted and which scenario had written them), analyzes
 # each run with `trace-analyzer report --format json`, and scores the
-# analyzer against the ground truth (`bdd-demo accuracy`, see
-# examples/bdd-demo/src/accuracy.rs): top-1, likely-cause polluters per
-# failed victim, errors on passing scenarios no one harmed.
+# analyzer against the ground truth with the corpus scorer (`corpus score`,
+# examples/corpus/src/score.rs; docs/accuracy.md): top-1, recall,
+# likely-cause polluters per failed victim, errors on passing scenarios.
 #
 #   scripts/accuracy.sh [N] [options]
 #
@@ -15,7 +15,7 @@
 #   --seed S             BDD_SEED: repeatable simulated network latencies
 #   --out DIR            default: accuracy-output/<timestamp>
 #
-# Writes DIR/run-NNN/{traces/,suite.log,truth.jsonl,report.json} and
+# Writes DIR/run-NNN/{traces/,suite.log,truth.jsonl,meta.json,report.json} and
 # DIR/accuracy.md (the table, also printed). Exits 0 when every run was
 # scored, 2 on a usage or scoring error. docs/accuracy.md has the results.
 set -euo pipefail
@@ -58,12 +58,14 @@ for i in $(seq 1 "$runs"); do
   rc=$?
   set -e
   touch "$dir/truth.jsonl"
+  printf '{"shape":"demo","db":"%s"}\n' "$([[ $url == postgres* ]] && echo postgres || echo sqlite)" >"$dir/meta.json"
   "$TRACE_ANALYZER" report "$dir/traces" --run "$run_id" --format json --fail-on never -o "$dir/report.json"
   echo "   run $i: suite $([[ $rc == 0 ]] && echo passed || echo FAILED)"
   dirs+=("$dir")
 done
 
 echo
-"$BDD_DEMO" accuracy "${dirs[@]}" | tee "$out/accuracy.md"
+cargo build --quiet -p corpus
+"$(dirname "$BDD_DEMO")/corpus" score "${dirs[@]}" | tee "$out/accuracy.md"
 echo
 echo "Runs: $out/run-*/ (report.json, truth.jsonl, traces/, suite.log)"

@@ -14,7 +14,6 @@
 //!   binary per package. The cucumber World, steps and hooks live in the
 //!   `bdd-demo` binary (`src/steps.rs`), where cucumber collects them.
 
-pub mod accuracy;
 pub mod app;
 pub mod config;
 pub mod db;

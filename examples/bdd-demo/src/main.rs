@@ -58,12 +58,6 @@ enum Cmd {
         #[arg(required = true)]
         dirs: Vec<std::path::PathBuf>,
     },
-    /// Score the analyzer against ground truth: each DIR holds one run's
-    /// `report.json` and `truth.jsonl` (scripts/accuracy.sh writes them).
-    Accuracy {
-        #[arg(required = true)]
-        dirs: Vec<std::path::PathBuf>,
-    },
     /// Run features as separate processes (all of them by default).
     Suite {
         /// One process after another instead of all at once.
@@ -101,20 +95,6 @@ fn main() -> ExitCode {
             } else {
                 ExitCode::from(2)
             }
-        }
-        Cmd::Accuracy { dirs } => {
-            let mut scores = Vec::new();
-            for d in &dirs {
-                match bdd_demo::accuracy::score_dir(d) {
-                    Ok(s) => scores.push(s),
-                    Err(e) => {
-                        eprintln!("bdd-demo: {e}");
-                        return ExitCode::from(2);
-                    }
-                }
-            }
-            print!("{}", bdd_demo::accuracy::render(&scores));
-            ExitCode::SUCCESS
         }
         Cmd::Suite {
             sequential,
