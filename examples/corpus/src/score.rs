@@ -16,7 +16,8 @@
 //!
 //! Older demo truth files (`{"cleaner":…,"writer":…,"rows":…}` lines,
 //! `examples/bdd-demo/src/truth.rs`) are read too: a failed scenario's
-//! culprit is the earliest cleanup by someone else that deleted its rows.
+//! culprits are the cleanups by someone else that deleted its rows, the
+//! earliest line primary.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
@@ -172,8 +173,11 @@ pub fn verdicts(truth: &[Value]) -> BTreeMap<Who, Verdict> {
         }
     }
     let mut touched: BTreeMap<&str, Vec<Who>> = BTreeMap::new();
-    // Older demo format: earliest cleaner of each writer's rows.
-    let mut demo: BTreeMap<Who, (u64, Who)> = BTreeMap::new();
+    // Older demo format: every cleaner of each writer's rows, with when it
+    // wrote its line (the earliest is primary; the line is written after
+    // the hook's `RETURNING`, so two cleanups close together may come in
+    // either order, and each removed rows of the victim's).
+    let mut demo: BTreeMap<Who, Vec<(u64, Who)>> = BTreeMap::new();
     let mut out: BTreeMap<Who, Verdict> = BTreeMap::new();
     for t in truth {
         match t["ev"].as_str() {
@@ -230,17 +234,18 @@ pub fn verdicts(truth: &[Value]) -> BTreeMap<Who, Verdict> {
                     continue;
                 }
                 let ts = t["ts_us"].as_u64().unwrap_or(u64::MAX);
-                let e = demo.entry(writer).or_insert((ts, cleaner.clone()));
-                if ts < e.0 {
-                    *e = (ts, cleaner);
+                let e = demo.entry(writer).or_default();
+                if !e.iter().any(|(_, c)| *c == cleaner) {
+                    e.push((ts, cleaner));
                 }
             }
             _ => {}
         }
     }
-    for (w, (_, c)) in demo {
+    for (w, mut cleaners) in demo {
+        cleaners.sort();
         out.entry(w).or_insert(Verdict {
-            culprits: vec![c],
+            culprits: cleaners.into_iter().map(|(_, c)| c).collect(),
             genuine: false,
         });
     }
