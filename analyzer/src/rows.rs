@@ -40,15 +40,27 @@ pub struct Alive {
     pub action: Action,
 }
 
+/// Live rows of one table, by owner, and its most recent writers.
+#[derive(Default)]
+struct TableRows {
+    alive: FastMap<Owner, Alive>,
+    /// The owners that wrote last, most recent last, at most [`RECENT`]:
+    /// what a later reader most likely met, found without walking every
+    /// owner (a suite that never cleans up leaves thousands).
+    recent: Vec<Owner>,
+}
+
+const RECENT: usize = 8;
+
 /// Live rows per table and owner.
 #[derive(Default)]
 pub struct RowLedger {
-    tables: Vec<FastMap<Owner, Alive>>,
+    tables: Vec<TableRows>,
 }
 
 impl RowLedger {
     fn table(&self, t: TableId) -> Option<&FastMap<Owner, Alive>> {
-        self.tables.get(t as usize)
+        self.tables.get(t as usize).map(|r| &r.alive)
     }
 
     /// `owner`'s live rows in table `t`: `Some(0)` when none are known.
@@ -57,6 +69,18 @@ impl RowLedger {
             None => Some(0),
             Some(a) => a.rows,
         }
+    }
+
+    /// The live rows of the most recent writers of table `t` other than
+    /// `owner`, most recent first.
+    pub fn recent_others(&self, t: TableId, owner: Owner) -> impl Iterator<Item = &Alive> {
+        self.tables.get(t as usize).into_iter().flat_map(move |r| {
+            r.recent
+                .iter()
+                .rev()
+                .filter(move |o| **o != owner)
+                .filter_map(|o| r.alive.get(o))
+        })
     }
 
     /// Whether a delete or update of `rows` in each of `tables` by `owner`
@@ -89,9 +113,15 @@ impl RowLedger {
             return;
         }
         if self.tables.len() <= t as usize {
-            self.tables.resize_with(t as usize + 1, FastMap::default);
+            self.tables.resize_with(t as usize + 1, TableRows::default);
         }
-        let e = self.tables[t as usize].entry(owner).or_insert(Alive {
+        let table = &mut self.tables[t as usize];
+        table.recent.retain(|o| *o != owner);
+        if table.recent.len() == RECENT {
+            table.recent.remove(0);
+        }
+        table.recent.push(owner);
+        let e = table.alive.entry(owner).or_insert(Alive {
             rows: Some(0),
             scn: w.scn.cloned(),
             file: w.file,
@@ -107,24 +137,26 @@ impl RowLedger {
     /// taken from its own rows first (a count that is unknown, or larger
     /// than its own, leaves it none).
     pub fn deleted(&mut self, t: TableId, owner: Owner, rows: RowsHint) {
-        let Some(m) = self.tables.get_mut(t as usize) else {
+        let Some(table) = self.tables.get_mut(t as usize) else {
             return;
         };
-        let Some(e) = m.get_mut(&owner) else {
+        let Some(e) = table.alive.get_mut(&owner) else {
             return;
         };
         match (e.rows, rows.exact()) {
             (Some(own), Some(n)) if n < own => e.rows = Some(own - n),
             _ => {
-                m.remove(&owner);
+                table.alive.remove(&owner);
+                table.recent.retain(|o| *o != owner);
             }
         }
     }
 
     /// Every row of `t` is gone (a whole-table cleanup, truncate, drop).
     pub fn cleared(&mut self, t: TableId) {
-        if let Some(m) = self.tables.get_mut(t as usize) {
-            m.clear();
+        if let Some(table) = self.tables.get_mut(t as usize) {
+            table.alive.clear();
+            table.recent.clear();
         }
     }
 }

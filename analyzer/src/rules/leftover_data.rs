@@ -78,10 +78,10 @@ impl Rule for LeftoverData {
                 continue;
             }
             // The most recent writer, finished before `s` started, whose
-            // rows are still in the table.
+            // rows are still in the table (among the last few writers).
             let left = cx
                 .rows
-                .others(t, me)
+                .recent_others(t, me)
                 .filter(|w| w.rows != Some(0))
                 .filter_map(|w| Some((w.scn.as_ref()?, w.last, w.action, w.rows)))
                 .filter(|(w, ..)| !w.is_active() && w.last.get() < s.start)
