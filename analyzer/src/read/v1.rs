@@ -57,7 +57,7 @@ pub fn to_rec(e: Event<'_>, file: FileIdx, line: u64, full: bool, interner: &mut
     // reads that overlapped it (they are rare, so this costs little).
     let timed_destroy = matches!(
         e.action,
-        Action::DbCleanup | Action::DbDelete | Action::DbDdl | Action::DbUpdate
+        Action::DbCleanup | Action::DbDelete | Action::DbDdl
     ) && e.duration_us.is_some();
     if e.name.is_some()
         || e.error.is_some()

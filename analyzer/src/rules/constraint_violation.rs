@@ -20,7 +20,7 @@ use crate::model::{RuleId, Severity};
 use crate::record::to_time;
 use crate::resources::TableId;
 use crate::rules::{
-    Access, Accesses, Cx, Op, Owner, Pending, Rule, SchemaId, Scn, Strength, Target,
+    slot, Access, Accesses, Cx, Op, Owner, Pending, Rule, SchemaId, Scn, Strength, Target,
 };
 
 /// What a failure message says about the rows in the way.
@@ -65,18 +65,14 @@ fn quoted(s: &str) -> Option<String> {
     Some(s[a..b].to_owned())
 }
 
-/// What is remembered of a running scenario.
-struct Running {
-    id: usize,
-    /// Schemas of the tables it used.
-    schemas: Vec<SchemaId>,
-    /// Its last write that changed no row (it may have failed).
-    unchanged: Option<TableId>,
-}
-
 #[derive(Default)]
 pub struct ConstraintViolation {
-    running: Vec<Running>,
+    /// Per running scenario: its last insert that changed no row, or failed
+    /// (it may have hit a unique key). Rare, so a short list.
+    unchanged: Vec<(usize, TableId)>,
+    /// By scenario id: the schema of its latest table access (its failing
+    /// statement's, most likely), one store per access.
+    last_schema: Vec<SchemaId>,
 }
 
 impl Rule for ConstraintViolation {
@@ -92,36 +88,28 @@ impl Rule for ConstraintViolation {
         Accesses::Tables
     }
 
-    fn on_start(&mut self, _cx: &mut Cx<'_>, s: &Rc<Scn>) {
-        self.running.push(Running {
-            id: s.id,
-            schemas: Vec::new(),
-            unchanged: None,
-        });
-    }
-
     fn on_access(&mut self, cx: &mut Cx<'_>, a: &Access<'_>) {
         let (Some(s), Target::Tables { schema, set }) = (a.scn, a.target) else {
             return;
         };
-        let Some(r) = self.running.iter_mut().rev().find(|r| r.id == s.id) else {
-            return;
-        };
-        if !r.schemas.contains(&schema) {
-            r.schemas.push(schema);
-        }
+        *slot(&mut self.last_schema, s.id) = schema;
         // An insert that changed nothing, or failed outright (a record with
         // `error` reaches the rules as a read).
-        if a.action == Action::DbInsert && (a.op == Op::Read || a.rows.none_changed()) {
-            r.unchanged = cx.resources.tables_of(set).first().copied();
+        if a.action != Action::DbInsert || !(a.op == Op::Read || a.rows.none_changed()) {
+            return;
+        }
+        if let Some(&t) = cx.resources.tables_of(set).first() {
+            self.unchanged.retain(|u| u.0 != s.id);
+            self.unchanged.push((s.id, t));
         }
     }
 
     fn on_end(&mut self, cx: &mut Cx<'_>, s: &Rc<Scn>) {
-        let Some(k) = self.running.iter().position(|r| r.id == s.id) else {
-            return;
-        };
-        let r = self.running.swap_remove(k);
+        let unchanged = self
+            .unchanged
+            .iter()
+            .position(|u| u.0 == s.id)
+            .map(|k| self.unchanged.swap_remove(k).1);
         if !s.failed() {
             return;
         }
@@ -132,13 +120,18 @@ impl Rule for ConstraintViolation {
             return;
         };
         let table = match &clue {
-            Clue::ChildRows(name) | Clue::Duplicate(Some(name)) => r
-                .schemas
-                .iter()
-                .flat_map(|&sc| cx.resources.schema_tables(sc))
-                .copied()
-                .find(|&t| cx.resources.table_name(t).eq_ignore_ascii_case(name)),
-            Clue::Duplicate(None) => r.unchanged,
+            // The table the message names, in the schema the victim used last.
+            Clue::ChildRows(name) | Clue::Duplicate(Some(name)) => {
+                let Some(&schema) = self.last_schema.get(s.id) else {
+                    return;
+                };
+                cx.resources
+                    .schema_tables(schema)
+                    .iter()
+                    .copied()
+                    .find(|&t| cx.resources.table_name(t).eq_ignore_ascii_case(name))
+            }
+            Clue::Duplicate(None) => unchanged,
         };
         let Some(t) = table else { return };
         let holders: Vec<(Rc<Scn>, Option<u64>, crate::record::Micros, Action)> = cx

@@ -16,7 +16,7 @@ use std::rc::Rc;
 use state_tracer::format::Action;
 
 use crate::model::{RuleId, Severity};
-use crate::record::{to_time, Micros, RowsHint};
+use crate::record::{to_time, FastMap, Micros, RowsHint};
 use crate::rules::{slot, Access, Accesses, Cx, Op, Pending, Rule, Scn, Strength, Target};
 
 /// A change of rows the changer had not written.
@@ -40,7 +40,7 @@ pub struct DestroyedBefore {
     /// Per running scenario and table: its own last whole-table cleanup,
     /// or insert (`Micros::MAX`: it wrote rows of its own there, so an
     /// empty read is about them, and nothing before it removed them).
-    emptied: Vec<(usize, u32, Micros)>,
+    emptied: FastMap<usize, Vec<(u32, Micros)>>,
     /// Scratch list of table ids.
     ids: Vec<u32>,
 }
@@ -59,7 +59,7 @@ impl Rule for DestroyedBefore {
     }
 
     fn on_end(&mut self, _cx: &mut Cx<'_>, s: &Rc<Scn>) {
-        self.emptied.retain(|e| e.0 != s.id);
+        self.emptied.remove(&s.id);
     }
 
     fn on_access(&mut self, cx: &mut Cx<'_>, a: &Access<'_>) {
@@ -67,15 +67,28 @@ impl Rule for DestroyedBefore {
             return;
         };
         let Some(s) = a.scn else { return };
+        let foreign = a.changes_others()
+            && !a.rows.none_changed()
+            && (a.op == Op::Destroy || a.action == Action::DbUpdate);
+        let wrote = a.action == Action::DbInsert && a.op == Op::Write;
+        let emptied = (a.op == Op::Destroy && a.cleanup || wrote) && s.is_active();
+        // Read back empty: a read that returned no row, or an update that
+        // found none to change. (A read that returned some rows may have
+        // come back short, but nothing in the trace says what it expected:
+        // blaming every earlier delete would invent culprits for failures
+        // that have nothing to do with them.)
+        let short = s.is_active()
+            && a.rows.none_changed()
+            && (a.op == Op::Read || a.action == Action::DbUpdate);
+        if !(foreign || emptied || short) {
+            return;
+        }
         let mut ids = std::mem::take(&mut self.ids);
         ids.clear();
         ids.extend_from_slice(match cx.resources.tables_of(set) {
             [] => cx.resources.schema_tables(schema),
             some => some,
         });
-        let foreign = a.changes_others()
-            && !a.rows.none_changed()
-            && (a.op == Op::Destroy || a.action == Action::DbUpdate);
         if foreign {
             let c = Change {
                 scn: s.clone(),
@@ -94,29 +107,23 @@ impl Rule for DestroyedBefore {
                 list.push(c.clone());
             }
         }
-        let wrote = a.action == Action::DbInsert && a.op == Op::Write;
-        if (a.op == Op::Destroy && a.cleanup || wrote) && s.is_active() {
+        if emptied {
             let since = if wrote { Micros::MAX } else { a.ts };
+            let mine = self.emptied.entry(s.id).or_default();
             for &t in &ids {
-                self.emptied.retain(|e| !(e.0 == s.id && e.1 == t));
-                self.emptied.push((s.id, t, since));
+                match mine.iter_mut().find(|e| e.0 == t) {
+                    Some(e) => e.1 = since,
+                    None => mine.push((t, since)),
+                }
             }
         }
-        // Read back empty: a read that returned no row, or an update that
-        // found none to change. (A read that returned some rows may have
-        // come back short, but nothing in the trace says what it expected:
-        // blaming every earlier delete would invent culprits for failures
-        // that have nothing to do with them.)
-        let short = s.is_active()
-            && a.rows.none_changed()
-            && (a.op == Op::Read || a.action == Action::DbUpdate);
         if short {
             for &t in &ids {
                 let since = self
                     .emptied
-                    .iter()
-                    .find(|e| e.0 == s.id && e.1 == t)
-                    .map_or(Micros::MIN, |e| e.2);
+                    .get(&s.id)
+                    .and_then(|mine| mine.iter().find(|e| e.0 == t))
+                    .map_or(Micros::MIN, |e| e.1);
                 let Some(list) = self.tables.get(t as usize) else {
                     continue;
                 };

@@ -15,15 +15,17 @@ use std::rc::Rc;
 use state_tracer::format::Action;
 
 use crate::model::{RuleId, Severity};
-use crate::record::{to_time, Micros};
+use crate::record::{to_time, FastMap, Micros};
 use crate::rules::{Access, Accesses, Cx, Op, Owner, Pending, Rule, Scn, Strength, Target};
 
 #[derive(Default)]
 pub struct LeftoverData {
-    /// (victim, table, seen) already reported for running victims: later
-    /// accesses look through the ledger again only if they may have seen
-    /// the rows where the earlier ones could not.
-    reported: Vec<(usize, u32, bool)>,
+    /// Per running victim and table, what an earlier access found: no
+    /// leftover (`None`; none can appear later, since only writers that
+    /// finished before the victim started count), or one reported, and
+    /// whether that access met the rows. A later access looks again only
+    /// if it may meet rows an earlier one could not.
+    checked: FastMap<(usize, u32), Option<bool>>,
     /// Scratch list of table ids, reused across records.
     ids: Vec<u32>,
 }
@@ -42,7 +44,9 @@ impl Rule for LeftoverData {
     }
 
     fn on_end(&mut self, _cx: &mut Cx<'_>, s: &Rc<Scn>) {
-        self.reported.retain(|(v, ..)| *v != s.id);
+        if !self.checked.is_empty() {
+            self.checked.retain(|k, _| k.0 != s.id);
+        }
     }
 
     fn on_access(&mut self, cx: &mut Cx<'_>, a: &Access<'_>) {
@@ -70,12 +74,10 @@ impl Rule for LeftoverData {
             _ => a.rows.none_changed(),
         };
         for &t in &ids {
-            if self
-                .reported
-                .iter()
-                .any(|r| r.0 == s.id && r.1 == t && (r.2 || !seen))
-            {
-                continue;
+            match self.checked.get(&(s.id, t)) {
+                Some(None) => continue,
+                Some(Some(met)) if *met || !seen => continue,
+                _ => {}
             }
             // The most recent writer, finished before `s` started, whose
             // rows are still in the table (among the last few writers).
@@ -88,10 +90,10 @@ impl Rule for LeftoverData {
                 .max_by_key(|(w, last, ..)| (*last, w.id))
                 .map(|(w, last, action, rows)| (w.clone(), last, action, rows));
             let Some((w, at, action, rows)) = left else {
+                self.checked.insert((s.id, t), None);
                 continue;
             };
-            self.reported.retain(|r| !(r.0 == s.id && r.1 == t));
-            self.reported.push((s.id, t, seen));
+            self.checked.insert((s.id, t), Some(seen));
             report(cx, a, s, &w, (at, action, rows), t, seen);
         }
         self.ids = ids;
