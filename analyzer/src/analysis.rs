@@ -297,6 +297,7 @@ impl Engine {
         let (Some(s), Target::Tables { schema, .. }) = (a.scn, a.target) else {
             return;
         };
+        s.last_schema.set(Some(schema));
         self.suite.mark(s.id, USED_TABLES);
         let wipe = a.op == Op::Destroy
             && a.cleanup
@@ -316,6 +317,11 @@ impl Engine {
     /// Keeps the row ledger up to date once the rules have seen `a` (they
     /// judge it against the rows as they were before it).
     fn count_rows(&mut self, a: &Access<'_>) {
+        // Reads, updates and DDL change no counts: the usual access returns here.
+        let insert = a.op == Op::Write && a.action == Action::DbInsert;
+        if !(insert || a.op == Op::Destroy) {
+            return;
+        }
         let Target::Tables { schema, set } = a.target else {
             return;
         };
@@ -332,6 +338,9 @@ impl Engine {
                 .for_each(|&t| run.rows.deleted(t, owner, a.rows)),
             (Op::Write, Action::DbInsert) => {
                 for &t in run.resources.tables_of(set) {
+                    if let Some(s) = a.scn {
+                        s.inserted.set(s.inserted.get() | 1 << (t % 64));
+                    }
                     run.rows.inserted(
                         t,
                         owner,
@@ -367,6 +376,8 @@ impl Engine {
             step_start: Cell::new(None),
             failed_step: Cell::new(None),
             failure: OnceCell::new(),
+            inserted: Cell::new(0),
+            last_schema: Cell::new(None),
             order_pos: p.order.len(),
         });
         self.next_id += 1;

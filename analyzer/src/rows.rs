@@ -116,11 +116,13 @@ impl RowLedger {
             self.tables.resize_with(t as usize + 1, TableRows::default);
         }
         let table = &mut self.tables[t as usize];
-        table.recent.retain(|o| *o != owner);
-        if table.recent.len() == RECENT {
-            table.recent.remove(0);
+        if table.recent.last() != Some(&owner) {
+            table.recent.retain(|o| *o != owner);
+            if table.recent.len() == RECENT {
+                table.recent.remove(0);
+            }
+            table.recent.push(owner);
         }
-        table.recent.push(owner);
         let e = table.alive.entry(owner).or_insert(Alive {
             rows: Some(0),
             scn: w.scn.cloned(),

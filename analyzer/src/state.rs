@@ -36,6 +36,12 @@ pub struct Scn {
     pub failed_step: Cell<Option<(Micros, Micros)>>,
     /// The failure message (`error` of its failed step or its end).
     pub failure: OnceCell<Box<str>>,
+    /// Tables it inserted into, as bits `1 << (table id % 64)`: one OR per
+    /// insert, so a rule can ask cheaply (a set bit may stand for another
+    /// table with the same remainder).
+    pub inserted: Cell<u64>,
+    /// The schema of its latest table access.
+    pub last_schema: Cell<Option<SchemaId>>,
     pub(crate) order_pos: usize,
 }
 
@@ -52,6 +58,12 @@ impl Scn {
 
     pub fn failed(&self) -> bool {
         self.outcome.get() == Some(Outcome::Failed)
+    }
+
+    /// Whether it inserted into table `t` (or, rarely, into a table whose
+    /// id shares `t`'s remainder by 64).
+    pub fn may_have_inserted(&self, t: u32) -> bool {
+        self.inserted.get() & (1 << (t % 64)) != 0
     }
 
     /// Whether a use at `at` was made by the step that failed (false when

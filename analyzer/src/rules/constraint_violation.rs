@@ -19,9 +19,7 @@ use state_tracer::format::Action;
 use crate::model::{RuleId, Severity};
 use crate::record::to_time;
 use crate::resources::TableId;
-use crate::rules::{
-    slot, Access, Accesses, Cx, Op, Owner, Pending, Rule, SchemaId, Scn, Strength, Target,
-};
+use crate::rules::{Access, Accesses, Cx, Op, Owner, Pending, Rule, Scn, Strength, Target};
 
 /// What a failure message says about the rows in the way.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -70,9 +68,6 @@ pub struct ConstraintViolation {
     /// Per running scenario: its last insert that changed no row, or failed
     /// (it may have hit a unique key). Rare, so a short list.
     unchanged: Vec<(usize, TableId)>,
-    /// By scenario id: the schema of its latest table access (its failing
-    /// statement's, most likely), one store per access.
-    last_schema: Vec<SchemaId>,
 }
 
 impl Rule for ConstraintViolation {
@@ -89,15 +84,14 @@ impl Rule for ConstraintViolation {
     }
 
     fn on_access(&mut self, cx: &mut Cx<'_>, a: &Access<'_>) {
-        let (Some(s), Target::Tables { schema, set }) = (a.scn, a.target) else {
-            return;
-        };
-        *slot(&mut self.last_schema, s.id) = schema;
         // An insert that changed nothing, or failed outright (a record with
         // `error` reaches the rules as a read).
         if a.action != Action::DbInsert || !(a.op == Op::Read || a.rows.none_changed()) {
             return;
         }
+        let (Some(s), Target::Tables { set, .. }) = (a.scn, a.target) else {
+            return;
+        };
         if let Some(&t) = cx.resources.tables_of(set).first() {
             self.unchanged.retain(|u| u.0 != s.id);
             self.unchanged.push((s.id, t));
@@ -122,7 +116,7 @@ impl Rule for ConstraintViolation {
         let table = match &clue {
             // The table the message names, in the schema the victim used last.
             Clue::ChildRows(name) | Clue::Duplicate(Some(name)) => {
-                let Some(&schema) = self.last_schema.get(s.id) else {
+                let Some(schema) = s.last_schema.get() else {
                     return;
                 };
                 cx.resources

@@ -37,9 +37,7 @@ const KEEP: usize = 4;
 pub struct DestroyedBefore {
     /// Per table: the latest foreign changes by scenarios.
     tables: Vec<Vec<Change>>,
-    /// Per running scenario and table: its own last whole-table cleanup,
-    /// or insert (`Micros::MAX`: it wrote rows of its own there, so an
-    /// empty read is about them, and nothing before it removed them).
+    /// Per running scenario and table: its own last whole-table cleanup.
     emptied: FastMap<usize, Vec<(u32, Micros)>>,
     /// Scratch list of table ids.
     ids: Vec<u32>,
@@ -70,8 +68,7 @@ impl Rule for DestroyedBefore {
         let foreign = a.changes_others()
             && !a.rows.none_changed()
             && (a.op == Op::Destroy || a.action == Action::DbUpdate);
-        let wrote = a.action == Action::DbInsert && a.op == Op::Write;
-        let emptied = (a.op == Op::Destroy && a.cleanup || wrote) && s.is_active();
+        let emptied = a.op == Op::Destroy && a.cleanup && s.is_active();
         // Read back empty: a read that returned no row, or an update that
         // found none to change. (A read that returned some rows may have
         // come back short, but nothing in the trace says what it expected:
@@ -83,42 +80,59 @@ impl Rule for DestroyedBefore {
         if !(foreign || emptied || short) {
             return;
         }
-        let mut ids = std::mem::take(&mut self.ids);
-        ids.clear();
-        ids.extend_from_slice(match cx.resources.tables_of(set) {
+        let tables = match cx.resources.tables_of(set) {
             [] => cx.resources.schema_tables(schema),
             some => some,
-        });
+        };
         if foreign {
-            let c = Change {
-                scn: s.clone(),
-                at: a.ts,
-                action: a.action,
-                rows: a.rows,
-                whole: a.cleanup,
-                destructive: a.op == Op::Destroy,
-            };
-            for &t in &ids {
+            for &t in tables {
                 let list = slot(&mut self.tables, t as usize);
+                // The same scenario again: its latest change is the one kept.
+                if let Some(last) = list.last_mut().filter(|x| x.scn.id == s.id) {
+                    last.at = a.ts;
+                    last.action = a.action;
+                    last.rows = a.rows;
+                    last.whole |= a.cleanup;
+                    last.destructive |= a.op == Op::Destroy;
+                    continue;
+                }
                 list.retain(|x| x.scn.id != s.id);
                 if list.len() == KEEP {
                     list.remove(0);
                 }
-                list.push(c.clone());
+                list.push(Change {
+                    scn: s.clone(),
+                    at: a.ts,
+                    action: a.action,
+                    rows: a.rows,
+                    whole: a.cleanup,
+                    destructive: a.op == Op::Destroy,
+                });
             }
         }
         if emptied {
-            let since = if wrote { Micros::MAX } else { a.ts };
             let mine = self.emptied.entry(s.id).or_default();
-            for &t in &ids {
+            for &t in tables {
                 match mine.iter_mut().find(|e| e.0 == t) {
-                    Some(e) => e.1 = since,
-                    None => mine.push((t, since)),
+                    Some(e) => e.1 = a.ts,
+                    None => mine.push((t, a.ts)),
                 }
             }
         }
-        if short {
+        if !short {
+            return;
+        }
+        // `report` needs `cx` whole: work on a copy of the ids.
+        let mut ids = std::mem::take(&mut self.ids);
+        ids.clear();
+        ids.extend_from_slice(tables);
+        {
             for &t in &ids {
+                // It inserted rows of its own there: the empty read is about
+                // them, and nothing before it removed them.
+                if s.may_have_inserted(t) {
+                    continue;
+                }
                 let since = self
                     .emptied
                     .get(&s.id)
