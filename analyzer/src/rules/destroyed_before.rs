@@ -65,9 +65,12 @@ impl Rule for DestroyedBefore {
             return;
         };
         let Some(s) = a.scn else { return };
+        // A delete or cleanup that touched more than its own rows, or an
+        // update known to have done so (one with no count is the common
+        // case in old traces, and proves nothing).
         let foreign = a.changes_others()
             && !a.rows.none_changed()
-            && (a.op == Op::Destroy || a.action == Action::DbUpdate);
+            && (a.op == Op::Destroy || a.action == Action::DbUpdate && a.rows.some_changed());
         let emptied = a.op == Op::Destroy && a.cleanup && s.is_active();
         // Read back empty: a read that returned no row, or an update that
         // found none to change. (A read that returned some rows may have

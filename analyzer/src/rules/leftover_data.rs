@@ -15,8 +15,8 @@ use std::rc::Rc;
 use state_tracer::format::Action;
 
 use crate::model::{RuleId, Severity};
-use crate::record::{to_time, FastMap, Micros};
-use crate::rules::{Access, Accesses, Cx, Op, Owner, Pending, Rule, Scn, Strength, Target};
+use crate::record::{to_time, Micros};
+use crate::rules::{slot, Access, Accesses, Cx, Op, Owner, Pending, Rule, Scn, Strength, Target};
 
 #[derive(Default)]
 pub struct LeftoverData {
@@ -25,7 +25,8 @@ pub struct LeftoverData {
     /// finished before the victim started count), or one reported, and
     /// whether that access met the rows. A later access looks again only
     /// if it may meet rows an earlier one could not.
-    checked: FastMap<(usize, u32), Option<bool>>,
+    /// By scenario id (a vector: looked up on every access).
+    checked: Vec<Vec<(u32, Option<bool>)>>,
     /// Scratch list of table ids, reused across records.
     ids: Vec<u32>,
 }
@@ -44,8 +45,8 @@ impl Rule for LeftoverData {
     }
 
     fn on_end(&mut self, _cx: &mut Cx<'_>, s: &Rc<Scn>) {
-        if !self.checked.is_empty() {
-            self.checked.retain(|k, _| k.0 != s.id);
+        if let Some(c) = self.checked.get_mut(s.id) {
+            *c = Vec::new();
         }
     }
 
@@ -74,9 +75,14 @@ impl Rule for LeftoverData {
             _ => a.rows.none_changed(),
         };
         for &t in &ids {
-            match self.checked.get(&(s.id, t)) {
+            let known = self
+                .checked
+                .get(s.id)
+                .and_then(|c| c.iter().find(|e| e.0 == t))
+                .map(|e| e.1);
+            match known {
                 Some(None) => continue,
-                Some(Some(met)) if *met || !seen => continue,
+                Some(Some(met)) if met || !seen => continue,
                 _ => {}
             }
             // The most recent writer, finished before `s` started, whose
@@ -89,11 +95,13 @@ impl Rule for LeftoverData {
                 .filter(|(w, ..)| !w.is_active() && w.last.get() < s.start)
                 .max_by_key(|(w, last, ..)| (*last, w.id))
                 .map(|(w, last, action, rows)| (w.clone(), last, action, rows));
+            let mine = slot(&mut self.checked, s.id);
+            mine.retain(|e| e.0 != t);
             let Some((w, at, action, rows)) = left else {
-                self.checked.insert((s.id, t), None);
+                mine.push((t, None));
                 continue;
             };
-            self.checked.insert((s.id, t), Some(seen));
+            mine.push((t, Some(seen)));
             report(cx, a, s, &w, (at, action, rows), t, seen);
         }
         self.ids = ids;
