@@ -232,7 +232,7 @@ pub struct RunArgs {
 
 #[derive(Debug, Args)]
 pub struct CleanArgs {
-    /// Folders or files [default: $BDD_TRACE_DIR, else the OS temp dir].
+    /// Folders or files, searched three levels deep [default: the top level of $BDD_TRACE_DIR, else of the OS temp dir].
     pub inputs: Vec<PathBuf>,
     /// Age, e.g. `7d`, `12h`, `30m`, `2w`.
     #[arg(long, value_name = "AGE", value_parser = trace_analyzer::clean::parse_age)]
@@ -770,27 +770,52 @@ fn cmd_export(a: ExportArgs) -> Result<i32, CliError> {
 }
 
 fn cmd_clean(a: &CleanArgs) -> Result<i32, CliError> {
-    let inputs = trace_analyzer::inputs_or_default(&a.inputs);
-    let files = trace_analyzer::clean::candidates(&inputs, a.older_than);
+    use trace_analyzer::clean::{self, Depth};
+    // Named folders are searched like `report` searches them; the default
+    // folder is shared with other programs, so only its top level is.
+    let (inputs, depth) = if a.inputs.is_empty() {
+        let inputs = trace_analyzer::inputs_or_default(&a.inputs);
+        for dir in &inputs {
+            eprintln!(
+                "looking only at the top level of {} (no subfolders); name a folder to search it and its subfolders",
+                dir.display()
+            );
+        }
+        (inputs, Depth::TopLevel)
+    } else {
+        (a.inputs.clone(), Depth::Search)
+    };
+    let found = clean::candidates(&inputs, depth, a.older_than);
+    for f in &found.in_use {
+        eprintln!("skipped {}: still open for writing", f.display());
+    }
     let mut failed = false;
-    for f in &files {
+    let mut done = 0;
+    for f in &found.old {
         if a.dry_run {
             println!("would delete {}", f.display());
-        } else {
-            match std::fs::remove_file(f) {
-                Ok(()) => println!("deleted {}", f.display()),
-                Err(e) => {
-                    failed = true;
-                    eprintln!("trace-analyzer: cannot delete {}: {e}", f.display());
-                }
+            done += 1;
+            continue;
+        }
+        match clean::delete(f) {
+            Ok(true) => {
+                println!("deleted {}", f.display());
+                done += 1;
+            }
+            Ok(false) => eprintln!(
+                "skipped {}: changed or reopened since it was found",
+                f.display()
+            ),
+            Err(e) => {
+                failed = true;
+                eprintln!("trace-analyzer: cannot delete {}: {e}", f.display());
             }
         }
     }
     eprintln!(
-        "{} {} trace file(s) older than {}",
+        "{} {done} trace file(s) older than {}",
         if a.dry_run { "would delete" } else { "deleted" },
-        files.len(),
-        trace_analyzer::clean::humantime(a.older_than)
+        clean::humantime(a.older_than)
     );
     Ok(if failed { EXIT_ERROR } else { EXIT_OK })
 }

@@ -387,17 +387,6 @@ pub fn last_line(path: &Path) -> Option<String> {
         .map(str::to_owned)
 }
 
-/// Reads the first line of an arbitrary file as text (for `clean`).
-pub fn header_is_valid(path: &Path) -> bool {
-    match first_line(path) {
-        Ok((line, _)) => std::str::from_utf8(&line)
-            .ok()
-            .and_then(sniff_header_version)
-            .is_some(),
-        Err(_) => false,
-    }
-}
-
 /// Lines of a small text file (test helper and `clean`).
 pub fn read_lines(path: &Path) -> Vec<String> {
     File::open(path)

@@ -160,7 +160,6 @@ impl Pending {
             && !self.read_after
             && self.victim.as_ref().is_some_and(|v| !v.failed())
     }
-
 }
 
 /// How many example pairs a hazard group keeps.
@@ -595,7 +594,9 @@ fn narrow(list: &[Pending], procs: &[Proc]) -> Vec<(bool, Option<String>)> {
                 best.to_vec()
             }
         };
-        let process_state = best.iter().all(|&i| list[i].resource.starts_with("process:"));
+        let process_state = best
+            .iter()
+            .all(|&i| list[i].resource.starts_with("process:"));
         let chosen: Vec<usize> = if top.ordered() && process_state && !leaks {
             // In-memory state changed while the victim ran: it failed with
             // the value of the last change (used throughout, it has no
@@ -639,9 +640,9 @@ fn narrow(list: &[Pending], procs: &[Proc]) -> Vec<(bool, Option<String>)> {
                     None => format!("; it {verb} rows there (count unknown)"),
                 };
             }
-            if p.action.is_some_and(|a| {
-                matches!(a.kind(), ActionKind::Secret | ActionKind::Config)
-            }) {
+            if p.action
+                .is_some_and(|a| matches!(a.kind(), ActionKind::Secret | ActionKind::Config))
+            {
                 return String::new();
             }
             match (p.rows.exact(), p.rows.at_least()) {
@@ -747,7 +748,10 @@ fn narrow(list: &[Pending], procs: &[Proc]) -> Vec<(bool, Option<String>)> {
                     ),
                 }
             } else {
-                format!("{}: the change at {first} is the stronger evidence", what(p))
+                format!(
+                    "{}: the change at {first} is the stronger evidence",
+                    what(p)
+                )
             });
         }
         for &i in &scoped {

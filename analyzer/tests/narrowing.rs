@@ -381,7 +381,10 @@ fn of_several_changes_not_reset_the_last_is_the_likely_cause_the_value_the_victi
         .find(|f| f.polluter.as_ref().is_some_and(|p| p.scenario == "First"))
         .expect("the earlier leak is still reported");
     assert!(!first.likely_cause);
-    assert!(first.why.as_deref().unwrap().contains("replaced it"), "{first:#?}");
+    assert!(
+        first.why.as_deref().unwrap().contains("replaced it"),
+        "{first:#?}"
+    );
 }
 
 #[test]

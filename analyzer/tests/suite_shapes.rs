@@ -92,7 +92,11 @@ fn a_whole_table_destroy_outranks_a_scoped_delete_of_others_rows() {
     let purge = r
         .findings
         .iter()
-        .find(|f| f.polluter.as_ref().is_some_and(|p| p.scenario == "Purge inactive"))
+        .find(|f| {
+            f.polluter
+                .as_ref()
+                .is_some_and(|p| p.scenario == "Purge inactive")
+        })
         .unwrap();
     assert!(purge.evidence.as_deref().unwrap().contains("scoped delete"));
 }
@@ -104,17 +108,40 @@ fn seed_rows_deleted_by_a_test_that_finished_before_the_victim_started() {
     // a decoy on another table, then the victim reads the seed back empty.
     p.act_rows(0, None, Action::DbInsert, Some(table(None, "products")), 3)
         .start(10, 1, "catalog", "Discontinue a product")
-        .act_rows(15, Some(1), Action::DbDelete, Some(table(None, "products")), 1)
+        .act_rows(
+            15,
+            Some(1),
+            Action::DbDelete,
+            Some(table(None, "products")),
+            1,
+        )
         .end(20, 1, "catalog", "Discontinue a product", Passed)
         .start(30, 2, "catalog", "Decoy")
-        .act_rows(35, Some(2), Action::DbDelete, Some(table(None, "prices")), 1)
+        .act_rows(
+            35,
+            Some(2),
+            Action::DbDelete,
+            Some(table(None, "prices")),
+            1,
+        )
         .end(40, 2, "catalog", "Decoy", Passed)
         .start(50, 3, "catalog", "List products")
-        .act_rows(55, Some(3), Action::DbSelect, Some(table(None, "products")), 0)
+        .act_rows(
+            55,
+            Some(3),
+            Action::DbSelect,
+            Some(table(None, "products")),
+            0,
+        )
         .end(60, 3, "catalog", "List products", Failed);
     let dir = write_all(&[&p]);
     let r = report_of(dir.path());
-    assert_eq!(polluters(&r), ["Discontinue a product"], "{:#?}", r.findings);
+    assert_eq!(
+        polluters(&r),
+        ["Discontinue a product"],
+        "{:#?}",
+        r.findings
+    );
     assert_eq!(likely(&r)[0].rule, RuleId::DestroyedBefore);
 }
 
@@ -138,7 +165,11 @@ fn leftover_rows_are_found_with_own_row_cleaners_in_between() {
     let dir = write_all(&[&p]);
     let r = report_of(dir.path());
     assert_eq!(polluters(&r), ["Leaks"], "{:#?}", r.findings);
-    assert!(likely(&r)[0].evidence.as_deref().unwrap().contains("left 2 rows"));
+    assert!(likely(&r)[0]
+        .evidence
+        .as_deref()
+        .unwrap()
+        .contains("left 2 rows"));
 }
 
 #[test]
@@ -181,7 +212,13 @@ fn the_failure_message_names_the_table_whose_rows_blocked_a_delete() {
         });
     let mut o = Proc::new(2, "o");
     o.start(5, 1, "shop", "Place an order")
-        .act_rows(20, Some(1), Action::DbInsert, Some(table(None, "orders")), 1)
+        .act_rows(
+            20,
+            Some(1),
+            Action::DbInsert,
+            Some(table(None, "orders")),
+            1,
+        )
         .end(70, 1, "shop", "Place an order", Passed);
     let dir = write_all(&[&v, &o]);
     let r = report_of(dir.path());
@@ -195,8 +232,10 @@ fn state_the_failed_step_read_outranks_state_an_earlier_step_used() {
     // another scenario rotates it; its second step reads a users row that
     // another process deletes in between, and fails.
     let mut p = Proc::new(1, "api");
-    let step = |name: &'static str| move |e: &mut state_tracer::format::Event<'static>| {
-        e.step = Some(Cow::Borrowed(name));
+    let step = |name: &'static str| {
+        move |e: &mut state_tracer::format::Event<'static>| {
+            e.step = Some(Cow::Borrowed(name));
+        }
     };
     p.start(0, 1, "auth", "Victim")
         .act_with(1, Some(1), Action::StepStart, None, step("Given a token"))
@@ -208,7 +247,13 @@ fn state_the_failed_step_read_outranks_state_an_earlier_step_used() {
             e.step = Some(Cow::Borrowed("Given a token"));
             e.outcome = Some(Passed);
         })
-        .act_with(20, Some(1), Action::StepStart, None, step("Then the user is found"))
+        .act_with(
+            20,
+            Some(1),
+            Action::StepStart,
+            None,
+            step("Then the user is found"),
+        )
         .act_rows(50, Some(1), Action::DbSelect, users(), 0)
         .act_with(55, Some(1), Action::StepEnd, None, |e| {
             e.step = Some(Cow::Borrowed("Then the user is found"));

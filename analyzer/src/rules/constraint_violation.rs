@@ -18,10 +18,10 @@ use state_tracer::format::Action;
 
 use crate::model::{RuleId, Severity};
 use crate::record::to_time;
+use crate::resources::TableId;
 use crate::rules::{
     Access, Accesses, Cx, Op, Owner, Pending, Rule, SchemaId, Scn, Strength, Target,
 };
-use crate::resources::TableId;
 
 /// What a failure message says about the rows in the way.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -38,7 +38,8 @@ impl Clue {
     /// Reads a PostgreSQL or SQLite constraint message, if it is one.
     pub fn of(message: &str) -> Option<Clue> {
         let lower = message.to_ascii_lowercase();
-        if lower.contains("violates foreign key constraint") && lower.contains("update or delete on")
+        if lower.contains("violates foreign key constraint")
+            && lower.contains("update or delete on")
         {
             // `… violates foreign key constraint "c" on table "child"`
             let tail = &message[lower.rfind("on table")? + "on table".len()..];

@@ -117,7 +117,10 @@ impl Rule for DestroyedBefore {
                 let found: Vec<Change> = list
                     .iter()
                     .filter(|c| {
-                        c.scn.id != s.id && c.at > since && !c.scn.is_active() && c.scn.last.get() < s.start
+                        c.scn.id != s.id
+                            && c.at > since
+                            && !c.scn.is_active()
+                            && c.scn.last.get() < s.start
                     })
                     .cloned()
                     .collect();

@@ -226,9 +226,7 @@ pub fn default_severity(rule: RuleId) -> Severity {
         | RuleId::LeakedState
         | RuleId::LeftoverData
         | RuleId::DestroyedBefore
-        | RuleId::ConstraintViolation => {
-            Severity::Warning
-        }
+        | RuleId::ConstraintViolation => Severity::Warning,
         RuleId::SharedSchema | RuleId::ClockAnomaly | RuleId::MixedRuns => Severity::Warning,
         RuleId::UnfinishedScenario | RuleId::CrashedProcess => Severity::Error,
     }
