@@ -366,7 +366,7 @@ fn cmd_runs(a: RunsArgs) -> Result<i32, CliError> {
                         .unwrap_or_default()
                 };
                 t.add_row(vec![
-                    r["run_id"].as_str().unwrap_or("").to_owned(),
+                    trace_analyzer::escape::text(r["run_id"].as_str().unwrap_or("")).into_owned(),
                     r["processes"].to_string(),
                     r["files"].to_string(),
                     time("start"),
@@ -467,14 +467,36 @@ fn cmd_merge(a: MergeArgs) -> Result<i32, CliError> {
     })
 }
 
-/// The one warning printer: `warning: FILE[:LINE]: MESSAGE` on stderr.
+/// How many input warnings stderr shows before a count.
+const SHOWN_WARNINGS: usize = 5;
+
+/// The one warning printer: `warning: FILE[:LINE]: MESSAGE` on stderr for
+/// the first few, then a count.
 fn print_warnings(w: &[trace_analyzer::model::Warning]) {
-    for w in w {
+    print_warnings_then(w, "`report` lists them all");
+}
+
+/// [`print_warnings`], saying where the rest are listed. File names and
+/// messages quote trace-controlled text: control characters are escaped.
+fn print_warnings_then(w: &[trace_analyzer::model::Warning], rest: &str) {
+    use trace_analyzer::escape::text;
+    for w in w.iter().take(SHOWN_WARNINGS) {
         if w.line > 0 {
-            eprintln!("warning: {}:{}: {}", w.file, w.line, w.message);
+            eprintln!(
+                "warning: {}:{}: {}",
+                text(&w.file),
+                w.line,
+                text(&w.message)
+            );
         } else {
-            eprintln!("warning: {}: {}", w.file, w.message);
+            eprintln!("warning: {}: {}", text(&w.file), text(&w.message));
         }
+    }
+    if w.len() > SHOWN_WARNINGS {
+        eprintln!(
+            "warning: {} more input warning(s); {rest}",
+            w.len() - SHOWN_WARNINGS
+        );
     }
 }
 
@@ -529,13 +551,8 @@ fn emit_report(
         }
     }
     if output.is_some() || r.format != ReportFormat::Table {
-        // Warnings are in the report; repeat a one-line hint on stderr.
-        if !report.warnings.is_empty() {
-            eprintln!(
-                "trace-analyzer: {} input warning(s), listed in the report",
-                report.warnings.len()
-            );
-        }
+        // Warnings are in the report; stderr names the first few too.
+        print_warnings_then(&report.warnings, "the report lists them all");
     }
     let code = exit_code(report, r.fail_on, strict);
     std::mem::forget(analysis);
@@ -593,12 +610,7 @@ fn html_report(opts: &AnalyzeOptions, r: &ReportOpts, input: &InputArgs) -> Resu
             return Err(e.into());
         }
     }
-    if !report.warnings.is_empty() {
-        eprintln!(
-            "trace-analyzer: {} input warning(s), listed in the report",
-            report.warnings.len()
-        );
-    }
+    print_warnings_then(&report.warnings, "the report lists them all");
     Ok(exit_code(report, r.fail_on, input.strict))
 }
 
@@ -758,10 +770,7 @@ fn cmd_export(a: ExportArgs) -> Result<i32, CliError> {
         );
     }
     if !report.warnings.is_empty() {
-        eprintln!(
-            "trace-analyzer: {} input warning(s); `report` lists them",
-            report.warnings.len()
-        );
+        print_warnings(&report.warnings);
         if a.input.strict {
             return Ok(EXIT_ERROR);
         }
@@ -960,11 +969,15 @@ fn cmd_confirm(a: ConfirmArgs) -> Result<i32, CliError> {
     if !cmds.is_empty() {
         eprintln!(
             "Commands read from the trace files of run {} (each run traced into a folder under {}):",
-            plan.run_id,
+            trace_analyzer::escape::text(&plan.run_id),
             opts.dir.display()
         );
+        // Words with control characters are shown `$'…'`-quoted.
         for c in &cmds {
             eprintln!("  {c}");
+        }
+        for w in confirm::consent::warnings(&plan) {
+            eprintln!("warning: {w}");
         }
         if !a.yes {
             let asked = io::stdin().is_terminal() && io::stderr().is_terminal();
