@@ -257,6 +257,18 @@ pub fn main() -> i32 {
 
 /// Runs a parsed command line.
 pub fn run(cli: Cli) -> i32 {
+    let named: &[PathBuf] = match &cli.command {
+        Command::Runs(a) => &a.input.inputs,
+        Command::Merge(a) => &a.input.inputs,
+        Command::Report(a) => &a.input.inputs,
+        Command::Export(a) => &a.input.inputs,
+        Command::Confirm(a) => &a.inputs,
+        _ => &[],
+    };
+    if let Err(e) = discover::check_inputs(named) {
+        eprintln!("trace-analyzer: error: {e}");
+        return EXIT_ERROR;
+    }
     let result = match cli.command {
         Command::Runs(a) => cmd_runs(a),
         Command::Merge(a) => cmd_merge(a),

@@ -140,6 +140,8 @@ pub fn discover(inputs: &[PathBuf], legacy_tz: &LegacyTz) -> Discovery {
         match fs::metadata(input) {
             Err(e) => d.warnings.push(warn(input, 0, format!("cannot read: {e}"))),
             Ok(m) if m.is_dir() => walk(input, 0, &mut candidates, &mut d.warnings),
+            // Opening a FIFO would block forever; a device could be endless.
+            Ok(m) if !m.is_file() => d.warnings.push(warn(input, 0, not_regular(&m))),
             Ok(_) => candidates.push((input.clone(), true)),
         }
     }
@@ -164,6 +166,40 @@ pub fn discover(inputs: &[PathBuf], legacy_tz: &LegacyTz) -> Discovery {
     runs.sort_by(|a, b| (a.latest_start(), &a.id).cmp(&(b.latest_start(), &b.id)));
     d.runs = runs;
     d
+}
+
+/// Why a named input that is neither a folder nor a regular file is not read.
+fn not_regular(m: &fs::Metadata) -> String {
+    use std::os::unix::fs::FileTypeExt;
+    let t = m.file_type();
+    let kind = if t.is_fifo() {
+        "a FIFO"
+    } else if t.is_socket() {
+        "a socket"
+    } else if t.is_block_device() || t.is_char_device() {
+        "a device"
+    } else {
+        "not a regular file"
+    };
+    format!("{kind}, not a trace file: only regular files and folders are read")
+}
+
+/// Refuses inputs named on the command line that are neither folders nor
+/// regular files (a FIFO would hang the reader): the first one, as one line.
+/// Missing paths are left to [`discover`]'s warnings.
+pub fn check_inputs(inputs: &[PathBuf]) -> Result<(), String> {
+    for input in inputs {
+        if let Ok(m) = fs::metadata(input) {
+            if !m.is_dir() && !m.is_file() {
+                return Err(format!(
+                    "{}: {}",
+                    crate::escape::text(&input.display().to_string()),
+                    not_regular(&m)
+                ));
+            }
+        }
+    }
+    Ok(())
 }
 
 fn warn(path: &Path, line: u64, message: String) -> Warning {
