@@ -488,6 +488,19 @@ fn print_warnings(w: &[trace_analyzer::model::Warning]) {
     print_warnings_then(w, "`report` lists them all");
 }
 
+/// A report's warnings on stderr, and a line of its own when whole files
+/// were not read: a failure in them is missing from the report, which
+/// would otherwise exit 0 (`--strict` makes it 2).
+fn report_warnings(w: &[trace_analyzer::model::Warning]) {
+    print_warnings_then(w, "the report lists them all");
+    let dropped = w.iter().filter(|w| w.drops_file()).count();
+    if dropped > 0 {
+        eprintln!(
+            "warning: {dropped} input file(s) not read at all: failures they hold are missing from this report (--strict makes this exit 2)"
+        );
+    }
+}
+
 /// [`print_warnings`], saying where the rest are listed. File names and
 /// messages quote trace-controlled text: control characters are escaped.
 fn print_warnings_then(w: &[trace_analyzer::model::Warning], rest: &str) {
@@ -562,10 +575,9 @@ fn emit_report(
             return Err(e.into());
         }
     }
-    if output.is_some() || r.format != ReportFormat::Table {
-        // Warnings are in the report; stderr names the first few too.
-        print_warnings_then(&report.warnings, "the report lists them all");
-    }
+    // Warnings are in the report; stderr names the first few too, also
+    // for the table, whose warnings section is easily scrolled past.
+    report_warnings(&report.warnings);
     let code = exit_code(report, r.fail_on, strict);
     std::mem::forget(analysis);
     Ok(code)
@@ -622,7 +634,7 @@ fn html_report(opts: &AnalyzeOptions, r: &ReportOpts, input: &InputArgs) -> Resu
             return Err(e.into());
         }
     }
-    print_warnings_then(&report.warnings, "the report lists them all");
+    report_warnings(&report.warnings);
     Ok(exit_code(report, r.fail_on, input.strict))
 }
 

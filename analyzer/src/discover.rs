@@ -151,6 +151,7 @@ pub fn discover(inputs: &[PathBuf], legacy_tz: &LegacyTz) -> Discovery {
             files.push(f);
         }
     }
+    adopt_run_ids(&mut files);
     let files = dedupe(files, &mut d.warnings);
     let mut runs: HashMap<String, Vec<SourceFile>> = HashMap::new();
     for f in files {
@@ -238,14 +239,55 @@ fn walk(dir: &Path, depth: usize, out: &mut Vec<(PathBuf, bool)>, warnings: &mut
     }
 }
 
-/// Reads up to 64 KiB of the first line.
-fn first_line(path: &Path) -> std::io::Result<(Vec<u8>, bool)> {
+/// How many lines at the start of a file are looked at to recognise it.
+const HEAD_LINES: usize = 16;
+
+/// The first lines of a file (up to [`HEAD_LINES`] and 64 KiB), each with
+/// its 1-based number: a damaged or blank first line must not decide alone
+/// what the file is.
+fn head_lines(path: &Path) -> std::io::Result<Vec<(u64, Vec<u8>)>> {
     let f = File::open(path)?;
     let mut r = LineReader::with_max(BufReader::with_capacity(8192, f.take(1 << 16)), 1 << 16);
-    Ok(match r.next_line()? {
-        Some(Line::Text { bytes, complete }) => (bytes.to_vec(), complete),
-        _ => (Vec::new(), false),
-    })
+    let mut out = Vec::new();
+    while out.len() < HEAD_LINES {
+        let no = out.len() as u64 + 1;
+        match r.next_line()? {
+            Some(Line::Text { bytes, .. }) => out.push((no, bytes.to_vec())),
+            Some(Line::TooLong { .. }) => out.push((no, Vec::new())),
+            None => break,
+        }
+    }
+    Ok(out)
+}
+
+/// A head line as text, without a UTF-8 byte order mark or a trailing CR;
+/// `None` for a blank or non-UTF-8 line.
+fn head_text(bytes: &[u8]) -> Option<&str> {
+    let t = std::str::from_utf8(bytes).ok()?;
+    let t = t
+        .strip_prefix('\u{feff}')
+        .unwrap_or(t)
+        .trim_end_matches('\r');
+    (!t.trim().is_empty()).then_some(t)
+}
+
+/// The run id, pid and random part of a v1 file name
+/// (`bdd-state-trace-<run>-<YYYYMMDDTHHMMSS.ffffffZ>-<pid>-<8 hex>.jsonl`);
+/// the run id as `file_name_safe` wrote it.
+fn v1_name_parts(name: &str) -> Option<(&str, u32)> {
+    let rest = name
+        .strip_prefix(FILE_PREFIX)?
+        .strip_suffix(&format!(".{FILE_EXTENSION}"))?;
+    let mut parts = rest.rsplitn(4, '-');
+    let random = parts.next()?;
+    let pid = parts.next()?.parse().ok()?;
+    let time = parts.next()?;
+    let run = parts.next()?;
+    let ok = random.len() == 8
+        && random.bytes().all(|b| b.is_ascii_hexdigit())
+        && time.len() == 23
+        && time.ends_with('Z');
+    (ok && !run.is_empty()).then_some((run, pid))
 }
 
 fn recognise(
@@ -256,26 +298,32 @@ fn recognise(
 ) -> Option<SourceFile> {
     let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
     let size = fs::metadata(path).map(|m| m.len()).unwrap_or(0);
-    let (line, _) = match first_line(path) {
+    let head = match head_lines(path) {
         Ok(l) => l,
         Err(e) => {
             warnings.push(warn(path, 0, format!("cannot read: {e}")));
             return None;
         }
     };
-    let text = std::str::from_utf8(&line).ok();
+    // The first non-blank line decides, as the readers skip blank lines
+    // and a byte order mark; later lines rescue a file whose first line
+    // is damaged.
+    let first = head.iter().find(|(_, b)| !b.trim_ascii().is_empty());
+    let (first_no, line) = first.map_or((1, &[][..]), |(n, b)| (*n, b.as_slice()));
+    let text = head_text(line);
     if let Some((pid, when)) = legacy_name(name) {
-        if line.is_empty() && size == 0 {
+        if first.is_none() {
             warnings.push(warn(path, 0, "empty trace file, skipped".into()));
             return None;
         }
-        let looks_legacy = text
-            .is_some_and(|t| t.starts_with("TIMESTAMP") || parse_legacy_line(t, legacy_tz).is_ok());
+        let is_legacy = |t: &str| parse_legacy_line(t, legacy_tz).is_ok();
+        let looks_legacy = text.is_some_and(|t| t.starts_with("TIMESTAMP") || is_legacy(t))
+            || head.iter().filter_map(|(_, b)| head_text(b)).any(is_legacy);
         if !looks_legacy {
             warnings.push(warn(
                 path,
-                1,
-                "named like a Go trace file but line 1 is not `TIMESTAMP | FEATURE | SCENARIO | ACTION | DETAILS`; file skipped".into(),
+                first_no,
+                "named like a Go trace file but no line is `TIMESTAMP | FEATURE | SCENARIO | ACTION | DETAILS`; file skipped".into(),
             ));
             return None;
         }
@@ -296,11 +344,19 @@ fn recognise(
     }
     let named = v1_name(name);
     let Some(text) = text else {
+        if let Some(f) = headerless(path, name, &head, first_no, size, warnings) {
+            return Some(f);
+        }
         if named || explicit {
+            let what = if first.is_none() {
+                "the file is empty"
+            } else {
+                "line 1 is not UTF-8 text (binary data?)"
+            };
             warnings.push(warn(
                 path,
-                1,
-                "not a trace file: line 1 is not UTF-8 text (binary data?); file skipped".into(),
+                first_no,
+                format!("not a trace file: {what}; file skipped"),
             ));
         }
         return None;
@@ -309,23 +365,21 @@ fn recognise(
         Some(v) if v != u64::from(FORMAT_VERSION) => {
             warnings.push(warn(
                 path,
-                1,
+                first_no,
                 format!("trace format version {v} is not supported (this trace-analyzer reads version {FORMAT_VERSION}); file skipped — upgrade trace-analyzer"),
             ));
             return None;
         }
         Some(_) => {}
         None => {
+            if let Some(f) = headerless(path, name, &head, first_no, size, warnings) {
+                return Some(f);
+            }
             if named || explicit {
-                let what = if line.is_empty() {
-                    "the file is empty"
-                } else {
-                    "line 1 is not a bdd-state-trace header"
-                };
                 warnings.push(warn(
                     path,
-                    1,
-                    format!("not a trace file: {what}; file skipped"),
+                    first_no,
+                    "not a trace file: no bdd-state-trace header and no v1 events in its first lines; file skipped".into(),
                 ));
             }
             return None;
@@ -346,8 +400,80 @@ fn recognise(
         }),
         Ok(_) => None,
         Err(e) => {
-            warnings.push(warn(path, 1, format!("invalid header: {e}; file skipped")));
+            if let Some(f) = headerless(path, name, &head, first_no, size, warnings) {
+                return Some(f);
+            }
+            warnings.push(warn(
+                path,
+                first_no,
+                format!("invalid header: {e}; file skipped"),
+            ));
             None
+        }
+    }
+}
+
+/// A v1-named file whose header is unreadable but whose next lines are v1
+/// events: read it anyway, with the run id and pid from its name (the
+/// header's line is reported by the reader). [`discover`] maps the name's
+/// run id back to a header's when another file of the run has one.
+fn headerless(
+    path: &Path,
+    name: &str,
+    head: &[(u64, Vec<u8>)],
+    first_no: u64,
+    size: u64,
+    warnings: &mut Vec<Warning>,
+) -> Option<SourceFile> {
+    let (run, pid) = v1_name_parts(name)?;
+    let events = head
+        .iter()
+        .filter_map(|(_, b)| head_text(b))
+        .any(|t| matches!(Record::parse(t), Ok(Record::Event(_))));
+    if !events {
+        return None;
+    }
+    warnings.push(warn(
+        path,
+        first_no,
+        format!("no readable header; its events are read, with run id {run:?} and pid {pid} taken from the file name"),
+    ));
+    Some(SourceFile {
+        path: path.to_path_buf(),
+        format: Format::V1,
+        run_id: format!("{HEADERLESS}{run}"),
+        pid,
+        label: format!("pid {pid}"),
+        start: None,
+        argv: Vec::new(),
+        rerun: None,
+        cwd: None,
+        size,
+    })
+}
+
+/// Marks a run id taken from a file name until [`adopt_run_ids`] resolves it.
+const HEADERLESS: &str = "\0name:";
+
+/// Gives headerless files the run id of a header whose file-name form
+/// matches theirs; else the name's form.
+fn adopt_run_ids(files: &mut [SourceFile]) {
+    let ids: HashMap<String, String> = files
+        .iter()
+        .filter(|f| !f.run_id.starts_with(HEADERLESS))
+        .map(|f| {
+            (
+                state_tracer::format::file_name_safe(&f.run_id),
+                f.run_id.clone(),
+            )
+        })
+        .collect();
+    for f in files.iter_mut() {
+        if let Some(from_name) = f.run_id.strip_prefix(HEADERLESS) {
+            f.run_id = ids
+                .get(from_name)
+                .cloned()
+                .unwrap_or_else(|| from_name.to_owned());
         }
     }
 }
