@@ -209,17 +209,11 @@ impl<R: BufRead> Parser<R> {
                     if end.footer {
                         problems.push(no, "event after the footer; kept".into());
                     }
-                    let verdict = seq.see(
-                        e.seq,
-                        e.ts.timestamp_micros(),
-                        e.action.as_str(),
-                        no,
-                        problems,
-                    );
+                    let rec = to_rec(e, file, no, opts.full, interner);
+                    let verdict = seq.see(rec.seq, rec.ts, rec.action.as_str(), no, problems);
                     if verdict == super::seq::Seq::DuplicateLine {
                         continue;
                     }
-                    let rec = to_rec(e, file, no, opts.full, interner);
                     end.records += 1;
                     end.last_ts = Some(rec.ts);
                     out.push(rec);
