@@ -32,7 +32,8 @@ pub fn needs_escape(c: char) -> bool {
 /// `s` with every control character shown as a visible escape; borrowed
 /// when there is none (the common case costs one scan).
 pub fn text(s: &str) -> Cow<'_, str> {
-    if !s.chars().any(needs_escape) {
+    // Printable ASCII (nearly every name) is decided byte by byte.
+    if s.bytes().all(|b| (0x20..0x7f).contains(&b)) || !s.chars().any(needs_escape) {
         return Cow::Borrowed(s);
     }
     let mut out = String::with_capacity(s.len() + 8);
