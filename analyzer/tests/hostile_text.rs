@@ -249,3 +249,45 @@ fn the_consent_prompt_warns_about_world_writable_programs_and_missing_folders() 
         "{err}"
     );
 }
+
+#[test]
+fn history_outputs_escape_stored_names() {
+    let db_dir = tempfile::tempdir().unwrap();
+    let db = db_dir.path().join("h.sqlite");
+    let db = db.to_str().unwrap();
+    // The same hostile scenario failing in one run and passing in another.
+    for (run, outcome) in [("run-a", Outcome::Failed), ("run-b", Outcome::Passed)] {
+        let dir = tempfile::tempdir().unwrap();
+        let mut v = Proc::in_run(1, &hostile("greet"), run);
+        v.start(0, 1, &hostile("f"), &hostile("v"))
+            .act(10, Some(1), Action::DbInsert, Some(table(None, "users")))
+            .end(70, 1, &hostile("f"), &hostile("v"), outcome);
+        v.write(dir.path());
+        let out = analyzer(&["history", "add", dir.path().to_str().unwrap(), "--db", db]);
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    for format in ["table", "markdown", "csv"] {
+        for what in ["flaky", "runs", "pairs"] {
+            let out = analyzer(&[
+                "history", what, "--db", db, "--since", "all", "--format", format,
+            ]);
+            assert_eq!(out.status.code(), Some(0), "{what} {format}");
+            assert_clean(&format!("history {what} {format}"), &out.stdout);
+            assert_clean(&format!("history {what} {format} stderr"), &out.stderr);
+        }
+    }
+    let md = analyzer(&[
+        "history", "flaky", "--db", db, "--since", "all", "--format", "markdown",
+    ]);
+    let md = String::from_utf8_lossy(&md.stdout);
+    assert!(
+        md.contains(r"\x1b]0;pwned") && md.contains("&lt;script&gt;"),
+        "{md}"
+    );
+    assert!(!md.contains("<script"), "{md}");
+}
