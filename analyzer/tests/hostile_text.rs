@@ -291,3 +291,48 @@ fn history_outputs_escape_stored_names() {
     );
     assert!(!md.contains("<script"), "{md}");
 }
+
+#[test]
+fn a_missing_working_folder_is_named_as_why_nothing_ran() {
+    let dir = tempfile::tempdir().unwrap();
+    let rerun = Some(state_tracer::format::Rerun {
+        framework: "other".into(),
+        argv: vec!["true".into(), "{scenario}".into()],
+    });
+    let mut v = Proc::new(1, "greet").with_command(&["true"], rerun.clone());
+    v.start(0, 1, "f", "v")
+        .act(10, Some(1), Action::DbInsert, Some(table(None, "users")))
+        .act(60, Some(1), Action::DbSelect, Some(table(None, "users")))
+        .end(70, 1, "f", "v", Outcome::Failed);
+    let mut p = Proc::new(2, "admin").with_command(&["true"], rerun);
+    p.start(5, 1, "f", "p")
+        .act(30, Some(1), Action::DbDelete, Some(table(None, "users")))
+        .end(40, 1, "f", "p", Outcome::Passed);
+    let gone = dir.path().join("gone");
+    set_cwd(&v.write(dir.path()), gone.to_str().unwrap());
+    p.write(dir.path());
+    let out = analyzer(&[
+        "confirm",
+        dir.path().to_str().unwrap(),
+        "--finding",
+        "1",
+        "--yes",
+        "--alone",
+        "1",
+        "--attempts",
+        "1",
+        "--dir",
+        dir.path().join("confirm").to_str().unwrap(),
+    ]);
+    let all = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(out.status.code(), Some(1), "{all}");
+    assert!(
+        all.contains("could not be started: its working folder")
+            && !all.contains("did not select it"),
+        "{all}"
+    );
+}
