@@ -159,15 +159,8 @@ pub fn verdicts(truth: &[Value]) -> BTreeMap<Who, Verdict> {
     // cause it: a `failed` line counts only those before it.
     let mut removed: BTreeMap<&str, Vec<Who>> = BTreeMap::new();
     for t in truth.iter().filter(|t| t["ev"] == "removed") {
-        let Some(by) = Who::from_json(&t["by"]) else {
-            continue;
-        };
-        for tag in t["tags"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .filter_map(Value::as_str)
-        {
+        let Some(by) = Who::from_json(&t["by"]) else { continue };
+        for tag in t["tags"].as_array().into_iter().flatten().filter_map(Value::as_str) {
             removed.entry(tag).or_default().push(by.clone());
         }
     }
@@ -178,9 +171,7 @@ pub fn verdicts(truth: &[Value]) -> BTreeMap<Who, Verdict> {
     for t in truth {
         match t["ev"].as_str() {
             Some("changed") => {
-                let Some(by) = Who::from_json(&t["by"]) else {
-                    continue;
-                };
+                let Some(by) = Who::from_json(&t["by"]) else { continue };
                 for tag in t["tags"].as_array().into_iter().flatten() {
                     if let Some(tag) = tag.as_str() {
                         touched.entry(tag).or_default().push(by.clone());
@@ -188,9 +179,7 @@ pub fn verdicts(truth: &[Value]) -> BTreeMap<Who, Verdict> {
                 }
             }
             Some("failed") => {
-                let Some(who) = Who::from_json(&t["who"]) else {
-                    continue;
-                };
+                let Some(who) = Who::from_json(&t["who"]) else { continue };
                 let mut v = Verdict {
                     genuine: t["genuine"] == true,
                     ..Verdict::default()
@@ -200,12 +189,7 @@ pub fn verdicts(truth: &[Value]) -> BTreeMap<Who, Verdict> {
                         v.culprits.push(w);
                     }
                 };
-                for tag in t["needs"]
-                    .as_array()
-                    .into_iter()
-                    .flatten()
-                    .filter_map(Value::as_str)
-                {
+                for tag in t["needs"].as_array().into_iter().flatten().filter_map(Value::as_str) {
                     let gone = removed.get(tag).into_iter().flatten();
                     for w in touched.get(tag).into_iter().flatten().chain(gone) {
                         push(w.clone());

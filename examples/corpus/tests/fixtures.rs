@@ -42,11 +42,7 @@ fn score_all() -> BTreeMap<Meta, Score> {
         .filter(|p| p.join("traces").is_dir())
         .collect();
     dirs.sort();
-    assert!(
-        dirs.len() >= 20,
-        "expected the recorded runs under {}",
-        fixtures().display()
-    );
+    assert!(dirs.len() >= 20, "expected the recorded runs under {}", fixtures().display());
     let mut out: BTreeMap<Meta, Score> = BTreeMap::new();
     for d in dirs {
         let meta: Value =
@@ -109,24 +105,12 @@ fn recorded_suite_shapes_score_no_worse_than_their_floor() {
             }
         }
         if n(is, "judged") != n(was, "judged") {
-            worse.push(format!(
-                "{key}: judged {} != {}",
-                n(is, "judged"),
-                n(was, "judged")
-            ));
+            worse.push(format!("{key}: judged {} != {}", n(is, "judged"), n(was, "judged")));
         }
     }
     for (m, s) in &scores {
-        assert_eq!(
-            s.unknown, 0,
-            "{}/{}: failures the truth says nothing about",
-            m.shape, m.db
-        );
-        assert_eq!(
-            s.errors_on_passing, 0,
-            "{}/{}: an error on a passing scenario",
-            m.shape, m.db
-        );
+        assert_eq!(s.unknown, 0, "{}/{}: failures the truth says nothing about", m.shape, m.db);
+        assert_eq!(s.errors_on_passing, 0, "{}/{}: an error on a passing scenario", m.shape, m.db);
     }
     assert!(worse.is_empty(), "scores dropped:\n{}", worse.join("\n"));
 }
