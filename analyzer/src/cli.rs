@@ -232,7 +232,7 @@ pub struct RunArgs {
 
 #[derive(Debug, Args)]
 pub struct CleanArgs {
-    /// Folders or files [default: $BDD_TRACE_DIR, else the OS temp dir].
+    /// Folders or files, searched three levels deep [default: the top level of $BDD_TRACE_DIR, else of the OS temp dir].
     pub inputs: Vec<PathBuf>,
     /// Age, e.g. `7d`, `12h`, `30m`, `2w`.
     #[arg(long, value_name = "AGE", value_parser = trace_analyzer::clean::parse_age)]
@@ -257,6 +257,18 @@ pub fn main() -> i32 {
 
 /// Runs a parsed command line.
 pub fn run(cli: Cli) -> i32 {
+    let named: &[PathBuf] = match &cli.command {
+        Command::Runs(a) => &a.input.inputs,
+        Command::Merge(a) => &a.input.inputs,
+        Command::Report(a) => &a.input.inputs,
+        Command::Export(a) => &a.input.inputs,
+        Command::Confirm(a) => &a.inputs,
+        _ => &[],
+    };
+    if let Err(e) = discover::check_inputs(named) {
+        eprintln!("trace-analyzer: error: {e}");
+        return EXIT_ERROR;
+    }
     let result = match cli.command {
         Command::Runs(a) => cmd_runs(a),
         Command::Merge(a) => cmd_merge(a),
@@ -366,7 +378,7 @@ fn cmd_runs(a: RunsArgs) -> Result<i32, CliError> {
                         .unwrap_or_default()
                 };
                 t.add_row(vec![
-                    r["run_id"].as_str().unwrap_or("").to_owned(),
+                    trace_analyzer::escape::text(r["run_id"].as_str().unwrap_or("")).into_owned(),
                     r["processes"].to_string(),
                     r["files"].to_string(),
                     time("start"),
@@ -467,14 +479,49 @@ fn cmd_merge(a: MergeArgs) -> Result<i32, CliError> {
     })
 }
 
-/// The one warning printer: `warning: FILE[:LINE]: MESSAGE` on stderr.
+/// How many input warnings stderr shows before a count.
+const SHOWN_WARNINGS: usize = 5;
+
+/// The one warning printer: `warning: FILE[:LINE]: MESSAGE` on stderr for
+/// the first few, then a count.
 fn print_warnings(w: &[trace_analyzer::model::Warning]) {
-    for w in w {
+    print_warnings_then(w, "`report` lists them all");
+}
+
+/// A report's warnings on stderr, and a line of its own when whole files
+/// were not read: a failure in them is missing from the report, which
+/// would otherwise exit 0 (`--strict` makes it 2).
+fn report_warnings(w: &[trace_analyzer::model::Warning]) {
+    print_warnings_then(w, "the report lists them all");
+    let dropped = w.iter().filter(|w| w.drops_file()).count();
+    if dropped > 0 {
+        eprintln!(
+            "warning: {dropped} input file(s) not read at all: failures they hold are missing from this report (--strict makes this exit 2)"
+        );
+    }
+}
+
+/// [`print_warnings`], saying where the rest are listed. File names and
+/// messages quote trace-controlled text: control characters are escaped.
+fn print_warnings_then(w: &[trace_analyzer::model::Warning], rest: &str) {
+    use trace_analyzer::escape::text;
+    for w in w.iter().take(SHOWN_WARNINGS) {
         if w.line > 0 {
-            eprintln!("warning: {}:{}: {}", w.file, w.line, w.message);
+            eprintln!(
+                "warning: {}:{}: {}",
+                text(&w.file),
+                w.line,
+                text(&w.message)
+            );
         } else {
-            eprintln!("warning: {}: {}", w.file, w.message);
+            eprintln!("warning: {}: {}", text(&w.file), text(&w.message));
         }
+    }
+    if w.len() > SHOWN_WARNINGS {
+        eprintln!(
+            "warning: {} more input warning(s); {rest}",
+            w.len() - SHOWN_WARNINGS
+        );
     }
 }
 
@@ -528,15 +575,9 @@ fn emit_report(
             return Err(e.into());
         }
     }
-    if output.is_some() || r.format != ReportFormat::Table {
-        // Warnings are in the report; repeat a one-line hint on stderr.
-        if !report.warnings.is_empty() {
-            eprintln!(
-                "trace-analyzer: {} input warning(s), listed in the report",
-                report.warnings.len()
-            );
-        }
-    }
+    // Warnings are in the report; stderr names the first few too, also
+    // for the table, whose warnings section is easily scrolled past.
+    report_warnings(&report.warnings);
     let code = exit_code(report, r.fail_on, strict);
     std::mem::forget(analysis);
     Ok(code)
@@ -593,12 +634,7 @@ fn html_report(opts: &AnalyzeOptions, r: &ReportOpts, input: &InputArgs) -> Resu
             return Err(e.into());
         }
     }
-    if !report.warnings.is_empty() {
-        eprintln!(
-            "trace-analyzer: {} input warning(s), listed in the report",
-            report.warnings.len()
-        );
-    }
+    report_warnings(&report.warnings);
     Ok(exit_code(report, r.fail_on, input.strict))
 }
 
@@ -758,10 +794,7 @@ fn cmd_export(a: ExportArgs) -> Result<i32, CliError> {
         );
     }
     if !report.warnings.is_empty() {
-        eprintln!(
-            "trace-analyzer: {} input warning(s); `report` lists them",
-            report.warnings.len()
-        );
+        print_warnings(&report.warnings);
         if a.input.strict {
             return Ok(EXIT_ERROR);
         }
@@ -770,27 +803,52 @@ fn cmd_export(a: ExportArgs) -> Result<i32, CliError> {
 }
 
 fn cmd_clean(a: &CleanArgs) -> Result<i32, CliError> {
-    let inputs = trace_analyzer::inputs_or_default(&a.inputs);
-    let files = trace_analyzer::clean::candidates(&inputs, a.older_than);
+    use trace_analyzer::clean::{self, Depth};
+    // Named folders are searched like `report` searches them; the default
+    // folder is shared with other programs, so only its top level is.
+    let (inputs, depth) = if a.inputs.is_empty() {
+        let inputs = trace_analyzer::inputs_or_default(&a.inputs);
+        for dir in &inputs {
+            eprintln!(
+                "looking only at the top level of {} (no subfolders); name a folder to search it and its subfolders",
+                dir.display()
+            );
+        }
+        (inputs, Depth::TopLevel)
+    } else {
+        (a.inputs.clone(), Depth::Search)
+    };
+    let found = clean::candidates(&inputs, depth, a.older_than);
+    for f in &found.in_use {
+        eprintln!("skipped {}: still open for writing", f.display());
+    }
     let mut failed = false;
-    for f in &files {
+    let mut done = 0;
+    for f in &found.old {
         if a.dry_run {
             println!("would delete {}", f.display());
-        } else {
-            match std::fs::remove_file(f) {
-                Ok(()) => println!("deleted {}", f.display()),
-                Err(e) => {
-                    failed = true;
-                    eprintln!("trace-analyzer: cannot delete {}: {e}", f.display());
-                }
+            done += 1;
+            continue;
+        }
+        match clean::delete(f) {
+            Ok(true) => {
+                println!("deleted {}", f.display());
+                done += 1;
+            }
+            Ok(false) => eprintln!(
+                "skipped {}: changed or reopened since it was found",
+                f.display()
+            ),
+            Err(e) => {
+                failed = true;
+                eprintln!("trace-analyzer: cannot delete {}: {e}", f.display());
             }
         }
     }
     eprintln!(
-        "{} {} trace file(s) older than {}",
+        "{} {done} trace file(s) older than {}",
         if a.dry_run { "would delete" } else { "deleted" },
-        files.len(),
-        trace_analyzer::clean::humantime(a.older_than)
+        clean::humantime(a.older_than)
     );
     Ok(if failed { EXIT_ERROR } else { EXIT_OK })
 }
@@ -935,11 +993,15 @@ fn cmd_confirm(a: ConfirmArgs) -> Result<i32, CliError> {
     if !cmds.is_empty() {
         eprintln!(
             "Commands read from the trace files of run {} (each run traced into a folder under {}):",
-            plan.run_id,
+            trace_analyzer::escape::text(&plan.run_id),
             opts.dir.display()
         );
+        // Words with control characters are shown `$'…'`-quoted.
         for c in &cmds {
             eprintln!("  {c}");
+        }
+        for w in confirm::consent::warnings(&plan) {
+            eprintln!("warning: {w}");
         }
         if !a.yes {
             let asked = io::stdin().is_terminal() && io::stderr().is_terminal();

@@ -140,6 +140,8 @@ pub fn discover(inputs: &[PathBuf], legacy_tz: &LegacyTz) -> Discovery {
         match fs::metadata(input) {
             Err(e) => d.warnings.push(warn(input, 0, format!("cannot read: {e}"))),
             Ok(m) if m.is_dir() => walk(input, 0, &mut candidates, &mut d.warnings),
+            // Opening a FIFO would block forever; a device could be endless.
+            Ok(m) if !m.is_file() => d.warnings.push(warn(input, 0, not_regular(&m))),
             Ok(_) => candidates.push((input.clone(), true)),
         }
     }
@@ -149,6 +151,7 @@ pub fn discover(inputs: &[PathBuf], legacy_tz: &LegacyTz) -> Discovery {
             files.push(f);
         }
     }
+    adopt_run_ids(&mut files);
     let files = dedupe(files, &mut d.warnings);
     let mut runs: HashMap<String, Vec<SourceFile>> = HashMap::new();
     for f in files {
@@ -164,6 +167,40 @@ pub fn discover(inputs: &[PathBuf], legacy_tz: &LegacyTz) -> Discovery {
     runs.sort_by(|a, b| (a.latest_start(), &a.id).cmp(&(b.latest_start(), &b.id)));
     d.runs = runs;
     d
+}
+
+/// Why a named input that is neither a folder nor a regular file is not read.
+fn not_regular(m: &fs::Metadata) -> String {
+    use std::os::unix::fs::FileTypeExt;
+    let t = m.file_type();
+    let kind = if t.is_fifo() {
+        "a FIFO"
+    } else if t.is_socket() {
+        "a socket"
+    } else if t.is_block_device() || t.is_char_device() {
+        "a device"
+    } else {
+        "not a regular file"
+    };
+    format!("{kind}, not a trace file: only regular files and folders are read")
+}
+
+/// Refuses inputs named on the command line that are neither folders nor
+/// regular files (a FIFO would hang the reader): the first one, as one line.
+/// Missing paths are left to [`discover`]'s warnings.
+pub fn check_inputs(inputs: &[PathBuf]) -> Result<(), String> {
+    for input in inputs {
+        if let Ok(m) = fs::metadata(input) {
+            if !m.is_dir() && !m.is_file() {
+                return Err(format!(
+                    "{}: {}",
+                    crate::escape::text(&input.display().to_string()),
+                    not_regular(&m)
+                ));
+            }
+        }
+    }
+    Ok(())
 }
 
 fn warn(path: &Path, line: u64, message: String) -> Warning {
@@ -202,14 +239,55 @@ fn walk(dir: &Path, depth: usize, out: &mut Vec<(PathBuf, bool)>, warnings: &mut
     }
 }
 
-/// Reads up to 64 KiB of the first line.
-fn first_line(path: &Path) -> std::io::Result<(Vec<u8>, bool)> {
+/// How many lines at the start of a file are looked at to recognise it.
+const HEAD_LINES: usize = 16;
+
+/// The first lines of a file (up to [`HEAD_LINES`] and 64 KiB), each with
+/// its 1-based number: a damaged or blank first line must not decide alone
+/// what the file is.
+fn head_lines(path: &Path) -> std::io::Result<Vec<(u64, Vec<u8>)>> {
     let f = File::open(path)?;
     let mut r = LineReader::with_max(BufReader::with_capacity(8192, f.take(1 << 16)), 1 << 16);
-    Ok(match r.next_line()? {
-        Some(Line::Text { bytes, complete }) => (bytes.to_vec(), complete),
-        _ => (Vec::new(), false),
-    })
+    let mut out = Vec::new();
+    while out.len() < HEAD_LINES {
+        let no = out.len() as u64 + 1;
+        match r.next_line()? {
+            Some(Line::Text { bytes, .. }) => out.push((no, bytes.to_vec())),
+            Some(Line::TooLong { .. }) => out.push((no, Vec::new())),
+            None => break,
+        }
+    }
+    Ok(out)
+}
+
+/// A head line as text, without a UTF-8 byte order mark or a trailing CR;
+/// `None` for a blank or non-UTF-8 line.
+fn head_text(bytes: &[u8]) -> Option<&str> {
+    let t = std::str::from_utf8(bytes).ok()?;
+    let t = t
+        .strip_prefix('\u{feff}')
+        .unwrap_or(t)
+        .trim_end_matches('\r');
+    (!t.trim().is_empty()).then_some(t)
+}
+
+/// The run id, pid and random part of a v1 file name
+/// (`bdd-state-trace-<run>-<YYYYMMDDTHHMMSS.ffffffZ>-<pid>-<8 hex>.jsonl`);
+/// the run id as `file_name_safe` wrote it.
+fn v1_name_parts(name: &str) -> Option<(&str, u32)> {
+    let rest = name
+        .strip_prefix(FILE_PREFIX)?
+        .strip_suffix(&format!(".{FILE_EXTENSION}"))?;
+    let mut parts = rest.rsplitn(4, '-');
+    let random = parts.next()?;
+    let pid = parts.next()?.parse().ok()?;
+    let time = parts.next()?;
+    let run = parts.next()?;
+    let ok = random.len() == 8
+        && random.bytes().all(|b| b.is_ascii_hexdigit())
+        && time.len() == 23
+        && time.ends_with('Z');
+    (ok && !run.is_empty()).then_some((run, pid))
 }
 
 fn recognise(
@@ -220,26 +298,32 @@ fn recognise(
 ) -> Option<SourceFile> {
     let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
     let size = fs::metadata(path).map(|m| m.len()).unwrap_or(0);
-    let (line, _) = match first_line(path) {
+    let head = match head_lines(path) {
         Ok(l) => l,
         Err(e) => {
             warnings.push(warn(path, 0, format!("cannot read: {e}")));
             return None;
         }
     };
-    let text = std::str::from_utf8(&line).ok();
+    // The first non-blank line decides, as the readers skip blank lines
+    // and a byte order mark; later lines rescue a file whose first line
+    // is damaged.
+    let first = head.iter().find(|(_, b)| !b.trim_ascii().is_empty());
+    let (first_no, line) = first.map_or((1, &[][..]), |(n, b)| (*n, b.as_slice()));
+    let text = head_text(line);
     if let Some((pid, when)) = legacy_name(name) {
-        if line.is_empty() && size == 0 {
+        if first.is_none() {
             warnings.push(warn(path, 0, "empty trace file, skipped".into()));
             return None;
         }
-        let looks_legacy = text
-            .is_some_and(|t| t.starts_with("TIMESTAMP") || parse_legacy_line(t, legacy_tz).is_ok());
+        let is_legacy = |t: &str| parse_legacy_line(t, legacy_tz).is_ok();
+        let looks_legacy = text.is_some_and(|t| t.starts_with("TIMESTAMP") || is_legacy(t))
+            || head.iter().filter_map(|(_, b)| head_text(b)).any(is_legacy);
         if !looks_legacy {
             warnings.push(warn(
                 path,
-                1,
-                "named like a Go trace file but line 1 is not `TIMESTAMP | FEATURE | SCENARIO | ACTION | DETAILS`; file skipped".into(),
+                first_no,
+                "named like a Go trace file but no line is `TIMESTAMP | FEATURE | SCENARIO | ACTION | DETAILS`; file skipped".into(),
             ));
             return None;
         }
@@ -260,11 +344,19 @@ fn recognise(
     }
     let named = v1_name(name);
     let Some(text) = text else {
+        if let Some(f) = headerless(path, name, &head, first_no, size, warnings) {
+            return Some(f);
+        }
         if named || explicit {
+            let what = if first.is_none() {
+                "the file is empty"
+            } else {
+                "line 1 is not UTF-8 text (binary data?)"
+            };
             warnings.push(warn(
                 path,
-                1,
-                "not a trace file: line 1 is not UTF-8 text (binary data?); file skipped".into(),
+                first_no,
+                format!("not a trace file: {what}; file skipped"),
             ));
         }
         return None;
@@ -273,23 +365,21 @@ fn recognise(
         Some(v) if v != u64::from(FORMAT_VERSION) => {
             warnings.push(warn(
                 path,
-                1,
+                first_no,
                 format!("trace format version {v} is not supported (this trace-analyzer reads version {FORMAT_VERSION}); file skipped — upgrade trace-analyzer"),
             ));
             return None;
         }
         Some(_) => {}
         None => {
+            if let Some(f) = headerless(path, name, &head, first_no, size, warnings) {
+                return Some(f);
+            }
             if named || explicit {
-                let what = if line.is_empty() {
-                    "the file is empty"
-                } else {
-                    "line 1 is not a bdd-state-trace header"
-                };
                 warnings.push(warn(
                     path,
-                    1,
-                    format!("not a trace file: {what}; file skipped"),
+                    first_no,
+                    "not a trace file: no bdd-state-trace header and no v1 events in its first lines; file skipped".into(),
                 ));
             }
             return None;
@@ -310,8 +400,80 @@ fn recognise(
         }),
         Ok(_) => None,
         Err(e) => {
-            warnings.push(warn(path, 1, format!("invalid header: {e}; file skipped")));
+            if let Some(f) = headerless(path, name, &head, first_no, size, warnings) {
+                return Some(f);
+            }
+            warnings.push(warn(
+                path,
+                first_no,
+                format!("invalid header: {e}; file skipped"),
+            ));
             None
+        }
+    }
+}
+
+/// A v1-named file whose header is unreadable but whose next lines are v1
+/// events: read it anyway, with the run id and pid from its name (the
+/// header's line is reported by the reader). [`discover`] maps the name's
+/// run id back to a header's when another file of the run has one.
+fn headerless(
+    path: &Path,
+    name: &str,
+    head: &[(u64, Vec<u8>)],
+    first_no: u64,
+    size: u64,
+    warnings: &mut Vec<Warning>,
+) -> Option<SourceFile> {
+    let (run, pid) = v1_name_parts(name)?;
+    let events = head
+        .iter()
+        .filter_map(|(_, b)| head_text(b))
+        .any(|t| matches!(Record::parse(t), Ok(Record::Event(_))));
+    if !events {
+        return None;
+    }
+    warnings.push(warn(
+        path,
+        first_no,
+        format!("no readable header; its events are read, with run id {run:?} and pid {pid} taken from the file name"),
+    ));
+    Some(SourceFile {
+        path: path.to_path_buf(),
+        format: Format::V1,
+        run_id: format!("{HEADERLESS}{run}"),
+        pid,
+        label: format!("pid {pid}"),
+        start: None,
+        argv: Vec::new(),
+        rerun: None,
+        cwd: None,
+        size,
+    })
+}
+
+/// Marks a run id taken from a file name until [`adopt_run_ids`] resolves it.
+const HEADERLESS: &str = "\0name:";
+
+/// Gives headerless files the run id of a header whose file-name form
+/// matches theirs; else the name's form.
+fn adopt_run_ids(files: &mut [SourceFile]) {
+    let ids: HashMap<String, String> = files
+        .iter()
+        .filter(|f| !f.run_id.starts_with(HEADERLESS))
+        .map(|f| {
+            (
+                state_tracer::format::file_name_safe(&f.run_id),
+                f.run_id.clone(),
+            )
+        })
+        .collect();
+    for f in files.iter_mut() {
+        if let Some(from_name) = f.run_id.strip_prefix(HEADERLESS) {
+            f.run_id = ids
+                .get(from_name)
+                .cloned()
+                .unwrap_or_else(|| from_name.to_owned());
         }
     }
 }
@@ -385,17 +547,6 @@ pub fn last_line(path: &Path) -> Option<String> {
         .rev()
         .find(|l| !l.trim().is_empty())
         .map(str::to_owned)
-}
-
-/// Reads the first line of an arbitrary file as text (for `clean`).
-pub fn header_is_valid(path: &Path) -> bool {
-    match first_line(path) {
-        Ok((line, _)) => std::str::from_utf8(&line)
-            .ok()
-            .and_then(sniff_header_version)
-            .is_some(),
-        Err(_) => false,
-    }
 }
 
 /// Lines of a small text file (test helper and `clean`).

@@ -14,6 +14,7 @@ pub mod analysis;
 pub mod clean;
 pub mod confirm;
 pub mod discover;
+pub mod escape;
 pub mod export;
 pub mod findings;
 pub mod follow;

@@ -151,6 +151,16 @@ pub struct Warning {
     pub message: String,
 }
 
+impl Warning {
+    /// Whether a whole file (or folder) was not read: whatever it held,
+    /// failures included, is missing from the analysis.
+    pub fn drops_file(&self) -> bool {
+        self.message.contains("file skipped")
+            || self.message.starts_with("cannot read")
+            || self.message.starts_with("cannot list folder")
+    }
+}
+
 /// The whole result of `report`: serialises to the stable JSON contract.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Report {

@@ -574,9 +574,37 @@ pub fn shell_quote(s: &str) -> String {
             .all(|b| b.is_ascii_alphanumeric() || b"-_./=:,@+".contains(&b))
     {
         s.to_owned()
+    } else if s.chars().any(crate::escape::needs_escape) {
+        ansi_c_quote(s)
     } else {
         format!("'{}'", s.replace('\'', r"'\''"))
     }
+}
+
+/// Bash's `$'…'` quoting for a word holding control characters: they show
+/// as escapes (a trace cannot rewrite the terminal through a command we
+/// print), and the line still pastes back into bash as the same word.
+fn ansi_c_quote(s: &str) -> String {
+    use std::fmt::Write as _;
+    let mut out = String::from("$'");
+    for c in s.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '\'' => out.push_str("\\'"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if crate::escape::needs_escape(c) && (c as u32) < 0x80 => {
+                let _ = write!(out, "\\x{:02x}", c as u32);
+            }
+            c if crate::escape::needs_escape(c) => {
+                let _ = write!(out, "\\u{:04x}", c as u32);
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('\'');
+    out
 }
 
 /// Escapes regular-expression metacharacters (Rust `regex` and Go RE2).
@@ -940,6 +968,10 @@ mod tests {
         assert_eq!(shell_quote("it's"), r"'it'\''s'");
         assert_eq!(shell_quote(""), "''");
         assert_eq!(shell_quote("a/b-c.d=e"), "a/b-c.d=e");
+        assert_eq!(
+            shell_quote("a\x1b[2K\u{9b}'\\\n"),
+            r"$'a\x1b[2K\u009b\'\\\n'"
+        );
         assert_eq!(regex_escape("a+b (c)"), r"a\+b \(c\)");
     }
 }

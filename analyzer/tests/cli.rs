@@ -318,7 +318,11 @@ fn run_writes_an_html_page_and_says_when_the_command_traced_nothing() {
 fn clean_dry_run_lists_only_old_tracer_files() {
     let dir = clean_run();
     let p = dir.path();
-    std::fs::write(p.join("bdd-state-trace-20200101-000000-1.log"), "x\n").unwrap();
+    std::fs::write(
+        p.join("bdd-state-trace-20200101-000000-1.log"),
+        "TIMESTAMP | FEATURE | SCENARIO | ACTION | DETAILS\n",
+    )
+    .unwrap();
     // Named like a v1 trace but not one: never deleted.
     std::fs::write(
         p.join("bdd-state-trace-fake-20200101T000000.000000Z-1-00000001.jsonl"),

@@ -632,8 +632,9 @@ fn a_killed_add_leaves_the_whole_run_or_none_of_it(db: &Db, reference: &Db) {
     assert!(full[2] > 5_000 && full[3] > 0, "a big run: {full:?}");
     let took = t0.elapsed();
     let url = db.url.as_str();
-    // An empty, migrated database to start from.
-    ok(&["history", "runs", "--db", url]);
+    // An empty, migrated database to start from (a write creates it; a
+    // read never does).
+    ok(&["history", "prune", "--older-than", "1000w", "--db", url]);
     let mut killed = 0;
     for k in 1..=6u32 {
         if run_rows(url)[0] == 1 {
@@ -874,12 +875,60 @@ fn bad_databases_get_one_clear_line_and_exit_code_2() {
     );
 
     let good = dir.path().join("good.sqlite");
-    ok(&["history", "runs", "--db", good.to_str().unwrap()]);
+    // A read never creates the database.
+    let err = refused(&["history", "runs", "--db", good.to_str().unwrap()]);
+    assert!(err.contains("no history database here yet"), "{err}");
+    assert!(!good.exists());
+    let other = tempfile::tempdir().unwrap();
+    let other_t = other.path().join("t");
+    write_run(&other_t, "other", Shape::Polluted, days_ago(1));
+    ok(&[
+        "history",
+        "add",
+        other_t.to_str().unwrap(),
+        "--db",
+        good.to_str().unwrap(),
+    ]);
+    let beside = |db: &std::path::Path| -> Vec<String> {
+        let mut n: Vec<String> = std::fs::read_dir(db.parent().unwrap())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .filter(|n| n.starts_with("good.sqlite"))
+            .collect();
+        n.sort();
+        n
+    };
+    assert_eq!(
+        beside(&good),
+        ["good.sqlite"],
+        "a write cleans up its -wal and -shm"
+    );
     let ro = format!("sqlite://{}?mode=ro", good.display());
     let err = refused(&["history", "add", t, "--db", &ro]);
     assert!(err.contains("read-only"), "{err}");
-    // Reading a read-only history works.
-    ok(&["history", "runs", "--db", &ro]);
+    // Reading a read-only history works, and creates nothing.
+    assert!(ok(&["history", "runs", "--db", &ro, "--since", "all"]).contains("other"));
+    ok(&["history", "flaky", "--db", &ro]);
+    assert_eq!(
+        beside(&good),
+        ["good.sqlite"],
+        "a read-only read creates nothing"
+    );
+
+    // Empty and path-less URLs, and device files, are refused.
+    for db in [
+        "",
+        "sqlite://",
+        "sqlite:",
+        "sqlite://?mode=ro",
+        "sqlite::memory:",
+    ] {
+        let err = refused(&["history", "add", t, "--db", db]);
+        assert!(err.contains("history database"), "{db:?}: {err}");
+    }
+    let err = refused(&["history", "add", t, "--db", "sqlite:/dev/null"]);
+    assert!(err.contains("not a regular file"), "{err}");
+    assert!(!std::path::Path::new("/dev/null-journal").exists());
 
     let missing_dir = format!("sqlite://{}/no/such/dir/h.sqlite", dir.path().display());
     let err = refused(&["history", "runs", "--db", &missing_dir]);

@@ -4,6 +4,11 @@
 //! `O_CREAT|O_EXCL|O_NOFOLLOW|O_CLOEXEC` and mode `0600`: an existing file or
 //! a planted symlink makes creation fail (and we pick another random name)
 //! instead of writing through it, and nothing else in the folder is touched.
+//!
+//! The new file is held under an exclusive advisory lock (`flock`) for as
+//! long as the process keeps it open, so `trace-analyzer clean` can tell a
+//! file still being written from a finished one and leave it alone. The lock
+//! is taken once at creation; writes never touch it.
 
 use std::fs::{DirBuilder, File, OpenOptions};
 use std::io;
@@ -88,15 +93,29 @@ fn create_named(
 }
 
 /// Creates exactly `path`, `0600`, failing with `AlreadyExists` if anything
-/// (a file, a symlink, even a dangling one) is already there.
+/// (a file, a symlink, even a dangling one) is already there, and locks it
+/// (see [`lock_exclusive`]).
 pub fn create_new(path: &Path) -> io::Result<File> {
-    OpenOptions::new()
+    let file = OpenOptions::new()
         .write(true)
         .create_new(true)
         .mode(0o600)
         // std sets O_CLOEXEC itself but has no O_NOFOLLOW: libc names it.
         .custom_flags(libc::O_NOFOLLOW)
-        .open(path)
+        .open(path)?;
+    lock_exclusive(&file);
+    Ok(file)
+}
+
+/// Takes an exclusive `flock` on a file we just created; it lasts until the
+/// last descriptor of this open file closes (process exit included). Best
+/// effort: a file system without `flock` support still gets its trace, it is
+/// only not protected from `clean`.
+fn lock_exclusive(file: &File) {
+    use std::os::fd::AsRawFd;
+    // SAFETY: flock on a descriptor we own; no memory is passed.
+    // Non-blocking: nobody else can hold a lock on a file we just created.
+    let _ = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) };
 }
 
 /// 32 random bits from the kernel (std exposes no random source, hence
@@ -128,6 +147,23 @@ mod tests {
             file_name("ci/7", t, 42, 0xab),
             "bdd-state-trace-ci_7-20260411T101053.032156Z-42-000000ab.jsonl"
         );
+    }
+
+    /// Another open of the same file (what `clean` does) cannot lock it
+    /// while the tracer's descriptor is open, and can once it is closed.
+    #[test]
+    fn a_created_file_stays_locked_while_open() {
+        use std::os::fd::AsRawFd;
+        let dir = tempfile::tempdir().unwrap();
+        let (file, path) = create(dir.path(), "r", Utc::now()).unwrap();
+        let try_lock = || {
+            let other = File::open(&path).unwrap();
+            // SAFETY: flock on a descriptor this closure owns.
+            unsafe { libc::flock(other.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) == 0 }
+        };
+        assert!(!try_lock(), "the open trace file must be locked");
+        drop(file);
+        assert!(try_lock(), "a closed trace file must be unlocked");
     }
 
     #[test]

@@ -11,11 +11,13 @@
 //!   (from the trace headers, narrowed by [`crate::repro`]);
 //! - [`run`]: child processes with a timeout, killed by process group,
 //!   stopped on Ctrl-C;
-//! - [`verdict`]: judges each run from its own trace, and the whole.
+//! - [`verdict`]: judges each run from its own trace, and the whole;
+//! - [`consent`]: what the user should know before agreeing to run them.
 //!
 //! Commands read from trace files are never run by this module unless the
 //! caller says so ([`Plan::needs_consent`]): the CLI asks first.
 
+pub mod consent;
 pub mod plan;
 pub mod run;
 pub mod verdict;

@@ -198,24 +198,29 @@ impl Plan {
     /// them needs consent.
     pub fn needs_consent(&self) -> Vec<String> {
         let mut out: Vec<String> = Vec::new();
-        if !self.pairs.iter().any(|p| p.cmds.is_ok()) {
-            // Nothing will run: no pair has commands.
-            return out;
-        }
-        let mut add = |c: &Cmd| {
+        for c in self.from_trace() {
             let s = c.shown();
-            if c.from_trace && !out.contains(&s) {
+            if !out.contains(&s) {
                 out.push(s);
             }
-        };
-        if let Ok(c) = &self.alone {
-            add(c);
         }
+        out
+    }
+
+    /// Every command read from a trace file that would run (repeats
+    /// included); none when no pair has commands.
+    pub fn from_trace(&self) -> Vec<&Cmd> {
+        if !self.pairs.iter().any(|p| p.cmds.is_ok()) {
+            // Nothing will run: no pair has commands.
+            return Vec::new();
+        }
+        let mut out: Vec<&Cmd> = self.alone.iter().collect();
         for p in &self.pairs {
             if let Ok(cmds) = &p.cmds {
-                cmds.all().into_iter().for_each(&mut add);
+                out.extend(cmds.all());
             }
         }
+        out.retain(|c| c.from_trace);
         out
     }
 }

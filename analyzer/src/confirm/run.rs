@@ -92,6 +92,13 @@ pub fn start(cmd: &Cmd, t: &Traced, log: &str, timeout: Duration) -> Running {
     let Some((program, args)) = cmd.argv.split_first() else {
         return not_started("empty command".into());
     };
+    if let Some(d) = cmd.cwd.as_deref().filter(|d| !d.is_dir()) {
+        // Else spawn's ENOENT reads as if the program were missing.
+        return not_started(format!(
+            "its working folder {} (the traced process's cwd) does not exist",
+            d.display()
+        ));
+    }
     let mut c = Command::new(program);
     c.args(args)
         .env("BDD_TRACE_STATE", "1")

@@ -292,10 +292,16 @@ pub fn decide(
         return (Verdict::Inconclusive, "interrupted (Ctrl-C)".into());
     }
     if let Some(r) = alone.iter().find(|r| r.victim.is_none()) {
+        let not_started = r.processes.iter().find_map(|(_, e)| match e {
+            End::NotStarted(why) => Some(why.as_str()),
+            _ => None,
+        });
         let why = if r.timed_out() {
-            "did not finish within the timeout"
+            "did not finish within the timeout".to_owned()
+        } else if let Some(e) = not_started {
+            format!("could not be started: {e}")
         } else {
-            "did not run: its command did not select it (see the log in the folder)"
+            "did not run: its command did not select it (see the log in the folder)".to_owned()
         };
         return (
             Verdict::Inconclusive,

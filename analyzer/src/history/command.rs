@@ -289,6 +289,7 @@ async fn cmd_add(a: AddArgs) -> Result<i32, CmdError> {
             store.url().redacted()
         )?;
     }
+    store.close().await;
     Ok(EXIT_OK)
 }
 
@@ -307,6 +308,7 @@ async fn cmd_flaky(a: FlakyArgs) -> Result<i32, CmdError> {
         &mut out,
     )?;
     out.flush()?;
+    store.close().await;
     Ok(EXIT_OK)
 }
 
@@ -317,6 +319,7 @@ async fn cmd_pairs(a: QueryArgs) -> Result<i32, CmdError> {
     let mut out = output(&a.output)?;
     output::write_pairs(a.format, &store.url().redacted(), &w, &list, &mut out)?;
     out.flush()?;
+    store.close().await;
     Ok(EXIT_OK)
 }
 
@@ -327,6 +330,7 @@ async fn cmd_runs(a: RunsArgs) -> Result<i32, CmdError> {
     let mut out = output(&a.query.output)?;
     output::write_runs(a.query.format, &store.url().redacted(), &w, &list, &mut out)?;
     out.flush()?;
+    store.close().await;
     Ok(EXIT_OK)
 }
 
@@ -340,6 +344,7 @@ async fn cmd_prune(a: PruneArgs) -> Result<i32, CmdError> {
         output::short_time(cutoff),
         store.url().redacted()
     );
+    store.close().await;
     Ok(EXIT_OK)
 }
 
@@ -350,11 +355,14 @@ async fn cmd_prune(a: PruneArgs) -> Result<i32, CmdError> {
 pub fn record_and_annotate(analysis: &mut Analysis, db: Option<&str>) {
     let result = runtime().map_err(|e| e.to_string()).and_then(|rt| {
         rt.block_on(async {
-            let url = DbUrl::resolve(db)?;
+            // A bare `--history` names the default database.
+            let url = DbUrl::resolve(db.filter(|d| !d.is_empty()))?;
             let store = Store::open(&url, Access::Write).await?;
             let rec = RunRecord::from_analysis(analysis, RunMeta::from_flags(None, &[]));
             let added = add(&store, &rec).await;
-            annotate(&store, &mut analysis.report).await?;
+            let annotated = annotate(&store, &mut analysis.report).await;
+            store.close().await;
+            annotated?;
             added.map(drop)
         })
         .map_err(|e: HistoryError| e.to_string())

@@ -59,16 +59,71 @@ impl DbUrl {
                 default: false,
             });
         };
-        Ok(DbUrl {
+        let url = DbUrl {
             url: s.to_owned(),
             backend,
             default: false,
-        })
+        };
+        if backend == Backend::Sqlite {
+            // A path-less URL is an in-memory database: `add` would say
+            // "added" and store nothing.
+            let path = url.sqlite_path().unwrap_or_default();
+            let memory = path.as_os_str().is_empty()
+                || path.as_os_str() == ":memory:"
+                || s.contains("mode=memory");
+            if memory {
+                return Err(HistoryError::new(
+                    redact(s),
+                    "no file path: use sqlite://PATH (an in-memory database would keep nothing)",
+                ));
+            }
+        }
+        Ok(url)
+    }
+
+    /// The file of an SQLite URL (`sqlite://PATH`, `sqlite:PATH`, query
+    /// removed), as sqlx opens it.
+    pub fn sqlite_path(&self) -> Option<PathBuf> {
+        if self.backend != Backend::Sqlite {
+            return None;
+        }
+        let rest = self
+            .url
+            .strip_prefix("sqlite://")
+            .or_else(|| self.url.strip_prefix("sqlite:"))?;
+        let path = rest.split_once('?').map_or(rest, |(p, _)| p);
+        Some(PathBuf::from(path))
+    }
+
+    /// Whether an SQLite URL asks for a read-only connection (`?mode=ro`).
+    pub fn sqlite_read_only(&self) -> bool {
+        self.backend == Backend::Sqlite
+            && self
+                .url
+                .split_once('?')
+                .is_some_and(|(_, q)| q.split('&').any(|kv| kv == "mode=ro"))
+    }
+
+    /// Refuses an SQLite path that exists but is not a regular file (a
+    /// device, a folder, a FIFO): SQLite would create `-journal`, `-wal`
+    /// and `-shm` files next to it (`/dev/null-journal`).
+    pub fn check_sqlite_file(&self) -> Result<(), HistoryError> {
+        let Some(path) = self.sqlite_path() else {
+            return Ok(());
+        };
+        match std::fs::metadata(&path) {
+            Ok(m) if !m.is_file() => Err(HistoryError::new(
+                self.redacted(),
+                "not a regular file: the history must be an SQLite database file",
+            )),
+            _ => Ok(()),
+        }
     }
 
     /// `flag`, else `$TRACE_ANALYZER_HISTORY`, else the default file.
     pub fn resolve(flag: Option<&str>) -> Result<DbUrl, HistoryError> {
-        if let Some(f) = flag.filter(|f| !f.is_empty()) {
+        // `--db ""` is refused by `parse`, never read as "the default".
+        if let Some(f) = flag {
             return DbUrl::parse(f);
         }
         if let Some(v) = std::env::var(ENV_VAR).ok().filter(|v| !v.is_empty()) {
@@ -186,6 +241,35 @@ mod tests {
             (u.backend(), u.as_str()),
             (Backend::Sqlite, "sqlite:///tmp/h.sqlite")
         );
+        for pathless in [
+            "",
+            " ",
+            "sqlite://",
+            "sqlite:",
+            "sqlite://?mode=ro",
+            "sqlite::memory:",
+            "sqlite://x?mode=memory",
+        ] {
+            let e = DbUrl::parse(pathless).unwrap_err();
+            assert!(
+                e.to_string().contains("URL") || e.to_string().contains("no file path"),
+                "{pathless}: {e}"
+            );
+        }
+        assert!(
+            DbUrl::resolve(Some("")).is_err(),
+            "--db \"\" is not the default"
+        );
+        assert_eq!(
+            DbUrl::parse("sqlite:///tmp/h.sqlite?mode=ro")
+                .unwrap()
+                .sqlite_path(),
+            Some(PathBuf::from("/tmp/h.sqlite"))
+        );
+        assert!(DbUrl::parse("/dev/null")
+            .unwrap()
+            .check_sqlite_file()
+            .is_err());
         let e = DbUrl::parse("mysql://u:pw@h/db").unwrap_err();
         assert!(e.to_string().contains("unsupported scheme"), "{e}");
         assert!(!e.to_string().contains("pw"), "{e}");

@@ -63,10 +63,17 @@ struct Sheet {
     empty: &'static str,
 }
 
+/// `c` with each of its lines passed through `f`: names come from trace
+/// files (see `escape`), and a cell may hold several lines on purpose.
+fn per_line(c: &str, f: fn(&str) -> std::borrow::Cow<'_, str>) -> String {
+    c.split('\n').map(f).collect::<Vec<_>>().join("\n")
+}
+
 fn write_sheet(format: HistoryFormat, s: &Sheet, out: &mut dyn Write) -> io::Result<()> {
+    use crate::escape::{markdown, text};
     match format {
         HistoryFormat::Table => {
-            writeln!(out, "{}", s.title)?;
+            writeln!(out, "{}", text(&s.title))?;
             if s.rows.is_empty() {
                 return writeln!(out, "{}", s.empty);
             }
@@ -75,20 +82,24 @@ fn write_sheet(format: HistoryFormat, s: &Sheet, out: &mut dyn Write) -> io::Res
             t.force_no_tty();
             t.set_header(s.header.clone());
             for r in &s.rows {
-                t.add_row(r.clone());
+                t.add_row(r.iter().map(|c| per_line(c, text)).collect::<Vec<_>>());
             }
             writeln!(out, "{t}")?;
             for n in &s.notes {
-                writeln!(out, "- {n}")?;
+                writeln!(out, "- {}", text(n))?;
             }
             Ok(())
         }
         HistoryFormat::Markdown => {
-            writeln!(out, "### {}\n", s.title)?;
+            writeln!(out, "### {}\n", markdown(&s.title))?;
             if s.rows.is_empty() {
                 return writeln!(out, "{}", s.empty);
             }
-            let cell = |c: &str| c.replace('|', "\\|").replace('\n', "<br>");
+            let cell = |c: &str| {
+                per_line(c, markdown)
+                    .replace('|', "\\|")
+                    .replace('\n', "<br>")
+            };
             writeln!(out, "| {} |", s.header.join(" | "))?;
             writeln!(out, "|{}", "---|".repeat(s.header.len()))?;
             for r in &s.rows {
@@ -98,7 +109,7 @@ fn write_sheet(format: HistoryFormat, s: &Sheet, out: &mut dyn Write) -> io::Res
             if !s.notes.is_empty() {
                 writeln!(out)?;
                 for n in &s.notes {
-                    writeln!(out, "- {n}")?;
+                    writeln!(out, "- {}", markdown(n))?;
                 }
             }
             Ok(())
@@ -120,7 +131,11 @@ fn write_sheet(format: HistoryFormat, s: &Sheet, out: &mut dyn Write) -> io::Res
                 writeln!(
                     out,
                     "{}",
-                    line(r.iter().map(|c| c.replace('\n', "; ")).collect())
+                    line(
+                        r.iter()
+                            .map(|c| text(&c.replace('\n', "; ")).into_owned())
+                            .collect()
+                    )
                 )?;
             }
             Ok(())

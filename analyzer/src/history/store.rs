@@ -41,6 +41,16 @@ pub enum Pool {
     Postgres(PgPool),
 }
 
+/// Whether an SQLite database has a `-wal` file (a writer has it open, or
+/// one did not close cleanly).
+fn wal_exists(url: &DbUrl) -> bool {
+    url.sqlite_path().is_some_and(|p| {
+        let mut wal = p.into_os_string();
+        wal.push("-wal");
+        std::path::Path::new(&wal).exists()
+    })
+}
+
 /// An open, checked, migrated history database.
 #[derive(Debug, Clone)]
 pub struct Store {
@@ -66,11 +76,30 @@ impl Store {
         let err = |e: sqlx::Error| HistoryError::from_sqlx(url, &e);
         let pool = match url.backend() {
             Backend::Sqlite => {
+                url.check_sqlite_file()?;
+                // A read never creates the database (nor anything next to it).
+                let missing = url.sqlite_path().is_some_and(|p| !p.exists());
+                if access == Access::Read && missing {
+                    return Err(HistoryError::new(
+                        url.redacted(),
+                        "no history database here yet (`history add` or `report --history` creates it)",
+                    ));
+                }
                 let opts = SqliteConnectOptions::from_str(url.as_str())
                     .map_err(err)?
-                    .create_if_missing(true)
+                    .create_if_missing(access == Access::Write)
                     .busy_timeout(BUSY_TIMEOUT)
                     .foreign_keys(true);
+                // A read-only connection (`?mode=ro`) cannot remove the
+                // `-wal`/`-shm` files SQLite makes for a WAL database, so
+                // when no writer has a `-wal` open it reads the file as
+                // immutable: no locks, nothing created. (Other connections
+                // clean up after themselves when closed: `close`.)
+                let opts = if url.sqlite_read_only() && !wal_exists(url) {
+                    opts.immutable(true)
+                } else {
+                    opts
+                };
                 if url.is_default() {
                     if let Some(dir) = opts.get_filename().parent() {
                         std::fs::create_dir_all(dir).map_err(|e| {
@@ -119,6 +148,12 @@ impl Store {
         };
         store.check_and_migrate(access).await?;
         Ok(store)
+    }
+
+    /// Closes every connection, so SQLite checkpoints and removes its
+    /// `-wal` and `-shm` files instead of leaving them for the next reader.
+    pub async fn close(&self) {
+        with_pool!(self, p => p.close().await);
     }
 
     /// The URL, for messages (redacted) and errors.

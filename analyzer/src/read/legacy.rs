@@ -659,7 +659,10 @@ impl<R: BufRead> Parser<R> {
                         continue;
                     };
                     let text = text.trim_end_matches('\r');
-                    if no == 1 && text.starts_with("TIMESTAMP") {
+                    // A byte order mark or blank lines before the column
+                    // line cost nothing.
+                    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+                    if end.records == 0 && text.starts_with("TIMESTAMP") {
                         continue;
                     }
                     // `parse_legacy_line`, with the timestamp read by the day

@@ -6,6 +6,7 @@
 
 pub mod legacy;
 pub mod lines;
+pub mod seq;
 pub mod v1;
 pub mod v1_scan;
 

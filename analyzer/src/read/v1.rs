@@ -109,8 +109,10 @@ pub struct Parser<R> {
     interner: Interner,
     /// How the file ended (complete once [`Parser::fill`] returned true).
     pub end: FileEnd,
-    expected_seq: u64,
-    gap_reported: bool,
+    /// Sequence bookkeeping (lost, duplicated, reordered records).
+    seq: super::seq::SeqCheck,
+    /// A record was read: a header after this is a second header.
+    seen_record: bool,
     /// Fast path for plain event lines (see `v1_scan`).
     scanner: Scanner,
 }
@@ -122,8 +124,8 @@ impl<R: BufRead> Parser<R> {
             file,
             interner: Interner::default(),
             end: FileEnd::default(),
-            expected_seq: 1,
-            gap_reported: false,
+            seq: super::seq::SeqCheck::default(),
+            seen_record: false,
             scanner: Scanner::default(),
         }
     }
@@ -141,8 +143,8 @@ impl<R: BufRead> Parser<R> {
             file,
             interner,
             end,
-            expected_seq,
-            gap_reported,
+            seq,
+            seen_record,
             scanner,
         } = self;
         let file = *file;
@@ -152,10 +154,17 @@ impl<R: BufRead> Parser<R> {
             }
             // One UTF-8 check per line (`next_text` checks twice).
             let Some(line) = lines.next_text_or_skip(problems) else {
+                seq.finish(problems);
                 return true;
             };
             let Some(TextLine { no, text, complete }) = line else {
                 continue;
+            };
+            // A byte order mark costs nothing but itself (editors add one).
+            let text = if *seen_record {
+                text
+            } else {
+                text.strip_prefix('\u{feff}').unwrap_or(text)
             };
             // Fast path: the tracer writes `{"type":"event",…` first, so an
             // event line can go straight into `Event` (which ignores `type`)
@@ -193,8 +202,10 @@ impl<R: BufRead> Parser<R> {
                         continue;
                     }
                 };
+            let first = !std::mem::replace(seen_record, true);
             match record {
-                Record::Header(_) if no == 1 => {}
+                // The header may follow blank or damaged lines.
+                Record::Header(_) if first => {}
                 Record::Header(_) => {
                     let what = match sniff_header_version(text) {
                         Some(v) if v != u64::from(FORMAT_VERSION) => {
@@ -211,24 +222,17 @@ impl<R: BufRead> Parser<R> {
                     if end.footer {
                         problems.push(no, "event after the footer; kept".into());
                     }
-                    if e.seq != *expected_seq && !*gap_reported {
-                        *gap_reported = true;
-                        problems.push(
-                            no,
-                            format!(
-                                "sequence jumps from {} to {}: records were lost",
-                                expected_seq.saturating_sub(1),
-                                e.seq
-                            ),
-                        );
-                    }
-                    *expected_seq = e.seq + 1;
                     let rec = to_rec(e, file, no, opts.full, interner);
+                    let verdict = seq.see(rec.seq, rec.ts, rec.action.as_str(), no, problems);
+                    if verdict == super::seq::Seq::DuplicateLine {
+                        continue;
+                    }
                     end.records += 1;
                     end.last_ts = Some(rec.ts);
                     out.push(rec);
                 }
                 Record::Footer(f) => {
+                    seq.see_footer(f.seq, no, problems);
                     if f.dropped > 0 {
                         problems.push(
                             no,

@@ -753,9 +753,13 @@ mod tests {
         );
         let warnings = problems.into_warnings();
         assert_eq!(warnings.len(), 2, "{warnings:?}");
-        assert!(warnings[0].message.contains("sequence jumps"));
-        assert_eq!(warnings[1].line, 4);
-        assert!(warnings[1].message.contains("DB_EXPLODE"), "{warnings:?}");
+        assert_eq!(warnings[0].line, 4);
+        assert!(warnings[0].message.contains("DB_EXPLODE"), "{warnings:?}");
+        // Numbers 1-2 (before the sample's 3) and 6 (the skipped line).
+        assert!(
+            warnings[1].message.contains("records 3 lost"),
+            "{warnings:?}"
+        );
     }
 
     #[test]

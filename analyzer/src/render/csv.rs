@@ -5,6 +5,7 @@ use std::io::{self, Write};
 
 use state_tracer::format::wall_time_string;
 
+use crate::escape::text;
 use crate::model::Report;
 use crate::record::{Rec, RecKind};
 
@@ -18,7 +19,8 @@ pub fn field(s: &str) -> String {
 }
 
 fn row(out: &mut dyn Write, fields: &[String]) -> io::Result<()> {
-    let line: Vec<String> = fields.iter().map(|f| field(f)).collect();
+    // Control characters escaped (see `escape`): a CSV is often `cat`ed.
+    let line: Vec<String> = fields.iter().map(|f| field(&text(f))).collect();
     writeln!(out, "{}", line.join(","))
 }
 

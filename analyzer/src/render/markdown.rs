@@ -5,12 +5,43 @@
 
 use std::io::{self, Write};
 
+use crate::escape;
 use crate::model::{Report, Severity};
 use crate::render::{confidence_text, triage, who};
 
-/// Escapes a table cell.
+// The report reaching this renderer has its strings passed through
+// `escape::text` already (no control characters); these helpers add the
+// Markdown part: HTML-significant characters and table pipes.
+
+/// Escapes text for a table cell or a line: HTML as entities, `|` as `\|`.
 fn cell(s: &str) -> String {
-    s.replace('|', "\\|").replace('\n', "<br>")
+    escape::markdown(s).replace('|', "\\|")
+}
+
+/// Text outside a table: HTML as entities.
+fn md(s: &str) -> String {
+    escape::markdown(s).into_owned()
+}
+
+/// A code span for a table cell. A value with a backtick (which would end
+/// the span) or HTML-significant characters (renderers differ on which of
+/// a span and a tag starts first) is written as escaped text instead.
+fn code(s: &str) -> String {
+    if s.contains(['`', '<', '>', '&']) {
+        cell(s)
+    } else {
+        format!("`{}`", s.replace('|', "\\|"))
+    }
+}
+
+/// A shell command in a fenced block (shown literally, so `&&` and `<` stay
+/// copyable); one containing a fence marker is written as escaped text.
+fn fenced(indent: &str, command: &str) -> String {
+    if command.contains("```") {
+        format!("{indent}{}", md(command))
+    } else {
+        format!("{indent}```sh\n{indent}{command}\n{indent}```")
+    }
 }
 
 pub fn write(r: &Report, out: &mut dyn Write) -> io::Result<()> {
@@ -19,7 +50,7 @@ pub fn write(r: &Report, out: &mut dyn Write) -> io::Result<()> {
         .iter()
         .filter(|f| f.severity == Severity::Error)
         .count();
-    writeln!(out, "## State trace report: run `{}`\n", r.run_id)?;
+    writeln!(out, "## State trace report: run {}\n", code(&r.run_id))?;
     writeln!(
         out,
         "{} processes, {} records, **{} failed scenarios**, {} errors, {} hazard groups, {} findings, {} overlapping process pairs, {} input warnings.\n",
@@ -36,7 +67,7 @@ pub fn write(r: &Report, out: &mut dyn Write) -> io::Result<()> {
         writeln!(
             out,
             "Other runs in the inputs (pick one with `--run`): {}\n",
-            r.other_runs.join(", ")
+            md(&r.other_runs.join(", "))
         )?;
     }
     write_failures(r, out)?;
@@ -105,38 +136,38 @@ pub fn write(r: &Report, out: &mut dyn Write) -> io::Result<()> {
             };
             writeln!(
                 out,
-                "| {} | {} | `{}` | {} | {} | `{}` | {} |",
+                "| {} | {} | `{}` | {} | {} | {} | {} |",
                 i + 1,
                 sev,
                 f.rule,
                 cell(&who(f.victim.as_ref())),
                 cell(&who(f.polluter.as_ref())),
-                cell(&f.resource),
+                code(&f.resource),
                 f.at.format("%H:%M:%S%.6f")
             )?;
         }
         writeln!(out)?;
         for (i, f) in r.findings.iter().enumerate() {
-            write!(out, "{}. **{}** — {}", i + 1, f.rule, f.explanation)?;
+            write!(out, "{}. **{}** — {}", i + 1, f.rule, md(&f.explanation))?;
             if let Some(n) = triage::occurrences_text(f) {
-                write!(out, " ({n})")?;
+                write!(out, " ({})", md(&n))?;
             }
             if let Some(c) = confidence_text(f) {
-                write!(out, " Confidence: {c}.")?;
+                write!(out, " Confidence: {}.", md(&c))?;
             }
             if let Some(e) = &f.evidence {
-                write!(out, " Evidence: {e}.")?;
+                write!(out, " Evidence: {}.", md(e))?;
             }
             if let Some(h) = &f.history {
-                write!(out, " History: {}.", h.sentence())?;
+                write!(out, " History: {}.", md(&h.sentence()))?;
             }
             writeln!(out)?;
             if let Some(rep) = &f.reproduce {
                 writeln!(
                     out,
-                    "   Reproduce ({}):\n   ```sh\n   {}\n   ```",
-                    rep.scenarios.join(" → "),
-                    rep.command
+                    "   Reproduce ({}):\n{}",
+                    md(&rep.scenarios.join(" → ")),
+                    fenced("   ", &rep.command)
                 )?;
             }
         }
@@ -145,7 +176,13 @@ pub fn write(r: &Report, out: &mut dyn Write) -> io::Result<()> {
     if !r.warnings.is_empty() {
         writeln!(out, "### Input warnings\n")?;
         for w in &r.warnings {
-            writeln!(out, "- `{}` line {}: {}", w.file, w.line, w.message)?;
+            writeln!(
+                out,
+                "- {} line {}: {}",
+                code(&w.file),
+                w.line,
+                md(&w.message)
+            )?;
         }
     }
     Ok(())
@@ -173,11 +210,11 @@ fn write_failures(r: &Report, out: &mut dyn Write) -> io::Result<()> {
         for c in &f.causes {
             writeln!(
                 out,
-                "- **Culprit** (`{}`): {} — `{}` on `{}` at {}",
+                "- **Culprit** (`{}`): {} — {} on {} at {}",
                 c.rule,
                 cell(&who(c.polluter.as_ref())),
-                c.action.as_deref().unwrap_or("change"),
-                cell(&c.resource),
+                code(c.action.as_deref().unwrap_or("change")),
+                code(&c.resource),
                 c.at.format("%H:%M:%S%.6f")
             )?;
             if let Some(e) = c.evidence.as_deref().or(c.why.as_deref()) {
@@ -187,7 +224,7 @@ fn write_failures(r: &Report, out: &mut dyn Write) -> io::Result<()> {
                 writeln!(out, "- History: {}", cell(&h.sentence()))?;
             }
             if let Some(rep) = &c.reproduce {
-                writeln!(out, "- Reproduce:\n  ```sh\n  {}\n  ```", rep.command)?;
+                writeln!(out, "- Reproduce:\n{}", fenced("  ", &rep.command))?;
             }
         }
         if !f.others.is_empty() {

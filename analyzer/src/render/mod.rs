@@ -72,11 +72,14 @@ pub fn write_report(
     out: &mut dyn Write,
 ) -> io::Result<()> {
     let _ = timeline;
+    // Text formats get a copy with control characters escaped (see
+    // `escape`); JSON and HTML encode the values themselves.
+    let escaped = || crate::escape::report(report, crate::escape::text);
     match format {
-        ReportFormat::Table => table::write(report, opts, out),
+        ReportFormat::Table => table::write(&escaped(), opts, out),
         ReportFormat::Json => json::write(report, out),
-        ReportFormat::Markdown => markdown::write(report, out),
-        ReportFormat::Csv => csv::write_report(report, out),
+        ReportFormat::Markdown => markdown::write(&escaped(), out),
+        ReportFormat::Csv => csv::write_report(&escaped(), out),
         ReportFormat::Html => {
             html::write_report(report, timeline.unwrap_or(&Timeline::default()), out)
         }

@@ -5,6 +5,7 @@ use std::io::{self, Write};
 
 use state_tracer::format::format_wall_time;
 
+use crate::escape::text;
 use crate::record::{Rec, RecKind};
 use crate::render::details_text;
 
@@ -24,11 +25,14 @@ pub fn write_record(rec: &Rec, pid: u32, out: &mut dyn Write) -> io::Result<()> 
         rec.action.as_str()
     };
     out.write_all(&ts)?;
-    let details = details_text(rec).replace('\n', " ");
+    // Trace-controlled text, shown with control characters escaped.
+    let details = details_text(rec);
     writeln!(
         out,
-        " | {pid} | {} | {} | {action} | {details}",
-        rec.feature().map(|s| &**s).unwrap_or(""),
-        rec.scenario().map(|s| &**s).unwrap_or(""),
+        " | {pid} | {} | {} | {} | {}",
+        text(rec.feature().map(|s| &**s).unwrap_or("")),
+        text(rec.scenario().map(|s| &**s).unwrap_or("")),
+        text(action),
+        text(&details),
     )
 }
