@@ -8,6 +8,7 @@
 //! end picks its one likely cause among them (see "Causal narrowing" in
 //! `docs/rules.md`).
 
+use std::cell::RefCell;
 use std::collections::{HashMap, VecDeque};
 use std::rc::Rc;
 use std::sync::Arc;
@@ -15,6 +16,7 @@ use std::sync::Arc;
 use state_tracer::format::{Action, ActionKind};
 
 use crate::discover::Format;
+use crate::grouping::{shared_labels, PairSink, SideSpan};
 use crate::model::{
     Confidence, Finding, Hazard, HazardSide, RuleId, ScenarioOutcome, ScenarioRef, Severity,
 };
@@ -168,14 +170,16 @@ const EXAMPLES: usize = 3;
 /// How many recently folded one-way pairs are remembered for mirroring.
 const MIRRORS: usize = 256;
 
-/// What a hazard group is keyed by: polluter and victim process and
-/// feature, resource, rule, severity.
+/// What a hazard group is keyed by, what a fix acts on: rule, severity,
+/// resource, and per side the feature and the process label when other
+/// processes share it (see [`crate::grouping`]); never the process itself,
+/// so one-test processes do not make a group per pair.
 #[derive(Clone, PartialEq, Eq, Hash)]
 struct GroupKey {
     rule: RuleId,
     severity: Severity,
-    polluter: (FileIdx, Arc<str>),
-    victim: (FileIdx, Arc<str>),
+    polluter: (Option<Arc<str>>, Arc<str>),
+    victim: (Option<Arc<str>>, Arc<str>),
     resource: String,
 }
 
@@ -187,6 +191,7 @@ struct Group {
     last: Micros,
     identity_unknown: bool,
     example: (ScenarioRef, ScenarioRef),
+    spans: (SideSpan, SideSpan),
 }
 
 /// The findings sink: one finding per rule and polluter/victim pair (or
@@ -206,6 +211,10 @@ pub struct Findings {
     mirrored: VecDeque<(u64, u64)>,
     deny: Vec<RuleId>,
     allow: Vec<RuleId>,
+    /// Per file: its label when shared (computed at the first fold).
+    labels: Vec<Option<Arc<str>>>,
+    /// Every folded pair, one JSON line each (`--hazard-pairs`).
+    pair_sink: Option<Rc<RefCell<PairSink>>>,
 }
 
 const NONE: u64 = u64::MAX;
@@ -218,6 +227,12 @@ impl Findings {
             allow,
             ..Findings::default()
         }
+    }
+
+    /// Also writes every pair folded into a hazard group to `sink`.
+    pub fn with_pairs(mut self, sink: Option<Rc<RefCell<PairSink>>>) -> Findings {
+        self.pair_sink = sink;
+        self
     }
 
     /// Adds a finding keyed by its polluter and victim.
@@ -355,11 +370,18 @@ impl Findings {
             self.mirrored.push_back((x, y));
         }
         let severity = self.severity(&p, false);
+        if self.labels.len() != procs.len() {
+            self.labels = shared_labels(procs);
+        }
+        if let Some(sink) = &mut self.pair_sink {
+            sink.borrow_mut().write(&p, severity, procs);
+        }
+        let label = |f: FileIdx| self.labels[f as usize].clone();
         let key = GroupKey {
             rule: p.rule,
             severity,
-            polluter: (a.file, a.feature.clone()),
-            victim: (b.file, b.feature.clone()),
+            polluter: (label(a.file), a.feature.clone()),
+            victim: (label(b.file), b.feature.clone()),
             resource: p.resource.clone(),
         };
         let gi = match self.group_index.get(&key) {
@@ -373,6 +395,7 @@ impl Findings {
                     last: p.at,
                     identity_unknown: p.identity_unknown,
                     example: (scenario_ref(&a, procs), scenario_ref(&b, procs)),
+                    spans: (SideSpan::new(a.file), SideSpan::new(b.file)),
                 });
                 self.group_index.insert(key, self.groups.len() - 1);
                 self.groups.len() - 1
@@ -380,6 +403,8 @@ impl Findings {
         };
         let g = &mut self.groups[gi];
         g.pairs += 1;
+        g.spans.0.add(a.file);
+        g.spans.1.add(b.file);
         g.occurrences += p.occurrences;
         g.first = g.first.min(p.at);
         g.last = g.last.max(p.at);
@@ -442,11 +467,15 @@ impl Findings {
                 .then(a.at.cmp(&b.at))
                 .then(a.rule.cmp(&b.rule))
         });
-        let side = |(file, feature): &(FileIdx, Arc<str>)| {
-            let p = &procs[*file as usize];
+        // A side names its process only when every pair came from one.
+        let side = |(label, feature): &(Option<Arc<str>>, Arc<str>), span: SideSpan| {
+            let p = &procs[span.first as usize];
             HazardSide {
-                pid: p.pid,
-                label: p.label(),
+                pid: span.one.then_some(p.pid),
+                label: match label {
+                    Some(l) => Some(l.to_string()),
+                    None => span.one.then(|| p.label()),
+                },
                 feature: feature.to_string(),
             }
         };
@@ -454,7 +483,10 @@ impl Findings {
             .groups
             .into_iter()
             .map(|g| {
-                let (polluter, victim) = (side(&g.key.polluter), side(&g.key.victim));
+                let (polluter, victim) = (
+                    side(&g.key.polluter, g.spans.0),
+                    side(&g.key.victim, g.spans.1),
+                );
                 Hazard {
                     rule: g.key.rule,
                     severity: g.key.severity,

@@ -102,7 +102,12 @@ pub fn occurrences_text(f: &Finding) -> Option<String> {
 
 /// One line for a hazard group.
 pub fn hazard_line(h: &Hazard) -> String {
-    let side = |s: &crate::model::HazardSide| format!("{} ({}, pid {})", s.feature, s.label, s.pid);
+    // A side spanning several processes names their shared label, if any.
+    let side = |s: &crate::model::HazardSide| match (&s.label, s.pid) {
+        (Some(l), Some(pid)) => format!("{} ({l}, pid {pid})", s.feature),
+        (Some(l), None) => format!("{} ({l}, several processes)", s.feature),
+        (None, _) => format!("{} (several processes)", s.feature),
+    };
     let span = if h.first == h.last {
         h.first.format("%H:%M:%S%.3f").to_string()
     } else {
