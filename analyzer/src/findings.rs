@@ -16,7 +16,7 @@ use std::sync::Arc;
 use state_tracer::format::{Action, ActionKind};
 
 use crate::discover::Format;
-use crate::grouping::{shared_labels, PairSink, SideSpan};
+use crate::grouping::{shared_labels, PairSink, Side};
 use crate::model::{
     Confidence, Finding, Hazard, HazardSide, RuleId, ScenarioOutcome, ScenarioRef, Severity,
 };
@@ -171,15 +171,15 @@ const EXAMPLES: usize = 3;
 const MIRRORS: usize = 256;
 
 /// What a hazard group is keyed by, what a fix acts on: rule, severity,
-/// resource, and per side the feature and the process label when other
-/// processes share it (see [`crate::grouping`]); never the process itself,
-/// so one-test processes do not make a group per pair.
+/// resource, and the polluter's feature and process label when other
+/// processes share it (see [`crate::grouping`]). Never a process, nor the
+/// victim (its processes and features are counted): the groups grow with
+/// neither the processes nor the square of the features.
 #[derive(Clone, PartialEq, Eq, Hash)]
 struct GroupKey {
     rule: RuleId,
     severity: Severity,
     polluter: (Option<Arc<str>>, Arc<str>),
-    victim: (Option<Arc<str>>, Arc<str>),
     resource: String,
 }
 
@@ -191,7 +191,7 @@ struct Group {
     last: Micros,
     identity_unknown: bool,
     example: (ScenarioRef, ScenarioRef),
-    spans: (SideSpan, SideSpan),
+    sides: (Side, Side),
 }
 
 /// The findings sink: one finding per rule and polluter/victim pair (or
@@ -381,7 +381,6 @@ impl Findings {
             rule: p.rule,
             severity,
             polluter: (label(a.file), a.feature.clone()),
-            victim: (label(b.file), b.feature.clone()),
             resource: p.resource.clone(),
         };
         let gi = match self.group_index.get(&key) {
@@ -395,7 +394,10 @@ impl Findings {
                     last: p.at,
                     identity_unknown: p.identity_unknown,
                     example: (scenario_ref(&a, procs), scenario_ref(&b, procs)),
-                    spans: (SideSpan::new(a.file), SideSpan::new(b.file)),
+                    sides: (
+                        Side::new(a.file, label(a.file), a.feature.clone()),
+                        Side::new(b.file, label(b.file), b.feature.clone()),
+                    ),
                 });
                 self.group_index.insert(key, self.groups.len() - 1);
                 self.groups.len() - 1
@@ -403,8 +405,8 @@ impl Findings {
         };
         let g = &mut self.groups[gi];
         g.pairs += 1;
-        g.spans.0.add(a.file);
-        g.spans.1.add(b.file);
+        g.sides.0.add(a.file, &self.labels[a.file as usize], &a.feature);
+        g.sides.1.add(b.file, &self.labels[b.file as usize], &b.feature);
         g.occurrences += p.occurrences;
         g.first = g.first.min(p.at);
         g.last = g.last.max(p.at);
@@ -467,31 +469,16 @@ impl Findings {
                 .then(a.at.cmp(&b.at))
                 .then(a.rule.cmp(&b.rule))
         });
-        // A side names its process only when every pair came from one.
-        let side = |(label, feature): &(Option<Arc<str>>, Arc<str>), span: SideSpan| {
-            let p = &procs[span.first as usize];
-            HazardSide {
-                pid: span.one.then_some(p.pid),
-                label: match label {
-                    Some(l) => Some(l.to_string()),
-                    None => span.one.then(|| p.label()),
-                },
-                feature: feature.to_string(),
-            }
-        };
         let mut hazards: Vec<Hazard> = self
             .groups
             .into_iter()
             .map(|g| {
-                let (polluter, victim) = (
-                    side(&g.key.polluter, g.spans.0),
-                    side(&g.key.victim, g.spans.1),
-                );
+                let (polluter, victim) = (g.sides.0.summary(procs), g.sides.1.summary(procs));
                 Hazard {
                     rule: g.key.rule,
                     severity: g.key.severity,
                     fix: with_identity_note(
-                        fix(g.key.rule, &polluter, &victim, &g.key.resource),
+                        fix(g.key.rule, &polluter, &victim.named(), &g.key.resource),
                         g.identity_unknown,
                     ),
                     polluter,

@@ -16,7 +16,7 @@ use serde::Serialize;
 
 use crate::discover::Format;
 use crate::findings::{scenario_ref, Pending};
-use crate::model::{RuleId, ScenarioRef, Severity, Warning};
+use crate::model::{HazardSide, RuleId, ScenarioRef, Severity, Warning};
 use crate::record::{to_time, FastMap, FileIdx};
 use crate::state::Proc;
 
@@ -37,24 +37,57 @@ pub fn shared_labels(procs: &[Proc]) -> Vec<Option<Arc<str>>> {
         .collect()
 }
 
-/// One side of a group as it is built: the first process seen and
-/// whether every pair so far came from it.
-#[derive(Clone, Copy)]
-pub struct SideSpan {
-    pub first: FileIdx,
-    pub one: bool,
+/// One side of a hazard group as it is built: the first process and
+/// feature seen, and whether every pair so far came from that process,
+/// that shared label, that feature.
+pub struct Side {
+    first: FileIdx,
+    one_process: bool,
+    label: Option<Arc<str>>,
+    one_label: bool,
+    feature: Arc<str>,
+    /// Distinct features (bounded by the run's features, not its pairs).
+    features: FastMap<Arc<str>, ()>,
 }
 
-impl SideSpan {
-    pub fn new(file: FileIdx) -> Self {
-        SideSpan {
+impl Side {
+    pub fn new(file: FileIdx, label: Option<Arc<str>>, feature: Arc<str>) -> Self {
+        let mut features = FastMap::default();
+        features.insert(feature.clone(), ());
+        Side {
             first: file,
-            one: true,
+            one_process: true,
+            label,
+            one_label: true,
+            feature,
+            features,
         }
     }
 
-    pub fn add(&mut self, file: FileIdx) {
-        self.one &= file == self.first;
+    pub fn add(&mut self, file: FileIdx, label: &Option<Arc<str>>, feature: &Arc<str>) {
+        self.one_process &= file == self.first;
+        self.one_label &= *label == self.label;
+        if !self.features.contains_key(feature) {
+            self.features.insert(feature.clone(), ());
+        }
+    }
+
+    /// The side as reported: the process when there was one, the label
+    /// when all shared it, the first feature and how many there were.
+    pub fn summary(&self, procs: &[Proc]) -> HazardSide {
+        let p = &procs[self.first as usize];
+        HazardSide {
+            pid: self.one_process.then_some(p.pid),
+            label: if self.one_process {
+                Some(p.label())
+            } else if self.one_label {
+                self.label.as_deref().map(str::to_owned)
+            } else {
+                None
+            },
+            feature: self.feature.to_string(),
+            features: self.features.len() as u64,
+        }
     }
 }
 

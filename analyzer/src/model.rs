@@ -223,7 +223,32 @@ pub struct HazardSide {
     pub pid: Option<u32>,
     /// The processes' label, when they all have it (`null`: several).
     pub label: Option<String>,
+    /// The feature, or with `features` > 1 the first of them.
     pub feature: String,
+    /// Distinct features on this side (the victims of a group may span
+    /// several; the polluter side has one).
+    #[serde(default = "one")]
+    pub features: u64,
+}
+
+fn one() -> u64 {
+    1
+}
+
+impl HazardSide {
+    /// The side with its features named in one phrase, for fix texts.
+    pub fn named(&self) -> HazardSide {
+        let mut s = self.clone();
+        if self.features > 1 {
+            s.feature = format!(
+                "{} (and {} other feature{})",
+                self.feature,
+                self.features - 1,
+                if self.features == 2 { "" } else { "s" }
+            );
+        }
+        s
+    }
 }
 
 impl Report {

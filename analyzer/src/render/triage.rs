@@ -103,10 +103,13 @@ pub fn occurrences_text(f: &Finding) -> Option<String> {
 /// One line for a hazard group.
 pub fn hazard_line(h: &Hazard) -> String {
     // A side spanning several processes names their shared label, if any.
-    let side = |s: &crate::model::HazardSide| match (&s.label, s.pid) {
-        (Some(l), Some(pid)) => format!("{} ({l}, pid {pid})", s.feature),
-        (Some(l), None) => format!("{} ({l}, several processes)", s.feature),
-        (None, _) => format!("{} (several processes)", s.feature),
+    let side = |s: &crate::model::HazardSide| {
+        let f = s.named().feature;
+        match (&s.label, s.pid) {
+            (Some(l), Some(pid)) => format!("{f} ({l}, pid {pid})"),
+            (Some(l), None) => format!("{f} ({l}, several processes)"),
+            (None, _) => format!("{f} (several processes)"),
+        }
     };
     let span = if h.first == h.last {
         h.first.format("%H:%M:%S%.3f").to_string()
