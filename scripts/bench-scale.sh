@@ -81,7 +81,7 @@ for shape in $SHAPES; do
     # shellcheck disable=SC2046
     "$BIN" gen --dir "$dir" $(gen_args "$shape") >/dev/null 2>&1
   fi
-  cat "$dir"/legacy/* "$dir"/v1/* >/dev/null # warm the page cache
+  find "$dir" -type f -print0 | xargs -0 cat >/dev/null # warm the page cache
   read -r sort_s _ < <(best_of 600 sh -c "find '$dir/legacy' -name '*.log' -print0 | sort -z | LC_ALL=C sort -m --files0-from=- >/dev/null")
   for which in after before; do
     bin=$BIN

@@ -83,10 +83,11 @@ impl Engine {
         run_selected: bool,
         opts: EngineOptions,
     ) -> Engine {
-        let pairs = opts
-            .hazard_pairs
-            .as_deref()
-            .map(|p| Rc::new(std::cell::RefCell::new(crate::grouping::PairSink::create(p))));
+        let pairs = opts.hazard_pairs.as_deref().map(|p| {
+            Rc::new(std::cell::RefCell::new(crate::grouping::PairSink::create(
+                p,
+            )))
+        });
         let procs = files
             .iter()
             .enumerate()

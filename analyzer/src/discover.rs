@@ -334,9 +334,11 @@ fn dedupe(files: Vec<SourceFile>, warnings: &mut Vec<Warning>) -> Vec<SourceFile
             continue;
         }
         let key = identity(&f);
-        let dup = by_identity
-            .get(&key)
-            .and_then(|same| same.iter().copied().find(|&i| same_content(&keep[i].path, &f.path)));
+        let dup = by_identity.get(&key).and_then(|same| {
+            same.iter()
+                .copied()
+                .find(|&i| same_content(&keep[i].path, &f.path))
+        });
         if let Some(i) = dup {
             warnings.push(warn(
                 &f.path,

@@ -405,8 +405,12 @@ impl Findings {
         };
         let g = &mut self.groups[gi];
         g.pairs += 1;
-        g.sides.0.add(a.file, &self.labels[a.file as usize], &a.feature);
-        g.sides.1.add(b.file, &self.labels[b.file as usize], &b.feature);
+        g.sides
+            .0
+            .add(a.file, &self.labels[a.file as usize], &a.feature);
+        g.sides
+            .1
+            .add(b.file, &self.labels[b.file as usize], &b.feature);
         g.occurrences += p.occurrences;
         g.first = g.first.min(p.at);
         g.last = g.last.max(p.at);

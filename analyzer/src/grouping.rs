@@ -158,7 +158,9 @@ impl PairSink {
         self.error.map(|e| Warning {
             file: self.path.display().to_string(),
             line: 0,
-            message: format!("cannot write the hazard pairs (--hazard-pairs): {e}; the file is incomplete"),
+            message: format!(
+                "cannot write the hazard pairs (--hazard-pairs): {e}; the file is incomplete"
+            ),
         })
     }
 }

@@ -107,7 +107,7 @@ impl Overlaps {
             let mut pairs = self.pairs;
             if pairs.len() > LISTED {
                 // Stable: among equal counts, the first to overlap.
-                pairs.sort_by(|x, y| y.count.cmp(&x.count));
+                pairs.sort_by_key(|p| std::cmp::Reverse(p.count));
                 pairs.truncate(LISTED);
             }
             pairs

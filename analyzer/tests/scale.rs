@@ -46,7 +46,10 @@ fn report(dir: &Path, extra: &[&str]) -> (Report, usize) {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    (serde_json::from_slice(&out.stdout).unwrap(), out.stdout.len())
+    (
+        serde_json::from_slice(&out.stdout).unwrap(),
+        out.stdout.len(),
+    )
 }
 
 fn run_ok(args: &[&str], dir: &Path, out: &Path) {
@@ -80,7 +83,11 @@ fn twenty_thousand_one_test_processes_give_a_bounded_answer() {
     let v1 = dir.path().join("v1");
     let (r, bytes) = report(&v1, &[]);
     assert_eq!(r.processes.len(), 20_000);
-    assert!(r.warnings.is_empty(), "{:?}", &r.warnings[..3.min(r.warnings.len())]);
+    assert!(
+        r.warnings.is_empty(),
+        "{:?}",
+        &r.warnings[..3.min(r.warnings.len())]
+    );
     assert_bounded(&r, bytes);
     // Waves of 16: every process overlaps the 15 others of its wave.
     assert_eq!(r.overlap_pairs, 20_000 / 16 * (16 * 15 / 2));
@@ -102,12 +109,22 @@ fn four_hundred_processes_at_once_give_a_bounded_answer() {
     assert_bounded(&r, bytes);
     assert_eq!(r.overlap_pairs, 400 * 399 / 2);
     let pairs: u64 = r.hazards.iter().map(|h| h.pairs).sum();
-    assert!(pairs > 10_000, "{pairs} pairs: every process overlaps every other");
+    assert!(
+        pairs > 10_000,
+        "{pairs} pairs: every process overlaps every other"
+    );
     // Groups span processes: no pid names a side of a big group.
-    assert!(r.hazards.iter().any(|h| h.pairs > 1 && h.polluter.pid.is_none()));
+    assert!(r
+        .hazards
+        .iter()
+        .any(|h| h.pairs > 1 && h.polluter.pid.is_none()));
     run_ok(&["export"], &v1, &dir.path().join("chrome.json"));
     let html = dir.path().join("r.html");
-    run_ok(&["report", "--format", "html", "--fail-on", "never"], &v1, &html);
+    run_ok(
+        &["report", "--format", "html", "--fail-on", "never"],
+        &v1,
+        &html,
+    );
     assert!(fs::metadata(&html).unwrap().len() > 0);
 }
 
@@ -155,7 +172,9 @@ fn a_copy_among_thousands_of_same_size_files_is_still_found() {
     assert_eq!(r.warnings.len(), 1, "{:?}", r.warnings);
     assert!(
         r.warnings[0].message.starts_with("duplicate of")
-            && r.warnings[0].message.contains(&*original.file_name().unwrap().to_string_lossy()),
+            && r.warnings[0]
+                .message
+                .contains(&*original.file_name().unwrap().to_string_lossy()),
         "{:?}",
         r.warnings
     );
