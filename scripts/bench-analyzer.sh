@@ -10,6 +10,9 @@
 #   BASELINE_BIN=/path/to/old/trace-analyzer scripts/bench-analyzer.sh  # before/after
 #   ROUNDS=11 ...   # back-to-back rounds of sort -m and report for the per-round ratio
 #
+# Nextest-sized runs (thousands of one-test processes) and fully shared
+# runs: scripts/bench-scale.sh.
+#
 # Timings are wall-clock, best of RUNS, page cache warm. Figures go in
 # docs/performance.md (## Analyzer) together with the machine they ran on.
 set -euo pipefail

@@ -34,6 +34,10 @@ pub struct Finished {
     pub findings: Vec<crate::model::Finding>,
     pub hazards: Vec<crate::model::Hazard>,
     pub overlaps: Vec<crate::model::Overlap>,
+    /// Overlapping process pairs in the run (`overlaps` may list fewer).
+    pub overlap_pairs: u64,
+    /// Problems writing `--hazard-pairs`.
+    pub warnings: Vec<crate::model::Warning>,
     pub records: u64,
     pub start: Option<chrono::DateTime<chrono::Utc>>,
     pub end: Option<chrono::DateTime<chrono::Utc>>,
@@ -47,6 +51,8 @@ pub struct EngineOptions {
     pub timeline: bool,
     pub allow: Vec<RuleId>,
     pub deny: Vec<RuleId>,
+    /// `--hazard-pairs`: where to stream every folded hazard pair.
+    pub hazard_pairs: Option<std::path::PathBuf>,
 }
 
 /// The streaming analysis of one run.
@@ -61,6 +67,8 @@ pub struct Engine {
     table_rules: Vec<usize>,
     process_rules: Vec<usize>,
     overlaps: Overlaps,
+    /// `--hazard-pairs`, shared with `findings` (closed at the end).
+    pairs: Option<Rc<std::cell::RefCell<crate::grouping::PairSink>>>,
     next_id: usize,
     records: u64,
     first: Option<Micros>,
@@ -122,6 +130,11 @@ impl Engine {
         run_selected: bool,
         opts: EngineOptions,
     ) -> Engine {
+        let pairs = opts.hazard_pairs.as_deref().map(|p| {
+            Rc::new(std::cell::RefCell::new(crate::grouping::PairSink::create(
+                p,
+            )))
+        });
         let procs = files
             .iter()
             .enumerate()
@@ -175,7 +188,9 @@ impl Engine {
                 other_runs,
                 run_selected,
             },
-            findings: Findings::new(opts.deny.clone(), opts.allow.clone()),
+            findings: Findings::new(opts.deny.clone(), opts.allow.clone())
+                .with_pairs(pairs.clone()),
+            pairs,
             rules,
             record_rules,
             table_rules,
@@ -668,9 +683,17 @@ impl Engine {
             r.finish(&mut Cx::new(&self.run, &mut self.findings));
         }
         let processes: Vec<ProcessSummary> = self.run.procs.iter().map(Proc::summary).collect();
-        let overlaps = self.overlaps.finish(&self.run.procs);
+        let (overlaps, overlap_pairs) = self.overlaps.finish(&self.run.procs);
         let (findings, hazards) =
             std::mem::take(&mut self.findings).finish(&self.run.procs, &rules::fix);
+        // The findings, and with them their handle on the sink, are gone.
+        let warnings = self
+            .pairs
+            .take()
+            .and_then(|s| Rc::try_unwrap(s).ok())
+            .and_then(|s| s.into_inner().close())
+            .into_iter()
+            .collect();
         let timeline = self.timeline.take().map(|mut tl| {
             tl.start = self.first.map(to_time);
             tl.end = self.last.map(to_time);
@@ -692,6 +715,8 @@ impl Engine {
                 findings,
                 hazards,
                 overlaps,
+                overlap_pairs,
+                warnings,
                 records: self.records,
                 start: self.first.map(to_time),
                 end: self.last.map(to_time),

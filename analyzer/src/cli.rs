@@ -172,6 +172,10 @@ pub struct ReportOpts {
     /// List every overlapping pair instead of one example per process pair.
     #[arg(long)]
     pub all_overlaps: bool,
+    /// Write every scenario pair of every hazard group to FILE, one JSON
+    /// line each, streamed (the report keeps the groups and a few examples).
+    #[arg(long, value_name = "FILE")]
+    pub hazard_pairs: Option<PathBuf>,
     /// Switch a rule off (repeatable or comma-separated).
     #[arg(long, value_name = "RULE", value_delimiter = ',', value_parser = parse_rule)]
     pub allow: Vec<RuleId>,
@@ -531,6 +535,7 @@ fn analyze_opts(input: &InputArgs, r: &ReportOpts) -> AnalyzeOptions {
         run: input.run.clone(),
         legacy_tz: input.legacy_tz,
         all_overlaps: r.all_overlaps,
+        hazard_pairs: r.hazard_pairs.clone(),
         allow: r.allow.clone(),
         deny: r.deny.clone(),
         // HTML draws from the stream (`render::html::lod`), not from an

@@ -478,22 +478,29 @@ fn adopt_run_ids(files: &mut [SourceFile]) {
     }
 }
 
-/// Drops the same file seen twice (same inode, or same bytes), keeping the first.
+/// Drops the same file seen twice (same inode, or a copy: same bytes),
+/// keeping the first.
+///
+/// Linear in the number of files: a copy carries the same identity (run,
+/// pid, start, size), so contents are compared only among files that share
+/// one, never pairwise across the run (one-test trace files all have nearly
+/// the same size, and a nextest run has thousands of them).
 fn dedupe(files: Vec<SourceFile>, warnings: &mut Vec<Warning>) -> Vec<SourceFile> {
     let mut by_inode: HashMap<(u64, u64), usize> = HashMap::new();
-    let mut by_size: HashMap<u64, Vec<usize>> = HashMap::new();
+    let mut by_identity: HashMap<Identity, Vec<usize>> = HashMap::new();
     let mut keep: Vec<SourceFile> = Vec::new();
     for f in files {
         let ident = fs::metadata(&f.path).ok().map(|m| (m.dev(), m.ino()));
-        if let Some(&i) = ident.as_ref().and_then(|id| by_inode.get(id)) {
+        if ident.as_ref().is_some_and(|id| by_inode.contains_key(id)) {
             // The same file given twice (e.g. a folder and a file in it): silent.
-            let _ = i;
             continue;
         }
-        let same_size = by_size.get(&f.size).cloned().unwrap_or_default();
-        let dup = same_size
-            .into_iter()
-            .find(|&i| same_content(&keep[i].path, &f.path));
+        let key = identity(&f);
+        let dup = by_identity.get(&key).and_then(|same| {
+            same.iter()
+                .copied()
+                .find(|&i| same_content(&keep[i].path, &f.path))
+        });
         if let Some(i) = dup {
             warnings.push(warn(
                 &f.path,
@@ -508,10 +515,20 @@ fn dedupe(files: Vec<SourceFile>, warnings: &mut Vec<Warning>) -> Vec<SourceFile
         if let Some(id) = ident {
             by_inode.insert(id, keep.len());
         }
-        by_size.entry(f.size).or_default().push(keep.len());
+        by_identity.entry(key).or_default().push(keep.len());
         keep.push(f);
     }
     keep
+}
+
+/// What a copy of a trace file shares with the original: run, pid, start
+/// and size. A legacy file's run is its folder, so a copy in another folder
+/// is matched by pid, the time in its name and size alone.
+type Identity = (Option<String>, u32, Option<Micros>, u64);
+
+fn identity(f: &SourceFile) -> Identity {
+    let run = (f.format == Format::V1).then(|| f.run_id.clone());
+    (run, f.pid, f.start, f.size)
 }
 
 fn same_content(a: &Path, b: &Path) -> bool {

@@ -8,6 +8,7 @@
 //! end picks its one likely cause among them (see "Causal narrowing" in
 //! `docs/rules.md`).
 
+use std::cell::RefCell;
 use std::collections::{HashMap, VecDeque};
 use std::rc::Rc;
 use std::sync::Arc;
@@ -15,6 +16,7 @@ use std::sync::Arc;
 use state_tracer::format::{Action, ActionKind};
 
 use crate::discover::Format;
+use crate::grouping::{shared_labels, PairSink, Side};
 use crate::model::{
     Confidence, Finding, Hazard, HazardSide, RuleId, ScenarioOutcome, ScenarioRef, Severity,
 };
@@ -167,14 +169,16 @@ const EXAMPLES: usize = 3;
 /// How many recently folded one-way pairs are remembered for mirroring.
 const MIRRORS: usize = 256;
 
-/// What a hazard group is keyed by: polluter and victim process and
-/// feature, resource, rule, severity.
+/// What a hazard group is keyed by, what a fix acts on: rule, severity,
+/// resource, and the polluter's feature and process label when other
+/// processes share it (see [`crate::grouping`]). Never a process, nor the
+/// victim (its processes and features are counted): the groups grow with
+/// neither the processes nor the square of the features.
 #[derive(Clone, PartialEq, Eq, Hash)]
 struct GroupKey {
     rule: RuleId,
     severity: Severity,
-    polluter: (FileIdx, Arc<str>),
-    victim: (FileIdx, Arc<str>),
+    polluter: (Option<Arc<str>>, Arc<str>),
     resource: String,
 }
 
@@ -186,6 +190,7 @@ struct Group {
     last: Micros,
     identity_unknown: bool,
     example: (ScenarioRef, ScenarioRef),
+    sides: (Side, Side),
 }
 
 /// The findings sink: one finding per rule and polluter/victim pair (or
@@ -205,6 +210,10 @@ pub struct Findings {
     mirrored: VecDeque<(u64, u64)>,
     deny: Vec<RuleId>,
     allow: Vec<RuleId>,
+    /// Per file: its label when shared (computed at the first fold).
+    labels: Vec<Option<Arc<str>>>,
+    /// Every folded pair, one JSON line each (`--hazard-pairs`).
+    pair_sink: Option<Rc<RefCell<PairSink>>>,
 }
 
 const NONE: u64 = u64::MAX;
@@ -217,6 +226,12 @@ impl Findings {
             allow,
             ..Findings::default()
         }
+    }
+
+    /// Also writes every pair folded into a hazard group to `sink`.
+    pub fn with_pairs(mut self, sink: Option<Rc<RefCell<PairSink>>>) -> Findings {
+        self.pair_sink = sink;
+        self
     }
 
     /// Adds a finding keyed by its polluter and victim.
@@ -354,11 +369,17 @@ impl Findings {
             self.mirrored.push_back((x, y));
         }
         let severity = self.severity(&p, false);
+        if self.labels.len() != procs.len() {
+            self.labels = shared_labels(procs);
+        }
+        if let Some(sink) = &mut self.pair_sink {
+            sink.borrow_mut().write(&p, severity, procs);
+        }
+        let label = |f: FileIdx| self.labels[f as usize].clone();
         let key = GroupKey {
             rule: p.rule,
             severity,
-            polluter: (a.file, a.feature.clone()),
-            victim: (b.file, b.feature.clone()),
+            polluter: (label(a.file), a.feature.clone()),
             resource: p.resource.clone(),
         };
         let gi = match self.group_index.get(&key) {
@@ -372,6 +393,10 @@ impl Findings {
                     last: p.at,
                     identity_unknown: p.identity_unknown,
                     example: (scenario_ref(&a, procs), scenario_ref(&b, procs)),
+                    sides: (
+                        Side::new(a.file, label(a.file), a.feature.clone()),
+                        Side::new(b.file, label(b.file), b.feature.clone()),
+                    ),
                 });
                 self.group_index.insert(key, self.groups.len() - 1);
                 self.groups.len() - 1
@@ -379,6 +404,12 @@ impl Findings {
         };
         let g = &mut self.groups[gi];
         g.pairs += 1;
+        g.sides
+            .0
+            .add(a.file, &self.labels[a.file as usize], &a.feature);
+        g.sides
+            .1
+            .add(b.file, &self.labels[b.file as usize], &b.feature);
         g.occurrences += p.occurrences;
         g.first = g.first.min(p.at);
         g.last = g.last.max(p.at);
@@ -441,24 +472,16 @@ impl Findings {
                 .then(a.at.cmp(&b.at))
                 .then(a.rule.cmp(&b.rule))
         });
-        let side = |(file, feature): &(FileIdx, Arc<str>)| {
-            let p = &procs[*file as usize];
-            HazardSide {
-                pid: p.pid,
-                label: p.label(),
-                feature: feature.to_string(),
-            }
-        };
         let mut hazards: Vec<Hazard> = self
             .groups
             .into_iter()
             .map(|g| {
-                let (polluter, victim) = (side(&g.key.polluter), side(&g.key.victim));
+                let (polluter, victim) = (g.sides.0.summary(procs), g.sides.1.summary(procs));
                 Hazard {
                     rule: g.key.rule,
                     severity: g.key.severity,
                     fix: with_identity_note(
-                        fix(g.key.rule, &polluter, &victim, &g.key.resource),
+                        fix(g.key.rule, &polluter, &victim.named(), &g.key.resource),
                         g.identity_unknown,
                     ),
                     polluter,

@@ -9,7 +9,10 @@
 //! same time. Pollution 0 also leaks a JWT secret into the polluter's next
 //! scenario. With `--sharing N`, the first N processes never isolate: they
 //! share the default schema for the whole run, and each one's after-hook
-//! cleanup lands in the other's scenarios (thousands of overlaps).
+//! cleanup lands in the other's scenarios (thousands of overlaps). With
+//! `--concurrency N`, processes run N at a time, one after the other, the
+//! way nextest runs one-test processes (`--records` equal to
+//! `--scenario-len` makes each process one test).
 
 use std::borrow::Cow;
 use std::fs::{self, File};
@@ -54,6 +57,24 @@ pub struct GenArgs {
     /// others' scenarios run), the worst case for the findings' memory.
     #[arg(long, default_value_t = 0)]
     pub sharing: u32,
+    /// Run the processes N at a time, in waves (0: all at once). Each
+    /// process is then labelled like a nextest test (`binary test`).
+    #[arg(long, default_value_t = 0)]
+    pub concurrency: u32,
+}
+
+/// When process `i` starts: its wave's start (waves of `--concurrency`
+/// processes, each as long as a process's records take).
+fn process_start(g: &GenArgs, i: u32) -> DateTime<Utc> {
+    let t0 = Utc.timestamp_opt(T0_SECS, 0).single().unwrap_or_default();
+    if g.concurrency == 0 {
+        return t0;
+    }
+    let len = g.scenario_len.max(6);
+    let records = (g.records / len).max(1) * len;
+    let wave = i64::from(i / g.concurrency);
+    // 100 µs per record, plus a gap between waves.
+    t0 + chrono::Duration::microseconds(wave * (records as i64 * 100 + 1_000))
 }
 
 /// What one generated line says, before it is written in either format.
@@ -79,7 +100,7 @@ fn process_lines(
 ) -> std::io::Result<()> {
     let len = g.scenario_len.max(6);
     let scenarios = (g.records / len).max(1);
-    let t0 = Utc.timestamp_opt(T0_SECS, 0).single().unwrap_or_default();
+    let t0 = process_start(g, i);
     let mut k: i64 = 0;
     let mut rng: u64 = 0x9E37_79B9_7F4A_7C15 ^ u64::from(i);
     let victim_of = |j: u64| -> Option<u32> {
@@ -266,8 +287,8 @@ fn legacy_details(line: &Line) -> String {
 /// Writes the run; returns the files written.
 pub fn generate(g: &GenArgs) -> std::io::Result<Vec<PathBuf>> {
     let mut written = Vec::new();
-    let t0 = Utc.timestamp_opt(T0_SECS, 0).single().unwrap_or_default();
     for i in 0..g.processes {
+        let t0 = process_start(g, i);
         let pid = 10_000 + i;
         if matches!(g.format, GenFormat::V1 | GenFormat::Both) {
             let dir = g.dir.join("v1");
@@ -289,7 +310,11 @@ pub fn generate(g: &GenArgs) -> std::io::Result<Vec<PathBuf>> {
                 pid,
                 ppid: Some(1),
                 host: "bench".into(),
-                process: format!("bench-{i}").into(),
+                process: if g.concurrency == 0 {
+                    format!("bench-{i}").into()
+                } else {
+                    format!("bench-tests test_{i}").into()
+                },
                 argv: vec!["target/debug/bench-bdd".into()],
                 tracer: "trace-analyzer gen".into(),
                 start: t0,

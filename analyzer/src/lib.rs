@@ -19,6 +19,7 @@ pub mod export;
 pub mod findings;
 pub mod follow;
 pub mod gen;
+pub mod grouping;
 pub mod history;
 pub mod merge;
 pub mod model;
@@ -54,6 +55,9 @@ pub struct AnalyzeOptions {
     pub legacy_tz: LegacyTz,
     /// List every overlapping pair instead of one example per process pair.
     pub all_overlaps: bool,
+    /// Stream every pair folded into a hazard group to this file, one JSON
+    /// line each (the report keeps only the groups).
+    pub hazard_pairs: Option<PathBuf>,
     /// Rules to switch off.
     pub allow: Vec<RuleId>,
     /// Rules whose findings are always errors.
@@ -225,6 +229,7 @@ pub fn analyze_tapped(
                 processes: Vec::new(),
                 findings: Vec::new(),
                 overlaps: Vec::new(),
+                overlap_pairs: 0,
                 warnings,
                 hazards: Vec::new(),
                 suite: None,
@@ -296,6 +301,7 @@ pub fn analyze_run_tapped(
             timeline: opts.timeline,
             allow: opts.allow.clone(),
             deny: opts.deny.clone(),
+            hazard_pairs: opts.hazard_pairs.clone(),
         },
     );
     let mut merger = Merger::new(&run.files, &read_opts);
@@ -320,6 +326,7 @@ pub fn analyze_run_tapped(
         file_ends.push(end);
     }
     let (parts, timeline) = engine.finish(file_ends);
+    warnings.extend(parts.warnings);
     Analysis {
         report: Report {
             run_id: run.id.clone(),
@@ -330,6 +337,7 @@ pub fn analyze_run_tapped(
             processes: parts.processes,
             findings: parts.findings,
             overlaps: parts.overlaps,
+            overlap_pairs: parts.overlap_pairs,
             warnings,
             hazards: parts.hazards,
             suite: parts.suite,

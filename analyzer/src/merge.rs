@@ -94,6 +94,11 @@ impl Pool {
             match slot.as_mut() {
                 None => true,
                 Some(task) => {
+                    let max = if std::mem::take(&mut task.first) {
+                        FIRST_BATCH
+                    } else {
+                        BATCH
+                    };
                     let mut batch = match task.recycle.try_recv() {
                         Ok(mut b) => {
                             // The merge only borrowed these records: they
@@ -103,14 +108,17 @@ impl Pool {
                             b.clear();
                             b
                         }
-                        Err(_) => Vec::with_capacity(BATCH),
-                    };
-                    let max = if std::mem::take(&mut task.first) {
-                        FIRST_BATCH
-                    } else {
-                        BATCH
+                        // Sized for this batch: every file's first batch is
+                        // held at once (the merge needs every head), and a
+                        // one-test file fits in it whole.
+                        Err(_) => Vec::with_capacity(max),
                     };
                     let done = task.reader.fill(&self.opts, &mut batch, max);
+                    if done {
+                        // The file's last batch waits for the merge: with
+                        // thousands of tiny files, all of them at once.
+                        batch.shrink_to_fit();
+                    }
                     // Never blocks: the channel holds `IN_FLIGHT` batches
                     // plus the end, and credits keep the file within that.
                     // An error means the merge stopped early: drop the batch.

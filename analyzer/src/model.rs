@@ -178,14 +178,22 @@ pub struct Report {
     /// Ranked: likely causes first, then by strength (confidence), then
     /// errors, then by time.
     pub findings: Vec<Finding>,
-    /// Overlapping scenarios aggregated by process pair (or every pair with
-    /// `--all-overlaps`).
+    /// Overlapping scenarios aggregated by process pair (processes that
+    /// share a label count as one), the most overlapping first pairs up to
+    /// a bound (or every scenario pair with `--all-overlaps`).
     pub overlaps: Vec<Overlap>,
+    /// Process pairs that overlapped: `overlaps` lists at most
+    /// [`crate::overlap::LISTED`] of them.
+    #[serde(default)]
+    pub overlap_pairs: u64,
     pub warnings: Vec<Warning>,
     /// Overlaps on shared state that harmed no failed scenario, grouped by
-    /// polluter and victim (process and feature), resource, rule and
-    /// severity; most pairs first. Each group keeps one example pair (and
-    /// `findings` holds a few example findings of it).
+    /// what a fix acts on: rule, severity, resource and per side the
+    /// feature (and the process label when several processes share it),
+    /// never by process, so the groups do not grow with the processes;
+    /// most pairs first. Each group keeps one example pair (and `findings`
+    /// holds a few example findings of it); `--hazard-pairs` streams every
+    /// pair to a file.
     #[serde(default)]
     pub hazards: Vec<Hazard>,
     /// The suite-level verdict, when it is the truth: most scenarios empty
@@ -211,8 +219,8 @@ pub struct SuiteVerdict {
     pub fix: String,
 }
 
-/// One group of hazards: the same polluter and victim (process and
-/// feature), resource and rule, counted over the run.
+/// One group of hazards: the same polluter and victim (feature, shared
+/// label), resource and rule, counted over the run.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Hazard {
     pub rule: RuleId,
@@ -238,12 +246,40 @@ pub struct Hazard {
     pub fix: String,
 }
 
-/// A side of a hazard group: a process and one of its features.
+/// A side of a hazard group: a feature, and the processes it ran in.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct HazardSide {
-    pub pid: u32,
-    pub label: String,
+    /// The process, when every pair of the group came from one (`null`:
+    /// several).
+    pub pid: Option<u32>,
+    /// The processes' label, when they all have it (`null`: several).
+    pub label: Option<String>,
+    /// The feature, or with `features` > 1 the first of them.
     pub feature: String,
+    /// Distinct features on this side (the victims of a group may span
+    /// several; the polluter side has one).
+    #[serde(default = "one")]
+    pub features: u64,
+}
+
+fn one() -> u64 {
+    1
+}
+
+impl HazardSide {
+    /// The side with its features named in one phrase, for fix texts.
+    pub fn named(&self) -> HazardSide {
+        let mut s = self.clone();
+        if self.features > 1 {
+            s.feature = format!(
+                "{} (and {} other feature{})",
+                self.feature,
+                self.features - 1,
+                if self.features == 2 { "" } else { "s" }
+            );
+        }
+        s
+    }
 }
 
 impl Report {

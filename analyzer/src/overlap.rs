@@ -1,8 +1,10 @@
 //! Scenarios active at the same time, aggregated by process pair.
 //!
 //! A big parallel run has millions of overlapping pairs; a count and the
-//! first example per process pair is what a human can act on. With
-//! `--all-overlaps` every pair is kept instead.
+//! first example per process pair is what a human can act on, and the
+//! report lists the [`LISTED`] process pairs that overlapped most (one-test
+//! processes make tens of thousands of pairs). With `--all-overlaps` every
+//! scenario pair is kept instead.
 
 use std::rc::Rc;
 
@@ -31,6 +33,9 @@ pub struct Overlaps {
     by_pair: FastMap<(FileIdx, FileIdx), u32>,
     every: Vec<Pair>,
 }
+
+/// Most process pairs the report lists (most overlaps first).
+pub const LISTED: usize = 100;
 
 /// Most files for which the dense pair table is used (4 MiB).
 const DENSE_FILES: usize = 1024;
@@ -89,8 +94,24 @@ impl Overlaps {
         }
     }
 
-    pub fn finish(self, procs: &[Proc]) -> Vec<Overlap> {
-        let pairs: Vec<Pair> = if self.all { self.every } else { self.pairs };
+    /// The overlaps to list, and how many process pairs overlapped.
+    pub fn finish(self, procs: &[Proc]) -> (Vec<Overlap>, u64) {
+        let total = if self.all {
+            self.every.len()
+        } else {
+            self.pairs.len()
+        } as u64;
+        let pairs: Vec<Pair> = if self.all {
+            self.every
+        } else {
+            let mut pairs = self.pairs;
+            if pairs.len() > LISTED {
+                // Stable: among equal counts, the first to overlap.
+                pairs.sort_by_key(|p| std::cmp::Reverse(p.count));
+                pairs.truncate(LISTED);
+            }
+            pairs
+        };
         let mut out: Vec<Overlap> = pairs
             .into_iter()
             .map(|p| {
@@ -120,6 +141,6 @@ impl Overlaps {
                     .cmp(&(y.a.pid, y.b.pid, &y.a.label, &y.b.label))
             });
         }
-        out
+        (out, total)
     }
 }

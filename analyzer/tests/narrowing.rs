@@ -515,7 +515,7 @@ fn hazards_are_grouped_and_keep_only_a_few_examples() {
         .collect();
     assert_eq!(cm.len(), 1, "{:#?}", r.hazards);
     assert_eq!(cm[0].pairs, 40);
-    assert_eq!((cm[0].polluter.pid, cm[0].victim.pid), (2, 1));
+    assert_eq!((cm[0].polluter.pid, cm[0].victim.pid), (Some(2), Some(1)));
     assert!(
         cm[0].fix.contains("isolate clean and read"),
         "{}",

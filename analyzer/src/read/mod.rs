@@ -201,7 +201,10 @@ impl FileReader {
                 }),
                 None => Box::new(file),
             };
-            let input = BufReader::with_capacity(READ_BUF, input);
+            // A one-test trace is a few KiB: thousands of them are open at
+            // once while the merge reads every file's first record.
+            let cap = READ_BUF.min(usize::try_from(self.src.size).unwrap_or(READ_BUF) + 1);
+            let input = BufReader::with_capacity(cap.max(512), input);
             self.parser = Some(match self.src.format {
                 Format::V1 => Parser::V1(Box::new(v1::Parser::new(input, self.idx))),
                 Format::Legacy => {

@@ -700,6 +700,7 @@ mod tests {
             format: GenFormat::V1,
             run_id: "scan".into(),
             sharing: 1,
+            concurrency: 0,
         })
         .unwrap();
         for file in files {

@@ -229,6 +229,7 @@ pub(crate) mod fixtures {
             processes: Vec::new(),
             findings,
             overlaps: Vec::new(),
+            overlap_pairs: 0,
             warnings: Vec::new(),
             hazards: Vec::new(),
             suite: None,

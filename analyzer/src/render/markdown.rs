@@ -60,7 +60,8 @@ pub fn write(r: &Report, out: &mut dyn Write) -> io::Result<()> {
         errors,
         r.hazards.len(),
         r.findings.len(),
-        r.overlaps.len(),
+        // The list holds the most overlapping pairs; the count is all of them.
+        r.overlap_pairs.max(r.overlaps.len() as u64),
         r.warnings.len()
     )?;
     if !r.other_runs.is_empty() {

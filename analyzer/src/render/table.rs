@@ -257,7 +257,8 @@ pub fn write(r: &Report, opts: &RenderOptions, out: &mut dyn Write) -> io::Resul
         errors,
         r.hazards.len(),
         r.findings.len(),
-        r.overlaps.len(),
+        // The list holds the most overlapping pairs; the count is all of them.
+        r.overlap_pairs.max(r.overlaps.len() as u64),
         r.warnings.len()
     )?;
 

@@ -102,7 +102,15 @@ pub fn occurrences_text(f: &Finding) -> Option<String> {
 
 /// One line for a hazard group.
 pub fn hazard_line(h: &Hazard) -> String {
-    let side = |s: &crate::model::HazardSide| format!("{} ({}, pid {})", s.feature, s.label, s.pid);
+    // A side spanning several processes names their shared label, if any.
+    let side = |s: &crate::model::HazardSide| {
+        let f = s.named().feature;
+        match (&s.label, s.pid) {
+            (Some(l), Some(pid)) => format!("{f} ({l}, pid {pid})"),
+            (Some(l), None) => format!("{f} ({l}, several processes)"),
+            (None, _) => format!("{f} (several processes)"),
+        }
+    };
     let span = if h.first == h.last {
         h.first.format("%H:%M:%S%.3f").to_string()
     } else {
