@@ -423,7 +423,10 @@ fn report(cx: &mut Cx<'_>, m: &Mutation, victim: &Rc<Scn>, u: Use) {
     p.polluter = Some(polluter.clone());
     p.victim = Some(victim.clone());
     p.destructive = destructive;
-    p.can_explain = destructive;
+    // A destroy, or an update of rows others wrote (updates of its own rows
+    // never get here) that the victim used afterwards: it changed what the
+    // victim read. A plain insert explains nothing.
+    p.can_explain = destructive || action == Action::DbUpdate && level >= Strength::ChangedThenUsed;
     p.whole = m.whole;
     p.read_after = read_after;
     p.rows = m.rows;

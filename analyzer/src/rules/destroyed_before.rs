@@ -39,6 +39,9 @@ pub struct DestroyedBefore {
     tables: Vec<Vec<Change>>,
     /// Per running scenario and table: its own last whole-table cleanup.
     emptied: FastMap<usize, Vec<(u32, Micros)>>,
+    /// By table id: some scenario changed values of others' rows there (so
+    /// a plain read has something to check; the usual read returns at once).
+    updated: Vec<bool>,
     /// Scratch list of table ids.
     ids: Vec<u32>,
 }
@@ -80,7 +83,16 @@ impl Rule for DestroyedBefore {
         let short = s.is_active()
             && a.rows.none_changed()
             && (a.op == Op::Read || a.action == Action::DbUpdate);
-        if !(foreign || emptied || short) {
+        // Any read may have read values an earlier update changed.
+        let read = s.is_active()
+            && a.op == Op::Read
+            && match cx.resources.tables_of(set) {
+                [] => cx.resources.schema_tables(schema),
+                some => some,
+            }
+            .iter()
+            .any(|&t| self.updated.get(t as usize).copied().unwrap_or(false));
+        if !(foreign || emptied || short || read) {
             return;
         }
         let tables = match cx.resources.tables_of(set) {
@@ -89,6 +101,9 @@ impl Rule for DestroyedBefore {
         };
         if foreign {
             for &t in tables {
+                if a.op != Op::Destroy {
+                    *slot(&mut self.updated, t as usize) = true;
+                }
                 let list = slot(&mut self.tables, t as usize);
                 // The same scenario again: its latest change is the one kept.
                 if let Some(last) = list.last_mut().filter(|x| x.scn.id == s.id) {
@@ -122,7 +137,7 @@ impl Rule for DestroyedBefore {
                 }
             }
         }
-        if !short {
+        if !(short || read) {
             return;
         }
         // `report` needs `cx` whole: work on a copy of the ids.
@@ -151,6 +166,9 @@ impl Rule for DestroyedBefore {
                             && c.at > since
                             && !c.scn.is_active()
                             && c.scn.last.get() < s.start
+                            // A removal shows as an empty read; a change of
+                            // values in any read.
+                            && (short || !c.destructive)
                     })
                     .cloned()
                     .collect();
@@ -168,7 +186,7 @@ impl Rule for DestroyedBefore {
 fn report(cx: &mut Cx<'_>, a: &Access<'_>, s: &Rc<Scn>, c: &Change, t: u32) {
     let resource = cx.resources.table_label(t);
     let explanation = format!(
-        "{} ran {} on {} at {} ({}), rows it had not written, and finished at {}; {} started at {} and read the table back empty ({} at {}).",
+        "{} ran {} on {} at {} ({}), rows it had not written, and finished at {}; {} started at {} and then read the table ({} at {}).",
         cx.describe(&c.scn),
         c.action,
         resource,
@@ -201,10 +219,22 @@ fn report(cx: &mut Cx<'_>, a: &Access<'_>, s: &Rc<Scn>, c: &Change, t: u32) {
     p.can_explain = true;
     p.whole = c.whole;
     p.rows = c.rows;
-    let why = format!(
-        "{} of rows others had written, before the victim started; the victim then read the table back empty",
-        c.action
-    );
-    cx.findings
-        .add(p.with_strength(Strength::DestroyedThenUsed, why));
+    let (strength, why) = if c.destructive {
+        (
+            Strength::DestroyedThenUsed,
+            format!(
+                "{} of rows others had written, before the victim started; the victim then read the table back empty",
+                c.action
+            ),
+        )
+    } else {
+        (
+            Strength::ChangedThenUsed,
+            format!(
+                "{} changed rows others had written, before the victim started, and did not put them back; the victim then read the table and may have read the changed values",
+                c.action
+            ),
+        )
+    };
+    cx.findings.add(p.with_strength(strength, why));
 }
