@@ -138,6 +138,39 @@ fn main() -> ExitCode {
     }
 }
 
+/// Cucumber's command-line options of a feature process.
+pub(crate) type CucumberOpts = cucumber::cli::Opts<
+    cucumber::parser::basic::Cli,
+    cucumber::runner::basic::Cli,
+    cucumber::writer::basic::Cli,
+    cucumber::cli::Empty,
+>;
+
+/// A feature process's cucumber options (`program` stands for the command
+/// in their messages) and its async runtime; on error, the exit code after
+/// saying why.
+pub(crate) fn cli_and_runtime(
+    program: String,
+    cucumber_args: &[String],
+) -> Result<(CucumberOpts, tokio::runtime::Runtime), ExitCode> {
+    let cli = cucumber::cli::Opts::try_parse_from(
+        std::iter::once(program).chain(cucumber_args.iter().cloned()),
+    )
+    .map_err(|e| {
+        let _ = e.print();
+        ExitCode::from(2)
+    })?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(|e| {
+            eprintln!("bdd-demo: cannot start the async runtime: {e}");
+            ExitCode::from(2)
+        })?;
+    Ok((cli, runtime))
+}
+
 fn run_feature(name: &str, cucumber_args: &[String]) -> ExitCode {
     let config = Config::from_env();
     let path = config.features_dir.join(format!("{name}.feature"));
@@ -158,25 +191,9 @@ fn run_feature(name: &str, cucumber_args: &[String]) -> ExitCode {
     state_tracer::rerun::declare(state_tracer::rerun::Framework::Cucumber);
     let _trace = state_tracer::init();
 
-    let cli = match cucumber::cli::Opts::<_, _, _, cucumber::cli::Empty>::try_parse_from(
-        std::iter::once(format!("bdd-demo feature {name}")).chain(cucumber_args.iter().cloned()),
-    ) {
-        Ok(cli) => cli,
-        Err(e) => {
-            let _ = e.print();
-            return ExitCode::from(2);
-        }
-    };
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-    {
-        Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("bdd-demo: cannot start the async runtime: {e}");
-            return ExitCode::from(2);
-        }
+    let (cli, runtime) = match cli_and_runtime(format!("bdd-demo feature {name}"), cucumber_args) {
+        Ok(both) => both,
+        Err(code) => return code,
     };
     runtime.block_on(async {
         let tag = format!("{name}_{}", std::process::id());

@@ -20,7 +20,6 @@ use bdd_demo::latency::Jitter;
 use bdd_demo::mixed::Shop;
 use bdd_demo::runner::MIXED_FEATURES;
 use bdd_demo::truth::writer_tag;
-use clap::Parser as _;
 use corpus::truth::{self, Who};
 use cucumber::gherkin;
 use cucumber::{given, then, when, World as _};
@@ -336,26 +335,12 @@ pub fn run_feature(name: &str, cucumber_args: &[String]) -> ExitCode {
     state_tracer::rerun::declare(state_tracer::rerun::Framework::Cucumber);
     let _trace = state_tracer::init();
 
-    let cli = match cucumber::cli::Opts::<_, _, _, cucumber::cli::Empty>::try_parse_from(
-        std::iter::once(format!("bdd-demo feature --shape mixed {name}"))
-            .chain(cucumber_args.iter().cloned()),
+    let (cli, runtime) = match crate::cli_and_runtime(
+        format!("bdd-demo feature --shape mixed {name}"),
+        cucumber_args,
     ) {
-        Ok(cli) => cli,
-        Err(e) => {
-            let _ = e.print();
-            return ExitCode::from(2);
-        }
-    };
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-    {
-        Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("bdd-demo: cannot start the async runtime: {e}");
-            return ExitCode::from(2);
-        }
+        Ok(both) => both,
+        Err(code) => return code,
     };
     runtime.block_on(async {
         let tag = format!("{name}_{}", std::process::id());
