@@ -120,6 +120,15 @@ impl Rule for LeakedState {
             && list
                 .iter()
                 .any(|d| d.res == res && d.scn.id == s.id && d.before == a.value);
+        // This change, as a leak of `s` that started here.
+        let change = Dirty {
+            res,
+            scn: s.clone(),
+            at: a.ts,
+            action: a.action,
+            destructive: a.op == Op::Destroy,
+            before,
+        };
         match a.value {
             None => v.known = false,
             Some(_) if restores => {}
@@ -128,15 +137,7 @@ impl Rule for LeakedState {
                 if v.authors.len() == 2 * KEEP {
                     v.authors.remove(0);
                 }
-                let d = Dirty {
-                    res,
-                    scn: s.clone(),
-                    at: a.ts,
-                    action: a.action,
-                    destructive: a.op == Op::Destroy,
-                    before,
-                };
-                v.authors.push((f, d));
+                v.authors.push((f, change.clone()));
             }
         }
         if let Some(k) = list.iter().position(|d| d.res == res && d.scn.id == s.id) {
@@ -159,14 +160,7 @@ impl Rule for LeakedState {
                 list.remove(i);
             }
         }
-        list.push(Dirty {
-            res,
-            scn: s.clone(),
-            at: a.ts,
-            action: a.action,
-            destructive: a.op == Op::Destroy,
-            before,
-        });
+        list.push(change);
     }
 
     fn on_start(&mut self, _cx: &mut Cx<'_>, b: &Rc<Scn>) {
