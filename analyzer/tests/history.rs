@@ -501,9 +501,14 @@ fn report_history_annotates_each_likely_cause(db: &Db) {
     assert_eq!(count(url, "runs"), 5);
 }
 
-fn sixteen_concurrent_writers_lose_and_duplicate_nothing(db: &Db) {
+/// Enough first users of one new SQLite file that, without retrying a lock
+/// SQLite refuses at once, one of them failed with "database is locked"
+/// (measured: 14 of 15 rounds of 24 writers).
+const WRITERS: i64 = 24;
+
+fn concurrent_writers_lose_and_duplicate_nothing(db: &Db) {
     let url = db.url.as_str();
-    let dirs: Vec<PathBuf> = (0..16)
+    let dirs: Vec<PathBuf> = (0..WRITERS)
         .map(|i| {
             let d = db.path().join(format!("run-{i}"));
             let shape = if i % 3 == 0 {
@@ -560,7 +565,7 @@ fn sixteen_concurrent_writers_lose_and_duplicate_nothing(db: &Db) {
         ]
     };
     let after_first = counts();
-    assert_eq!(after_first[..3], [16, 16 * 3, 16 * 2]);
+    assert_eq!(after_first[..3], [WRITERS, WRITERS * 3, WRITERS * 2]);
     assert_eq!(after_first[4], 3, "each scenario name stored once");
     let second = add_all();
     assert!(
@@ -569,8 +574,9 @@ fn sixteen_concurrent_writers_lose_and_duplicate_nothing(db: &Db) {
     );
     assert_eq!(counts(), after_first);
     let flaky = json(&["history", "flaky", "--db", url]);
-    assert_eq!(flaky["flaky"][0]["runs"], 16);
-    assert_eq!(flaky["flaky"][0]["failures"], 10);
+    assert_eq!(flaky["flaky"][0]["runs"], WRITERS);
+    // Every third run passes (`Shape::Passes`), the others fail.
+    assert_eq!(flaky["flaky"][0]["failures"], WRITERS - (WRITERS + 2) / 3);
 }
 
 /// A synthetic run big enough that `history add` spends a while inside its
@@ -797,13 +803,13 @@ fn postgres_report_history_annotates_each_likely_cause() {
 }
 
 #[test]
-fn sqlite_sixteen_concurrent_writers_lose_and_duplicate_nothing() {
-    sixteen_concurrent_writers_lose_and_duplicate_nothing(&sqlite());
+fn sqlite_concurrent_writers_lose_and_duplicate_nothing() {
+    concurrent_writers_lose_and_duplicate_nothing(&sqlite());
 }
 
 #[test]
-fn postgres_sixteen_concurrent_writers_lose_and_duplicate_nothing() {
-    sixteen_concurrent_writers_lose_and_duplicate_nothing(&postgres());
+fn postgres_concurrent_writers_lose_and_duplicate_nothing() {
+    concurrent_writers_lose_and_duplicate_nothing(&postgres());
 }
 
 #[test]

@@ -7,7 +7,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use sqlx::QueryBuilder;
 
 use super::record::RunRecord;
-use super::store::{with_pool, Store};
+use super::store::{retry_busy, with_pool, Store};
 use super::HistoryError;
 
 /// Rows per multi-row INSERT: well under both drivers' bind limits.
@@ -22,8 +22,13 @@ pub enum Added {
     AlreadyStored,
 }
 
-/// Stores `rec` unless its run ID is already there.
+/// Stores `rec` unless its run ID is already there. One transaction, tried
+/// again as a whole when SQLite refuses its lock at once.
 pub async fn add(store: &Store, rec: &RunRecord) -> Result<Added, HistoryError> {
+    retry_busy(|| add_once(store, rec)).await
+}
+
+async fn add_once(store: &Store, rec: &RunRecord) -> Result<Added, HistoryError> {
     let err = |e| store.error(e);
     let added_us = chrono::Utc::now().timestamp_micros();
     // Every scenario named by the run, sorted: concurrent writers insert new

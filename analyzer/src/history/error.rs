@@ -12,6 +12,10 @@ pub struct HistoryError {
     /// The database, password redacted (`DbUrl::redacted`).
     pub database: String,
     pub problem: String,
+    /// SQLite said "busy" or "locked" at once, without waiting out its busy
+    /// timeout (a lock upgrade it refuses to wait for, a journal-mode
+    /// switch): trying the whole operation again is safe and succeeds.
+    pub busy: bool,
 }
 
 impl HistoryError {
@@ -19,6 +23,7 @@ impl HistoryError {
         HistoryError {
             database: database.into(),
             problem: problem.into(),
+            busy: false,
         }
     }
 
@@ -56,7 +61,26 @@ impl HistoryError {
             sqlx::Error::Database(db) => db.message().to_owned(),
             other => other.to_string(),
         };
-        HistoryError::new(url.redacted(), url.scrub(&problem).replace('\n', " "))
+        let busy = sqlite && sqlite_busy(e);
+        HistoryError {
+            busy,
+            ..HistoryError::new(url.redacted(), url.scrub(&problem).replace('\n', " "))
+        }
+    }
+}
+
+/// SQLITE_BUSY (5) or SQLITE_LOCKED (6), also inside a migration error.
+fn sqlite_busy(e: &sqlx::Error) -> bool {
+    use sqlx::migrate::MigrateError;
+    match e {
+        sqlx::Error::Database(db) => {
+            matches!(db.code().as_deref().and_then(sqlite_code), Some(5 | 6))
+        }
+        sqlx::Error::Migrate(m) => match m.as_ref() {
+            MigrateError::Execute(e) | MigrateError::ExecuteMigration(e, _) => sqlite_busy(e),
+            _ => false,
+        },
+        _ => false,
     }
 }
 

@@ -338,6 +338,10 @@ pub async fn runs(store: &Store, w: &Window, limit: i64) -> Result<Vec<StoredRun
 /// `history prune`: removes the runs that started before `before_us` and
 /// all their rows, in one transaction. Returns how many runs went.
 pub async fn prune(store: &Store, before_us: i64) -> Result<u64, HistoryError> {
+    super::store::retry_busy(|| prune_once(store, before_us)).await
+}
+
+async fn prune_once(store: &Store, before_us: i64) -> Result<u64, HistoryError> {
     let err = |e| store.error(e);
     with_pool!(store, p => {
         let mut tx = p.begin().await.map_err(err)?;

@@ -69,10 +69,40 @@ macro_rules! with_pool {
 }
 pub(crate) use with_pool;
 
+/// Runs `op` again while SQLite answers "busy" at once (see
+/// [`HistoryError::busy`]), with a growing pause, for up to [`BUSY_TIMEOUT`].
+/// Only for operations that are whole transactions or read-only, so a
+/// second attempt starts from a clean state.
+pub(crate) async fn retry_busy<T, F, Fut>(mut op: F) -> Result<T, HistoryError>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, HistoryError>>,
+{
+    let deadline = tokio::time::Instant::now() + BUSY_TIMEOUT;
+    let mut pause = Duration::from_millis(5);
+    loop {
+        match op().await {
+            Err(e) if e.busy && tokio::time::Instant::now() + pause < deadline => {
+                // Spread the retries of many writers over time.
+                let jitter = Duration::from_micros(u64::from(std::process::id() % 997) * 7);
+                tokio::time::sleep(pause + jitter).await;
+                pause = (pause * 2).min(Duration::from_millis(500));
+            }
+            other => return other,
+        }
+    }
+}
+
 impl Store {
     /// Connects, checks and migrates. Never modifies a database that is not
     /// a history database or whose schema is newer than this binary's.
+    /// Retried as a whole when SQLite refuses a lock at once (many first
+    /// users of one new file racing to create and switch it to WAL).
     pub async fn open(url: &DbUrl, access: Access) -> Result<Store, HistoryError> {
+        retry_busy(|| Store::open_once(url, access)).await
+    }
+
+    async fn open_once(url: &DbUrl, access: Access) -> Result<Store, HistoryError> {
         let err = |e: sqlx::Error| HistoryError::from_sqlx(url, &e);
         let pool = match url.backend() {
             Backend::Sqlite => {
@@ -146,7 +176,10 @@ impl Store {
             pool,
             url: url.clone(),
         };
-        store.check_and_migrate(access).await?;
+        if let Err(e) = store.check_and_migrate(access).await {
+            store.close().await;
+            return Err(e);
+        }
         Ok(store)
     }
 
