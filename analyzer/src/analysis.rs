@@ -602,6 +602,7 @@ impl Engine {
             own_rows,
             value,
             started,
+            stmt: rec.stmt,
             scn,
             file: rec.file,
             ts: rec.ts,

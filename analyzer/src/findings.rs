@@ -608,11 +608,12 @@ fn narrow(list: &[Pending], procs: &[Proc]) -> Vec<(bool, Option<String>)> {
         // victim tripped over, if it names it.
         let resources: Vec<&str> = best.iter().map(|&i| list[i].resource.as_str()).collect();
         if resources.iter().any(|r| *r != resources[0]) {
-            let message = list[best[0]]
-                .victim
-                .as_ref()
-                .and_then(|v| v.failure.get())
-                .map_or("", |m| &**m);
+            // The victim's name says what it uses too ("invoice shows the
+            // price", "fixture token is accepted").
+            let message = list[best[0]].victim.as_ref().map_or(String::new(), |v| {
+                format!("{} {}", v.failure.get().map_or("", |m| &**m), v.name)
+            });
+            let message = message.as_str();
             let named: Vec<usize> = best
                 .iter()
                 .copied()
@@ -639,14 +640,18 @@ fn narrow(list: &[Pending], procs: &[Proc]) -> Vec<(bool, Option<String>)> {
         let process_state = best
             .iter()
             .all(|&i| list[i].resource.starts_with("process:"));
-        let chosen: Vec<usize> = if top.ordered() && process_state && !leaks {
-            // In-memory state changed while the victim ran: it failed with
-            // the value of the last change (used throughout, it has no
-            // traced uses to order the changes by).
-            let last = best.iter().map(|&i| list[i].at).max();
+        let mut chosen: Vec<usize> = if top.ordered() && process_state {
+            // In-memory state changed before or while the victim ran: it
+            // failed with the value of the last change of each state (used
+            // throughout, it has no traced uses to order the changes by).
+            // Several states left are tied.
             best.iter()
                 .copied()
-                .filter(|&i| Some(list[i].at) == last)
+                .filter(|&i| {
+                    !best
+                        .iter()
+                        .any(|&j| list[j].resource == list[i].resource && list[j].at > list[i].at)
+                })
                 .collect()
         } else if top.ordered() && list[best[0]].whole {
             // The first whole-table destroy after the victim's write removed
@@ -661,6 +666,51 @@ fn narrow(list: &[Pending], procs: &[Proc]) -> Vec<(bool, Option<String>)> {
         } else {
             known(&best)
         };
+        // Still tied: the failure message and the victim's own name may
+        // say what it was about, and tests are named after what they touch
+        // ("browse kitchen" fails with "kitchen: 1 missing" after
+        // "discontinue KITCHEN-3"; "register alice@…" fails on a unique key
+        // that "register alice@… #0" left). The candidates whose scenario
+        // names share the most such words, among words not every tied
+        // candidate's name has, are kept.
+        let mut named_by: Option<String> = None;
+        if chosen.len() > 1 {
+            let about = list[chosen[0]].victim.as_ref().map_or(String::new(), |v| {
+                format!("{} {}", v.failure.get().map_or("", |m| &**m), v.name)
+            });
+            let about = words(&about);
+            let names: Vec<Vec<String>> = chosen
+                .iter()
+                .map(|&i| {
+                    let name = list[i].polluter.as_ref().map_or("", |s| &*s.name);
+                    let mut w = words(name);
+                    w.retain(|x| about.contains(x));
+                    w
+                })
+                .collect();
+            let telling = |w: &String| !names.iter().all(|n| n.contains(w));
+            let score: Vec<usize> = names
+                .iter()
+                .map(|n| n.iter().filter(|w| telling(w)).count())
+                .collect();
+            let top_score = score.iter().copied().max().unwrap_or(0);
+            if top_score > 0 && score.iter().any(|&x| x < top_score) {
+                let k = score.iter().position(|&x| x == top_score).unwrap_or(0);
+                named_by = names[k].iter().find(|w| telling(w)).cloned();
+                chosen = chosen
+                    .iter()
+                    .zip(&score)
+                    .filter(|(_, &x)| x == top_score)
+                    .map(|(&i, _)| i)
+                    .collect();
+                // Changed values named alike: the victim read what the
+                // last of them wrote (as with in-memory state).
+                if top == Strength::ChangedThenUsed {
+                    let last = chosen.iter().map(|&i| list[i].at).max();
+                    chosen.retain(|&i| Some(list[i].at) == last);
+                }
+            }
+        }
         let lead = match top {
             Strength::DestroyedAfterWrite => "first destructive change after the victim's last write and before it read the data back",
             Strength::DestroyedInWindow => "first destructive change between the victim's uses",
@@ -749,6 +799,11 @@ fn narrow(list: &[Pending], procs: &[Proc]) -> Vec<(bool, Option<String>)> {
                 ));
             }
             e.push_str(&zero_note);
+            if let Some(w) = &named_by {
+                e.push_str(&format!(
+                    "; the victim's failure message or name and this scenario's name share the word \"{w}\" (the other candidates' names do not)"
+                ));
+            }
             if step_note {
                 e.push_str("; the victim's failed step used this state (changes to state only its earlier, passing steps used rank after it)");
             }
@@ -831,6 +886,24 @@ fn message_names(message: &str, resource: &str) -> bool {
     words(message)
         .iter()
         .any(|m| names.iter().any(|n| stem(m) == stem(n)))
+}
+
+/// The words of a name or message that can tell scenarios apart: 3 or
+/// more letters, lower-cased, common words left out.
+fn words(text: &str) -> Vec<String> {
+    const COMMON: &[&str] = &[
+        "the", "and", "not", "for", "with", "from", "was", "are", "has", "have", "but", "got",
+        "expected", "should", "when", "then", "given", "test", "scenario", "error", "failed",
+    ];
+    let mut out: Vec<String> = text
+        .split(|c: char| !c.is_alphanumeric())
+        .filter(|w| w.chars().filter(|c| c.is_alphabetic()).count() >= 3)
+        .map(str::to_lowercase)
+        .filter(|w| !COMMON.contains(&w.as_str()))
+        .collect();
+    out.sort();
+    out.dedup();
+    out
 }
 
 /// Whether `u` fell inside the failed step of `p`'s victim.

@@ -56,8 +56,13 @@ pub struct Rec {
     pub file: FileIdx,
     /// 1-based line in its file.
     pub line: u32,
-    /// Small integer naming the writing thread.
-    pub tid: u32,
+    /// Small integer naming the writing thread (`docs/format.md`: 1, 2, …
+    /// per process), saturating.
+    pub tid: u16,
+    /// A fingerprint of a read's statement text (`details`), 0 for none:
+    /// what one query returned in several scenarios can be compared
+    /// without keeping the text. 16 bits tell a table's few queries apart.
+    pub stmt: u16,
     pub kind: RecKind,
     /// For a footer, `PROCESS_END`.
     pub action: Action,
@@ -136,6 +141,13 @@ pub struct Extra {
     pub fields: Vec<(Box<str>, Box<str>)>,
 }
 
+/// The [`Rec::stmt`] fingerprint of a statement text; never 0.
+pub fn stmt_fingerprint(sql: &str) -> u16 {
+    use std::hash::BuildHasher;
+    let h = foldhash::fast::FixedState::default().hash_one(sql);
+    (h as u16).max(1)
+}
+
 impl Rec {
     /// A bare event; readers fill in the rest.
     pub fn new(ts: Micros, file: FileIdx, seq: u64, line: u64, action: Action) -> Rec {
@@ -149,6 +161,7 @@ impl Rec {
             file,
             line: line.min(u64::from(u32::MAX)) as u32,
             tid: 0,
+            stmt: 0,
             kind: RecKind::Event,
             action,
             outcome: None,

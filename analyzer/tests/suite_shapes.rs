@@ -369,3 +369,176 @@ fn a_suite_where_most_tests_empty_shared_tables_in_parallel_gets_a_verdict() {
     );
     assert!(parallel_suite(4, false).suite.is_none());
 }
+
+fn products() -> Option<state_tracer::format::Resource<'static>> {
+    Some(table(None, "products"))
+}
+
+/// `SELECT … FROM products WHERE category = $1` returning `rows`.
+fn browse(rows: u64) -> impl FnOnce(&mut state_tracer::format::Event<'static>) {
+    move |e| {
+        e.details = Some(Cow::Borrowed(
+            "SELECT sku, price FROM products WHERE category = $1",
+        ));
+        e.rows = Some(rows);
+    }
+}
+
+fn fail_with(message: &'static str) -> impl FnOnce(&mut state_tracer::format::Event<'static>) {
+    move |e| {
+        e.outcome = Some(Failed);
+        e.error = Some(Cow::Borrowed(message));
+    }
+}
+
+#[test]
+fn a_read_shorter_than_the_same_query_returned_before_names_the_earlier_delete() {
+    let mut p = Proc::new(1, "shop");
+    // Seed outside scenarios; a reader gets the usual 5 rows.
+    p.act_rows(0, None, Action::DbInsert, products(), 30)
+        .start(10, 1, "catalog", "browse games")
+        .act_with(15, Some(1), Action::DbSelect, products(), browse(5))
+        .end(20, 1, "catalog", "browse games", Passed)
+        // Deletes a seed row; a sale changes other rows' prices.
+        .start(30, 2, "catalog", "discontinue a product")
+        .act_rows(35, Some(2), Action::DbDelete, products(), 1)
+        .end(40, 2, "catalog", "discontinue a product", Passed)
+        .start(50, 3, "pricing", "holiday sale")
+        .act_rows(55, Some(3), Action::DbUpdate, products(), 5)
+        .end(60, 3, "pricing", "holiday sale", Passed)
+        // The same query now returns 4 rows, and the test fails.
+        .start(70, 4, "catalog", "browse books")
+        .act_with(75, Some(4), Action::DbSelect, products(), browse(4))
+        .act_with(
+            80,
+            Some(4),
+            Action::ScenarioEnd,
+            None,
+            fail_with("expected 5 products"),
+        );
+    let dir = write_all(&[&p]);
+    let r = report_of(dir.path());
+    assert_eq!(
+        polluters(&r),
+        ["discontinue a product"],
+        "{:#?}",
+        r.findings
+    );
+    let why = likely(&r)[0].why.clone().unwrap();
+    assert!(
+        why.contains("with 4 row(s) where the same query returned 5"),
+        "{why}"
+    );
+}
+
+#[test]
+fn a_read_with_the_usual_row_count_blames_no_earlier_delete() {
+    let mut p = Proc::new(1, "shop");
+    p.act_rows(0, None, Action::DbInsert, products(), 30)
+        .start(10, 1, "catalog", "browse games")
+        .act_with(15, Some(1), Action::DbSelect, products(), browse(5))
+        .end(20, 1, "catalog", "browse games", Passed)
+        .start(30, 2, "catalog", "discontinue a product")
+        .act_rows(35, Some(2), Action::DbDelete, products(), 1)
+        .end(40, 2, "catalog", "discontinue a product", Passed)
+        // Same count as before: whatever failed, no row of it was missing.
+        .start(70, 4, "catalog", "browse books")
+        .act_with(75, Some(4), Action::DbSelect, products(), browse(5))
+        .act_with(
+            80,
+            Some(4),
+            Action::ScenarioEnd,
+            None,
+            fail_with("rounding error"),
+        );
+    let dir = write_all(&[&p]);
+    let r = report_of(dir.path());
+    assert!(likely(&r).is_empty(), "{:#?}", r.findings);
+}
+
+#[test]
+fn the_failure_message_and_the_victims_name_pick_among_tied_candidates() {
+    let mut p = Proc::new(1, "shop");
+    p.act_rows(0, None, Action::DbInsert, products(), 30);
+    // Two sales of different categories, neither put back: equal evidence.
+    for (id, category) in [(1u64, "toys"), (2, "books")] {
+        let name = format!("holiday sale on {category}");
+        let t0 = 10 * id as i64;
+        p.start(t0, id, "pricing", &name)
+            .act_rows(t0 + 2, Some(id), Action::DbUpdate, products(), 5)
+            .end(t0 + 5, id, "pricing", &name, Passed);
+    }
+    p.start(40, 3, "catalog", "browse toys")
+        .act_with(45, Some(3), Action::DbSelect, products(), browse(5))
+        .act_with(
+            50,
+            Some(3),
+            Action::ScenarioEnd,
+            None,
+            fail_with("toys: 1 repriced"),
+        );
+    let dir = write_all(&[&p]);
+    let r = report_of(dir.path());
+    assert_eq!(polluters(&r), ["holiday sale on toys"], "{:#?}", r.findings);
+    let e = likely(&r)[0].evidence.clone().unwrap();
+    assert!(e.contains("share the word \"toys\""), "{e}");
+}
+
+#[test]
+fn a_value_set_by_a_scenario_still_running_when_the_victim_started_is_what_it_saw() {
+    let mut p = Proc::new(1, "api");
+    p.act_with(0, None, Action::JwtReset, None, jwt("sha256:00000000"))
+        // Sets a key and is still running (another thread) when the victim
+        // starts; it never puts the key back.
+        .start(10, 1, "keys", "admin rotates the signing key")
+        .act_with(11, Some(1), Action::JwtSet, None, jwt("sha256:aaaaaaaa"))
+        .start(20, 2, "auth", "fixture token is accepted")
+        .act_with(
+            40,
+            Some(2),
+            Action::ScenarioEnd,
+            None,
+            fail_with("token signature is invalid"),
+        )
+        .end(50, 1, "keys", "admin rotates the signing key", Passed);
+    let dir = write_all(&[&p]);
+    let r = report_of(dir.path());
+    assert_eq!(
+        polluters(&r),
+        ["admin rotates the signing key"],
+        "{:#?}",
+        r.findings
+    );
+    assert_eq!(likely(&r)[0].rule, RuleId::LeakedState);
+}
+
+#[test]
+fn a_set_inside_the_victims_window_can_explain_its_failure_and_the_last_change_wins() {
+    let mut p = Proc::new(1, "api");
+    p.act_with(0, None, Action::JwtReset, None, jwt("sha256:00000000"))
+        // The victim resets the key itself, then others change it while it
+        // waits: a set (not only a rotation) replaces the key it uses.
+        .start(10, 1, "auth", "login issues a valid token")
+        .act_with(11, Some(1), Action::JwtReset, None, jwt("sha256:00000000"))
+        .start(12, 2, "keys", "rotate the key")
+        .act_with(13, Some(2), Action::JwtRotate, None, jwt("sha256:bbbbbbbb"))
+        .end(14, 2, "keys", "rotate the key", Passed)
+        .start(15, 3, "keys", "install the partner key")
+        .act_with(16, Some(3), Action::JwtSet, None, jwt("sha256:cccccccc"))
+        .end(17, 3, "keys", "install the partner key", Passed)
+        .act_with(
+            30,
+            Some(1),
+            Action::ScenarioEnd,
+            None,
+            fail_with("token signature is invalid"),
+        );
+    let dir = write_all(&[&p]);
+    let r = report_of(dir.path());
+    assert_eq!(
+        polluters(&r),
+        ["install the partner key"],
+        "{:#?}",
+        r.findings
+    );
+}

@@ -18,7 +18,12 @@ const EVENT_PREFIX: &str = r#"{"type":"event","#;
 /// Turns a parsed event into a record.
 pub fn to_rec(e: Event<'_>, file: FileIdx, line: u64, full: bool, interner: &mut Interner) -> Rec {
     let mut rec = Rec::new(e.ts.timestamp_micros(), file, e.seq, line, e.action);
-    rec.tid = e.tid.min(u64::from(u32::MAX)) as u32;
+    rec.tid = e.tid.min(u64::from(u16::MAX)) as u16;
+    if e.action == Action::DbSelect {
+        if let Some(sql) = e.details.as_deref() {
+            rec.stmt = crate::record::stmt_fingerprint(sql);
+        }
+    }
     rec.set_scenario_id(e.scenario_id);
     rec.outcome = e.outcome;
     rec.rows_hint = RowsHint::new(e.rows);

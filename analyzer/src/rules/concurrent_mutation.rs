@@ -458,7 +458,10 @@ impl Rule for ConcurrentMutation {
                     .filter(|v| v.id != s.id)
                     .cloned()
                     .collect();
-                let m = Mutation::new(s, a, destructive);
+                // Any new value replaces the one the others are using: a
+                // set or reload breaks them as surely as a rotation (the
+                // narrowing names the last change before the failure).
+                let m = Mutation::new(s, a, true);
                 for v in running {
                     // Every scenario of the process uses its in-memory state
                     // throughout, so the change is inside its window.

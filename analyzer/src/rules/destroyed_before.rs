@@ -1,6 +1,7 @@
 //! `destroyed-before`: a scenario removed or changed rows it had not
 //! written (seed or fixture data, another scenario's rows) and finished
-//! before the victim started; the victim then read the table back empty.
+//! before the victim started; the victim then read the table back empty,
+//! or with fewer rows than the same query returned earlier in the run.
 //!
 //! `concurrent-mutation` only sees changes made while the victim ran, and
 //! `leftover-data` only rows that were added: seed rows deleted by a test
@@ -30,8 +31,9 @@ struct Change {
     destructive: bool,
 }
 
-/// Changes kept per table, newest last.
-const KEEP: usize = 4;
+/// Changes kept per table, newest last: enough for a victim's failure
+/// message to pick among several (a sale on each category).
+const KEEP: usize = 16;
 
 #[derive(Default)]
 pub struct DestroyedBefore {
@@ -42,8 +44,22 @@ pub struct DestroyedBefore {
     /// By table id: some scenario changed values of others' rows there (so
     /// a plain read has something to check; the usual read returns at once).
     updated: Vec<bool>,
+    /// Per table and query ([`Access::stmt`]): the most rows it returned
+    /// so far, in any scenario.
+    returned: FastMap<(u32, u16), u64>,
     /// Scratch list of table ids.
     ids: Vec<u32>,
+}
+
+/// How a read came back, as evidence that rows had been removed before it.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Back {
+    /// No removal shows: only changed values can explain it.
+    Full,
+    /// No row (or an update found none to change).
+    Empty,
+    /// `got` rows where the same query returned `most` earlier.
+    Short { got: u64, most: u64 },
 }
 
 impl Rule for DestroyedBefore {
@@ -80,9 +96,24 @@ impl Rule for DestroyedBefore {
         // come back short, but nothing in the trace says what it expected:
         // blaming every earlier delete would invent culprits for failures
         // that have nothing to do with them.)
-        let short = s.is_active()
+        let empty = s.is_active()
             && a.rows.none_changed()
             && (a.op == Op::Read || a.action == Action::DbUpdate);
+        // Short: the same query (same text, same table) returned more rows
+        // earlier in the run. A query whose results vary with its bound
+        // values may look short too; only removals of rows others wrote, by
+        // a scenario that finished before the victim started, are named.
+        let mut back = if empty { Back::Empty } else { Back::Full };
+        if a.op == Op::Read && a.stmt != 0 {
+            if let (Some(got), [t]) = (a.rows.exact(), cx.resources.tables_of(set)) {
+                let most = self.returned.entry((*t, a.stmt)).or_insert(got);
+                if got > 0 && got < *most && s.is_active() {
+                    back = Back::Short { got, most: *most };
+                }
+                *most = (*most).max(got);
+            }
+        }
+        let short = back != Back::Full;
         // Any read may have read values an earlier update changed.
         let read = s.is_active()
             && a.op == Op::Read
@@ -166,14 +197,14 @@ impl Rule for DestroyedBefore {
                             && c.at > since
                             && !c.scn.is_active()
                             && c.scn.last.get() < s.start
-                            // A removal shows as an empty read; a change of
-                            // values in any read.
+                            // A removal shows as an empty or short read; a
+                            // change of values in any read.
                             && (short || !c.destructive)
                     })
                     .cloned()
                     .collect();
                 for c in found {
-                    report(cx, a, s, &c, t);
+                    report(cx, a, s, &c, t, back);
                 }
             }
         }
@@ -183,7 +214,7 @@ impl Rule for DestroyedBefore {
 
 #[cold]
 #[inline(never)]
-fn report(cx: &mut Cx<'_>, a: &Access<'_>, s: &Rc<Scn>, c: &Change, t: u32) {
+fn report(cx: &mut Cx<'_>, a: &Access<'_>, s: &Rc<Scn>, c: &Change, t: u32, back: Back) {
     let resource = cx.resources.table_label(t);
     let explanation = format!(
         "{} ran {} on {} at {} ({}), rows it had not written, and finished at {}; {} started at {} and then read the table ({} at {}).",
@@ -220,10 +251,16 @@ fn report(cx: &mut Cx<'_>, a: &Access<'_>, s: &Rc<Scn>, c: &Change, t: u32) {
     p.whole = c.whole;
     p.rows = c.rows;
     let (strength, why) = if c.destructive {
+        let read_back = match back {
+            Back::Short { got, most } => {
+                format!("with {got} row(s) where the same query returned {most} earlier in the run")
+            }
+            _ => "empty".to_owned(),
+        };
         (
             Strength::DestroyedThenUsed,
             format!(
-                "{} of rows others had written, before the victim started; the victim then read the table back empty",
+                "{} of rows others had written, before the victim started; the victim then read the table back {read_back}",
                 c.action
             ),
         )

@@ -69,6 +69,8 @@ pub struct Access<'a> {
     /// statements): `ts` is when it ended, and a read that ended in between
     /// may have seen its effect.
     pub started: Micros,
+    /// The read's statement fingerprint ([`crate::record::Rec::stmt`]).
+    pub stmt: u16,
 }
 
 impl Access<'_> {
