@@ -568,6 +568,7 @@
       tip.appendChild(el("div", "tt-expl", fd.explanation));
       if (fd.evidence) tip.appendChild(el("div", "tt-expl", "Evidence: " + fd.evidence));
       if (fd.history) tip.appendChild(el("div", "tt-expl", "History: " + fd.history));
+      if (fd.verdict) tip.appendChild(el("div", "tt-expl", "Confirmed by reruns? " + fd.verdict));
       if (fd.reproduce) tip.appendChild(el("div", "tt-expl", "Reproduce: " + fd.reproduce));
     }
     tip.hidden = false;
@@ -828,6 +829,7 @@
       var tde = el("td", "expl-cell", fd.explanation); tde.colSpan = 6; ex.appendChild(tde);
       if (fd.evidence) tde.appendChild(el("span", "evidence", "Evidence: " + fd.evidence));
       if (fd.history) tde.appendChild(el("span", "evidence", "History: " + fd.history));
+      if (fd.verdict) tde.appendChild(el("span", "evidence", "Confirmed by reruns? " + fd.verdict));
       if (fd.reproduce) tde.appendChild(el("span", "repro", "Reproduce: " + fd.reproduce));
       frag.appendChild(tr); frag.appendChild(ex);
     }

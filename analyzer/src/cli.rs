@@ -75,7 +75,7 @@ pub enum Command {
     Report(ReportArgs),
     /// Run a command with tracing on (BDD_TRACE_STATE=1, fresh BDD_TRACE_RUN_ID and BDD_TRACE_DIR), then report.
     #[command(
-        after_help = "Examples:\n  trace-analyzer run -- cargo test --test bdd\n  trace-analyzer run --dir /tmp/traces --format markdown -- ./scripts/validate-test-suite.sh 1\n\nExits with the command's code if it failed, else with the --fail-on code."
+        after_help = "Examples:\n  trace-analyzer run -- cargo test --test bdd\n  trace-analyzer run --confirm -- cargo nextest run\n  trace-analyzer run --confirm=5m --format markdown -- cargo test\n  trace-analyzer run --dir /tmp/traces --format markdown -- ./scripts/validate-test-suite.sh 1\n\nWith --confirm, each failed scenario's likely cause is rerun with just its suspect (the tests the command ran, from the trace headers) and marked confirmed, not-reproduced, fails-alone or inconclusive.\nExits with the command's code if it failed, else with the --fail-on code."
     )]
     Run(RunArgs),
     /// Delete old trace files the tracer made (and nothing else).
@@ -229,6 +229,9 @@ pub struct RunArgs {
     pub output: Option<PathBuf>,
     #[command(flatten)]
     pub report: ReportOpts,
+    /// Then confirm each failed scenario's likely cause by targeted reruns of the same tests, all within BUDGET (e.g. 90s, 5m) [default: 1m].
+    #[arg(long, value_name = "BUDGET", num_args = 0..=1, require_equals = true, default_missing_value = "1m", value_parser = parse_timeout)]
+    pub confirm: Option<std::time::Duration>,
     /// The command to run, after `--`.
     #[arg(last = true, required = true, value_name = "CMD")]
     pub command: Vec<String>,
@@ -608,7 +611,53 @@ pub fn exit_code(report: &Report, fail_on: FailOn, strict: bool) -> i32 {
 /// `--format html`: the page is written while the analysis streams the run
 /// (bounded memory; see `render::html::lod`), and replaces `-o FILE` only
 /// once complete.
-fn html_report(opts: &AnalyzeOptions, r: &ReportOpts, input: &InputArgs) -> Result<i32, CliError> {
+/// `run --confirm`: the reruns, with a progress line on a terminal and a
+/// closing line on stderr.
+fn confirm_report(
+    report: &mut trace_analyzer::model::Report,
+    c: &trace_analyzer::confirm::auto::AutoOptions,
+) {
+    use trace_analyzer::confirm;
+    confirm::run::stop_on_ctrl_c();
+    let tty = io::stderr().is_terminal();
+    let started = std::time::Instant::now();
+    let mut progress = |s: &str| {
+        if tty {
+            eprint!("\r\x1b[Kconfirm: {s}");
+        }
+    };
+    let done = confirm::auto::confirm_likely_causes(report, c, &mut progress);
+    if tty {
+        eprint!("\r\x1b[K");
+    }
+    if done.victims == 0 {
+        eprintln!("trace-analyzer: confirm: no failed scenario has a likely cause to confirm");
+        return;
+    }
+    eprintln!(
+        "trace-analyzer: confirm: {} of {} failed scenario(s) with a likely cause confirmed, {} rerun(s) in {:.0} s{} (traces in {})",
+        done.confirmed,
+        done.victims,
+        done.reruns,
+        started.elapsed().as_secs_f64(),
+        if done.not_reached > 0 {
+            format!(
+                "; the budget ran out before {} of them (give more with --confirm=5m)",
+                done.not_reached
+            )
+        } else {
+            String::new()
+        },
+        c.dir.display()
+    );
+}
+
+fn html_report(
+    opts: &AnalyzeOptions,
+    r: &ReportOpts,
+    input: &InputArgs,
+    confirm: Option<&trace_analyzer::confirm::auto::AutoOptions>,
+) -> Result<i32, CliError> {
     let mut out = trace_analyzer::export::Output::open(input.output.as_deref())?;
     let mut page = lod::HtmlStream::new(&mut out, r.detail);
     let opts = AnalyzeOptions {
@@ -626,6 +675,9 @@ fn html_report(opts: &AnalyzeOptions, r: &ReportOpts, input: &InputArgs) -> Resu
             return Ok(EXIT_ERROR);
         }
     };
+    if let Some(c) = confirm {
+        confirm_report(&mut analysis.report, c);
+    }
     if let Some(db) = &r.history {
         trace_analyzer::history::command::record_and_annotate(&mut analysis, Some(db));
     }
@@ -645,7 +697,12 @@ fn html_report(opts: &AnalyzeOptions, r: &ReportOpts, input: &InputArgs) -> Resu
 
 fn cmd_report(a: ReportArgs) -> Result<i32, CliError> {
     if a.report.format == ReportFormat::Html {
-        return html_report(&analyze_opts(&a.input, &a.report), &a.report, &a.input);
+        return html_report(
+            &analyze_opts(&a.input, &a.report),
+            &a.report,
+            &a.input,
+            None,
+        );
     }
     let mut analysis = analyze_with(&analyze_opts(&a.input, &a.report), Some(&mut Bar))?;
     if a.input.run.is_none() {
@@ -731,12 +788,29 @@ fn cmd_run(a: RunArgs) -> Result<i32, CliError> {
         }
         Err(e) => return Err(e.into()),
     }
+    // Reruns go beside the run's folder, not inside it: the run's folder
+    // stays one run.
+    let confirm = a.confirm.map(|budget| {
+        let mut name = dir.file_name().unwrap_or_default().to_os_string();
+        name.push("-confirm");
+        trace_analyzer::confirm::auto::AutoOptions {
+            inputs: vec![dir.clone()],
+            run: opts.run.clone(),
+            legacy_tz: a.legacy_tz,
+            budget,
+            dir: dir.with_file_name(name),
+            env: Vec::new(),
+        }
+    });
     let code = if a.report.format == ReportFormat::Html {
-        html_report(&opts, &a.report, &input)?
+        html_report(&opts, &a.report, &input, confirm.as_ref())?
     } else {
         let mut analysis = analyze_with(&opts, Some(&mut Bar))?;
         if analysis.report.processes.is_empty() {
             return no_files(format!("no trace files in {}", dir.display()));
+        }
+        if let Some(c) = &confirm {
+            confirm_report(&mut analysis.report, c);
         }
         if let Some(db) = &a.report.history {
             trace_analyzer::history::command::record_and_annotate(&mut analysis, Some(db));
@@ -992,6 +1066,8 @@ fn cmd_confirm(a: ConfirmArgs) -> Result<i32, CliError> {
         dir,
         max_candidates: a.max_candidates.max(1),
         env: a.env.clone(),
+        deadline: None,
+        enough: None,
     };
     let plan = confirm::plan::plan(&opts)?;
     let cmds = plan.needs_consent();

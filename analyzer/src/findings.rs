@@ -960,6 +960,8 @@ fn to_finding(
         why: p.why,
         evidence,
         history: None,
+        verdict: None,
+        confirm: None,
     };
     (p.strength, finding)
 }

@@ -385,6 +385,54 @@ pub struct Finding {
     /// (`report --history`; absent otherwise).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub history: Option<CauseHistory>,
+    /// What targeted reruns proved about this likely cause
+    /// (`run --confirm`; absent otherwise).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub verdict: Option<crate::confirm::Verdict>,
+    /// The reruns behind `verdict`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub confirm: Option<CauseConfirmation>,
+}
+
+/// The reruns `run --confirm` made for one likely cause.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CauseConfirmation {
+    /// Attempts of the pair, and in how many the victim failed with this
+    /// polluter named as its cause.
+    pub attempts: usize,
+    pub reproduced: usize,
+    /// Runs of the victim alone, and how many of them passed.
+    pub alone: usize,
+    pub passed_alone: usize,
+    /// One sentence, as `confirm` prints it.
+    pub summary: String,
+    /// Where the reruns' traces are (a folder per run).
+    pub folder: std::path::PathBuf,
+}
+
+impl CauseConfirmation {
+    /// One line: "confirmed: reproduced in 1 of 3 attempts; …".
+    pub fn sentence(&self, verdict: crate::confirm::Verdict) -> String {
+        use crate::confirm::Verdict;
+        let alone = format!(
+            "the victim passed alone {} of {} time(s)",
+            self.passed_alone, self.alone
+        );
+        match verdict {
+            Verdict::Confirmed => format!(
+                "confirmed: reproduced in {} of {} attempt(s); {alone} (traces in {})",
+                self.reproduced,
+                self.attempts,
+                self.folder.display()
+            ),
+            Verdict::NotReproduced => format!(
+                "not reproduced in {} attempt(s), {alone}: still a suspicion",
+                self.attempts
+            ),
+            Verdict::FailsAlone => format!("fails alone: {}", self.summary),
+            Verdict::Inconclusive => format!("inconclusive: {}", self.summary),
+        }
+    }
 }
 
 /// The record of one likely cause in the cross-run history: the victim's

@@ -147,9 +147,17 @@ pub fn decide(seen: &Seen<'_>) -> Option<Rerun<'static>> {
                 Some(b) => format!("binary_id(={b}) & test(={RERUN_SCENARIO})"),
                 None => format!("test(={RERUN_SCENARIO})"),
             };
-            let words = ["cargo", "nextest", "run", "-E"];
+            let words = ["cargo", "nextest", "run"];
             let mut out: Vec<String> = words.iter().map(|w| (*w).to_owned()).collect();
-            out.push(filter);
+            // nextest passes `--ignored` to an `#[ignore]`d test it runs
+            // (`--run-ignored only|all`): the re-run must select it too.
+            if argv[1..]
+                .iter()
+                .any(|a| a == "--ignored" || a == "--include-ignored")
+            {
+                out.extend(["--run-ignored".to_owned(), "all".to_owned()]);
+            }
+            out.extend(["-E".to_owned(), filter]);
             ("nextest", out)
         }
     };
@@ -265,6 +273,31 @@ mod tests {
                 "cargo",
                 "nextest",
                 "run",
+                "-E",
+                "binary_id(=api::db) & test(={scenario})"
+            ]
+        );
+    }
+
+    #[test]
+    fn an_ignored_test_nextest_ran_is_selected_again_with_run_ignored() {
+        let a = argv(&format!("{BIN} --exact slow_import --nocapture --ignored"));
+        let r = decide(&Seen {
+            argv: &a,
+            thread: Some("slow_import"),
+            nextest_run_id: Some("1f79aa0d"),
+            nextest_binary_id: Some("api::db"),
+            ..Seen::default()
+        })
+        .unwrap();
+        assert_eq!(
+            words(&r),
+            [
+                "cargo",
+                "nextest",
+                "run",
+                "--run-ignored",
+                "all",
                 "-E",
                 "binary_id(=api::db) & test(={scenario})"
             ]

@@ -12,18 +12,21 @@
 //! - [`run`]: child processes with a timeout, killed by process group,
 //!   stopped on Ctrl-C;
 //! - [`verdict`]: judges each run from its own trace, and the whole;
-//! - [`consent`]: what the user should know before agreeing to run them.
+//! - [`consent`]: what the user should know before agreeing to run them;
+//! - [`auto`]: `run --confirm`, every failed victim's likely causes within
+//!   one time budget, the verdicts written onto the report's findings.
 //!
 //! Commands read from trace files are never run by this module unless the
 //! caller says so ([`Plan::needs_consent`]): the CLI asks first.
 
+pub mod auto;
 pub mod consent;
 pub mod plan;
 pub mod run;
 pub mod verdict;
 
 use std::path::PathBuf;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use crate::model::ScenarioOutcome;
 use crate::read::LegacyTz;
@@ -68,6 +71,39 @@ pub struct ConfirmOptions {
     /// Environment for every run on top of ours (`--env KEY=VALUE`): the
     /// traced run's database, a switch the failure needs.
     pub env: Vec<(String, String)>,
+    /// No new run starts after this instant (`run --confirm`'s budget);
+    /// what ran is judged.
+    pub deadline: Option<Instant>,
+    /// Stop a pair's attempts once it reproduced this often (a verdict, not
+    /// a reproduction rate, is what is needed).
+    pub enough: Option<usize>,
+}
+
+impl ConfirmOptions {
+    /// The options `confirm` uses by default for `target` in the run at
+    /// `inputs`, each run traced into a folder under `dir`.
+    pub fn new(inputs: Vec<PathBuf>, target: Target, dir: PathBuf) -> ConfirmOptions {
+        ConfirmOptions {
+            inputs,
+            run: None,
+            legacy_tz: LegacyTz::default(),
+            target,
+            alone: 3,
+            attempts: 10,
+            timeout: Duration::from_secs(300),
+            victim_cmd: None,
+            polluter_cmd: None,
+            dir,
+            max_candidates: 10,
+            env: Vec::new(),
+            deadline: None,
+            enough: None,
+        }
+    }
+
+    fn out_of_time(&self) -> bool {
+        self.deadline.is_some_and(|d| Instant::now() >= d)
+    }
 }
 
 /// Highest `--attempts` / `--alone` accepted: a cap on the work one command
@@ -116,14 +152,14 @@ pub fn execute(plan: &Plan, opts: &ConfirmOptions, progress: Progress<'_>) -> Co
             let r = RunResult::new(&t, None, vec![("victim".into(), end)], &j);
             let stop = r.victim != Some(ScenarioOutcome::Passed);
             alone.push(r);
-            if stop || run::interrupted() {
+            if stop || run::interrupted() || opts.out_of_time() {
                 break;
             }
         }
     }
     let alone_ok = any_pair
         && plan.alone.is_ok()
-        && alone.len() == opts.alone as usize
+        && (alone.len() == opts.alone as usize || opts.out_of_time() && !alone.is_empty())
         && alone
             .iter()
             .all(|r| r.victim == Some(ScenarioOutcome::Passed));
@@ -152,6 +188,9 @@ pub fn execute(plan: &Plan, opts: &ConfirmOptions, progress: Progress<'_>) -> Co
                 let mut offset = pair.offset_us;
                 let limit = (opts.timeout.as_micros() / 2).min(i64::MAX as u128) as i64;
                 for k in 1..=opts.attempts.min(MAX_ATTEMPTS) {
+                    if opts.out_of_time() {
+                        break;
+                    }
                     let t = traced(&format!("c{}-attempt-{k}", ci + 1));
                     progress(&format!(
                         "{} with {:?}: attempt {k}/{} ({} so far)",
@@ -203,7 +242,8 @@ pub fn execute(plan: &Plan, opts: &ConfirmOptions, progress: Progress<'_>) -> Co
                     let hit = r.reproduced;
                     t_pair.reproduced += usize::from(hit);
                     t_pair.attempts.push(r);
-                    if run::interrupted() || (hit && plan.search) {
+                    let enough = opts.enough.is_some_and(|n| t_pair.reproduced >= n);
+                    if run::interrupted() || (hit && plan.search) || enough {
                         break;
                     }
                     let landed = j.landed.filter(|_| pair.shape == Shape::TwoAtOnce && !hit);

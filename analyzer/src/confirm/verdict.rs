@@ -8,7 +8,7 @@
 use std::io::{self, Write};
 use std::path::PathBuf;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::plan::{same_state, Plan, Shape, Who};
 use super::run::{End, Traced};
@@ -16,7 +16,7 @@ use crate::model::{RuleId, ScenarioOutcome};
 use crate::{analyze, AnalyzeOptions};
 
 /// The answer.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Verdict {
     /// Reproduced at least once, and the victim passed alone every time.

@@ -69,7 +69,7 @@ pub fn write_merge_record(
 }
 
 pub fn write_report(report: &Report, out: &mut dyn Write) -> io::Result<()> {
-    writeln!(out, "rule,severity,likely_cause,victim_pid,victim_feature,victim_scenario,victim_outcome,polluter_pid,polluter_feature,polluter_scenario,resource,at,occurrences,explanation,reproduce,confidence,why,evidence")?;
+    writeln!(out, "rule,severity,likely_cause,victim_pid,victim_feature,victim_scenario,victim_outcome,polluter_pid,polluter_feature,polluter_scenario,resource,at,occurrences,explanation,reproduce,confidence,why,evidence,verdict")?;
     for f in &report.findings {
         let v = f.victim.as_ref();
         let p = f.polluter.as_ref();
@@ -99,6 +99,7 @@ pub fn write_report(report: &Report, out: &mut dyn Write) -> io::Result<()> {
                     .unwrap_or_default(),
                 f.why.clone().unwrap_or_default(),
                 f.evidence.clone().unwrap_or_default(),
+                f.verdict.map(|v| v.as_str().to_owned()).unwrap_or_default(),
             ],
         )?;
     }

@@ -216,6 +216,8 @@ pub(crate) mod fixtures {
             why: None,
             evidence: None,
             history: None,
+            verdict: None,
+            confirm: None,
         }
     }
 

@@ -162,6 +162,9 @@ pub fn write(r: &Report, out: &mut dyn Write) -> io::Result<()> {
             if let Some(h) = &f.history {
                 write!(out, " History: {}.", md(&h.sentence()))?;
             }
+            if let Some(v) = super::table::verdict_text(f) {
+                write!(out, " **Confirmed by reruns?** {}.", md(&v))?;
+            }
             writeln!(out)?;
             if let Some(rep) = &f.reproduce {
                 writeln!(
@@ -223,6 +226,9 @@ fn write_failures(r: &Report, out: &mut dyn Write) -> io::Result<()> {
             }
             if let Some(h) = &c.history {
                 writeln!(out, "- History: {}", cell(&h.sentence()))?;
+            }
+            if let Some(v) = super::table::verdict_text(c) {
+                writeln!(out, "- Confirmed by reruns? {}", cell(&v))?;
             }
             if let Some(rep) = &c.reproduce {
                 writeln!(out, "- Reproduce:\n{}", fenced("  ", &rep.command))?;

@@ -93,6 +93,9 @@ fn write_failures(r: &Report, opts: &RenderOptions, out: &mut dyn Write) -> io::
             if let Some(h) = &c.history {
                 writeln!(out, "     History: {}", h.sentence())?;
             }
+            if let Some(v) = verdict_text(c) {
+                writeln!(out, "     Confirmed by reruns? {v}")?;
+            }
             if let Some(rep) = &c.reproduce {
                 writeln!(out, "     Reproduce: {}", rep.command)?;
             }
@@ -201,6 +204,9 @@ fn write_findings(r: &Report, opts: &RenderOptions, out: &mut dyn Write) -> io::
         }
         if let Some(h) = &f.history {
             writeln!(out, "     History: {}", h.sentence())?;
+        }
+        if let Some(v) = verdict_text(f) {
+            writeln!(out, "     Confirmed by reruns? {v}")?;
         }
         if let Some(rep) = &f.reproduce {
             writeln!(
@@ -339,4 +345,14 @@ pub fn write(r: &Report, opts: &RenderOptions, out: &mut dyn Write) -> io::Resul
         )?;
     }
     Ok(())
+}
+
+/// `run --confirm`'s verdict on a likely cause, as one line; a likely cause
+/// it did not reach says it is still a suspicion.
+pub(crate) fn verdict_text(f: &crate::model::Finding) -> Option<String> {
+    match (&f.verdict, &f.confirm) {
+        (Some(v), Some(c)) => Some(c.sentence(*v)),
+        (Some(v), None) => Some(v.as_str().to_owned()),
+        _ => None,
+    }
 }

@@ -59,8 +59,10 @@ pub fn failures(r: &Report) -> Vec<Failure<'_>> {
                     v.pid == p.pid && *v.feature == *o.feature && *v.scenario == *o.scenario
                 })
             };
-            let (causes, others): (Vec<&Finding>, Vec<&Finding>) =
+            let (mut causes, others): (Vec<&Finding>, Vec<&Finding>) =
                 r.findings.iter().filter(mine).partition(|f| f.likely_cause);
+            // A cause reruns confirmed comes first (`run --confirm`).
+            causes.sort_by_key(|f| f.verdict != Some(crate::confirm::Verdict::Confirmed));
             out.push(Failure {
                 process: p,
                 feature: &o.feature,

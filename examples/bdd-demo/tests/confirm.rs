@@ -37,6 +37,8 @@ fn options(traces: &Path, target: Target, work: &Path, env: &[(&str, &str)]) -> 
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect(),
+        deadline: None,
+        enough: None,
     }
 }
 
@@ -243,4 +245,131 @@ fn a_demo_trace_without_argv_is_inconclusive() {
     assert_eq!(c.verdict, Verdict::Inconclusive, "{}", show(&c));
     assert!(c.summary.contains("no argv"), "{}", c.summary);
     assert!(c.alone.is_empty() && !dir(root, "runs").exists());
+}
+
+/// `run --confirm`'s library half: the traced suite's report, then every
+/// failed victim's likely causes confirmed within one budget, the verdicts
+/// written onto the report's findings.
+fn auto_options(
+    run: &SuiteRun,
+    url: &str,
+    work: &Path,
+    budget: Duration,
+) -> confirm::auto::AutoOptions {
+    confirm::auto::AutoOptions {
+        inputs: vec![run.traces.clone()],
+        run: run.report["run_id"].as_str().map(str::to_owned),
+        legacy_tz: Default::default(),
+        budget,
+        dir: work.to_path_buf(),
+        env: vec![("DATABASE_URL".into(), url.into())],
+    }
+}
+
+fn analyzed(run: &SuiteRun) -> trace_analyzer::model::Report {
+    trace_analyzer::analyze(&trace_analyzer::AnalyzeOptions {
+        inputs: vec![run.traces.clone()],
+        run: run.report["run_id"].as_str().map(str::to_owned),
+        ..Default::default()
+    })
+    .expect("the run's traces are analyzable")
+    .report
+}
+
+#[test]
+fn run_confirm_confirms_the_victims_likely_cause_within_its_budget() {
+    let root = tempfile::tempdir().unwrap();
+    let (run, url) = failing_suite_run(root.path());
+    let mut report = analyzed(&run);
+    let work = dir(root.path(), "auto");
+    let started = std::time::Instant::now();
+    let done = confirm::auto::confirm_likely_causes(
+        &mut report,
+        &auto_options(&run, &url, &work, Duration::from_secs(90)),
+        &mut |_| {},
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(90 + 60),
+        "{:?}",
+        started.elapsed()
+    );
+    let cause = report
+        .findings
+        .iter()
+        .find(|f| f.likely_cause && f.victim.as_ref().is_some_and(|v| v.scenario == VICTIM))
+        .expect("the victim's likely cause");
+    let c = cause.confirm.as_ref().expect("reruns were made for it");
+    assert_eq!(cause.verdict, Some(Verdict::Confirmed), "{}", c.summary);
+    assert!(c.reproduced >= 1 && c.attempts >= c.reproduced, "{c:?}");
+    assert_eq!((c.alone, c.passed_alone), (2, 2), "{c:?}");
+    assert!(c.folder.is_dir(), "{}", c.folder.display());
+    assert!(done.confirmed >= 1 && done.judged >= 1, "{done:?}");
+    // Findings that are not likely causes get no verdict.
+    assert!(report
+        .findings
+        .iter()
+        .filter(|f| !f.likely_cause)
+        .all(|f| f.verdict.is_none()));
+    // The JSON report carries it.
+    let json = serde_json::to_value(&report).unwrap();
+    assert!(json["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|f| f["verdict"] == "confirmed" && f["confirm"]["reproduced"].as_u64() >= Some(1)));
+}
+
+#[test]
+fn run_confirm_with_no_budget_left_runs_nothing_and_says_so() {
+    let root = tempfile::tempdir().unwrap();
+    let (run, url) = failing_suite_run(root.path());
+    let mut report = analyzed(&run);
+    let work = dir(root.path(), "none");
+    let started = std::time::Instant::now();
+    let done = confirm::auto::confirm_likely_causes(
+        &mut report,
+        &auto_options(&run, &url, &work, Duration::ZERO),
+        &mut |_| {},
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(30),
+        "{:?}",
+        started.elapsed()
+    );
+    assert_eq!(done.reruns, 0, "{done:?}");
+    assert_eq!(done.not_reached, done.victims, "{done:?}");
+    assert!(done.victims >= 1);
+    assert!(report.findings.iter().all(|f| f.verdict.is_none()));
+}
+
+#[test]
+fn run_confirm_stops_within_a_short_budget_plus_one_attempt() {
+    let root = tempfile::tempdir().unwrap();
+    let (run, url) = failing_suite_run(root.path());
+    let mut report = analyzed(&run);
+    let work = dir(root.path(), "short");
+    let started = std::time::Instant::now();
+    let done = confirm::auto::confirm_likely_causes(
+        &mut report,
+        &auto_options(&run, &url, &work, Duration::from_millis(1500)),
+        &mut |_| {},
+    );
+    // One run of the demo takes well under 10 s even on a loaded machine.
+    assert!(
+        started.elapsed() < Duration::from_secs(1) + Duration::from_secs(15),
+        "{:?}",
+        started.elapsed()
+    );
+    // Whatever was reached has a verdict, and an unfinished one is not
+    // called "not reproduced".
+    for f in report.findings.iter().filter(|f| f.verdict.is_some()) {
+        let c = f.confirm.as_ref().unwrap();
+        assert!(
+            f.verdict != Some(Verdict::NotReproduced) || c.attempts >= 40,
+            "{:?}: {}",
+            f.verdict,
+            c.summary
+        );
+    }
+    assert!(done.judged + done.not_reached >= 1, "{done:?}");
 }

@@ -228,6 +228,9 @@ pub struct FindingView {
     /// The cross-run record of this likely cause (`report --history`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub history: Option<String>,
+    /// What reruns proved (`run --confirm`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub verdict: Option<String>,
 }
 
 /// Longest text kept per marker: a 100 MB statement helps nobody in a tooltip.
@@ -437,6 +440,7 @@ pub(crate) fn finding_view(
             }
         }),
         evidence: f.evidence.clone(),
+        verdict: crate::render::table::verdict_text(f),
         history: f.history.map(|h| h.sentence()),
     }
 }
