@@ -659,25 +659,6 @@ pub fn read_lines(path: &Path) -> Vec<String> {
         .unwrap_or_default()
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn legacy_names_carry_pid_and_time() {
-        let (pid, when) = legacy_name("bdd-state-trace-20260411-101053-12345.log").unwrap();
-        assert_eq!(pid, 12345);
-        assert_eq!(when.to_string(), "2026-04-11 10:10:53");
-        assert!(legacy_name("bdd-state-trace-20260411-101053-x.log").is_none());
-        assert!(
-            legacy_name("bdd-state-trace-r1-20260411T101053.000000Z-1-abcd1234.jsonl").is_none()
-        );
-        assert!(v1_name(
-            "bdd-state-trace-r1-20260411T101053.000000Z-1-abcd1234.jsonl"
-        ));
-    }
-}
-
 /// How many scenarios a file records as failed (`SCENARIO_END` with
 /// outcome `FAILED`), for saying that a run left out of a report holds
 /// failures. Reads the whole file, one line at a time; only the few lines
@@ -724,4 +705,23 @@ pub fn other_runs_with_failures(d: &Discovery, chosen: &str) -> Vec<(String, u64
             (n > 0).then(|| (r.id.clone(), n))
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn legacy_names_carry_pid_and_time() {
+        let (pid, when) = legacy_name("bdd-state-trace-20260411-101053-12345.log").unwrap();
+        assert_eq!(pid, 12345);
+        assert_eq!(when.to_string(), "2026-04-11 10:10:53");
+        assert!(legacy_name("bdd-state-trace-20260411-101053-x.log").is_none());
+        assert!(
+            legacy_name("bdd-state-trace-r1-20260411T101053.000000Z-1-abcd1234.jsonl").is_none()
+        );
+        assert!(v1_name(
+            "bdd-state-trace-r1-20260411T101053.000000Z-1-abcd1234.jsonl"
+        ));
+    }
 }
