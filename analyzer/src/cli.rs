@@ -861,6 +861,9 @@ fn cmd_export(a: ExportArgs) -> Result<i32, CliError> {
             return Err(e.into());
         }
     }
+    if a.input.run.is_none() {
+        warn_other_runs(&a.input, None, &report.other_runs, &report.run_id);
+    }
     if let Some(path) = &a.input.output {
         eprintln!(
             "trace-analyzer: wrote {} (open it in https://ui.perfetto.dev or chrome://tracing)",

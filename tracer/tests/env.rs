@@ -202,8 +202,10 @@ fn without_a_cargo_ancestor_each_process_generates_its_own_run_id() {
         let mut cmd = spawn_child("child", "emit");
         cmd.env("BDD_TRACE_STATE", "1")
             .env("BDD_TRACE_DIR", tmp.path().join(format!("d{i}")));
-        // `( cmd & )`: the subshell exits at once, so `cmd` is orphaned and
-        // adopted by init (or a subreaper), out of cargo's process tree.
+        // `( ... ) &`: the outer shell exits at once, so the subshell is
+        // orphaned and adopted by init (or a subreaper), out of cargo's
+        // process tree; it starts `cmd` only once the outer shell is gone
+        // (`$$` in a subshell is still the outer shell's pid).
         let exe = cmd.get_program().to_owned();
         let args: Vec<String> = cmd
             .get_args()
@@ -212,7 +214,10 @@ fn without_a_cargo_ancestor_each_process_generates_its_own_run_id() {
         cmd = Command::new("sh");
         let done = tmp.path().join(format!("done{i}"));
         cmd.arg("-c")
-            .arg(r#"( "$0" "$@" > "$DONE.tmp" 2>&1; mv "$DONE.tmp" "$DONE" ) &"#)
+            .arg(concat!(
+                r#"outer=$$; ( while kill -0 "$outer" 2>/dev/null; do sleep 0.01; done; "#,
+                r#""$0" "$@" > "$DONE.tmp" 2>&1; mv "$DONE.tmp" "$DONE" ) &"#
+            ))
             .arg(exe)
             .args(args)
             .env("DONE", &done)
