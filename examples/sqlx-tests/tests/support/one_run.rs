@@ -6,9 +6,11 @@
 //! `cargo test` must be a second run.
 //!
 //! The inner cargo uses this build's target folder (`CARGO_TARGET_DIR` is
-//! inherited), so the three binaries are already built by a
-//! `cargo test -p sqlx-tests`; cargo does not hold its build lock while
-//! tests run, so the nested cargo does not wait on ours.
+//! inherited) and the workspace's feature set, so under
+//! `cargo test --workspace --all-features` (`scripts/test.sh`) the three
+//! binaries are already built (another selection, e.g. `-p sqlx-tests`,
+//! builds them once more with those features). cargo does not hold its
+//! build lock while tests run, so the nested cargo does not wait on ours.
 
 use std::collections::BTreeSet;
 use std::path::Path;
@@ -23,7 +25,10 @@ const TESTS: u64 = 15;
 fn cargo_test(traces: &Path, db_url: &str) -> (BTreeSet<String>, usize, serde_json::Value) {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let mut cmd = Command::new(cargo);
-    cmd.args(["test", "--offline", "-q", "-p", env!("CARGO_PKG_NAME")]);
+    // The workspace's feature set, as `scripts/test.sh` (`cargo test
+    // --workspace --all-features`) builds it, so under CI the three
+    // binaries are already built; only this package has these targets.
+    cmd.args(["test", "--offline", "-q", "--workspace", "--all-features"]);
     for b in BINARIES {
         cmd.args(["--test", b]);
     }
