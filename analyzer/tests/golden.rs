@@ -344,6 +344,11 @@ fn report_table_is_readable_at_a_glance() {
         "{text}"
     );
     assert!(!text.contains("isolate pollution and pollution"), "{text}");
+    assert!(
+        text.lines()
+            .any(|l| l.starts_with("│ pollution (pid 400) ┆ the same process ")),
+        "{text}"
+    );
     assert!(text.contains("isolate feature_1 and feature_3"), "{text}");
     // Plurals.
     assert!(text.contains("1 failed scenario, "), "{text}");

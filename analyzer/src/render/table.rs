@@ -610,7 +610,12 @@ pub fn write(r: &Report, opts: &RenderOptions, out: &mut dyn Write) -> io::Resul
         for o in &r.overlaps {
             t.add_row(vec![
                 Cell::new(format!("{} (pid {})", o.a.label, o.a.pid)),
-                Cell::new(format!("{} (pid {})", o.b.label, o.b.pid)),
+                // Tests as threads of one process overlap with each other.
+                Cell::new(if o.a.pid == o.b.pid {
+                    "the same process".to_owned()
+                } else {
+                    format!("{} (pid {})", o.b.label, o.b.pid)
+                }),
                 Cell::new(o.count),
                 Cell::new(format!(
                     "{} / {} at {}",
