@@ -8,7 +8,7 @@
 //!   `TIMESTAMP | …` column line or a legacy record as line 1;
 //! - with no folder given it looks only at the top level of the tracer's
 //!   default folder, never into other programs' subfolders; a folder named
-//!   on the command line is searched like `report` does (three levels);
+//!   on the command line is searched like `report` does (five folder levels);
 //! - a file another process holds an advisory lock on (the tracer locks its
 //!   open file) is still being written and is skipped;
 //! - symlinks and anything but regular files are never followed or deleted.
@@ -55,7 +55,7 @@ pub enum Depth {
 }
 
 /// Levels below a named folder that are searched (as in `discover`).
-const SEARCH_DEPTH: usize = 3;
+const SEARCH_DEPTH: usize = crate::discover::MAX_DEPTH;
 
 /// What `candidates` found.
 #[derive(Debug, Default)]

@@ -104,7 +104,7 @@ pub enum Command {
 /// Inputs and run selection, common to every reading command.
 #[derive(Debug, Args, Clone)]
 pub struct InputArgs {
-    /// Trace files or folders [default: $BDD_TRACE_DIR, else the OS temp dir].
+    /// Trace files or folders, searched five folder levels deep [default: $BDD_TRACE_DIR, else the OS temp dir].
     pub inputs: Vec<PathBuf>,
     /// Run to use (id or unique prefix) [default: the most recent].
     #[arg(long, value_name = "ID")]
@@ -190,7 +190,7 @@ pub struct ReportOpts {
     /// rest aggregated); `full` draws every action (big pages may not open).
     #[arg(long, value_enum, default_value_t = Detail::Auto)]
     pub detail: Detail,
-    /// Table: after the failures and hazards, list every finding in full.
+    /// Table: every hazard group and every finding in full, with full resource names.
     #[arg(short, long)]
     pub verbose: bool,
     /// Also store the run in the cross-run history and annotate each likely
@@ -239,7 +239,7 @@ pub struct RunArgs {
 
 #[derive(Debug, Args)]
 pub struct CleanArgs {
-    /// Folders or files, searched three levels deep [default: the top level of $BDD_TRACE_DIR, else of the OS temp dir].
+    /// Folders or files, searched five folder levels deep [default: the top level of $BDD_TRACE_DIR, else of the OS temp dir].
     pub inputs: Vec<PathBuf>,
     /// Age, e.g. `7d`, `12h`, `30m`, `2w`.
     #[arg(long, value_name = "AGE", value_parser = trace_analyzer::clean::parse_age)]
@@ -321,13 +321,57 @@ fn no_color_env() -> bool {
     std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty())
 }
 
-fn warn_other_runs(others: &[String], chosen: &str) {
-    if !others.is_empty() {
-        eprintln!(
-            "note: {} other run(s) in the inputs; using the most recent, {chosen:?} (pick another with --run ID; list them with `trace-analyzer runs`)",
-            others.len()
-        );
+/// On stderr, before the output: the inputs hold runs besides the one
+/// analyzed, and which of them hold failed scenarios the output leaves out.
+/// `d` is the discovery already made, if the caller has it.
+fn warn_other_runs(
+    input: &InputArgs,
+    d: Option<&discover::Discovery>,
+    others: &[String],
+    chosen: &str,
+) {
+    if others.is_empty() {
+        return;
     }
+    eprintln!(
+        "note: {} in the inputs; using the most recent, {chosen:?} (pick another with --run ID; list them with `trace-analyzer runs`)",
+        plural(others.len(), "other run", "other runs")
+    );
+    let found;
+    let d = match d {
+        Some(d) => d,
+        None => {
+            let inputs = trace_analyzer::inputs_or_default(&input.inputs);
+            found = discover::discover(&inputs, &input.legacy_tz);
+            &found
+        }
+    };
+    let failing = discover::other_runs_with_failures(d, chosen);
+    if failing.is_empty() {
+        return;
+    }
+    let total: u64 = failing.iter().map(|(_, n)| n).sum();
+    const SHOWN: usize = 3;
+    let mut named: Vec<String> = failing
+        .iter()
+        .take(SHOWN)
+        .map(|(id, n)| format!("{} ({n} failed)", trace_analyzer::escape::text(id)))
+        .collect();
+    if failing.len() > SHOWN {
+        named.push(format!("and {} more", failing.len() - SHOWN));
+    }
+    eprintln!(
+        "warning: this output leaves out {} in {} of the inputs: {}; analyze {} with --run ID",
+        plural(total as usize, "failed scenario", "failed scenarios"),
+        plural(failing.len(), "other run", "other runs"),
+        named.join(", "),
+        if failing.len() == 1 { "it" } else { "one" },
+    );
+}
+
+/// `1 file`, `2 files`.
+fn plural(n: usize, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
 }
 
 fn cmd_runs(a: RunsArgs) -> Result<i32, CliError> {
@@ -392,9 +436,7 @@ fn cmd_runs(a: RunsArgs) -> Result<i32, CliError> {
                     time("end"),
                 ]);
             }
-            if rows.is_empty() {
-                writeln!(out, "no runs found in {}", show(&inputs))?;
-            } else {
+            if !rows.is_empty() {
                 writeln!(out, "{t}")?;
                 writeln!(
                     out,
@@ -405,19 +447,16 @@ fn cmd_runs(a: RunsArgs) -> Result<i32, CliError> {
         }
     }
     out.flush()?;
+    if rows.is_empty() {
+        // After the (empty) JSON, so a script still gets a document.
+        eprintln!("trace-analyzer: error: {}", d.nothing_found());
+        return Ok(EXIT_ERROR);
+    }
     Ok(if a.input.strict && !d.warnings.is_empty() {
         EXIT_ERROR
     } else {
         EXIT_OK
     })
-}
-
-fn show(paths: &[PathBuf]) -> String {
-    paths
-        .iter()
-        .map(|p| p.display().to_string())
-        .collect::<Vec<_>>()
-        .join(", ")
 }
 
 /// Time of a file's last record, read from its tail.
@@ -442,14 +481,10 @@ fn cmd_merge(a: MergeArgs) -> Result<i32, CliError> {
     let mut warnings = d.warnings.clone();
     let Some((run, others)) = select_run(&d, a.input.run.as_deref())? else {
         print_warnings(&warnings);
-        return Err(format!(
-            "no trace files found in {} (was BDD_TRACE_STATE=1 set?)",
-            show(&inputs)
-        )
-        .into());
+        return Err(d.nothing_found().into());
     };
     if a.input.run.is_none() {
-        warn_other_runs(&others, &run.id);
+        warn_other_runs(&a.input, Some(&d), &others, &run.id);
     }
     let (mut out, _) = open_output(&a.input.output)?;
     let opts = ReadOptions {
@@ -503,7 +538,9 @@ fn report_warnings(w: &[trace_analyzer::model::Warning]) {
     let dropped = w.iter().filter(|w| w.drops_file()).count();
     if dropped > 0 {
         eprintln!(
-            "warning: {dropped} input file(s) not read at all: failures they hold are missing from this report (--strict makes this exit 2)"
+            "warning: {} not read at all: any failure in {} is missing from this report (--strict makes this exit 2)",
+            trace_analyzer::count(dropped as u64, "input file", "input files"),
+            if dropped == 1 { "it" } else { "them" }
         );
     }
 }
@@ -582,6 +619,9 @@ fn emit_report(
         if e.kind() != io::ErrorKind::BrokenPipe {
             return Err(e.into());
         }
+    }
+    if let Some(path) = output {
+        say_wrote(path, r.format, report);
     }
     // Warnings are in the report; stderr names the first few too, also
     // for the table, whose warnings section is easily scrolled past.
@@ -683,7 +723,7 @@ fn html_report(
     }
     let report = &analysis.report;
     if input.run.is_none() {
-        warn_other_runs(&report.other_runs, &report.run_id);
+        warn_other_runs(input, None, &report.other_runs, &report.run_id);
     }
     let written = page.finish(report);
     if let Err(e) = written.and_then(|()| out.commit()) {
@@ -691,8 +731,32 @@ fn html_report(
             return Err(e.into());
         }
     }
+    if let Some(path) = &input.output {
+        say_wrote(path, r.format, report);
+    }
     report_warnings(&report.warnings);
     Ok(exit_code(report, r.fail_on, input.strict))
+}
+
+/// `report -o FILE`: one line on stderr saying what the file holds, as
+/// `export -o` does.
+fn say_wrote(path: &std::path::Path, format: ReportFormat, report: &Report) {
+    let kind = match format {
+        ReportFormat::Table => "table report",
+        ReportFormat::Json => "JSON report",
+        ReportFormat::Markdown => "Markdown report",
+        ReportFormat::Csv => "CSV report, one row per finding,",
+        ReportFormat::Html => "HTML timeline and report",
+    };
+    let failed: u64 = report.processes.iter().map(|p| p.failed).sum();
+    eprintln!(
+        "trace-analyzer: wrote {} ({kind} of run {}: {}, {}, {})",
+        path.display(),
+        trace_analyzer::escape::text(&report.run_id),
+        plural(report.processes.len(), "process", "processes"),
+        plural(failed as usize, "failed scenario", "failed scenarios"),
+        plural(report.findings.len(), "finding", "findings"),
+    );
 }
 
 fn cmd_report(a: ReportArgs) -> Result<i32, CliError> {
@@ -706,7 +770,12 @@ fn cmd_report(a: ReportArgs) -> Result<i32, CliError> {
     }
     let mut analysis = analyze_with(&analyze_opts(&a.input, &a.report), Some(&mut Bar))?;
     if a.input.run.is_none() {
-        warn_other_runs(&analysis.report.other_runs, &analysis.report.run_id);
+        warn_other_runs(
+            &a.input,
+            None,
+            &analysis.report.other_runs,
+            &analysis.report.run_id,
+        );
     }
     if analysis.report.processes.is_empty() {
         print_warnings(&analysis.report.warnings);
@@ -866,6 +935,9 @@ fn cmd_export(a: ExportArgs) -> Result<i32, CliError> {
             return Err(e.into());
         }
     }
+    if a.input.run.is_none() {
+        warn_other_runs(&a.input, None, &report.other_runs, &report.run_id);
+    }
     if let Some(path) = &a.input.output {
         eprintln!(
             "trace-analyzer: wrote {} (open it in https://ui.perfetto.dev or chrome://tracing)",
@@ -925,8 +997,9 @@ fn cmd_clean(a: &CleanArgs) -> Result<i32, CliError> {
         }
     }
     eprintln!(
-        "{} {done} trace file(s) older than {}",
+        "{} {} older than {}",
         if a.dry_run { "would delete" } else { "deleted" },
+        trace_analyzer::count(done as u64, "trace file", "trace files"),
         clean::humantime(a.older_than)
     );
     Ok(if failed { EXIT_ERROR } else { EXIT_OK })

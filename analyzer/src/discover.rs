@@ -93,11 +93,67 @@ pub struct Discovery {
     pub warnings: Vec<Warning>,
     /// Input paths scanned (for messages).
     pub scanned: Vec<PathBuf>,
+    /// What the folder walk saw, for "nothing found" messages.
+    pub walk: WalkStats,
 }
 
-/// How deep folders given as inputs are searched (`run` writes
-/// `./bdd-traces/<run id>/`, so one level of run folders must be found).
-const MAX_DEPTH: usize = 3;
+/// What [`discover`] looked at in the input folders.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct WalkStats {
+    /// Folder levels searched below each input folder (the input is level 1).
+    pub depth: usize,
+    /// Folders listed.
+    pub folders: usize,
+    /// Regular files seen, trace files or not.
+    pub files: usize,
+    /// Folders one level too deep, not searched.
+    pub too_deep: usize,
+}
+
+/// How many folder levels below a named input are searched: the input
+/// itself and four more, so `scripts/demo.sh`'s
+/// `demo-output/<stamp>/attempt-N/traces/` is found from `demo-output`
+/// (and `run`'s `./bdd-traces/<run id>/` from `.`).
+pub const MAX_DEPTH: usize = 5;
+
+/// The same for the default input, the OS temp dir: shared with every
+/// other program, so only `<tmp>/<folder>/<folder>/` is searched.
+pub const TEMP_DIR_DEPTH: usize = 3;
+
+impl Discovery {
+    /// Why there is nothing to analyze, for an error line: where it looked,
+    /// how deep, and what it saw.
+    pub fn nothing_found(&self) -> String {
+        let shown: Vec<String> = self
+            .scanned
+            .iter()
+            .map(|p| p.display().to_string())
+            .collect();
+        let w = &self.walk;
+        let mut m = format!("no trace files found in {}", shown.join(", "));
+        if w.folders > 0 {
+            m += &format!(
+                " (searched {} deep: {}, {}; trace file names start with `{FILE_PREFIX}`",
+                plural(w.depth, "folder level", "folder levels"),
+                plural(w.folders, "folder", "folders"),
+                plural(w.files, "file", "files"),
+            );
+            if w.too_deep > 0 {
+                m += &format!(
+                    "; {} deeper not searched: name a deeper folder",
+                    plural(w.too_deep, "folder", "folders")
+                );
+            }
+            m.push(')');
+        }
+        m + "; was BDD_TRACE_STATE=1 set when the tests ran?"
+    }
+}
+
+/// `1 file`, `2 files`.
+fn plural(n: usize, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
+}
 
 /// The default input: `$BDD_TRACE_DIR`, else the OS temp dir.
 pub fn default_inputs() -> Vec<PathBuf> {
@@ -136,10 +192,25 @@ pub fn discover(inputs: &[PathBuf], legacy_tz: &LegacyTz) -> Discovery {
         ..Default::default()
     };
     let mut candidates: Vec<(PathBuf, bool)> = Vec::new();
+    let temp = std::env::temp_dir();
     for input in inputs {
         match fs::metadata(input) {
             Err(e) => d.warnings.push(warn(input, 0, format!("cannot read: {e}"))),
-            Ok(m) if m.is_dir() => walk(input, 0, &mut candidates, &mut d.warnings),
+            Ok(m) if m.is_dir() => {
+                let max = if *input == temp {
+                    TEMP_DIR_DEPTH
+                } else {
+                    MAX_DEPTH
+                };
+                d.walk.depth = d.walk.depth.max(max);
+                let mut walker = Walker {
+                    max,
+                    out: &mut candidates,
+                    warnings: &mut d.warnings,
+                    stats: &mut d.walk,
+                };
+                walker.walk(input, 0);
+            }
             // Opening a FIFO would block forever; a device could be endless.
             Ok(m) if !m.is_file() => d.warnings.push(warn(input, 0, not_regular(&m))),
             Ok(_) => candidates.push((input.clone(), true)),
@@ -211,29 +282,44 @@ fn warn(path: &Path, line: u64, message: String) -> Warning {
     }
 }
 
-fn walk(dir: &Path, depth: usize, out: &mut Vec<(PathBuf, bool)>, warnings: &mut Vec<Warning>) {
-    let entries = match fs::read_dir(dir) {
-        Ok(e) => e,
-        Err(e) => {
-            warnings.push(warn(dir, 0, format!("cannot list folder: {e}")));
-            return;
-        }
-    };
-    let mut paths: Vec<PathBuf> = entries.filter_map(|e| e.ok().map(|e| e.path())).collect();
-    paths.sort();
-    for path in paths {
-        // Never follow symlinks out of the folder: the temp dir is shared.
-        let Ok(meta) = fs::symlink_metadata(&path) else {
-            continue;
-        };
-        if meta.is_dir() {
-            if depth + 1 < MAX_DEPTH {
-                walk(&path, depth + 1, out, warnings);
+/// The folder walk of [`discover`].
+struct Walker<'a> {
+    max: usize,
+    out: &'a mut Vec<(PathBuf, bool)>,
+    warnings: &'a mut Vec<Warning>,
+    stats: &'a mut WalkStats,
+}
+
+impl Walker<'_> {
+    fn walk(&mut self, dir: &Path, depth: usize) {
+        let entries = match fs::read_dir(dir) {
+            Ok(e) => e,
+            Err(e) => {
+                self.warnings
+                    .push(warn(dir, 0, format!("cannot list folder: {e}")));
+                return;
             }
-        } else if meta.is_file() {
-            let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
-            if name.starts_with(FILE_PREFIX) || name.ends_with(".jsonl") {
-                out.push((path, false));
+        };
+        self.stats.folders += 1;
+        let mut paths: Vec<PathBuf> = entries.filter_map(|e| e.ok().map(|e| e.path())).collect();
+        paths.sort();
+        for path in paths {
+            // Never follow symlinks out of the folder: the temp dir is shared.
+            let Ok(meta) = fs::symlink_metadata(&path) else {
+                continue;
+            };
+            if meta.is_dir() {
+                if depth + 1 < self.max {
+                    self.walk(&path, depth + 1);
+                } else {
+                    self.stats.too_deep += 1;
+                }
+            } else if meta.is_file() {
+                self.stats.files += 1;
+                let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
+                if name.starts_with(FILE_PREFIX) || name.ends_with(".jsonl") {
+                    self.out.push((path, false));
+                }
             }
         }
     }
@@ -571,6 +657,54 @@ pub fn read_lines(path: &Path) -> Vec<String> {
     File::open(path)
         .map(|f| BufReader::new(f).lines().map_while(Result::ok).collect())
         .unwrap_or_default()
+}
+
+/// How many scenarios a file records as failed (`SCENARIO_END` with
+/// outcome `FAILED`), for saying that a run left out of a report holds
+/// failures. Reads the whole file, one line at a time; only the few lines
+/// naming `SCENARIO_END` are parsed.
+pub fn failed_scenarios(f: &SourceFile) -> u64 {
+    let Ok(file) = File::open(&f.path) else {
+        return 0;
+    };
+    let mut reader = BufReader::with_capacity(1 << 16, file);
+    let mut line = Vec::new();
+    let mut failed = 0;
+    let finder = memchr::memmem::Finder::new(b"SCENARIO_END");
+    loop {
+        line.clear();
+        match reader.read_until(b'\n', &mut line) {
+            Ok(0) | Err(_) => break,
+            Ok(_) => {}
+        }
+        let Some(at) = finder.find(&line) else {
+            continue;
+        };
+        let is_failed = match f.format {
+            Format::V1 => serde_json::from_slice::<serde_json::Value>(&line)
+                .is_ok_and(|v| v["action"] == "SCENARIO_END" && v["outcome"] == "FAILED"),
+            // `TS | FEATURE | SCENARIO | SCENARIO_END | FAILED: why | …`
+            Format::Legacy => line[at + b"SCENARIO_END".len()..]
+                .strip_prefix(b" | ")
+                .is_some_and(|rest| rest.starts_with(b"FAILED")),
+        };
+        failed += u64::from(is_failed);
+    }
+    failed
+}
+
+/// The runs other than `chosen` whose files record failed scenarios, most
+/// recent first, with how many.
+pub fn other_runs_with_failures(d: &Discovery, chosen: &str) -> Vec<(String, u64)> {
+    d.runs
+        .iter()
+        .rev()
+        .filter(|r| r.id != chosen)
+        .filter_map(|r| {
+            let n: u64 = r.files.iter().map(failed_scenarios).sum();
+            (n > 0).then(|| (r.id.clone(), n))
+        })
+        .collect()
 }
 
 #[cfg(test)]

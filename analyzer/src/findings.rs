@@ -809,8 +809,8 @@ fn narrow(list: &[Pending], procs: &[Proc]) -> Vec<(bool, Option<String>)> {
             }
             if chosen.len() > 1 {
                 e.push_str(&format!(
-                    "; tied with {} other candidate(s): {}; `trace-analyzer confirm` on each finding separates them by reruns",
-                    chosen.len() - 1,
+                    "; tied with {}: {}; `trace-analyzer confirm` on each finding separates them by reruns",
+                    crate::count((chosen.len() - 1) as u64, "other candidate", "other candidates"),
                     if p.resource.starts_with("process:") {
                         "each changed in-memory state the victim may have used, and the trace cannot tell which one its failure was about"
                     } else if top.ordered() && !p.whole {

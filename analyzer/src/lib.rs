@@ -45,6 +45,12 @@ use discover::{Discovery, Run};
 use merge::Merger;
 use read::ReadOptions;
 
+/// `1 row`, `2 rows`: a count and its noun, singular or plural.
+pub fn count(n: impl Into<u64>, one: &str, many: &str) -> String {
+    let n = n.into();
+    format!("{n} {}", if n == 1 { one } else { many })
+}
+
 /// What to analyze and how.
 #[derive(Debug, Clone, Default)]
 pub struct AnalyzeOptions {
@@ -214,10 +220,16 @@ pub fn analyze_tapped(
     let mut warnings = discovery.warnings.clone();
     let Some((run, other_runs)) = select_run(&discovery, opts.run.as_deref())? else {
         let shown: Vec<String> = inputs.iter().map(|p| p.display().to_string()).collect();
+        let message = discovery.nothing_found();
+        // The message names the inputs itself; the warning's file does too.
+        let prefix = format!("no trace files found in {}", shown.join(", "));
         warnings.push(Warning {
             file: shown.join(", "),
             line: 0,
-            message: "no trace files found (names start with `bdd-state-trace-`; was BDD_TRACE_STATE=1 set when the tests ran?)".into(),
+            message: format!(
+                "no trace files found{}",
+                message.strip_prefix(&prefix).unwrap_or(&message)
+            ),
         });
         return Ok(Analysis {
             report: Report {

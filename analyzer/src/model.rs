@@ -453,10 +453,15 @@ impl CauseHistory {
     pub fn sentence(&self) -> String {
         match (self.victim_runs, self.victim_failures) {
             (0, _) => "no earlier runs of this victim in the history".to_owned(),
-            (runs, 0) => format!("first failure of this victim in the history (it passed {runs} earlier run(s))"),
+            (runs, 0) => format!(
+                "first failure of this victim in the history (it passed {})",
+                crate::count(runs, "earlier run", "earlier runs")
+            ),
             (runs, failures) => format!(
-                "also the cause in {} of this victim's {failures} earlier failure(s) ({failures} of {runs} earlier runs failed)",
-                self.same_cause
+                "also the cause in {} of this victim's {} ({failures} of {} failed)",
+                self.same_cause,
+                crate::count(failures, "earlier failure", "earlier failures"),
+                crate::count(runs, "earlier run", "earlier runs"),
             ),
         }
     }

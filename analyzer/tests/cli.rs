@@ -219,7 +219,7 @@ fn runs_lists_runs_newest_first_and_merge_says_others_exist() {
     let merged = run(&["merge", d(dir.path())]);
     assert_eq!(merged.status.code(), Some(0));
     assert!(
-        text(&merged.stderr).contains("1 other run(s)"),
+        text(&merged.stderr).contains("1 other run in the inputs"),
         "{}",
         text(&merged.stderr)
     );
@@ -361,4 +361,141 @@ fn clean_dry_run_lists_only_old_tracer_files() {
     assert_eq!(real.status.code(), Some(0));
     assert_eq!(std::fs::read_dir(p).unwrap().count(), 3);
     assert!(p.join("notes.log").exists());
+}
+
+/// Runs the newest run; an older run with failed scenarios is named on
+/// stderr before the report, with how many failures it holds.
+#[test]
+fn report_says_on_stderr_which_other_runs_hold_failures_it_leaves_out() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut old = Proc::in_run_at(1, "p", "older", 0);
+    old.start(0, 1, "f", "A")
+        .end(1, 1, "f", "A", Outcome::Failed)
+        .start(2, 2, "f", "B")
+        .end(3, 2, "f", "B", Outcome::Failed)
+        .start(4, 3, "f", "C")
+        .end(5, 3, "f", "C", Outcome::Passed);
+    let mut passing_old = Proc::in_run_at(3, "p", "passing", 30_000);
+    passing_old
+        .start(30_000, 1, "f", "P")
+        .end(30_001, 1, "f", "P", Outcome::Passed);
+    let mut new = Proc::in_run_at(2, "p", "newer", 60_000);
+    new.start(60_000, 1, "f", "N")
+        .end(60_001, 1, "f", "N", Outcome::Passed);
+    for p in [&old, &passing_old, &new] {
+        p.write(dir.path());
+    }
+    let out = run(&["report", d(dir.path())]);
+    assert_eq!(out.status.code(), Some(0));
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("this output leaves out 2 failed scenarios in 1 other run of the inputs: older (2 failed)"),
+        "{err}"
+    );
+    assert!(!err.contains("passing ("), "{err}");
+    // Named only when a run was not chosen: --run says which one is wanted.
+    let out = run(&["report", d(dir.path()), "--run", "newer"]);
+    assert!(
+        !text(&out.stderr).contains("leaves out"),
+        "{}",
+        text(&out.stderr)
+    );
+    // Only passing runs left out: the note, no warning.
+    std::fs::remove_file(
+        dir.path()
+            .join("bdd-state-trace-older-20260411T100000.000000Z-1-00000001.jsonl"),
+    )
+    .unwrap();
+    let out = run(&["report", d(dir.path())]);
+    let err = text(&out.stderr);
+    assert!(err.contains("note: 1 other run in the inputs"), "{err}");
+    assert!(!err.contains("leaves out"), "{err}");
+}
+
+#[test]
+fn report_to_a_file_says_what_it_wrote() {
+    let dir = warning_only();
+    for (format, kind) in [
+        ("table", "table report"),
+        ("json", "JSON report"),
+        ("markdown", "Markdown report"),
+        ("csv", "CSV report"),
+        ("html", "HTML timeline and report"),
+    ] {
+        let file = dir.path().join(format!("out.{format}"));
+        let out = run(&["report", d(dir.path()), "--format", format, "-o", d(&file)]);
+        assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+        assert!(out.stdout.is_empty());
+        let err = text(&out.stderr);
+        let said = format!("trace-analyzer: wrote {} ({kind}", file.display());
+        assert!(err.contains(&said), "{format}: {err}");
+        assert!(
+            err.contains("of run run-1: 1 process, 0 failed scenarios, 1 finding)"),
+            "{format}: {err}"
+        );
+        assert!(std::fs::metadata(&file).unwrap().len() > 0);
+    }
+    // To stdout: nothing said.
+    let out = run(&["report", d(dir.path())]);
+    assert!(
+        !text(&out.stderr).contains("wrote"),
+        "{}",
+        text(&out.stderr)
+    );
+}
+
+#[test]
+fn runs_with_nothing_found_exits_2_and_says_where_it_looked() {
+    let empty = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(empty.path().join("a/b")).unwrap();
+    std::fs::write(empty.path().join("a/notes.txt"), "x").unwrap();
+    for format in ["table", "json"] {
+        let out = run(&["runs", d(empty.path()), "--format", format]);
+        assert_eq!(out.status.code(), Some(2), "{format}");
+        let err = text(&out.stderr);
+        assert!(
+            err.contains(&format!(
+                "no trace files found in {} (searched 5 folder levels deep: 3 folders, 1 file;",
+                empty.path().display()
+            )),
+            "{err}"
+        );
+    }
+    // JSON still prints a document, for scripts.
+    let out = run(&["runs", d(empty.path()), "--format", "json"]);
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["runs"], serde_json::json!([]));
+}
+
+/// `scripts/demo.sh` writes `demo-output/<stamp>/attempt-N/traces/`: four
+/// folder levels below `demo-output`, five below the repository.
+#[test]
+fn discovery_finds_the_demo_output_layout_and_says_when_it_stops_short() {
+    let root = tempfile::tempdir().unwrap();
+    let traces = root
+        .path()
+        .join("demo-output/20261207T101010Z/attempt-3/traces");
+    std::fs::create_dir_all(&traces).unwrap();
+    let mut p = Proc::in_run(1, "auth", "demo-1");
+    p.start(0, 1, "f", "A").end(1, 1, "f", "A", Outcome::Failed);
+    p.write(&traces);
+    for input in [root.path().join("demo-output"), root.path().to_path_buf()] {
+        let out = run(&["runs", d(&input), "--format", "json"]);
+        assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(v["runs"][0]["run_id"], "demo-1", "{}", input.display());
+        let out = run(&["report", d(&input), "--format", "json"]);
+        assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    }
+    // One level deeper than searched: found nothing, and says why.
+    let deep = root.path().join("x");
+    std::fs::create_dir_all(&deep).unwrap();
+    std::fs::rename(root.path().join("demo-output"), deep.join("demo-output")).unwrap();
+    let out = run(&["runs", d(root.path())]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("1 folder deeper not searched: name a deeper folder"),
+        "{err}"
+    );
 }

@@ -213,3 +213,162 @@ fn report_csv() {
     let (out, dir) = reported(ReportFormat::Csv);
     golden("report.csv", &out, dir.path());
 }
+
+/// Seven processes on two databases whose table names are the same: every
+/// process cleans `orders` while the others read it (hazards, none failed),
+/// and in one process a test's cleanup breaks another test (same process).
+fn crowded() -> tempfile::TempDir {
+    let dbs = [
+        "sqlite:/var/lib/ci/workspaces/checkout-one/target/tmp/app.db",
+        "sqlite:/var/lib/ci/workspaces/checkout-two/target/tmp/app.db",
+    ];
+    let mut procs = Vec::new();
+    for i in 0..7u32 {
+        let db = dbs[(i % 2) as usize];
+        let feature = format!("feature_{i}");
+        let mut p = Proc::new(300 + i, &format!("binary_{i}"));
+        p.start(0, 1, &feature, "reads the orders")
+            .act(
+                10,
+                Some(1),
+                Action::DbSelect,
+                Some(table_in(Some(db), "orders")),
+            )
+            .act(
+                90,
+                Some(1),
+                Action::DbSelect,
+                Some(table_in(Some(db), "orders")),
+            )
+            .end(100, 1, &feature, "reads the orders", Outcome::Passed)
+            .start(20, 2, &feature, "cleans the orders")
+            .act(
+                40 + i64::from(i),
+                Some(2),
+                Action::DbCleanup,
+                Some(table_in(Some(db), "orders")),
+            )
+            .end(60, 2, &feature, "cleans the orders", Outcome::Passed);
+        procs.push(p);
+    }
+    // Tests as threads of one process: one test's cleanup removes the rows
+    // another test wrote and reads back.
+    let mut same = Proc::new(400, "pollution");
+    same.start(200, 1, "pollution", "transfer_moves_money")
+        .act(
+            210,
+            Some(1),
+            Action::DbInsert,
+            Some(table(None, "accounts")),
+        )
+        .start(215, 2, "pollution", "monthly_report_cleans_up")
+        .act(
+            220,
+            Some(2),
+            Action::DbCleanup,
+            Some(table(None, "accounts")),
+        )
+        .end(
+            225,
+            2,
+            "pollution",
+            "monthly_report_cleans_up",
+            Outcome::Passed,
+        )
+        .act(
+            230,
+            Some(1),
+            Action::DbSelect,
+            Some(table(None, "accounts")),
+        )
+        .end(240, 1, "pollution", "transfer_moves_money", Outcome::Failed);
+    procs.push(same);
+    let refs: Vec<&Proc> = procs.iter().collect();
+    write_all(&refs)
+}
+
+fn table_text(dir: &Path, verbose: bool, width: u16) -> String {
+    let a = analyze(&AnalyzeOptions {
+        inputs: vec![dir.to_path_buf()],
+        ..Default::default()
+    })
+    .unwrap();
+    let mut out = Vec::new();
+    let opts = RenderOptions {
+        color: false,
+        width: Some(width),
+        verbose,
+    };
+    write_report(ReportFormat::Table, &a.report, None, &opts, &mut out).unwrap();
+    String::from_utf8(out).unwrap()
+}
+
+#[test]
+fn report_table_is_readable_at_a_glance() {
+    let dir = crowded();
+    // Asked for 300 columns (a wide terminal): still at most 160.
+    let text = table_text(dir.path(), false, 300);
+    for line in text.lines() {
+        assert!(
+            line.chars().count() <= 160,
+            "{} chars: {line}\n{text}",
+            line.chars().count()
+        );
+    }
+    // Hazards: the first five groups, then how many more.
+    let hazards = text
+        .split("Hazards (")
+        .nth(1)
+        .expect("a hazards section")
+        .split("\n\n")
+        .next()
+        .unwrap();
+    let entries = hazards.lines().filter(|l| l.starts_with("  - ")).count();
+    assert_eq!(entries, 5, "{hazards}");
+    assert!(
+        hazards.contains("  and ") && hazards.contains(" more group"),
+        "{hazards}"
+    );
+    // The same table in two databases: the short names keep them apart
+    // (the last path segment that differs), and the legend has both.
+    assert!(text.contains(" checkout-one/…/main/orders"), "{text}");
+    assert!(text.contains(" checkout-two/…/main/orders"), "{text}");
+    assert!(!text.contains("on shared:sqlite:"), "{text}");
+    assert!(
+        text.contains(" = shared:sqlite:/var/lib/ci/workspaces/checkout-two/target/tmp/app.db/"),
+        "{text}"
+    );
+    // Polluter and victim tests of one process: said so, never "X and X".
+    assert!(
+        text.contains("monthly_report_cleans_up (pid 400, the same process)"),
+        "{text}"
+    );
+    assert!(!text.contains("isolate pollution and pollution"), "{text}");
+    assert!(
+        text.lines()
+            .any(|l| l.starts_with("│ pollution (pid 400) ┆ the same process ")),
+        "{text}"
+    );
+    assert!(text.contains("isolate feature_1 and feature_3"), "{text}");
+    // Plurals.
+    assert!(text.contains("1 failed scenario, "), "{text}");
+    assert!(text.contains(" 8 processes "), "{text}");
+    // --verbose: every group, full names, no legend.
+    let verbose = table_text(dir.path(), true, 300);
+    let groups = verbose
+        .split("Hazards (")
+        .nth(1)
+        .unwrap()
+        .split("\n\n")
+        .next()
+        .unwrap()
+        .lines()
+        .filter(|l| l.starts_with("  - "))
+        .count();
+    assert!(groups > 5, "{verbose}");
+    assert!(
+        verbose.contains("on shared:sqlite:/var/lib/ci/"),
+        "{verbose}"
+    );
+    assert!(!verbose.contains("Resources (short names"), "{verbose}");
+}

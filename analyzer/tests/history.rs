@@ -410,7 +410,7 @@ fn prune_removes_old_runs_and_all_their_rows(db: &Db) {
     ]);
     assert_eq!(count(url, "runs"), 5);
     let out = ok(&["history", "prune", "--older-than", "30d", "--db", url]);
-    assert!(out.contains("removed 3 run(s)"), "{out}");
+    assert!(out.contains("removed 3 runs"), "{out}");
     let runs = json(&["history", "runs", "--db", url, "--since", "all"]);
     let ids: Vec<&str> = runs["runs"]
         .as_array()
@@ -429,7 +429,7 @@ fn prune_removes_old_runs_and_all_their_rows(db: &Db) {
         0
     );
     assert!(
-        ok(&["history", "prune", "--older-than", "30d", "--db", url]).contains("removed 0 run(s)")
+        ok(&["history", "prune", "--older-than", "30d", "--db", url]).contains("removed 0 runs")
     );
 }
 
@@ -490,7 +490,7 @@ fn report_history_annotates_each_likely_cause(db: &Db) {
     assert_eq!(count(url, "runs"), 5);
     let table = analyzer(&["report", dir, &history_flag]);
     let text = String::from_utf8_lossy(&table.stdout);
-    assert!(text.contains("History: also the cause in 3 of this victim's 3 earlier failure(s) (3 of 4 earlier runs failed)"), "{text}");
+    assert!(text.contains("History: also the cause in 3 of this victim's 3 earlier failures (3 of 4 earlier runs failed)"), "{text}");
     let md = analyzer(&["report", dir, "--format", "markdown", &history_flag]);
     assert!(String::from_utf8_lossy(&md.stdout).contains("History: also the cause in 3 of"));
     let html = analyzer(&["report", dir, "--format", "html", &history_flag]);
@@ -1002,4 +1002,36 @@ fn the_default_database_lives_under_xdg_data_home() {
         .unwrap();
     assert!(out.status.success());
     assert!(other.is_file());
+}
+
+/// `history add demo-output`: the demo's layout
+/// (`demo-output/<stamp>/attempt-N/traces/`) is found; a folder with no
+/// traces is refused with where discovery looked.
+#[test]
+fn sqlite_history_add_finds_the_demo_output_folder() {
+    let db = sqlite();
+    let root = tempfile::tempdir().unwrap();
+    let demo = root.path().join("demo-output");
+    write_run(
+        &demo.join("20261207T101010Z/attempt-2/traces"),
+        "demo-20261207T101010-2",
+        Shape::Polluted,
+        0,
+    );
+    let said = ok(&["history", "add", demo.to_str().unwrap(), "--db", &db.url]);
+    assert_eq!(count(&db.url, "runs"), 1, "{said}");
+    let empty = root.path().join("empty/a");
+    std::fs::create_dir_all(&empty).unwrap();
+    let err = refused(&[
+        "history",
+        "add",
+        empty.parent().unwrap().to_str().unwrap(),
+        "--db",
+        &db.url,
+    ]);
+    assert!(
+        err.contains("no trace files found in")
+            && err.contains("searched 5 folder levels deep: 2 folders, 0 files"),
+        "{err}"
+    );
 }

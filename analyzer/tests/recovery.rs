@@ -142,7 +142,7 @@ fn a_step_back_is_reordered_and_a_gap_is_lost() {
     let (_, w) = seq_warnings(dir.path());
     assert!(
         w.iter()
-            .any(|m| m.contains("records 4 lost") && m.contains("2 gap(s)")),
+            .any(|m| m.contains("records 4 lost") && m.contains("2 gaps")),
         "{w:?}"
     );
 }

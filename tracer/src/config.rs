@@ -5,14 +5,28 @@
 //! |---|---|
 //! | `BDD_TRACE_STATE` | `1`/`true`/`yes`/`on` turns tracing on; anything else (or unset) leaves it off |
 //! | `BDD_TRACE_DIR` | folder for trace files; default the OS temp dir; created `0700` if missing |
-//! | `BDD_TRACE_RUN_ID` | run tag shared by all processes of one suite run; falls back to `NEXTEST_RUN_ID`, else generated |
+//! | `BDD_TRACE_RUN_ID` | run tag shared by all processes of one suite run; falls back to `NEXTEST_RUN_ID`, else the nearest ancestor `cargo` process ([`cargo_run_id`]), else generated |
 //! | `BDD_TRACE_FLUSH` | `line` (default), `interval:<ms>`, `fsync` |
 //! | `BDD_TRACE_PROCESS` | human label of the process; default the executable name, or under nextest (a process per test) `<binary id> <test name>` from `NEXTEST_BINARY_ID`/`NEXTEST_TEST_NAME` |
 //!
 //! # Handing a generated run ID to child processes
 //!
+//! # One `cargo test`, one run
+//!
+//! `cargo test` runs each test binary of a crate (and of a workspace) as a
+//! separate process, one after another, and sets no variable they share.
+//! So when neither `BDD_TRACE_RUN_ID` nor `NEXTEST_RUN_ID` is set, the run
+//! ID is derived from the nearest ancestor process named `cargo` (on Linux,
+//! from `/proc`): `cargo-<pid>-<start time in clock ticks since boot>`. All
+//! the binaries of one `cargo test` have that same ancestor, so they share
+//! the ID; two invocations are two processes, so they get two IDs (the
+//! start time keeps a reused pid apart). With no `cargo` ancestor (a test
+//! binary started by hand, a CI script, another OS) the ID is generated.
+//!
+//! # Handing a derived or generated run ID to child processes
+//!
 //! When tracing is on and neither `BDD_TRACE_RUN_ID` nor `NEXTEST_RUN_ID`
-//! is set, the run ID is generated and written into this process's
+//! is set, the run ID is derived or generated and written into this process's
 //! environment as `BDD_TRACE_RUN_ID`, so every child process spawned with
 //! the default, inherited environment joins the same run. Writing the
 //! environment (`setenv`) races with any other thread reading it (`getenv`,
@@ -154,7 +168,7 @@ impl Config {
         let (run_id, generated) =
             match non_empty(ENV_RUN_ID).or_else(|| non_empty(ENV_NEXTEST_RUN_ID)) {
                 Some(id) => (id, false),
-                None => (generate_run_id(), true),
+                None => (derive_run_id(), true),
             };
         Config {
             dir: env::temp_dir(),
@@ -190,6 +204,66 @@ pub fn default_process_label() -> String {
     }
 }
 
+/// The run ID when the environment names none: [`cargo_run_id`], else
+/// [`generate_run_id`].
+pub fn derive_run_id() -> String {
+    cargo_run_id().unwrap_or_else(generate_run_id)
+}
+
+/// `cargo-<pid>-<start ticks>` of the nearest ancestor process named
+/// `cargo` (see the module docs), or `None` when there is none or `/proc`
+/// cannot tell (any OS but Linux).
+pub fn cargo_run_id() -> Option<String> {
+    #[cfg(target_os = "linux")]
+    {
+        let mut pid = std::os::unix::process::parent_id();
+        // A bound against a cycle in a racing /proc; real chains are short.
+        for _ in 0..64 {
+            if pid <= 1 {
+                return None;
+            }
+            let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+            let p = parse_proc_stat(&stat)?;
+            if p.comm == "cargo" {
+                return Some(format!("cargo-{pid}-{}", p.start_ticks));
+            }
+            pid = p.ppid;
+        }
+        None
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        None
+    }
+}
+
+/// The fields of a `/proc/<pid>/stat` line that [`cargo_run_id`] uses.
+#[derive(Debug, PartialEq, Eq)]
+pub struct ProcStat<'a> {
+    pub comm: &'a str,
+    pub ppid: u32,
+    /// Field 22, `starttime`: clock ticks after boot; fixed for the life
+    /// of the process.
+    pub start_ticks: u64,
+}
+
+/// Parses `pid (comm) state ppid ... starttime ...`. The command name may
+/// hold spaces and parentheses, so it ends at the *last* `)`.
+pub fn parse_proc_stat(line: &str) -> Option<ProcStat<'_>> {
+    let open = line.find('(')?;
+    let close = line.rfind(')')?;
+    let comm = line.get(open + 1..close)?;
+    // After the name: field 3 (state), 4 (ppid), ..., 22 (starttime).
+    let mut rest = line.get(close + 1..)?.split_ascii_whitespace();
+    let ppid = rest.nth(1)?.parse().ok()?;
+    let start_ticks = rest.nth(17)?.parse().ok()?;
+    Some(ProcStat {
+        comm,
+        ppid,
+        start_ticks,
+    })
+}
+
 /// `run-<UTC time>-<pid>-<random>`: unique and sortable.
 pub fn generate_run_id() -> String {
     let now = chrono::Utc::now();
@@ -209,8 +283,9 @@ pub fn generate_run_id() -> String {
 #[cfg_attr(not(target_vendor = "apple"), link_section = ".init_array")]
 static EXPORT_RUN_ID_AT_START: extern "C" fn() = export_run_id_at_start;
 
-/// Generates the run ID and exports it as `BDD_TRACE_RUN_ID` if tracing is
-/// on, none is set, and this process has one thread. Runs before `main`.
+/// Derives (or generates) the run ID and exports it as `BDD_TRACE_RUN_ID`
+/// if tracing is on, none is set, and this process has one thread. Runs
+/// before `main`.
 pub extern "C" fn export_run_id_at_start() {
     if !enabled_from_env()
         || non_empty(ENV_RUN_ID).is_some()
@@ -220,7 +295,7 @@ pub extern "C" fn export_run_id_at_start() {
         return;
     }
     // Sound: no other thread exists that could read the environment.
-    env::set_var(ENV_RUN_ID, generate_run_id());
+    env::set_var(ENV_RUN_ID, derive_run_id());
 }
 
 /// Whether this process has exactly one thread. Where that cannot be
@@ -272,6 +347,34 @@ mod tests {
         for v in ["0", "false", "", "off", "2"] {
             assert!(!truthy(v), "{v}");
         }
+    }
+
+    #[test]
+    fn proc_stat_lines_parse_whatever_the_command_name() {
+        // Real lines: a name with a space and a `)` must not shift fields.
+        let line = "4242 (cargo) S 4100 4242 4100 34816 4242 4194304 1 2 3 4 5 6 7 8 20 0 1 0 987654 1000 10 18446744073709551615";
+        assert_eq!(
+            parse_proc_stat(line),
+            Some(ProcStat {
+                comm: "cargo",
+                ppid: 4100,
+                start_ticks: 987654
+            })
+        );
+        let odd = "77 (a) b (c)) R 1 77 77 0 -1 4194560 1 2 3 4 5 6 7 8 20 0 1 0 31337 1000 10 0";
+        let p = parse_proc_stat(odd).unwrap();
+        assert_eq!((p.comm, p.ppid, p.start_ticks), ("a) b (c)", 1, 31337));
+        assert_eq!(parse_proc_stat("12 (short) S 1 2"), None);
+        assert_eq!(parse_proc_stat("garbage"), None);
+    }
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn this_process_parses_as_itself() {
+        let stat = std::fs::read_to_string("/proc/self/stat").unwrap();
+        let p = parse_proc_stat(&stat).unwrap();
+        assert_eq!(p.ppid, std::os::unix::process::parent_id());
+        assert!(p.start_ticks > 0);
     }
 
     #[test]

@@ -91,8 +91,10 @@
 //! # Environment
 //!
 //! See [`config`]: `BDD_TRACE_STATE`, `BDD_TRACE_DIR`, `BDD_TRACE_RUN_ID`
-//! (else `NEXTEST_RUN_ID`, else generated before `main`, while the process
-//! has one thread, and exported to this process's
+//! (else `NEXTEST_RUN_ID`, else the nearest ancestor `cargo` process's,
+//! `cargo-<pid>-<start ticks>`, so all test binaries of one `cargo test`
+//! are one run, else generated; derived or generated before `main`, while
+//! the process has one thread, and exported to this process's
 //! environment so children spawned later share it), `BDD_TRACE_FLUSH`
 //! (`line`, `interval:<ms>`, `fsync`), `BDD_TRACE_PROCESS`.
 //!

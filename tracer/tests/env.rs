@@ -178,12 +178,82 @@ fn emit(dir: &std::path::Path, env: &[(&str, &str)]) -> (Trace, std::process::Ou
     (only_trace(dir), out)
 }
 
+/// With no run ID in the environment, a child of this test process has
+/// the same nearest `cargo` ancestor as this process (the `cargo test` or
+/// `cargo nextest run` running us), so its run ID is that cargo's; run
+/// with no cargo above (the binary started by hand) it is generated.
+fn assert_derived(run_id: &str) {
+    match state_tracer::config::cargo_run_id() {
+        Some(cargo) => {
+            assert!(cargo.starts_with("cargo-"), "{cargo}");
+            assert_eq!(run_id, cargo);
+        }
+        None => assert!(run_id.starts_with("run-"), "{run_id}"),
+    }
+}
+
+/// Two children with no run ID in the environment, started directly by a
+/// process with no `cargo` above it: `sh` re-parented to init by a double
+/// fork. Their IDs are generated, one each.
+#[test]
+fn without_a_cargo_ancestor_each_process_generates_its_own_run_id() {
+    let tmp = tempfile::tempdir().unwrap();
+    for i in 0..2 {
+        let mut cmd = spawn_child("child", "emit");
+        cmd.env("BDD_TRACE_STATE", "1")
+            .env("BDD_TRACE_DIR", tmp.path().join(format!("d{i}")));
+        // `( ... ) &`: the outer shell exits at once, so the subshell is
+        // orphaned and adopted by init (or a subreaper), out of cargo's
+        // process tree; it starts `cmd` only once the outer shell is gone
+        // (`$$` in a subshell is still the outer shell's pid).
+        let exe = cmd.get_program().to_owned();
+        let args: Vec<String> = cmd
+            .get_args()
+            .map(|a| a.to_string_lossy().into_owned())
+            .collect();
+        cmd = Command::new("sh");
+        let done = tmp.path().join(format!("done{i}"));
+        cmd.arg("-c")
+            .arg(concat!(
+                r#"outer=$$; ( while kill -0 "$outer" 2>/dev/null; do sleep 0.01; done; "#,
+                r#""$0" "$@" > "$DONE.tmp" 2>&1; mv "$DONE.tmp" "$DONE" ) &"#
+            ))
+            .arg(exe)
+            .args(args)
+            .env("DONE", &done)
+            .env(CHILD_ENV, "emit")
+            .env("BDD_TRACE_STATE", "1")
+            .env("BDD_TRACE_DIR", tmp.path().join(format!("d{i}")));
+        for (k, _) in std::env::vars() {
+            if k.starts_with("BDD_TRACE_") && k != "BDD_TRACE_STATE" && k != "BDD_TRACE_DIR"
+                || k == "NEXTEST_RUN_ID"
+            {
+                cmd.env_remove(k);
+            }
+        }
+        assert!(cmd.status().unwrap().success());
+        // Completion, not time: the orphan renames its output when it exits.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+        while !done.exists() {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "child {i} never finished"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+    }
+    let a = only_trace(&tmp.path().join("d0")).header.run_id.to_string();
+    let b = only_trace(&tmp.path().join("d1")).header.run_id.to_string();
+    assert!(a.starts_with("run-") && b.starts_with("run-"), "{a} {b}");
+    assert_ne!(a, b);
+}
+
 #[test]
 fn a_generated_run_id_is_inherited_by_children_spawned_later() {
     let tmp = tempfile::tempdir().unwrap();
     let (trace, out) = emit(tmp.path(), &[]);
     let run_id = trace.header.run_id.to_string();
-    assert!(run_id.starts_with("run-"), "{run_id}");
+    assert_derived(&run_id);
     let text = stdout(&out);
     assert_eq!(line_value(&text, "run_id_before_init"), run_id);
     assert_eq!(line_value(&text, "run_id_env"), run_id);
@@ -199,7 +269,7 @@ fn a_run_id_generated_after_start_up_stays_out_of_the_environment() {
         .unwrap();
     assert!(out.status.success(), "{}", stderr(&out));
     let run_id = only_trace(tmp.path()).header.run_id.to_string();
-    assert!(run_id.starts_with("run-"), "{run_id}");
+    assert_derived(&run_id);
     let text = stdout(&out);
     assert_eq!(line_value(&text, "guard_run_id"), run_id);
     assert_eq!(line_value(&text, "run_id_env"), "");

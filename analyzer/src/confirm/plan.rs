@@ -231,14 +231,7 @@ pub fn plan(opts: &ConfirmOptions) -> Result<Plan, String> {
     let d = discover::discover(&inputs, &opts.legacy_tz);
     let Some((run, others)) = select_run(&d, opts.run.as_deref()).map_err(|e| e.to_string())?
     else {
-        return Err(format!(
-            "no trace files found in {}",
-            inputs
-                .iter()
-                .map(|p| p.display().to_string())
-                .collect::<Vec<_>>()
-                .join(", ")
-        ));
+        return Err(d.nothing_found());
     };
     let analysis = analyze_run(
         &run,

@@ -255,11 +255,7 @@ async fn cmd_add(a: AddArgs) -> Result<i32, CmdError> {
         eprintln!("warning: {}:{}: {}", w.file, w.line, w.message);
     }
     if runs.is_empty() {
-        let shown: Vec<String> = inputs.iter().map(|p| p.display().to_string()).collect();
-        eprintln!(
-            "trace-analyzer: error: no trace files found in {} (was BDD_TRACE_STATE=1 set?)",
-            shown.join(", ")
-        );
+        eprintln!("trace-analyzer: error: {}", d.nothing_found());
         return Ok(EXIT_ERROR);
     }
     let store = open(&a.db, Access::Write).await?;
@@ -340,7 +336,8 @@ async fn cmd_prune(a: PruneArgs) -> Result<i32, CmdError> {
         - i64::try_from(a.older_than.as_micros()).unwrap_or(i64::MAX / 2);
     let n = query::prune(&store, cutoff).await?;
     println!(
-        "removed {n} run(s) older than {} from {}",
+        "removed {} older than {} from {}",
+        crate::count(n, "run", "runs"),
         output::short_time(cutoff),
         store.url().redacted()
     );

@@ -184,8 +184,8 @@ impl SeqCheck {
                 format!("{a}–{b}")
             };
             parts.push(format!(
-                "{lost} lost (numbers never seen, in {} gap(s), the first {first} before this line)",
-                self.gaps.len()
+                "{lost} lost (numbers never seen, in {}, the first {first} before this line)",
+                crate::count(self.gaps.len() as u64, "gap", "gaps")
             ));
         }
         if self.duplicated > 0 {
@@ -250,7 +250,7 @@ mod tests {
         let (_, w) = run(&[1, 2, 5, 6, 9]);
         assert_eq!(
             summary(&w),
-            "sequence numbers: records 4 lost (numbers never seen, in 2 gap(s), the first 3–4 before this line)"
+            "sequence numbers: records 4 lost (numbers never seen, in 2 gaps, the first 3–4 before this line)"
         );
     }
 

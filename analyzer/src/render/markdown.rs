@@ -237,8 +237,9 @@ fn write_failures(r: &Report, out: &mut dyn Write) -> io::Result<()> {
         if !f.others.is_empty() {
             writeln!(
                 out,
-                "- {} other finding(s) name it, none the cause (see below).",
-                f.others.len()
+                "- {} {} it, none the cause (see below).",
+                crate::count(f.others.len() as u64, "other finding", "other findings"),
+                if f.others.len() == 1 { "names" } else { "name" }
             )?;
         }
         writeln!(out)?;

@@ -1,8 +1,15 @@
 //! `report --format table`: what a human reads in a terminal. First one
-//! block per failed scenario (culprit, evidence, repro), then the grouped
-//! hazards, then processes, overlaps and input warnings; every finding
-//! only with `--verbose`.
+//! block per failed scenario (culprit, evidence, repro), then the top
+//! hazard groups, then processes, overlaps and input warnings; every
+//! finding and every hazard group only with `--verbose`.
+//!
+//! Readable at a glance: no line longer than [`MAX_WIDTH`] characters
+//! (prose is wrapped, repro commands are continued with ` \`), resource
+//! names shortened to their last path segments where that names one
+//! resource of the report (the full names are listed at the end, in the
+//! JSON, and everywhere with `--verbose`).
 
+use std::borrow::Cow;
 use std::io::{self, Write};
 
 use comfy_table::presets::UTF8_FULL_CONDENSED;
@@ -11,13 +18,27 @@ use comfy_table::{Cell, Color, ContentArrangement, Table};
 use crate::model::{Report, Severity};
 use crate::render::{confidence_text, triage, who, RenderOptions};
 
+/// The longest line the table format writes (tables and prose alike),
+/// whatever the terminal's width.
+pub const MAX_WIDTH: u16 = 160;
+
+/// How many hazard groups are listed without `--verbose`.
+pub const SHOWN_HAZARDS: usize = 5;
+
+/// The width to fill: `opts.width`, else the terminal's, at most
+/// [`MAX_WIDTH`].
+fn line_width(opts: &RenderOptions) -> u16 {
+    opts.width
+        .or_else(|| Table::new().width())
+        .unwrap_or(MAX_WIDTH)
+        .clamp(60, MAX_WIDTH)
+}
+
 fn table(opts: &RenderOptions) -> Table {
     let mut t = Table::new();
     t.load_preset(UTF8_FULL_CONDENSED);
     t.set_content_arrangement(ContentArrangement::Dynamic);
-    if let Some(w) = opts.width {
-        t.set_width(w);
-    }
+    t.set_width(line_width(opts));
     if opts.color {
         t.enforce_styling();
     } else {
@@ -38,6 +59,187 @@ pub(crate) fn short_resource(resource: &str) -> &str {
     }
 }
 
+/// Short names for the report's `shared:` resources: the fewest trailing
+/// path segments (at least two, `schema/table`) that no other resource of
+/// the report ends with; when that takes more than three, the segment that
+/// tells them apart, `…`, and the last two (`checkout-one/…/main/orders`);
+/// the full name when nothing shorter is unique.
+pub(crate) struct Names {
+    /// (full, short), longest full name first, shortened ones only.
+    pairs: Vec<(String, String)>,
+}
+
+impl Names {
+    pub(crate) fn of(r: &Report) -> Names {
+        let mut all: Vec<&str> = r
+            .findings
+            .iter()
+            .map(|f| f.resource.as_str())
+            .chain(r.hazards.iter().map(|h| h.resource.as_str()))
+            .collect();
+        all.sort_unstable();
+        all.dedup();
+        let segments = |full: &str| -> Option<Vec<String>> {
+            let rest = full.strip_prefix("shared:")?;
+            Some(rest.split('/').map(str::to_owned).collect())
+        };
+        let suffix = |parts: &[String], k: usize| parts[parts.len() - k..].join("/");
+        // The abbreviated form for `k` trailing segments.
+        let abbreviated = |parts: &[String], k: usize| {
+            if k > 3 {
+                format!("{}/…/{}", parts[parts.len() - k], suffix(parts, 2))
+            } else {
+                suffix(parts, k)
+            }
+        };
+        let unique_from = |full: &str, parts: &[String]| {
+            (2..parts.len()).find(|&k| {
+                let s = suffix(parts, k);
+                all.iter()
+                    .filter(|o| **o != full)
+                    .all(|o| segments(o).is_none_or(|op| op.len() < k || suffix(&op, k) != s))
+            })
+        };
+        let mut pairs: Vec<(String, String)> = Vec::new();
+        for full in &all {
+            let Some(parts) = segments(full) else {
+                continue;
+            };
+            if let Some(k) = unique_from(full, &parts) {
+                pairs.push((full.to_string(), abbreviated(&parts, k)));
+            }
+        }
+        // An abbreviation another resource also abbreviates to (they differ
+        // only between its ends): spell those out in full segments.
+        let taken: Vec<String> = pairs.iter().map(|p| p.1.clone()).collect();
+        for (full, short) in &mut pairs {
+            if taken.iter().filter(|t| *t == short).count() > 1 {
+                let parts = segments(full).unwrap_or_default();
+                if let Some(k) = unique_from(full, &parts) {
+                    *short = suffix(&parts, k);
+                }
+            }
+        }
+        pairs.sort_by(|a, b| b.0.len().cmp(&a.0.len()).then(a.0.cmp(&b.0)));
+        Names { pairs }
+    }
+
+    /// No shortening (`--verbose`).
+    fn none() -> Names {
+        Names { pairs: Vec::new() }
+    }
+
+    /// `text` with every full resource name replaced by its short name.
+    pub(crate) fn shorten<'a>(&self, text: &'a str) -> Cow<'a, str> {
+        let mut out = Cow::Borrowed(text);
+        for (full, short) in &self.pairs {
+            if out.contains(full.as_str()) {
+                out = Cow::Owned(out.replace(full.as_str(), short));
+            }
+        }
+        out
+    }
+}
+
+/// Writes `text` wrapped at `width` characters: the first line after
+/// `first`, the others after `rest` (an indent of the same width, usually).
+/// Splits at spaces only; a word longer than a line gets a line of its own.
+fn wrapped(out: &mut dyn Write, width: u16, first: &str, rest: &str, text: &str) -> io::Result<()> {
+    let width = usize::from(width);
+    let mut line = String::from(first);
+    let mut len = first.chars().count();
+    let mut empty = true;
+    for word in text.split(' ').filter(|w| !w.is_empty()) {
+        let n = word.chars().count();
+        if !empty && len + 1 + n > width {
+            writeln!(out, "{line}")?;
+            line = String::from(rest);
+            len = rest.chars().count();
+            empty = true;
+        }
+        if !empty {
+            line.push(' ');
+            len += 1;
+        }
+        line.push_str(word);
+        len += n;
+        empty = false;
+    }
+    writeln!(out, "{line}")
+}
+
+/// A shell command split into words at spaces outside quotes, so it can be
+/// continued over lines with ` \` and still run when pasted.
+fn shell_words(cmd: &str) -> Vec<&str> {
+    let mut words = Vec::new();
+    let (mut start, mut quote) = (None, None::<char>);
+    for (i, c) in cmd.char_indices() {
+        match (quote, c) {
+            (Some(q), c) if c == q => quote = None,
+            (Some(_), _) => {}
+            (None, '\'' | '"') => {
+                quote = Some(c);
+                start.get_or_insert(i);
+            }
+            (None, ' ') => {
+                if let Some(s) = start.take() {
+                    words.push(&cmd[s..i]);
+                }
+            }
+            (None, _) => {
+                start.get_or_insert(i);
+            }
+        }
+    }
+    if let Some(s) = start {
+        words.push(&cmd[s..]);
+    }
+    words
+}
+
+/// A repro command: its `# comment` (what to expect) as wrapped prose
+/// first, then the command, continued with ` \` where it is too long.
+fn write_command(out: &mut dyn Write, width: u16, indent: &str, cmd: &str) -> io::Result<()> {
+    let words = shell_words(cmd);
+    let comment_at = words.iter().position(|w| w.starts_with('#'));
+    let (command, comment) = match comment_at {
+        Some(i) => (&words[..i], Some(words[i..].join(" "))),
+        None => (&words[..], None),
+    };
+    if let Some(c) = comment {
+        let c = c.trim_start_matches('#').trim_start();
+        wrapped(
+            out,
+            width,
+            &format!("{indent}# "),
+            &format!("{indent}# "),
+            c,
+        )?;
+    }
+    let width = usize::from(width);
+    let mut line = String::from(indent);
+    let mut len = indent.chars().count();
+    let mut empty = true;
+    for word in command {
+        let n = word.chars().count();
+        // Room for the word and a trailing ` \`.
+        if !empty && len + 1 + n + 2 > width {
+            writeln!(out, "{line} \\")?;
+            line = format!("{indent}  ");
+            len = line.chars().count();
+            empty = true;
+        }
+        if !empty {
+            line.push(' ');
+            len += 1;
+        }
+        line.push_str(word);
+        len += n;
+        empty = false;
+    }
+    writeln!(out, "{line}")
+}
+
 const RED: &str = "\x1b[31m";
 const YELLOW: &str = "\x1b[33m";
 
@@ -52,61 +254,94 @@ fn paint(opts: &RenderOptions, colour: &str, text: &str) -> String {
 
 /// The first screen: the suite-level verdict when there is one, then one
 /// block per failed scenario, then other errors.
-fn write_failures(r: &Report, opts: &RenderOptions, out: &mut dyn Write) -> io::Result<()> {
+fn write_failures(
+    r: &Report,
+    opts: &RenderOptions,
+    names: &Names,
+    out: &mut dyn Write,
+) -> io::Result<()> {
+    let w = line_width(opts);
+    let ind = "     ";
     if let Some(v) = &r.suite {
-        writeln!(out, "{}: {}.", paint(opts, RED, "Suite verdict"), v.summary)?;
-        writeln!(out, "     Fix: {}.\n", v.fix)?;
+        let head = format!("{}: ", paint(opts, RED, "Suite verdict"));
+        wrapped(
+            out,
+            w,
+            &head,
+            ind,
+            &format!("{}.", names.shorten(&v.summary)),
+        )?;
+        wrapped(
+            out,
+            w,
+            "     Fix: ",
+            ind,
+            &format!("{}.", names.shorten(&v.fix)),
+        )?;
+        writeln!(out)?;
     }
     let failures = triage::failures(r);
     if !failures.is_empty() {
         writeln!(out, "Failed scenarios")?;
     }
     for (i, f) in failures.iter().enumerate() {
-        writeln!(
+        let head = format!("{:>3}. ", i + 1);
+        wrapped(
             out,
-            "{:>3}. {} {}",
-            i + 1,
-            f.title(),
-            paint(opts, RED, "FAILED")
+            w,
+            &head,
+            ind,
+            &format!("{} {}", f.title(), paint(opts, RED, "FAILED")),
         )?;
         if f.causes.is_empty() {
-            writeln!(out, "     {}.", triage::NO_TRACED_CAUSE)?;
+            wrapped(out, w, ind, ind, &format!("{}.", triage::NO_TRACED_CAUSE))?;
             if f.identity_unknown() {
-                writeln!(out, "     A finding would name a cause, but the database identity is unknown: name it (state_tracer::set_database or DATABASE_URL) and run again.")?;
+                wrapped(out, w, ind, ind, "A finding would name a cause, but the database identity is unknown: name it (state_tracer::set_database or DATABASE_URL) and run again.")?;
             }
         }
         for c in &f.causes {
-            writeln!(
-                out,
-                "     Culprit [{}]: {}: {} (pid {}), {} on {} at {}",
-                c.rule,
+            // Polluter and victim in one process (tests as threads of one
+            // test binary): say so rather than repeat the pid.
+            let pid = match c.polluter.as_ref() {
+                Some(p) if p.pid == f.process.pid => format!("pid {}, the same process", p.pid),
+                Some(p) => format!("pid {}", p.pid),
+                None => "pid 0".to_owned(),
+            };
+            let culprit = format!(
+                "{}: {} ({pid}), {} on {} at {}",
                 c.polluter.as_ref().map_or("", |p| p.feature.as_str()),
                 c.polluter.as_ref().map_or("-", |p| p.scenario.as_str()),
-                c.polluter.as_ref().map_or(0, |p| p.pid),
                 c.action.as_deref().unwrap_or("change"),
-                c.resource,
+                names.shorten(&c.resource),
                 time(c.at)
+            );
+            wrapped(
+                out,
+                w,
+                &format!("{ind}Culprit [{}]: ", c.rule),
+                ind,
+                &culprit,
             )?;
             if let Some(e) = c.evidence.as_deref().or(c.why.as_deref()) {
-                writeln!(out, "     Evidence: {e}")?;
+                wrapped(out, w, &format!("{ind}Evidence: "), ind, &names.shorten(e))?;
             }
             if let Some(h) = &c.history {
-                writeln!(out, "     History: {}", h.sentence())?;
+                wrapped(out, w, &format!("{ind}History: "), ind, &h.sentence())?;
             }
             if let Some(v) = verdict_text(c) {
                 writeln!(out, "     Confirmed by reruns? {v}")?;
             }
             if let Some(rep) = &c.reproduce {
-                writeln!(out, "     Reproduce: {}", rep.command)?;
+                writeln!(out, "{ind}Reproduce:")?;
+                write_command(out, w, "       ", &names.shorten(&rep.command))?;
             }
         }
         if !f.others.is_empty() {
             writeln!(
                 out,
-                "     {} other finding{} name{} it, none the cause (--verbose).",
-                f.others.len(),
-                if f.others.len() == 1 { "" } else { "s" },
-                if f.others.len() == 1 { "s" } else { "" }
+                "{ind}{} {} it, none the cause (--verbose).",
+                crate::count(f.others.len() as u64, "other finding", "other findings"),
+                if f.others.len() == 1 { "names" } else { "name" }
             )?;
         }
     }
@@ -117,7 +352,8 @@ fn write_failures(r: &Report, opts: &RenderOptions, out: &mut dyn Write) -> io::
     if !errors.is_empty() {
         writeln!(out, "Other errors")?;
         for f in errors {
-            writeln!(out, "  - [{}] {}", f.rule, f.explanation)?;
+            let head = format!("  - [{}] ", f.rule);
+            wrapped(out, w, &head, "    ", &names.shorten(&f.explanation))?;
         }
         writeln!(out)?;
     }
@@ -125,23 +361,75 @@ fn write_failures(r: &Report, opts: &RenderOptions, out: &mut dyn Write) -> io::
 }
 
 /// Hazards: overlaps on shared state that harmed no failed scenario, one
-/// line per group.
-fn write_hazards(r: &Report, opts: &RenderOptions, out: &mut dyn Write) -> io::Result<()> {
+/// entry per group; the first [`SHOWN_HAZARDS`] (the report's order: the
+/// most pairs first), then how many more, unless `--verbose`.
+fn write_hazards(
+    r: &Report,
+    opts: &RenderOptions,
+    names: &Names,
+    out: &mut dyn Write,
+) -> io::Result<()> {
     if r.hazards.is_empty() {
         return Ok(());
     }
     let pairs: u64 = r.hazards.iter().map(|h| h.pairs).sum();
     writeln!(
         out,
-        "Hazards ({} groups, {pairs} scenario pairs; no failure traced to them)",
-        r.hazards.len()
+        "Hazards ({}, {}; no failure traced to them)",
+        crate::count(r.hazards.len() as u64, "group", "groups"),
+        crate::count(pairs, "scenario pair", "scenario pairs"),
     )?;
-    for h in &r.hazards {
+    let shown = if opts.verbose {
+        r.hazards.len()
+    } else {
+        SHOWN_HAZARDS
+    };
+    let head = format!("  {} ", paint(opts, YELLOW, "-"));
+    for h in r.hazards.iter().take(shown) {
+        wrapped(
+            out,
+            line_width(opts),
+            &head,
+            "    ",
+            &names.shorten(&triage::hazard_line(h)),
+        )?;
+    }
+    if r.hazards.len() > shown {
+        let rest = &r.hazards[shown..];
         writeln!(
             out,
-            "  {} {}",
-            paint(opts, YELLOW, "-"),
-            triage::hazard_line(h)
+            "  and {} more {} ({}; --verbose or --format json lists them)",
+            rest.len(),
+            if rest.len() == 1 { "group" } else { "groups" },
+            crate::count(
+                rest.iter().map(|h| h.pairs).sum::<u64>(),
+                "scenario pair",
+                "scenario pairs"
+            ),
+        )?;
+    }
+    writeln!(out)
+}
+
+/// The short names used above, with their full names (`--verbose` uses
+/// the full names throughout).
+fn write_names(names: &Names, opts: &RenderOptions, out: &mut dyn Write) -> io::Result<()> {
+    if names.pairs.is_empty() {
+        return Ok(());
+    }
+    writeln!(
+        out,
+        "Resources (short names above; full names with --verbose and in --format json)"
+    )?;
+    let mut pairs: Vec<&(String, String)> = names.pairs.iter().collect();
+    pairs.sort_by(|a, b| a.1.cmp(&b.1));
+    for (full, short) in pairs {
+        wrapped(
+            out,
+            line_width(opts),
+            &format!("  {short} = "),
+            "      ",
+            full,
         )?;
     }
     writeln!(out)
@@ -190,31 +478,35 @@ fn write_findings(r: &Report, opts: &RenderOptions, out: &mut dyn Write) -> io::
         ]);
     }
     writeln!(out, "{t}")?;
+    let w = line_width(opts);
+    let ind = "     ";
     for (i, f) in r.findings.iter().enumerate() {
-        write!(out, "{:>3}. {}", i + 1, f.explanation)?;
+        let mut text = f.explanation.clone();
         if let Some(n) = triage::occurrences_text(f) {
-            write!(out, " ({n})")?;
+            text.push_str(&format!(" ({n})"));
         }
-        writeln!(out)?;
+        wrapped(out, w, &format!("{:>3}. ", i + 1), ind, &text)?;
         if let Some(c) = confidence_text(f) {
-            writeln!(out, "     Confidence: {c}")?;
+            wrapped(out, w, &format!("{ind}Confidence: "), ind, &c)?;
         }
         if let Some(e) = &f.evidence {
-            writeln!(out, "     Evidence: {e}")?;
+            wrapped(out, w, &format!("{ind}Evidence: "), ind, e)?;
         }
         if let Some(h) = &f.history {
-            writeln!(out, "     History: {}", h.sentence())?;
+            wrapped(out, w, &format!("{ind}History: "), ind, &h.sentence())?;
         }
         if let Some(v) = verdict_text(f) {
             writeln!(out, "     Confirmed by reruns? {v}")?;
         }
         if let Some(rep) = &f.reproduce {
-            writeln!(
+            wrapped(
                 out,
-                "     Reproduce ({}):\n       {}",
-                rep.scenarios.join(" -> "),
-                rep.command
+                w,
+                &format!("{ind}Reproduce ("),
+                ind,
+                &format!("{}):", rep.scenarios.join(" -> ")),
             )?;
+            write_command(out, w, "       ", &rep.command)?;
         }
     }
     writeln!(out)
@@ -233,22 +525,29 @@ pub fn write(r: &Report, opts: &RenderOptions, out: &mut dyn Write) -> io::Resul
         ),
         _ => "no records".into(),
     };
+    let names = if opts.verbose {
+        Names::none()
+    } else {
+        Names::of(r)
+    };
     writeln!(
         out,
-        "run {}  |  {} processes  |  {} records  |  {span}",
+        "run {}  |  {}  |  {}  |  {span}",
         if r.run_id.is_empty() {
             "(none)"
         } else {
             &r.run_id
         },
-        r.processes.len(),
-        r.records
+        crate::count(r.processes.len() as u64, "process", "processes"),
+        crate::count(r.records, "record", "records"),
     )?;
     if !r.other_runs.is_empty() {
-        writeln!(
+        wrapped(
             out,
-            "other runs in the inputs (use --run ID): {}",
-            r.other_runs.join(", ")
+            line_width(opts),
+            "other runs in the inputs (use --run ID): ",
+            "  ",
+            &r.other_runs.join(", "),
         )?;
     }
     let errors = r
@@ -258,18 +557,26 @@ pub fn write(r: &Report, opts: &RenderOptions, out: &mut dyn Write) -> io::Resul
         .count();
     writeln!(
         out,
-        "{} failed scenarios, {} errors, {} hazard groups, {} findings, {} overlapping process pairs, {} input warnings\n",
-        r.processes.iter().map(|p| p.failed).sum::<u64>(),
-        errors,
-        r.hazards.len(),
-        r.findings.len(),
+        "{}, {}, {}, {}, {}, {}\n",
+        crate::count(
+            r.processes.iter().map(|p| p.failed).sum::<u64>(),
+            "failed scenario",
+            "failed scenarios"
+        ),
+        crate::count(errors as u64, "error", "errors"),
+        crate::count(r.hazards.len() as u64, "hazard group", "hazard groups"),
+        crate::count(r.findings.len() as u64, "finding", "findings"),
         // The list holds the most overlapping pairs; the count is all of them.
-        r.overlap_pairs.max(r.overlaps.len() as u64),
-        r.warnings.len()
+        crate::count(
+            r.overlap_pairs.max(r.overlaps.len() as u64),
+            "overlapping process pair",
+            "overlapping process pairs"
+        ),
+        crate::count(r.warnings.len() as u64, "input warning", "input warnings"),
     )?;
 
-    write_failures(r, opts, out)?;
-    write_hazards(r, opts, out)?;
+    write_failures(r, opts, &names, out)?;
+    write_hazards(r, opts, &names, out)?;
     writeln!(out, "Processes")?;
     let mut t = table(opts);
     t.set_header(vec![
@@ -309,7 +616,12 @@ pub fn write(r: &Report, opts: &RenderOptions, out: &mut dyn Write) -> io::Resul
         for o in &r.overlaps {
             t.add_row(vec![
                 Cell::new(format!("{} (pid {})", o.a.label, o.a.pid)),
-                Cell::new(format!("{} (pid {})", o.b.label, o.b.pid)),
+                // Tests as threads of one process overlap with each other.
+                Cell::new(if o.a.pid == o.b.pid {
+                    "the same process".to_owned()
+                } else {
+                    format!("{} (pid {})", o.b.label, o.b.pid)
+                }),
                 Cell::new(o.count),
                 Cell::new(format!(
                     "{} / {} at {}",
@@ -335,14 +647,15 @@ pub fn write(r: &Report, opts: &RenderOptions, out: &mut dyn Write) -> io::Resul
         }
         writeln!(out, "{t}\n")?;
     }
+    write_names(&names, opts, out)?;
     if opts.verbose && !r.findings.is_empty() {
         write_findings(r, opts, out)?;
     } else if !r.findings.is_empty() {
-        writeln!(
-            out,
-            "All {} findings with explanations and evidence: --verbose, --format json or --format csv.",
-            r.findings.len()
-        )?;
+        let all = match r.findings.len() {
+            1 => "The finding with its explanation and evidence".to_owned(),
+            n => format!("All {n} findings with explanations and evidence"),
+        };
+        writeln!(out, "{all}: --verbose, --format json or --format csv.")?;
     }
     Ok(())
 }

@@ -122,16 +122,21 @@ pub fn hazard_line(h: &Hazard) -> String {
             h.last.format("%H:%M:%S%.3f")
         )
     };
+    // Both sides one process and feature (tests of one binary): name it
+    // once rather than "auth (auth, pid 101) -> auth (auth, pid 101)".
+    let who = if h.polluter == h.victim {
+        format!("between scenarios of {}", side(&h.polluter))
+    } else {
+        format!("{} -> {}", side(&h.polluter), side(&h.victim))
+    };
     format!(
-        "[{}{}] {} -> {} on {}: {} scenario pair{} ({}), e.g. \"{}\" -> \"{}\". Fix: {}",
+        "[{}{}] {who} on {}: {} scenario pair{} ({}), e.g. \"{}\" -> \"{}\". Fix: {}",
         h.rule,
         if h.severity == Severity::Error {
             ", error"
         } else {
             ""
         },
-        side(&h.polluter),
-        side(&h.victim),
         h.resource,
         h.pairs,
         if h.pairs == 1 { "" } else { "s" },

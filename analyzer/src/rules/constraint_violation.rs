@@ -156,7 +156,7 @@ fn report(
         "{} failed on a database constraint (\"{message}\"); {} had written {} to {} ({} at {}) and they were still there.",
         cx.describe(s),
         cx.describe(w),
-        rows.map_or_else(|| "rows".to_owned(), |n| format!("{n} row(s)")),
+        rows.map_or_else(|| "rows".to_owned(), |n| crate::count(n, "row", "rows")),
         resource,
         action,
         to_time(at).format("%H:%M:%S%.6f"),

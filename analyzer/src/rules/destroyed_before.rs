@@ -223,7 +223,7 @@ fn report(cx: &mut Cx<'_>, a: &Access<'_>, s: &Rc<Scn>, c: &Change, t: u32, back
         resource,
         to_time(c.at).format("%H:%M:%S%.6f"),
         match c.rows.exact() {
-            Some(n) => format!("{n} row(s)"),
+            Some(n) => crate::count(n, "row", "rows"),
             None if c.whole => "every row".to_owned(),
             None => "rows unknown".to_owned(),
         },

@@ -123,7 +123,10 @@ fn report(
     seen: bool,
 ) {
     let resource = cx.resources.table_label(t);
-    let left = rows.map_or_else(|| "some rows".to_owned(), |n| format!("{n} row(s)"));
+    let left = rows.map_or_else(
+        || "some rows".to_owned(),
+        |n| crate::count(n, "row", "rows"),
+    );
     let explanation = format!(
         "{} wrote to {} ({} at {}) and finished at {}, leaving {left} there; {} started at {} and used it ({} at {}).",
         cx.describe(w),

@@ -25,8 +25,8 @@ impl Rule for MixedRuns {
             return;
         }
         let explanation = format!(
-            "The inputs hold {} other run(s) ({}); only the most recent, {:?}, was analyzed. Pick one with --run ID (see `trace-analyzer runs`).",
-            cx.other_runs.len(),
+            "The inputs hold {} ({}); only the most recent, {:?}, was analyzed. Pick one with --run ID (see `trace-analyzer runs`).",
+            crate::count(cx.other_runs.len() as u64, "other run", "other runs"),
             cx.other_runs.join(", "),
             cx.run_id
         );

@@ -265,6 +265,31 @@ pub fn summary(rule: RuleId) -> &'static str {
 /// What to change so a hazard group goes away, in one line.
 pub fn fix(rule: RuleId, polluter: &HazardSide, victim: &HazardSide, resource: &str) -> String {
     let (a, b) = (&polluter.feature, &victim.feature);
+    // Both sides one feature (tests of one binary, scenarios of one
+    // feature file): "isolate X and X" says nothing; name them as one.
+    if a == b {
+        return match rule {
+            RuleId::ConcurrentMutation => format!(
+                "isolate the scenarios of {a} from each other: some change {resource} while others use it (a schema, database or rows of its own per scenario, or run them one at a time)"
+            ),
+            RuleId::LeftoverData => format!(
+                "scenarios of {a} leave data in {resource} that later ones use: clean up each scenario's own rows after it, or seed what each needs itself"
+            ),
+            RuleId::LeakedState => format!(
+                "reset {resource} after each scenario of {a} (an after-hook), or set it in a before-hook"
+            ),
+            RuleId::DestroyedBefore => format!(
+                "scenarios of {a} remove or change rows in {resource} that they did not write (seed or fixture data) and that later ones read: delete only their own rows, or have each seed what it needs"
+            ),
+            RuleId::ConstraintViolation => format!(
+                "scenarios of {a} write rows in {resource} that make statements of others violate a constraint (a foreign key to them, a unique key they hold): use keys and rows of its own in each scenario"
+            ),
+            RuleId::SharedSchema => format!(
+                "scenarios of {a} run at the same time in the same schema: give each its own schema"
+            ),
+            _ => summary(rule).to_owned(),
+        };
+    }
     match rule {
         RuleId::ConcurrentMutation => format!(
             "isolate {a} and {b}: {a} changes {resource} while scenarios of {b} use it (a schema or database per process or scenario, or run them one at a time)"

@@ -53,3 +53,6 @@ async fn an_unknown_owner_has_no_balance() -> Result<(), sqlx::Error> {
 
 #[path = "support/e2e.rs"]
 mod e2e;
+
+#[path = "support/one_run.rs"]
+mod one_run;
