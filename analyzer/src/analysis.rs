@@ -246,8 +246,8 @@ impl Engine {
                 self.rules[i].on_access(&mut Cx::new(run, &mut self.findings), &a);
             }
             self.suite.count(run, &a);
+            self.track.settle(&a);
         }
-        self.track.settle(&t);
         t
     }
 

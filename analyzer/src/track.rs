@@ -59,8 +59,6 @@ struct Interp {
     cleanup: bool,
     reset: bool,
     own_rows: bool,
-    value: Option<u64>,
-    started: Micros,
 }
 
 /// One record and its interpretation.
@@ -76,8 +74,19 @@ pub struct Tracked<'r> {
 
 impl Tracked<'_> {
     /// The normalised access, for actions that touch shared or in-process state.
+    #[inline]
     pub fn access(&self) -> Option<Access<'_>> {
         let i = self.interp?;
+        let rec = self.rec;
+        let value = match i.target {
+            Target::Process(_) => rec
+                .details()
+                .map(|d| foldhash::fast::FixedState::default().hash_one(d)),
+            Target::Tables { .. } => None,
+        };
+        let started = rec.duration_us().map_or(rec.ts, |d| {
+            rec.ts.saturating_sub(d.min(i64::MAX as u64) as i64)
+        });
         Some(Access {
             scn: self.scn.as_ref(),
             file: self.rec.file,
@@ -89,8 +98,8 @@ impl Tracked<'_> {
             reset: i.reset,
             rows: self.rec.rows_hint,
             own_rows: i.own_rows,
-            value: i.value,
-            started: i.started,
+            value,
+            started,
         })
     }
 
@@ -210,7 +219,10 @@ impl Tracker {
         }
     }
 
-    /// Follows one record, in merge order.
+    /// Follows one record, in merge order. Inlined into the engine's
+    /// `feed` (its one caller per record), so the interpretation is not
+    /// copied through memory on the way.
+    #[inline(always)]
     pub fn track<'r>(&mut self, rec: &'r Rec) -> Tracked<'r> {
         let file = rec.file as usize;
         let p = &mut self.run.procs[file];
@@ -277,8 +289,7 @@ impl Tracker {
 
     /// Keeps the row ledger up to date once the consumers have judged the
     /// access (against the rows as they were before it).
-    pub fn settle(&mut self, t: &Tracked<'_>) {
-        let Some(a) = t.access() else { return };
+    pub fn settle(&mut self, a: &Access<'_>) {
         let Target::Tables { schema, set } = a.target else {
             return;
         };
@@ -524,9 +535,6 @@ impl Tracker {
             (op, cleanup, reset)
         };
         let target = self.target(rec, scn)?;
-        if let Target::Tables { schema, .. } = target {
-            self.run.resources.touch(schema, rec.file);
-        }
         let touches_rows = op == Op::Destroy || rec.action == Action::DbUpdate;
         let own_rows = touches_rows
             && match target {
@@ -540,23 +548,12 @@ impl Tracker {
                 }
                 Target::Process(_) => false,
             };
-        let value = match target {
-            Target::Process(_) => rec
-                .details()
-                .map(|d| foldhash::fast::FixedState::default().hash_one(d)),
-            Target::Tables { .. } => None,
-        };
-        let started = rec.duration_us().map_or(rec.ts, |d| {
-            rec.ts.saturating_sub(d.min(i64::MAX as u64) as i64)
-        });
         Some(Interp {
             target,
             op,
             cleanup,
             reset,
             own_rows,
-            value,
-            started,
         })
     }
 
@@ -608,6 +605,9 @@ impl Tracker {
             .map(|t| self.run.resources.table(schema, t))
             .collect();
         let set = self.run.resources.table_set(&tables);
+        // Only here, on a miss: a hit means this process resolved (and so
+        // touched) the same schema before.
+        self.run.resources.touch(schema, rec.file);
         let t = Target::Tables { schema, set };
         let p = &mut self.run.procs[file];
         if p.res_len == RES_CACHE {
@@ -689,7 +689,9 @@ mod tests {
     fn label(t: &mut Tracker, r: &Rec) -> String {
         let tracked = t.track(r);
         let label = tracked.resource_label(t).expect("a resource");
-        t.settle(&tracked);
+        if let Some(a) = tracked.access() {
+            t.settle(&a);
+        }
         label
     }
 

@@ -1,7 +1,9 @@
 //! `export --format chrome`: the run as a Chrome Trace Event file, for
 //! Perfetto UI (ui.perfetto.dev) and `chrome://tracing`.
 //!
-//! Written while the merge streams ([`ChromeStream`] is a [`Tap`]): each
+//! Written while the merge streams ([`ChromeStream`] is a [`Tap`], drawing
+//! the run's one interpretation from [`crate::track`]: scenario, slot and
+//! resolved resource come with each record): each
 //! scenario is a `B` event when it starts and an `E` event when it ends,
 //! each state action an instant, so memory does not grow with the records
 //! (only a small fixed-size entry per scenario, kept to place the findings'

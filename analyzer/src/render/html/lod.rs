@@ -2,6 +2,11 @@
 //! next to the analysis, with a level of detail, in memory that does not
 //! grow with the records.
 //!
+//! It draws the run's one interpretation ([`crate::track`], the one the
+//! findings use): scenario, slot (lane), resource and whether an action
+//! mutates come with each record, so the page cannot disagree with the
+//! findings about them.
+//!
 //! [`HtmlStream`] is a [`Tap`]: it writes each scenario bar as soon as the
 //! scenario ends and decides for each state action whether it is drawn one
 //! by one (a marker) or counted into an aggregate (a per-lane time bucket
@@ -30,7 +35,7 @@ use std::io::{self, Write};
 use std::sync::Arc;
 
 use serde::Serialize;
-use state_tracer::format::Action;
+use state_tracer::format::{Action, Resource};
 
 use crate::discover::Run;
 use crate::model::{Report, ScenarioOutcome};
@@ -168,6 +173,9 @@ struct Mark {
     action: Action,
     mutation: bool,
     res: Option<Target>,
+    /// The recorded resource of an action that is no access (a schema
+    /// switch, a transaction): shown as recorded, as the engine's timeline does.
+    recorded: Option<Arc<Resource<'static>>>,
     details: Option<Arc<str>>,
 }
 
@@ -318,7 +326,10 @@ impl<'w> HtmlStream<'w> {
             self.aggregate(&m);
             return;
         }
-        let label = m.res.map(|r| track.view().resources.label(&r));
+        let label = match m.res {
+            Some(r) => Some(track.view().resources.label(&r)),
+            None => m.recorded.as_ref().map(|r| r.to_string()),
+        };
         let details = describe(label.as_deref(), m.details.as_deref());
         self.marker_bytes += 80 + details.len() as u64;
         self.lod.detailed += 1;
@@ -468,6 +479,7 @@ impl<'w> HtmlStream<'w> {
                     action: rec.action,
                     mutation: t.mutation(),
                     res: resource,
+                    recorded: rec.resource.clone().filter(|_| resource.is_none()),
                     details: rec
                         .extra
                         .as_ref()
