@@ -97,6 +97,7 @@ impl SuiteShape {
     }
 
     /// Counts what the verdict needs from access `a`.
+    #[inline]
     fn count(&mut self, run: &RunView, a: &Access<'_>) {
         let (Some(s), Target::Tables { schema, .. }) = (a.scn, a.target) else {
             return;
