@@ -11,6 +11,12 @@
 //! interpretation: [`analysis`] feeds the [`rules`], the streaming
 //! [`render`] and [`export`] outputs draw the run ([`Tap`]). The result
 //! types ([`model`]) are the stable contract for JSON and the HTML timeline.
+//!
+//! ```text
+//! read (per file) → merge (one order) → track (one interpretation per record)
+//!                                         ├→ analysis → rules → findings → render (table, JSON, …)
+//!                                         └→ Taps: HTML page, Chrome export (same pass)
+//! ```
 
 pub mod analysis;
 pub mod clean;
