@@ -6,9 +6,17 @@
 //! hook; the binary draws the bar). The stages,
 //! one module each: [`discover`] finds trace files and groups them into
 //! runs, [`read`] parses v1 and legacy files into [`record::Rec`]s,
-//! [`merge`] orders them across files, [`analysis`] follows scenarios and
-//! state and feeds the [`rules`], [`render`] prints the results. The result
+//! [`merge`] orders them across files, [`track`] interprets each record
+//! once (scenario, slot, resource, mutation), and its consumers use that one
+//! interpretation: [`analysis`] feeds the [`rules`], the streaming
+//! [`render`] and [`export`] outputs draw the run ([`Tap`]). The result
 //! types ([`model`]) are the stable contract for JSON and the HTML timeline.
+//!
+//! ```text
+//! read (per file) → merge (one order) → track (one interpretation per record)
+//!                                         ├→ analysis → rules → findings → render (table, JSON, …)
+//!                                         └→ Taps: HTML page, Chrome export (same pass)
+//! ```
 
 pub mod analysis;
 pub mod clean;
@@ -17,7 +25,6 @@ pub mod discover;
 pub mod escape;
 pub mod export;
 pub mod findings;
-pub mod follow;
 pub mod gen;
 pub mod grouping;
 pub mod history;
@@ -32,6 +39,7 @@ pub mod resources;
 mod rows;
 pub mod rules;
 pub mod state;
+pub mod track;
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -170,19 +178,24 @@ pub fn inputs_or_default(inputs: &[PathBuf]) -> Vec<PathBuf> {
     }
 }
 
-/// Sees every record of the analyzed run as the merge produces it, next to
-/// the analysis: how the streaming outputs (Chrome export, HTML timeline)
-/// draw a run without keeping it in memory.
+/// Sees every record of the analyzed run as the merge produces it, with
+/// the interpretation the findings engine used ([`track::Tracked`]): how
+/// the streaming outputs (Chrome export, HTML timeline) draw a run without
+/// keeping it in memory, and without following it a second time.
 pub trait Tap {
     /// The run about to be read.
     fn begin(&mut self, _run: &Run) {}
-    fn record(&mut self, rec: &record::Rec);
+    /// One record, interpreted; `track` answers about the run so far
+    /// (resource labels, sharing, slots).
+    fn record(&mut self, t: &track::Tracked<'_>, track: &track::Tracker);
+    /// The last record was seen: `track` holds the scenarios never ended.
+    fn end(&mut self, _track: &track::Tracker) {}
 }
 
 struct NoTap;
 
 impl Tap for NoTap {
-    fn record(&mut self, _rec: &record::Rec) {}
+    fn record(&mut self, _t: &track::Tracked<'_>, _track: &track::Tracker) {}
 }
 
 /// Progress of a long analysis, for a caller that shows it (the library
@@ -319,8 +332,8 @@ pub fn analyze_run_tapped(
     let mut merger = Merger::new(&run.files, &read_opts);
     let mut n = 0u64;
     while let Some(rec) = merger.next_ref() {
-        engine.feed(rec);
-        tap.record(rec);
+        let t = engine.feed(rec);
+        tap.record(&t, engine.tracker());
         n += 1;
         if n & 0xFFFF == 0 {
             if let (Some(p), Some(c)) = (progress.as_mut(), &counter) {
@@ -328,6 +341,7 @@ pub fn analyze_run_tapped(
             }
         }
     }
+    tap.end(engine.tracker());
     let ends = merger.finish();
     if let Some(p) = progress.as_mut() {
         p.done();

@@ -59,7 +59,8 @@ impl Overlaps {
             self.dense = vec![NONE; n * n];
         }
         let b_key = (cx.pid(b.file), b.file);
-        for a in cx.active.iter().filter(|a| a.is_active()) {
+        // `b` is already among the active (the tracker added it).
+        for a in cx.active.iter().filter(|a| a.is_active() && a.id != b.id) {
             let (x, y) = if (cx.pid(a.file), a.file) <= b_key {
                 (a, b)
             } else {

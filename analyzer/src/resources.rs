@@ -13,7 +13,7 @@ pub type TableSetId = u32;
 
 /// What an access touches, with schema tracking already applied. Plain
 /// ids: copied per access without touching shared memory.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Target {
     /// Tables of one schema; an empty list means every table of it.
     Tables { schema: SchemaId, set: TableSetId },
@@ -25,6 +25,9 @@ struct SchemaEntry {
     db: Arc<str>,
     name: Arc<str>,
     tables: Vec<TableId>,
+    /// The first process that accessed it, and whether another one did too.
+    first: Option<FileIdx>,
+    shared: bool,
 }
 
 /// The registry of every schema, table and process resource seen.
@@ -51,6 +54,8 @@ impl Resources {
             db: db.clone(),
             name: name.clone(),
             tables: Vec::new(),
+            first: None,
+            shared: false,
         });
         self.table_ids.push(FastMap::default());
         self.schema_ids.entry(db).or_default().insert(name, id);
@@ -153,6 +158,21 @@ impl Resources {
             [one] => format!("shared:{db}/{schema}/{one}"),
             many => format!("shared:{db}/{schema}/{{{}}}", many.join(",")),
         }
+    }
+
+    /// Process `file` accessed tables of `schema`.
+    pub fn touch(&mut self, schema: SchemaId, file: FileIdx) {
+        let s = &mut self.schemas[schema as usize];
+        match s.first {
+            None => s.first = Some(file),
+            Some(f) if f != file => s.shared = true,
+            Some(_) => {}
+        }
+    }
+
+    /// Whether more than one process accessed tables of `schema` so far.
+    pub fn shared(&self, schema: SchemaId) -> bool {
+        self.schemas[schema as usize].shared
     }
 
     /// The bare name of a table.

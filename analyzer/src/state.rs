@@ -21,6 +21,9 @@ pub struct Scn {
     /// Ordinal in merge order; also the index in [`crate::model::Timeline::scenarios`].
     pub id: usize,
     pub file: FileIdx,
+    /// Track inside its process ([`crate::track`]): scenarios that overlap
+    /// never share one, so the outputs draw them apart.
+    pub slot: u32,
     pub feature: Arc<str>,
     pub name: Arc<str>,
     pub start: Micros,
@@ -108,6 +111,8 @@ pub struct Proc {
     /// The resources of `res_cache`, kept alive so their addresses are not
     /// reused while cached.
     pub(crate) res_alive: Vec<Arc<Resource<'static>>>,
+    /// Per slot: when it is free again (`None`: an open scenario holds it).
+    pub(crate) slots: Vec<Option<Micros>>,
 }
 
 pub(crate) const RES_CACHE: usize = 8;

@@ -1,7 +1,9 @@
 //! `export --format chrome`: the run as a Chrome Trace Event file, for
 //! Perfetto UI (ui.perfetto.dev) and `chrome://tracing`.
 //!
-//! Written while the merge streams ([`ChromeStream`] is a [`Tap`]): each
+//! Written while the merge streams ([`ChromeStream`] is a [`Tap`], drawing
+//! the run's one interpretation from [`crate::track`]: scenario, slot and
+//! resolved resource come with each record): each
 //! scenario is a `B` event when it starts and an `E` event when it ends,
 //! each state action an instant, so memory does not grow with the records
 //! (only a small fixed-size entry per scenario, kept to place the findings'
@@ -32,11 +34,15 @@ use flate2::Compression;
 use serde::Serialize;
 use serde_json::{json, Value};
 
+use std::rc::Rc;
+
 use crate::discover::Run;
-use crate::follow::{Follower, Scn, Seen};
 use crate::model::{Report, ScenarioRef};
-use crate::record::{to_time, Micros, Rec};
+use crate::record::{to_time, FastMap, Micros, Rec};
 use crate::render::html::timeline::MarkerKind;
+use crate::resources::Target;
+use crate::state::Scn;
+use crate::track::{Step, Tracked, Tracker};
 use crate::Tap;
 
 /// Streams trace events into `{"traceEvents":[…],"displayTimeUnit":"ms"}`.
@@ -182,7 +188,10 @@ pub struct ChromeStream<W: Write> {
     out: Option<W>,
     w: Option<ChromeWriter<W>>,
     run_id: String,
-    follow: Option<Follower>,
+    /// Resource labels by target (a label never changes once resolved).
+    labels_of: FastMap<Target, Box<str>>,
+    /// Scenarios never ended, with their process's last record time.
+    open: Vec<(Rc<Scn>, Micros)>,
     pids: Vec<u64>,
     labels: Vec<String>,
     /// Per process: slots whose track is named already.
@@ -198,7 +207,8 @@ impl<W: Write> ChromeStream<W> {
             out: Some(out),
             w: None,
             run_id: String::new(),
-            follow: None,
+            labels_of: FastMap::default(),
+            open: Vec::new(),
             pids: Vec::new(),
             labels: Vec::new(),
             named: Vec::new(),
@@ -244,18 +254,14 @@ impl<W: Write> ChromeStream<W> {
         Ok(self.w.as_mut().expect("just set"))
     }
 
-    fn write_record(&mut self, rec: &Rec) -> io::Result<()> {
-        let Some(follow) = self.follow.as_mut() else {
-            return Ok(());
-        };
-        let seen = follow.feed(rec);
+    fn write_record(&mut self, t: &Tracked<'_>, track: &Tracker) -> io::Result<()> {
+        let rec = t.rec;
         self.writer(rec.ts)?;
-        let follow = self.follow.as_ref().expect("set in begin");
         let w = self.w.as_mut().expect("created above");
         let pid = self.pids[rec.file as usize];
         let ts = rec.ts - self.origin;
-        match seen {
-            Seen::Start(s) => {
+        match (t.step, &t.scn) {
+            (Step::Start, Some(s)) => {
                 let named = &mut self.named[s.file as usize];
                 while *named <= s.slot {
                     let tid = slot_tid(*named);
@@ -267,9 +273,9 @@ impl<W: Write> ChromeStream<W> {
                     )?;
                     *named += 1;
                 }
-                if self.bars.len() <= s.id as usize {
+                if self.bars.len() <= s.id {
                     self.bars.resize(
-                        s.id as usize + 1,
+                        s.id + 1,
                         Bar {
                             file: 0,
                             slot: 0,
@@ -278,7 +284,7 @@ impl<W: Write> ChromeStream<W> {
                         },
                     );
                 }
-                self.bars[s.id as usize] = Bar {
+                self.bars[s.id] = Bar {
                     file: s.file,
                     slot: s.slot,
                     start: ts,
@@ -290,15 +296,28 @@ impl<W: Write> ChromeStream<W> {
                 e.ts = Some(ts);
                 w.event(&e)?;
             }
-            Seen::End(s) => {
-                let end = s.end.get().unwrap_or(rec.ts) - self.origin;
-                self.bars[s.id as usize].end = end;
-                end_slice(w, &s, pid, end)?;
+            (Step::End, Some(s)) => {
+                let end = s.end.get().unwrap_or(rec.ts).max(s.start) - self.origin;
+                self.bars[s.id].end = end;
+                end_slice(w, s, rec.error(), pid, end)?;
             }
-            Seen::Action { scn, resource, .. } => {
+            (Step::Action, scn) => {
                 let tid = scn.as_ref().map_or(PROCESS_TID, |s| slot_tid(s.slot));
+                let recorded;
+                let label = match t.target() {
+                    Some(target) => Some(
+                        &**self
+                            .labels_of
+                            .entry(target)
+                            .or_insert_with(|| track.view().resources.label(&target).into()),
+                    ),
+                    None => {
+                        recorded = t.resource_label(track);
+                        recorded.as_deref()
+                    }
+                };
                 let args = ActionArgs {
-                    resource: resource.map(|r| follow.resource(r)),
+                    resource: label,
                     details: rec.details().or(rec.name()),
                     scenario: scn.as_ref().map(|s| &*s.name),
                 };
@@ -308,7 +327,7 @@ impl<W: Write> ChromeStream<W> {
                 e.s = Some("t");
                 w.event(&e)?;
             }
-            Seen::Other(_) => {}
+            _ => {}
         }
         Ok(())
     }
@@ -323,16 +342,10 @@ impl<W: Write> ChromeStream<W> {
         self.writer(first)?;
         let origin = self.origin;
         let w = self.w.as_mut().expect("created above");
-        if let Some(follow) = &self.follow {
-            for s in follow.open() {
-                let last = follow
-                    .last(s.file)
-                    .unwrap_or(s.last.get())
-                    .max(s.last.get());
-                let end = last - origin;
-                self.bars[s.id as usize].end = end;
-                end_slice(w, s, self.pids[s.file as usize], end)?;
-            }
+        for (s, last) in std::mem::take(&mut self.open) {
+            let end = last - origin;
+            self.bars[s.id].end = end;
+            end_slice(w, &s, None, self.pids[s.file as usize], end)?;
         }
         // Crashed processes say so, and legacy labels are known only now:
         // the name is stated again where it changed (the last one wins).
@@ -390,12 +403,18 @@ impl<W: Write> ChromeStream<W> {
     }
 }
 
-fn end_slice<W: Write>(w: &mut ChromeWriter<W>, s: &Scn, pid: u64, ts: i64) -> io::Result<()> {
+/// Closes a scenario's slice; `error` is its `SCENARIO_END`'s.
+fn end_slice<W: Write>(
+    w: &mut ChromeWriter<W>,
+    s: &Scn,
+    error: Option<&str>,
+    pid: u64,
+    ts: i64,
+) -> io::Result<()> {
     let outcome = s.outcome();
-    let error = s.error.borrow();
     let mut e = Ev::new(&s.name, "E", pid, slot_tid(s.slot)).with(json!({
         "outcome": outcome.as_str().to_ascii_lowercase(),
-        "error": error.as_deref(),
+        "error": error,
     }));
     e.cat = Some("scenario");
     e.ts = Some(ts);
@@ -432,15 +451,26 @@ impl<W: Write> Tap for ChromeStream<W> {
             .map(|f| format!("{} (pid {})", f.label, f.pid))
             .collect();
         self.named = vec![0; run.files.len()];
-        self.follow = Some(Follower::new(&run.files));
     }
 
-    fn record(&mut self, rec: &Rec) {
+    fn record(&mut self, t: &Tracked<'_>, track: &Tracker) {
         if self.error.is_none() {
-            if let Err(e) = self.write_record(rec) {
+            if let Err(e) = self.write_record(t, track) {
                 self.error = Some(e);
             }
         }
+    }
+
+    fn end(&mut self, track: &Tracker) {
+        // Unfinished scenarios run to their process's last record.
+        self.open = track
+            .open()
+            .iter()
+            .map(|s| {
+                let last = track.last(s.file).unwrap_or(s.last.get());
+                (s.clone(), last.max(s.last.get()))
+            })
+            .collect();
     }
 }
 

@@ -2,6 +2,11 @@
 //! next to the analysis, with a level of detail, in memory that does not
 //! grow with the records.
 //!
+//! It draws the run's one interpretation ([`crate::track`], the one the
+//! findings use): scenario, slot (lane), resource and whether an action
+//! mutates come with each record, so the page cannot disagree with the
+//! findings about them.
+//!
 //! [`HtmlStream`] is a [`Tap`]: it writes each scenario bar as soon as the
 //! scenario ends and decides for each state action whether it is drawn one
 //! by one (a marker) or counted into an aggregate (a per-lane time bucket
@@ -30,12 +35,14 @@ use std::io::{self, Write};
 use std::sync::Arc;
 
 use serde::Serialize;
-use state_tracer::format::Action;
+use state_tracer::format::{Action, Resource};
 
 use crate::discover::Run;
-use crate::follow::{Follower, ResId, Scn, Seen};
 use crate::model::{Report, ScenarioOutcome};
-use crate::record::{to_time, FastMap, Micros, Rec};
+use crate::record::{to_time, FastMap, Micros};
+use crate::resources::Target;
+use crate::state::Scn;
+use crate::track::{Step, Tracked, Tracker};
 use crate::Tap;
 
 use super::timeline::{
@@ -165,7 +172,10 @@ struct Mark {
     kind: MarkerKind,
     action: Action,
     mutation: bool,
-    res: Option<ResId>,
+    res: Option<Target>,
+    /// The recorded resource of an action that is no access (a schema
+    /// switch, a transaction): shown as recorded, as the engine's timeline does.
+    recorded: Option<Arc<Resource<'static>>>,
     details: Option<Arc<str>>,
 }
 
@@ -182,7 +192,10 @@ pub struct HtmlStream<'w> {
     /// The page's head and `{"scenarios":[` are written at the first record.
     started: bool,
     run_id: String,
-    follow: Option<Follower>,
+    /// Whether `begin` saw a run (else there is nothing to draw).
+    begun: bool,
+    /// Lanes per process, known once the last record is seen.
+    lanes: Vec<u32>,
     origin: Micros,
     /// Each scenario's bar (process, start, end), for the findings, and
     /// whether it failed or never ended.
@@ -191,7 +204,7 @@ pub struct HtmlStream<'w> {
     /// Actions of open scenarios, waiting for the outcome.
     in_scenario: FastMap<u32, Vec<Mark>>,
     /// Mutations of resources only one process touched so far.
-    in_resource: FastMap<ResId, Vec<Mark>>,
+    in_resource: FastMap<Target, Vec<Mark>>,
     pending: usize,
     buckets: FastMap<(u32, u32, i64), Bucket>,
     width: i64,
@@ -216,7 +229,8 @@ impl<'w> HtmlStream<'w> {
             records: 0,
             started: false,
             run_id: String::new(),
-            follow: None,
+            begun: false,
+            lanes: Vec::new(),
             origin: 0,
             bars: Vec::new(),
             markers: Vec::new(),
@@ -252,7 +266,14 @@ impl<'w> HtmlStream<'w> {
         self.out.write_all(b"{\"version\":2,\"scenarios\":[")
     }
 
-    fn scenario(&mut self, s: &Scn, end: Micros) -> io::Result<()> {
+    /// Writes a scenario's bar; `error` is its `SCENARIO_END`'s.
+    fn scenario(
+        &mut self,
+        track: &Tracker,
+        s: &Scn,
+        end: Micros,
+        error: Option<&str>,
+    ) -> io::Result<()> {
         let outcome: BarOutcome = s.outcome().into();
         match outcome {
             BarOutcome::Failed => self.summary.failures += 1,
@@ -262,17 +283,16 @@ impl<'w> HtmlStream<'w> {
         let start_us = s.start - self.origin;
         let end_us = (end - self.origin).max(start_us);
         let victim = matches!(outcome, BarOutcome::Failed | BarOutcome::Unfinished);
-        if self.bars.len() <= s.id as usize {
-            self.bars.resize(s.id as usize + 1, (0, 0, 0, false));
+        if self.bars.len() <= s.id {
+            self.bars.resize(s.id + 1, (0, 0, 0, false));
         }
-        self.bars[s.id as usize] = (s.file, start_us, end_us, victim);
+        self.bars[s.id] = (s.file, start_us, end_us, victim);
         if self.scenarios > 0 {
             self.out.write_all(b",")?;
         }
         self.scenarios += 1;
-        let error = s.error.borrow().clone();
         self.json(&ScenarioOut {
-            id: s.id,
+            id: s.id as ScenarioIdx,
             proc: s.file,
             lane: s.slot,
             feature: &s.feature,
@@ -280,15 +300,15 @@ impl<'w> HtmlStream<'w> {
             outcome,
             start_us,
             end_us,
-            error: error.as_deref(),
+            error,
         })?;
         // Its waiting actions: drawn if it failed or never ended.
-        if let Some(marks) = self.in_scenario.remove(&s.id) {
+        if let Some(marks) = self.in_scenario.remove(&(s.id as ScenarioIdx)) {
             for m in marks {
                 if victim {
-                    self.keep(m);
+                    self.keep(track, m);
                 } else {
-                    self.settle(m);
+                    self.settle(track, m);
                 }
             }
         }
@@ -296,7 +316,7 @@ impl<'w> HtmlStream<'w> {
     }
 
     /// Draws an action one by one, within the budget.
-    fn keep(&mut self, m: Mark) {
+    fn keep(&mut self, track: &Tracker, m: Mark) {
         if self.provisional {
             self.candidates.push(m);
             return;
@@ -306,8 +326,11 @@ impl<'w> HtmlStream<'w> {
             self.aggregate(&m);
             return;
         }
-        let follow = self.follow.as_ref().expect("set in begin");
-        let details = describe(m.res.map(|r| follow.resource(r)), m.details.as_deref());
+        let label = match m.res {
+            Some(r) => Some(track.view().resources.label(&r)),
+            None => m.recorded.as_ref().map(|r| r.to_string()),
+        };
+        let details = describe(label.as_deref(), m.details.as_deref());
         self.marker_bytes += 80 + details.len() as u64;
         self.lod.detailed += 1;
         self.markers.push(MarkerView {
@@ -323,10 +346,9 @@ impl<'w> HtmlStream<'w> {
 
     /// An action no scenario keeps: a shared mutation is drawn, a mutation
     /// of a resource not shared (yet) waits, the rest is aggregated.
-    fn settle(&mut self, m: Mark) {
-        let shared = |r| self.follow.as_ref().is_some_and(|f| f.shared(r));
+    fn settle(&mut self, track: &Tracker, m: Mark) {
         match m.res {
-            Some(r) if m.mutation && shared(r) => self.keep(m),
+            Some(r) if m.mutation && track.shared(r) => self.keep(track, m),
             Some(r) if m.mutation => {
                 let waiting = self.in_resource.entry(r).or_default();
                 if waiting.len() < PENDING_PER_RESOURCE && self.pending < PENDING_TOTAL {
@@ -409,13 +431,11 @@ impl<'w> HtmlStream<'w> {
 
     /// `--detail auto` passed its record count: the candidates kept so far
     /// are sorted out as they would have been, and so is the rest.
-    fn summarise(&mut self) {
+    fn summarise(&mut self, track: &Tracker) {
         self.provisional = false;
         self.full = false;
         let open: std::collections::HashSet<u32> =
-            self.follow.as_ref().map_or_else(Default::default, |f| {
-                f.open().iter().map(|s| s.id).collect()
-            });
+            track.open().iter().map(|s| s.id as ScenarioIdx).collect();
         for m in std::mem::take(&mut self.candidates) {
             match m.scenario {
                 Some(id) if open.contains(&id) => {
@@ -423,37 +443,33 @@ impl<'w> HtmlStream<'w> {
                     if waiting.len() < PER_SCENARIO {
                         waiting.push(m);
                     } else {
-                        self.settle(m);
+                        self.settle(track, m);
                     }
                 }
-                Some(id) if self.bars.get(id as usize).is_some_and(|b| b.3) => self.keep(m),
-                _ => self.settle(m),
+                Some(id) if self.bars.get(id as usize).is_some_and(|b| b.3) => self.keep(track, m),
+                _ => self.settle(track, m),
             }
         }
     }
 
-    fn record_inner(&mut self, rec: &Rec) -> io::Result<()> {
+    fn record_inner(&mut self, t: &Tracked<'_>, track: &Tracker) -> io::Result<()> {
         self.records += 1;
         if self.provisional && self.records > FULL_DETAIL_RECORDS {
-            self.summarise();
+            self.summarise(track);
         }
-        let Some(follow) = self.follow.as_mut() else {
+        if !self.begun {
             return Ok(());
-        };
-        let seen = follow.feed(rec);
+        }
+        let rec = t.rec;
         self.start(rec.ts)?;
-        match seen {
-            Seen::End(s) => {
-                let end = s.end.get().unwrap_or(rec.ts);
-                self.scenario(&s, end)?;
+        match (t.step, &t.scn) {
+            (Step::End, Some(s)) => {
+                let end = s.end.get().unwrap_or(rec.ts).max(s.start);
+                self.scenario(track, s, end, rec.error())?;
             }
-            Seen::Action {
-                scn,
-                mutation,
-                resource,
-            } => {
-                let follow = self.follow.as_ref().expect("set in begin");
-                let shared = resource.filter(|&r| follow.shared(r));
+            (Step::Action, scn) => {
+                let resource = t.target();
+                let shared = resource.filter(|&r| track.shared(r));
                 let m = Mark {
                     t_us: rec.ts - self.origin,
                     proc: rec.file,
@@ -461,8 +477,9 @@ impl<'w> HtmlStream<'w> {
                     scenario: scn.as_ref().map(|s| s.id as ScenarioIdx),
                     kind: MarkerKind::of(rec.action.kind()),
                     action: rec.action,
-                    mutation,
+                    mutation: t.mutation(),
                     res: resource,
+                    recorded: rec.resource.clone().filter(|_| resource.is_none()),
                     details: rec
                         .extra
                         .as_ref()
@@ -472,28 +489,52 @@ impl<'w> HtmlStream<'w> {
                 if let Some(waiting) = shared.and_then(|r| self.in_resource.remove(&r)) {
                     self.pending -= waiting.len();
                     for w in waiting {
-                        self.keep(w);
+                        self.keep(track, w);
                     }
                 }
                 if self.full {
-                    self.keep(m);
+                    self.keep(track, m);
                 } else {
                     match scn {
                         Some(s) if s.end.get().is_none() => {
-                            let waiting = self.in_scenario.entry(s.id).or_default();
+                            let waiting = self.in_scenario.entry(s.id as ScenarioIdx).or_default();
                             if waiting.len() < PER_SCENARIO {
                                 waiting.push(m);
                             } else {
-                                self.settle(m);
+                                self.settle(track, m);
                             }
                         }
                         // After-hooks of a failed scenario belong to its window.
-                        Some(s) if s.outcome() == ScenarioOutcome::Failed => self.keep(m),
-                        _ => self.settle(m),
+                        Some(s) if s.outcome() == ScenarioOutcome::Failed => self.keep(track, m),
+                        _ => self.settle(track, m),
                     }
                 }
             }
-            Seen::Start(_) | Seen::Other(_) => {}
+            _ => {}
+        }
+        Ok(())
+    }
+
+    /// The last record was seen: what still needs the run's interpretation
+    /// (resource labels, open scenarios, lanes) is settled now.
+    fn end_inner(&mut self, track: &Tracker) -> io::Result<()> {
+        self.lanes = (0..track.view().procs.len() as u32)
+            .map(|f| track.slots(f))
+            .collect();
+        if !self.started {
+            return Ok(());
+        }
+        if self.provisional {
+            // Small enough: every candidate is drawn.
+            self.provisional = false;
+            for m in std::mem::take(&mut self.candidates) {
+                self.keep(track, m);
+            }
+        }
+        // Scenarios that never ended run to their process's last record.
+        for s in track.open() {
+            let last = track.last(s.file).unwrap_or(s.last.get()).max(s.last.get());
+            self.scenario(track, s, last, None)?;
         }
         Ok(())
     }
@@ -505,27 +546,6 @@ impl<'w> HtmlStream<'w> {
             return Err(e);
         }
         self.start(report.start.map_or(0, |t| t.timestamp_micros()))?;
-        if self.provisional {
-            // Small enough: every candidate is drawn.
-            self.provisional = false;
-            for m in std::mem::take(&mut self.candidates) {
-                self.keep(m);
-            }
-        }
-        // Scenarios that never ended run to their process's last record.
-        let open: Vec<_> = self
-            .follow
-            .as_ref()
-            .map_or(Vec::new(), |f| f.open().to_vec());
-        for s in open {
-            let last = self
-                .follow
-                .as_ref()
-                .and_then(|f| f.last(s.file))
-                .unwrap_or(s.last.get())
-                .max(s.last.get());
-            self.scenario(&s, last)?;
-        }
         // Mutations of resources no other process touched: aggregated.
         let mut waiting: Vec<Mark> = self.in_resource.drain().flat_map(|(_, v)| v).collect();
         waiting.sort_by_key(|m| m.t_us);
@@ -545,7 +565,7 @@ impl<'w> HtmlStream<'w> {
                 pid: p.pid,
                 label: p.label.clone(),
                 crashed: p.crashed,
-                lanes: self.follow.as_ref().map_or(1, |f| f.slots(i as u32)),
+                lanes: self.lanes.get(i).copied().unwrap_or(1),
             })
             .collect();
 
@@ -652,12 +672,20 @@ impl Tap for HtmlStream<'_> {
         self.run_id = run.id.clone();
         self.full = self.detail != Detail::Summary;
         self.provisional = self.detail == Detail::Auto;
-        self.follow = Some(Follower::new(&run.files));
+        self.begun = true;
     }
 
-    fn record(&mut self, rec: &Rec) {
+    fn record(&mut self, t: &Tracked<'_>, track: &Tracker) {
         if self.error.is_none() {
-            if let Err(e) = self.record_inner(rec) {
+            if let Err(e) = self.record_inner(t, track) {
+                self.error = Some(e);
+            }
+        }
+    }
+
+    fn end(&mut self, track: &Tracker) {
+        if self.error.is_none() {
+            if let Err(e) = self.end_inner(track) {
                 self.error = Some(e);
             }
         }
