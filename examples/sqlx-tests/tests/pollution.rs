@@ -56,3 +56,6 @@ mod e2e;
 
 #[path = "support/one_run.rs"]
 mod one_run;
+
+#[path = "support/run_confirm.rs"]
+mod run_confirm;
