@@ -289,7 +289,61 @@ fn a_read_that_overlapped_a_slow_delete_may_have_come_after_it() {
     let r = report_of(dir.path());
     assert_eq!(polluters(&r), ["Empty the order book"], "{:#?}", r.findings);
     let why = likely(&r)[0].why.clone().unwrap();
-    assert!(why.contains("overlapped"), "{why}");
+    assert!(
+        why.contains("may have run the DB_CLEANUP between them"),
+        "{why}"
+    );
+}
+
+#[test]
+fn a_slow_truncate_that_began_before_the_victims_write_may_have_run_after_it() {
+    // The TRUNCATE waited on a lock from 5 ms to 120 ms; the victim wrote
+    // at 10 ms and read nothing back at 100 ms: it took effect in between.
+    let mut v = Proc::new(1, "v");
+    v.start(0, 1, "customers", "Sign up a customer")
+        .act_rows(10, Some(1), Action::DbInsert, users(), 1)
+        .act_rows(100, Some(1), Action::DbSelect, users(), 0)
+        .end(110, 1, "customers", "Sign up a customer", Failed);
+    let mut w = Proc::new(2, "w");
+    w.start(2, 1, "admin", "Start from an empty database")
+        .act_with(120, Some(1), Action::DbCleanup, users(), |e| {
+            e.duration_us = Some(115_000);
+        })
+        .end(130, 1, "admin", "Start from an empty database", Passed);
+    let dir = write_all(&[&v, &w]);
+    let r = report_of(dir.path());
+    assert_eq!(
+        polluters(&r),
+        ["Start from an empty database"],
+        "{:#?}",
+        r.findings
+    );
+}
+
+#[test]
+fn a_slow_delete_that_ended_before_the_victims_write_removed_nothing_of_it() {
+    // Ran from 2 ms to 8 ms, before the victim's write at 10 ms.
+    let mut v = Proc::new(1, "v");
+    v.start(0, 1, "customers", "Sign up a customer")
+        .act_rows(10, Some(1), Action::DbInsert, users(), 1)
+        .act_rows(100, Some(1), Action::DbSelect, users(), 0)
+        .end(110, 1, "customers", "Sign up a customer", Failed);
+    let mut w = Proc::new(2, "w");
+    w.start(1, 1, "admin", "Start from an empty database")
+        .act_with(8, Some(1), Action::DbCleanup, users(), |e| {
+            e.duration_us = Some(6_000);
+        })
+        .end(9, 1, "admin", "Start from an empty database", Passed);
+    let dir = write_all(&[&v, &w]);
+    let r = report_of(dir.path());
+    // Still a candidate (the victim may have needed rows from before it
+    // started), but not one that removed what the victim wrote.
+    let why = likely(&r)[0].why.clone().unwrap();
+    assert!(
+        why.contains("removed nothing the victim had written"),
+        "{why}"
+    );
+    assert!(!why.contains("between them"), "{why}");
 }
 
 fn jwt(fingerprint: &'static str) -> impl FnOnce(&mut state_tracer::format::Event<'static>) {

@@ -328,7 +328,7 @@ fn strength(m: &Mutation, u: &Use) -> (Strength, String) {
         (_, Some((a, _))) if level == Strength::DestroyedAfterWrite && u.overlap => (
             level,
             format!(
-                "{} ran from {} to {}, after the victim's last write (at {}); the victim's read that ended at {} overlapped it, and the database may have run the {} first (the trace cannot order overlapping statements)",
+                "{} ran from {} to {}; the victim's last write ended at {} and its read at {}, so the database may have run the {} between them (the trace cannot order overlapping statements)",
                 m.action,
                 hms(m.started),
                 hms(m.at),
@@ -605,10 +605,16 @@ impl Rule for ConcurrentMutation {
                         // But a read of it that ended while this statement
                         // ran, after its last write, may have come after it
                         // in the database: the trace cannot order the two.
+                        // The write may fall inside the statement too (a
+                        // TRUNCATE waiting on a lock takes effect when it
+                        // gets it): all it takes is a write that ended
+                        // before this statement did, and a read after both
+                        // the write and this statement's start.
                         let overlap = v
                             .last_read
                             .filter(|&r| destructive && r >= m.started && r < m.at)
-                            .zip(v.writes.map(|w| w.1).filter(|&w| w < m.started));
+                            .zip(v.writes.map(|w| w.1).filter(|&w| w < m.at))
+                            .filter(|&(r, w)| r > w);
                         if overlap.is_none() && !v.scn.is_active() {
                             continue;
                         }
