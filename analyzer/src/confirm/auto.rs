@@ -87,6 +87,16 @@ pub fn confirm_likely_causes(
         let now = Instant::now();
         if now >= deadline || super::run::interrupted() {
             summary.not_reached = victims.len() - k;
+            for (_, rest) in &victims[k..] {
+                for &i in rest {
+                    not_tried(
+                        report,
+                        i,
+                        opts,
+                        "not tried: the budget ran out before this victim's turn; give more with --confirm=5m",
+                    );
+                }
+            }
             break;
         }
         let share = (deadline - now) / (victims.len() - k) as u32;
@@ -161,8 +171,40 @@ pub fn confirm_likely_causes(
                 Verdict::NotReproduced | Verdict::Inconclusive => {}
             }
         }
+        // A likely cause left untried says why, so no suspicion reads as
+        // if reruns had looked at it.
+        let why = match findings.iter().find_map(|&i| report.findings[i].verdict) {
+            Some(Verdict::Confirmed) => {
+                "not tried: another likely cause of this victim was confirmed"
+            }
+            Some(Verdict::FailsAlone) => {
+                "not tried: the victim failed alone, so no other scenario is needed to break it"
+            }
+            _ => {
+                "not tried: this victim's share of the budget ran out; give more with --confirm=5m"
+            }
+        };
+        for &i in findings {
+            if report.findings[i].verdict.is_none() {
+                not_tried(report, i, opts, why);
+            }
+        }
     }
     summary
+}
+
+/// Marks likely cause `i` as not tried, saying why (`inconclusive`).
+fn not_tried(report: &mut Report, i: usize, opts: &AutoOptions, why: &str) {
+    let f = &mut report.findings[i];
+    f.verdict = Some(Verdict::Inconclusive);
+    f.confirm = Some(CauseConfirmation {
+        attempts: 0,
+        reproduced: 0,
+        alone: 0,
+        passed_alone: 0,
+        summary: why.to_owned(),
+        folder: opts.dir.clone(),
+    });
 }
 
 /// Whether the plan for a finding number is about that finding's pair.

@@ -339,7 +339,26 @@ fn run_confirm_with_no_budget_left_runs_nothing_and_says_so() {
     assert_eq!(done.reruns, 0, "{done:?}");
     assert_eq!(done.not_reached, done.victims, "{done:?}");
     assert!(done.victims >= 1);
-    assert!(report.findings.iter().all(|f| f.verdict.is_none()));
+    // Every likely cause says it was not tried, and why; nothing else
+    // gets a verdict.
+    for f in &report.findings {
+        if f.likely_cause
+            && f.victim
+                .as_ref()
+                .is_some_and(|v| v.outcome == trace_analyzer::model::ScenarioOutcome::Failed)
+        {
+            assert_eq!(f.verdict, Some(Verdict::Inconclusive));
+            let c = f.confirm.as_ref().unwrap();
+            assert!(
+                c.summary.starts_with("not tried: the budget ran out"),
+                "{}",
+                c.summary
+            );
+            assert_eq!(c.attempts, 0);
+        } else {
+            assert_eq!(f.verdict, None);
+        }
+    }
 }
 
 #[test]
