@@ -88,3 +88,6 @@ echo
 echo "Next: prove the culprit by re-running just the two scenarios (the victim alone, then with it; each run traced):"
 echo "  DATABASE_URL=sqlite://$dir/demo.sqlite $TRACE_ANALYZER confirm $traces --run $run_id \\"
 echo "    --victim 'greet: $victim' --polluter '$polluter' --attempts 3 --yes"
+echo
+echo "Or all of it in one command, the suite run, its report and every failure's cause confirmed by reruns:"
+echo "  DATABASE_URL=sqlite://$out/one-command.sqlite $TRACE_ANALYZER run --confirm -- $BDD_DEMO suite"
