@@ -594,11 +594,14 @@ pub fn candidates(a: &Analysis, tl: &Timeline, vs: &ScenarioSpan) -> Vec<Pair> {
 
 /// A process's command as a [`Runner`] and its working directory, or why
 /// there is none.
+/// Variables set for a command, in order.
+type Env = Vec<(String, String)>;
+
 fn runner(
     file: Option<&SourceFile>,
     who: &Who,
     flag: &str,
-) -> Result<(Runner, Option<PathBuf>, Vec<(String, String)>), String> {
+) -> Result<(Runner, Option<PathBuf>, Env), String> {
     let Some(f) = file else {
         return Err(format!(
             "no trace file of pid {} (which ran {:?}) in the run; pass {flag}",
