@@ -203,7 +203,8 @@ fn polluter_is_named(runner: Runner, db_url: impl Fn(u32) -> String) {
     let root = tempfile::tempdir().unwrap();
     for attempt in 0..ATTEMPTS {
         let traces: PathBuf = root.path().join(format!("traces-{attempt}"));
-        let run = run(runner, &db_url(attempt), &traces);
+        let url = db_url(attempt);
+        let run = run(runner, &url, &traces);
         if !run.victim_failed {
             continue;
         }
@@ -242,7 +243,7 @@ fn polluter_is_named(runner: Runner, db_url: impl Fn(u32) -> String) {
             assert_eq!(p["crashed"], false, "{p:#}");
         }
         if runner == Runner::CargoTest {
-            repro_runs_as_printed(finding, &db_url(attempt));
+            repro_runs_as_printed(finding, &url);
         }
         // Under nextest each process is labelled as nextest names its test.
         if runner == Runner::Nextest {
