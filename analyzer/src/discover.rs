@@ -57,6 +57,9 @@ pub struct SourceFile {
     pub rerun: Option<Rerun<'static>>,
     /// The v1 header's working directory (`cwd`), if recorded.
     pub cwd: Option<String>,
+    /// The header's `config` entries a replay sets again
+    /// ([`crate::repro::REPLAY_ENV`]), values as recorded (secrets masked).
+    pub env: Vec<(String, String)>,
     pub size: u64,
 }
 
@@ -425,6 +428,7 @@ fn recognise(
             argv: Vec::new(),
             rerun: None,
             cwd: None,
+            env: Vec::new(),
             size,
         });
     }
@@ -482,6 +486,12 @@ fn recognise(
             argv: h.argv.into_iter().map(|a| a.into_owned()).collect(),
             rerun: h.rerun.map(Rerun::into_owned),
             cwd: h.cwd.map(|c| c.into_owned()),
+            env: h
+                .config
+                .iter()
+                .filter(|(k, _)| crate::repro::REPLAY_ENV.contains(&k.as_ref()))
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
             size,
         }),
         Ok(_) => None,
@@ -534,6 +544,7 @@ fn headerless(
         argv: Vec::new(),
         rerun: None,
         cwd: None,
+        env: Vec::new(),
         size,
     })
 }

@@ -619,10 +619,115 @@ pub fn regex_escape(s: &str) -> String {
     out
 }
 
-/// A traced re-run: `BDD_TRACE_STATE=1` then the quoted command.
-fn traced(argv: &[String]) -> String {
-    let words: Vec<String> = argv.iter().map(|s| shell_quote(s)).collect();
-    format!("BDD_TRACE_STATE=1 {}", words.join(" "))
+/// Header `config` entries a replay sets again, as the traced process had
+/// them: which database the suite ran on and how it shares it. The tracer
+/// records them (secrets masked); `confirm` passes the same to its reruns.
+pub const REPLAY_ENV: &[&str] = &["DATABASE_URL", "BDD_SCHEMA_ISOLATION"];
+
+/// What the tracer writes in place of a secret.
+const MASK: &str = "***";
+
+/// The variables every replay sets, as `confirm` does for its reruns:
+/// tracing on, one run ID for all the line's processes (so `report` sees
+/// one run) and a fresh folder for its traces under the current directory.
+const RUN_VARS: &str = r#"export BDD_TRACE_STATE=1 BDD_TRACE_RUN_ID=repro-$$ BDD_TRACE_DIR="$PWD/bdd-traces/repro-$$""#;
+
+/// Where a replay's traces go, for the hint's comment.
+const TRACES_AT: &str = "traces in ./bdd-traces/repro-<shell pid>";
+
+/// Whether a recorded value had a secret masked (not the real value).
+pub fn is_masked(v: &str) -> bool {
+    v.contains(MASK)
+}
+
+/// `KEY=VALUE` for the shell; a masked value is never printed as if it were
+/// the value: the shell stops with a message unless the user supplies it.
+fn assign(k: &str, v: &str) -> String {
+    if is_masked(v) {
+        format!("{k}=\"${{{k}:?set {k} to the traced run's value: its secret is not recorded}}\"")
+    } else {
+        format!("{k}={}", shell_quote(v))
+    }
+}
+
+/// How the commands of one line run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Join {
+    /// One after the other.
+    Seq,
+    /// At the same time; the line waits for all.
+    Par,
+}
+
+/// One line running `cmds` (each a process's command, with that process's
+/// header) traced as one run, in each process's working directory and with
+/// its recorded environment ([`REPLAY_ENV`]), in a subshell so nothing
+/// leaks into the user's shell. Also the note for masked values, if any.
+fn script(cmds: &[(&Proc, Vec<String>)], join: Join) -> (String, Option<String>) {
+    let words = |argv: &[String]| {
+        argv.iter()
+            .map(|s| shell_quote(s))
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    let first = cmds[0].0;
+    let same = cmds
+        .iter()
+        .all(|(p, _)| p.cwd == first.cwd && p.env == first.env);
+    let mut head = RUN_VARS.to_owned();
+    let mut body: Vec<String> = Vec::new();
+    if same {
+        for (k, v) in &first.env {
+            head.push(' ');
+            head.push_str(&assign(k, v));
+        }
+        if let Some(d) = &first.cwd {
+            head.push_str(&format!(" && cd {}", shell_quote(d)));
+        }
+        body.extend(cmds.iter().map(|(_, argv)| words(argv)));
+    } else {
+        for (p, argv) in cmds {
+            let mut c = String::from("(");
+            if let Some(d) = &p.cwd {
+                c.push_str(&format!("cd {} && ", shell_quote(d)));
+            }
+            for (k, v) in &p.env {
+                c.push_str(&assign(k, v));
+                c.push(' ');
+            }
+            c.push_str(&words(argv));
+            c.push(')');
+            body.push(c);
+        }
+    }
+    let body = match (join, body.len()) {
+        (_, 1) => body.remove(0),
+        (Join::Seq, _) => format!("{{ {}; }}", body.join("; ")),
+        (Join::Par, _) => format!("{{ {} & {}; wait; }}", body[1..].join(" & "), body[0]),
+    };
+    let masked: Vec<String> = cmds
+        .iter()
+        .flat_map(|(p, _)| &p.env)
+        .filter(|(_, v)| v.contains(MASK))
+        .map(|(k, v)| format!("set {k} first (traced: {v})"))
+        .collect::<std::collections::BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    let note = (!masked.is_empty()).then(|| {
+        format!(
+            "{}: the trace does not record secrets",
+            crate::escape::text(&masked.join("; "))
+        )
+    });
+    (format!("({head} && {body})"), note)
+}
+
+/// The hint: the line, then its comment (with the note on masked values).
+fn hint(line: (String, Option<String>), comment: &str) -> String {
+    match line.1 {
+        Some(note) => format!("{}  # {comment}; {TRACES_AT}; {note}", line.0),
+        None => format!("{}  # {comment}; {TRACES_AT}", line.0),
+    }
 }
 
 fn pick(s: &Scn) -> Pick<'_> {
@@ -686,20 +791,63 @@ fn one_process(rule: RuleId, a: &Scn, b: &Scn, p: &Proc) -> String {
         );
     }
     let Some(runner) = runner else {
-        return format!(
-            "{}  # the whole command: how it selects one scenario is not known (record a `rerun` template in the trace header, docs/format.md); {want}, and the order cannot be forced",
-            traced(&p.argv)
+        return hint(
+            script(&[(p, p.argv.clone())], Join::Seq),
+            &format!("the whole command: how it selects one scenario is not known (record a `rerun` template in the trace header, docs/format.md); {want}, and the order cannot be forced"),
         );
     };
     let n = runner.two_as_traced(pick(a), pick(b), how, a.start <= b.start);
+    let line = script(&[(p, n.argv)], Join::Seq);
     match n.caveat {
-        None => format!("{}  # {want}", traced(&n.argv)),
-        Some(c) => format!(
-            "{}  # {want}; {c}; repeat until {:?} fails",
-            traced(&n.argv),
-            b.name
+        None => hint(line, &want),
+        Some(c) => hint(
+            line,
+            &format!("{want}; {c}; repeat until {:?} fails", b.name),
         ),
     }
+}
+
+/// Two nextest processes as one `cargo nextest run`: both tests selected
+/// by one filterset, so they share nextest's run (and the package lock is
+/// taken once); `None` unless both commands are the same but for the
+/// filter, in the same working directory.
+fn one_nextest(
+    (ra, pa, a): (&Runner, &Proc, &Scn),
+    (rb, pb, b): (&Runner, &Proc, &Scn),
+    parallel: bool,
+) -> Option<Vec<String>> {
+    if ra.framework != Framework::Nextest
+        || rb.framework != Framework::Nextest
+        || pa.cwd != pb.cwd
+        || pa.env != pb.env
+    {
+        return None;
+    }
+    let slot = ra
+        .template
+        .iter()
+        .position(|e| e.contains(RERUN_SCENARIO))?;
+    let (ca, cb) = (ra.one(pick(a)), rb.one(pick(b)));
+    let same_but_filter = ca.len() == cb.len()
+        && ca
+            .iter()
+            .zip(&cb)
+            .enumerate()
+            .all(|(i, (x, y))| i == slot || x == y);
+    if !same_but_filter {
+        return None;
+    }
+    let mut argv = ca.clone();
+    argv[slot] = format!("({}) | ({})", ca[slot], cb[slot]);
+    if !argv.iter().any(|x| x == "--no-fail-fast") {
+        argv.push("--no-fail-fast".into());
+    }
+    push_flag(
+        &mut argv,
+        "--test-threads",
+        if parallel { "2" } else { "1" },
+    );
+    Some(argv)
 }
 
 /// The pair ran in two processes: give each process's own command (from its
@@ -723,30 +871,55 @@ fn two_processes(rule: RuleId, a: &Scn, b: &Scn, resource: &str, procs: &[Proc])
             pb.pid,
         );
     }
+    if let (Some(ra), Some(rb)) = (&ra, &rb) {
+        if let Some(argv) = one_nextest((ra, pa, a), (rb, pb, b), parallel) {
+            let line = script(&[(pa, argv)], Join::Seq);
+            let comment = if parallel {
+                format!(
+                    "one nextest run, both tests at once (each in its own process); repeat until \"{}\" fails: \"{}\" must touch {} while \"{}\" is between its uses of it",
+                    b.name, a.name, resource, b.name
+                )
+            } else {
+                format!(
+                    "one nextest run, one test at a time; {:?} must run before {:?}, and the order cannot be forced: nextest runs each test in a process of its own; repeat until {:?} fails",
+                    a.name, b.name, b.name
+                )
+            };
+            return hint(line, &comment);
+        }
+    }
     let cmd = |r: &Option<Runner>, p: &Proc, s: &Scn| match r {
-        Some(r) => traced(&r.one(pick(s))),
-        None => traced(&p.argv),
+        Some(r) => r.one(pick(s)),
+        None => p.argv.clone(),
     };
-    let (ca, cb) = (cmd(&ra, pa, a), cmd(&rb, pb, b));
+    let cmds = [(pa, cmd(&ra, pa, a)), (pb, cmd(&rb, pb, b))];
     if ra.is_none() || rb.is_none() {
         let whole: Vec<&str> = [(&ra, pa), (&rb, pb)]
             .iter()
             .filter(|(r, _)| r.is_none())
             .map(|(_, p)| p.argv[0].as_str())
+            .collect::<std::collections::BTreeSet<_>>()
+            .into_iter()
             .collect();
-        return format!(
-            "{cb} & {ca}; wait  # started together, as traced; {} run whole: how it selects one scenario is not known (a `rerun` template in its trace header would say, docs/format.md); repeat until {:?} fails",
-            whole.join(" and "),
-            b.name
+        return hint(
+            script(&cmds, Join::Par),
+            &format!(
+                "started together, as traced; {} run whole: how it selects one scenario is not known (a `rerun` template in its trace header would say, docs/format.md); repeat until {:?} fails",
+                whole.join(" and "),
+                b.name
+            ),
         );
     }
     if parallel {
-        format!(
-            "{cb} & {ca}; wait  # two processes at once, same environment (database) as the traced run; repeat until \"{}\" fails: \"{}\" must touch {} while \"{}\" is between its uses of it",
-            b.name, a.name, resource, b.name
+        hint(
+            script(&cmds, Join::Par),
+            &format!(
+                "two processes at once, as one run; repeat until \"{}\" fails: \"{}\" must touch {} while \"{}\" is between its uses of it",
+                b.name, a.name, resource, b.name
+            ),
         )
     } else {
-        format!("{ca}; {cb}  # one after the other, same environment (database) as the traced run")
+        hint(script(&cmds, Join::Seq), "one after the other, as one run")
     }
 }
 

@@ -88,6 +88,10 @@ pub struct Proc {
     pub argv: Vec<String>,
     /// The header's re-run template, if it has one.
     pub rerun: Option<Rerun<'static>>,
+    /// The header's working directory, where `argv` runs again.
+    pub cwd: Option<String>,
+    /// The environment a replay sets again (header `config`, secrets masked).
+    pub env: Vec<(String, String)>,
     pub(crate) first_feature: Option<Arc<str>>,
     pub(crate) by_id: FastMap<u64, Rc<Scn>>,
     /// The last `by_id` hit: most records continue the same scenario.

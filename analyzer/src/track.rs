@@ -152,6 +152,8 @@ impl Tracker {
                 path: f.display(),
                 argv: f.argv.clone(),
                 rerun: f.rerun.clone(),
+                cwd: f.cwd.clone(),
+                env: f.env.clone(),
                 first_feature: None,
                 by_id: FastMap::default(),
                 last_by_id: None,
@@ -663,6 +665,7 @@ mod tests {
                 argv: Vec::new(),
                 rerun: None,
                 cwd: None,
+                env: Vec::new(),
                 size: 0,
             })
             .collect();

@@ -54,7 +54,10 @@ pub const ENV_NEXTEST_RUN_ID: &str = "NEXTEST_RUN_ID";
 
 /// Environment variables copied into the header's `config` when set: they
 /// change how a suite shares state, so the analyzer wants to see them.
+/// `DATABASE_URL` names the database the suite ran on (its password
+/// masked), so a printed repro line can run against it again.
 pub const RECORDED_ENV: &[&str] = &[
+    "DATABASE_URL",
     "BDD_SCHEMA_ISOLATION",
     "RUST_TEST_THREADS",
     "NEXTEST_RUN_ID",

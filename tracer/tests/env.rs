@@ -330,6 +330,38 @@ fn a_relative_trace_dir_is_recorded_absolute() {
     assert_eq!(recorded, Some(dir.display().to_string()));
 }
 
+/// The header records the database the run used, so a printed repro line
+/// can set it again, never with its password.
+#[test]
+fn the_database_url_is_recorded_with_its_password_masked() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = spawn_child("child", "emit")
+        .env("BDD_TRACE_STATE", "1")
+        .env("BDD_TRACE_DIR", tmp.path())
+        .env(
+            "DATABASE_URL",
+            "postgres://app:s3cret@db.internal:5432/shop",
+        )
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let trace = only_trace(tmp.path());
+    let recorded = trace
+        .header
+        .config
+        .iter()
+        .find(|(k, _)| k == "DATABASE_URL")
+        .map(|(_, v)| v.to_string());
+    assert_eq!(
+        recorded.as_deref(),
+        Some("postgres://app:***@db.internal:5432/shop")
+    );
+    for f in std::fs::read_dir(tmp.path()).unwrap() {
+        let text = std::fs::read_to_string(f.unwrap().path()).unwrap();
+        assert!(!text.contains("s3cret"), "{text}");
+    }
+}
+
 #[test]
 fn the_header_is_record_zero() {
     let tmp = tempfile::tempdir().unwrap();

@@ -105,6 +105,11 @@ pub struct Cmd {
     pub argv: Vec<String>,
     /// Working directory (the traced process's `cwd`), else ours.
     pub cwd: Option<PathBuf>,
+    /// Set for it (under the user's `--env`): the traced process's recorded
+    /// environment that decides what is shared ([`crate::repro::REPLAY_ENV`],
+    /// `DATABASE_URL`, …), masked values left out; the Reproduce line sets
+    /// the same.
+    pub env: Vec<(String, String)>,
     /// Read from a trace file (needs the user's consent to run), not given
     /// by the user.
     pub from_trace: bool,
@@ -116,13 +121,19 @@ impl Cmd {
         Cmd {
             argv: vec!["sh".into(), "-c".into(), text.into()],
             cwd: None,
+            env: Vec::new(),
             from_trace: false,
         }
     }
 
     /// As a shell line (what the user is asked to agree to).
     pub fn shown(&self) -> String {
-        let words: Vec<String> = self.argv.iter().map(|a| shell_quote(a)).collect();
+        let mut words: Vec<String> = self
+            .env
+            .iter()
+            .map(|(k, v)| format!("{k}={}", shell_quote(v)))
+            .collect();
+        words.extend(self.argv.iter().map(|a| shell_quote(a)));
         match &self.cwd {
             Some(d) => format!(
                 "(cd {} && {})",
@@ -293,9 +304,10 @@ pub fn plan(opts: &ConfirmOptions) -> Result<Plan, String> {
     let vfile = files.get(&victim.pid).copied();
     let alone = match &opts.victim_cmd {
         Some(c) => Ok(Cmd::shell(c)),
-        None => runner(vfile, &victim, "--victim-cmd").map(|(r, cwd)| Cmd {
+        None => runner(vfile, &victim, "--victim-cmd").map(|(r, cwd, env)| Cmd {
             argv: r.one(victim.pick()),
             cwd,
+            env,
             from_trace: true,
         }),
     };
@@ -582,11 +594,14 @@ pub fn candidates(a: &Analysis, tl: &Timeline, vs: &ScenarioSpan) -> Vec<Pair> {
 
 /// A process's command as a [`Runner`] and its working directory, or why
 /// there is none.
+/// Variables set for a command, in order.
+type Env = Vec<(String, String)>;
+
 fn runner(
     file: Option<&SourceFile>,
     who: &Who,
     flag: &str,
-) -> Result<(Runner, Option<PathBuf>), String> {
+) -> Result<(Runner, Option<PathBuf>, Env), String> {
     let Some(f) = file else {
         return Err(format!(
             "no trace file of pid {} (which ran {:?}) in the run; pass {flag}",
@@ -609,7 +624,13 @@ fn runner(
             f.argv.join(" ")
         )
     })?;
-    Ok((r, f.cwd.as_ref().map(PathBuf::from)))
+    let env = f
+        .env
+        .iter()
+        .filter(|(_, v)| !crate::repro::is_masked(v))
+        .cloned()
+        .collect();
+    Ok((r, f.cwd.as_ref().map(PathBuf::from), env))
 }
 
 /// The commands of a pair (or why there are none) and the shape's caveat.
@@ -622,9 +643,10 @@ fn pair_cmds(
     opts: &ConfirmOptions,
 ) -> (Result<PairCmds, String>, Option<String>) {
     let traced = |who: &Who, flag: &str, pick: &dyn Fn(&Runner) -> Vec<String>| {
-        runner(files.get(&who.pid).copied(), who, flag).map(|(r, cwd)| Cmd {
+        runner(files.get(&who.pid).copied(), who, flag).map(|(r, cwd, env)| Cmd {
             argv: pick(&r),
             cwd,
+            env,
             from_trace: true,
         })
     };
@@ -664,16 +686,18 @@ fn pair_cmds(
                 .find(|s| s.pid == vs.pid && p.polluter.is(&s.feature, &s.name))
                 .is_none_or(|s| s.start <= vs.start);
             let mut caveat = None;
-            let cmd =
-                runner(files.get(&victim.pid).copied(), victim, "--victim-cmd").map(|(r, cwd)| {
+            let cmd = runner(files.get(&victim.pid).copied(), victim, "--victim-cmd").map(
+                |(r, cwd, env)| {
                     let n = r.two_as_traced(p.polluter.pick(), victim.pick(), how, first_ran_first);
                     caveat = n.caveat;
                     Cmd {
                         argv: n.argv,
                         cwd,
+                        env,
                         from_trace: true,
                     }
-                });
+                },
+            );
             (cmd.map(PairCmds::One), caveat)
         }
     }
@@ -730,8 +754,12 @@ mod tests {
         let c = Cmd {
             argv: vec!["bdd-demo".into(), "--name".into(), "^It's$".into()],
             cwd: Some(PathBuf::from("/tmp/a b")),
+            env: vec![("DATABASE_URL".into(), "sqlite:///tmp/a b/x.db".into())],
             from_trace: true,
         };
-        assert_eq!(c.shown(), r"(cd '/tmp/a b' && bdd-demo --name '^It'\''s$')");
+        assert_eq!(
+            c.shown(),
+            r"(cd '/tmp/a b' && DATABASE_URL='sqlite:///tmp/a b/x.db' bdd-demo --name '^It'\''s$')"
+        );
     }
 }

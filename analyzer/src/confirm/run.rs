@@ -104,6 +104,7 @@ pub fn start(cmd: &Cmd, t: &Traced, log: &str, timeout: Duration) -> Running {
         .env("BDD_TRACE_STATE", "1")
         .env("BDD_TRACE_RUN_ID", &t.run_id)
         .env("BDD_TRACE_DIR", &t.dir)
+        .envs(cmd.env.iter().map(|(k, v)| (k, v)))
         .envs(t.env.iter().map(|(k, v)| (k, v)))
         .stdin(Stdio::null())
         .stdout(out)

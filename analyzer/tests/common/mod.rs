@@ -121,6 +121,26 @@ impl Proc {
         self
     }
 
+    /// The header's `cwd` and `config` entries (e.g. `DATABASE_URL`).
+    pub fn with_setting(mut self, cwd: &str, config: &[(&str, &str)]) -> Proc {
+        let end = self.lines.iter().position(|&b| b == b'\n').unwrap() + 1;
+        let first = String::from_utf8(self.lines[..end - 1].to_vec()).unwrap();
+        let Ok(Record::Header(mut h)) = Record::parse(&first) else {
+            panic!("line 1 is a header");
+        };
+        h.cwd = Some(Cow::Owned(cwd.to_owned()));
+        h.config.extend(
+            config
+                .iter()
+                .map(|(k, v)| (Cow::Owned(k.to_string()), Cow::Owned(v.to_string()))),
+        );
+        let mut lines = Vec::new();
+        Record::Header(h).write_line(&mut lines);
+        lines.extend_from_slice(&self.lines[end..]);
+        self.lines = lines;
+        self
+    }
+
     fn event(
         &mut self,
         ms: i64,

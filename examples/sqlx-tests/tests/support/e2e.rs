@@ -203,7 +203,8 @@ fn polluter_is_named(runner: Runner, db_url: impl Fn(u32) -> String) {
     let root = tempfile::tempdir().unwrap();
     for attempt in 0..ATTEMPTS {
         let traces: PathBuf = root.path().join(format!("traces-{attempt}"));
-        let run = run(runner, &db_url(attempt), &traces);
+        let url = db_url(attempt);
+        let run = run(runner, &url, &traces);
         if !run.victim_failed {
             continue;
         }
@@ -241,6 +242,9 @@ fn polluter_is_named(runner: Runner, db_url: impl Fn(u32) -> String) {
         for p in run.report["processes"].as_array().unwrap() {
             assert_eq!(p["crashed"], false, "{p:#}");
         }
+        if runner == Runner::CargoTest {
+            repro_runs_as_printed(finding, &url);
+        }
         // Under nextest each process is labelled as nextest names its test.
         if runner == Runner::Nextest {
             let mut labels: Vec<&str> = run.report["processes"]
@@ -262,6 +266,64 @@ fn polluter_is_named(runner: Runner, db_url: impl Fn(u32) -> String) {
         return;
     }
     panic!("the victim never failed in {ATTEMPTS} runs under {runner:?}");
+}
+
+/// Runs the finding's printed "Reproduce:" line with `sh -c`, from a
+/// scratch folder and with none of the tracing or database variables in
+/// its environment: whatever the replay needs, the line must carry. Its
+/// traces are one run, of both tests, on the traced run's database.
+fn repro_runs_as_printed(finding: &Value, db_url: &str) {
+    let line = finding["reproduce"]["command"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no reproduce line: {finding:#}"));
+    let scratch = tempfile::tempdir().unwrap();
+    let mut sh = Command::new("sh");
+    sh.arg("-c").arg(line).current_dir(scratch.path());
+    for (k, _) in std::env::vars() {
+        if k.starts_with("BDD_") || k.starts_with("NEXTEST") || k == "DATABASE_URL" {
+            sh.env_remove(k);
+        }
+    }
+    let out = sh
+        .env("PWD", scratch.path())
+        .output()
+        .expect("sh runs the reproduce line");
+    let output = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // Traces where the line says, nowhere else.
+    let at = scratch.path().join("bdd-traces");
+    let dirs: Vec<PathBuf> = std::fs::read_dir(&at)
+        .unwrap_or_else(|e| panic!("no {}: {e}\n{line}\n{output}", at.display()))
+        .map(|d| d.unwrap().path())
+        .collect();
+    assert_eq!(dirs.len(), 1, "{dirs:?}\n{line}\n{output}");
+    let analysis = trace_analyzer::analyze(&trace_analyzer::AnalyzeOptions {
+        inputs: vec![dirs[0].clone()],
+        timeline: true,
+        ..Default::default()
+    })
+    .expect("the repro's traces are analyzable");
+    let report = &analysis.report;
+    assert!(report.run_id.starts_with("repro-"), "{}", report.run_id);
+    assert_eq!(report.other_runs, Vec::<String>::new(), "one run: {line}");
+    let mut ran: Vec<String> = analysis
+        .timeline
+        .expect("asked for")
+        .scenarios
+        .iter()
+        .map(|s| s.name.clone())
+        .collect();
+    ran.sort();
+    assert_eq!(ran, [POLLUTER, VICTIM], "only the pair: {line}\n{output}");
+    // On the traced run's database: the headers record what the line set.
+    for file in std::fs::read_dir(&dirs[0]).unwrap() {
+        let text = std::fs::read_to_string(file.unwrap().path()).unwrap();
+        let header: Value = serde_json::from_str(text.lines().next().unwrap()).unwrap();
+        assert_eq!(header["config"]["DATABASE_URL"], db_url, "{line}");
+    }
 }
 
 fn sqlite(dir: &Path) -> impl Fn(u32) -> String + '_ {
