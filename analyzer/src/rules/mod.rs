@@ -27,6 +27,7 @@ use state_tracer::format::Action;
 
 use crate::discover::Format;
 pub use crate::findings::{Findings, Pending, Strength};
+pub(crate) use concurrent_mutation::PairText;
 use crate::model::{HazardSide, RuleId, Severity};
 use crate::record::{FileIdx, Micros, Rec, RowsHint};
 pub use crate::resources::{ProcResId, Resources, SchemaId, Target};
