@@ -17,8 +17,8 @@ use state_tracer::format::Action;
 
 use crate::model::{RuleId, Severity};
 use crate::record::{to_time, Micros, RowsHint};
-use crate::state::Proc;
 use crate::rules::{slot, Access, Cx, Findings, Op, Pending, Rule, Scn, Strength, Target};
+use crate::state::Proc;
 
 #[derive(Clone)]
 struct Mutation {
@@ -338,7 +338,13 @@ pub struct PairText {
 impl PairText {
     /// The explanation (polluter `a`, victim `b`, on `resource`) and the
     /// strength's reason in words.
-    pub(crate) fn render(&self, a: &Scn, b: &Scn, resource: &str, procs: &[Proc]) -> (String, String) {
+    pub(crate) fn render(
+        &self,
+        a: &Scn,
+        b: &Scn,
+        resource: &str,
+        procs: &[Proc],
+    ) -> (String, String) {
         let describe = |s: &Scn| {
             let p = &procs[s.file as usize];
             format!(

@@ -27,12 +27,12 @@ use state_tracer::format::Action;
 
 use crate::discover::Format;
 pub use crate::findings::{Findings, Pending, Strength};
-pub(crate) use concurrent_mutation::PairText;
 use crate::model::{HazardSide, RuleId, Severity};
 use crate::record::{FileIdx, Micros, Rec, RowsHint};
 pub use crate::resources::{ProcResId, Resources, SchemaId, Target};
 pub use crate::rows::{Owner, RowLedger};
 pub use crate::state::{Proc, Scn};
+pub(crate) use concurrent_mutation::PairText;
 
 /// How an access changes what it touches.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
