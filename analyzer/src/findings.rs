@@ -22,6 +22,7 @@ use crate::model::{
 };
 use crate::record::{to_time, FastMap, FileIdx, Micros, RowsHint};
 use crate::repro::reproduction;
+use crate::rules::PairText;
 use crate::state::{Proc, Scn};
 
 /// How strongly one occurrence ties its polluter to its victim (pollution
@@ -109,6 +110,11 @@ pub struct Pending {
     /// for in-memory state, used throughout): a use inside the victim's
     /// failed step (its last) outranks uses by earlier steps that passed.
     pub use_at: Option<Micros>,
+    /// `concurrent-mutation`: what its explanation and `why` are built
+    /// from, only for the findings that reach the report (most pairs are
+    /// folded into hazard groups, their text never shown). Set: the
+    /// `explanation` and `why` above are empty.
+    pub pair_text: Option<PairText>,
 }
 
 impl Pending {
@@ -139,6 +145,7 @@ impl Pending {
             whole: false,
             left_rows: None,
             use_at: None,
+            pair_text: None,
         }
     }
 
@@ -299,6 +306,7 @@ impl Findings {
                 old.action = p.action;
                 old.resource = p.resource;
                 old.explanation = p.explanation;
+                old.pair_text = p.pair_text;
                 old.rows = p.rows;
                 old.whole = p.whole;
                 old.left_rows = p.left_rows;
@@ -930,7 +938,13 @@ fn to_finding(
             "polluter".to_owned()
         }
     });
-    let mut explanation = p.explanation;
+    let (mut explanation, why) = match (&p.pair_text, &p.polluter, &p.victim) {
+        (Some(t), Some(a), Some(b)) => {
+            let (explanation, why) = t.render(a, b, &p.resource, procs);
+            (explanation, Some(why))
+        }
+        _ => (p.explanation, p.why),
+    };
     if failed {
         if let Some(v) = &p.victim {
             explanation.push_str(&format!(" \"{}\" FAILED.", v.name));
@@ -957,7 +971,7 @@ fn to_finding(
         occurrences: p.occurrences,
         reproduce,
         confidence: p.strength.map(Strength::confidence),
-        why: p.why,
+        why,
         evidence,
         history: None,
         verdict: None,

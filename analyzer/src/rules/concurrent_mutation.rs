@@ -18,6 +18,7 @@ use state_tracer::format::Action;
 use crate::model::{RuleId, Severity};
 use crate::record::{to_time, Micros, RowsHint};
 use crate::rules::{slot, Access, Cx, Findings, Op, Pending, Rule, Scn, Strength, Target};
+use crate::state::Proc;
 
 #[derive(Clone)]
 struct Mutation {
@@ -316,66 +317,98 @@ fn level(m: &Mutation, u: &Use) -> Strength {
     }
 }
 
-/// [`level`], with the reason in words.
-fn strength(m: &Mutation, u: &Use) -> (Strength, String) {
-    let hms = |t: Micros| to_time(t).format("%H:%M:%S%.6f").to_string();
-    let level = level(m, u);
-    match (u.before, u.after) {
-        _ if level == Strength::RemovedNothing => (
-            level,
-            format!("{} removed 0 rows: it cannot have removed the victim's data", m.action),
-        ),
-        (_, Some((a, _))) if level == Strength::DestroyedAfterWrite && u.overlap => (
-            level,
+/// What one occurrence's explanation and `why` are built from, kept in
+/// its pending finding instead of the text: most findings are folded into
+/// hazard groups and their text is never shown, so it is built only for
+/// those that reach the report ([`PairText::render`]).
+#[derive(Clone, Copy)]
+pub struct PairText {
+    /// When the mutation ended, and began.
+    at: Micros,
+    started: Micros,
+    action: Action,
+    level: Strength,
+    /// [`Use`], for the mutation.
+    before: Option<Micros>,
+    after: Option<(Micros, bool)>,
+    wrote_before: Option<Micros>,
+    overlap: bool,
+}
+
+impl PairText {
+    /// The explanation (polluter `a`, victim `b`, on `resource`) and the
+    /// strength's reason in words.
+    pub(crate) fn render(
+        &self,
+        a: &Scn,
+        b: &Scn,
+        resource: &str,
+        procs: &[Proc],
+    ) -> (String, String) {
+        let describe = |s: &Scn| {
+            let p = &procs[s.file as usize];
             format!(
+                "\"{}: {}\" ({}, pid {})",
+                s.feature,
+                s.name,
+                p.label(),
+                p.pid
+            )
+        };
+        let explanation = format!(
+            "{} ran {} on {} at {} while {} (started {}) was running and uses it.",
+            describe(a),
+            self.action,
+            resource,
+            to_time(self.at).format("%H:%M:%S%.6f"),
+            describe(b),
+            to_time(b.start).format("%H:%M:%S%.6f"),
+        );
+        (explanation, self.why())
+    }
+
+    /// Why [`level`] is what it is, in words.
+    fn why(&self) -> String {
+        let hms = |t: Micros| to_time(t).format("%H:%M:%S%.6f").to_string();
+        let action = self.action;
+        match (self.level, self.before, self.after) {
+            (Strength::RemovedNothing, _, _) => {
+                format!("{action} removed 0 rows: it cannot have removed the victim's data")
+            }
+            (Strength::DestroyedAfterWrite, _, Some((a, _))) if self.overlap => format!(
                 "{} ran from {} to {}; the victim's last write ended at {} and its read at {}, so the database may have run the {} between them (the trace cannot order overlapping statements)",
-                m.action,
-                hms(m.started),
-                hms(m.at),
-                hms(u.wrote_before.unwrap_or(m.started)),
+                action,
+                hms(self.started),
+                hms(self.at),
+                hms(self.wrote_before.unwrap_or(self.started)),
                 hms(a),
-                m.action
+                action
             ),
-        ),
-        (_, Some((a, _))) if level == Strength::DestroyedAfterWrite => (
-            level,
-            format!(
+            (Strength::DestroyedAfterWrite, _, Some((a, _))) => format!(
                 "{} after the victim's last write (at {}) and before it read the state back (at {})",
-                m.action,
-                hms(u.wrote_before.unwrap_or(m.at)),
+                action,
+                hms(self.wrote_before.unwrap_or(self.at)),
                 hms(a)
             ),
-        ),
-        (_, None) => (
-            Strength::UsedBefore,
-            format!("the victim used it only before the {}", m.action),
-        ),
-        (Some(b), Some((a, _))) if m.destructive => (
-            Strength::DestroyedInWindow,
-            format!(
+            (_, _, None) => format!("the victim used it only before the {action}"),
+            (Strength::DestroyedInWindow, Some(b), Some((a, _))) => format!(
                 "{} inside the victim's window: it used the state at {} and again at {}",
-                m.action,
+                action,
                 hms(b),
                 hms(a)
             ),
-        ),
-        (None, Some((a, _))) if m.destructive => (
-            Strength::DestroyedThenUsed,
-            format!(
+            (Strength::DestroyedThenUsed, _, Some((a, _))) => format!(
                 "{} before the victim first used the state (at {}): it removed nothing the victim had written",
-                m.action,
+                action,
                 hms(a)
             ),
-        ),
-        (_, Some((a, read))) => (
-            Strength::ChangedThenUsed,
-            format!(
+            (_, _, Some((a, read))) => format!(
                 "non-destructive {}; the victim {} it afterwards (at {})",
-                m.action,
+                action,
                 if read { "read" } else { "only wrote" },
                 hms(a)
             ),
-        ),
+        }
     }
 }
 
@@ -401,23 +434,13 @@ fn report(cx: &mut Cx<'_>, m: &Mutation, victim: &Rc<Scn>, u: Use) {
     {
         return;
     }
-    let (strength, why) = strength(m, &u);
     let resource = cx.resources.label(target);
-    let explanation = format!(
-        "{} ran {} on {} at {} while {} (started {}) was running and uses it.",
-        cx.describe(polluter),
-        action,
-        resource,
-        to_time(at).format("%H:%M:%S%.6f"),
-        cx.describe(victim),
-        to_time(victim.start).format("%H:%M:%S%.6f"),
-    );
     let mut p = Pending::new(
         RuleId::ConcurrentMutation,
         severity,
         at,
         resource,
-        explanation,
+        String::new(),
     );
     p.action = Some(action);
     p.polluter = Some(polluter.clone());
@@ -432,7 +455,18 @@ fn report(cx: &mut Cx<'_>, m: &Mutation, victim: &Rc<Scn>, u: Use) {
     p.rows = m.rows;
     p.use_at = use_at;
     p.identity_unknown = cx.identity_unknown(target, polluter.file, victim.file);
-    cx.findings.add(p.with_strength(strength, why));
+    p.strength = Some(level);
+    p.pair_text = Some(PairText {
+        at,
+        started: m.started,
+        action,
+        level,
+        before: u.before,
+        after: u.after,
+        wrote_before: u.wrote_before,
+        overlap: u.overlap,
+    });
+    cx.findings.add(p);
 }
 
 impl Rule for ConcurrentMutation {

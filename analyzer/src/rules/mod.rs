@@ -32,6 +32,7 @@ use crate::record::{FileIdx, Micros, Rec, RowsHint};
 pub use crate::resources::{ProcResId, Resources, SchemaId, Target};
 pub use crate::rows::{Owner, RowLedger};
 pub use crate::state::{Proc, Scn};
+pub(crate) use concurrent_mutation::PairText;
 
 /// How an access changes what it touches.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
