@@ -29,17 +29,29 @@ fn the_leaked_secret_hint_reproduces_the_failure_when_run_as_given() {
         "cucumber, from the header's rerun template: {command}"
     );
 
-    let (run_id, traces) = fresh(dir.path(), "rerun");
+    // The line sets its own run ID and trace folder (`bdd-traces/repro-<shell
+    // pid>` under the folder it is run from) and the traced database: run
+    // it from a scratch folder with none of that in the environment.
+    let scratch = dir.path().join("scratch");
+    std::fs::create_dir_all(&scratch).unwrap();
     let out = Command::new("sh")
         .arg("-c")
         .arg(command)
-        .env("DATABASE_URL", &url)
+        .current_dir(&scratch)
+        .env_remove("DATABASE_URL")
+        .env_remove("BDD_TRACE_DIR")
+        .env_remove("BDD_TRACE_RUN_ID")
+        .env_remove("BDD_TRACE_STATE")
         .env("BDD_JWT_RESET", "false")
-        .env("BDD_TRACE_DIR", &traces)
-        .env("BDD_TRACE_RUN_ID", &run_id)
         .env("NO_COLOR", "1")
         .output()
         .unwrap();
+    let repro_dirs: Vec<std::path::PathBuf> = std::fs::read_dir(scratch.join("bdd-traces"))
+        .expect("the line wrote its traces under ./bdd-traces")
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert_eq!(repro_dirs.len(), 1, "one repro run: {repro_dirs:?}");
+    let traces = repro_dirs[0].clone();
     let output = String::from_utf8_lossy(&out.stdout);
     assert!(!out.status.success(), "the victim fails again:\n{output}");
     assert!(
