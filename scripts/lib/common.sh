@@ -5,7 +5,8 @@
 # to compile and fast enough to run the demo.
 build_binaries() {
   echo "== building bdd-demo and trace-analyzer (first time: a few minutes)" >&2
-  cargo build --quiet -p bdd-demo -p trace-analyzer >&2
+  # cargo's progress shows (a fresh machine compiles for a few minutes).
+  cargo build -p bdd-demo -p trace-analyzer >&2
   local target_dir
   target_dir=$(cargo metadata --format-version 1 --no-deps 2>/dev/null |
     sed -n 's/.*"target_directory":"\([^"]*\)".*/\1/p')
