@@ -663,7 +663,8 @@ fn confirm_report(
     let started = std::time::Instant::now();
     let mut progress = |s: &str| {
         if tty {
-            eprint!("\r\x1b[Kconfirm: {s}");
+            // The line quotes scenario names from the trace.
+            eprint!("\r\x1b[Kconfirm: {}", trace_analyzer::escape::text(s));
         }
     };
     let done = confirm::auto::confirm_likely_causes(report, c, &mut progress);
@@ -1176,7 +1177,8 @@ fn cmd_confirm(a: ConfirmArgs) -> Result<i32, CliError> {
     let tty = io::stderr().is_terminal();
     let mut progress = |s: &str| {
         if tty {
-            eprint!("\r\x1b[K{s}");
+            // The line quotes scenario names from the trace.
+            eprint!("\r\x1b[K{}", trace_analyzer::escape::text(s));
         }
     };
     let c = confirm::execute(&plan, &opts, &mut progress);
