@@ -51,6 +51,9 @@ async fn an_unknown_owner_has_no_balance() -> Result<(), sqlx::Error> {
     Ok(())
 }
 
+#[path = "support/nested.rs"]
+mod nested;
+
 #[path = "support/e2e.rs"]
 mod e2e;
 

@@ -16,6 +16,8 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use super::nested::without_outer_run;
+
 use serde_json::{json, Value};
 
 const VICTIM: &str = "transfer_moves_money_between_accounts";
@@ -60,13 +62,7 @@ fn run(runner: Runner, db_url: &str, traces: &Path) -> Run {
         }
         Runner::Nextest => nextest_command(&exe, traces),
     };
-    // Whatever ran us (cargo test or nextest) must not leak its run into ours.
-    for (k, _) in std::env::vars() {
-        if k.starts_with("BDD_TRACE_") || k.starts_with("NEXTEST") {
-            cmd.env_remove(k);
-        }
-    }
-    let out = cmd
+    let out = without_outer_run(&mut cmd)
         .env("BDD_TRACE_STATE", "1")
         .env("BDD_TRACE_DIR", traces)
         .env("DATABASE_URL", db_url)

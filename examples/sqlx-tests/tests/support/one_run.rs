@@ -12,37 +12,17 @@
 //! builds them once more with those features). cargo does not hold its
 //! build lock while tests run, so the nested cargo does not wait on ours.
 
+use super::nested::{corpus_cargo_test, BINARIES};
 use std::collections::BTreeSet;
 use std::path::Path;
-use std::process::Command;
 
-/// The corpus binaries and how many traced tests each holds.
-const BINARIES: [&str; 3] = ["accounts", "orders", "reports"];
+/// How many traced tests the corpus binaries hold.
 const TESTS: u64 = 15;
 
 /// `cargo test` over the three binaries; returns the distinct run IDs in
 /// the trace files' headers and the analyzer's report of the newest run.
 fn cargo_test(traces: &Path, db_url: &str) -> (BTreeSet<String>, usize, serde_json::Value) {
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let mut cmd = Command::new(cargo);
-    // The workspace's feature set, as `scripts/test.sh` (`cargo test
-    // --workspace --all-features`) builds it, so under CI the three
-    // binaries are already built; only this package has these targets.
-    cmd.args(["test", "--offline", "-q", "--workspace", "--all-features"]);
-    for b in BINARIES {
-        cmd.args(["--test", b]);
-    }
-    // --no-fail-fast: the corpus tests break each other for real; every
-    // binary must run whatever the first one did.
-    cmd.args(["--no-fail-fast", "--", "--ignored", "--test-threads=4"])
-        .current_dir(env!("CARGO_MANIFEST_DIR"));
-    // Whatever ran us (cargo test or nextest) must not lend its run to ours.
-    for (k, _) in std::env::vars() {
-        if k.starts_with("BDD_TRACE_") || k.starts_with("NEXTEST") {
-            cmd.env_remove(k);
-        }
-    }
-    let out = cmd
+    let out = corpus_cargo_test()
         .env("BDD_TRACE_STATE", "1")
         .env("BDD_TRACE_DIR", traces)
         .env("DATABASE_URL", db_url)

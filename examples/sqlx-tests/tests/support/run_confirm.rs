@@ -11,8 +11,8 @@
 //! anyone. The first run whose report has a likely cause is used (the
 //! corpus tests pollute each other for real, so nearly every run has one).
 
+use super::nested::corpus_cargo_test;
 use std::path::Path;
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 use corpus::truth::Who;
@@ -25,22 +25,7 @@ fn traced_cargo_test(
     db_url: &str,
     run_id: &str,
 ) -> trace_analyzer::model::Report {
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let mut cmd = Command::new(cargo);
-    // The workspace's feature set, as `scripts/test.sh` builds it (see
-    // one_run.rs): nothing is rebuilt under CI.
-    cmd.args(["test", "--offline", "-q", "--workspace", "--all-features"]);
-    for b in ["accounts", "orders", "reports"] {
-        cmd.args(["--test", b]);
-    }
-    cmd.args(["--no-fail-fast", "--", "--ignored", "--test-threads=4"])
-        .current_dir(env!("CARGO_MANIFEST_DIR"));
-    for (k, _) in std::env::vars() {
-        if k.starts_with("BDD_TRACE_") || k.starts_with("NEXTEST") {
-            cmd.env_remove(k);
-        }
-    }
-    let out = cmd
+    let out = corpus_cargo_test()
         .env("BDD_TRACE_STATE", "1")
         .env("BDD_TRACE_DIR", traces)
         .env("BDD_TRACE_RUN_ID", run_id)
