@@ -145,14 +145,30 @@ impl Names {
 /// `first`, the others after `rest` (an indent of the same width, usually).
 /// Splits at spaces only; a word longer than a line gets a line of its own.
 fn wrapped(out: &mut dyn Write, width: u16, first: &str, rest: &str, text: &str) -> io::Result<()> {
+    let words: Vec<&str> = text.split(' ').filter(|w| !w.is_empty()).collect();
+    fill(out, width, first, rest, "", &words)
+}
+
+/// Fills lines of at most `width` characters with `words`, the first line
+/// after `first` and the others after `rest`; each line but the last ends
+/// with `broken` (e.g. ` \` for a shell command), which counts in the width.
+fn fill(
+    out: &mut dyn Write,
+    width: u16,
+    first: &str,
+    rest: &str,
+    broken: &str,
+    words: &[&str],
+) -> io::Result<()> {
     let width = usize::from(width);
+    let reserve = broken.chars().count();
     let mut line = String::from(first);
     let mut len = first.chars().count();
     let mut empty = true;
-    for word in text.split(' ').filter(|w| !w.is_empty()) {
+    for word in words {
         let n = word.chars().count();
-        if !empty && len + 1 + n > width {
-            writeln!(out, "{line}")?;
+        if !empty && len + 1 + n + reserve > width {
+            writeln!(out, "{line}{broken}")?;
             line = String::from(rest);
             len = rest.chars().count();
             empty = true;
@@ -216,28 +232,8 @@ fn write_command(out: &mut dyn Write, width: u16, indent: &str, cmd: &str) -> io
             c,
         )?;
     }
-    let width = usize::from(width);
-    let mut line = String::from(indent);
-    let mut len = indent.chars().count();
-    let mut empty = true;
-    for word in command {
-        let n = word.chars().count();
-        // Room for the word and a trailing ` \`.
-        if !empty && len + 1 + n + 2 > width {
-            writeln!(out, "{line} \\")?;
-            line = format!("{indent}  ");
-            len = line.chars().count();
-            empty = true;
-        }
-        if !empty {
-            line.push(' ');
-            len += 1;
-        }
-        line.push_str(word);
-        len += n;
-        empty = false;
-    }
-    writeln!(out, "{line}")
+    // Room on each broken line for a trailing ` \`.
+    fill(out, width, indent, &format!("{indent}  "), " \\", command)
 }
 
 const RED: &str = "\x1b[31m";
