@@ -879,12 +879,6 @@ fn message_names(message: &str, resource: &str) -> bool {
     let Some(name) = resource.strip_prefix("process:") else {
         return false;
     };
-    let words = |s: &str| -> Vec<String> {
-        s.split(|c: char| !c.is_alphanumeric())
-            .filter(|w| w.len() >= 3)
-            .map(str::to_lowercase)
-            .collect()
-    };
     let mut names = words(name);
     names.retain(|w| w != "config");
     if name == "jwt_secret" {
