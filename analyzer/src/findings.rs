@@ -33,6 +33,11 @@ pub enum Strength {
     RemovedNothing,
     /// The victim used the resource only before the mutation.
     UsedBefore,
+    /// A destructive change before a read of the victim that came back
+    /// with as many rows as the same query ever returned
+    /// ([`crate::rules::ReadBack::Full`]): it removed nothing the victim
+    /// reads, so a change of values, if any, explains more.
+    DestroyedReadFull,
     /// A non-destructive change the victim used afterwards.
     ChangedThenUsed,
     /// A destructive change before the victim's first use of the resource:
@@ -57,9 +62,10 @@ impl Strength {
             | Strength::DestroyedAfterWrite
             | Strength::DestroyedInWindow => Confidence::High,
             Strength::DestroyedThenUsed => Confidence::Medium,
-            Strength::ChangedThenUsed | Strength::UsedBefore | Strength::RemovedNothing => {
-                Confidence::Low
-            }
+            Strength::ChangedThenUsed
+            | Strength::DestroyedReadFull
+            | Strength::UsedBefore
+            | Strength::RemovedNothing => Confidence::Low,
         }
     }
 
@@ -724,6 +730,7 @@ fn narrow(list: &[Pending], procs: &[Proc]) -> Vec<(bool, Option<String>)> {
             Strength::DestroyedInWindow => "first destructive change between the victim's uses",
             Strength::DestroyedThenUsed => "destructive change before the victim's first use",
             Strength::NamedByFailure => "the victim's failure message names this table, and these rows were there when it failed",
+            Strength::DestroyedReadFull => "destructive change before the victim's read, though that read missed no row",
             _ if leaks => "last change before the victim ran, never reset: the victim saw this value",
             _ => "rows left behind that the victim saw",
         };
@@ -748,7 +755,7 @@ fn narrow(list: &[Pending], procs: &[Proc]) -> Vec<(bool, Option<String>)> {
             match (p.rows.exact(), p.rows.at_least()) {
                 (Some(n), _) => format!(
                     "; {} {n} {}{}",
-                    if top >= Strength::DestroyedThenUsed {
+                    if top >= Strength::DestroyedThenUsed || top == Strength::DestroyedReadFull {
                         "removed"
                     } else {
                         "changed"

@@ -141,11 +141,34 @@ pub struct Extra {
     pub fields: Vec<(Box<str>, Box<str>)>,
 }
 
-/// The [`Rec::stmt`] fingerprint of a statement text; never 0.
+/// The [`Rec::stmt`] fingerprint of a statement text, or 0 when its row
+/// count says nothing about the rows it reads: an aggregate (`SELECT
+/// COUNT(*) …`, `SELECT EXISTS (…)`) returns one row whatever the table
+/// holds.
 pub fn stmt_fingerprint(sql: &str) -> u16 {
     use std::hash::BuildHasher;
+    if is_aggregate(sql) {
+        return 0;
+    }
     let h = foldhash::fast::FixedState::default().hash_one(sql);
     (h as u16).max(1)
+}
+
+/// A `SELECT` whose select list is one aggregate call and that has no
+/// `GROUP BY`: it returns one row however many it reads.
+fn is_aggregate(sql: &str) -> bool {
+    let upper = sql.trim_start().to_ascii_uppercase();
+    let Some(list) = upper.strip_prefix("SELECT") else {
+        return false;
+    };
+    let list = list.split(" FROM ").next().unwrap_or(list).trim_start();
+    let call = ["COUNT", "SUM", "MAX", "MIN", "AVG", "EXISTS", "TOTAL"]
+        .iter()
+        .any(|f| {
+            list.strip_prefix(f)
+                .is_some_and(|r| r.trim_start().starts_with('('))
+        });
+    call && !upper.contains("GROUP BY")
 }
 
 impl Rec {
@@ -403,5 +426,24 @@ mod tests {
         }
         let again = i.names(Some(f), Some(s)).unwrap();
         assert_eq!(again.scenario.as_deref(), Some("scenario"));
+    }
+
+    #[test]
+    fn aggregates_have_no_statement_identity_and_row_reads_do() {
+        for sql in [
+            "SELECT COUNT (*) FROM products WHERE sku = $1",
+            "select count(*) from users",
+            "SELECT EXISTS (SELECT 1 FROM users WHERE id = $1)",
+            "SELECT MAX(price) FROM products",
+        ] {
+            assert_eq!(stmt_fingerprint(sql), 0, "{sql}");
+        }
+        for sql in [
+            "SELECT tag, sku FROM products WHERE category = $1",
+            "SELECT category, COUNT(*) FROM products GROUP BY category",
+            "SELECT counter FROM stats",
+        ] {
+            assert_ne!(stmt_fingerprint(sql), 0, "{sql}");
+        }
     }
 }

@@ -33,7 +33,7 @@ use crate::read::FileEnd;
 use crate::record::{FastMap, FileIdx, Micros, Rec, RecKind};
 use crate::resources::{Resources, Target};
 use crate::rows::{Owner, RowLedger, Writer};
-use crate::rules::{Access, Op, RunView};
+use crate::rules::{Access, Op, ReadBack, RunView};
 use crate::state::{Proc, Resolved, Scn, RES_CACHE};
 
 /// What a record was.
@@ -59,6 +59,7 @@ struct Interp {
     cleanup: bool,
     reset: bool,
     own_rows: bool,
+    back: ReadBack,
 }
 
 /// One record and its interpretation.
@@ -101,6 +102,7 @@ impl Tracked<'_> {
             value,
             started,
             stmt: self.rec.stmt,
+            back: i.back,
         })
     }
 
@@ -132,6 +134,9 @@ const ENDED_KEPT: usize = 64;
 pub struct Tracker {
     run: RunView,
     next_id: usize,
+    /// Per table and query ([`Rec::stmt`]): the most rows it returned so
+    /// far, in any scenario ([`ReadBack`]).
+    returned: FastMap<(u32, u16), u64>,
 }
 
 impl Tracker {
@@ -188,6 +193,7 @@ impl Tracker {
                 run_selected,
             },
             next_id: 0,
+            returned: FastMap::default(),
         }
     }
 
@@ -551,13 +557,45 @@ impl Tracker {
                 }
                 Target::Process(_) => false,
             };
+        let back = match (target, rec.rows_hint.exact()) {
+            (Target::Tables { set, .. }, Some(got)) if op == Op::Read && rec.stmt != 0 => {
+                match self.run.resources.tables_of(set) {
+                    &[t] => self.read_back(t, rec.stmt, got),
+                    _ => ReadBack::Unknown,
+                }
+            }
+            _ => ReadBack::Unknown,
+        };
         Some(Interp {
             target,
             op,
             cleanup,
             reset,
             own_rows,
+            back,
         })
+    }
+
+    /// Compares a read's row count with the most the same query returned
+    /// before, and records it.
+    fn read_back(&mut self, table: u32, stmt: u16, got: u64) -> ReadBack {
+        use std::collections::hash_map::Entry;
+        match self.returned.entry((table, stmt)) {
+            // The first time: nothing to compare with.
+            Entry::Vacant(v) => {
+                v.insert(got);
+                ReadBack::Unknown
+            }
+            Entry::Occupied(mut o) => {
+                let most = *o.get();
+                *o.get_mut() = most.max(got);
+                match got {
+                    0 => ReadBack::Unknown,
+                    _ if got < most => ReadBack::Short { got, most },
+                    _ => ReadBack::Full,
+                }
+            }
+        }
     }
 
     /// Resolves a record's resource, applying schema tracking to unqualified

@@ -346,6 +346,154 @@ fn a_slow_delete_that_ended_before_the_victims_write_removed_nothing_of_it() {
     assert!(!why.contains("between them"), "{why}");
 }
 
+#[test]
+fn a_victim_recorded_as_ended_before_a_slow_truncate_of_several_tables_is_still_its_victim() {
+    // The victim wrote `orders`, read it back empty at 100 ms (its read
+    // waited on the TRUNCATE's lock) and its end was recorded at 110 ms;
+    // the TRUNCATE of `orders` and `order_lines`, running from 20 ms, was
+    // recorded at 120 ms. Its reads and writes of the two tables count
+    // together, and it ended too recently to be forgotten.
+    let lines = || Some(table(None, "order_lines"));
+    let orders = || Some(table(None, "orders"));
+    let mut v = Proc::new(1, "v");
+    v.start(0, 1, "orders", "Place an order")
+        .act_rows(10, Some(1), Action::DbInsert, lines(), 1)
+        .act_rows(12, Some(1), Action::DbInsert, orders(), 1)
+        .act_rows(100, Some(1), Action::DbSelect, orders(), 0)
+        .end(110, 1, "orders", "Place an order", Failed);
+    // Eight other users of `orders` start after the victim ended.
+    let mut others = Vec::new();
+    for k in 0..8u32 {
+        let mut p = Proc::new(10 + k, &format!("o{k}"));
+        let t = 111 + i64::from(k);
+        p.start(t - 1, 1, "orders", &format!("Browse {k}"))
+            .act_rows(t, Some(1), Action::DbSelect, orders(), 0)
+            .end(t + 20, 1, "orders", &format!("Browse {k}"), Passed);
+        others.push(p);
+    }
+    let mut w = Proc::new(2, "w");
+    let mut both = table(None, "order_lines");
+    both.tables = vec!["order_lines".into(), "orders".into()];
+    // An earlier wipe elsewhere that waited as long: statements that
+    // long can be in flight.
+    let mut a = Proc::new(3, "a");
+    a.start(1, 1, "audit", "Forget the audit log")
+        .act_with(
+            60,
+            Some(1),
+            Action::DbCleanup,
+            Some(table(None, "audit")),
+            |e| {
+                e.duration_us = Some(50_000);
+            },
+        )
+        .end(61, 1, "audit", "Forget the audit log", Passed);
+    w.start(1, 1, "admin", "Start from an empty database")
+        .act_with(120, Some(1), Action::DbCleanup, Some(both), |e| {
+            e.duration_us = Some(100_000);
+        })
+        .end(130, 1, "admin", "Start from an empty database", Passed);
+    let mut all: Vec<&Proc> = vec![&v, &w, &a];
+    all.extend(others.iter());
+    let dir = write_all(&all);
+    let r = report_of(dir.path());
+    assert_eq!(
+        polluters(&r),
+        ["Start from an empty database"],
+        "{:#?}",
+        r.findings
+    );
+    let why = likely(&r)[0].why.clone().unwrap();
+    assert!(
+        why.contains("may have run the DB_CLEANUP between them"),
+        "{why}"
+    );
+}
+
+#[test]
+fn a_delete_before_a_read_that_missed_no_row_ranks_below_a_change_of_values() {
+    let mut p = Proc::new(1, "shop");
+    p.act_rows(0, None, Action::DbInsert, products(), 30)
+        .start(10, 1, "catalog", "browse games")
+        .act_with(15, Some(1), Action::DbSelect, products(), browse(5))
+        .end(20, 1, "catalog", "browse games", Passed)
+        // A sale reprices books, and finishes.
+        .start(30, 2, "pricing", "holiday sale on books")
+        .act_rows(35, Some(2), Action::DbUpdate, products(), 5)
+        .end(40, 2, "pricing", "holiday sale on books", Passed)
+        // The victim starts; a garden product goes while it runs; its read
+        // still returns all 5 books, at the wrong price.
+        .start(50, 3, "catalog", "browse books")
+        .start(52, 4, "catalog", "discontinue a garden product")
+        .act_rows(55, Some(4), Action::DbDelete, products(), 1)
+        .act_with(60, Some(3), Action::DbSelect, products(), browse(5))
+        .act_with(
+            65,
+            Some(3),
+            Action::ScenarioEnd,
+            None,
+            fail_with("expected 5 products at list price, 0 missing, 5 repriced"),
+        )
+        .end(70, 4, "catalog", "discontinue a garden product", Passed);
+    let dir = write_all(&[&p]);
+    let r = report_of(dir.path());
+    assert_eq!(
+        polluters(&r),
+        ["holiday sale on books"],
+        "{:#?}",
+        r.findings
+    );
+    let delete = r
+        .findings
+        .iter()
+        .find(|f| {
+            f.polluter
+                .as_ref()
+                .is_some_and(|p| p.scenario == "discontinue a garden product")
+        })
+        .expect("the delete stays a finding");
+    assert!(
+        delete
+            .why
+            .as_deref()
+            .unwrap_or("")
+            .contains("removed nothing the victim reads"),
+        "{delete:#?}"
+    );
+}
+
+#[test]
+fn seed_rows_removed_before_the_victim_started_by_a_test_still_running_are_its_cause() {
+    let mut p = Proc::new(1, "shop");
+    p.act_rows(0, None, Action::DbInsert, products(), 30)
+        .start(10, 1, "catalog", "browse toys")
+        .act_with(15, Some(1), Action::DbSelect, products(), browse(5))
+        .end(20, 1, "catalog", "browse toys", Passed)
+        // Deletes a toy, then checks for a while: still running when the
+        // victim starts.
+        .start(30, 2, "catalog", "discontinue TOYS-4")
+        .act_rows(31, Some(2), Action::DbDelete, products(), 1)
+        .start(40, 3, "catalog", "browse toys again")
+        .end(45, 2, "catalog", "discontinue TOYS-4", Passed)
+        .act_with(50, Some(3), Action::DbSelect, products(), browse(4))
+        .act_with(
+            55,
+            Some(3),
+            Action::ScenarioEnd,
+            None,
+            fail_with("toys: expected 5 products, 1 missing"),
+        );
+    let dir = write_all(&[&p]);
+    let r = report_of(dir.path());
+    assert_eq!(polluters(&r), ["discontinue TOYS-4"], "{:#?}", r.findings);
+    assert_eq!(
+        likely(&r)[0].rule,
+        RuleId::DestroyedBefore,
+        "{:#?}",
+        r.findings
+    );
+}
+
 fn jwt(fingerprint: &'static str) -> impl FnOnce(&mut state_tracer::format::Event<'static>) {
     move |e| e.details = Some(Cow::Borrowed(fingerprint))
 }

@@ -17,7 +17,9 @@ use state_tracer::format::Action;
 
 use crate::model::{RuleId, Severity};
 use crate::record::{to_time, Micros, RowsHint};
-use crate::rules::{slot, Access, Cx, Findings, Op, Pending, Rule, Scn, Strength, Target};
+use crate::rules::{
+    slot, Access, Cx, Findings, Op, Pending, ReadBack, Rule, Scn, Strength, Target,
+};
 use crate::state::Proc;
 
 #[derive(Clone)]
@@ -68,6 +70,16 @@ struct User {
 }
 
 impl User {
+    /// Folds `other` (the same scenario's use of another table) into this.
+    fn merge(&mut self, other: &User) {
+        self.first = self.first.min(other.first);
+        self.writes = match (self.writes, other.writes) {
+            (Some((f1, l1)), Some((f2, l2))) => Some((f1.min(f2), l1.max(l2))),
+            (x, y) => x.or(y),
+        };
+        self.last_read = self.last_read.max(other.last_read);
+    }
+
     fn wrote(&mut self, at: Micros) {
         self.writes = Some(
             self.writes
@@ -115,8 +127,11 @@ impl Log {
         last.target = target;
     }
 
-    /// `s` uses this at `at`; `write`: it inserts or updates.
-    fn add_user(&mut self, s: &Rc<Scn>, at: Micros, write: bool, read: bool) {
+    /// `s` uses this at `at`; `write`: it inserts or updates. Users that
+    /// ended within `linger` of `at` are kept: a destructive statement
+    /// already running (as long as the longest seen so far) may still be
+    /// recorded as having started before their last read.
+    fn add_user(&mut self, s: &Rc<Scn>, at: Micros, write: bool, read: bool, linger: Micros) {
         if let Some(u) = self.users.iter_mut().rev().find(|u| u.id == s.id) {
             if write {
                 u.wrote(at);
@@ -128,7 +143,9 @@ impl Log {
         }
         self.touched_by(s.id);
         if self.users.len() >= 8 {
-            self.users.retain(|u| u.scn.is_active());
+            let since = at.saturating_sub(linger);
+            self.users
+                .retain(|u| u.scn.end.get().is_none_or(|e| e >= since));
         }
         let mut u = User {
             scn: s.clone(),
@@ -275,6 +292,9 @@ pub struct ConcurrentMutation {
     /// Scratch buffers reused across records (no allocation per record).
     hits: Vec<Mutation>,
     victims: Vec<User>,
+    /// The longest destructive statement so far (`ts` − its start): how
+    /// long an ended user may still matter to one in flight.
+    longest: Micros,
 }
 
 /// How the victim used the resource around one mutation.
@@ -287,6 +307,8 @@ struct Use {
     wrote_before: Option<Micros>,
     /// The use after it is a read that ended while the mutation ran.
     overlap: bool,
+    /// The use after it is a read that missed no row ([`ReadBack::Full`]).
+    read_full: bool,
 }
 
 impl Use {
@@ -300,6 +322,7 @@ impl Use {
                 .filter(|&(_, last)| last < m.at)
                 .map(|(_, last)| last),
             overlap: false,
+            read_full: false,
         }
     }
 }
@@ -308,6 +331,9 @@ fn level(m: &Mutation, u: &Use) -> Strength {
     match (u.before, u.after) {
         _ if m.destructive && m.rows.none_changed() => Strength::RemovedNothing,
         (_, None) => Strength::UsedBefore,
+        // The read after it missed no row: whatever it removed, the victim
+        // did not read it.
+        (_, Some(_)) if m.destructive && u.read_full => Strength::DestroyedReadFull,
         (Some(_), Some((_, true))) if m.destructive && u.wrote_before.is_some() => {
             Strength::DestroyedAfterWrite
         }
@@ -395,6 +421,11 @@ impl PairText {
                 "{} inside the victim's window: it used the state at {} and again at {}",
                 action,
                 hms(b),
+                hms(a)
+            ),
+            (Strength::DestroyedReadFull, _, Some((a, _))) => format!(
+                "{} before the victim read the state (at {}), and that read returned as many rows as the same query ever had: it removed nothing the victim reads",
+                action,
                 hms(a)
             ),
             (Strength::DestroyedThenUsed, _, Some((a, _))) => format!(
@@ -504,6 +535,7 @@ impl Rule for ConcurrentMutation {
                         after: Some((a.ts, true)),
                         wrote_before: None,
                         overlap: false,
+                        read_full: false,
                     };
                     report(cx, &m, &v, u);
                 }
@@ -542,23 +574,16 @@ impl Rule for ConcurrentMutation {
                         .filter_map(|&t| self.tables.get(t as usize)?.user(s))
                         .chain(self.schemas.get(schema).and_then(|l| l.user(s)))
                         .fold(None::<User>, |acc, u| {
-                            let writes = match (acc.as_ref().and_then(|a| a.writes), u.writes) {
-                                (Some((f1, l1)), Some((f2, l2))) => Some((f1.min(f2), l1.max(l2))),
-                                (x, y) => x.or(y),
-                            };
-                            Some(User {
-                                scn: u.scn.clone(),
-                                id: u.id,
-                                first: acc.as_ref().map_or(u.first, |a| a.first.min(u.first)),
-                                writes,
-                                last_read: acc.as_ref().and_then(|a| a.last_read).max(u.last_read),
-                            })
+                            let mut acc = acc.unwrap_or_else(|| u.clone());
+                            acc.merge(u);
+                            Some(acc)
                         });
                     let Self {
                         tables: table_logs,
                         schemas,
                         hits,
                         victims,
+                        ..
                     } = self;
                     let mut check = |log: &mut Log| {
                         let n = hits.len();
@@ -600,14 +625,29 @@ impl Rule for ConcurrentMutation {
                 if s.is_active() {
                     let (write, read) = (a.op == Op::Write, a.op == Op::Read);
                     if all {
-                        slot(&mut self.schemas, schema).add_user(s, a.ts, write, read);
+                        slot(&mut self.schemas, schema).add_user(
+                            s,
+                            a.ts,
+                            write,
+                            read,
+                            self.longest,
+                        );
                     } else {
                         for &t in tables.iter() {
-                            slot(&mut self.tables, t as usize).add_user(s, a.ts, write, read);
+                            slot(&mut self.tables, t as usize).add_user(
+                                s,
+                                a.ts,
+                                write,
+                                read,
+                                self.longest,
+                            );
                         }
                     }
                 }
                 if mutation {
+                    if destructive {
+                        self.longest = self.longest.max(a.ts.saturating_sub(a.started));
+                    }
                     let m = Mutation::new(s, a, destructive);
                     if all {
                         slot(&mut self.schemas, schema).add_mutation(&m, &cx.active);
@@ -624,14 +664,23 @@ impl Rule for ConcurrentMutation {
                 if !self.hits.is_empty() && real_use {
                     let read = a.op == Op::Read;
                     for m in std::mem::take(&mut self.hits) {
-                        let u = Use::of(first.as_ref(), &m, Some((a.ts, read)));
+                        let mut u = Use::of(first.as_ref(), &m, Some((a.ts, read)));
+                        u.read_full = read && a.back == ReadBack::Full;
                         report(cx, &m, s, u);
                     }
                 }
                 if !self.victims.is_empty() {
                     let mut victims = std::mem::take(&mut self.victims);
                     victims.sort_by_key(|v| v.id);
-                    victims.dedup_by_key(|v| v.id);
+                    // One entry per victim over all the tables it touches:
+                    // its read of one and its write to another both count.
+                    victims.dedup_by(|later, kept| {
+                        if later.id != kept.id {
+                            return false;
+                        }
+                        kept.merge(later);
+                        true
+                    });
                     let m = Mutation::new(s, a, destructive);
                     for v in &victims {
                         // A user of the state still running: it used it
@@ -658,12 +707,14 @@ impl Rule for ConcurrentMutation {
                                 after: Some((read, true)),
                                 wrote_before: Some(wrote),
                                 overlap: true,
+                                read_full: false,
                             },
                             None => Use {
                                 before: Some(v.scn.start),
                                 after: None,
                                 wrote_before: None,
                                 overlap: false,
+                                read_full: false,
                             },
                         };
                         report(cx, &m, &v.scn, u);

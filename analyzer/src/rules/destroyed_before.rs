@@ -18,7 +18,9 @@ use state_tracer::format::Action;
 
 use crate::model::{RuleId, Severity};
 use crate::record::{to_time, FastMap, Micros, RowsHint};
-use crate::rules::{slot, Access, Accesses, Cx, Op, Pending, Rule, Scn, Strength, Target};
+use crate::rules::{
+    slot, Access, Accesses, Cx, Op, Pending, ReadBack, Rule, Scn, Strength, Target,
+};
 
 /// A change of rows the changer had not written.
 #[derive(Clone)]
@@ -44,9 +46,6 @@ pub struct DestroyedBefore {
     /// By table id: some scenario changed values of others' rows there (so
     /// a plain read has something to check; the usual read returns at once).
     updated: Vec<bool>,
-    /// Per table and query ([`Access::stmt`]): the most rows it returned
-    /// so far, in any scenario.
-    returned: FastMap<(u32, u16), u64>,
     /// Scratch list of table ids.
     ids: Vec<u32>,
 }
@@ -103,16 +102,11 @@ impl Rule for DestroyedBefore {
         // earlier in the run. A query whose results vary with its bound
         // values may look short too; only removals of rows others wrote, by
         // a scenario that finished before the victim started, are named.
-        let mut back = if empty { Back::Empty } else { Back::Full };
-        if a.op == Op::Read && a.stmt != 0 {
-            if let (Some(got), [t]) = (a.rows.exact(), cx.resources.tables_of(set)) {
-                let most = self.returned.entry((*t, a.stmt)).or_insert(got);
-                if got > 0 && got < *most && s.is_active() {
-                    back = Back::Short { got, most: *most };
-                }
-                *most = (*most).max(got);
-            }
-        }
+        let back = match a.back {
+            _ if empty => Back::Empty,
+            ReadBack::Short { got, most } if s.is_active() => Back::Short { got, most },
+            _ => Back::Full,
+        };
         let short = back != Back::Full;
         // Any read may have read values an earlier update changed.
         let read = s.is_active()
@@ -195,8 +189,10 @@ impl Rule for DestroyedBefore {
                     .filter(|c| {
                         c.scn.id != s.id
                             && c.at > since
-                            && !c.scn.is_active()
-                            && c.scn.last.get() < s.start
+                            // Before the victim started: what it started
+                            // with. (Later changes are `concurrent-mutation`'s,
+                            // even by a changer that was still running.)
+                            && c.at < s.start
                             // A removal shows as an empty or short read; a
                             // change of values in any read.
                             && (short || !c.destructive)

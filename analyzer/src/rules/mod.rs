@@ -72,6 +72,23 @@ pub struct Access<'a> {
     pub started: Micros,
     /// The read's statement fingerprint ([`crate::record::Rec::stmt`]).
     pub stmt: u16,
+    /// How a read came back against what the same query returned before.
+    pub back: ReadBack,
+}
+
+/// A read's row count against the most rows the same query (same text,
+/// same table, any bound values) returned earlier in the run, in any
+/// scenario: the trace's only evidence of whether rows it reads had been
+/// removed. Aggregates and reads of several tables say nothing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReadBack {
+    /// No earlier count to compare with, or nothing to compare.
+    Unknown,
+    /// `got` rows (at least one) where the query returned `most` earlier.
+    Short { got: u64, most: u64 },
+    /// At least as many rows as the query ever returned before (and some):
+    /// nothing it reads is missing.
+    Full,
 }
 
 impl Access<'_> {

@@ -103,10 +103,19 @@ fn recorded_suite_shapes_score_no_worse_than_their_floor() {
                 worse.push(format!("{key}: {k} {} < {}", n(is, k), n(was, k)));
             }
         }
-        for k in ["likely_polluters", "genuine_blamed", "errors_on_passing"] {
+        for k in ["genuine_blamed", "errors_on_passing"] {
             if n(is, k) > n(was, k) {
                 worse.push(format!("{key}: {k} {} > {}", n(is, k), n(was, k)));
             }
+        }
+        // More victims explained means more likely polluters: only more
+        // than one per explained victim, and more than before, is worse.
+        let (likely, explained) = (n(is, "likely_polluters"), n(is, "explained"));
+        if likely > n(was, "likely_polluters") && likely > explained {
+            worse.push(format!(
+                "{key}: likely_polluters {likely} > {} (and > {explained} explained victims)",
+                n(was, "likely_polluters")
+            ));
         }
         if n(is, "judged") != n(was, "judged") {
             worse.push(format!(
