@@ -154,21 +154,23 @@ pub fn stmt_fingerprint(sql: &str) -> u16 {
     (h as u16).max(1)
 }
 
-/// A `SELECT` whose select list is one aggregate call and that has no
-/// `GROUP BY`: it returns one row however many it reads.
+/// A `SELECT` whose select list starts with an aggregate call and that
+/// has no `GROUP BY`: it returns one row however many it reads. Looks at
+/// the first words only (every read's text comes through here).
 fn is_aggregate(sql: &str) -> bool {
-    let upper = sql.trim_start().to_ascii_uppercase();
-    let Some(list) = upper.strip_prefix("SELECT") else {
+    /// `s` starts with `word`, any case.
+    fn starts(s: &str, word: &str) -> bool {
+        s.len() >= word.len() && s.as_bytes()[..word.len()].eq_ignore_ascii_case(word.as_bytes())
+    }
+    let s = sql.trim_start();
+    if !starts(s, "SELECT") {
         return false;
-    };
-    let list = list.split(" FROM ").next().unwrap_or(list).trim_start();
+    }
+    let list = s["SELECT".len()..].trim_start();
     let call = ["COUNT", "SUM", "MAX", "MIN", "AVG", "EXISTS", "TOTAL"]
         .iter()
-        .any(|f| {
-            list.strip_prefix(f)
-                .is_some_and(|r| r.trim_start().starts_with('('))
-        });
-    call && !upper.contains("GROUP BY")
+        .any(|f| starts(list, f) && list[f.len()..].trim_start().starts_with('('));
+    call && !sql.to_ascii_uppercase().contains("GROUP BY")
 }
 
 impl Rec {
