@@ -103,6 +103,7 @@ impl Tracked<'_> {
             started,
             stmt: self.rec.stmt,
             back: i.back,
+            sql: rec.details(),
         })
     }
 

@@ -226,6 +226,68 @@ fn the_failure_message_names_the_table_whose_rows_blocked_a_delete() {
     assert_eq!(likely(&r)[0].rule, RuleId::ConstraintViolation);
 }
 
+/// SQLite's refusal of a parent delete: the message names no table. With
+/// `ddl` traced, the schema says which table references `customers`.
+fn sqlite_refused_parent_delete(ddl: Option<&'static str>) -> Report {
+    let customers = || Some(table(None, "customers"));
+    let orders = || Some(table(None, "orders"));
+    let coupons = || Some(table(None, "coupons"));
+    let mut v = Proc::new(1, "v");
+    if let Some(ddl) = ddl {
+        v.act_with(1, None, Action::DbDdl, orders(), move |e| {
+            e.details = Some(Cow::Borrowed(ddl));
+        });
+    }
+    v.start(2, 1, "shop", "close a customer account")
+        .act_rows(10, Some(1), Action::DbInsert, customers(), 1)
+        .act_rows(50, Some(1), Action::DbDelete, customers(), 0)
+        .act_with(60, Some(1), Action::ScenarioEnd, None, |e| {
+            e.outcome = Some(Failed);
+            e.error = Some(Cow::Borrowed(
+                "error returned from database: (code: 787) FOREIGN KEY constraint failed",
+            ));
+        });
+    // One holds an order (a child row), one a coupon (no reference).
+    let mut o = Proc::new(2, "o");
+    o.start(5, 1, "shop", "order appears in history")
+        .act_rows(20, Some(1), Action::DbInsert, orders(), 1)
+        .end(70, 1, "shop", "order appears in history", Passed);
+    let mut c = Proc::new(3, "c");
+    c.start(5, 1, "shop", "create a coupon")
+        .act_rows(21, Some(1), Action::DbInsert, coupons(), 1)
+        .end(70, 1, "shop", "create a coupon", Passed);
+    let dir = write_all(&[&v, &o, &c]);
+    report_of(dir.path())
+}
+
+#[test]
+fn a_foreign_key_sqlite_does_not_name_is_found_through_the_traced_ddl() {
+    let r = sqlite_refused_parent_delete(Some(
+        "CREATE TABLE IF NOT EXISTS orders (id INTEGER PRIMARY KEY, customer_code TEXT NOT NULL REFERENCES customers (code))",
+    ));
+    assert_eq!(
+        polluters(&r),
+        ["order appears in history"],
+        "{:#?}",
+        r.findings
+    );
+    assert_eq!(likely(&r)[0].rule, RuleId::ConstraintViolation);
+    let why = likely(&r)[0].why.clone().unwrap();
+    assert!(why.contains("orders references customers"), "{why}");
+}
+
+#[test]
+fn without_traced_ddl_a_nameless_foreign_key_names_no_holder() {
+    let r = sqlite_refused_parent_delete(None);
+    assert!(
+        r.findings
+            .iter()
+            .all(|f| f.rule != RuleId::ConstraintViolation),
+        "{:#?}",
+        r.findings
+    );
+}
+
 #[test]
 fn state_the_failed_step_read_outranks_state_an_earlier_step_used() {
     // One process: the victim's first step works with the JWT secret while

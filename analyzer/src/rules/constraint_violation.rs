@@ -8,6 +8,12 @@
 //! changed no row (sqlx reports a failed statement like one that matched
 //! nothing, so the trace shows it as `rows: 0`).
 //!
+//! SQLite's foreign-key message names no table (`FOREIGN KEY constraint
+//! failed`). When the victim's last delete or update changed nothing (it
+//! was refused) and the traced DDL says which tables reference that one
+//! (`CREATE TABLE orders (… REFERENCES customers …)`), those are where the
+//! rows in the way are; without traced DDL nothing is guessed.
+//!
 //! The polluters are whoever else still had rows in that table when the
 //! victim failed (the row ledger, [`crate::rows::RowLedger`]): the failure
 //! message is the strongest evidence a trace can hold.
@@ -30,6 +36,9 @@ pub enum Clue {
     /// An insert met a row with the same unique key, in this table if the
     /// message names it.
     Duplicate(Option<String>),
+    /// A foreign key failed, the message naming no table (SQLite): rows of
+    /// a table referencing the one the victim's refused delete touched.
+    ForeignKey,
 }
 
 impl Clue {
@@ -45,6 +54,9 @@ impl Clue {
         }
         if lower.contains("duplicate key value violates unique constraint") {
             return Some(Clue::Duplicate(None));
+        }
+        if lower.contains("foreign key constraint failed") {
+            return Some(Clue::ForeignKey);
         }
         if let Some(i) = lower.find("unique constraint failed:") {
             // `UNIQUE constraint failed: users.email`
@@ -63,11 +75,61 @@ fn quoted(s: &str) -> Option<String> {
     Some(s[a..b].to_owned())
 }
 
+/// The table names a statement's DDL declares as referencing others:
+/// `(child, parent)` per `REFERENCES`, names lower-cased and unqualified.
+pub fn references(ddl: &str) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    for stmt in ddl.split(';') {
+        let upper = stmt.to_ascii_uppercase();
+        if !upper.contains("REFERENCES") {
+            continue;
+        }
+        let child = ["CREATE TABLE", "ALTER TABLE"].iter().find_map(|kw| {
+            let rest = &stmt[upper.find(kw)? + kw.len()..];
+            let rest = rest.trim_start();
+            let rest = match rest.get(..13) {
+                Some(p) if p.eq_ignore_ascii_case("IF NOT EXISTS") => &rest[13..],
+                _ => rest,
+            };
+            name_at(rest)
+        });
+        let Some(child) = child else { continue };
+        let mut from = 0;
+        while let Some(i) = upper[from..].find("REFERENCES") {
+            let at = from + i + "REFERENCES".len();
+            if let Some(parent) = name_at(&stmt[at..]) {
+                out.push((child.clone(), parent));
+            }
+            from = at;
+        }
+    }
+    out
+}
+
+/// The table name at the start of `s`: quotes removed, schema left out,
+/// lower-cased.
+fn name_at(s: &str) -> Option<String> {
+    let s = s.trim_start();
+    let end = s
+        .find(|c: char| c.is_whitespace() || c == '(' || c == ',' || c == ';')
+        .unwrap_or(s.len());
+    let name = s[..end]
+        .rsplit('.')
+        .next()?
+        .trim_matches(|c| matches!(c, '"' | '`' | '[' | ']'));
+    (!name.is_empty()).then(|| name.to_ascii_lowercase())
+}
+
 #[derive(Default)]
 pub struct ConstraintViolation {
     /// Per running scenario: its last insert that changed no row, or failed
     /// (it may have hit a unique key). Rare, so a short list.
     unchanged: Vec<(usize, TableId)>,
+    /// Per running scenario: its last delete or update that changed no
+    /// row, or failed (a foreign key may have refused it).
+    refused: Vec<(usize, TableId, Action)>,
+    /// `(child, parent)` table names from traced DDL.
+    refs: Vec<(String, String)>,
 }
 
 impl Rule for ConstraintViolation {
@@ -84,17 +146,37 @@ impl Rule for ConstraintViolation {
     }
 
     fn on_access(&mut self, cx: &mut Cx<'_>, a: &Access<'_>) {
-        // An insert that changed nothing, or failed outright (a record with
-        // `error` reaches the rules as a read).
-        if a.action != Action::DbInsert || !(a.op == Op::Read || a.rows.none_changed()) {
+        if a.action == Action::DbDdl {
+            if let Some(sql) = a.sql {
+                for r in references(sql) {
+                    if !self.refs.contains(&r) {
+                        self.refs.push(r);
+                    }
+                }
+            }
+            return;
+        }
+        // A statement that changed nothing, or failed outright (a record
+        // with `error` reaches the rules as a read).
+        if !(a.op == Op::Read || a.rows.none_changed()) {
             return;
         }
         let (Some(s), Target::Tables { set, .. }) = (a.scn, a.target) else {
             return;
         };
-        if let Some(&t) = cx.resources.tables_of(set).first() {
-            self.unchanged.retain(|u| u.0 != s.id);
-            self.unchanged.push((s.id, t));
+        let Some(&t) = cx.resources.tables_of(set).first() else {
+            return;
+        };
+        match a.action {
+            Action::DbInsert => {
+                self.unchanged.retain(|u| u.0 != s.id);
+                self.unchanged.push((s.id, t));
+            }
+            Action::DbDelete | Action::DbUpdate | Action::DbCleanup => {
+                self.refused.retain(|u| u.0 != s.id);
+                self.refused.push((s.id, t, a.action));
+            }
+            _ => {}
         }
     }
 
@@ -104,6 +186,10 @@ impl Rule for ConstraintViolation {
             .iter()
             .position(|u| u.0 == s.id)
             .map(|k| self.unchanged.swap_remove(k).1);
+        let refused = self.refused.iter().position(|u| u.0 == s.id).map(|k| {
+            let (_, t, action) = self.refused.swap_remove(k);
+            (t, action)
+        });
         if !s.failed() {
             return;
         }
@@ -113,7 +199,7 @@ impl Rule for ConstraintViolation {
         let Some(clue) = Clue::of(message) else {
             return;
         };
-        let table = match &clue {
+        let tables: Vec<TableId> = match &clue {
             // The table the message names, in the schema the victim used last.
             Clue::ChildRows(name) | Clue::Duplicate(Some(name)) => {
                 let Some(schema) = s.last_schema.get() else {
@@ -123,11 +209,46 @@ impl Rule for ConstraintViolation {
                     .schema_tables(schema)
                     .iter()
                     .copied()
-                    .find(|&t| cx.resources.table_name(t).eq_ignore_ascii_case(name))
+                    .filter(|&t| cx.resources.table_name(t).eq_ignore_ascii_case(name))
+                    .take(1)
+                    .collect()
             }
-            Clue::Duplicate(None) => unchanged,
+            Clue::Duplicate(None) => unchanged.into_iter().collect(),
+            // The tables the DDL says reference the refused statement's.
+            Clue::ForeignKey => {
+                let Some((parent, _)) = refused else { return };
+                let name = cx.resources.table_name(parent).to_ascii_lowercase();
+                let schema = cx.resources.table_schema(parent);
+                cx.resources
+                    .schema_tables(schema)
+                    .iter()
+                    .copied()
+                    .filter(|&t| {
+                        let child = cx.resources.table_name(t).to_ascii_lowercase();
+                        t != parent && self.refs.iter().any(|(c, p)| *c == child && *p == name)
+                    })
+                    .collect()
+            }
         };
-        let Some(t) = table else { return };
+        for t in tables {
+            let why = match (&clue, refused) {
+                (Clue::ForeignKey, Some((p, action))) => format!(
+                    "the victim's foreign key failed when its {} of {} changed nothing, and the traced DDL says {} references {}, where these rows were",
+                    action,
+                    cx.resources.table_name(p),
+                    cx.resources.table_name(t),
+                    cx.resources.table_name(p),
+                ),
+                _ => "the victim's failure message names this table, where these rows were".to_owned(),
+            };
+            self.blame_holders(cx, s, t, message, &why);
+        }
+    }
+}
+
+impl ConstraintViolation {
+    /// Reports every other scenario that still had rows in `t`.
+    fn blame_holders(&self, cx: &mut Cx<'_>, s: &Rc<Scn>, t: TableId, message: &str, why: &str) {
         let holders: Vec<(Rc<Scn>, Option<u64>, crate::record::Micros, Action)> = cx
             .rows
             .others(t, Owner::Scenario(s.id))
@@ -135,7 +256,7 @@ impl Rule for ConstraintViolation {
             .filter_map(|w| Some((w.scn.clone()?, w.rows, w.last, w.action)))
             .collect();
         for (w, rows, at, action) in holders {
-            report(cx, s, &w, t, (rows, at, action), message);
+            report(cx, s, &w, t, (rows, at, action), message, why);
         }
     }
 }
@@ -149,6 +270,7 @@ fn report(
     t: TableId,
     (rows, at, action): (Option<u64>, crate::record::Micros, Action),
     message: &str,
+    why: &str,
 ) {
     let resource = cx.resources.table_label(t);
     let message: String = message.chars().take(200).collect();
@@ -174,7 +296,35 @@ fn report(
     p.victim = Some(s.clone());
     p.can_explain = true;
     p.left_rows = Some(rows);
-    let why = "the victim's failure message names this table, where these rows were".to_owned();
     cx.findings
-        .add(p.with_strength(Strength::NamedByFailure, why));
+        .add(p.with_strength(Strength::NamedByFailure, why.to_owned()));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn references_are_read_from_create_and_alter_table() {
+        let ddl = r#"CREATE TABLE IF NOT EXISTS customers (id INTEGER PRIMARY KEY, code TEXT UNIQUE);
+            CREATE TABLE IF NOT EXISTS "public"."orders" (id SERIAL, customer_code TEXT NOT NULL REFERENCES customers (code), coupon TEXT REFERENCES Coupons(code));
+            ALTER TABLE order_lines ADD CONSTRAINT fk FOREIGN KEY (order_id) REFERENCES public.orders(id)"#;
+        assert_eq!(
+            references(ddl),
+            [
+                ("orders".to_owned(), "customers".to_owned()),
+                ("orders".to_owned(), "coupons".to_owned()),
+                ("order_lines".to_owned(), "orders".to_owned()),
+            ]
+        );
+        assert!(references("CREATE TABLE users (id INTEGER, email TEXT UNIQUE)").is_empty());
+    }
+
+    #[test]
+    fn sqlites_foreign_key_message_names_no_table() {
+        assert_eq!(
+            Clue::of("error returned from database: (code: 787) FOREIGN KEY constraint failed"),
+            Some(Clue::ForeignKey)
+        );
+    }
 }

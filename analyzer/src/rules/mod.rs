@@ -74,6 +74,9 @@ pub struct Access<'a> {
     pub stmt: u16,
     /// How a read came back against what the same query returned before.
     pub back: ReadBack,
+    /// The statement text, where the reader keeps it (DDL, in-memory
+    /// state's fingerprints; see `docs/format.md` on `details`).
+    pub sql: Option<&'a str>,
 }
 
 /// A read's row count against the most rows the same query (same text,

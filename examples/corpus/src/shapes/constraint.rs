@@ -14,6 +14,9 @@
 //!   deleting it afterwards: two at once, or one left behind, and the
 //!   insert is refused as a duplicate (c).
 //!
+//! Every worker runs the schema's DDL first (`CREATE TABLE IF NOT
+//! EXISTS`, traced), as a suite that migrates in each test binary does.
+//!
 //! Ground truth: (a) the writers of the child orders, (c) the writer of
 //! the conflicting coupon, both read untraced just before the statement
 //! and right after the refusal (see [`blame`]);
@@ -60,6 +63,14 @@ enum Kind {
 
 fn run(ctx: Arc<Ctx>) -> BoxFut {
     Box::pin(async move {
+        // Each test binary runs its migrations first, as `sqlx::migrate!`
+        // suites do: traced, and a no-op on a schema that is already there.
+        for ddl in schema(ctx.db) {
+            let ddl = ddl.replacen("CREATE TABLE", "CREATE TABLE IF NOT EXISTS", 1);
+            if let Err(e) = sqlx::query(&ddl).execute(&ctx.pool).await {
+                eprintln!("constraint: {ddl}: {e}");
+            }
+        }
         let feature = ["orders", "customers", "promotions"][ctx.worker % 3];
         let count = ctx.rng(|r| r.range(10, 16)) as usize;
         let mut jobs = Vec::new();
