@@ -6,6 +6,29 @@
   "use strict";
   var T0 = performance.now();
   var data = JSON.parse(document.getElementById("timeline-data").textContent);
+  if (data.version >= 3) expandCompact(data);
+
+  // Streamed pages (version 3) write scenarios as rows and markers as one
+  // array per field, their repeated text once in `strings` (three times
+  // fewer bytes); expanded here into the objects the rest of the page reads.
+  function expandCompact(d) {
+    var S = d.strings || [], O = d.outcomes || [], K = (d.lod && d.lod.kinds) || [], t = 0, i;
+    var rows = d.scenarios, sc = new Array(rows.length);
+    for (i = 0; i < rows.length; i++) {
+      var r = rows[i];
+      t += r[6];
+      sc[i] = { id: r[0], proc: r[1], lane: r[2], feature: S[r[3]], name: r[4], outcome: O[r[5]], start_us: t, end_us: t + r[7] };
+      if (r.length > 8) sc[i].error = r[8];
+    }
+    d.scenarios = sc;
+    var c = d.markers, n = c.t_us.length, mk = new Array(n);
+    for (t = 0, i = 0; i < n; i++) {
+      t += c.t_us[i];
+      mk[i] = { proc: c.proc[i], scenario: c.scenario[i] < 0 ? null : c.scenario[i], lane: c.lane[i], kind: K[c.kind[i]],
+        action: S[c.action[i]], t_us: t, details: S[c.details[i]] };
+    }
+    d.markers = mk;
+  }
 
   // ---- constants -------------------------------------------------------
   // A row: the scenario bar on top (name inside), its actions in a strip below.
@@ -867,6 +890,8 @@
     scriptMs: firstDrawMs - T0,
     counts: { processes: procs.length, scenarios: scen.length, markers: marks.length, aggregates: aggs.length, findings: finds.length, rows: rows.length },
     lod: lod,
+    // The view model as the page reads it (a compact page's expanded).
+    data: data,
     drawn: stats,
     view: function () { return { t0: view.t0, t1: view.t1, scrollY: view.scrollY, selected: selected }; },
     selectFinding: function (i) { selectFinding(i, true); draw(); },

@@ -288,6 +288,22 @@ impl Findings {
         true
     }
 
+    /// [`Findings::add_keyed`] for a finding whose text costs: `text` fills
+    /// it in only if [`Findings::add_keyed`] keeps it (a new key, or a
+    /// stronger occurrence); most repeats of a pair only count.
+    pub fn add_keyed_with(
+        &mut self,
+        key: (RuleId, u64, u64),
+        mut p: Pending,
+        text: impl FnOnce(&mut Pending),
+    ) {
+        let old = self.index.get(&key).and_then(|&i| self.slots[i].as_ref());
+        if old.is_none_or(|old| p.strength > old.strength) {
+            text(&mut p);
+        }
+        self.add_keyed(key, p);
+    }
+
     /// Adds a finding with an explicit dedupe key.
     pub fn add_keyed(&mut self, key: (RuleId, u64, u64), p: Pending) {
         if self.allow.contains(&p.rule) {

@@ -1,6 +1,7 @@
 //! Interned identities of shared and process state, so rules can keep
 //! per-table state in plain vectors instead of hashing strings per record.
 
+use std::cell::RefCell;
 use std::sync::Arc;
 
 use crate::record::{FastMap, FileIdx};
@@ -41,6 +42,10 @@ pub struct Resources {
     proc_ids: FastMap<(FileIdx, Arc<str>), ProcResId>,
     sets: Vec<Box<[TableId]>>,
     set_ids: FastMap<Box<[TableId]>, TableSetId>,
+    /// Labels made so far: each new finding asks for its resource's, and a
+    /// fully shared run makes hundreds of thousands of them (a label never
+    /// changes: its schema, tables and process state are interned).
+    labels: RefCell<FastMap<Target, Arc<str>>>,
 }
 
 impl Resources {
@@ -134,10 +139,17 @@ impl Resources {
     /// `shared:db/schema/table`, `shared:db/schema/*`, `process:jwt_secret`,
     /// in the same shape as `Resource`'s Display.
     pub fn label(&self, target: &Target) -> String {
-        match target {
+        if let Some(label) = self.labels.borrow().get(target) {
+            return label.to_string();
+        }
+        let label = match target {
             Target::Process(id) => format!("process:{}", self.procs[*id as usize].1),
             Target::Tables { schema, set } => self.tables_label(*schema, self.tables_of(*set)),
-        }
+        };
+        self.labels
+            .borrow_mut()
+            .insert(*target, label.as_str().into());
+        label
     }
 
     /// [`Resources::label`] of tables of a schema (none: all of them).

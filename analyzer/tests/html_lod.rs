@@ -20,9 +20,7 @@ use fixture::{busy_run, fixture_run, html_report, HOSTILE};
 
 /// The view model embedded in a page.
 fn page_data(html: &str) -> Value {
-    let start = html.find("id=\"timeline-data\">").expect("data element") + 19;
-    let end = start + html[start..].find("</script>").unwrap();
-    serde_json::from_str(&html[start..end]).expect("embedded JSON")
+    trace_analyzer::render::html::page_data(html).expect("embedded JSON")
 }
 
 fn cli_page(traces: &Path, detail: &str) -> Value {
@@ -227,4 +225,59 @@ fn the_page_shows_each_likely_cause_with_its_evidence() {
             "likely cause without its evidence on the page: {f:#}"
         );
     }
+}
+
+/// Every process overlapping every other (`gen --sharing`): the page lists
+/// every finding of the report, each end on a drawn bar, and stays small
+/// (scenarios as rows, markers as columns, repeated text once; the same
+/// page as objects was about five times the size).
+#[test]
+fn an_all_overlap_run_lists_every_finding_in_a_compact_page() {
+    let dir = tempfile::tempdir().unwrap();
+    let gen = Command::new(env!("CARGO_BIN_EXE_trace-analyzer"))
+        .args(["gen", "--processes", "8", "--records", "20000"])
+        .args(["--sharing", "8", "--format", "v1", "--dir"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert!(
+        gen.status.success(),
+        "{}",
+        String::from_utf8_lossy(&gen.stderr)
+    );
+    let traces = dir.path().join("v1");
+    let html = html_report(&traces, "auto");
+    let page = page_data(&html);
+    let json = Command::new(env!("CARGO_BIN_EXE_trace-analyzer"))
+        .arg("report")
+        .arg(&traces)
+        .args(["--format", "json", "--fail-on", "never"])
+        .output()
+        .unwrap();
+    let report: Value = serde_json::from_slice(&json.stdout).expect("JSON report");
+
+    let findings = page["findings"].as_array().unwrap();
+    assert_eq!(findings.len(), report["findings"].as_array().unwrap().len());
+    assert!(findings.len() > 10, "an all-overlap run has many findings");
+    let bars = bars(&page);
+    for f in findings {
+        let victim = &f["victim"];
+        let id = victim["scenario"].as_u64().expect("victim on a bar") as usize;
+        assert_eq!(bars[id].0, victim["name"], "{f:#}");
+        if let Some(id) = f["polluter"]["scenario"].as_u64() {
+            assert_eq!(bars[id as usize].0, f["polluter"]["name"]);
+        }
+    }
+    // Markers resolve to their text and kind.
+    let markers = page["markers"].as_array().unwrap();
+    assert!(!markers.is_empty());
+    for m in markers {
+        assert!(m["action"].is_string() && m["details"].is_string() && m["kind"].is_string());
+    }
+    let drawn = markers.len() + bars.len() + page["aggregates"].as_array().unwrap().len();
+    assert!(
+        html.len() < 40 * drawn + 200_000,
+        "{} bytes for {drawn} bars, markers and aggregates",
+        html.len()
+    );
 }

@@ -39,9 +39,7 @@ fn markers(dir: &std::path::Path) -> Vec<(u64, String)> {
     .unwrap();
     page.finish(&analysis.report).unwrap();
     let html = String::from_utf8(html).unwrap();
-    let start = html.find("id=\"timeline-data\">").expect("data element") + 19;
-    let end = start + html[start..].find("</script>").unwrap();
-    let data: Value = serde_json::from_str(&html[start..end]).unwrap();
+    let data: Value = trace_analyzer::render::html::page_data(&html).expect("embedded JSON");
     let mut m: Vec<(u64, String)> = data["markers"]
         .as_array()
         .unwrap()

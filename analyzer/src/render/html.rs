@@ -34,6 +34,18 @@
 //!                    "reproduce": "feature: polluter → feature: victim   $ command"? } ] }
 //! ```
 //!
+//! `report --format html` streams its page ([`lod`]) in a compact encoding of
+//! the same content (version 3): scenarios as rows
+//! `[id, proc, lane, feature, "name", outcome, start_us − the previous row's
+//! start_us, end_us − start_us, "error"?]` in the order they ended; markers as
+//! one array per field (`{"t_us": [difference to the previous marker's], "proc": […],
+//! "scenario": [… −1 for none], "lane": […], "kind": [index into lod.kinds],
+//! "action": […], "details": […]}`); `feature`, `action` and `details` are
+//! indices into `"strings": […]`, `outcome` into `"outcomes": […]`. The page's
+//! script expands them to the objects above when it loads ([`page_data`] does
+//! the same in Rust). Streamed pages also carry `aggregates` and `lod` (see
+//! [`lod`]).
+//!
 //! `proc` and `scenario` are indices into `processes` and `scenarios`
 //! (scenario names repeat across runs of an outline). All times are
 //! µs since the run's first record, on the wall clock shared by all
@@ -87,6 +99,18 @@ pub fn write_html(timeline: &TimelineView, out: &mut dyn Write) -> io::Result<()
     out.write_all(SCRIPT.as_bytes())?;
     out.write_all(tail.as_bytes())?;
     out.flush()
+}
+
+/// The view model embedded in a page, as objects whatever the page's
+/// version (a streamed page's compact rows and columns are expanded as its
+/// script expands them: [`lod::expand`]); `None` if the page has none.
+pub fn page_data(html: &str) -> Option<serde_json::Value> {
+    let open = "id=\"timeline-data\">";
+    let start = html.find(open)? + open.len();
+    let end = start + html[start..].find("</script>")?;
+    serde_json::from_str(&html[start..end])
+        .ok()
+        .map(lod::expand)
 }
 
 /// [`write_html`] into a `String`, for tests and small reports.

@@ -663,7 +663,8 @@ impl Rule for ConcurrentMutation {
                 let real_use = s.is_active() && a.op != Op::Destroy;
                 if !self.hits.is_empty() && real_use {
                     let read = a.op == Op::Read;
-                    for m in std::mem::take(&mut self.hits) {
+                    // Drained, not taken: the scratch keeps its capacity.
+                    for m in self.hits.drain(..) {
                         let mut u = Use::of(first.as_ref(), &m, Some((a.ts, read)));
                         u.read_full = read && a.back == ReadBack::Full;
                         report(cx, &m, s, u);
@@ -719,6 +720,8 @@ impl Rule for ConcurrentMutation {
                         };
                         report(cx, &m, &v.scn, u);
                     }
+                    victims.clear();
+                    self.victims = victims;
                 }
             }
         }

@@ -61,30 +61,12 @@ fn report(cx: &mut Cx<'_>, a: &Access<'_>, s: &Rc<Scn>, schema: u32, others: Vec
         } else {
             (s.file, u.file)
         };
-        let name = cx.resources.schema_name(schema);
-        let name = if name.is_empty() {
-            "the default schema".to_owned()
-        } else {
-            format!("schema {name:?}")
-        };
-        let why = if cx.isolation_seen {
-            "while other scenarios isolate in their own schemas"
-        } else {
-            "with no schema isolation at all"
-        };
-        let explanation = format!(
-                "{} and {} ran at the same time (from {}) in {name} {why}: each can see and change the other's data.",
-                cx.describe(&u),
-                cx.describe(s),
-                to_time(s.start.max(u.start)).format("%H:%M:%S%.6f"),
-            );
-        let resource = cx.resources.tables_label(schema, &[]);
         let mut p = Pending::new(
             RuleId::SharedSchema,
             Severity::Warning,
             a.ts,
-            resource,
-            explanation,
+            String::new(),
+            String::new(),
         );
         p.polluter = Some(u.clone());
         p.victim = Some(s.clone());
@@ -94,6 +76,29 @@ fn report(cx: &mut Cx<'_>, a: &Access<'_>, s: &Rc<Scn>, schema: u32, others: Vec
             u64::from(schema),
             (u64::from(lo) << 32) | u64::from(hi),
         );
-        cx.findings.add_keyed(key, p);
+        // The text only for a new pair: a process pair's scenarios meet
+        // thousands of times when every process shares.
+        let run = cx.run;
+        let explanation = |p: &mut Pending| {
+            let name = run.resources.schema_name(schema);
+            let name = if name.is_empty() {
+                "the default schema".to_owned()
+            } else {
+                format!("schema {name:?}")
+            };
+            let why = if run.isolation_seen {
+                "while other scenarios isolate in their own schemas"
+            } else {
+                "with no schema isolation at all"
+            };
+            p.explanation = format!(
+                "{} and {} ran at the same time (from {}) in {name} {why}: each can see and change the other's data.",
+                run.describe(&u),
+                run.describe(s),
+                to_time(s.start.max(u.start)).format("%H:%M:%S%.6f"),
+            );
+            p.resource = run.resources.tables_label(schema, &[]);
+        };
+        cx.findings.add_keyed_with(key, p, explanation);
     }
 }

@@ -62,7 +62,7 @@ async function check(browser, file, screenshot, search) {
   // Hover every scenario bar's middle and collect the tooltip titles: proves
   // the bars are drawn where the model says and that names stay text.
   out.tooltips = await page.evaluate(() => {
-    const data = JSON.parse(document.getElementById("timeline-data").textContent);
+    const data = window.__timeline.data;
     const t = window.__timeline, canvas = document.getElementById("timeline"), r = canvas.getBoundingClientRect();
     const titles = [];
     data.scenarios.forEach((s, i) => {
@@ -77,7 +77,7 @@ async function check(browser, file, screenshot, search) {
   // it hovers every bar and records the tooltip text).
   out.hoverTexts = [];
   const bars = await page.evaluate(() => {
-    const data = JSON.parse(document.getElementById("timeline-data").textContent);
+    const data = window.__timeline.data;
     const t = window.__timeline, r = document.getElementById("timeline").getBoundingClientRect();
     return data.scenarios.map((s) => {
       const p = t.project((s.start_us + s.end_us) / 2, s.proc, s.lane);
@@ -152,7 +152,7 @@ async function shot(browser, file, png, rowIndex) {
     await row.click();
     await page.waitForTimeout(100);
     const box = await page.evaluate(() => {
-      const f = JSON.parse(document.getElementById("timeline-data").textContent).findings[window.__timeline.view().selected];
+      const f = window.__timeline.data.findings[window.__timeline.view().selected];
       const t = window.__timeline, r = document.getElementById("timeline").getBoundingClientRect();
       const v = f.victim;
       const p = v && v.proc !== null && t.project(v.t_us, v.proc, 0);
@@ -180,13 +180,15 @@ async function lod(browser, file, screenshot, hoverAggregates) {
   // and after it.
   out.findings = [];
   out.selectedAfterClick = [];
+  // The table shows 100 rows at a time: show them all, so every finding is clicked.
+  while (await page.evaluate(() => { const b = document.getElementById("findings-more"); return !b.hidden && (b.click(), true); }));
   const rows = await page.$$("#findings-body tr.main");
   for (let i = 0; i < rows.length; i++) {
     await rows[i].click();
     await page.waitForTimeout(50);
     out.selectedAfterClick.push(await page.evaluate(() => window.__timeline.view().selected));
     out.findings.push(await page.evaluate((i) => {
-      const data = JSON.parse(document.getElementById("timeline-data").textContent), t = window.__timeline;
+      const data = window.__timeline.data, t = window.__timeline;
       t.draw();
       const f = data.findings[i], v = f.victim, byId = {};
       data.scenarios.forEach((s) => { byId[s.id] = s; });
@@ -207,7 +209,7 @@ async function lod(browser, file, screenshot, hoverAggregates) {
   await page.evaluate(() => document.getElementById("timeline").scrollIntoView());
   // Hover the middle of every aggregate with the real mouse; keep the tooltip text.
   const points = !hoverAggregates ? [] : await page.evaluate(() => {
-    const data = JSON.parse(document.getElementById("timeline-data").textContent), t = window.__timeline;
+    const data = window.__timeline.data, t = window.__timeline;
     const r = document.getElementById("timeline").getBoundingClientRect();
     return data.aggregates.map((a) => {
       const p = t.project((a[2] + a[3]) / 2, a[0], a[1]);

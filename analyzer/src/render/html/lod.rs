@@ -46,8 +46,8 @@ use crate::track::{Step, Tracked, Tracker};
 use crate::Tap;
 
 use super::timeline::{
-    describe, finding_view, rank_findings, BarOutcome, MarkerKind, MarkerView, ProcIdx,
-    ProcessView, ScenarioIdx, Summary,
+    describe, finding_view, rank_findings, BarOutcome, MarkerKind, ProcIdx, ProcessView,
+    ScenarioIdx, Summary,
 };
 use super::{script_safe_json, split_once, SCRIPT, STYLE, TEMPLATE};
 
@@ -112,18 +112,52 @@ struct Bucket {
     scenarios: u32,
 }
 
-#[derive(Serialize)]
-struct ScenarioOut<'a> {
-    id: u32,
+/// The page's version of the view model: 3 is the compact encoding below
+/// (2 was the same content as objects, three times the bytes).
+pub const PAGE_VERSION: u32 = 3;
+
+/// The outcomes in the order the page's scenario rows number them.
+const OUTCOMES: [BarOutcome; 4] = [
+    BarOutcome::Passed,
+    BarOutcome::Failed,
+    BarOutcome::Skipped,
+    BarOutcome::Unfinished,
+];
+
+/// Strings a page repeats (features, action names, marker details), each
+/// written once in the page's `strings` and referred to by index: one
+/// resource label on 100,000 markers was most of a shared run's page.
+#[derive(Default)]
+struct Strings {
+    index: FastMap<Arc<str>, u32>,
+    list: Vec<Arc<str>>,
+    /// Bytes of the strings listed so far, for the page's size estimate.
+    bytes: u64,
+}
+
+impl Strings {
+    fn id(&mut self, s: &str) -> u32 {
+        if let Some(&i) = self.index.get(s) {
+            return i;
+        }
+        let i = self.list.len() as u32;
+        let s: Arc<str> = Arc::from(s);
+        self.bytes += s.len() as u64 + 3;
+        self.list.push(s.clone());
+        self.index.insert(s, i);
+        i
+    }
+}
+
+/// A marker drawn one by one, its text interned in [`Strings`].
+struct Drawn {
+    t_us: i64,
     proc: ProcIdx,
+    scenario: Option<ScenarioIdx>,
     lane: u32,
-    feature: &'a str,
-    name: &'a str,
-    outcome: BarOutcome,
-    start_us: i64,
-    end_us: i64,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    error: Option<&'a str>,
+    kind: MarkerKind,
+    action: u32,
+    details: u32,
 }
 
 /// What the page says about its level of detail.
@@ -200,7 +234,11 @@ pub struct HtmlStream<'w> {
     /// Each scenario's bar (process, start, end), for the findings, and
     /// whether it failed or never ended.
     bars: Vec<(ProcIdx, i64, i64, bool)>,
-    markers: Vec<MarkerView>,
+    markers: Vec<Drawn>,
+    strings: Strings,
+    /// The start of the scenario row written last (rows give theirs as a
+    /// difference to it).
+    last_start: i64,
     /// Actions of open scenarios, waiting for the outcome.
     in_scenario: FastMap<u32, Vec<Mark>>,
     /// Mutations of resources only one process touched so far.
@@ -234,6 +272,8 @@ impl<'w> HtmlStream<'w> {
             origin: 0,
             bars: Vec::new(),
             markers: Vec::new(),
+            strings: Strings::default(),
+            last_start: 0,
             in_scenario: FastMap::default(),
             in_resource: FastMap::default(),
             pending: 0,
@@ -263,7 +303,7 @@ impl<'w> HtmlStream<'w> {
         self.out.write_all(head.as_bytes())?;
         self.out.write_all(STYLE.as_bytes())?;
         self.out.write_all(middle.as_bytes())?;
-        self.out.write_all(b"{\"version\":2,\"scenarios\":[")
+        write!(self.out, "{{\"version\":{PAGE_VERSION},\"scenarios\":[")
     }
 
     /// Writes a scenario's bar; `error` is its `SCENARIO_END`'s.
@@ -291,17 +331,25 @@ impl<'w> HtmlStream<'w> {
             self.out.write_all(b",")?;
         }
         self.scenarios += 1;
-        self.json(&ScenarioOut {
-            id: s.id as ScenarioIdx,
-            proc: s.file,
-            lane: s.slot,
-            feature: &s.feature,
-            name: &s.name,
-            outcome,
-            start_us,
-            end_us,
-            error,
-        })?;
+        // [id, proc, lane, feature, name, outcome, start − previous row's
+        // start, end − start, error?]: rows come in end order, so starts
+        // are close to each other.
+        let feature = self.strings.id(&s.feature);
+        let outcome = OUTCOMES.iter().position(|&o| o == outcome).unwrap_or(0);
+        write!(self.out, "[{},{},{},{feature},", s.id, s.file, s.slot)?;
+        self.json(&&*s.name)?;
+        write!(
+            self.out,
+            ",{outcome},{},{}",
+            start_us - self.last_start,
+            end_us - start_us
+        )?;
+        self.last_start = start_us;
+        if let Some(error) = error {
+            self.out.write_all(b",")?;
+            self.json(&error)?;
+        }
+        self.out.write_all(b"]")?;
         // Its waiting actions: drawn if it failed or never ended.
         if let Some(marks) = self.in_scenario.remove(&(s.id as ScenarioIdx)) {
             for m in marks {
@@ -331,15 +379,19 @@ impl<'w> HtmlStream<'w> {
             None => m.recorded.as_ref().map(|r| r.to_string()),
         };
         let details = describe(label.as_deref(), m.details.as_deref());
-        self.marker_bytes += 80 + details.len() as u64;
+        let known = self.strings.bytes;
+        let details = self.strings.id(&details);
+        let action = self.strings.id(m.action.as_str());
+        // About 20 bytes of numbers, and its text if new.
+        self.marker_bytes += 20 + self.strings.bytes - known;
         self.lod.detailed += 1;
-        self.markers.push(MarkerView {
+        self.markers.push(Drawn {
+            t_us: m.t_us,
             proc: m.proc,
             scenario: m.scenario,
             lane: m.lane,
             kind: m.kind,
-            action: m.action.as_str().to_owned(),
-            t_us: m.t_us,
+            action,
             details,
         });
     }
@@ -539,6 +591,37 @@ impl<'w> HtmlStream<'w> {
         Ok(())
     }
 
+    /// The markers as one array per field: `t_us` as the difference to the
+    /// previous marker's (they are sorted by time), `scenario` −1 for none,
+    /// `kind` an index into `lod.kinds`, `action` and `details` into
+    /// `strings`.
+    fn marker_columns(&mut self, markers: &[Drawn]) -> io::Result<()> {
+        type Field = fn(&Drawn) -> i64;
+        let columns: [(&str, Field); 6] = [
+            ("proc", |m| i64::from(m.proc)),
+            ("scenario", |m| m.scenario.map_or(-1, i64::from)),
+            ("lane", |m| i64::from(m.lane)),
+            ("kind", |m| agg_index(m.kind) as i64),
+            ("action", |m| i64::from(m.action)),
+            ("details", |m| i64::from(m.details)),
+        ];
+        self.out.write_all(b"{\"t_us\":[")?;
+        let mut last = 0;
+        for (n, m) in markers.iter().enumerate() {
+            let sep = if n > 0 { "," } else { "" };
+            write!(self.out, "{sep}{}", m.t_us - last)?;
+            last = m.t_us;
+        }
+        for (name, field) in columns {
+            write!(self.out, "],\"{name}\":[")?;
+            for (n, m) in markers.iter().enumerate() {
+                let sep = if n > 0 { "," } else { "" };
+                write!(self.out, "{sep}{}", field(m))?;
+            }
+        }
+        self.out.write_all(b"]}")
+    }
+
     /// Ends the page: unfinished bars, markers, aggregates, then findings
     /// and counts from the analysis' `report`.
     pub fn finish(mut self, report: &Report) -> io::Result<()> {
@@ -572,7 +655,7 @@ impl<'w> HtmlStream<'w> {
         let mut markers = std::mem::take(&mut self.markers);
         markers.sort_by_key(|m| m.t_us); // stable: merge order within a µs
         self.out.write_all(b"],\"markers\":")?;
-        self.json(&markers)?;
+        self.marker_columns(&markers)?;
         drop(markers);
 
         self.out.write_all(b",\"aggregates\":[")?;
@@ -657,6 +740,11 @@ impl<'w> HtmlStream<'w> {
         self.out.write_all(b",\"lod\":")?;
         let lod = std::mem::take(&mut self.lod);
         self.json(&lod)?;
+        self.out.write_all(b",\"outcomes\":")?;
+        self.json(&OUTCOMES)?;
+        self.out.write_all(b",\"strings\":")?;
+        let strings = std::mem::take(&mut self.strings.list);
+        self.json(&strings)?;
         self.out.write_all(b"}")?;
         let (_, rest) = split_once(TEMPLATE, "@DATA@")?;
         let (before_script, tail) = split_once(rest, "/*@SCRIPT@*/")?;
@@ -690,4 +778,68 @@ impl Tap for HtmlStream<'_> {
             }
         }
     }
+}
+
+/// A page's view model as objects: a version 3 page's scenario rows and
+/// marker columns expanded to the objects of the documented shape (what the
+/// page's script does when it loads), for tests and tools that read pages.
+/// Other versions are returned as they are.
+pub fn expand(mut data: serde_json::Value) -> serde_json::Value {
+    use serde_json::{json, Value};
+    if data["version"].as_u64() != Some(u64::from(PAGE_VERSION)) {
+        return data;
+    }
+    let strings = data["strings"].as_array().cloned().unwrap_or_default();
+    let outcomes = data["outcomes"].clone();
+    let kinds = data["lod"]["kinds"].clone();
+    let text = |v: &Value, table: &Value| table[v.as_u64().unwrap_or(u64::MAX) as usize].clone();
+    let string = |v: &Value| match v.as_u64() {
+        Some(i) => strings.get(i as usize).cloned().unwrap_or(Value::Null),
+        None => Value::Null,
+    };
+    let mut start = 0;
+    let scenarios: Vec<Value> = data["scenarios"]
+        .as_array()
+        .map(Vec::as_slice)
+        .unwrap_or_default()
+        .iter()
+        .map(|r| {
+            start += r[6].as_i64().unwrap_or(0);
+            let mut s = json!({
+                "id": r[0], "proc": r[1], "lane": r[2], "feature": string(&r[3]),
+                "name": r[4], "outcome": text(&r[5], &outcomes),
+                "start_us": start, "end_us": start + r[7].as_i64().unwrap_or(0),
+            });
+            if let Some(error) = r.get(8) {
+                s["error"] = error.clone();
+            }
+            s
+        })
+        .collect();
+    let columns = &data["markers"];
+    let column = |name: &str| columns[name].as_array().cloned().unwrap_or_default();
+    let (t_us, procs, scns, lanes, kind, action, details) = (
+        column("t_us"),
+        column("proc"),
+        column("scenario"),
+        column("lane"),
+        column("kind"),
+        column("action"),
+        column("details"),
+    );
+    let mut t = 0;
+    let markers: Vec<Value> = (0..t_us.len())
+        .map(|i| {
+            t += t_us[i].as_i64().unwrap_or(0);
+            json!({
+                "proc": procs[i],
+                "scenario": if scns[i].as_i64() == Some(-1) { Value::Null } else { scns[i].clone() },
+                "lane": lanes[i], "kind": text(&kind[i], &kinds),
+                "action": string(&action[i]), "t_us": t, "details": string(&details[i]),
+            })
+        })
+        .collect();
+    data["scenarios"] = Value::Array(scenarios);
+    data["markers"] = Value::Array(markers);
+    data
 }
