@@ -142,7 +142,7 @@ pub use state_tracer_macros::test;
 #[cfg(feature = "macros")]
 #[doc(hidden)]
 pub mod __private {
-    pub use crate::test_attr::{run_async, run_sync, Outcome};
+    pub use crate::test_attr::{run_async, run_sync, Outcome, ShouldPanic};
 }
 
 pub use api::{

@@ -1,7 +1,8 @@
 //! `#[state_tracer::test]` traces a test with no other code: sync, async on
 //! tokio's current-thread and multi-thread runtimes (with a spawned task),
-//! `?` and `return` in bodies, panic → FAILED, `Err` → FAILED, footer at
-//! exit, and nothing at all with tracing off.
+//! `?` and `return` in bodies, panic → FAILED, `Err` → FAILED,
+//! `#[should_panic]` → libtest's verdict (either side of the attribute),
+//! footer at exit, and nothing at all with tracing off.
 //!
 //! The annotated tests in `inner` are the subjects: ignored, and inert
 //! unless the outer tests run this binary again with `ATTR_INNER_DB` set to
@@ -157,6 +158,49 @@ mod inner {
         Ok(())
     }
 
+    // `#[should_panic]`, in each of libtest's three forms and on either side
+    // of the attribute: the scenario's outcome is libtest's verdict.
+
+    #[state_tracer::test]
+    #[should_panic]
+    #[ignore = "run by sync_async_panic_and_err_tests_are_traced"]
+    fn should_panic_after() {
+        panic!("sync boom as expected");
+    }
+
+    #[should_panic(expected = "as expected")]
+    #[state_tracer::test(tokio::test(flavor = "multi_thread"))]
+    #[ignore = "run by sync_async_panic_and_err_tests_are_traced"]
+    async fn should_panic_before_async() {
+        tokio::task::yield_now().await;
+        panic!("async boom as expected");
+    }
+
+    #[state_tracer::test]
+    #[tokio::test]
+    #[should_panic = "stacked boom"]
+    #[ignore = "run by sync_async_panic_and_err_tests_are_traced"]
+    async fn should_panic_stacked() {
+        panic!("stacked boom");
+    }
+
+    #[state_tracer::test]
+    #[should_panic(expected = "wanted")]
+    #[ignore = "run by sync_async_panic_and_err_tests_are_traced"]
+    fn should_panic_other_message() {
+        panic!("something else");
+    }
+
+    #[should_panic]
+    #[state_tracer::test]
+    #[ignore = "run by sync_async_panic_and_err_tests_are_traced"]
+    fn should_panic_but_returns() {
+        // Panics only when run by hand, so `--ignored` alone stays green.
+        if db_url().is_none() {
+            panic!("not a subject run");
+        }
+    }
+
     /// The attribute's second form: under an existing test attribute.
     #[state_tracer::test]
     #[tokio::test]
@@ -189,10 +233,10 @@ fn sync_async_panic_and_err_tests_are_traced() {
     let tmp = tempfile::tempdir().unwrap();
     std::fs::create_dir(tmp.path().join("traces")).unwrap();
     let out = run_inner(tmp.path(), true);
-    // The four failing subjects fail the child, as they would without tracing.
+    // The six failing subjects fail the child, as they would without tracing.
     assert_eq!(out.status.code(), Some(101), "{}", stderr(&out));
     let listing = stdout(&out);
-    assert!(listing.contains("4 failed"), "{listing}");
+    assert!(listing.contains("7 passed; 6 failed"), "{listing}");
 
     let trace = only_trace(&tmp.path().join("traces"));
     trace.assert_gapless();
@@ -217,7 +261,29 @@ fn sync_async_panic_and_err_tests_are_traced() {
         ("inner::async_current_thread".to_owned(), passed.clone()),
         ("inner::async_multi_thread".to_owned(), passed.clone()),
         ("inner::stacked_on_tokio_test".to_owned(), passed.clone()),
-        ("inner::sync_body".to_owned(), passed),
+        ("inner::sync_body".to_owned(), passed.clone()),
+        ("inner::should_panic_after".to_owned(), passed.clone()),
+        (
+            "inner::should_panic_before_async".to_owned(),
+            passed.clone(),
+        ),
+        ("inner::should_panic_stacked".to_owned(), passed),
+        (
+            "inner::should_panic_other_message".to_owned(),
+            (
+                Some(Outcome::Failed),
+                "panic did not contain expected string: panicked: something else; \
+                 expected substring: wanted"
+                    .to_owned(),
+            ),
+        ),
+        (
+            "inner::should_panic_but_returns".to_owned(),
+            (
+                Some(Outcome::Failed),
+                "test did not panic as expected".to_owned(),
+            ),
+        ),
         (
             "inner::async_panics".to_owned(),
             (Some(Outcome::Failed), "panicked: async boom".to_owned()),
@@ -293,7 +359,7 @@ fn with_tracing_off_the_attribute_writes_nothing_and_keeps_outcomes() {
     let out = run_inner(tmp.path(), false);
     assert_eq!(out.status.code(), Some(101), "{}", stderr(&out));
     let listing = stdout(&out);
-    assert!(listing.contains("4 passed; 4 failed"), "{listing}");
+    assert!(listing.contains("7 passed; 6 failed"), "{listing}");
     assert!(
         !tmp.path().join("traces").exists(),
         "no trace folder or file without BDD_TRACE_STATE"
