@@ -16,6 +16,7 @@ use std::panic::{self, AssertUnwindSafe};
 use std::pin::Pin;
 use std::sync::OnceLock;
 use std::task::{Context, Poll};
+use std::thread::ThreadId;
 
 use tracing::Instrument as _;
 
@@ -160,19 +161,83 @@ pub fn run_sync<T: Outcome, F: FnOnce() -> T>(
 
 /// An async test body, instrumented with its scenario's span: on whatever
 /// thread polls it, and in tasks it spawns with `.in_current_span()`.
+///
+/// `own_runtime`: the test attribute builds a runtime for this test alone
+/// and drives it from the test's thread (`tokio::test`, `sqlx::test`). That
+/// thread then runs nothing but this test, so the scenario's span stays
+/// entered on it from the first poll to the end ([`HoldThread`]): tasks the
+/// test spawns that run there (all of them, on tokio's default
+/// current-thread runtime) are inside the span, and so is the work they
+/// hand on (sqlx's SQLite worker takes the caller's span), with no
+/// `.in_current_span()`.
 pub async fn run_async<T: Outcome, F: Future<Output = T>>(
     module: &str,
     test: &str,
     expect: ShouldPanic,
+    own_runtime: bool,
     body: F,
 ) -> T {
     let Some(scenario) = begin(module, test) else {
         return body.await;
     };
-    let caught = CatchUnwind(Box::pin(body))
-        .instrument(scenario.span().clone())
-        .await;
+    let caught = HoldThread {
+        inner: CatchUnwind(Box::pin(body)).instrument(scenario.span().clone()),
+        span: scenario.span().clone(),
+        test: own_runtime.then(|| names(module, test).1),
+        held: None,
+    }
+    .await;
     finish(scenario, expect, caught)
+}
+
+/// Keeps `span` entered on the thread of the first poll until the test
+/// ends, when that thread is libtest's thread for this very test (named
+/// as the test; libtest gives each test a thread of its own, which ends
+/// with it): never a runtime worker or a thread other tests use. The span
+/// is exited on that thread when the test completes or is dropped there.
+struct HoldThread<F> {
+    inner: F,
+    span: tracing::Span,
+    /// The test's libtest name, while the thread is yet to be checked.
+    test: Option<String>,
+    /// The thread the span is held entered on.
+    held: Option<ThreadId>,
+}
+
+impl<F> HoldThread<F> {
+    fn release(&mut self) {
+        if self.held.take() == Some(std::thread::current().id()) {
+            self.span
+                .with_subscriber(|(id, dispatch)| dispatch.exit(id));
+        }
+    }
+}
+
+impl<F: Future + Unpin> Future for HoldThread<F> {
+    type Output = F::Output;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
+        let this = &mut *self;
+        if let Some(test) = this.test.take() {
+            let thread = std::thread::current();
+            if thread.name() == Some(test.as_str()) {
+                this.span
+                    .with_subscriber(|(id, dispatch)| dispatch.enter(id));
+                this.held = Some(thread.id());
+            }
+        }
+        let poll = Pin::new(&mut this.inner).poll(cx);
+        if poll.is_ready() {
+            this.release();
+        }
+        poll
+    }
+}
+
+impl<F> Drop for HoldThread<F> {
+    fn drop(&mut self) {
+        self.release();
+    }
 }
 
 /// Polls a future, turning a panic inside `poll` into an `Err`, so the
