@@ -35,6 +35,17 @@ pub enum ShouldPanic {
     YesWithMessage(&'static str),
 }
 
+/// The test attribute the body runs under, as far as the tracer cares.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Harness {
+    /// Any other: it may share its runtime or thread between tests.
+    Other,
+    /// `tokio::test`: a runtime for this test alone, driven from its thread.
+    Tokio,
+    /// `sqlx::test`: the same, and a database for this test alone.
+    Sqlx,
+}
+
 /// What a test returned, as the scenario's outcome.
 pub trait Outcome {
     /// `Some(error)` when the test failed without panicking.
@@ -162,24 +173,29 @@ pub fn run_sync<T: Outcome, F: FnOnce() -> T>(
 /// An async test body, instrumented with its scenario's span: on whatever
 /// thread polls it, and in tasks it spawns with `.in_current_span()`.
 ///
-/// `own_runtime`: the test attribute builds a runtime for this test alone
-/// and drives it from the test's thread (`tokio::test`, `sqlx::test`). That
+/// `harness`: `tokio::test` and `sqlx::test` build a runtime for this test
+/// alone and drive it from the test's thread. That
 /// thread then runs nothing but this test, so the scenario's span stays
 /// entered on it from the first poll to the end ([`HoldThread`]): tasks the
 /// test spawns that run there (all of them, on tokio's default
 /// current-thread runtime) are inside the span, and so is the work they
 /// hand on (sqlx's SQLite worker takes the caller's span), with no
-/// `.in_current_span()`.
+/// `.in_current_span()`. Under `sqlx::test` the statements carry the
+/// test's own database (see [`crate::sqlx_test`]).
 pub async fn run_async<T: Outcome, F: Future<Output = T>>(
     module: &str,
     test: &str,
     expect: ShouldPanic,
-    own_runtime: bool,
+    harness: Harness,
     body: F,
 ) -> T {
     let Some(scenario) = begin(module, test) else {
         return body.await;
     };
+    if harness == Harness::Sqlx {
+        crate::sqlx_test::test_started(&format!("{module}::{test}"));
+    }
+    let own_runtime = harness != Harness::Other;
     let caught = HoldThread {
         inner: CatchUnwind(Box::pin(body)).instrument(scenario.span().clone()),
         span: scenario.span().clone(),

@@ -55,7 +55,7 @@ fn expand(attr: TokenStream2, item: ItemFn) -> TokenStream2 {
             .to_compile_error();
         }
     }
-    let own_runtime = own_runtime(&attr, &attrs);
+    let harness = harness(&attr, &attrs);
     let inner = test_attribute(attr, &attrs, sig.asyncness.is_some());
     let expect = match should_panic(&attrs) {
         Ok(expect) => expect,
@@ -69,7 +69,7 @@ fn expand(attr: TokenStream2, item: ItemFn) -> TokenStream2 {
     let body = if sig.asyncness.is_some() {
         quote_spanned! {block.span()=>
             ::state_tracer::__private::run_async::<#ret, _>(
-                ::core::module_path!(), #name, #expect, #own_runtime, async move #block,
+                ::core::module_path!(), #name, #expect, #harness, async move #block,
             ).await
         }
     } else {
@@ -111,27 +111,34 @@ fn test_attribute(attr: TokenStream2, attrs: &[syn::Attribute], is_async: bool) 
     }
 }
 
-/// Whether the test attribute builds a runtime for this test alone, driven
-/// from the test's thread: `tokio::test` and `sqlx::test` (given as the
-/// argument or stacked below). Then the thread can be the test's alone; any
-/// other attribute might share its runtime or thread between tests.
-fn own_runtime(attr: &TokenStream2, attrs: &[syn::Attribute]) -> bool {
-    let known = |path: &syn::Path| {
+/// Which test attribute runs the body (given as the argument or stacked
+/// below): `tokio::test` and `sqlx::test` build a runtime for this test
+/// alone, driven from the test's thread, so the tracer may treat the
+/// thread as the test's; any other might share its runtime or thread.
+fn harness(attr: &TokenStream2, attrs: &[syn::Attribute]) -> TokenStream2 {
+    let kind = |path: &syn::Path| {
         let names: Vec<String> = path.segments.iter().map(|s| s.ident.to_string()).collect();
-        matches!(
-            names
-                .iter()
-                .map(String::as_str)
-                .collect::<Vec<_>>()
-                .as_slice(),
-            ["tokio", "test"] | ["sqlx", "test"]
-        )
+        match names
+            .iter()
+            .map(String::as_str)
+            .collect::<Vec<_>>()
+            .as_slice()
+        {
+            ["tokio", "test"] => Some(quote!(Tokio)),
+            ["sqlx", "test"] => Some(quote!(Sqlx)),
+            _ => None,
+        }
     };
-    if attr.is_empty() {
-        return attrs.iter().any(|a| known(a.path()));
-    }
-    // The argument is a path, maybe with arguments: `tokio::test(flavor = …)`.
-    syn::parse2::<syn::Meta>(attr.clone()).is_ok_and(|m| known(m.path()))
+    let found = if attr.is_empty() {
+        attrs.iter().find_map(|a| kind(a.path()))
+    } else {
+        // A path, maybe with arguments: `tokio::test(flavor = …)`.
+        syn::parse2::<syn::Meta>(attr.clone())
+            .ok()
+            .and_then(|m| kind(m.path()))
+    };
+    let variant = found.unwrap_or(quote!(Other));
+    quote!(::state_tracer::__private::Harness::#variant)
 }
 
 /// The run-time expectation from a `#[should_panic]` among the function's
