@@ -174,14 +174,14 @@ pub fn run_sync<T: Outcome, F: FnOnce() -> T>(
 /// thread polls it, and in tasks it spawns with `.in_current_span()`.
 ///
 /// `harness`: `tokio::test` and `sqlx::test` build a runtime for this test
-/// alone and drive it from the test's thread. That
-/// thread then runs nothing but this test, so the scenario's span stays
-/// entered on it from the first poll to the end ([`HoldThread`]): tasks the
-/// test spawns that run there (all of them, on tokio's default
-/// current-thread runtime) are inside the span, and so is the work they
-/// hand on (sqlx's SQLite worker takes the caller's span), with no
-/// `.in_current_span()`. Under `sqlx::test` the statements carry the
-/// test's own database (see [`crate::sqlx_test`]).
+/// alone and drive it from the test's thread. That thread then runs
+/// nothing but this test, so the scenario's span stays entered on it from
+/// the first poll to the end ([`HoldThread`]): tasks the test spawns that
+/// run there (all of them, on tokio's default current-thread runtime) are
+/// inside the span, and so is the work they hand on (sqlx's SQLite worker
+/// takes the caller's span), with no `.in_current_span()`. Under
+/// `sqlx::test` the statements carry the test's own database (see
+/// [`crate::sqlx_test`]).
 pub async fn run_async<T: Outcome, F: Future<Output = T>>(
     module: &str,
     test: &str,
