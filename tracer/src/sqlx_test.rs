@@ -91,6 +91,7 @@ fn per_test_identity(name: &str) -> Option<Arc<str>> {
 /// At the start of a `#[state_tracer::test(sqlx::test)]` body: unless the
 /// setup already named the test's database on this thread, name it from
 /// the test path (`module_path!()::name`), as sqlx does.
+#[cfg_attr(not(feature = "macros"), allow(dead_code))] // used by the test attribute
 pub(crate) fn test_started(test_path: &str) {
     if thread_db().is_none() {
         set_thread_db(per_test_identity(&database_name(test_path)));
@@ -99,6 +100,7 @@ pub(crate) fn test_started(test_path: &str) {
 
 /// sqlx-core 0.8's `TestSupport::db_name`: `_sqlx_test_` and the URL-safe
 /// base64 of the first 39 bytes of the test path's SHA-512, `-` as `_`.
+#[cfg_attr(not(feature = "macros"), allow(dead_code))] // used by the test attribute
 fn database_name(test_path: &str) -> String {
     use sha2::{Digest, Sha512};
     let hash = Sha512::digest(test_path.as_bytes());
@@ -108,6 +110,7 @@ fn database_name(test_path: &str) -> String {
 }
 
 /// URL-safe base64 of `bytes` (a multiple of 3 long: no padding).
+#[cfg_attr(not(feature = "macros"), allow(dead_code))] // used by the test attribute
 fn base64_url(bytes: &[u8], out: &mut String) {
     const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
     for chunk in bytes.chunks(3) {
