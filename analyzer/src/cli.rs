@@ -1039,7 +1039,8 @@ pub struct ConfirmArgs {
     /// Run to use (id or unique prefix) [default: the most recent].
     #[arg(long, value_name = "ID")]
     pub run: Option<String>,
-    /// The report's finding number N (as `report` numbers them, from 1).
+    /// The finding numbered N in the report: `finding N` beside a culprit,
+    /// `#` with --verbose, `number` in JSON.
     #[arg(long, value_name = "N", conflicts_with = "victim")]
     pub finding: Option<usize>,
     /// The victim, 'FEATURE: SCENARIO'.

@@ -176,7 +176,9 @@ pub struct Report {
     pub records: u64,
     pub processes: Vec<ProcessSummary>,
     /// Ranked: likely causes first, then by strength (confidence), then
-    /// errors, then by time.
+    /// errors, then by time. Written with each one's `number` (its place,
+    /// from 1: what the reports show and `confirm --finding N` takes).
+    #[serde(serialize_with = "crate::render::json::numbered")]
     pub findings: Vec<Finding>,
     /// Overlapping scenarios aggregated by process pair (processes that
     /// share a label count as one), the most overlapping first pairs up to

@@ -158,7 +158,11 @@ fn report_json_keeps_the_contract_keys() {
         );
     }
     let f = &v["findings"][0];
+    for (i, f) in v["findings"].as_array().unwrap().iter().enumerate() {
+        assert_eq!(f["number"], i + 1, "findings[].number is its place from 1");
+    }
     for key in [
+        "number",
         "rule",
         "severity",
         "likely_cause",

@@ -4,6 +4,8 @@
 //! identity comes from, in order:
 //!
 //! 1. the pool the statement ran under ([`crate::sqlx::Database::run`]);
+//!    then the `#[sqlx::test]` database of the statement's thread
+//!    ([`crate::sqlx_test`], PostgreSQL);
 //! 2. [`crate::set_database`] (the program's own word for the process);
 //! 3. the one pool named with [`crate::sqlx::name_pool`] (two different
 //!    ones make the process default ambiguous: unknown);
@@ -92,6 +94,10 @@ pub(crate) fn resolve(pool: Option<&Arc<str>>) -> Option<Arc<str>> {
     if let Some(id) = pool {
         return Some(id.clone());
     }
+    // A `#[sqlx::test]` database this thread works on (PostgreSQL).
+    if let Some(id) = crate::sqlx_test::thread_db() {
+        return Some(id);
+    }
     // Loaded before resolving: a change racing with it bumps the
     // generation again, so the next statement resolves afresh.
     let generation = GENERATION.load(Ordering::Acquire);
@@ -109,6 +115,12 @@ pub(crate) fn resolve(pool: Option<&Arc<str>>) -> Option<Arc<str>> {
         }
     });
     id
+}
+
+/// The process's database as the program, its pools or `DATABASE_URL`
+/// name it (no pool, no thread's own), resolved afresh.
+pub(crate) fn process_default() -> Option<Arc<str>> {
+    resolve_default()
 }
 
 /// [`resolve`] with no pool, from the sources themselves.

@@ -128,6 +128,7 @@ mod layer;
 mod process;
 mod records;
 mod scenario;
+mod sqlx_test;
 mod statement_cache;
 mod writer;
 
@@ -142,7 +143,7 @@ pub use state_tracer_macros::test;
 #[cfg(feature = "macros")]
 #[doc(hidden)]
 pub mod __private {
-    pub use crate::test_attr::{run_async, run_sync, Outcome};
+    pub use crate::test_attr::{run_async, run_sync, Harness, Outcome, ShouldPanic};
 }
 
 pub use api::{

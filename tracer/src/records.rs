@@ -220,6 +220,16 @@ impl Recorder {
         if text.is_empty() {
             return;
         }
+        if crate::sqlx_test::bookkeeping(text) {
+            // sqlx::test's own: kept as a note, not as shared state.
+            enc.begin(sc, step, Action::Custom);
+            enc.str(json::key!("name"), "sqlx-test");
+            let mut details = secret::scrub(text).into_owned();
+            truncate_utf8(&mut details, 2000);
+            enc.str(json::key!("details"), &details);
+            enc.write_to(&self.writer);
+            return;
+        }
         let all = crate::statement_cache::classify_all(text);
         // sqlx's per-connection `PRAGMA`s are settings, not state.
         let recorded = || all.iter().filter(|st| !st.connection_setting);

@@ -16,10 +16,35 @@ use std::panic::{self, AssertUnwindSafe};
 use std::pin::Pin;
 use std::sync::OnceLock;
 use std::task::{Context, Poll};
+use std::thread::ThreadId;
 
 use tracing::Instrument as _;
 
 use crate::{Scenario, TraceGuard};
+
+/// What libtest expects of the test: its `#[should_panic]`, as the macro
+/// read it from the function's attributes (libtest's own three cases).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ShouldPanic {
+    /// No `#[should_panic]`: a panic fails the test.
+    No,
+    /// `#[should_panic]`: the test passes when it panics.
+    Yes,
+    /// `#[should_panic(expected = "msg")]`: it passes when the panic
+    /// message contains `msg`.
+    YesWithMessage(&'static str),
+}
+
+/// The test attribute the body runs under, as far as the tracer cares.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Harness {
+    /// Any other: it may share its runtime or thread between tests.
+    Other,
+    /// `tokio::test`: a runtime for this test alone, driven from its thread.
+    Tokio,
+    /// `sqlx::test`: the same, and a database for this test alone.
+    Sqlx,
+}
 
 /// What a test returned, as the scenario's outcome.
 pub trait Outcome {
@@ -76,53 +101,159 @@ fn begin(module: &str, test: &str) -> Option<Scenario> {
 }
 
 /// Records the outcome, ends the scenario, then hands the result back (or
-/// resumes the panic, after `SCENARIO_END` is written).
-fn finish<T: Outcome>(scenario: Scenario, result: std::thread::Result<T>) -> T {
+/// resumes the panic, after `SCENARIO_END` is written). The outcome is
+/// libtest's verdict, `#[should_panic]` included, so a test that panics as
+/// expected is `PASSED`.
+fn finish<T: Outcome>(
+    scenario: Scenario,
+    expect: ShouldPanic,
+    result: std::thread::Result<T>,
+) -> T {
+    let failure = verdict(expect, &result);
+    if let Some(error) = failure {
+        scenario.fail(error);
+    }
+    drop(scenario);
     match result {
-        Ok(value) => {
-            if let Some(error) = value.failure() {
-                scenario.fail(error);
+        Ok(value) => value,
+        Err(payload) => panic::resume_unwind(payload),
+    }
+}
+
+/// `Some(error)` when libtest will call the test failed, with libtest's
+/// wording for the `#[should_panic]` cases (test/src/test_result.rs).
+fn verdict<T: Outcome>(expect: ShouldPanic, result: &std::thread::Result<T>) -> Option<String> {
+    match (expect, result) {
+        (ShouldPanic::No, Ok(value)) => value.failure(),
+        (ShouldPanic::No, Err(payload)) => Some(panic_message(payload.as_ref())),
+        (_, Ok(_)) => Some("test did not panic as expected".to_owned()),
+        (ShouldPanic::Yes, Err(_)) => None,
+        (ShouldPanic::YesWithMessage(expected), Err(payload)) => {
+            match panic_text(payload.as_ref()) {
+                Some(text) if text.contains(expected) => None,
+                Some(text) => Some(format!(
+                    "panic did not contain expected string: panicked: {text}; expected substring: {expected}"
+                )),
+                None => Some(format!(
+                    "expected panic with string value, found non-string value; expected substring: {expected}"
+                )),
             }
-            drop(scenario);
-            value
-        }
-        Err(payload) => {
-            scenario.fail(panic_message(payload.as_ref()));
-            drop(scenario);
-            panic::resume_unwind(payload)
         }
     }
 }
 
+fn panic_text(payload: &(dyn std::any::Any + Send)) -> Option<&str> {
+    payload
+        .downcast_ref::<&str>()
+        .copied()
+        .or_else(|| payload.downcast_ref::<String>().map(String::as_str))
+}
+
 fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
-    if let Some(s) = payload.downcast_ref::<&str>() {
-        format!("panicked: {s}")
-    } else if let Some(s) = payload.downcast_ref::<String>() {
-        format!("panicked: {s}")
-    } else {
-        "panicked".to_owned()
+    match panic_text(payload) {
+        Some(s) => format!("panicked: {s}"),
+        None => "panicked".to_owned(),
     }
 }
 
 /// A synchronous test body, run inside its scenario's span on this thread.
-pub fn run_sync<T: Outcome, F: FnOnce() -> T>(module: &str, test: &str, body: F) -> T {
+pub fn run_sync<T: Outcome, F: FnOnce() -> T>(
+    module: &str,
+    test: &str,
+    expect: ShouldPanic,
+    body: F,
+) -> T {
     let Some(scenario) = begin(module, test) else {
         return body();
     };
     let result = scenario.in_scope(|| panic::catch_unwind(AssertUnwindSafe(body)));
-    finish(scenario, result)
+    finish(scenario, expect, result)
 }
 
 /// An async test body, instrumented with its scenario's span: on whatever
 /// thread polls it, and in tasks it spawns with `.in_current_span()`.
-pub async fn run_async<T: Outcome, F: Future<Output = T>>(module: &str, test: &str, body: F) -> T {
+///
+/// `harness`: `tokio::test` and `sqlx::test` build a runtime for this test
+/// alone and drive it from the test's thread. That thread then runs
+/// nothing but this test, so the scenario's span stays entered on it from
+/// the first poll to the end ([`HoldThread`]): tasks the test spawns that
+/// run there (all of them, on tokio's default current-thread runtime) are
+/// inside the span, and so is the work they hand on (sqlx's SQLite worker
+/// takes the caller's span), with no `.in_current_span()`. Under
+/// `sqlx::test` the statements carry the test's own database (see
+/// [`crate::sqlx_test`]).
+pub async fn run_async<T: Outcome, F: Future<Output = T>>(
+    module: &str,
+    test: &str,
+    expect: ShouldPanic,
+    harness: Harness,
+    body: F,
+) -> T {
     let Some(scenario) = begin(module, test) else {
         return body.await;
     };
-    let caught = CatchUnwind(Box::pin(body))
-        .instrument(scenario.span().clone())
-        .await;
-    finish(scenario, caught)
+    if harness == Harness::Sqlx {
+        crate::sqlx_test::test_started(&format!("{module}::{test}"));
+    }
+    let own_runtime = harness != Harness::Other;
+    let caught = HoldThread {
+        inner: CatchUnwind(Box::pin(body)).instrument(scenario.span().clone()),
+        span: scenario.span().clone(),
+        test: own_runtime.then(|| names(module, test).1),
+        held: None,
+    }
+    .await;
+    finish(scenario, expect, caught)
+}
+
+/// Keeps `span` entered on the thread of the first poll until the test
+/// ends, when that thread is libtest's thread for this very test (named
+/// as the test; libtest gives each test a thread of its own, which ends
+/// with it): never a runtime worker or a thread other tests use. The span
+/// is exited on that thread when the test completes or is dropped there.
+struct HoldThread<F> {
+    inner: F,
+    span: tracing::Span,
+    /// The test's libtest name, while the thread is yet to be checked.
+    test: Option<String>,
+    /// The thread the span is held entered on.
+    held: Option<ThreadId>,
+}
+
+impl<F> HoldThread<F> {
+    fn release(&mut self) {
+        if self.held.take() == Some(std::thread::current().id()) {
+            self.span
+                .with_subscriber(|(id, dispatch)| dispatch.exit(id));
+        }
+    }
+}
+
+impl<F: Future + Unpin> Future for HoldThread<F> {
+    type Output = F::Output;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
+        let this = &mut *self;
+        if let Some(test) = this.test.take() {
+            let thread = std::thread::current();
+            if thread.name() == Some(test.as_str()) {
+                this.span
+                    .with_subscriber(|(id, dispatch)| dispatch.enter(id));
+                this.held = Some(thread.id());
+            }
+        }
+        let poll = Pin::new(&mut this.inner).poll(cx);
+        if poll.is_ready() {
+            this.release();
+        }
+        poll
+    }
+}
+
+impl<F> Drop for HoldThread<F> {
+    fn drop(&mut self) {
+        self.release();
+    }
 }
 
 /// Polls a future, turning a panic inside `poll` into an `Err`, so the
@@ -163,5 +294,34 @@ mod tests {
         assert_eq!(().failure(), None);
         assert_eq!(Ok::<u8, String>(1).failure(), None);
         assert_eq!(Err::<(), _>("boom").failure().as_deref(), Some("\"boom\""));
+    }
+
+    #[test]
+    fn should_panic_takes_libtests_verdict() {
+        let panicked = |p: &'static str| -> std::thread::Result<()> { Err(Box::new(p)) };
+        let owned = || -> std::thread::Result<()> { Err(Box::new(String::from("owned boom"))) };
+        assert_eq!(verdict(ShouldPanic::Yes, &panicked("boom")), None);
+        assert_eq!(
+            verdict(ShouldPanic::YesWithMessage("boo"), &panicked("boom")),
+            None
+        );
+        assert_eq!(verdict(ShouldPanic::YesWithMessage("ed b"), &owned()), None);
+        let wrong = verdict(ShouldPanic::YesWithMessage("bang"), &panicked("boom")).unwrap();
+        assert!(
+            wrong.starts_with("panic did not contain expected string"),
+            "{wrong}"
+        );
+        let opaque: std::thread::Result<()> = Err(Box::new(7_u8));
+        assert!(verdict(ShouldPanic::YesWithMessage("x"), &opaque).is_some());
+        assert_eq!(verdict(ShouldPanic::Yes, &opaque), None);
+        assert_eq!(
+            verdict(ShouldPanic::Yes, &Ok(())).as_deref(),
+            Some("test did not panic as expected")
+        );
+        assert_eq!(verdict(ShouldPanic::No, &Ok(())), None);
+        assert_eq!(
+            verdict(ShouldPanic::No, &panicked("boom")).as_deref(),
+            Some("panicked: boom")
+        );
     }
 }

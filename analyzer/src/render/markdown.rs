@@ -201,6 +201,10 @@ fn write_failures(r: &Report, out: &mut dyn Write) -> io::Result<()> {
     let failures = triage::failures(r);
     if !failures.is_empty() {
         writeln!(out, "### Failed scenarios\n")?;
+        writeln!(
+            out,
+            "Finding numbers are the ones `trace-analyzer confirm --finding N` takes.\n"
+        )?;
     }
     for f in &failures {
         writeln!(out, "#### {} FAILED\n", cell(&f.title()))?;
@@ -214,8 +218,9 @@ fn write_failures(r: &Report, out: &mut dyn Write) -> io::Result<()> {
         for c in &f.causes {
             writeln!(
                 out,
-                "- **Culprit** (`{}`): {} — {} on {} at {}",
+                "- **Culprit** (`{}`, finding {}): {} — {} on {} at {}",
                 c.rule,
+                triage::number(r, c),
                 cell(&who(c.polluter.as_ref())),
                 code(c.action.as_deref().unwrap_or("change")),
                 code(&c.resource),
@@ -237,9 +242,10 @@ fn write_failures(r: &Report, out: &mut dyn Write) -> io::Result<()> {
         if !f.others.is_empty() {
             writeln!(
                 out,
-                "- {} {} it, none the cause (see below).",
+                "- {} {} it, none the cause ({}, below).",
                 crate::count(f.others.len() as u64, "other finding", "other findings"),
-                if f.others.len() == 1 { "names" } else { "name" }
+                if f.others.len() == 1 { "names" } else { "name" },
+                triage::numbers(r, &f.others),
             )?;
         }
         writeln!(out)?;
@@ -248,7 +254,13 @@ fn write_failures(r: &Report, out: &mut dyn Write) -> io::Result<()> {
     if !errors.is_empty() {
         writeln!(out, "### Other errors\n")?;
         for f in errors {
-            writeln!(out, "- `{}`: {}", f.rule, cell(&f.explanation))?;
+            writeln!(
+                out,
+                "- `{}` (finding {}): {}",
+                f.rule,
+                triage::number(r, f),
+                cell(&f.explanation)
+            )?;
         }
         writeln!(out)?;
     }

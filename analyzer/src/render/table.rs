@@ -278,14 +278,19 @@ fn write_failures(
     }
     let failures = triage::failures(r);
     if !failures.is_empty() {
-        writeln!(out, "Failed scenarios")?;
+        // Failures are not numbered: the only numbers shown are findings',
+        // the ones `confirm --finding N` takes.
+        writeln!(
+            out,
+            "Failed scenarios (finding N: confirm it with `trace-analyzer confirm --finding N`)"
+        )?;
     }
-    for (i, f) in failures.iter().enumerate() {
-        let head = format!("{:>3}. ", i + 1);
+    for f in &failures {
+        let head = "  - ";
         wrapped(
             out,
             w,
-            &head,
+            head,
             ind,
             &format!("{} {}", f.title(), paint(opts, RED, "FAILED")),
         )?;
@@ -314,7 +319,11 @@ fn write_failures(
             wrapped(
                 out,
                 w,
-                &format!("{ind}Culprit [{}]: ", c.rule),
+                &format!(
+                    "{ind}Culprit [{}, finding {}]: ",
+                    c.rule,
+                    triage::number(r, c)
+                ),
                 ind,
                 &culprit,
             )?;
@@ -333,11 +342,17 @@ fn write_failures(
             }
         }
         if !f.others.is_empty() {
-            writeln!(
+            wrapped(
                 out,
-                "{ind}{} {} it, none the cause (--verbose).",
-                crate::count(f.others.len() as u64, "other finding", "other findings"),
-                if f.others.len() == 1 { "names" } else { "name" }
+                w,
+                ind,
+                ind,
+                &format!(
+                    "{} {} it, none the cause ({}; --verbose).",
+                    crate::count(f.others.len() as u64, "other finding", "other findings"),
+                    if f.others.len() == 1 { "names" } else { "name" },
+                    triage::numbers(r, &f.others),
+                ),
             )?;
         }
     }
@@ -348,7 +363,7 @@ fn write_failures(
     if !errors.is_empty() {
         writeln!(out, "Other errors")?;
         for f in errors {
-            let head = format!("  - [{}] ", f.rule);
+            let head = format!("  - [{}, finding {}] ", f.rule, triage::number(r, f));
             wrapped(out, w, &head, "    ", &names.shorten(&f.explanation))?;
         }
         writeln!(out)?;

@@ -75,6 +75,30 @@ pub fn failures(r: &Report) -> Vec<Failure<'_>> {
     out
 }
 
+/// The number `report` shows next to a finding of `r` (and `confirm
+/// --finding N` takes): its place in `r.findings`, from 1. One numbering
+/// for every mention, so a number read off any part of a report selects
+/// that finding. `f` must borrow from `r.findings`, as triage's lists do.
+pub fn number(r: &Report, f: &Finding) -> usize {
+    let base = r.findings.as_ptr() as usize;
+    let i = (f as *const Finding as usize).wrapping_sub(base) / std::mem::size_of::<Finding>();
+    assert!(
+        r.findings.get(i).is_some_and(|x| std::ptr::eq(x, f)),
+        "a finding numbered from another report"
+    );
+    i + 1
+}
+
+/// `" (finding 3, 5 and 8)"`-style list of finding numbers.
+pub fn numbers(r: &Report, fs: &[&Finding]) -> String {
+    let ns: Vec<String> = fs.iter().map(|f| number(r, f).to_string()).collect();
+    match ns.as_slice() {
+        [] => String::new(),
+        [one] => format!("finding {one}"),
+        [init @ .., last] => format!("findings {} and {last}", init.join(", ")),
+    }
+}
+
 /// Errors that are not about a failed scenario's cause (crashed process,
 /// unfinished scenario, proven harm, `--deny`).
 pub fn other_errors(r: &Report) -> Vec<&Finding> {

@@ -22,14 +22,15 @@
 
 use proc_macro::TokenStream;
 use proc_macro2::TokenStream as TokenStream2;
-use quote::{quote, quote_spanned};
+use quote::{quote, quote_spanned, ToTokens as _};
 use syn::spanned::Spanned;
 use syn::{parse_macro_input, ItemFn, ReturnType};
 
 /// Traces the test as one scenario when `BDD_TRACE_STATE` is set: feature =
 /// the test binary (crate) name, scenario = the test's name as libtest and
 /// nextest print it (`module::test_name`). The scenario ends `FAILED` when
-/// the test panics or returns `Err`, else `PASSED`. See
+/// the test panics or returns `Err`, else `PASSED`; under `#[should_panic]`
+/// it takes libtest's verdict instead (a panic as expected is `PASSED`). See
 /// `docs/guide-instrumenting.md`.
 #[proc_macro_attribute]
 pub fn test(attr: TokenStream, item: TokenStream) -> TokenStream {
@@ -54,7 +55,12 @@ fn expand(attr: TokenStream2, item: ItemFn) -> TokenStream2 {
             .to_compile_error();
         }
     }
+    let harness = harness(&attr, &attrs);
     let inner = test_attribute(attr, &attrs, sig.asyncness.is_some());
+    let expect = match should_panic(&attrs) {
+        Ok(expect) => expect,
+        Err(e) => return e.to_compile_error(),
+    };
     let ret = match &sig.output {
         ReturnType::Default => quote!(()),
         ReturnType::Type(_, ty) => quote!(#ty),
@@ -63,13 +69,13 @@ fn expand(attr: TokenStream2, item: ItemFn) -> TokenStream2 {
     let body = if sig.asyncness.is_some() {
         quote_spanned! {block.span()=>
             ::state_tracer::__private::run_async::<#ret, _>(
-                ::core::module_path!(), #name, async move #block,
+                ::core::module_path!(), #name, #expect, #harness, async move #block,
             ).await
         }
     } else {
         quote_spanned! {block.span()=>
             ::state_tracer::__private::run_sync::<#ret, _>(
-                ::core::module_path!(), #name, move || -> #ret #block,
+                ::core::module_path!(), #name, #expect, move || -> #ret #block,
             )
         }
     };
@@ -103,4 +109,66 @@ fn test_attribute(attr: TokenStream2, attrs: &[syn::Attribute], is_async: bool) 
     } else {
         quote!(#[::core::prelude::v1::test])
     }
+}
+
+/// Which test attribute runs the body (given as the argument or stacked
+/// below): `tokio::test` and `sqlx::test` build a runtime for this test
+/// alone, driven from the test's thread, so the tracer may treat the
+/// thread as the test's; any other might share its runtime or thread.
+fn harness(attr: &TokenStream2, attrs: &[syn::Attribute]) -> TokenStream2 {
+    let kind = |path: &syn::Path| {
+        let names: Vec<String> = path.segments.iter().map(|s| s.ident.to_string()).collect();
+        match names
+            .iter()
+            .map(String::as_str)
+            .collect::<Vec<_>>()
+            .as_slice()
+        {
+            ["tokio", "test"] => Some(quote!(Tokio)),
+            ["sqlx", "test"] => Some(quote!(Sqlx)),
+            _ => None,
+        }
+    };
+    let found = if attr.is_empty() {
+        attrs.iter().find_map(|a| kind(a.path()))
+    } else {
+        // A path, maybe with arguments: `tokio::test(flavor = …)`.
+        syn::parse2::<syn::Meta>(attr.clone())
+            .ok()
+            .and_then(|m| kind(m.path()))
+    };
+    let variant = found.unwrap_or(quote!(Other));
+    quote!(::state_tracer::__private::Harness::#variant)
+}
+
+/// The run-time expectation from a `#[should_panic]` among the function's
+/// attributes, in the three forms libtest takes: bare, `= "msg"` and
+/// `(expected = "msg")`. The attribute stays on the function for libtest;
+/// the scenario only needs to agree with libtest's verdict. Written before
+/// or after `#[state_tracer::test]`, it is among `attrs` either way (inert
+/// attributes stay on the item an attribute macro receives).
+fn should_panic(attrs: &[syn::Attribute]) -> syn::Result<TokenStream2> {
+    let Some(attr) = attrs.iter().find(|a| a.path().is_ident("should_panic")) else {
+        return Ok(quote!(::state_tracer::__private::ShouldPanic::No));
+    };
+    let expected: Option<syn::LitStr> = match &attr.meta {
+        syn::Meta::Path(_) => None,
+        syn::Meta::NameValue(nv) => Some(syn::parse2(nv.value.to_token_stream())?),
+        syn::Meta::List(list) => {
+            let mut found = None;
+            list.parse_nested_meta(|meta| {
+                if meta.path.is_ident("expected") {
+                    found = Some(meta.value()?.parse::<syn::LitStr>()?);
+                    Ok(())
+                } else {
+                    Err(meta.error("expected `expected = \"...\"`"))
+                }
+            })?;
+            found
+        }
+    };
+    Ok(match expected {
+        None => quote!(::state_tracer::__private::ShouldPanic::Yes),
+        Some(msg) => quote!(::state_tracer::__private::ShouldPanic::YesWithMessage(#msg)),
+    })
 }
