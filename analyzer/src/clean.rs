@@ -26,23 +26,9 @@ use crate::discover::{legacy_name, v1_name};
 use crate::read::legacy::{parse_legacy_line, LegacyTz};
 use crate::read::lines::{Line, LineReader};
 
-/// Parses `7d`, `12h`, `30m`, `45s`, `2w`.
+/// Parses an age such as `7d`, `12h`, `30m`, `2w` ([`crate::duration`]).
 pub fn parse_age(s: &str) -> Result<Duration, String> {
-    let s = s.trim();
-    let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
-    let (num, unit) = s.split_at(split);
-    let n: u64 = num
-        .parse()
-        .map_err(|_| format!("invalid age {s:?}: use a number and a unit, e.g. 7d, 12h, 30m"))?;
-    let secs = match unit {
-        "s" => 1,
-        "m" => 60,
-        "h" => 3600,
-        "d" | "" => 86_400,
-        "w" => 7 * 86_400,
-        _ => return Err(format!("invalid unit in {s:?}: use s, m, h, d or w")),
-    };
-    Ok(Duration::from_secs(n.saturating_mul(secs)))
+    crate::duration::parse(s)
 }
 
 /// How far down a folder is searched.
@@ -198,6 +184,6 @@ mod tests {
         assert_eq!(parse_age("12h").unwrap(), Duration::from_secs(12 * 3600));
         assert_eq!(parse_age("2w").unwrap(), Duration::from_secs(14 * 86_400));
         assert!(parse_age("soon").is_err());
-        assert!(parse_age("5y").is_err());
+        assert!(parse_age("7").is_err(), "a bare number is no longer days");
     }
 }

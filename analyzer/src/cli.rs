@@ -1094,22 +1094,9 @@ fn parse_env(s: &str) -> Result<(String, String), String> {
 
 /// `90s`, `5m`, `1h`, `500ms`; a bare number is seconds.
 fn parse_timeout(s: &str) -> Result<std::time::Duration, String> {
-    let t = s.trim();
-    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
-    let (num, unit) = t.split_at(split);
-    let n: u64 = num
-        .parse()
-        .map_err(|_| format!("invalid duration {s:?}: use e.g. 90s, 5m, 1h"))?;
-    let ms = match unit {
-        "ms" => 1,
-        "" | "s" => 1000,
-        "m" => 60_000,
-        "h" => 3_600_000,
-        _ => return Err(format!("invalid unit in {s:?}: use ms, s, m or h")),
-    };
-    match n.saturating_mul(ms) {
-        0 => Err("the timeout must be more than 0".into()),
-        ms => Ok(std::time::Duration::from_millis(ms)),
+    match trace_analyzer::duration::parse(s)? {
+        d if d.is_zero() => Err("the timeout must be more than 0".into()),
+        d => Ok(d),
     }
 }
 

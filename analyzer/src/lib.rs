@@ -22,6 +22,7 @@ pub mod analysis;
 pub mod clean;
 pub mod confirm;
 pub mod discover;
+pub mod duration;
 pub mod escape;
 pub mod export;
 pub mod findings;
