@@ -16,7 +16,7 @@
 use std::borrow::Cow;
 
 use chrono::{DateTime, NaiveDate, NaiveDateTime, NaiveTime, Utc};
-use state_tracer::format::{parse_wall_time, Action, Event, Outcome, Resource, Scope};
+use state_tracer_format::{parse_wall_time, Action, Event, Outcome, Resource, Scope};
 
 /// How the tracer starts every event line (`type` first, compact).
 pub const EVENT_PREFIX: &str = r#"{"type":"event","#;
@@ -895,7 +895,7 @@ mod tests {
             // 1970 to 2100, microseconds.
             let ok = (0i64..4_102_444_800_000_000).prop_map(|us| {
                 let t = DateTime::from_timestamp_micros(us).unwrap();
-                format!("\"{}\"", state_tracer::format::wall_time_string(t))
+                format!("\"{}\"", state_tracer_format::wall_time_string(t))
             });
             if !hostile {
                 return ok.boxed();
