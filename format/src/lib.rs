@@ -35,7 +35,7 @@ pub use file_name::{file_name_safe, FILE_EXTENSION, FILE_PREFIX};
 use pairs::{scalar_pairs, string_pairs};
 pub use run_id::generate_run_id;
 pub use schema::default_schema;
-pub use wall::{format_wall_time, parse_wall_time, wall_time, wall_time_string};
+pub use wall::{format_wall_time, parse_wall_time, wall_time, wall_time_string, WallTimeParser};
 
 /// The value of the header's `format` field.
 pub const FORMAT_NAME: &str = "bdd-state-trace";
