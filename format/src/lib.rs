@@ -377,6 +377,7 @@ pub enum Outcome {
 }
 
 impl Outcome {
+    #[inline]
     pub fn as_str(self) -> &'static str {
         match self {
             Outcome::Passed => "PASSED",
@@ -424,10 +425,13 @@ macro_rules! actions {
             $(#[serde(rename = $name)] $variant,)*
         }
 
+        // `#[inline]` below: the tracer's encoder calls these for every
+        // record, across the crate boundary since the format has its own crate.
         impl Action {
             /// Every action, in documentation order.
             pub const ALL: &'static [Action] = &[$(Action::$variant,)*];
 
+            #[inline]
             pub fn as_str(self) -> &'static str {
                 match self { $(Action::$variant => $name,)* }
             }
@@ -435,11 +439,13 @@ macro_rules! actions {
             /// `,"action":"NAME"`, the member as an event record carries
             /// it (one copy for the tracer's encoder).
             #[doc(hidden)]
+            #[inline]
             pub fn json_member(self) -> &'static str {
                 match self { $(Action::$variant => concat!(",\"action\":\"", $name, "\""),)* }
             }
 
             /// The broad family the action belongs to.
+            #[inline]
             pub fn kind(self) -> ActionKind {
                 match self { $(Action::$variant => ActionKind::$kind,)* }
             }
