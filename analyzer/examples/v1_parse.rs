@@ -9,7 +9,7 @@
 
 use std::time::{Duration, Instant};
 
-use state_tracer::format::Event;
+use state_tracer_format::Event;
 use trace_analyzer::read::v1_scan::EVENT_PREFIX;
 use trace_analyzer::read::{v1, Problems, ReadOptions};
 use trace_analyzer::record::Interner;

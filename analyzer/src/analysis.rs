@@ -11,7 +11,7 @@
 
 use std::rc::Rc;
 
-use state_tracer::format::ActionKind;
+use state_tracer_format::ActionKind;
 
 use crate::discover::SourceFile;
 use crate::findings::Findings;
@@ -24,8 +24,8 @@ use crate::record::{to_time, Micros, Rec};
 use crate::resources::Target;
 use crate::rules::{self, Access, Accesses, Cx, Op, Rule, RunView};
 pub use crate::state::{Proc, Scn};
-pub use crate::track::default_schema;
 use crate::track::{Step, Tracked, Tracker};
+pub use state_tracer_format::default_schema;
 
 /// The report parts the engine computes (the caller adds run and warnings).
 pub struct Finished {

@@ -20,7 +20,7 @@ use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
-use state_tracer::format::{sniff_header_version, Record};
+use state_tracer_format::{sniff_header_version, Record};
 
 use crate::discover::{legacy_name, v1_name};
 use crate::read::legacy::{parse_legacy_line, LegacyTz};

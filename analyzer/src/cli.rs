@@ -10,6 +10,8 @@ use std::io::{self, BufWriter, IsTerminal, Write};
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use state_tracer_format::env::{ENV_DIR, ENV_RUN_ID, ENV_STATE};
+use state_tracer_format::{file_name_safe, generate_run_id, parse_wall_time};
 
 use trace_analyzer::discover;
 use trace_analyzer::export::{chrome, ExportFormat};
@@ -466,7 +468,7 @@ fn last_time(f: &discover::SourceFile, tz: &LegacyTz) -> Option<i64> {
         discover::Format::V1 => {
             let v: serde_json::Value = serde_json::from_str(&line).ok()?;
             let ts = v.get("ts").or_else(|| v.get("start"))?.as_str()?;
-            state_tracer::format::parse_wall_time(ts).map(|t| t.timestamp_micros())
+            parse_wall_time(ts).map(|t| t.timestamp_micros())
         }
         discover::Format::Legacy => {
             let l = trace_analyzer::read::legacy::parse_legacy_line(&line, tz).ok()?;
@@ -788,35 +790,21 @@ fn cmd_report(a: ReportArgs) -> Result<i32, CliError> {
     emit_report(analysis, &a.report, &a.input.output, a.input.strict)
 }
 
-/// A fresh run ID: UTC time plus random hex, e.g. `20260411T101053Z-3f9a1c`.
-pub fn fresh_run_id() -> String {
-    let mut bytes = [0u8; 3];
-    if let Ok(mut f) = File::open("/dev/urandom") {
-        let _ = io::Read::read_exact(&mut f, &mut bytes);
-    }
-    format!(
-        "{}-{:02x}{:02x}{:02x}",
-        chrono::Utc::now().format("%Y%m%dT%H%M%SZ"),
-        bytes[0],
-        bytes[1],
-        bytes[2]
-    )
-}
-
 fn cmd_run(a: RunArgs) -> Result<i32, CliError> {
-    let run_id = a.run_id.clone().unwrap_or_else(fresh_run_id);
-    let dir = a.dir.clone().unwrap_or_else(|| {
-        PathBuf::from("bdd-traces").join(state_tracer::format::file_name_safe(&run_id))
-    });
+    let run_id = a.run_id.clone().unwrap_or_else(generate_run_id);
+    let dir = a
+        .dir
+        .clone()
+        .unwrap_or_else(|| PathBuf::from("bdd-traces").join(file_name_safe(&run_id)));
     std::fs::create_dir_all(&dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
     let dir = std::fs::canonicalize(&dir).unwrap_or(dir);
     eprintln!("trace-analyzer: run {run_id}, traces in {}", dir.display());
     let (program, args) = a.command.split_first().ok_or("no command given after --")?;
     let status = std::process::Command::new(program)
         .args(args)
-        .env("BDD_TRACE_STATE", "1")
-        .env("BDD_TRACE_RUN_ID", &run_id)
-        .env("BDD_TRACE_DIR", &dir)
+        .env(ENV_STATE, "1")
+        .env(ENV_RUN_ID, &run_id)
+        .env(ENV_DIR, &dir)
         .status();
     let status = match status {
         Ok(s) => s,
@@ -1110,10 +1098,9 @@ fn cmd_confirm(a: ConfirmArgs) -> Result<i32, CliError> {
         },
         (None, None) => return Err("give --finding N or --victim 'FEATURE: SCENARIO'".into()),
     };
-    let dir = a
-        .dir
-        .clone()
-        .unwrap_or_else(|| PathBuf::from("bdd-traces").join(format!("confirm-{}", fresh_run_id())));
+    let dir = a.dir.clone().unwrap_or_else(|| {
+        PathBuf::from("bdd-traces").join(format!("confirm-{}", generate_run_id()))
+    });
     let dir = std::path::absolute(&dir).unwrap_or(dir);
     let opts = ConfirmOptions {
         inputs: a.inputs.clone(),

@@ -14,8 +14,10 @@ use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
 use chrono::NaiveDateTime;
-use state_tracer::format::{
-    sniff_header_version, Record, Rerun, FILE_EXTENSION, FILE_PREFIX, FORMAT_VERSION,
+use state_tracer_format::env::ENV_DIR;
+use state_tracer_format::file_name::parse_file_name;
+use state_tracer_format::{
+    file_name_safe, sniff_header_version, Record, Rerun, FILE_PREFIX, FORMAT_VERSION,
 };
 
 use crate::model::Warning;
@@ -160,7 +162,7 @@ fn plural(n: usize, one: &str, many: &str) -> String {
 
 /// The default input: `$BDD_TRACE_DIR`, else the OS temp dir.
 pub fn default_inputs() -> Vec<PathBuf> {
-    match std::env::var_os("BDD_TRACE_DIR") {
+    match std::env::var_os(ENV_DIR) {
         Some(d) if !d.is_empty() => vec![PathBuf::from(d)],
         _ => vec![std::env::temp_dir()],
     }
@@ -184,9 +186,7 @@ pub fn legacy_name(name: &str) -> Option<(u32, NaiveDateTime)> {
 }
 
 /// Is this a v1 trace file name (`bdd-state-trace-…​.jsonl`)?
-pub fn v1_name(name: &str) -> bool {
-    name.starts_with(FILE_PREFIX) && name.ends_with(&format!(".{FILE_EXTENSION}"))
-}
+pub use state_tracer_format::file_name::is_file_name as v1_name;
 
 /// Scans files and folders. `legacy_tz` is used to order legacy runs.
 pub fn discover(inputs: &[PathBuf], legacy_tz: &LegacyTz) -> Discovery {
@@ -360,25 +360,6 @@ fn head_text(bytes: &[u8]) -> Option<&str> {
     (!t.trim().is_empty()).then_some(t)
 }
 
-/// The run id, pid and random part of a v1 file name
-/// (`bdd-state-trace-<run>-<YYYYMMDDTHHMMSS.ffffffZ>-<pid>-<8 hex>.jsonl`);
-/// the run id as `file_name_safe` wrote it.
-fn v1_name_parts(name: &str) -> Option<(&str, u32)> {
-    let rest = name
-        .strip_prefix(FILE_PREFIX)?
-        .strip_suffix(&format!(".{FILE_EXTENSION}"))?;
-    let mut parts = rest.rsplitn(4, '-');
-    let random = parts.next()?;
-    let pid = parts.next()?.parse().ok()?;
-    let time = parts.next()?;
-    let run = parts.next()?;
-    let ok = random.len() == 8
-        && random.bytes().all(|b| b.is_ascii_hexdigit())
-        && time.len() == 23
-        && time.ends_with('Z');
-    (ok && !run.is_empty()).then_some((run, pid))
-}
-
 fn recognise(
     path: &Path,
     explicit: bool,
@@ -521,7 +502,7 @@ fn headerless(
     size: u64,
     warnings: &mut Vec<Warning>,
 ) -> Option<SourceFile> {
-    let (run, pid) = v1_name_parts(name)?;
+    let (run, pid) = parse_file_name(name)?;
     let events = head
         .iter()
         .filter_map(|(_, b)| head_text(b))
@@ -558,12 +539,7 @@ fn adopt_run_ids(files: &mut [SourceFile]) {
     let ids: HashMap<String, String> = files
         .iter()
         .filter(|f| !f.run_id.starts_with(HEADERLESS))
-        .map(|f| {
-            (
-                state_tracer::format::file_name_safe(&f.run_id),
-                f.run_id.clone(),
-            )
-        })
+        .map(|f| (file_name_safe(&f.run_id), f.run_id.clone()))
         .collect();
     for f in files.iter_mut() {
         if let Some(from_name) = f.run_id.strip_prefix(HEADERLESS) {

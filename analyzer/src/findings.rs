@@ -13,7 +13,7 @@ use std::collections::{HashMap, VecDeque};
 use std::rc::Rc;
 use std::sync::Arc;
 
-use state_tracer::format::{Action, ActionKind};
+use state_tracer_format::{Action, ActionKind};
 
 use crate::discover::Format;
 use crate::grouping::{shared_labels, PairSink, Side};

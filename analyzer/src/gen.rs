@@ -21,7 +21,7 @@ use std::path::PathBuf;
 
 use chrono::{DateTime, TimeZone, Utc};
 use clap::{Args, ValueEnum};
-use state_tracer::format::{
+use state_tracer_format::{
     file_name_safe, format_wall_time, Action, Event, Footer, Header, Outcome, Record, Resource,
     Scope, FORMAT_NAME, FORMAT_VERSION,
 };

@@ -623,7 +623,7 @@ impl Iterator for Merger {
         self.lent = true;
         let src = &mut self.sources[i];
         // Moved out; the placeholder left behind is never read again.
-        let hole = Rec::new(0, 0, 0, 0, state_tracer::format::Action::Custom);
+        let hole = Rec::new(0, 0, 0, 0, state_tracer_format::Action::Custom);
         src.batch
             .get_mut(src.pos)
             .map(|r| std::mem::replace(r, hole))

@@ -57,9 +57,9 @@ impl ScenarioOutcome {
     }
 }
 
-impl From<state_tracer::format::Outcome> for ScenarioOutcome {
-    fn from(o: state_tracer::format::Outcome) -> Self {
-        use state_tracer::format::Outcome;
+impl From<state_tracer_format::Outcome> for ScenarioOutcome {
+    fn from(o: state_tracer_format::Outcome) -> Self {
+        use state_tracer_format::Outcome;
         match o {
             Outcome::Passed => ScenarioOutcome::Passed,
             Outcome::Failed => ScenarioOutcome::Failed,

@@ -10,7 +10,7 @@ use std::hash::BuildHasher;
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
-use state_tracer::format::{Action, Outcome, Resource};
+use state_tracer_format::{Action, Outcome, Resource};
 
 /// Index of a source file in the [`crate::discover::Run`] being read.
 pub type FileIdx = u32;

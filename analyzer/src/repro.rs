@@ -11,7 +11,7 @@
 //! A command it does not recognise is given whole, never with invented
 //! flags.
 
-use state_tracer::format::{Rerun, RERUN_FEATURE, RERUN_SCENARIO};
+use state_tracer_format::{Rerun, RERUN_FEATURE, RERUN_SCENARIO};
 
 use crate::model::{Reproduction, RuleId};
 use crate::state::{Proc, Scn};

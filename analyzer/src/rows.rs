@@ -14,7 +14,7 @@
 
 use std::rc::Rc;
 
-use state_tracer::format::Action;
+use state_tracer_format::Action;
 
 use crate::record::{FastMap, FileIdx, Micros, RowsHint};
 use crate::resources::TableId;

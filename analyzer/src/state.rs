@@ -7,7 +7,7 @@ use std::collections::VecDeque;
 use std::rc::Rc;
 use std::sync::Arc;
 
-use state_tracer::format::{Outcome, Rerun, Resource};
+use state_tracer_format::{Outcome, Rerun, Resource};
 
 use crate::discover::Format;
 use crate::model::{OrderEntry, ProcessSummary, ScenarioOutcome};

@@ -25,7 +25,7 @@ use std::hash::BuildHasher as _;
 use std::rc::Rc;
 use std::sync::Arc;
 
-use state_tracer::format::{Action, ActionKind, Outcome, Scope};
+use state_tracer_format::{default_schema, Action, ActionKind, Outcome, Scope};
 
 use crate::discover::SourceFile;
 use crate::model::ScenarioOutcome;
@@ -639,7 +639,7 @@ impl Tracker {
         let schema = match (&res.schema, effective) {
             (Some(s), _) => self.run.resources.schema(&db, s),
             (None, Some(id)) => id,
-            (None, None) => self.run.resources.schema(&db, default_schema(&db)),
+            (None, None) => self.run.resources.schema(&db, default_schema(Some(&db))),
         };
         let tables: Vec<u32> = res
             .tables
@@ -676,21 +676,11 @@ fn db_key(db: Option<&str>, pid: u32) -> std::borrow::Cow<'_, str> {
     }
 }
 
-/// The schema unqualified names resolve to when nobody switched schema
-/// (the tracer uses the same defaults).
-pub fn default_schema(db: &str) -> &'static str {
-    if db.starts_with("sqlite") {
-        "main"
-    } else {
-        "public"
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::discover::Format;
-    use state_tracer::format::Resource;
+    use state_tracer_format::Resource;
 
     fn tracker(n: u32) -> Tracker {
         let files: Vec<SourceFile> = (0..n)

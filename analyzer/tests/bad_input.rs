@@ -7,7 +7,7 @@ use std::fs;
 use std::io::Write;
 
 use common::*;
-use state_tracer::format::{Action, Outcome};
+use state_tracer_format::{Action, Outcome};
 use trace_analyzer::{analyze, AnalyzeOptions, Report};
 
 /// A good process next to the bad file, to show the rest is analyzed.

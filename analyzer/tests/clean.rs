@@ -12,7 +12,7 @@ use std::process::{Command, Output};
 use std::time::{Duration, SystemTime};
 
 use common::*;
-use state_tracer::format::Outcome;
+use state_tracer_format::Outcome;
 
 fn clean(dir: Option<&Path>, env_dir: &Path, extra: &[&str]) -> Output {
     let mut c = Command::new(env!("CARGO_BIN_EXE_trace-analyzer"));

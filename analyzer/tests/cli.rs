@@ -6,7 +6,7 @@ use std::path::Path;
 use std::process::{Command, Output};
 
 use common::*;
-use state_tracer::format::{Action, Outcome};
+use state_tracer_format::{Action, Outcome};
 
 fn bin() -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_trace-analyzer"));

@@ -13,7 +13,7 @@ use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use common::*;
-use state_tracer::format::{Action, Outcome, Rerun};
+use state_tracer_format::{Action, Outcome, Rerun};
 
 /// A victim that wrote then read `users`, with another process's cleanup in
 /// between; each process's header carries `argv` and `rerun` as given.

@@ -13,7 +13,7 @@ use std::path::Path;
 use std::process::{Command, Output, Stdio};
 
 use common::*;
-use state_tracer::format::{Action, Outcome};
+use state_tracer_format::{Action, Outcome};
 
 /// greet (pid 1): "lonely" fails touching nothing, then "v" writes and reads
 /// `users` around admin's cleanup; shop (pid 3): "w" the same on `orders`.

@@ -7,7 +7,7 @@ mod common;
 use std::path::{Path, PathBuf};
 
 use common::*;
-use state_tracer::format::{Action, Outcome};
+use state_tracer_format::{Action, Outcome};
 use trace_analyzer::discover::discover;
 use trace_analyzer::merge::Merger;
 use trace_analyzer::read::ReadOptions;

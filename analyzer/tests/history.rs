@@ -11,7 +11,7 @@ use std::process::{Command, Output};
 use chrono::Utc;
 use common::*;
 use serde_json::Value;
-use state_tracer::format::{Action, Outcome};
+use state_tracer_format::{Action, Outcome};
 
 const VICTIM: (&str, &str) = ("greet", "Welcome page for a newly registered user");
 const POLLUTER: (&str, &str) = ("auth", "A wrong password is refused");

@@ -8,7 +8,7 @@ use std::path::Path;
 use std::process::{Command, Output, Stdio};
 
 use common::*;
-use state_tracer::format::{Action, Outcome};
+use state_tracer_format::{Action, Outcome};
 
 /// One of each class: OSC title (BEL-terminated), CSI erase, OSC 8 link
 /// (ST-terminated), C1 CSI, CR, LF, TAB, NUL, DEL, bidi override, line
@@ -212,7 +212,7 @@ fn the_consent_prompt_warns_about_world_writable_programs_and_missing_folders() 
     std::fs::write(&prog, "#!/bin/sh\n").unwrap();
     let prog = prog.to_str().unwrap();
     let rerun = |prog: &str| {
-        Some(state_tracer::format::Rerun {
+        Some(state_tracer_format::Rerun {
             framework: "other".into(),
             argv: vec![prog.to_owned().into(), "{scenario}".into()],
         })
@@ -295,7 +295,7 @@ fn history_outputs_escape_stored_names() {
 #[test]
 fn a_missing_working_folder_is_named_as_why_nothing_ran() {
     let dir = tempfile::tempdir().unwrap();
-    let rerun = Some(state_tracer::format::Rerun {
+    let rerun = Some(state_tracer_format::Rerun {
         framework: "other".into(),
         argv: vec!["true".into(), "{scenario}".into()],
     });

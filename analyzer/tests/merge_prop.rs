@@ -15,7 +15,7 @@ use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 
 use proptest::prelude::*;
-use state_tracer::format::Action;
+use state_tracer_format::Action;
 use trace_analyzer::discover::discover;
 use trace_analyzer::merge::Merger;
 use trace_analyzer::read::ReadOptions;

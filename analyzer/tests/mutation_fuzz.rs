@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use common::*;
 use proptest::prelude::*;
-use state_tracer::format::{Action, Outcome};
+use state_tracer_format::{Action, Outcome};
 
 /// One damage to a file's bytes; positions are fractions of the length so
 /// any file size works.

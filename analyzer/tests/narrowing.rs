@@ -8,7 +8,7 @@ mod common;
 use std::fs;
 
 use common::*;
-use state_tracer::format::{Action, Outcome};
+use state_tracer_format::{Action, Outcome};
 use trace_analyzer::render::{write_report, RenderOptions, ReportFormat};
 use trace_analyzer::{analyze, AnalyzeOptions, Finding, Report, RuleId, Severity};
 

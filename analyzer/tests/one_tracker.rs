@@ -10,7 +10,7 @@ use std::borrow::Cow;
 
 use common::{all_tables, table, write_all, Proc};
 use serde_json::Value;
-use state_tracer::format::{Action, Outcome, Resource, Scope};
+use state_tracer_format::{Action, Outcome, Resource, Scope};
 use trace_analyzer::render::html::lod::{Detail, HtmlStream};
 use trace_analyzer::{analyze_tapped, AnalyzeOptions};
 

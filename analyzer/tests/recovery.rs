@@ -9,7 +9,7 @@ use std::path::Path;
 use std::process::Command;
 
 use common::*;
-use state_tracer::format::{Action, Outcome};
+use state_tracer_format::{Action, Outcome};
 
 /// A failed scenario's file (the only failure of the run) and a passing
 /// one; returns the folder and the failed file's path.

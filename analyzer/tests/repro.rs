@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 use common::*;
-use state_tracer::format::{Action, Outcome};
+use state_tracer_format::{Action, Outcome};
 use trace_analyzer::{Finding, Report, RuleId};
 
 use Outcome::{Failed, Passed};
@@ -97,7 +97,7 @@ fn a_plain_program_in_one_process_says_the_order_cannot_be_forced() {
 
 #[test]
 fn a_template_without_placeholder_and_no_command_line_describes_the_runs() {
-    use state_tracer::format::Rerun;
+    use state_tracer_format::Rerun;
     let useless = || {
         Some(Rerun {
             framework: "pytest".into(),
@@ -123,7 +123,7 @@ fn a_template_without_placeholder_and_no_command_line_describes_the_runs() {
 /// with the header `config` entries `config`, each with its rerun template.
 fn two_with(
     argv: [&[&str]; 2],
-    rerun: [Option<state_tracer::format::Rerun<'static>>; 2],
+    rerun: [Option<state_tracer_format::Rerun<'static>>; 2],
     cwd: &str,
     config: &[(&str, &str)],
 ) -> Report {
@@ -286,7 +286,7 @@ fn a_masked_database_url_must_be_supplied_and_is_never_printed_as_the_value() {
 
 #[test]
 fn two_nextest_processes_are_one_nextest_invocation_selecting_both() {
-    use state_tracer::format::Rerun;
+    use state_tracer_format::Rerun;
     let tmp = tempfile::tempdir().unwrap();
     // A `cargo` that records how it was called, first on PATH.
     let bin = tmp.path().join("bin");

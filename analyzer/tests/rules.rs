@@ -4,7 +4,7 @@
 mod common;
 
 use common::*;
-use state_tracer::format::{Action, Outcome};
+use state_tracer_format::{Action, Outcome};
 use trace_analyzer::{analyze, AnalyzeOptions, Confidence, Finding, Report, RuleId, Severity};
 
 use Outcome::{Failed, Passed};

@@ -8,7 +8,7 @@ mod common;
 use std::borrow::Cow;
 
 use common::*;
-use state_tracer::format::{Action, Outcome};
+use state_tracer_format::{Action, Outcome};
 use trace_analyzer::{Finding, Report, RuleId, Severity};
 
 use Outcome::{Failed, Passed};
@@ -27,7 +27,7 @@ fn polluters(r: &Report) -> Vec<String> {
     v
 }
 
-fn users() -> Option<state_tracer::format::Resource<'static>> {
+fn users() -> Option<state_tracer_format::Resource<'static>> {
     Some(table(None, "users"))
 }
 
@@ -295,7 +295,7 @@ fn state_the_failed_step_read_outranks_state_an_earlier_step_used() {
     // another process deletes in between, and fails.
     let mut p = Proc::new(1, "api");
     let step = |name: &'static str| {
-        move |e: &mut state_tracer::format::Event<'static>| {
+        move |e: &mut state_tracer_format::Event<'static>| {
             e.step = Some(Cow::Borrowed(name));
         }
     };
@@ -556,7 +556,7 @@ fn seed_rows_removed_before_the_victim_started_by_a_test_still_running_are_its_c
     );
 }
 
-fn jwt(fingerprint: &'static str) -> impl FnOnce(&mut state_tracer::format::Event<'static>) {
+fn jwt(fingerprint: &'static str) -> impl FnOnce(&mut state_tracer_format::Event<'static>) {
     move |e| e.details = Some(Cow::Borrowed(fingerprint))
 }
 
@@ -634,12 +634,12 @@ fn a_suite_where_most_tests_empty_shared_tables_in_parallel_gets_a_verdict() {
     assert!(parallel_suite(4, false).suite.is_none());
 }
 
-fn products() -> Option<state_tracer::format::Resource<'static>> {
+fn products() -> Option<state_tracer_format::Resource<'static>> {
     Some(table(None, "products"))
 }
 
 /// `SELECT … FROM products WHERE category = $1` returning `rows`.
-fn browse(rows: u64) -> impl FnOnce(&mut state_tracer::format::Event<'static>) {
+fn browse(rows: u64) -> impl FnOnce(&mut state_tracer_format::Event<'static>) {
     move |e| {
         e.details = Some(Cow::Borrowed(
             "SELECT sku, price FROM products WHERE category = $1",
@@ -648,7 +648,7 @@ fn browse(rows: u64) -> impl FnOnce(&mut state_tracer::format::Event<'static>) {
     }
 }
 
-fn fail_with(message: &'static str) -> impl FnOnce(&mut state_tracer::format::Event<'static>) {
+fn fail_with(message: &'static str) -> impl FnOnce(&mut state_tracer_format::Event<'static>) {
     move |e| {
         e.outcome = Some(Failed);
         e.error = Some(Cow::Borrowed(message));

@@ -44,13 +44,13 @@ use std::fmt;
 use std::path::PathBuf;
 use std::time::Duration;
 
-/// Environment variable names.
-pub const ENV_STATE: &str = "BDD_TRACE_STATE";
-pub const ENV_DIR: &str = "BDD_TRACE_DIR";
-pub const ENV_RUN_ID: &str = "BDD_TRACE_RUN_ID";
-pub const ENV_FLUSH: &str = "BDD_TRACE_FLUSH";
-pub const ENV_PROCESS: &str = "BDD_TRACE_PROCESS";
-pub const ENV_NEXTEST_RUN_ID: &str = "NEXTEST_RUN_ID";
+/// Environment variable names (defined with the format).
+pub use crate::format::env::{
+    ENV_DIR, ENV_FLUSH, ENV_NEXTEST_RUN_ID, ENV_PROCESS, ENV_RUN_ID, ENV_STATE,
+};
+/// `run-<UTC time>-<pid>-<random>`: unique and sortable (defined with the
+/// format, which documents the shape).
+pub use crate::format::generate_run_id;
 
 /// Environment variables copied into the header's `config` when set: they
 /// change how a suite shares state, so the analyzer wants to see them.
@@ -265,17 +265,6 @@ pub fn parse_proc_stat(line: &str) -> Option<ProcStat<'_>> {
         ppid,
         start_ticks,
     })
-}
-
-/// `run-<UTC time>-<pid>-<random>`: unique and sortable.
-pub fn generate_run_id() -> String {
-    let now = chrono::Utc::now();
-    format!(
-        "run-{}-{}-{:04x}",
-        now.format("%Y%m%dT%H%M%S"),
-        std::process::id(),
-        crate::file::random_u32() & 0xffff
-    )
 }
 
 /// The start-up constructor (see the module docs): an `.init_array` entry

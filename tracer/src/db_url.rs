@@ -18,8 +18,9 @@
 
 use std::path::{Path, PathBuf};
 
-/// The in-memory SQLite identity (private to the process that writes it).
-pub const SQLITE_MEMORY: &str = "sqlite::memory:";
+/// The in-memory SQLite identity, the default schema of an identity and
+/// whether one is SQLite's, as the format defines them.
+pub use crate::format::schema::{default_schema, is_sqlite, SQLITE_MEMORY};
 
 /// The identity of the database `url` names, or `None` for an empty string.
 pub fn db_identity(url: &str) -> Option<String> {
@@ -71,20 +72,6 @@ pub fn db_identity(url: &str) -> Option<String> {
         host_port = format!("{host_port}:{port}");
     }
     Some(format!("{scheme}://{host_port}{path}"))
-}
-
-/// The schema a database uses when none is selected: `main` on SQLite,
-/// `public` elsewhere (PostgreSQL).
-pub fn default_schema(db: Option<&str>) -> &'static str {
-    match db {
-        Some(db) if is_sqlite(db) => "main",
-        _ => "public",
-    }
-}
-
-/// Whether an identity names an SQLite database.
-pub fn is_sqlite(db: &str) -> bool {
-    db.starts_with("sqlite:")
 }
 
 fn strip_prefix_ci<'a>(s: &'a str, prefix: &str) -> Option<&'a str> {
@@ -187,12 +174,8 @@ mod tests {
     }
 
     #[test]
-    fn no_url_is_no_identity_and_schemas_follow_the_kind() {
+    fn no_url_is_no_identity() {
         assert_eq!(db_identity("  "), None);
         assert_eq!(db_identity("orders-db").as_deref(), Some("orders-db"));
-        assert_eq!(default_schema(Some("sqlite:/tmp/a.db")), "main");
-        assert_eq!(default_schema(Some(SQLITE_MEMORY)), "main");
-        assert_eq!(default_schema(Some("postgres://h:5432/x")), "public");
-        assert_eq!(default_schema(None), "public");
     }
 }

@@ -17,16 +17,9 @@ use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, Utc};
 
-use crate::format::{file_name_safe, FILE_EXTENSION, FILE_PREFIX};
-
 /// `bdd-state-trace-<run>-<YYYYMMDDTHHMMSS.ffffffZ>-<pid>-<8 hex>.jsonl`
-pub fn file_name(run_id: &str, start: DateTime<Utc>, pid: u32, random: u32) -> String {
-    format!(
-        "{FILE_PREFIX}{}-{}-{pid}-{random:08x}.{FILE_EXTENSION}",
-        file_name_safe(run_id),
-        start.format("%Y%m%dT%H%M%S%.6fZ"),
-    )
-}
+/// (the format's naming rule).
+pub use crate::format::file_name::file_name;
 
 /// Creates the folder (mode `0700`, parents too) if it is missing; an
 /// existing folder is used as it is.
@@ -139,15 +132,6 @@ pub fn random_u32() -> u32 {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn names_follow_the_documented_pattern() {
-        let t = crate::format::parse_wall_time("2026-04-11T10:10:53.032156Z").unwrap();
-        assert_eq!(
-            file_name("ci/7", t, 42, 0xab),
-            "bdd-state-trace-ci_7-20260411T101053.032156Z-42-000000ab.jsonl"
-        );
-    }
 
     /// Another open of the same file (what `clean` does) cannot lock it
     /// while the tracer's descriptor is open, and can once it is closed.

@@ -111,7 +111,9 @@ pub mod config;
 pub mod cucumber;
 pub mod db_url;
 pub mod file;
-pub mod format;
+/// The trace format (`state-tracer-format`), re-exported so
+/// `state_tracer::format::…` keeps working.
+pub use state_tracer_format as format;
 pub mod rerun;
 pub mod secret;
 pub mod sql;

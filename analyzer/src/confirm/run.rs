@@ -14,6 +14,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use serde::Serialize;
+use state_tracer_format::env::{ENV_DIR, ENV_RUN_ID, ENV_STATE};
 
 use super::plan::Cmd;
 
@@ -101,9 +102,9 @@ pub fn start(cmd: &Cmd, t: &Traced, log: &str, timeout: Duration) -> Running {
     }
     let mut c = Command::new(program);
     c.args(args)
-        .env("BDD_TRACE_STATE", "1")
-        .env("BDD_TRACE_RUN_ID", &t.run_id)
-        .env("BDD_TRACE_DIR", &t.dir)
+        .env(ENV_STATE, "1")
+        .env(ENV_RUN_ID, &t.run_id)
+        .env(ENV_DIR, &t.dir)
         .envs(cmd.env.iter().map(|(k, v)| (k, v)))
         .envs(t.env.iter().map(|(k, v)| (k, v)))
         .stdin(Stdio::null())

@@ -227,7 +227,7 @@ impl<W: Write> ChromeStream<W> {
             self.origin = first_ts;
             let other = json!({
                 "run_id": self.run_id,
-                "origin": state_tracer::format::wall_time_string(to_time(first_ts)),
+                "origin": state_tracer_format::wall_time_string(to_time(first_ts)),
                 "generator": concat!("trace-analyzer ", env!("CARGO_PKG_VERSION")),
             });
             let mut w = ChromeWriter::new(out, &other)?;

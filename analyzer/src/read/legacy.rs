@@ -13,7 +13,7 @@ use std::str::FromStr;
 use std::sync::Arc;
 
 use chrono::{DateTime, FixedOffset, Local, NaiveDate, NaiveDateTime, Offset, TimeZone, Utc};
-use state_tracer::format::{Action, ActionKind, Outcome, Resource, Scope};
+use state_tracer_format::{Action, ActionKind, Outcome, Resource, Scope};
 
 use crate::read::lines::{text_line, LineReader, RawLine, TextLine};
 use crate::read::{FileEnd, Problems, ReadOptions};

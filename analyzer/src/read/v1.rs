@@ -1,11 +1,11 @@
-//! Reader for format v1 (JSON Lines, see `state_tracer::format`).
+//! Reader for format v1 (JSON Lines, see `state_tracer_format`).
 //!
 //! Parsing borrows from the line buffer; only the strings that survive into
 //! a [`Rec`] are copied, and repeated ones are shared via the [`Interner`].
 
 use std::io::BufRead;
 
-use state_tracer::format::{sniff_header_version, Action, Event, Record, FORMAT_VERSION};
+use state_tracer_format::{sniff_header_version, Action, Event, Record, FORMAT_VERSION};
 
 use crate::read::lines::{LineReader, TextLine};
 use crate::read::v1_scan::Scanner;

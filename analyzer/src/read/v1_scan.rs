@@ -15,26 +15,25 @@
 
 use std::borrow::Cow;
 
-use chrono::{DateTime, NaiveDate, NaiveDateTime, NaiveTime, Utc};
-use state_tracer::format::{parse_wall_time, Action, Event, Outcome, Resource, Scope};
+use chrono::{DateTime, Utc};
+use state_tracer_format::{Action, Event, Outcome, Resource, Scope, WallTimeParser};
 
 /// How the tracer starts every event line (`type` first, compact).
 pub const EVENT_PREFIX: &str = r#"{"type":"event","#;
 
-/// Per-file scanner state: the date of the last timestamp (it changes
-/// rarely within a file, so most timestamps cost a few digit conversions)
-/// and the table of action names.
+/// Per-file scanner state: the format's wall-time parser, which remembers
+/// the date of the last timestamp (it changes rarely within a file, so most
+/// timestamps cost a few digit conversions), and the table of action names.
 #[derive(Debug)]
 pub struct Scanner {
-    /// The last `YYYY-MM-DD` seen and its date.
-    day: Option<([u8; 10], NaiveDate)>,
+    clock: WallTimeParser,
     actions: Actions,
 }
 
 impl Default for Scanner {
     fn default() -> Self {
         Scanner {
-            day: None,
+            clock: WallTimeParser::default(),
             actions: Actions::new(),
         }
     }
@@ -66,7 +65,7 @@ impl Scanner {
             let member = c.token(EVENT_MEMBERS, &mut next)?;
             match member {
                 M::Seq => seq = Some(c.uint()?),
-                M::Ts => ts = Some(self.time(c.string()?)?),
+                M::Ts => ts = Some(self.clock.parse(c.string()?)?),
                 M::MonoNs => e.mono_ns = c.uint()?,
                 M::Tid => e.tid = c.uint()?,
                 M::ScenarioId => e.scenario_id = Some(c.uint()?),
@@ -109,57 +108,6 @@ impl Scanner {
         e.action = action?;
         Some(e)
     }
-
-    /// Parses a wall time like `parse_wall_time`, caching the day for the
-    /// writer's shape `YYYY-MM-DDTHH:MM:SS.ffffffZ`.
-    fn time(&mut self, raw: &str) -> Option<DateTime<Utc>> {
-        self.fixed_time(raw.as_bytes())
-            .or_else(|| parse_wall_time(raw))
-    }
-
-    /// The fast path; `None` sends the time to `parse_wall_time`.
-    fn fixed_time(&mut self, b: &[u8]) -> Option<DateTime<Utc>> {
-        let b: &[u8; 27] = b.try_into().ok()?;
-        if b[10] != b'T' || b[13] != b':' || b[16] != b':' || b[19] != b'.' || b[26] != b'Z' {
-            return None;
-        }
-        let day = b.first_chunk::<10>()?;
-        let date = match self.day {
-            Some((cached, date)) if cached == *day => date,
-            _ => {
-                if b[4] != b'-' || b[7] != b'-' {
-                    return None;
-                }
-                let date = NaiveDate::from_ymd_opt(
-                    digits(&b[0..4])? as i32,
-                    digits(&b[5..7])?,
-                    digits(&b[8..10])?,
-                )?;
-                self.day = Some((*day, date));
-                date
-            }
-        };
-        let (h, m, s) = (
-            digits(&b[11..13])?,
-            digits(&b[14..16])?,
-            digits(&b[17..19])?,
-        );
-        if h >= 24 || m >= 60 || s >= 60 {
-            return None;
-        }
-        let time = NaiveTime::from_num_seconds_from_midnight_opt(
-            (h * 60 + m) * 60 + s,
-            digits(&b[20..26])? * 1000,
-        )?;
-        Some(NaiveDateTime::new(date, time).and_utc())
-    }
-}
-
-/// The decimal value of ASCII digits (at most 9 of them).
-fn digits(b: &[u8]) -> Option<u32> {
-    b.iter().try_fold(0u32, |v, &c| {
-        c.is_ascii_digit().then(|| v * 10 + u32::from(c - b'0'))
-    })
 }
 
 /// Up to 16 bytes of fixed text, compared with the next 16 bytes of a line
@@ -895,7 +843,7 @@ mod tests {
             // 1970 to 2100, microseconds.
             let ok = (0i64..4_102_444_800_000_000).prop_map(|us| {
                 let t = DateTime::from_timestamp_micros(us).unwrap();
-                format!("\"{}\"", state_tracer::format::wall_time_string(t))
+                format!("\"{}\"", state_tracer_format::wall_time_string(t))
             });
             if !hostile {
                 return ok.boxed();

@@ -3,7 +3,7 @@
 
 use std::io::{self, Write};
 
-use state_tracer::format::wall_time_string;
+use state_tracer_format::wall_time_string;
 
 use crate::escape::text;
 use crate::model::Report;

@@ -153,7 +153,7 @@ pub(crate) mod fixtures {
     //! Hand-built analyzer results for the render and export tests.
     use crate::model::*;
     use chrono::{DateTime, Duration, Utc};
-    use state_tracer::format::parse_wall_time;
+    use state_tracer_format::parse_wall_time;
 
     pub fn t(ms: i64) -> DateTime<Utc> {
         parse_wall_time("2026-04-11T10:10:53.000000Z").unwrap() + Duration::milliseconds(ms)

@@ -6,7 +6,7 @@ use std::borrow::Cow;
 use std::io::{self, Write};
 
 use serde::Serialize;
-use state_tracer::format::{Event, Footer, Record};
+use state_tracer_format::{Event, Footer, Record};
 
 use crate::record::{Rec, RecKind};
 

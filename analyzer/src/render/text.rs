@@ -3,7 +3,7 @@
 
 use std::io::{self, Write};
 
-use state_tracer::format::format_wall_time;
+use state_tracer_format::format_wall_time;
 
 use crate::escape::text;
 use crate::record::{Rec, RecKind};

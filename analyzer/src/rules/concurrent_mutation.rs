@@ -13,7 +13,7 @@
 
 use std::rc::Rc;
 
-use state_tracer::format::Action;
+use state_tracer_format::Action;
 
 use crate::model::{RuleId, Severity};
 use crate::record::{to_time, Micros, RowsHint};

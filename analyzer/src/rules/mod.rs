@@ -23,7 +23,7 @@ mod unfinished_scenario;
 
 use std::rc::Rc;
 
-use state_tracer::format::Action;
+use state_tracer_format::Action;
 
 use crate::discover::Format;
 pub use crate::findings::{Findings, Pending, Strength};

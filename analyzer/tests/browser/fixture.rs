@@ -8,7 +8,7 @@
 use std::path::Path;
 
 use chrono::{DateTime, Duration, Utc};
-use state_tracer::format::{
+use state_tracer_format::{
     parse_wall_time, Action, Event, Footer, Header, Outcome, Record, Resource,
 };
 

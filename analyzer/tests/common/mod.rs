@@ -6,7 +6,7 @@ use std::borrow::Cow;
 use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
-use state_tracer::format::{
+use state_tracer_format::{
     Action, Event, Footer, Header, Outcome, Record, Rerun, Resource, FORMAT_NAME, FORMAT_VERSION,
 };
 use trace_analyzer::{analyze, AnalyzeOptions, Finding, Report, RuleId};
@@ -21,7 +21,7 @@ pub fn t(ms: i64) -> DateTime<Utc> {
 /// One table of the shared database; `schema` None = unqualified.
 pub fn table(schema: Option<&str>, name: &str) -> Resource<'static> {
     Resource {
-        scope: state_tracer::format::Scope::Shared,
+        scope: state_tracer_format::Scope::Shared,
         db: Some(DB.into()),
         schema: schema.map(|s| Cow::Owned(s.to_owned())),
         tables: if name.is_empty() {

@@ -35,7 +35,7 @@ use std::io::{self, Write};
 use std::sync::Arc;
 
 use serde::Serialize;
-use state_tracer::format::{Action, Resource};
+use state_tracer_format::{Action, Resource};
 
 use crate::discover::Run;
 use crate::model::{Report, ScenarioOutcome};
@@ -722,7 +722,7 @@ impl<'w> HtmlStream<'w> {
         };
         self.json(&run_id)?;
         self.out.write_all(b",\"origin\":")?;
-        let origin_text = state_tracer::format::wall_time_string(to_time(origin));
+        let origin_text = state_tracer_format::wall_time_string(to_time(origin));
         self.json(&origin_text)?;
         write!(self.out, ",\"span_us\":{span},\"summary\":")?;
         let summary = std::mem::take(&mut self.summary);

@@ -147,8 +147,8 @@ impl MarkerKind {
     }
 
     /// The marker family of an action kind (lifecycle records draw as custom).
-    pub fn of(kind: state_tracer::format::ActionKind) -> MarkerKind {
-        use state_tracer::format::ActionKind as K;
+    pub fn of(kind: state_tracer_format::ActionKind) -> MarkerKind {
+        use state_tracer_format::ActionKind as K;
         match kind {
             K::Cleanup => MarkerKind::Cleanup,
             K::Write => MarkerKind::Write,
@@ -382,7 +382,7 @@ impl TimelineView {
             } else {
                 timeline.run_id.clone()
             },
-            origin: state_tracer::format::wall_time_string(from_us(origin_abs).unwrap_or_default()),
+            origin: state_tracer_format::wall_time_string(from_us(origin_abs).unwrap_or_default()),
             span_us,
             summary,
             processes,

@@ -1,10 +1,16 @@
 //! The trace file format, version 1: the one definition shared by the tracer
 //! (which writes it) and the analyzer (which reads it).
 //!
+//! A crate of its own so that a reader needs only this (serde, serde_json,
+//! chrono), not the tracer's `tracing-subscriber`, sqlx and tokio, and so
+//! that every rule of the format (records, file names, environment
+//! variables, run IDs, default schemas, wall times) has one definition.
+//! `state-tracer` re-exports it as `state_tracer::format`.
+//!
 //! A trace file is JSON Lines: one JSON object per line, each ending in `\n`.
 //! The first line is a [`Header`], then any number of [`Event`]s, then, only
 //! when the process exited cleanly, a [`Footer`]. `docs/format.md` is the
-//! human-readable version of this module; keep the two in step.
+//! human-readable version of this crate; keep the two in step.
 //!
 //! Every type here round-trips through serde, so a reader and a writer can
 //! never disagree about a field name. Fields that are absent on the wire are
@@ -18,21 +24,23 @@ use std::str::FromStr;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+pub mod env;
+pub mod file_name;
 mod pairs;
+pub mod run_id;
+pub mod schema;
 mod wall;
 
+pub use file_name::{file_name_safe, FILE_EXTENSION, FILE_PREFIX};
 use pairs::{scalar_pairs, string_pairs};
-pub use wall::{format_wall_time, parse_wall_time, wall_time, wall_time_string};
+pub use run_id::generate_run_id;
+pub use schema::default_schema;
+pub use wall::{format_wall_time, parse_wall_time, wall_time, wall_time_string, WallTimeParser};
 
 /// The value of the header's `format` field.
 pub const FORMAT_NAME: &str = "bdd-state-trace";
 /// The format version this crate writes and reads.
 pub const FORMAT_VERSION: u32 = 1;
-/// Every file the tracer creates starts with this; the analyzer and
-/// `trace-analyzer clean` use it to recognise trace files by name.
-pub const FILE_PREFIX: &str = "bdd-state-trace-";
-/// Extension of v1 trace files (JSON Lines).
-pub const FILE_EXTENSION: &str = "jsonl";
 /// The `tracing` target of events and spans that the layer turns into records.
 pub const TARGET: &str = "bdd_state";
 
@@ -369,6 +377,7 @@ pub enum Outcome {
 }
 
 impl Outcome {
+    #[inline]
     pub fn as_str(self) -> &'static str {
         match self {
             Outcome::Passed => "PASSED",
@@ -416,10 +425,13 @@ macro_rules! actions {
             $(#[serde(rename = $name)] $variant,)*
         }
 
+        // `#[inline]` below: the tracer's encoder calls these for every
+        // record, across the crate boundary since the format has its own crate.
         impl Action {
             /// Every action, in documentation order.
             pub const ALL: &'static [Action] = &[$(Action::$variant,)*];
 
+            #[inline]
             pub fn as_str(self) -> &'static str {
                 match self { $(Action::$variant => $name,)* }
             }
@@ -427,11 +439,13 @@ macro_rules! actions {
             /// `,"action":"NAME"`, the member as an event record carries
             /// it (one copy for the tracer's encoder).
             #[doc(hidden)]
+            #[inline]
             pub fn json_member(self) -> &'static str {
                 match self { $(Action::$variant => concat!(",\"action\":\"", $name, "\""),)* }
             }
 
             /// The broad family the action belongs to.
+            #[inline]
             pub fn kind(self) -> ActionKind {
                 match self { $(Action::$variant => ActionKind::$kind,)* }
             }
@@ -513,27 +527,6 @@ pub fn sniff_header_version(line: &str) -> Option<u64> {
     (sniff.kind == "header" && sniff.format.as_deref() == Some(FORMAT_NAME))
         .then_some(sniff.version)
         .flatten()
-}
-
-/// Replaces characters that are unsafe in a file name with `_` and bounds the
-/// length, so any run ID can be part of a trace file name.
-pub fn file_name_safe(raw: &str) -> String {
-    let cleaned: String = raw
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.' {
-                c
-            } else {
-                '_'
-            }
-        })
-        .take(64)
-        .collect();
-    if cleaned.is_empty() || cleaned.chars().all(|c| c == '.') {
-        "run".to_owned()
-    } else {
-        cleaned
-    }
 }
 
 #[cfg(test)]
@@ -635,12 +628,5 @@ mod tests {
             Resource::process("jwt_secret").to_string(),
             "process:jwt_secret"
         );
-    }
-
-    #[test]
-    fn run_ids_become_safe_file_name_parts() {
-        assert_eq!(file_name_safe("ci/123 #4"), "ci_123__4");
-        assert_eq!(file_name_safe(".."), "run");
-        assert_eq!(file_name_safe(&"x".repeat(100)).len(), 64);
     }
 }
