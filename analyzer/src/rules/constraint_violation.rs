@@ -156,9 +156,13 @@ impl Rule for ConstraintViolation {
             }
             return;
         }
-        // A statement that changed nothing, or failed outright (a record
-        // with `error` reaches the rules as a read).
-        if !(a.op == Op::Read || a.rows.none_changed()) {
+        // An insert, delete or update that changed nothing, or failed
+        // outright (a record with `error` reaches the rules as a read).
+        let watched = matches!(
+            a.action,
+            Action::DbInsert | Action::DbDelete | Action::DbUpdate | Action::DbCleanup
+        );
+        if !watched || !(a.op == Op::Read || a.rows.none_changed()) {
             return;
         }
         let (Some(s), Target::Tables { set, .. }) = (a.scn, a.target) else {
@@ -167,16 +171,12 @@ impl Rule for ConstraintViolation {
         let Some(&t) = cx.resources.tables_of(set).first() else {
             return;
         };
-        match a.action {
-            Action::DbInsert => {
-                self.unchanged.retain(|u| u.0 != s.id);
-                self.unchanged.push((s.id, t));
-            }
-            Action::DbDelete | Action::DbUpdate | Action::DbCleanup => {
-                self.refused.retain(|u| u.0 != s.id);
-                self.refused.push((s.id, t, a.action));
-            }
-            _ => {}
+        if a.action == Action::DbInsert {
+            self.unchanged.retain(|u| u.0 != s.id);
+            self.unchanged.push((s.id, t));
+        } else {
+            self.refused.retain(|u| u.0 != s.id);
+            self.refused.push((s.id, t, a.action));
         }
     }
 
