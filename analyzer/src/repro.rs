@@ -743,7 +743,7 @@ fn runner_of(p: &Proc) -> Option<Runner> {
 
 /// Whether the rule's harm needs both scenarios running at once.
 fn at_once(rule: RuleId) -> bool {
-    matches!(rule, RuleId::ConcurrentMutation | RuleId::SharedSchema)
+    crate::rules::meta(rule).repro_at_once
 }
 
 /// How to replay a polluter (`a`) / victim (`b`) pair. Same process: one

@@ -70,20 +70,13 @@ impl Shape {
     /// The shape a rule's harm needs; `None` for rules that name no
     /// polluter whose effect a re-run could show.
     pub fn of_rule(rule: RuleId, same_process: bool) -> Option<Shape> {
-        Some(match (rule, same_process) {
-            (
-                RuleId::ConcurrentMutation | RuleId::SharedSchema | RuleId::ConstraintViolation,
-                false,
-            ) => Shape::TwoAtOnce,
-            (
-                RuleId::ConcurrentMutation | RuleId::SharedSchema | RuleId::ConstraintViolation,
-                true,
-            ) => Shape::OneAtOnce,
-            (RuleId::LeftoverData | RuleId::DestroyedBefore, false) => Shape::TwoInOrder,
-            (RuleId::LeftoverData | RuleId::DestroyedBefore, true) | (RuleId::LeakedState, _) => {
-                Shape::OneInOrder
-            }
-            _ => return None,
+        use crate::rules::Replay;
+        Some(match (crate::rules::meta(rule).replay, same_process) {
+            (Replay::AtOnce, false) => Shape::TwoAtOnce,
+            (Replay::AtOnce, true) => Shape::OneAtOnce,
+            (Replay::InOrder, false) => Shape::TwoInOrder,
+            (Replay::InOrder, true) | (Replay::InOneProcess, _) => Shape::OneInOrder,
+            (Replay::Never, _) => return None,
         })
     }
 

@@ -117,12 +117,9 @@ pub fn other_errors(r: &Report) -> Vec<&Finding> {
 
 /// What a finding's `occurrences` counts, in words.
 pub fn occurrences_text(f: &Finding) -> Option<String> {
-    (f.occurrences > 1).then(|| match f.rule {
-        crate::model::RuleId::ConcurrentMutation => format!(
-            "{} change/use pairs: each change counted once per later use by the victim",
-            f.occurrences
-        ),
-        _ => format!("{} occurrences of this pair", f.occurrences),
+    (f.occurrences > 1).then(|| match crate::rules::meta(f.rule).occurrences {
+        Some(what) => format!("{} {what}", f.occurrences),
+        None => format!("{} occurrences of this pair", f.occurrences),
     })
 }
 

@@ -6,7 +6,20 @@ use std::rc::Rc;
 
 use crate::model::{RuleId, Severity};
 use crate::record::{Micros, Rec, RecKind};
-use crate::rules::{Accesses, Cx, Pending, Rule, Scn};
+use crate::rules::{Accesses, Cx, Pending, Replay, Rule, RuleMeta, Scn};
+
+/// What the engine, the reports and `confirm` know about this rule.
+pub const META: RuleMeta = RuleMeta {
+    id: RuleId::ClockAnomaly,
+    new: || Box::new(ClockAnomaly),
+    severity: Severity::Warning,
+    summary: "wall time went backwards inside one process",
+    fix_within: None,
+    fix_between: None,
+    replay: Replay::Never,
+    repro_at_once: false,
+    occurrences: None,
+};
 
 #[derive(Default)]
 pub struct ClockAnomaly;

@@ -18,9 +18,27 @@ use state_tracer_format::Action;
 use crate::model::{RuleId, Severity};
 use crate::record::{to_time, Micros, RowsHint};
 use crate::rules::{
-    slot, Access, Cx, Findings, Op, Pending, ReadBack, Rule, Scn, Strength, Target,
+    slot, Access, Cx, Findings, Op, Pending, ReadBack, Replay, Rule, RuleMeta, Scn, Strength,
+    Target,
 };
 use crate::state::Proc;
+
+/// What the engine, the reports and `confirm` know about this rule.
+pub const META: RuleMeta = RuleMeta {
+    id: RuleId::ConcurrentMutation,
+    new: || Box::new(ConcurrentMutation::default()),
+    severity: Severity::Warning,
+    summary: "a scenario changed state another running scenario uses",
+    fix_within: Some(|a, resource| {
+        format!("isolate the scenarios of {a} from each other: some change {resource} while others use it (a schema, database or rows of its own per scenario, or run them one at a time)")
+    }),
+    fix_between: Some(|a, b, resource| {
+        format!("isolate {a} and {b}: {a} changes {resource} while scenarios of {b} use it (a schema or database per process or scenario, or run them one at a time)")
+    }),
+    replay: Replay::AtOnce,
+    repro_at_once: true,
+    occurrences: Some("change/use pairs: each change counted once per later use by the victim"),
+};
 
 #[derive(Clone)]
 struct Mutation {

@@ -25,7 +25,26 @@ use state_tracer_format::Action;
 use crate::model::{RuleId, Severity};
 use crate::record::to_time;
 use crate::resources::TableId;
-use crate::rules::{Access, Accesses, Cx, Op, Owner, Pending, Rule, Scn, Strength, Target};
+use crate::rules::{
+    Access, Accesses, Cx, Op, Owner, Pending, Replay, Rule, RuleMeta, Scn, Strength, Target,
+};
+
+/// What the engine, the reports and `confirm` know about this rule.
+pub const META: RuleMeta = RuleMeta {
+    id: RuleId::ConstraintViolation,
+    new: || Box::new(ConstraintViolation::default()),
+    severity: Severity::Warning,
+    summary: "a scenario failed on a database constraint over rows another scenario wrote",
+    fix_within: Some(|a, resource| {
+        format!("scenarios of {a} write rows in {resource} that make statements of others violate a constraint (a foreign key to them, a unique key they hold): use keys and rows of its own in each scenario")
+    }),
+    fix_between: Some(|a, b, resource| {
+        format!("{a} writes rows in {resource} that make statements of {b} violate a constraint (a foreign key to them, a unique key they hold): use keys and rows of its own in each scenario, or isolate them")
+    }),
+    replay: Replay::AtOnce,
+    repro_at_once: false,
+    occurrences: None,
+};
 
 /// What a failure message says about the rows in the way.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -4,7 +4,20 @@
 
 use crate::discover::Format;
 use crate::model::{RuleId, Severity};
-use crate::rules::{Accesses, Cx, Pending, Rule};
+use crate::rules::{Accesses, Cx, Pending, Replay, Rule, RuleMeta};
+
+/// What the engine, the reports and `confirm` know about this rule.
+pub const META: RuleMeta = RuleMeta {
+    id: RuleId::CrashedProcess,
+    new: || Box::new(CrashedProcess),
+    severity: Severity::Error,
+    summary: "a process exited without writing its footer",
+    fix_within: None,
+    fix_between: None,
+    replay: Replay::Never,
+    repro_at_once: false,
+    occurrences: None,
+};
 
 pub struct CrashedProcess;
 

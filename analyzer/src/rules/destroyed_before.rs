@@ -19,7 +19,26 @@ use state_tracer_format::Action;
 use crate::model::{RuleId, Severity};
 use crate::record::{to_time, FastMap, Micros, RowsHint};
 use crate::rules::{
-    slot, Access, Accesses, Cx, Op, Pending, ReadBack, Rule, Scn, Strength, Target,
+    slot, Access, Accesses, Cx, Op, Pending, ReadBack, Replay, Rule, RuleMeta, Scn, Strength,
+    Target,
+};
+
+/// What the engine, the reports and `confirm` know about this rule.
+pub const META: RuleMeta = RuleMeta {
+    id: RuleId::DestroyedBefore,
+    new: || Box::new(DestroyedBefore::default()),
+    severity: Severity::Warning,
+    summary:
+        "data others had written was removed or changed before a later scenario read it back empty",
+    fix_within: Some(|a, resource| {
+        format!("scenarios of {a} remove or change rows in {resource} that they did not write (seed or fixture data) and that later ones read: delete only their own rows, or have each seed what it needs")
+    }),
+    fix_between: Some(|a, b, resource| {
+        format!("{a} removes or changes rows in {resource} that it did not write (seed or fixture data) and that {b} reads later: delete only its own rows, or have {b} seed what it needs itself")
+    }),
+    replay: Replay::InOrder,
+    repro_at_once: false,
+    occurrences: None,
 };
 
 /// A change of rows the changer had not written.

@@ -10,7 +10,25 @@ use state_tracer_format::Action;
 use crate::model::{RuleId, Severity};
 use crate::record::{to_time, Micros};
 use crate::rules::{
-    slot, Access, Accesses, Cx, Op, Pending, ProcResId, Rule, Scn, Strength, Target,
+    slot, Access, Accesses, Cx, Op, Pending, ProcResId, Replay, Rule, RuleMeta, Scn, Strength,
+    Target,
+};
+
+/// What the engine, the reports and `confirm` know about this rule.
+pub const META: RuleMeta = RuleMeta {
+    id: RuleId::LeakedState,
+    new: || Box::new(LeakedState::default()),
+    severity: Severity::Warning,
+    summary: "process state (JWT secret, config) changed and not reset before the next scenario",
+    fix_within: Some(|a, resource| {
+        format!("reset {resource} after each scenario of {a} (an after-hook), or set it in a before-hook")
+    }),
+    fix_between: Some(|a, b, resource| {
+        format!("reset {resource} after each scenario of {a} (an after-hook), or set it in a before-hook of {b}")
+    }),
+    replay: Replay::InOneProcess,
+    repro_at_once: false,
+    occurrences: None,
 };
 
 #[derive(Clone)]

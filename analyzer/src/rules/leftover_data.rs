@@ -16,7 +16,26 @@ use state_tracer_format::Action;
 
 use crate::model::{RuleId, Severity};
 use crate::record::{to_time, Micros};
-use crate::rules::{slot, Access, Accesses, Cx, Op, Owner, Pending, Rule, Scn, Strength, Target};
+use crate::rules::{
+    slot, Access, Accesses, Cx, Op, Owner, Pending, Replay, Rule, RuleMeta, Scn, Strength, Target,
+};
+
+/// What the engine, the reports and `confirm` know about this rule.
+pub const META: RuleMeta = RuleMeta {
+    id: RuleId::LeftoverData,
+    new: || Box::new(LeftoverData::default()),
+    severity: Severity::Warning,
+    summary: "data written by a finished scenario, not cleaned up, used by a later one",
+    fix_within: Some(|a, resource| {
+        format!("scenarios of {a} leave data in {resource} that later ones use: clean up each scenario's own rows after it, or seed what each needs itself")
+    }),
+    fix_between: Some(|a, b, resource| {
+        format!("{a} leaves data in {resource} that later scenarios of {b} use: clean up its own rows after each scenario, or seed what {b} needs itself")
+    }),
+    replay: Replay::InOrder,
+    repro_at_once: false,
+    occurrences: None,
+};
 
 #[derive(Default)]
 pub struct LeftoverData {

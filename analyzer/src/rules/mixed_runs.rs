@@ -3,7 +3,20 @@
 //! because comparing a stale folder's traces is a classic source of confusion.
 
 use crate::model::{RuleId, Severity};
-use crate::rules::{Accesses, Cx, Pending, Rule};
+use crate::rules::{Accesses, Cx, Pending, Replay, Rule, RuleMeta};
+
+/// What the engine, the reports and `confirm` know about this rule.
+pub const META: RuleMeta = RuleMeta {
+    id: RuleId::MixedRuns,
+    new: || Box::new(MixedRuns),
+    severity: Severity::Warning,
+    summary: "several runs in the input and no --run",
+    fix_within: None,
+    fix_between: None,
+    replay: Replay::Never,
+    repro_at_once: false,
+    occurrences: None,
+};
 
 pub struct MixedRuns;
 

@@ -245,109 +245,94 @@ pub enum Accesses {
     All,
 }
 
-/// Default severity of each rule (`concurrent-mutation`, `leaked-state` and
-/// `leftover-data` may be raised to error per finding).
-pub fn default_severity(rule: RuleId) -> Severity {
-    match rule {
-        RuleId::ConcurrentMutation
-        | RuleId::LeakedState
-        | RuleId::LeftoverData
-        | RuleId::DestroyedBefore
-        | RuleId::ConstraintViolation => Severity::Warning,
-        RuleId::SharedSchema | RuleId::ClockAnomaly | RuleId::MixedRuns => Severity::Warning,
-        RuleId::UnfinishedScenario | RuleId::CrashedProcess => Severity::Error,
-    }
+/// What the engine, the reports and `confirm` need to know about a rule,
+/// declared in the rule's own file next to its logic: a new rule is that
+/// file, its id in [`RuleId`], and one line in [`REGISTRY`].
+pub struct RuleMeta {
+    pub id: RuleId,
+    /// A fresh instance for one analysis.
+    pub new: fn() -> Box<dyn Rule>,
+    /// Severity before the narrowing raises a likely cause to `error`.
+    pub severity: Severity,
+    /// One line for `--help`, tables and a fix with nothing more to say.
+    pub summary: &'static str,
+    /// What to change so a hazard group goes away, when both sides are one
+    /// feature (`fix_within(feature, resource)`) and when they are two
+    /// (`fix_between(polluter, victim, resource)`); `None`: the summary.
+    pub fix_within: Option<fn(&str, &str) -> String>,
+    pub fix_between: Option<fn(&str, &str, &str) -> String>,
+    /// How `confirm` replays a polluter/victim pair of this rule.
+    pub replay: Replay,
+    /// Whether the printed repro line runs the pair at once (its harm needs
+    /// both running) rather than one after the other.
+    pub repro_at_once: bool,
+    /// What a finding's `occurrences` counts, when not plain repeats.
+    pub occurrences: Option<&'static str>,
 }
 
-/// One-line summary of each rule (for `--help` and tables).
+/// How a rerun can show a rule's harm.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Replay {
+    /// It names no polluter whose effect a rerun could show.
+    Never,
+    /// Polluter and victim running at the same time.
+    AtOnce,
+    /// The polluter first, then the victim.
+    InOrder,
+    /// The polluter first, then the victim, in one process (in-memory state).
+    InOneProcess,
+}
+
+/// Every rule, in documentation order (the order they see each record).
+pub const REGISTRY: &[&RuleMeta] = &[
+    &concurrent_mutation::META,
+    &leaked_state::META,
+    &leftover_data::META,
+    &destroyed_before::META,
+    &constraint_violation::META,
+    &shared_schema::META,
+    &unfinished_scenario::META,
+    &crashed_process::META,
+    &clock_anomaly::META,
+    &mixed_runs::META,
+];
+
+/// A rule's metadata.
+pub fn meta(rule: RuleId) -> &'static RuleMeta {
+    REGISTRY
+        .iter()
+        .find(|m| m.id == rule)
+        .expect("every RuleId has a registry entry (pinned by a test)")
+}
+
+/// Default severity of a rule (`concurrent-mutation`, `leaked-state` and
+/// `leftover-data` may be raised to error per finding).
+pub fn default_severity(rule: RuleId) -> Severity {
+    meta(rule).severity
+}
+
+/// One-line summary of a rule (for `--help` and tables).
 pub fn summary(rule: RuleId) -> &'static str {
-    match rule {
-        RuleId::ConcurrentMutation => "a scenario changed state another running scenario uses",
-        RuleId::LeakedState => {
-            "process state (JWT secret, config) changed and not reset before the next scenario"
-        }
-        RuleId::LeftoverData => {
-            "data written by a finished scenario, not cleaned up, used by a later one"
-        }
-        RuleId::DestroyedBefore => {
-            "data others had written was removed or changed before a later scenario read it back empty"
-        }
-        RuleId::ConstraintViolation => {
-            "a scenario failed on a database constraint over rows another scenario wrote"
-        }
-        RuleId::SharedSchema => "scenarios running at the same time in the same schema",
-        RuleId::UnfinishedScenario => "a scenario started and never ended",
-        RuleId::CrashedProcess => "a process exited without writing its footer",
-        RuleId::ClockAnomaly => "wall time went backwards inside one process",
-        RuleId::MixedRuns => "several runs in the input and no --run",
-    }
+    meta(rule).summary
 }
 
 /// What to change so a hazard group goes away, in one line.
 pub fn fix(rule: RuleId, polluter: &HazardSide, victim: &HazardSide, resource: &str) -> String {
     let (a, b) = (&polluter.feature, &victim.feature);
+    let m = meta(rule);
     // Both sides one feature (tests of one binary, scenarios of one
     // feature file): "isolate X and X" says nothing; name them as one.
-    if a == b {
-        return match rule {
-            RuleId::ConcurrentMutation => format!(
-                "isolate the scenarios of {a} from each other: some change {resource} while others use it (a schema, database or rows of its own per scenario, or run them one at a time)"
-            ),
-            RuleId::LeftoverData => format!(
-                "scenarios of {a} leave data in {resource} that later ones use: clean up each scenario's own rows after it, or seed what each needs itself"
-            ),
-            RuleId::LeakedState => format!(
-                "reset {resource} after each scenario of {a} (an after-hook), or set it in a before-hook"
-            ),
-            RuleId::DestroyedBefore => format!(
-                "scenarios of {a} remove or change rows in {resource} that they did not write (seed or fixture data) and that later ones read: delete only their own rows, or have each seed what it needs"
-            ),
-            RuleId::ConstraintViolation => format!(
-                "scenarios of {a} write rows in {resource} that make statements of others violate a constraint (a foreign key to them, a unique key they hold): use keys and rows of its own in each scenario"
-            ),
-            RuleId::SharedSchema => format!(
-                "scenarios of {a} run at the same time in the same schema: give each its own schema"
-            ),
-            _ => summary(rule).to_owned(),
-        };
-    }
-    match rule {
-        RuleId::ConcurrentMutation => format!(
-            "isolate {a} and {b}: {a} changes {resource} while scenarios of {b} use it (a schema or database per process or scenario, or run them one at a time)"
-        ),
-        RuleId::LeftoverData => format!(
-            "{a} leaves data in {resource} that later scenarios of {b} use: clean up its own rows after each scenario, or seed what {b} needs itself"
-        ),
-        RuleId::LeakedState => format!(
-            "reset {resource} after each scenario of {a} (an after-hook), or set it in a before-hook of {b}"
-        ),
-        RuleId::DestroyedBefore => format!(
-            "{a} removes or changes rows in {resource} that it did not write (seed or fixture data) and that {b} reads later: delete only its own rows, or have {b} seed what it needs itself"
-        ),
-        RuleId::ConstraintViolation => format!(
-            "{a} writes rows in {resource} that make statements of {b} violate a constraint (a foreign key to them, a unique key they hold): use keys and rows of its own in each scenario, or isolate them"
-        ),
-        RuleId::SharedSchema => format!(
-            "{a} and {b} run at the same time in the same schema: give each its own schema"
-        ),
-        _ => summary(rule).to_owned(),
-    }
+    let text = if a == b {
+        m.fix_within.map(|f| f(a, resource))
+    } else {
+        m.fix_between.map(|f| f(a, b, resource))
+    };
+    text.unwrap_or_else(|| m.summary.to_owned())
 }
 
 /// Every rule, fresh.
 pub fn all() -> Vec<Box<dyn Rule>> {
-    vec![
-        Box::new(concurrent_mutation::ConcurrentMutation::default()),
-        Box::new(leaked_state::LeakedState::default()),
-        Box::new(leftover_data::LeftoverData::default()),
-        Box::new(destroyed_before::DestroyedBefore::default()),
-        Box::new(constraint_violation::ConstraintViolation::default()),
-        Box::new(shared_schema::SharedSchema::default()),
-        Box::new(unfinished_scenario::UnfinishedScenario),
-        Box::new(crashed_process::CrashedProcess),
-        Box::new(clock_anomaly::ClockAnomaly),
-        Box::new(mixed_runs::MixedRuns),
-    ]
+    REGISTRY.iter().map(|m| (m.new)()).collect()
 }
 
 /// Grows a vector so `i` is a valid index.
@@ -356,4 +341,18 @@ pub(crate) fn slot<T: Default>(v: &mut Vec<T>, i: usize) -> &mut T {
         v.resize_with(i + 1, T::default);
     }
     &mut v[i]
+}
+
+#[cfg(test)]
+mod registry_tests {
+    use super::*;
+
+    #[test]
+    fn every_rule_id_has_one_registry_entry_in_documentation_order() {
+        let ids: Vec<RuleId> = REGISTRY.iter().map(|m| m.id).collect();
+        assert_eq!(ids, RuleId::ALL);
+        for m in REGISTRY {
+            assert_eq!((m.new)().id(), m.id, "{} builds another rule", m.id);
+        }
+    }
 }

@@ -7,7 +7,26 @@ use std::rc::Rc;
 
 use crate::model::{RuleId, Severity};
 use crate::record::to_time;
-use crate::rules::{slot, Access, Accesses, Cx, Pending, Rule, Scn, Target};
+use crate::rules::{slot, Access, Accesses, Cx, Pending, Replay, Rule, RuleMeta, Scn, Target};
+
+/// What the engine, the reports and `confirm` know about this rule.
+pub const META: RuleMeta = RuleMeta {
+    id: RuleId::SharedSchema,
+    new: || Box::new(SharedSchema::default()),
+    severity: Severity::Warning,
+    summary: "scenarios running at the same time in the same schema",
+    fix_within: Some(|a, _resource| {
+        format!(
+            "scenarios of {a} run at the same time in the same schema: give each its own schema"
+        )
+    }),
+    fix_between: Some(|a, b, _resource| {
+        format!("{a} and {b} run at the same time in the same schema: give each its own schema")
+    }),
+    replay: Replay::AtOnce,
+    repro_at_once: true,
+    occurrences: None,
+};
 
 #[derive(Default)]
 pub struct SharedSchema {

@@ -3,7 +3,20 @@
 //! shared state was never cleaned up.
 
 use crate::model::{RuleId, Severity};
-use crate::rules::{Accesses, Cx, Pending, Rule};
+use crate::rules::{Accesses, Cx, Pending, Replay, Rule, RuleMeta};
+
+/// What the engine, the reports and `confirm` know about this rule.
+pub const META: RuleMeta = RuleMeta {
+    id: RuleId::UnfinishedScenario,
+    new: || Box::new(UnfinishedScenario),
+    severity: Severity::Error,
+    summary: "a scenario started and never ended",
+    fix_within: None,
+    fix_between: None,
+    replay: Replay::Never,
+    repro_at_once: false,
+    occurrences: None,
+};
 
 pub struct UnfinishedScenario;
 
