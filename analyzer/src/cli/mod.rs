@@ -264,7 +264,8 @@ fn exit_code(report: &Report, fail_on: FailOn, strict: bool) -> i32 {
     }
 }
 
-/// `90s`, `5m`, `1h`, `500ms`; a bare number is seconds.
+/// `90s`, `5m`, `1h`, `500ms`; a bare number is refused (no unit). Shared
+/// by `run --confirm` and `confirm --timeout`.
 fn parse_timeout(s: &str) -> Result<std::time::Duration, String> {
     match trace_analyzer::duration::parse(s)? {
         d if d.is_zero() => Err("the timeout must be more than 0".into()),
