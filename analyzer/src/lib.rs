@@ -39,6 +39,7 @@ pub mod repro;
 pub mod resources;
 mod rows;
 pub mod rules;
+pub mod source;
 pub mod state;
 pub mod track;
 

@@ -11,7 +11,7 @@ use std::path::PathBuf;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
-use super::{parse_scenario, ConfirmOptions, Target};
+use super::options::{parse_scenario, ConfirmOptions, Target};
 use crate::discover::{self, Format, SourceFile};
 use crate::model::{Analysis, Finding, RuleId, ScenarioOutcome, ScenarioSpan, Timeline};
 use crate::repro::{shell_quote, Pick, Runner, Together};

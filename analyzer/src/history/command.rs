@@ -32,14 +32,7 @@ pub struct HistoryArgs {
     pub command: HistoryCommand,
 }
 
-/// Where the history lives.
-#[derive(Debug, Args, Clone, Default)]
-pub struct DbArgs {
-    /// History database: sqlite://PATH (or a file path) or postgres://USER@HOST/DB
-    /// [default: $TRACE_ANALYZER_HISTORY, else $XDG_DATA_HOME/trace-analyzer/history.sqlite].
-    #[arg(long, value_name = "URL")]
-    pub db: Option<String>,
-}
+pub use super::db_args::DbArgs;
 
 #[derive(Debug, Subcommand)]
 pub enum HistoryCommand {

@@ -19,6 +19,8 @@
 
 pub mod add;
 pub mod command;
+mod db_args;
+mod driver_error;
 pub mod error;
 pub mod location;
 pub mod output;

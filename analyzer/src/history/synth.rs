@@ -6,7 +6,7 @@
 use clap::Args;
 
 use super::add::add;
-use super::command::DbArgs;
+use super::db_args::DbArgs;
 use super::record::{FindingRow, ProcessRow, RunMeta, RunRecord, ScenarioKey, ScenarioRow};
 use super::{Access, DbUrl, Store};
 

@@ -9,72 +9,16 @@
 
 use std::collections::VecDeque;
 use std::io::BufRead;
-use std::str::FromStr;
 use std::sync::Arc;
 
-use chrono::{DateTime, FixedOffset, Local, NaiveDate, NaiveDateTime, Offset, TimeZone, Utc};
+use chrono::{DateTime, NaiveDate, NaiveDateTime};
 use state_tracer_format::{Action, ActionKind, Outcome, Resource, Scope};
 
 use crate::read::lines::{text_line, LineReader, RawLine, TextLine};
-use crate::read::{FileEnd, Problems, ReadOptions};
+use crate::read::options::{FileEnd, Problems, ReadOptions};
 use crate::record::{self, FastMap, FileIdx, Interner, Micros, Rec, RecKind};
 
-/// How zone-less legacy timestamps are read.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum LegacyTz {
-    /// The analyzing machine's local time zone (the default: the Go tracer
-    /// wrote local time, and is usually analyzed where it ran).
-    #[default]
-    Local,
-    /// A fixed offset such as `UTC` or `+02:00`.
-    Fixed(FixedOffset),
-}
-
-impl FromStr for LegacyTz {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        let t = s.trim();
-        if t.eq_ignore_ascii_case("local") {
-            return Ok(LegacyTz::Local);
-        }
-        if t.eq_ignore_ascii_case("utc") || t == "Z" || t == "z" {
-            return Ok(LegacyTz::Fixed(Utc.fix()));
-        }
-        let bad =
-            || format!("invalid time zone {s:?}: use `local`, `UTC` or an offset like `+02:00`");
-        let (sign, rest) = match t.as_bytes().first() {
-            Some(b'+') => (1, &t[1..]),
-            Some(b'-') => (-1, &t[1..]),
-            _ => return Err(bad()),
-        };
-        let digits: String = rest.chars().filter(|c| *c != ':').collect();
-        if digits.len() != 4 || !digits.bytes().all(|b| b.is_ascii_digit()) {
-            return Err(bad());
-        }
-        let h: i32 = digits[..2].parse().map_err(|_| bad())?;
-        let m: i32 = digits[2..].parse().map_err(|_| bad())?;
-        FixedOffset::east_opt(sign * (h * 3600 + m * 60))
-            .map(LegacyTz::Fixed)
-            .ok_or_else(bad)
-    }
-}
-
-impl LegacyTz {
-    /// Converts a zone-less time; `None` for a local time that does not exist
-    /// (skipped by a DST change).
-    pub fn to_utc(&self, t: NaiveDateTime) -> Option<DateTime<Utc>> {
-        match self {
-            LegacyTz::Fixed(off) => off
-                .from_local_datetime(&t)
-                .single()
-                .map(|t| t.with_timezone(&Utc)),
-            LegacyTz::Local => Local
-                .from_local_datetime(&t)
-                .earliest()
-                .map(|t| t.with_timezone(&Utc)),
-        }
-    }
-}
+pub use super::options::LegacyTz;
 
 /// Converts legacy times to micros, asking the time zone once per hour.
 struct Clock {
@@ -772,6 +716,7 @@ impl<R: BufRead> Parser<R> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use chrono::{FixedOffset, Offset, Utc};
 
     #[test]
     fn time_zones_parse() {

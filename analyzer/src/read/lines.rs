@@ -6,7 +6,7 @@
 
 use std::io::{self, BufRead};
 
-use crate::read::Problems;
+use crate::read::options::Problems;
 
 /// Longest line kept; longer lines are skipped with a warning.
 pub const MAX_LINE: usize = 1 << 20;

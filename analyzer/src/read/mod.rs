@@ -6,6 +6,7 @@
 
 pub mod legacy;
 pub mod lines;
+pub mod options;
 pub mod seq;
 pub mod v1;
 pub mod v1_scan;
@@ -15,75 +16,10 @@ use std::io::{BufReader, Read};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
-use crate::discover::{Format, SourceFile};
 use crate::model::Warning;
-use crate::record::{FileIdx, Micros, Rec};
-pub use legacy::LegacyTz;
-
-/// What readers keep and how they interpret legacy times.
-#[derive(Debug, Clone, Default)]
-pub struct ReadOptions {
-    /// Keep everything (`merge` prints it); the report drops extra fields.
-    pub full: bool,
-    pub legacy_tz: LegacyTz,
-    /// Bytes read so far, for the progress bar.
-    pub progress: Option<Arc<AtomicU64>>,
-}
-
-/// How a file ended.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct FileEnd {
-    /// Events and footers emitted.
-    pub records: u64,
-    /// A v1 footer was read: the process exited cleanly.
-    pub footer: bool,
-    pub last_ts: Option<Micros>,
-}
-
-/// Per-file problem list with a cap, so a binary file does not produce a
-/// million warnings.
-#[derive(Debug)]
-pub struct Problems {
-    file: String,
-    list: Vec<Warning>,
-    dropped: u64,
-}
-
-/// Problems kept per file; the rest are counted.
-pub const MAX_PROBLEMS: usize = 20;
-
-impl Problems {
-    pub fn new(file: String) -> Self {
-        Problems {
-            file,
-            list: Vec::new(),
-            dropped: 0,
-        }
-    }
-
-    pub fn push(&mut self, line: u64, message: String) {
-        if self.list.len() < MAX_PROBLEMS {
-            self.list.push(Warning {
-                file: self.file.clone(),
-                line,
-                message,
-            });
-        } else {
-            self.dropped += 1;
-        }
-    }
-
-    pub fn into_warnings(mut self) -> Vec<Warning> {
-        if self.dropped > 0 {
-            self.list.push(Warning {
-                file: self.file.clone(),
-                line: 0,
-                message: format!("{} more problems in this file not shown", self.dropped),
-            });
-        }
-        self.list
-    }
-}
+use crate::record::{FileIdx, Rec};
+use crate::source::{Format, SourceFile};
+pub use options::{FileEnd, LegacyTz, Problems, ReadOptions, MAX_PROBLEMS};
 
 /// Counts bytes read for the progress bar.
 struct Counting<R> {

@@ -6,7 +6,7 @@
 //! in a sound file every record is the previous one plus one and this costs
 //! one comparison per record; the bookkeeping below runs only on anomalies.
 
-use crate::read::Problems;
+use crate::read::options::Problems;
 
 /// Anomalies warned about one by one per file; the rest only counted.
 const SHOWN: u32 = 3;

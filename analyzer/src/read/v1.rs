@@ -8,8 +8,8 @@ use std::io::BufRead;
 use state_tracer_format::{sniff_header_version, Action, Event, Record, FORMAT_VERSION};
 
 use crate::read::lines::{LineReader, TextLine};
+use crate::read::options::{FileEnd, Problems, ReadOptions};
 use crate::read::v1_scan::Scanner;
-use crate::read::{FileEnd, Problems, ReadOptions};
 use crate::record::{FileIdx, Interner, Rec, RecKind, RowsHint};
 
 /// How the tracer starts every event line.
