@@ -32,7 +32,8 @@ pub struct HistoryArgs {
     pub command: HistoryCommand,
 }
 
-pub use super::db_args::DbArgs;
+use super::shared::CmdError;
+pub use super::shared::DbArgs;
 
 #[derive(Debug, Subcommand)]
 pub enum HistoryCommand {
@@ -187,36 +188,6 @@ pub fn run(a: HistoryArgs) -> Result<i32, Box<dyn std::error::Error>> {
             Ok(EXIT_ERROR)
         }
         Err(CmdError::Other(e)) => Err(e),
-    }
-}
-
-/// A database problem (printed as its one line) or anything else.
-pub(crate) enum CmdError {
-    History(HistoryError),
-    Other(Box<dyn std::error::Error>),
-}
-
-impl From<HistoryError> for CmdError {
-    fn from(e: HistoryError) -> Self {
-        CmdError::History(e)
-    }
-}
-
-impl From<io::Error> for CmdError {
-    fn from(e: io::Error) -> Self {
-        CmdError::Other(e.into())
-    }
-}
-
-impl From<crate::InputError> for CmdError {
-    fn from(e: crate::InputError) -> Self {
-        CmdError::Other(e.into())
-    }
-}
-
-impl From<String> for CmdError {
-    fn from(e: String) -> Self {
-        CmdError::Other(e.into())
     }
 }
 

@@ -19,13 +19,13 @@
 
 pub mod add;
 pub mod command;
-mod db_args;
 mod driver_error;
 pub mod error;
 pub mod location;
 pub mod output;
 pub mod query;
 pub mod record;
+mod shared;
 pub mod store;
 pub mod synth;
 

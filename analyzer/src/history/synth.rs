@@ -6,8 +6,8 @@
 use clap::Args;
 
 use super::add::add;
-use super::db_args::DbArgs;
 use super::record::{FindingRow, ProcessRow, RunMeta, RunRecord, ScenarioKey, ScenarioRow};
+use super::shared::{CmdError, DbArgs};
 use super::{Access, DbUrl, Store};
 
 #[derive(Debug, Args)]
@@ -118,7 +118,7 @@ fn synth_run(i: u32, scenarios: u32, prefix: &str, now_us: i64, rng: &mut Rng) -
     rec
 }
 
-pub(crate) async fn run(a: SynthArgs) -> Result<i32, super::command::CmdError> {
+pub(crate) async fn run(a: SynthArgs) -> Result<i32, CmdError> {
     let url = DbUrl::resolve(a.db.db.as_deref())?;
     let store = Store::open(&url, Access::Write).await?;
     let now = chrono::Utc::now().timestamp_micros();

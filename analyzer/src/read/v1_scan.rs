@@ -519,7 +519,8 @@ impl<'a> Cursor<'a> {
 mod tests {
     use super::*;
     use crate::gen::{generate, GenArgs, GenFormat};
-    use crate::read::{v1, Problems, ReadOptions};
+    use crate::read::options::{Problems, ReadOptions};
+    use crate::read::v1;
     use crate::record::{Interner, Rec};
 
     fn scan(line: &str) -> Option<Event<'_>> {
