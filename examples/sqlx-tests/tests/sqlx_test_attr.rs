@@ -4,7 +4,10 @@
 //! tracing on and reads its trace back.
 
 use std::path::Path;
-use std::process::Command;
+
+#[path = "support/nested.rs"]
+#[allow(dead_code)]
+mod nested;
 
 /// Gets its own SQLite database from `#[sqlx::test]`, traced as one scenario.
 #[state_tracer::test(sqlx::test)]
@@ -27,12 +30,7 @@ async fn a_fresh_database_per_test(pool: sqlx::SqlitePool) -> sqlx::Result<()> {
 fn sqlx_test_composes_and_its_statements_are_traced() {
     let scratch = tempfile::tempdir().unwrap();
     let traces = scratch.path().join("traces");
-    let mut cmd = Command::new(std::env::current_exe().unwrap());
-    for (k, _) in std::env::vars() {
-        if k.starts_with("BDD_TRACE_") || k.starts_with("NEXTEST") || k == "DATABASE_URL" {
-            cmd.env_remove(k);
-        }
-    }
+    let mut cmd = nested::this_binary();
     // sqlx::test keeps its SQLite databases under ./target/sqlx/test-dbs.
     let out = cmd
         .args(["--ignored", "--exact", "a_fresh_database_per_test"])
@@ -41,11 +39,7 @@ fn sqlx_test_composes_and_its_statements_are_traced() {
         .env("BDD_TRACE_DIR", &traces)
         .output()
         .unwrap();
-    let output = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let output = nested::text(&out);
     assert!(out.status.success(), "{output}");
     assert!(output.contains("1 passed"), "{output}");
 

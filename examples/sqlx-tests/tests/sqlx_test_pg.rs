@@ -12,7 +12,10 @@
 
 use std::collections::BTreeSet;
 use std::path::Path;
-use std::process::Command;
+
+#[path = "support/nested.rs"]
+#[allow(dead_code)]
+mod nested;
 
 async fn write_and_read(pool: &sqlx::PgPool, body: &str) -> sqlx::Result<()> {
     sqlx::query("INSERT INTO notes (body) VALUES ($1)")
@@ -50,12 +53,7 @@ fn per_test_databases_are_recorded_and_sqlx_bookkeeping_is_not_state() {
         .expect("PostgreSQL server binaries (scripts/setup.sh installs them)");
     let scratch = tempfile::tempdir().unwrap();
     let traces = scratch.path().join("traces");
-    let mut cmd = Command::new(std::env::current_exe().unwrap());
-    for (k, _) in std::env::vars() {
-        if k.starts_with("BDD_TRACE_") || k.starts_with("NEXTEST") || k == "DATABASE_URL" {
-            cmd.env_remove(k);
-        }
-    }
+    let mut cmd = nested::this_binary();
     let out = cmd
         .args(["--ignored", "--test-threads=1", "pg_"])
         .env("DATABASE_URL", pg.url())
@@ -63,11 +61,7 @@ fn per_test_databases_are_recorded_and_sqlx_bookkeeping_is_not_state() {
         .env("BDD_TRACE_DIR", &traces)
         .output()
         .unwrap();
-    let output = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let output = nested::text(&out);
     assert!(out.status.success(), "{output}");
     assert!(output.contains("2 passed"), "{output}");
 

@@ -16,7 +16,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use super::nested::without_outer_run;
+use super::nested::{text, without_outer_run};
 
 use serde_json::{json, Value};
 
@@ -69,11 +69,7 @@ fn run(runner: Runner, db_url: &str, traces: &Path) -> Run {
         .env("NO_COLOR", "1")
         .output()
         .expect("the test runner starts");
-    let output = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let output = text(&out);
     let victim_failed_at_all = match runner {
         Runner::CargoTest => output.contains(&format!("test {VICTIM} ... FAILED")),
         Runner::Nextest => output
@@ -284,11 +280,7 @@ fn repro_runs_as_printed(finding: &Value, db_url: &str) {
         .env("PWD", scratch.path())
         .output()
         .expect("sh runs the reproduce line");
-    let output = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let output = text(&out);
     // Traces where the line says, nowhere else.
     let at = scratch.path().join("bdd-traces");
     let dirs: Vec<PathBuf> = std::fs::read_dir(&at)

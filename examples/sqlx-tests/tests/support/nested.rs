@@ -2,7 +2,7 @@
 //! binaries under a nested `cargo test`, with nothing of the outer run
 //! (ours, or the runner's) leaking into them.
 
-use std::process::Command;
+use std::process::{Command, Output};
 
 /// The corpus test binaries (5 ignored tests each).
 pub const BINARIES: [&str; 3] = ["accounts", "orders", "reports"];
@@ -16,6 +16,24 @@ pub fn without_outer_run(cmd: &mut Command) -> &mut Command {
         }
     }
     cmd
+}
+
+/// The running test binary again, to run its ignored subject tests in a
+/// child: no outer run, and no `DATABASE_URL` (the caller names its own).
+#[allow(dead_code)] // the sqlx_test_* binaries use it; `pollution` does not
+pub fn this_binary() -> Command {
+    let mut cmd = Command::new(std::env::current_exe().expect("the test binary's path"));
+    without_outer_run(&mut cmd).env_remove("DATABASE_URL");
+    cmd
+}
+
+/// A finished command's stdout then stderr, as one text to assert on.
+pub fn text(out: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
 }
 
 /// `cargo test` over the three corpus binaries, 4 test threads, in this

@@ -12,7 +12,7 @@
 //! builds them once more with those features). cargo does not hold its
 //! build lock while tests run, so the nested cargo does not wait on ours.
 
-use super::nested::{corpus_cargo_test, BINARIES};
+use super::nested::{corpus_cargo_test, text, BINARIES};
 use std::collections::BTreeSet;
 use std::path::Path;
 
@@ -29,11 +29,7 @@ fn cargo_test(traces: &Path, db_url: &str) -> (BTreeSet<String>, usize, serde_js
         .env_remove("CORPUS_TRUTH")
         .output()
         .expect("cargo starts");
-    let output = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let output = text(&out);
     // Each binary ran: libtest prints one summary line per binary.
     let summaries = output.matches("test result:").count();
     assert_eq!(summaries, BINARIES.len(), "{output}");
