@@ -25,6 +25,10 @@ use crate::repro::reproduction;
 use crate::rules::PairText;
 use crate::state::{Proc, Scn};
 
+mod message;
+
+use message::{about_time, message_names, words};
+
 /// How strongly one occurrence ties its polluter to its victim (pollution
 /// rules). Ordered weakest first; ranking and `likely_cause` use it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -33,6 +37,10 @@ pub enum Strength {
     RemovedNothing,
     /// The victim used the resource only before the mutation.
     UsedBefore,
+    /// A destructive change before the victim's first use of the
+    /// resource, an insert: the victim had nothing there yet. Never a
+    /// likely cause; a later read of the victim judges the change again.
+    DestroyedBeforeInsert,
     /// A destructive change before a read of the victim that came back
     /// with as many rows as the same query ever returned
     /// ([`crate::rules::ReadBack::Full`]): it removed nothing the victim
@@ -64,6 +72,7 @@ impl Strength {
             Strength::DestroyedThenUsed => Confidence::Medium,
             Strength::ChangedThenUsed
             | Strength::DestroyedReadFull
+            | Strength::DestroyedBeforeInsert
             | Strength::UsedBefore
             | Strength::RemovedNothing => Confidence::Low,
         }
@@ -282,7 +291,12 @@ impl Findings {
         old.occurrences += 1;
         old.severity = old.severity.max(severity);
         old.destructive |= destructive;
-        old.can_explain |= destructive;
+        // Whether it can explain the failure is the headline's to say: a
+        // weaker destructive occurrence does not make a stronger insert a
+        // cause.
+        if Some(strength) == old.strength {
+            old.can_explain |= destructive;
+        }
         old.read_after |= read_after;
         old.use_at = old.use_at.max(use_at);
         true
@@ -320,8 +334,11 @@ impl Findings {
             old.destructive |= p.destructive;
             old.read_after |= p.read_after;
             old.identity_unknown &= p.identity_unknown;
-            old.can_explain |= p.can_explain;
+            if p.strength == old.strength {
+                old.can_explain |= p.can_explain;
+            }
             if p.strength > old.strength {
+                old.can_explain = p.can_explain;
                 old.strength = p.strength;
                 old.why = p.why;
                 old.at = p.at;
@@ -570,13 +587,34 @@ fn narrow(list: &[Pending], procs: &[Proc]) -> Vec<(bool, Option<String>)> {
         )
     };
     for idx in by_victim.values() {
+        // A victim that failed on time: what rows held does not explain
+        // how long it took (in-memory state, such as a changed limit, may).
+        let on_time = idx.first().and_then(|&i| list[i].victim.as_ref()).is_some_and(|v| {
+            v.failure.get().is_some_and(|m| about_time(m))
+        });
+        let data = |p: &Pending| !p.resource.starts_with("process:");
         for &i in idx {
             let p = &list[i];
-            out[i].1 = if p.identity_unknown {
+            out[i].1 = if on_time && data(p) && p.strength > Some(Strength::UsedBefore) {
+                Some(format!(
+                    "{}: the victim failed on time (its failure message states a duration against a limit), and rows removed or left behind do not explain how long it took",
+                    what(p)
+                ))
+            } else if p.identity_unknown {
                 Some("not proof: the database identity is unknown (no `db` in the records), so the two may use different databases; name it with state_tracer::set_database or DATABASE_URL".to_owned())
             } else if p.strength == Some(Strength::RemovedNothing) {
                 Some(format!(
                     "{}: removed 0 rows, so it cannot have removed the victim's data",
+                    what(p)
+                ))
+            } else if p.strength == Some(Strength::DestroyedBeforeInsert) {
+                Some(format!(
+                    "{}: it came before the victim's first use of the table, an insert, and no later read of the victim came back short; it cannot explain the failure",
+                    what(p)
+                ))
+            } else if p.strength == Some(Strength::DestroyedReadFull) {
+                Some(format!(
+                    "{}: the victim's read afterwards returned as many rows as the same query ever had, so it removed nothing the victim reads and cannot explain the failure",
                     what(p)
                 ))
             } else if p.strength > Some(Strength::UsedBefore) && !p.can_explain {
@@ -599,8 +637,15 @@ fn narrow(list: &[Pending], procs: &[Proc]) -> Vec<(bool, Option<String>)> {
             .filter(|&i| {
                 let p = &list[i];
                 !p.identity_unknown
+                    && !(on_time && data(p))
                     && p.can_explain
                     && p.strength.is_some_and(|s| s > Strength::UsedBefore)
+                    // Its own evidence says it removed nothing the victim
+                    // read: ranked, never a likely cause.
+                    && !matches!(
+                        p.strength,
+                        Some(Strength::DestroyedReadFull | Strength::DestroyedBeforeInsert)
+                    )
             })
             .collect();
         // State the failed step used outranks state earlier steps used.
@@ -891,43 +936,6 @@ fn narrow(list: &[Pending], procs: &[Proc]) -> Vec<(bool, Option<String>)> {
             ));
         }
     }
-    out
-}
-
-/// Whether a failure message names in-memory state `resource`
-/// (`process:jwt_secret`, `process:config:pricing`): a word of the message
-/// that starts like a word of its name (`price` and `pricing` share
-/// `pric`), or, for the JWT secret, what it signs (`token`, `signature`).
-fn message_names(message: &str, resource: &str) -> bool {
-    let Some(name) = resource.strip_prefix("process:") else {
-        return false;
-    };
-    let mut names = words(name);
-    names.retain(|w| w != "config");
-    if name == "jwt_secret" {
-        names.extend(["token", "signature", "signing", "jwt"].map(String::from));
-    }
-    let stem = |w: &str| w.chars().take(4).collect::<String>();
-    words(message)
-        .iter()
-        .any(|m| names.iter().any(|n| stem(m) == stem(n)))
-}
-
-/// The words of a name or message that can tell scenarios apart: 3 or
-/// more letters, lower-cased, common words left out.
-fn words(text: &str) -> Vec<String> {
-    const COMMON: &[&str] = &[
-        "the", "and", "not", "for", "with", "from", "was", "are", "has", "have", "but", "got",
-        "expected", "should", "when", "then", "given", "test", "scenario", "error", "failed",
-    ];
-    let mut out: Vec<String> = text
-        .split(|c: char| !c.is_alphanumeric())
-        .filter(|w| w.chars().filter(|c| c.is_alphabetic()).count() >= 3)
-        .map(str::to_lowercase)
-        .filter(|w| !COMMON.contains(&w.as_str()))
-        .collect();
-    out.sort();
-    out.dedup();
     out
 }
 

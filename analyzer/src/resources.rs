@@ -128,6 +128,14 @@ impl Resources {
         self.schemas[schema as usize].db.is_empty()
     }
 
+    /// Whether the schema's database runs one write at a time (SQLite): a
+    /// write that ended later took effect later. Otherwise (PostgreSQL,
+    /// MySQL, unknown) a statement works on what was committed when it
+    /// began.
+    pub fn serialized_writes(&self, schema: SchemaId) -> bool {
+        self.schemas[schema as usize].db.starts_with("sqlite")
+    }
+
     pub fn schema_name(&self, schema: SchemaId) -> &str {
         &self.schemas[schema as usize].name
     }

@@ -9,8 +9,8 @@
 //! left behind are still here when a later one reads the table. Counts come
 //! from each record's `rows`; an unknown count is kept as "some".
 //!
-//! Memory grows with the (scenario, table) pairs that still have rows, not
-//! with records.
+//! Memory grows with the (scenario, table) pairs written, not with
+//! records.
 
 use std::rc::Rc;
 
@@ -56,6 +56,13 @@ const RECENT: usize = 8;
 #[derive(Default)]
 pub struct RowLedger {
     tables: Vec<TableRows>,
+    /// Rows each owner wrote to each table and did not remove itself
+    /// (`None`: count unknown), whatever others' cleanups removed: what an
+    /// own-row cleanup is measured against. A whole-table cleanup that overlapped the insert
+    /// in time may not have removed the row (PostgreSQL's `DELETE` skips
+    /// rows committed after its snapshot), so the live count alone would
+    /// turn the owner's later cleanup into a foreign delete.
+    written: FastMap<(TableId, Owner), Option<u64>>,
 }
 
 impl RowLedger {
@@ -84,8 +91,8 @@ impl RowLedger {
     }
 
     /// Whether a delete or update of `rows` in each of `tables` by `owner`
-    /// touched only rows `owner` itself still had there: its count is
-    /// known, above 0 and no larger than theirs. (One that changed 0 rows
+    /// touched only rows `owner` itself wrote there and had not removed
+    /// itself: its count is known, above 0 and no larger than theirs. (One that changed 0 rows
     /// stays a change, known to have removed nothing, so the report can
     /// say why it is no culprit.)
     pub fn only_own(&self, tables: &[TableId], owner: Owner, rows: RowsHint) -> bool {
@@ -93,9 +100,11 @@ impl RowLedger {
             return false;
         };
         !tables.is_empty()
-            && tables
-                .iter()
-                .all(|&t| self.own(t, owner).is_some_and(|own| n <= own))
+            && tables.iter().all(|&t| {
+                self.written
+                    .get(&(t, owner))
+                    .is_some_and(|w| w.is_some_and(|w| n <= w))
+            })
     }
 
     /// Everyone else's live rows in table `t`.
@@ -112,6 +121,8 @@ impl RowLedger {
         if w.rows.none_changed() {
             return;
         }
+        let total = self.written.entry((t, owner)).or_insert(Some(0));
+        *total = total.zip(w.rows.exact()).map(|(a, b)| a + b);
         if self.tables.len() <= t as usize {
             self.tables.resize_with(t as usize + 1, TableRows::default);
         }
@@ -139,6 +150,9 @@ impl RowLedger {
     /// taken from its own rows first (a count that is unknown, or larger
     /// than its own, leaves it none).
     pub fn deleted(&mut self, t: TableId, owner: Owner, rows: RowsHint) {
+        if let Some(total) = self.written.get_mut(&(t, owner)) {
+            *total = total.zip(rows.exact()).map(|(w, n)| w.saturating_sub(n));
+        }
         let Some(table) = self.tables.get_mut(t as usize) else {
             return;
         };

@@ -806,3 +806,220 @@ fn a_set_inside_the_victims_window_can_explain_its_failure_and_the_last_change_w
         r.findings
     );
 }
+
+/// `SELECT … FROM orders WHERE customer = $1` returning `rows`.
+fn my_orders(rows: u64) -> impl FnOnce(&mut state_tracer_format::Event<'static>) {
+    move |e| {
+        e.details = Some(Cow::Borrowed(
+            "SELECT tag FROM orders WHERE customer = $1",
+        ));
+        e.rows = Some(rows);
+    }
+}
+
+fn orders_in(db: &str) -> Option<state_tracer_format::Resource<'static>> {
+    Some(table_in(Some(db), "orders"))
+}
+
+#[test]
+fn a_delete_whose_victim_still_read_every_row_is_no_likely_cause() {
+    // Someone's delete of another customer's order lands between the
+    // victim's write and its read, which still returns its one row: the
+    // victim's wrong total is its own bug.
+    let mut p = Proc::new(1, "shop");
+    p.start(0, 1, "orders", "list orders")
+        .act_rows(1, Some(1), Action::DbInsert, users(), 1)
+        .act_with(2, Some(1), Action::DbSelect, users(), my_orders(1))
+        .act_rows(3, Some(1), Action::DbDelete, users(), 1)
+        .end(3, 1, "orders", "list orders", Passed)
+        .act_rows(4, None, Action::DbInsert, users(), 5)
+        .start(10, 2, "pricing", "apply the volume discount")
+        .act_rows(11, Some(2), Action::DbInsert, users(), 1)
+        .start(12, 3, "admin", "remove a stale order")
+        .act_rows(13, Some(3), Action::DbDelete, users(), 1)
+        .end(14, 3, "admin", "remove a stale order", Passed)
+        .act_with(20, Some(2), Action::DbSelect, users(), my_orders(1))
+        .act_with(
+            21,
+            Some(2),
+            Action::ScenarioEnd,
+            None,
+            fail_with("expected discounted total 919, got 827"),
+        );
+    let dir = write_all(&[&p]);
+    let r = report_of(dir.path());
+    assert!(polluters(&r).is_empty(), "{:#?}", r.findings);
+    let delete = r
+        .findings
+        .iter()
+        .find(|f| {
+            f.polluter
+                .as_ref()
+                .is_some_and(|p| p.scenario == "remove a stale order")
+        })
+        .expect("the delete stays a finding");
+    assert!(
+        delete
+            .evidence
+            .as_deref()
+            .unwrap_or("")
+            .contains("removed nothing the victim reads and cannot explain the failure"),
+        "{delete:#?}"
+    );
+}
+
+#[test]
+fn an_own_row_cleanup_stays_own_when_a_concurrent_wipe_may_have_missed_its_row() {
+    // PostgreSQL: the wipe began (at 4 ms) before "tidy"'s insert ended (at
+    // 5 ms), so it may not have removed that row; "tidy" then deletes its
+    // one row: that is cleaning up after itself, not removing the
+    // victim's.
+    let mut v = Proc::new(1, "v");
+    v.start(0, 1, "accounts", "Victim")
+        .act_rows(20, Some(1), Action::DbInsert, users(), 1)
+        .act_rows(100, Some(1), Action::DbSelect, users(), 0)
+        .end(110, 1, "accounts", "Victim", Failed);
+    let mut tidy = Proc::new(2, "tidy");
+    tidy.start(1, 1, "orders", "Tidy")
+        .act_rows(5, Some(1), Action::DbInsert, users(), 1)
+        .act_rows(50, Some(1), Action::DbDelete, users(), 1)
+        .end(55, 1, "orders", "Tidy", Passed);
+    let mut wipe = Proc::new(3, "wipe");
+    wipe.start(2, 1, "admin", "Wipe")
+        .act_with(8, Some(1), Action::DbCleanup, users(), |e| {
+            e.rows = Some(0);
+            e.duration_us = Some(4_000);
+        })
+        .end(9, 1, "admin", "Wipe", Passed);
+    let dir = write_all(&[&v, &tidy, &wipe]);
+    let r = report_of(dir.path());
+    assert!(
+        r.findings.iter().all(|f| {
+            f.polluter.as_ref().is_none_or(|p| p.scenario != "Tidy")
+                || f.action.as_deref() != Some("DB_DELETE")
+        }),
+        "{:#?}",
+        r.findings
+    );
+    assert!(polluters(&r).is_empty(), "{:#?}", r.findings);
+}
+
+#[test]
+fn a_victim_that_failed_on_time_gets_no_culprit_from_leftover_rows() {
+    let mut p = Proc::new(1, "shop");
+    p.start(0, 1, "import", "import three orders")
+        .act_rows(5, Some(1), Action::DbInsert, users(), 3)
+        .end(10, 1, "import", "import three orders", Passed)
+        .start(20, 2, "reports", "report renders within budget")
+        .act_with(25, Some(2), Action::DbSelect, users(), |e| {
+            e.details = Some(Cow::Borrowed("SELECT tag FROM users"));
+            e.rows = Some(3);
+        })
+        .act_with(
+            30,
+            Some(2),
+            Action::ScenarioEnd,
+            None,
+            fail_with("the dashboard took 221 ms, budget 170 ms"),
+        );
+    let dir = write_all(&[&p]);
+    let r = report_of(dir.path());
+    assert!(polluters(&r).is_empty(), "{:#?}", r.findings);
+    assert!(
+        r.findings.iter().any(|f| f
+            .evidence
+            .as_deref()
+            .is_some_and(|e| e.contains("the victim failed on time"))),
+        "{:#?}",
+        r.findings
+    );
+}
+
+#[test]
+fn a_wipe_before_the_victims_first_use_an_insert_is_no_cause_when_its_reads_come_back_full() {
+    let mut p = Proc::new(1, "shop");
+    p.start(0, 1, "orders", "list orders")
+        .act_rows(1, Some(1), Action::DbInsert, users(), 1)
+        .act_with(2, Some(1), Action::DbSelect, users(), my_orders(1))
+        .end(3, 1, "orders", "list orders", Passed)
+        .start(10, 2, "pricing", "apply the volume discount")
+        .start(11, 3, "admin", "start from an empty order book")
+        .act_rows(12, Some(3), Action::DbCleanup, users(), 4)
+        // Its own rows, after the wipe: not what the victim lost.
+        .act_rows(13, Some(3), Action::DbInsert, users(), 1)
+        .end(14, 3, "admin", "start from an empty order book", Passed)
+        .act_rows(15, Some(2), Action::DbInsert, users(), 1)
+        .act_with(20, Some(2), Action::DbSelect, users(), my_orders(1))
+        .act_with(
+            21,
+            Some(2),
+            Action::ScenarioEnd,
+            None,
+            fail_with("expected discounted total 919, got 827"),
+        );
+    let dir = write_all(&[&p]);
+    let r = report_of(dir.path());
+    assert!(polluters(&r).is_empty(), "{:#?}", r.findings);
+}
+
+/// The victim writes its order (ends at 10 ms), a wipe that ran from
+/// `wipe_from` to 20 ms empties the table, others refill it, and the
+/// victim's read at 30 ms returns as many rows as ever (someone else's).
+fn refilled_after_a_wipe(db: &str, wipe_from: i64) -> Report {
+    let mut p = Proc::new(1, "shop");
+    p.start(0, 1, "orders", "list orders")
+        .act_with(2, Some(1), Action::DbSelect, orders_in(db), my_orders(1))
+        .end(3, 1, "orders", "list orders", Passed)
+        .start(5, 2, "orders", "placing an order reserves stock")
+        .act_with(10, Some(2), Action::DbInsert, orders_in(db), |e| {
+            e.rows = Some(1);
+            e.duration_us = Some(4_000);
+        })
+        .start(6, 3, "import", "import starts from an empty order book")
+        .act_with(20, Some(3), Action::DbCleanup, orders_in(db), |e| {
+            e.rows = Some(3);
+            e.duration_us = Some(((20 - wipe_from) * 1000) as u64);
+        })
+        .act_rows(22, Some(3), Action::DbInsert, orders_in(db), 1)
+        .act_with(30, Some(2), Action::DbSelect, orders_in(db), my_orders(1))
+        .act_with(
+            31,
+            Some(2),
+            Action::ScenarioEnd,
+            None,
+            fail_with("bob's order: expected order-1, found order-9"),
+        )
+        .end(40, 3, "import", "import starts from an empty order book", Passed);
+    let dir = write_all(&[&p]);
+    report_of(dir.path())
+}
+
+#[test]
+fn a_wipe_that_began_after_the_victims_write_removed_it_however_full_the_read() {
+    let r = refilled_after_a_wipe("postgres://db/app", 12);
+    assert_eq!(
+        polluters(&r),
+        ["import starts from an empty order book"],
+        "{:#?}",
+        r.findings
+    );
+    let why = likely(&r)[0].why.clone().unwrap();
+    assert!(why.contains("after the victim's last write"), "{why}");
+}
+
+#[test]
+fn on_sqlite_a_wipe_that_ended_after_the_victims_write_came_after_it() {
+    // It began before the write ended (waiting for the one write lock):
+    // SQLite runs one write at a time, so it took effect after.
+    let r = refilled_after_a_wipe("sqlite:/tmp/shop.db", 8);
+    assert_eq!(
+        polluters(&r),
+        ["import starts from an empty order book"],
+        "{:#?}",
+        r.findings
+    );
+    // On PostgreSQL the same times prove nothing: a DELETE works on what
+    // was committed when it began.
+    let r = refilled_after_a_wipe("postgres://db/app", 8);
+    assert!(polluters(&r).is_empty(), "{:#?}", r.findings);
+}

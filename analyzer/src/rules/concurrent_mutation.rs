@@ -54,6 +54,9 @@ struct Mutation {
     whole: bool,
     target: Target,
     rows: RowsHint,
+    /// By when it surely saw what others had written: its end on a
+    /// database that runs one write at a time, else its start.
+    sees_from: Micros,
 }
 
 impl Mutation {
@@ -69,7 +72,16 @@ impl Mutation {
             whole: a.cleanup,
             target: a.target,
             rows: a.rows,
+            sees_from: a.started,
         }
+    }
+
+    /// On a database that runs one write at a time.
+    fn serialized(mut self, yes: bool) -> Mutation {
+        if yes {
+            self.sees_from = self.at;
+        }
+        self
     }
 }
 
@@ -85,6 +97,8 @@ struct User {
     writes: Option<(Micros, Micros)>,
     /// When its latest read ended.
     last_read: Option<Micros>,
+    /// That read missed no row ([`ReadBack::Full`]).
+    last_read_full: bool,
 }
 
 impl User {
@@ -95,7 +109,10 @@ impl User {
             (Some((f1, l1)), Some((f2, l2))) => Some((f1.min(f2), l1.max(l2))),
             (x, y) => x.or(y),
         };
-        self.last_read = self.last_read.max(other.last_read);
+        if other.last_read > self.last_read {
+            self.last_read = other.last_read;
+            self.last_read_full = other.last_read_full;
+        }
     }
 
     fn wrote(&mut self, at: Micros) {
@@ -149,13 +166,14 @@ impl Log {
     /// ended within `linger` of `at` are kept: a destructive statement
     /// already running (as long as the longest seen so far) may still be
     /// recorded as having started before their last read.
-    fn add_user(&mut self, s: &Rc<Scn>, at: Micros, write: bool, read: bool, linger: Micros) {
+    fn add_user(&mut self, s: &Rc<Scn>, at: Micros, write: bool, read: Option<ReadBack>, linger: Micros) {
         if let Some(u) = self.users.iter_mut().rev().find(|u| u.id == s.id) {
             if write {
                 u.wrote(at);
             }
-            if read {
+            if let Some(back) = read {
                 u.last_read = Some(at);
+                u.last_read_full = back == ReadBack::Full;
             }
             return;
         }
@@ -170,7 +188,8 @@ impl Log {
             id: s.id,
             first: at,
             writes: None,
-            last_read: read.then_some(at),
+            last_read: read.map(|_| at),
+            last_read_full: read == Some(ReadBack::Full),
         };
         if write {
             u.wrote(at);
@@ -327,6 +346,8 @@ struct Use {
     overlap: bool,
     /// The use after it is a read that missed no row ([`ReadBack::Full`]).
     read_full: bool,
+    /// The use after it is an insert.
+    after_insert: bool,
 }
 
 impl Use {
@@ -341,6 +362,7 @@ impl Use {
                 .map(|(_, last)| last),
             overlap: false,
             read_full: false,
+            after_insert: false,
         }
     }
 }
@@ -349,9 +371,23 @@ fn level(m: &Mutation, u: &Use) -> Strength {
     match (u.before, u.after) {
         _ if m.destructive && m.rows.none_changed() => Strength::RemovedNothing,
         (_, None) => Strength::UsedBefore,
+        // A whole-table destroy that began after the victim's write ended
+        // removed that write, whatever the count of a later read (others'
+        // inserts may have refilled it). One that began earlier may have
+        // missed it (PostgreSQL's `DELETE` sees rows committed before it
+        // started); SQLite runs one write at a time, so there one that
+        // ended later came later.
+        (Some(_), Some((_, true)))
+            if m.whole && u.wrote_before.is_some_and(|w| w < m.sees_from) && !u.overlap =>
+        {
+            Strength::DestroyedAfterWrite
+        }
         // The read after it missed no row: whatever it removed, the victim
         // did not read it.
         (_, Some(_)) if m.destructive && u.read_full => Strength::DestroyedReadFull,
+        // Gone before the victim's first use, an insert: the victim had
+        // nothing there yet. Its later reads judge the change again.
+        (None, Some(_)) if m.destructive && u.after_insert => Strength::DestroyedBeforeInsert,
         (Some(_), Some((_, true))) if m.destructive && u.wrote_before.is_some() => {
             Strength::DestroyedAfterWrite
         }
@@ -443,6 +479,11 @@ impl PairText {
             ),
             (Strength::DestroyedReadFull, _, Some((a, _))) => format!(
                 "{} before the victim read the state (at {}), and that read returned as many rows as the same query ever had: it removed nothing the victim reads",
+                action,
+                hms(a)
+            ),
+            (Strength::DestroyedBeforeInsert, _, Some((a, _))) => format!(
+                "{} before the victim first used the state, with an insert (at {}): it removed nothing the victim had written or read",
                 action,
                 hms(a)
             ),
@@ -554,6 +595,7 @@ impl Rule for ConcurrentMutation {
                         wrote_before: None,
                         overlap: false,
                         read_full: false,
+                        after_insert: false,
                     };
                     report(cx, &m, &v, u);
                 }
@@ -641,7 +683,7 @@ impl Rule for ConcurrentMutation {
                     }
                 }
                 if s.is_active() {
-                    let (write, read) = (a.op == Op::Write, a.op == Op::Read);
+                    let (write, read) = (a.op == Op::Write, (a.op == Op::Read).then_some(a.back));
                     if all {
                         slot(&mut self.schemas, schema).add_user(
                             s,
@@ -666,7 +708,8 @@ impl Rule for ConcurrentMutation {
                     if destructive {
                         self.longest = self.longest.max(a.ts.saturating_sub(a.started));
                     }
-                    let m = Mutation::new(s, a, destructive);
+                    let m = Mutation::new(s, a, destructive)
+                        .serialized(cx.resources.serialized_writes(schema as u32));
                     if all {
                         slot(&mut self.schemas, schema).add_mutation(&m, &cx.active);
                     } else {
@@ -685,6 +728,7 @@ impl Rule for ConcurrentMutation {
                     for m in self.hits.drain(..) {
                         let mut u = Use::of(first.as_ref(), &m, Some((a.ts, read)));
                         u.read_full = read && a.back == ReadBack::Full;
+                        u.after_insert = a.action == Action::DbInsert;
                         report(cx, &m, s, u);
                     }
                 }
@@ -700,7 +744,8 @@ impl Rule for ConcurrentMutation {
                         kept.merge(later);
                         true
                     });
-                    let m = Mutation::new(s, a, destructive);
+                    let m = Mutation::new(s, a, destructive)
+                        .serialized(cx.resources.serialized_writes(schema as u32));
                     for v in &victims {
                         // A user of the state still running: it used it
                         // before; a later use of it reports again, stronger.
@@ -726,7 +771,9 @@ impl Rule for ConcurrentMutation {
                                 after: Some((read, true)),
                                 wrote_before: Some(wrote),
                                 overlap: true,
-                                read_full: false,
+                                // It returned every row: it came first.
+                                read_full: v.last_read_full,
+                                after_insert: false,
                             },
                             None => Use {
                                 before: Some(v.scn.start),
@@ -734,6 +781,7 @@ impl Rule for ConcurrentMutation {
                                 wrote_before: None,
                                 overlap: false,
                                 read_full: false,
+                                after_insert: false,
                             },
                         };
                         report(cx, &m, &v.scn, u);
