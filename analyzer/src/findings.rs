@@ -125,6 +125,9 @@ pub struct Pending {
     /// for in-memory state, used throughout): a use inside the victim's
     /// failed step (its last) outranks uses by earlier steps that passed.
     pub use_at: Option<Micros>,
+    /// In-memory state: when the polluter put back the value it found,
+    /// after its last change (`None`: it did not, or changed it again).
+    pub undone_at: Option<Micros>,
     /// `concurrent-mutation`: what its explanation and `why` are built
     /// from, only for the findings that reach the report (most pairs are
     /// folded into hazard groups, their text never shown). Set: the
@@ -160,6 +163,7 @@ impl Pending {
             whole: false,
             left_rows: None,
             use_at: None,
+            undone_at: None,
             pair_text: None,
         }
     }
@@ -262,6 +266,14 @@ impl Findings {
         self.add_keyed((p.rule, a, b), p);
     }
 
+    /// The polluter of `key` put back, at `at`, the value it found: its
+    /// change no longer holds (until it changes the state again).
+    pub fn undone(&mut self, key: (RuleId, u64, u64), at: Micros) {
+        if let Some(p) = self.index.get(&key).and_then(|&i| self.slots[i].as_mut()) {
+            p.undone_at = Some(at);
+        }
+    }
+
     /// The dedupe key of a polluter/victim pair.
     pub fn pair_key(rule: RuleId, polluter: &Scn, victim: &Scn) -> (RuleId, u64, u64) {
         (rule, polluter.id as u64, victim.id as u64)
@@ -334,6 +346,11 @@ impl Findings {
             old.destructive |= p.destructive;
             old.read_after |= p.read_after;
             old.identity_unknown &= p.identity_unknown;
+            // A new change of in-memory state: whatever it put back before
+            // is changed again (its changes to tables are another matter).
+            if p.resource.starts_with("process:") {
+                old.undone_at = p.undone_at;
+            }
             if p.strength == old.strength {
                 old.can_explain |= p.can_explain;
             }
@@ -351,6 +368,7 @@ impl Findings {
                 old.left_rows = p.left_rows;
             }
             old.use_at = old.use_at.max(p.use_at);
+
             return;
         }
         let victim = p.victim.as_ref().map(|v| v.id);
@@ -698,6 +716,24 @@ fn narrow(list: &[Pending], procs: &[Proc]) -> Vec<(bool, Option<String>)> {
                 best = named;
             }
         }
+        // In-memory state put back before the victim failed: it failed with
+        // the value in effect then (rule 8: a restore hands the value back
+        // to its first setter), so a change still in effect outranks it.
+        let undone = |i: usize| {
+            let p = &list[i];
+            p.undone_at.is_some_and(|t| {
+                p.victim
+                    .as_ref()
+                    .is_none_or(|v| v.end.get().is_none_or(|e| t <= e))
+            })
+        };
+        let put_back: Vec<usize> = if best.iter().any(|&i| !undone(i)) {
+            let put_back = best.iter().copied().filter(|&i| undone(i)).collect();
+            best.retain(|&i| !undone(i));
+            put_back
+        } else {
+            Vec::new()
+        };
         let leaks = best.iter().all(|&i| list[i].rule == RuleId::LeakedState);
         let known = |best: &[usize]| -> Vec<usize> {
             // Where exactly one is known to have removed rows, it alone.
@@ -928,6 +964,14 @@ fn narrow(list: &[Pending], procs: &[Proc]) -> Vec<(bool, Option<String>)> {
                     what(p)
                 )
             });
+        }
+        for &i in &put_back {
+            let p = &list[i];
+            out[i].1 = Some(format!(
+                "{}: put back the value it found at {}, before the victim failed; the victim failed with the value in effect then",
+                what(p),
+                p.undone_at.map(hms).unwrap_or_default()
+            ));
         }
         for &i in &scoped {
             out[i].1 = Some(format!(

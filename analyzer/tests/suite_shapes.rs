@@ -1023,3 +1023,73 @@ fn on_sqlite_a_wipe_that_ended_after_the_victims_write_came_after_it() {
     let r = refilled_after_a_wipe("postgres://db/app", 8);
     assert!(polluters(&r).is_empty(), "{:#?}", r.findings);
 }
+
+#[test]
+fn a_change_put_back_while_the_victim_ran_hands_the_value_back_to_its_setter() {
+    let mut p = Proc::new(1, "api");
+    p.act_with(0, None, Action::JwtSet, None, jwt("sha256:00000000"))
+        .start(10, 1, "keys", "admin rotates the signing key")
+        .act_with(11, Some(1), Action::JwtRotate, None, jwt("sha256:aaaaaaaa"))
+        .end(12, 1, "keys", "admin rotates the signing key", Passed)
+        // The victim starts with A's key; B rotates and puts A's key back
+        // while it runs; it fails after that, with A's key.
+        .start(20, 2, "auth", "fixture token is accepted")
+        .start(21, 3, "keys", "rotated key rejects old tokens")
+        .act_with(22, Some(3), Action::JwtRotate, None, jwt("sha256:bbbbbbbb"))
+        .act_with(23, Some(3), Action::JwtSet, None, jwt("sha256:aaaaaaaa"))
+        .end(24, 3, "keys", "rotated key rejects old tokens", Passed)
+        .act_with(
+            30,
+            Some(2),
+            Action::ScenarioEnd,
+            None,
+            fail_with("token signature is invalid under the current signing key"),
+        );
+    let dir = write_all(&[&p]);
+    let r = report_of(dir.path());
+    assert_eq!(
+        polluters(&r),
+        ["admin rotates the signing key"],
+        "{:#?}",
+        r.findings
+    );
+    let b = r
+        .findings
+        .iter()
+        .find(|f| {
+            f.polluter
+                .as_ref()
+                .is_some_and(|p| p.scenario == "rotated key rejects old tokens")
+        })
+        .expect("the put-back change stays a finding");
+    assert!(
+        b.evidence
+            .as_deref()
+            .unwrap_or("")
+            .contains("put back the value it found"),
+        "{b:#?}"
+    );
+}
+
+#[test]
+fn setting_the_value_already_in_effect_while_the_victim_ran_is_still_the_last_write() {
+    let mut p = Proc::new(1, "billing");
+    p.act_with(0, None, Action::ConfigReload, None, jwt("currency=USD"))
+        .start(10, 1, "billing", "prices in euros #2")
+        .act_with(11, Some(1), Action::ConfigReload, None, jwt("currency=EUR"))
+        .end(12, 1, "billing", "prices in euros #2", Passed)
+        .start(20, 2, "billing", "invoice shows the price")
+        .start(21, 3, "billing", "prices in euros #3")
+        .act_with(22, Some(3), Action::ConfigReload, None, jwt("currency=EUR"))
+        .end(24, 3, "billing", "prices in euros #3", Passed)
+        .act_with(
+            30,
+            Some(2),
+            Action::ScenarioEnd,
+            None,
+            fail_with("expected \"$12.50\", got \"€12.50\""),
+        );
+    let dir = write_all(&[&p]);
+    let r = report_of(dir.path());
+    assert_eq!(polluters(&r), ["prices in euros #3"], "{:#?}", r.findings);
+}

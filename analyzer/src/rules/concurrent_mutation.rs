@@ -16,10 +16,10 @@ use std::rc::Rc;
 use state_tracer_format::Action;
 
 use crate::model::{RuleId, Severity};
-use crate::record::{to_time, Micros, RowsHint};
+use crate::record::{to_time, FastMap, FileIdx, Micros, RowsHint};
 use crate::rules::{
-    slot, Access, Cx, Findings, Op, Pending, ReadBack, Replay, Rule, RuleMeta, Scn, Strength,
-    Target,
+    slot, Access, Cx, Findings, Op, Pending, ProcResId, ReadBack, Replay, Rule, RuleMeta, Scn,
+    Strength, Target,
 };
 use crate::state::Proc;
 
@@ -332,6 +332,11 @@ pub struct ConcurrentMutation {
     /// The longest destructive statement so far (`ts` − its start): how
     /// long an ended user may still matter to one in flight.
     longest: Micros,
+    /// In-memory state per process: its value now (a fingerprint, `None`
+    /// unknown), and the value each scenario found before it first changed
+    /// it (dropped when it puts that value back).
+    values: FastMap<(FileIdx, ProcResId), Option<u64>>,
+    found: FastMap<(FileIdx, ProcResId, usize), Option<u64>>,
 }
 
 /// How the victim used the resource around one mutation.
@@ -572,9 +577,27 @@ impl Rule for ConcurrentMutation {
         let Some(s) = a.scn else { return };
         let destructive = a.op == Op::Destroy;
         match a.target {
-            Target::Process(_) => {
+            Target::Process(res) => {
                 if !a.mutation() {
                     return;
+                }
+                // The value `s` found before its first change of this
+                // state: setting it back undoes its change for everyone.
+                let now = self.values.entry((a.file, res)).or_insert(None);
+                let before = std::mem::replace(now, a.value);
+                // Only a later change can put it back: a first one that
+                // sets the value it found is still the last write.
+                let restores = match self.found.entry((a.file, res, s.id)) {
+                    std::collections::hash_map::Entry::Occupied(o) => {
+                        a.value.is_some() && a.value == *o.get()
+                    }
+                    std::collections::hash_map::Entry::Vacant(v) => {
+                        v.insert(before);
+                        false
+                    }
+                };
+                if restores {
+                    self.found.remove(&(a.file, res, s.id));
                 }
                 let running: Vec<Rc<Scn>> = cx.procs[a.file as usize]
                     .active
@@ -598,6 +621,10 @@ impl Rule for ConcurrentMutation {
                         after_insert: false,
                     };
                     report(cx, &m, &v, u);
+                    if restores {
+                        let key = Findings::pair_key(RuleId::ConcurrentMutation, s, &v);
+                        cx.findings.undone(key, a.ts);
+                    }
                 }
             }
             Target::Tables { schema, set } => {
