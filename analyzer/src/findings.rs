@@ -132,7 +132,7 @@ pub struct Pending {
     /// from, only for the findings that reach the report (most pairs are
     /// folded into hazard groups, their text never shown). Set: the
     /// `explanation` and `why` above are empty.
-    pub pair_text: Option<PairText>,
+    pub(crate) pair_text: Option<PairText>,
 }
 
 impl Pending {
@@ -607,9 +607,10 @@ fn narrow(list: &[Pending], procs: &[Proc]) -> Vec<(bool, Option<String>)> {
     for idx in by_victim.values() {
         // A victim that failed on time: what rows held does not explain
         // how long it took (in-memory state, such as a changed limit, may).
-        let on_time = idx.first().and_then(|&i| list[i].victim.as_ref()).is_some_and(|v| {
-            v.failure.get().is_some_and(|m| about_time(m))
-        });
+        let on_time = idx
+            .first()
+            .and_then(|&i| list[i].victim.as_ref())
+            .is_some_and(|v| v.failure.get().is_some_and(|m| about_time(m)));
         let data = |p: &Pending| !p.resource.starts_with("process:");
         for &i in idx {
             let p = &list[i];
@@ -654,8 +655,9 @@ fn narrow(list: &[Pending], procs: &[Proc]) -> Vec<(bool, Option<String>)> {
             .copied()
             .filter(|&i| {
                 let p = &list[i];
-                !p.identity_unknown
-                    && !(on_time && data(p))
+                // Rows do not explain a failure on time.
+                let rows_on_time = on_time && data(p);
+                !(p.identity_unknown || rows_on_time)
                     && p.can_explain
                     && p.strength.is_some_and(|s| s > Strength::UsedBefore)
                     // Its own evidence says it removed nothing the victim
@@ -1008,10 +1010,7 @@ fn to_finding(
         }
     });
     let (mut explanation, why) = match (&p.pair_text, &p.polluter, &p.victim) {
-        (Some(t), Some(a), Some(b)) => {
-            let (explanation, why) = t.render(a, b, &p.resource, procs);
-            (explanation, Some(why))
-        }
+        (Some(t), Some(a), Some(b)) => t.render(a, b, &p.resource, procs),
         _ => (p.explanation, p.why),
     };
     if failed {

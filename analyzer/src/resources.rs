@@ -136,6 +136,11 @@ impl Resources {
         self.schemas[schema as usize].db.starts_with("sqlite")
     }
 
+    /// [`Resources::schema_name`], shared.
+    pub fn schema_name_shared(&self, schema: SchemaId) -> Arc<str> {
+        self.schemas[schema as usize].name.clone()
+    }
+
     pub fn schema_name(&self, schema: SchemaId) -> &str {
         &self.schemas[schema as usize].name
     }

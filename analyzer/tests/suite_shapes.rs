@@ -810,9 +810,7 @@ fn a_set_inside_the_victims_window_can_explain_its_failure_and_the_last_change_w
 /// `SELECT … FROM orders WHERE customer = $1` returning `rows`.
 fn my_orders(rows: u64) -> impl FnOnce(&mut state_tracer_format::Event<'static>) {
     move |e| {
-        e.details = Some(Cow::Borrowed(
-            "SELECT tag FROM orders WHERE customer = $1",
-        ));
+        e.details = Some(Cow::Borrowed("SELECT tag FROM orders WHERE customer = $1"));
         e.rows = Some(rows);
     }
 }
@@ -989,7 +987,13 @@ fn refilled_after_a_wipe(db: &str, wipe_from: i64) -> Report {
             None,
             fail_with("bob's order: expected order-1, found order-9"),
         )
-        .end(40, 3, "import", "import starts from an empty order book", Passed);
+        .end(
+            40,
+            3,
+            "import",
+            "import starts from an empty order book",
+            Passed,
+        );
     let dir = write_all(&[&p]);
     report_of(dir.path())
 }

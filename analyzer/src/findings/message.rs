@@ -49,8 +49,21 @@ pub(super) fn words(text: &str) -> Vec<String> {
 /// about data that never came, and is not counted.
 pub(super) fn about_time(message: &str) -> bool {
     const UNITS: &[&str] = &[
-        "ns", "us", "µs", "ms", "s", "sec", "secs", "second", "seconds", "millisecond",
-        "milliseconds", "min", "mins", "minute", "minutes",
+        "ns",
+        "us",
+        "µs",
+        "ms",
+        "s",
+        "sec",
+        "secs",
+        "second",
+        "seconds",
+        "millisecond",
+        "milliseconds",
+        "min",
+        "mins",
+        "minute",
+        "minutes",
     ];
     const MEASURED: &[&str] = &[
         "took", "budget", "slower", "faster", "elapsed", "latency", "p50", "p95", "p99",

@@ -18,8 +18,8 @@ use state_tracer_format::Action;
 use crate::model::{RuleId, Severity};
 use crate::record::{to_time, FastMap, FileIdx, Micros, RowsHint};
 use crate::rules::{
-    slot, Access, Cx, Findings, Op, Pending, ProcResId, ReadBack, Replay, Rule, RuleMeta, Scn,
-    Strength, Target,
+    slot, Access, Cx, Findings, Op, PairText, Pending, ProcResId, ReadBack, Replay, Rule, RuleMeta,
+    Scn, Strength, Target,
 };
 use crate::state::Proc;
 
@@ -166,7 +166,14 @@ impl Log {
     /// ended within `linger` of `at` are kept: a destructive statement
     /// already running (as long as the longest seen so far) may still be
     /// recorded as having started before their last read.
-    fn add_user(&mut self, s: &Rc<Scn>, at: Micros, write: bool, read: Option<ReadBack>, linger: Micros) {
+    fn add_user(
+        &mut self,
+        s: &Rc<Scn>,
+        at: Micros,
+        write: bool,
+        read: Option<ReadBack>,
+        linger: Micros,
+    ) {
         if let Some(u) = self.users.iter_mut().rev().find(|u| u.id == s.id) {
             if write {
                 u.wrote(at);
@@ -405,9 +412,9 @@ fn level(m: &Mutation, u: &Use) -> Strength {
 /// What one occurrence's explanation and `why` are built from, kept in
 /// its pending finding instead of the text: most findings are folded into
 /// hazard groups and their text is never shown, so it is built only for
-/// those that reach the report ([`PairText::render`]).
+/// those that reach the report ([`crate::rules::PairText::render`]).
 #[derive(Clone, Copy)]
-pub struct PairText {
+pub struct MutationText {
     /// When the mutation ended, and began.
     at: Micros,
     started: Micros,
@@ -420,7 +427,7 @@ pub struct PairText {
     overlap: bool,
 }
 
-impl PairText {
+impl MutationText {
     /// The explanation (polluter `a`, victim `b`, on `resource`) and the
     /// strength's reason in words.
     pub(crate) fn render(
@@ -551,7 +558,7 @@ fn report(cx: &mut Cx<'_>, m: &Mutation, victim: &Rc<Scn>, u: Use) {
     p.use_at = use_at;
     p.identity_unknown = cx.identity_unknown(target, polluter.file, victim.file);
     p.strength = Some(level);
-    p.pair_text = Some(PairText {
+    p.pair_text = Some(PairText::Mutation(MutationText {
         at,
         started: m.started,
         action,
@@ -560,7 +567,7 @@ fn report(cx: &mut Cx<'_>, m: &Mutation, victim: &Rc<Scn>, u: Use) {
         after: u.after,
         wrote_before: u.wrote_before,
         overlap: u.overlap,
-    });
+    }));
     cx.findings.add(p);
 }
 

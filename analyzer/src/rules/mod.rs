@@ -32,7 +32,49 @@ use crate::record::{FileIdx, Micros, Rec, RowsHint};
 pub use crate::resources::{ProcResId, Resources, SchemaId, Target};
 pub use crate::rows::{Owner, RowLedger};
 pub use crate::state::{Proc, Scn};
-pub(crate) use concurrent_mutation::PairText;
+use concurrent_mutation::MutationText;
+use shared_schema::SchemaText;
+
+/// What a pair finding's explanation (and `why`) is made of, kept instead
+/// of the text: most pair findings are folded into hazard groups and never
+/// shown, so the text is built only for those that reach the report.
+#[derive(Clone)]
+pub(crate) enum PairText {
+    Mutation(MutationText),
+    Schema(SchemaText),
+}
+
+impl PairText {
+    /// The explanation (polluter `a`, victim `b`, on `resource`) and, if
+    /// the rule has one, the reason for its strength.
+    pub(crate) fn render(
+        &self,
+        a: &Scn,
+        b: &Scn,
+        resource: &str,
+        procs: &[Proc],
+    ) -> (String, Option<String>) {
+        match self {
+            PairText::Mutation(t) => {
+                let (explanation, why) = t.render(a, b, resource, procs);
+                (explanation, Some(why))
+            }
+            PairText::Schema(t) => (t.render(a, b, procs), None),
+        }
+    }
+}
+
+/// `"feature: name" (label, pid N)` for explanations.
+pub(crate) fn describe(s: &Scn, procs: &[Proc]) -> String {
+    let p = &procs[s.file as usize];
+    format!(
+        "\"{}: {}\" ({}, pid {})",
+        s.feature,
+        s.name,
+        p.label(),
+        p.pid
+    )
+}
 
 /// How an access changes what it touches.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -192,14 +234,7 @@ impl RunView {
 
     /// `"feature: name" (label, pid N)` for explanations.
     pub fn describe(&self, s: &Scn) -> String {
-        let p = &self.procs[s.file as usize];
-        format!(
-            "\"{}: {}\" ({}, pid {})",
-            s.feature,
-            s.name,
-            p.label(),
-            p.pid
-        )
+        describe(s, &self.procs)
     }
 }
 

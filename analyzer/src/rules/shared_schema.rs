@@ -4,10 +4,15 @@
 //! pollution, but the condition every concurrent pollution needs.
 
 use std::rc::Rc;
+use std::sync::Arc;
 
 use crate::model::{RuleId, Severity};
 use crate::record::to_time;
-use crate::rules::{slot, Access, Accesses, Cx, Pending, Replay, Rule, RuleMeta, Scn, Target};
+use crate::record::Micros;
+use crate::rules::{
+    describe, slot, Access, Accesses, Cx, PairText, Pending, Proc, Replay, Rule, RuleMeta, Scn,
+    Target,
+};
 
 /// What the engine, the reports and `confirm` know about this rule.
 pub const META: RuleMeta = RuleMeta {
@@ -95,29 +100,51 @@ fn report(cx: &mut Cx<'_>, a: &Access<'_>, s: &Rc<Scn>, schema: u32, others: Vec
             u64::from(schema),
             (u64::from(lo) << 32) | u64::from(hi),
         );
-        // The text only for a new pair: a process pair's scenarios meet
-        // thousands of times when every process shares.
+        // The resource only for a new pair: a process pair's scenarios meet
+        // thousands of times when every process shares; the explanation
+        // only for a finding that reaches the report.
         let run = cx.run;
+        let from = s.start.max(u.start);
         let explanation = |p: &mut Pending| {
-            let name = run.resources.schema_name(schema);
-            let name = if name.is_empty() {
-                "the default schema".to_owned()
-            } else {
-                format!("schema {name:?}")
-            };
-            let why = if run.isolation_seen {
-                "while other scenarios isolate in their own schemas"
-            } else {
-                "with no schema isolation at all"
-            };
-            p.explanation = format!(
-                "{} and {} ran at the same time (from {}) in {name} {why}: each can see and change the other's data.",
-                run.describe(&u),
-                run.describe(s),
-                to_time(s.start.max(u.start)).format("%H:%M:%S%.6f"),
-            );
+            p.pair_text = Some(PairText::Schema(SchemaText {
+                from,
+                schema: run.resources.schema_name_shared(schema),
+                isolation_seen: run.isolation_seen,
+            }));
             p.resource = run.resources.tables_label(schema, &[]);
         };
         cx.findings.add_keyed_with(key, p, explanation);
+    }
+}
+
+/// What a shared-schema finding's explanation is made of
+/// ([`PairText`]): 400 processes at once make 80,000 pairs, and only a
+/// few are shown.
+#[derive(Clone)]
+pub(crate) struct SchemaText {
+    /// When both were running.
+    from: Micros,
+    schema: Arc<str>,
+    isolation_seen: bool,
+}
+
+impl SchemaText {
+    pub(crate) fn render(&self, a: &Scn, b: &Scn, procs: &[Proc]) -> String {
+        let name = if self.schema.is_empty() {
+            "the default schema".to_owned()
+        } else {
+            format!("schema {:?}", &*self.schema)
+        };
+        let why = if self.isolation_seen {
+            "while other scenarios isolate in their own schemas"
+        } else {
+            "with no schema isolation at all"
+        };
+        format!(
+            "{} and {} ran at the same time (from {}) in {name} {why}: each can see and change the other's data.",
+            describe(a, procs),
+            describe(b, procs),
+            to_time(self.from).format("%H:%M:%S%.6f"),
+        )
     }
 }
