@@ -15,7 +15,7 @@ use super::options::{parse_scenario, ConfirmOptions, Target};
 use crate::discover::{self, Format, SourceFile};
 use crate::model::{Analysis, Finding, RuleId, ScenarioOutcome, ScenarioSpan, Timeline};
 use crate::repro::{shell_quote, Pick, Runner, Together};
-use crate::{analyze_run, select_run, AnalyzeOptions};
+use crate::{select_run, AnalyzeOptions, Analyzer};
 
 /// A scenario of the traced run.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -237,17 +237,16 @@ pub fn plan(opts: &ConfirmOptions) -> Result<Plan, String> {
     else {
         return Err(d.nothing_found());
     };
-    let analysis = analyze_run(
-        &run,
-        others,
-        true,
-        &AnalyzeOptions {
-            legacy_tz: opts.legacy_tz,
-            timeline: true,
-            ..AnalyzeOptions::default()
-        },
-        d.warnings.clone(),
-    );
+    let analyze = AnalyzeOptions {
+        legacy_tz: opts.legacy_tz,
+        timeline: true,
+        ..AnalyzeOptions::default()
+    };
+    let analysis = Analyzer::for_run(&run, &analyze)
+        .other_runs(others)
+        .warnings(d.warnings.clone())
+        .run()
+        .map_err(|e| e.to_string())?;
     let files: HashMap<u32, &SourceFile> = run.files.iter().map(|f| (f.pid, f)).collect();
     let tl = analysis.timeline.as_ref().ok_or("no timeline")?;
     let (victim_span, pairs, search, found) = match &opts.target {
