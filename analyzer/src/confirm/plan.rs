@@ -1,6 +1,6 @@
 //! What to re-run: the victim, the polluter(s) to try it with, the shape the
 //! finding's rule implies, and the commands, read from the trace headers and
-//! narrowed to one scenario by [`crate::repro`].
+//! narrowed to one scenario by `repro`.
 //!
 //! Nothing here runs anything: a plan is shown to the user before any
 //! command read from a trace file is started.
@@ -99,7 +99,7 @@ pub struct Cmd {
     /// Working directory (the traced process's `cwd`), else ours.
     pub cwd: Option<PathBuf>,
     /// Set for it (under the user's `--env`): the traced process's recorded
-    /// environment that decides what is shared ([`crate::repro::REPLAY_ENV`],
+    /// environment that decides what is shared (`repro::REPLAY_ENV`,
     /// `DATABASE_URL`, …), masked values left out; the Reproduce line sets
     /// the same.
     pub env: Vec<(String, String)>,

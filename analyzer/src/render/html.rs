@@ -61,7 +61,7 @@
 #[path = "html/lod.rs"]
 pub mod lod;
 #[path = "html/timeline.rs"]
-pub mod timeline;
+pub(crate) mod timeline;
 
 use std::io::{self, Write};
 
