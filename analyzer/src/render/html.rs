@@ -58,9 +58,7 @@
 //! escaping `<`, `>`, `&`, U+2028 and U+2029, and the page only ever inserts
 //! text with `textContent`, never `innerHTML`.
 
-#[path = "html/lod.rs"]
 pub mod lod;
-#[path = "html/timeline.rs"]
 pub(crate) mod timeline;
 
 use std::io::{self, Write};
