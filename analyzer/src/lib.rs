@@ -181,7 +181,8 @@ pub fn inputs_or_default(inputs: &[PathBuf]) -> Vec<PathBuf> {
 /// Sees every record of the analyzed run as the merge produces it, with
 /// the interpretation the findings engine used ([`track::Tracked`]): how
 /// the streaming outputs (Chrome export, HTML timeline) draw a run without
-/// keeping it in memory, and without following it a second time.
+/// keeping it in memory, and without following it a second time. Given to
+/// [`Analyzer::tap`].
 pub trait Tap {
     /// The run about to be read.
     fn begin(&mut self, _run: &Run) {}
@@ -193,7 +194,7 @@ pub trait Tap {
 }
 
 /// Progress of a long analysis, for a caller that shows it (the library
-/// itself prints nothing).
+/// itself prints nothing). Given to [`Analyzer::progress`].
 pub trait Progress {
     /// The run has `total` input bytes: whether to follow it.
     fn start(&mut self, total: u64) -> bool;
