@@ -25,7 +25,6 @@ use crate::resources::Target;
 use crate::rules::{self, Access, Accesses, Cx, Op, Rule, RunView};
 pub use crate::state::{Proc, Scn};
 use crate::track::{Step, Tracked, Tracker};
-pub use state_tracer_format::default_schema;
 
 /// The report parts the engine computes (the caller adds run and warnings).
 pub struct Finished {

@@ -3,7 +3,8 @@
 //!
 //! The binary is a thin clap layer (its `cli` module) over this library,
 //! which returns data and prints nothing (progress goes to a [`Progress`]
-//! hook; the binary draws the bar). The stages,
+//! hook; the binary draws the bar). [`Analyzer`] is the one entry point of
+//! an analysis. The stages,
 //! one module each: [`discover`] finds trace files and groups them into
 //! runs, [`read`] parses v1 and legacy files into [`record::Rec`]s,
 //! [`merge`] orders them across files, [`track`] interprets each record
@@ -27,7 +28,7 @@ pub mod escape;
 pub mod export;
 pub mod findings;
 pub mod gen;
-pub mod grouping;
+pub(crate) mod grouping;
 pub mod history;
 pub mod merge;
 pub mod model;
@@ -35,12 +36,12 @@ pub mod overlap;
 pub mod read;
 pub mod record;
 pub mod render;
-pub mod repro;
-pub mod resources;
+pub(crate) mod repro;
+pub(crate) mod resources;
 mod rows;
 pub mod rules;
-pub mod source;
-pub mod state;
+pub(crate) mod source;
+pub(crate) mod state;
 pub mod track;
 
 use std::path::PathBuf;
@@ -80,9 +81,6 @@ pub struct AnalyzeOptions {
     pub deny: Vec<RuleId>,
     /// Also build the [`Timeline`] (keeps every scenario and action in memory).
     pub timeline: bool,
-    /// Follow progress: [`analyze_with`] calls its [`Progress`] hook only
-    /// when this is set (the binary draws a bar from it).
-    pub progress: bool,
 }
 
 /// Why nothing could be analyzed (exit code 2).
@@ -183,7 +181,8 @@ pub fn inputs_or_default(inputs: &[PathBuf]) -> Vec<PathBuf> {
 /// Sees every record of the analyzed run as the merge produces it, with
 /// the interpretation the findings engine used ([`track::Tracked`]): how
 /// the streaming outputs (Chrome export, HTML timeline) draw a run without
-/// keeping it in memory, and without following it a second time.
+/// keeping it in memory, and without following it a second time. Given to
+/// [`Analyzer::tap`].
 pub trait Tap {
     /// The run about to be read.
     fn begin(&mut self, _run: &Run) {}
@@ -194,14 +193,8 @@ pub trait Tap {
     fn end(&mut self, _track: &track::Tracker) {}
 }
 
-struct NoTap;
-
-impl Tap for NoTap {
-    fn record(&mut self, _t: &track::Tracked<'_>, _track: &track::Tracker) {}
-}
-
 /// Progress of a long analysis, for a caller that shows it (the library
-/// itself prints nothing).
+/// itself prints nothing). Given to [`Analyzer::progress`].
 pub trait Progress {
     /// The run has `total` input bytes: whether to follow it.
     fn start(&mut self, total: u64) -> bool;
@@ -211,21 +204,158 @@ pub trait Progress {
     fn done(&mut self);
 }
 
-/// Discovers, merges and analyzes one run, streaming.
-pub fn analyze(opts: &AnalyzeOptions) -> Result<Analysis, InputError> {
-    analyze_tapped(opts, None, &mut NoTap)
+/// Where an [`Analyzer`] gets its run.
+enum Source<'a> {
+    /// Discover the inputs and pick `opts.run` (or the most recent run).
+    Discover,
+    /// A run the caller discovered and picked.
+    Run {
+        run: &'a Run,
+        other_runs: Vec<String>,
+        warnings: Vec<Warning>,
+    },
 }
 
-/// [`analyze`], reporting progress to `progress` when `opts.progress`.
-pub fn analyze_with(
-    opts: &AnalyzeOptions,
-    progress: Option<&mut dyn Progress>,
-) -> Result<Analysis, InputError> {
-    analyze_tapped(opts, progress, &mut NoTap)
+/// One analysis of one run, streaming: reads the run's files, merges them
+/// into one order and hands each record to the rules (and to a [`Tap`]),
+/// keeping only what later records can still refer to.
+///
+/// [`Analyzer::new`] discovers the inputs of [`AnalyzeOptions`] and picks
+/// the run; [`Analyzer::for_run`] takes a run already discovered. The
+/// optional parts ([`progress`](Analyzer::progress), [`tap`](Analyzer::tap))
+/// are set by methods, and [`run`](Analyzer::run) does the work.
+///
+/// ```no_run
+/// use trace_analyzer::{AnalyzeOptions, Analyzer, InputError, Progress};
+///
+/// /// Prints a percentage now and then.
+/// struct Percent;
+///
+/// impl Progress for Percent {
+///     fn start(&mut self, total: u64) -> bool {
+///         total > 0
+///     }
+///     fn tick(&mut self, read: u64, total: u64) {
+///         eprintln!("{}%", read * 100 / total);
+///     }
+///     fn done(&mut self) {}
+/// }
+///
+/// fn main() -> Result<(), InputError> {
+///     let opts = AnalyzeOptions {
+///         inputs: vec!["bdd-traces".into()],
+///         ..AnalyzeOptions::default()
+///     };
+///     let analysis = Analyzer::new(&opts).progress(&mut Percent).run()?;
+///     for f in &analysis.report.findings {
+///         println!("{} {}: {}", f.severity, f.rule, f.explanation);
+///     }
+///     Ok(())
+/// }
+/// ```
+#[must_use = "an Analyzer does nothing until `.run()`"]
+pub struct Analyzer<'a> {
+    opts: &'a AnalyzeOptions,
+    source: Source<'a>,
+    progress: Option<&'a mut dyn Progress>,
+    tap: Option<&'a mut dyn Tap>,
 }
 
-/// [`analyze_with`], handing every record to `tap` as well.
-pub fn analyze_tapped(
+impl<'a> Analyzer<'a> {
+    /// Analyzes the run `opts` names (`opts.run`, else the most recent) in
+    /// `opts.inputs` (else [`discover::default_inputs`]).
+    pub fn new(opts: &'a AnalyzeOptions) -> Self {
+        Analyzer {
+            opts,
+            source: Source::Discover,
+            progress: None,
+            tap: None,
+        }
+    }
+
+    /// Analyzes `run`, already discovered and picked by the caller (so the
+    /// `mixed-runs` rule stays quiet); `opts.inputs` and `opts.run` are not
+    /// used. [`run`](Analyzer::run) then never returns `Err`.
+    pub fn for_run(run: &'a Run, opts: &'a AnalyzeOptions) -> Self {
+        Analyzer {
+            opts,
+            source: Source::Run {
+                run,
+                other_runs: Vec::new(),
+                warnings: Vec::new(),
+            },
+            progress: None,
+            tap: None,
+        }
+    }
+
+    /// For [`for_run`](Analyzer::for_run): the ids of the other runs found
+    /// beside it, reported as [`Report::other_runs`].
+    pub fn other_runs(mut self, ids: Vec<String>) -> Self {
+        if let Source::Run { other_runs, .. } = &mut self.source {
+            *other_runs = ids;
+        }
+        self
+    }
+
+    /// For [`for_run`](Analyzer::for_run): warnings of the discovery, put
+    /// first in [`Report::warnings`].
+    pub fn warnings(mut self, found: Vec<Warning>) -> Self {
+        if let Source::Run { warnings, .. } = &mut self.source {
+            *warnings = found;
+        }
+        self
+    }
+
+    /// Reports the progress of reading the run to `progress`.
+    pub fn progress(mut self, progress: &'a mut dyn Progress) -> Self {
+        self.progress = Some(progress);
+        self
+    }
+
+    /// Hands every record, interpreted, to `tap` as well (the streaming
+    /// outputs draw the run this way, in the same pass).
+    pub fn tap(mut self, tap: &'a mut dyn Tap) -> Self {
+        self.tap = Some(tap);
+        self
+    }
+
+    /// Runs the analysis. `Err` when `opts.run` names no run, or several;
+    /// no trace files at all is an `Ok` empty report with a warning.
+    pub fn run(self) -> Result<Analysis, InputError> {
+        let Analyzer {
+            opts,
+            source,
+            progress,
+            tap,
+        } = self;
+        let mut no_tap = NoTap;
+        let tap: &mut dyn Tap = match tap {
+            Some(t) => t,
+            None => &mut no_tap,
+        };
+        match source {
+            Source::Run {
+                run,
+                other_runs,
+                warnings,
+            } => Ok(analyze_run(
+                run, other_runs, true, opts, warnings, progress, tap,
+            )),
+            Source::Discover => discover_and_analyze(opts, progress, tap),
+        }
+    }
+}
+
+/// The [`Tap`] of an [`Analyzer`] given none.
+struct NoTap;
+
+impl Tap for NoTap {
+    fn record(&mut self, _t: &track::Tracked<'_>, _track: &track::Tracker) {}
+}
+
+/// [`Analyzer::new`]: discovers the inputs and analyzes the run picked.
+fn discover_and_analyze(
     opts: &AnalyzeOptions,
     progress: Option<&mut dyn Progress>,
     tap: &mut dyn Tap,
@@ -264,7 +394,7 @@ pub fn analyze_tapped(
             timeline: opts.timeline.then(Timeline::default),
         });
     };
-    Ok(analyze_run_tapped(
+    Ok(analyze_run(
         &run,
         other_runs,
         opts.run.is_some(),
@@ -275,27 +405,8 @@ pub fn analyze_tapped(
     ))
 }
 
-/// Analyzes the files of one run already discovered.
-pub fn analyze_run(
-    run: &Run,
-    other_runs: Vec<String>,
-    run_selected: bool,
-    opts: &AnalyzeOptions,
-    warnings: Vec<Warning>,
-) -> Analysis {
-    analyze_run_tapped(
-        run,
-        other_runs,
-        run_selected,
-        opts,
-        warnings,
-        None,
-        &mut NoTap,
-    )
-}
-
-/// [`analyze_run`], reporting progress and handing every record to `tap`.
-pub fn analyze_run_tapped(
+/// Reads, merges and analyzes the files of `run`.
+fn analyze_run(
     run: &Run,
     other_runs: Vec<String>,
     run_selected: bool,
@@ -306,7 +417,7 @@ pub fn analyze_run_tapped(
 ) -> Analysis {
     tap.begin(run);
     let total = run.bytes();
-    let mut progress = progress.filter(|_| opts.progress);
+    let mut progress = progress;
     if let Some(p) = progress.as_mut() {
         if !p.start(total) {
             progress = None;

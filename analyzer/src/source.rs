@@ -43,7 +43,7 @@ pub struct SourceFile {
     /// The v1 header's working directory (`cwd`), if recorded.
     pub cwd: Option<String>,
     /// The header's `config` entries a replay sets again
-    /// ([`crate::repro::REPLAY_ENV`]), values as recorded (secrets masked).
+    /// (`repro::REPLAY_ENV`), values as recorded (secrets masked).
     pub env: Vec<(String, String)>,
     pub size: u64,
 }

@@ -8,7 +8,7 @@ use std::io::Write;
 
 use common::*;
 use state_tracer_format::{Action, Outcome};
-use trace_analyzer::{analyze, AnalyzeOptions, Report};
+use trace_analyzer::{AnalyzeOptions, Analyzer, Report};
 
 /// A good process next to the bad file, to show the rest is analyzed.
 fn good(dir: &std::path::Path) {
@@ -20,10 +20,11 @@ fn good(dir: &std::path::Path) {
 }
 
 fn report(dir: &std::path::Path) -> Report {
-    analyze(&AnalyzeOptions {
+    Analyzer::new(&AnalyzeOptions {
         inputs: vec![dir.to_path_buf()],
         ..Default::default()
     })
+    .run()
     .unwrap()
     .report
 }
@@ -49,10 +50,11 @@ fn an_unreadable_file_is_named_and_skipped() {
     use std::os::unix::fs::PermissionsExt;
     fs::set_permissions(&bad, fs::Permissions::from_mode(0o000)).unwrap();
     let missing = dir.path().join("bdd-state-trace-gone.jsonl");
-    let r = analyze(&AnalyzeOptions {
+    let r = Analyzer::new(&AnalyzeOptions {
         inputs: vec![dir.path().to_path_buf(), missing.clone()],
         ..Default::default()
     })
+    .run()
     .unwrap()
     .report;
     assert_eq!(r.processes.len(), 1);
@@ -247,10 +249,11 @@ fn duplicate_files_are_read_once() {
         .map(|e| e.unwrap().path())
         .find(|p| p.is_file())
         .unwrap();
-    let twice = analyze(&AnalyzeOptions {
+    let twice = Analyzer::new(&AnalyzeOptions {
         inputs: vec![file.clone(), file],
         ..Default::default()
     })
+    .run()
     .unwrap()
     .report;
     assert_eq!((twice.processes.len(), twice.warnings.len()), (1, 0));

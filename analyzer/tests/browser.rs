@@ -15,7 +15,7 @@ use std::process::Command;
 
 use serde_json::Value;
 use trace_analyzer::render::html::write_report;
-use trace_analyzer::{analyze, AnalyzeOptions};
+use trace_analyzer::{AnalyzeOptions, Analyzer};
 
 #[path = "browser/fixture.rs"]
 mod fixture;
@@ -75,11 +75,12 @@ fn html_timeline_in_headless_chromium() {
     }
     let traces = tempfile::tempdir().unwrap();
     fixture_run(traces.path());
-    let analysis = analyze(&AnalyzeOptions {
+    let analysis = Analyzer::new(&AnalyzeOptions {
         inputs: vec![traces.path().to_path_buf()],
         timeline: true,
         ..AnalyzeOptions::default()
     })
+    .run()
     .unwrap();
     let timeline = analysis.timeline.as_ref().expect("timeline requested");
     let html_path = artifacts().join("timeline.html");

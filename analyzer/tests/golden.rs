@@ -14,7 +14,7 @@ use trace_analyzer::read::ReadOptions;
 use trace_analyzer::render::{
     write_report, MergeFormat, RecordWriter, RenderOptions, ReportFormat,
 };
-use trace_analyzer::{analyze, AnalyzeOptions};
+use trace_analyzer::{AnalyzeOptions, Analyzer};
 
 /// Two processes: a cleanup in one while the other reads, a leak, a crash.
 fn fixture() -> tempfile::TempDir {
@@ -87,10 +87,11 @@ fn reported(format: ReportFormat) -> (String, tempfile::TempDir) {
 
 fn reported_with(format: ReportFormat, verbose: bool) -> (String, tempfile::TempDir) {
     let dir = fixture();
-    let a = analyze(&AnalyzeOptions {
+    let a = Analyzer::new(&AnalyzeOptions {
         inputs: vec![dir.path().to_path_buf()],
         ..Default::default()
     })
+    .run()
     .unwrap();
     let mut out = Vec::new();
     let opts = RenderOptions {
@@ -292,10 +293,11 @@ fn crowded() -> tempfile::TempDir {
 }
 
 fn table_text(dir: &Path, verbose: bool, width: u16) -> String {
-    let a = analyze(&AnalyzeOptions {
+    let a = Analyzer::new(&AnalyzeOptions {
         inputs: vec![dir.to_path_buf()],
         ..Default::default()
     })
+    .run()
     .unwrap();
     let mut out = Vec::new();
     let opts = RenderOptions {

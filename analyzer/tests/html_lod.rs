@@ -12,7 +12,7 @@ use std::process::Command;
 use serde_json::Value;
 use trace_analyzer::render::html::to_html_string;
 use trace_analyzer::render::html::TimelineView;
-use trace_analyzer::{analyze, AnalyzeOptions};
+use trace_analyzer::{AnalyzeOptions, Analyzer};
 
 #[path = "browser/fixture.rs"]
 mod fixture;
@@ -70,11 +70,12 @@ fn a_small_run_is_drawn_in_full_as_the_in_memory_timeline_draws_it() {
     let traces = tempfile::tempdir().unwrap();
     fixture_run(traces.path());
     let streamed = cli_page(traces.path(), "auto");
-    let analysis = analyze(&AnalyzeOptions {
+    let analysis = Analyzer::new(&AnalyzeOptions {
         inputs: vec![traces.path().to_path_buf()],
         timeline: true,
         ..AnalyzeOptions::default()
     })
+    .run()
     .unwrap();
     let view = TimelineView::build(&analysis.report, analysis.timeline.as_ref().unwrap());
     let in_memory = page_data(&to_html_string(&view));

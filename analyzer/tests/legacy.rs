@@ -7,7 +7,7 @@ mod common;
 use std::fs;
 
 use trace_analyzer::read::legacy::{parse_legacy_line, LegacyTz};
-use trace_analyzer::{analyze, AnalyzeOptions, ScenarioOutcome};
+use trace_analyzer::{AnalyzeOptions, Analyzer, ScenarioOutcome};
 
 /// The example lines of `go-state-tracer-README.md`, verbatim.
 const README_EXAMPLE: &str = "\
@@ -64,11 +64,12 @@ fn a_readme_trace_file_is_one_clean_process_with_pid_from_the_name() {
         README_FORMAT,
     )
     .unwrap();
-    let r = analyze(&AnalyzeOptions {
+    let r = Analyzer::new(&AnalyzeOptions {
         inputs: vec![dir.path().to_path_buf()],
         legacy_tz: utc(),
         ..Default::default()
     })
+    .run()
     .unwrap()
     .report;
     assert!(r.run_id.starts_with("legacy:"), "{}", r.run_id);
@@ -98,11 +99,12 @@ fn legacy_times_follow_the_time_zone_option() {
     )
     .unwrap();
     let first = |tz: &str| {
-        analyze(&AnalyzeOptions {
+        Analyzer::new(&AnalyzeOptions {
             inputs: vec![dir.path().to_path_buf()],
             legacy_tz: tz.parse().unwrap(),
             ..Default::default()
         })
+        .run()
         .unwrap()
         .report
         .start
@@ -129,11 +131,12 @@ fn a_jwt_change_without_reset_in_legacy_files_leaks_and_failed_details_are_outco
         text,
     )
     .unwrap();
-    let r = analyze(&AnalyzeOptions {
+    let r = Analyzer::new(&AnalyzeOptions {
         inputs: vec![dir.path().to_path_buf()],
         legacy_tz: utc(),
         ..Default::default()
     })
+    .run()
     .unwrap()
     .report;
     assert_eq!(

@@ -10,7 +10,7 @@ use std::fs;
 use common::*;
 use state_tracer_format::{Action, Outcome};
 use trace_analyzer::render::{write_report, RenderOptions, ReportFormat};
-use trace_analyzer::{analyze, AnalyzeOptions, Finding, Report, RuleId, Severity};
+use trace_analyzer::{AnalyzeOptions, Analyzer, Finding, Report, RuleId, Severity};
 
 use Outcome::{Failed, Passed};
 
@@ -161,11 +161,12 @@ fn legacy_files_narrow_by_order_alone() {
             ),
         );
     }
-    let r = analyze(&AnalyzeOptions {
+    let r = Analyzer::new(&AnalyzeOptions {
         inputs: vec![dir.path().to_path_buf()],
         legacy_tz: "UTC".parse().unwrap(),
         ..Default::default()
     })
+    .run()
     .unwrap()
     .report;
     let causes = likely(&r);
@@ -536,11 +537,12 @@ fn deny_still_turns_a_hazard_into_an_error() {
         .act(20, Some(1), Action::DbCleanup, Some(table(None, "users")))
         .end(30, 1, "clean", "Clean", Passed);
     let dir = write_all(&[&a, &b]);
-    let r = analyze(&AnalyzeOptions {
+    let r = Analyzer::new(&AnalyzeOptions {
         inputs: vec![dir.path().to_path_buf()],
         deny: vec![RuleId::ConcurrentMutation],
         ..Default::default()
     })
+    .run()
     .unwrap()
     .report;
     let h = &r.hazards[0];

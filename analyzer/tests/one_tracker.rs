@@ -12,7 +12,7 @@ use common::{all_tables, table, write_all, Proc};
 use serde_json::Value;
 use state_tracer_format::{Action, Outcome, Resource, Scope};
 use trace_analyzer::render::html::lod::{Detail, HtmlStream};
-use trace_analyzer::{analyze_tapped, AnalyzeOptions};
+use trace_analyzer::{AnalyzeOptions, Analyzer};
 
 fn memory(table: &str) -> Resource<'static> {
     Resource {
@@ -28,15 +28,11 @@ fn memory(table: &str) -> Resource<'static> {
 fn markers(dir: &std::path::Path) -> Vec<(u64, String)> {
     let mut html = Vec::new();
     let mut page = HtmlStream::new(&mut html, Detail::Summary);
-    let analysis = analyze_tapped(
-        &AnalyzeOptions {
-            inputs: vec![dir.to_path_buf()],
-            ..AnalyzeOptions::default()
-        },
-        None,
-        &mut page,
-    )
-    .unwrap();
+    let opts = AnalyzeOptions {
+        inputs: vec![dir.to_path_buf()],
+        ..AnalyzeOptions::default()
+    };
+    let analysis = Analyzer::new(&opts).tap(&mut page).run().unwrap();
     page.finish(&analysis.report).unwrap();
     let html = String::from_utf8(html).unwrap();
     let data: Value = trace_analyzer::render::html::page_data(&html).expect("embedded JSON");

@@ -5,7 +5,7 @@ mod common;
 
 use common::*;
 use state_tracer_format::{Action, Outcome};
-use trace_analyzer::{analyze, AnalyzeOptions, Confidence, Finding, Report, RuleId, Severity};
+use trace_analyzer::{AnalyzeOptions, Analyzer, Confidence, Finding, Report, RuleId, Severity};
 
 use Outcome::{Failed, Passed};
 
@@ -356,11 +356,12 @@ fn several_runs_without_run_analyze_the_latest_and_say_so() {
     assert_eq!(r.other_runs, ["old-run"]);
     assert_eq!(summary(&r), ["warning mixed-runs -<--"]);
 
-    let picked = analyze(&AnalyzeOptions {
+    let picked = Analyzer::new(&AnalyzeOptions {
         inputs: vec![dir.path().to_path_buf()],
         run: Some("old".into()),
         ..Default::default()
     })
+    .run()
     .unwrap()
     .report;
     assert_eq!(picked.run_id, "old-run");
@@ -379,12 +380,13 @@ fn allow_removes_a_rule_and_deny_makes_it_an_error() {
         .end(60, 1, "f", "B", Passed);
     let dir = write_all(&[&a, &b]);
     let with = |allow: Vec<RuleId>, deny: Vec<RuleId>| {
-        analyze(&AnalyzeOptions {
+        Analyzer::new(&AnalyzeOptions {
             inputs: vec![dir.path().to_path_buf()],
             allow,
             deny,
             ..Default::default()
         })
+        .run()
         .unwrap()
         .report
     };
@@ -453,11 +455,12 @@ fn overlaps_are_aggregated_by_process_pair_unless_all_are_asked_for() {
     assert_eq!(r.overlaps[0].count, 3);
     assert_eq!((r.overlaps[0].a.pid, r.overlaps[0].b.pid), (1, 2));
     assert_eq!(r.overlaps[0].example.a.scenario, "A0");
-    let all = analyze(&AnalyzeOptions {
+    let all = Analyzer::new(&AnalyzeOptions {
         inputs: vec![dir.path().to_path_buf()],
         all_overlaps: true,
         ..Default::default()
     })
+    .run()
     .unwrap()
     .report;
     assert_eq!(all.overlaps.len(), 3);
@@ -471,11 +474,12 @@ fn the_timeline_has_every_scenario_and_state_action() {
         .end(20, 1, "f", "A", Failed)
         .act(21, Some(1), Action::DbCleanup, Some(all_tables(None)));
     let dir = write_all(&[&a]);
-    let an = analyze(&AnalyzeOptions {
+    let an = Analyzer::new(&AnalyzeOptions {
         inputs: vec![dir.path().to_path_buf()],
         timeline: true,
         ..Default::default()
     })
+    .run()
     .unwrap();
     let tl = an.timeline.unwrap();
     assert_eq!(tl.scenarios.len(), 1);

@@ -5,7 +5,7 @@ use std::io;
 use clap::Args;
 
 use trace_analyzer::export::{chrome, ExportFormat};
-use trace_analyzer::{analyze_tapped, AnalyzeOptions};
+use trace_analyzer::{AnalyzeOptions, Analyzer};
 
 use super::output::{print_warnings, warn_other_runs};
 use super::{CliError, InputArgs, EXIT_ERROR, EXIT_OK};
@@ -26,17 +26,16 @@ pub(super) fn cmd_export(a: ExportArgs) -> Result<i32, CliError> {
     let ExportFormat::Chrome = a.format;
     let mut out = chrome::Output::open(a.input.output.as_deref())?;
     let mut stream = chrome::ChromeStream::new(&mut out);
-    let analysis = analyze_tapped(
-        &AnalyzeOptions {
-            inputs: a.input.inputs.clone(),
-            run: a.input.run.clone(),
-            legacy_tz: a.input.legacy_tz,
-            progress: true,
-            ..AnalyzeOptions::default()
-        },
-        Some(&mut Bar),
-        &mut stream,
-    );
+    let opts = AnalyzeOptions {
+        inputs: a.input.inputs.clone(),
+        run: a.input.run.clone(),
+        legacy_tz: a.input.legacy_tz,
+        ..AnalyzeOptions::default()
+    };
+    let analysis = Analyzer::new(&opts)
+        .progress(&mut Bar)
+        .tap(&mut stream)
+        .run();
     let report = match analysis {
         Ok(an) if !an.report.processes.is_empty() => an.report,
         other => {

@@ -9,7 +9,7 @@ use clap::Args;
 use trace_analyzer::model::Report;
 use trace_analyzer::render::html::lod;
 use trace_analyzer::render::{self, RenderOptions, ReportFormat};
-use trace_analyzer::{analyze_tapped, analyze_with, AnalyzeOptions};
+use trace_analyzer::{AnalyzeOptions, Analyzer};
 
 use super::output::{open_output, plural, print_warnings, report_warnings, warn_other_runs};
 use super::{exit_code, CliError, ColorChoice, InputArgs, ReportOpts, EXIT_ERROR};
@@ -32,7 +32,9 @@ pub(super) fn cmd_report(a: ReportArgs) -> Result<i32, CliError> {
             None,
         );
     }
-    let mut analysis = analyze_with(&analyze_opts(&a.input, &a.report), Some(&mut Bar))?;
+    let mut analysis = Analyzer::new(&analyze_opts(&a.input, &a.report))
+        .progress(&mut Bar)
+        .run()?;
     if a.input.run.is_none() {
         warn_other_runs(
             &a.input,
@@ -64,7 +66,6 @@ pub(super) fn analyze_opts(input: &InputArgs, r: &ReportOpts) -> AnalyzeOptions 
         // in-memory timeline; the history stores scenario runs with their
         // durations (timeline).
         timeline: r.history.is_some() && r.format != ReportFormat::Html,
-        progress: true,
     }
 }
 
@@ -175,7 +176,8 @@ pub(super) fn html_report(
         timeline: false,
         ..opts.clone()
     };
-    let mut analysis = match analyze_tapped(&opts, Some(&mut Bar), &mut page) {
+    let analyzed = Analyzer::new(&opts).progress(&mut Bar).tap(&mut page).run();
+    let mut analysis = match analyzed {
         Ok(a) if !a.report.processes.is_empty() => a,
         other => {
             drop(page);

@@ -9,7 +9,7 @@ use state_tracer_format::{file_name_safe, generate_run_id};
 
 use trace_analyzer::read::LegacyTz;
 use trace_analyzer::render::ReportFormat;
-use trace_analyzer::{analyze_with, InputError};
+use trace_analyzer::{Analyzer, InputError};
 
 use super::report::{analyze_opts, confirm_report, emit_report, html_report};
 use super::{parse_timeout, parse_tz, CliError, InputArgs, ReportOpts, EXIT_ERROR};
@@ -112,7 +112,7 @@ pub(super) fn cmd_run(a: RunArgs) -> Result<i32, CliError> {
     let code = if a.report.format == ReportFormat::Html {
         html_report(&opts, &a.report, &input, confirm.as_ref())?
     } else {
-        let mut analysis = analyze_with(&opts, Some(&mut Bar))?;
+        let mut analysis = Analyzer::new(&opts).progress(&mut Bar).run()?;
         if analysis.report.processes.is_empty() {
             return no_files(format!("no trace files in {}", dir.display()));
         }

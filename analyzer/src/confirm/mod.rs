@@ -9,7 +9,7 @@
 //! of two scenarios decide. One job per file:
 //! - `options`: what to confirm ([`Target`]) and the limits ([`ConfirmOptions`]);
 //! - [`plan`]: which pairs to try, in which shape, with which commands
-//!   (from the trace headers, narrowed by [`crate::repro`]);
+//!   (from the trace headers, narrowed by `repro`);
 //! - [`run`]: child processes with a timeout, killed by process group,
 //!   stopped on Ctrl-C;
 //! - [`verdict`]: judges each run from its own trace, and the whole;

@@ -1,9 +1,16 @@
 //! What to re-run: the victim, the polluter(s) to try it with, the shape the
 //! finding's rule implies, and the commands, read from the trace headers and
-//! narrowed to one scenario by [`crate::repro`].
+//! narrowed to one scenario by `repro`.
 //!
 //! Nothing here runs anything: a plan is shown to the user before any
 //! command read from a trace file is started.
+//!
+//! The parts: `candidates` finds the polluters to try when only a victim
+//! is named, `cmds` reads each pair's commands from the trace headers; this
+//! file builds the plan.
+
+mod candidates;
+mod cmds;
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -12,10 +19,13 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use super::options::{parse_scenario, ConfirmOptions, Target};
-use crate::discover::{self, Format, SourceFile};
+use crate::discover::{self, SourceFile};
 use crate::model::{Analysis, Finding, RuleId, ScenarioOutcome, ScenarioSpan, Timeline};
-use crate::repro::{shell_quote, Pick, Runner, Together};
-use crate::{analyze_run, select_run, AnalyzeOptions};
+use crate::repro::{shell_quote, Pick};
+use crate::{select_run, AnalyzeOptions, Analyzer};
+
+pub use candidates::{candidates, same_state};
+use cmds::{pair_cmds, runner};
 
 /// A scenario of the traced run.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -99,7 +109,7 @@ pub struct Cmd {
     /// Working directory (the traced process's `cwd`), else ours.
     pub cwd: Option<PathBuf>,
     /// Set for it (under the user's `--env`): the traced process's recorded
-    /// environment that decides what is shared ([`crate::repro::REPLAY_ENV`],
+    /// environment that decides what is shared (`repro::REPLAY_ENV`,
     /// `DATABASE_URL`, …), masked values left out; the Reproduce line sets
     /// the same.
     pub env: Vec<(String, String)>,
@@ -237,17 +247,16 @@ pub fn plan(opts: &ConfirmOptions) -> Result<Plan, String> {
     else {
         return Err(d.nothing_found());
     };
-    let analysis = analyze_run(
-        &run,
-        others,
-        true,
-        &AnalyzeOptions {
-            legacy_tz: opts.legacy_tz,
-            timeline: true,
-            ..AnalyzeOptions::default()
-        },
-        d.warnings.clone(),
-    );
+    let analyze = AnalyzeOptions {
+        legacy_tz: opts.legacy_tz,
+        timeline: true,
+        ..AnalyzeOptions::default()
+    };
+    let analysis = Analyzer::for_run(&run, &analyze)
+        .other_runs(others)
+        .warnings(d.warnings.clone())
+        .run()
+        .map_err(|e| e.to_string())?;
     let files: HashMap<u32, &SourceFile> = run.files.iter().map(|f| (f.pid, f)).collect();
     let tl = analysis.timeline.as_ref().ok_or("no timeline")?;
     let (victim_span, pairs, search, found) = match &opts.target {
@@ -443,256 +452,6 @@ fn named_pair(a: &Analysis, tl: &Timeline, vs: &ScenarioSpan, ps: &ScenarioSpan)
         evidence: "named by you; the trace shows it changing nothing the victim used".into(),
         cmds: Err(String::new()),
         caveat: None,
-    }
-}
-
-/// Whether two resource labels (`shared:DB/SCHEMA/TABLE`, `…/{a,b}`,
-/// `…/*`, `process:NAME`) can be the same state. Process state is per
-/// process, so the caller compares pids for it.
-pub fn same_state(a: &str, b: &str) -> bool {
-    if a == b {
-        return true;
-    }
-    let split = |s: &str| {
-        let (schema, tables) = s.strip_prefix("shared:")?.rsplit_once('/')?;
-        let tables: Vec<String> = match tables.strip_prefix('{') {
-            Some(list) => list
-                .trim_end_matches('}')
-                .split(',')
-                .map(str::to_owned)
-                .collect(),
-            None => vec![tables.to_owned()],
-        };
-        Some((schema.to_owned(), tables))
-    };
-    match (split(a), split(b)) {
-        (Some((sa, ta)), Some((sb, tb))) if sa == sb => {
-            ta.iter().any(|t| t == "*" || tb.contains(t)) || tb.iter().any(|t| t == "*")
-        }
-        _ => false,
-    }
-}
-
-/// Scenarios that changed state the victim used, before it started or
-/// while it ran, in evidence order: the report's findings naming the
-/// victim first (their order), then changes inside its window (earliest
-/// first), then changes before it started (latest first).
-pub fn candidates(a: &Analysis, tl: &Timeline, vs: &ScenarioSpan) -> Vec<Pair> {
-    let (v_start, v_end) = (micros(vs.start), span_end(vs));
-    let used: Vec<(&str, u32)> = tl
-        .actions
-        .iter()
-        .filter(|m| m.scenario == Some(vs.id))
-        .filter_map(|m| m.resource.as_deref().map(|r| (r, m.pid)))
-        .collect();
-    // Best change per scenario: (in window, time, resource).
-    let mut best: HashMap<usize, (bool, i64, String, String)> = HashMap::new();
-    for m in &tl.actions {
-        let (Some(s), Some(r)) = (m.scenario, m.resource.as_deref()) else {
-            continue;
-        };
-        let t = micros(m.ts);
-        if !m.mutation || s == vs.id || t > v_end {
-            continue;
-        }
-        let touches = used
-            .iter()
-            .any(|(u, pid)| same_state(u, r) && (!r.starts_with("process:") || *pid == m.pid));
-        if !touches {
-            continue;
-        }
-        let inside = t >= v_start;
-        let better = |old: &(bool, i64, String, String)| match (inside, old.0) {
-            (true, false) => true,
-            (false, true) => false,
-            (true, true) => t < old.1,
-            (false, false) => t > old.1,
-        };
-        if best.get(&s).is_none_or(better) {
-            best.insert(s, (inside, t, r.to_owned(), m.action.clone()));
-        }
-    }
-    let named: Vec<usize> = a
-        .report
-        .findings
-        .iter()
-        .filter(|f| {
-            f.victim.as_ref().is_some_and(|v| v.id == vs.id)
-                && Shape::of_rule(f.rule, false).is_some()
-        })
-        .filter_map(|f| f.polluter.as_ref().map(|p| p.id))
-        .collect();
-    let mut order: Vec<(usize, usize, i64)> = best
-        .iter()
-        .map(|(&s, (inside, t, _, _))| {
-            let rank = named.iter().position(|&n| n == s).unwrap_or(usize::MAX);
-            let tier = if rank != usize::MAX {
-                rank
-            } else if *inside {
-                usize::MAX - 2
-            } else {
-                usize::MAX - 1
-            };
-            (s, tier, if *inside { *t } else { -*t })
-        })
-        .collect();
-    order.sort_by_key(|&(s, tier, t)| (tier, t, s));
-    let mut seen: Vec<Who> = Vec::new();
-    let mut out = Vec::new();
-    for (s, tier, _) in order {
-        let ps = &tl.scenarios[s];
-        let who = Who::of(ps);
-        if seen.contains(&who) {
-            continue;
-        }
-        seen.push(who.clone());
-        let from_report = a.report.findings.iter().find(|f| {
-            f.victim.as_ref().is_some_and(|v| v.id == vs.id)
-                && f.polluter.as_ref().is_some_and(|p| p.id == s)
-                && Shape::of_rule(f.rule, false).is_some()
-        });
-        if tier < usize::MAX - 2 {
-            if let Some(p) = from_report.and_then(|f| from_finding(f, tl).ok()) {
-                out.push(p);
-                continue;
-            }
-        }
-        let (inside, _, r, action) = best[&s].clone();
-        let same = ps.pid == vs.pid;
-        let shape = match (inside, same, r.starts_with("process:")) {
-            (true, false, _) => Shape::TwoAtOnce,
-            (true, true, _) => Shape::OneAtOnce,
-            (false, _, true) | (false, true, _) => Shape::OneInOrder,
-            (false, false, false) => Shape::TwoInOrder,
-        };
-        let when = if inside {
-            "while the victim ran"
-        } else {
-            "before the victim started"
-        };
-        out.push(Pair {
-            polluter: who,
-            rule: None,
-            shape,
-            offset_us: micros(ps.start) - v_start,
-            evidence: format!("changed {r} {when}"),
-            resource: Some(r),
-            action: Some(action),
-            cmds: Err(String::new()),
-            caveat: None,
-        });
-    }
-    out
-}
-
-/// A process's command as a [`Runner`] and its working directory, or why
-/// there is none.
-/// Variables set for a command, in order.
-type Env = Vec<(String, String)>;
-
-fn runner(
-    file: Option<&SourceFile>,
-    who: &Who,
-    flag: &str,
-) -> Result<(Runner, Option<PathBuf>, Env), String> {
-    let Some(f) = file else {
-        return Err(format!(
-            "no trace file of pid {} (which ran {:?}) in the run; pass {flag}",
-            who.pid,
-            who.name()
-        ));
-    };
-    if f.format == Format::Legacy || (f.argv.is_empty() && f.rerun.is_none()) {
-        return Err(format!(
-            "{} records no command for {:?} ({} file): pass {flag} with a command that runs only it",
-            f.display(),
-            who.name(),
-            if f.format == Format::Legacy { "Go text format" } else { "no argv in its header" }
-        ));
-    }
-    let r = Runner::of(&f.argv, f.rerun.as_ref()).ok_or_else(|| {
-        format!(
-            "cannot narrow the command of {:?} to one scenario: {:?} is not recognised as cucumber-rs, libtest, nextest, go test or pytest and its header has no `rerun` template (docs/format.md); pass {flag}",
-            who.name(),
-            f.argv.join(" ")
-        )
-    })?;
-    let env = f
-        .env
-        .iter()
-        .filter(|(_, v)| !crate::repro::is_masked(v))
-        .cloned()
-        .collect();
-    Ok((r, f.cwd.as_ref().map(PathBuf::from), env))
-}
-
-/// The commands of a pair (or why there are none) and the shape's caveat.
-fn pair_cmds(
-    p: &Pair,
-    victim: &Who,
-    vs: &ScenarioSpan,
-    tl: &Timeline,
-    files: &HashMap<u32, &SourceFile>,
-    opts: &ConfirmOptions,
-) -> (Result<PairCmds, String>, Option<String>) {
-    let traced = |who: &Who, flag: &str, pick: &dyn Fn(&Runner) -> Vec<String>| {
-        runner(files.get(&who.pid).copied(), who, flag).map(|(r, cwd, env)| Cmd {
-            argv: pick(&r),
-            cwd,
-            env,
-            from_trace: true,
-        })
-    };
-    match p.shape {
-        Shape::TwoAtOnce | Shape::TwoInOrder => {
-            let v = match &opts.victim_cmd {
-                Some(c) => Ok(Cmd::shell(c)),
-                None => traced(victim, "--victim-cmd", &|r| r.one(victim.pick())),
-            };
-            let pl = match &opts.polluter_cmd {
-                Some(c) => Ok(Cmd::shell(c)),
-                None => traced(&p.polluter, "--polluter-cmd", &|r| r.one(p.polluter.pick())),
-            };
-            (
-                v.and_then(|victim| pl.map(|polluter| PairCmds::Two { victim, polluter })),
-                None,
-            )
-        }
-        Shape::OneAtOnce | Shape::OneInOrder => {
-            if let Some(c) = &opts.victim_cmd {
-                return (
-                    Ok(PairCmds::One(Cmd::shell(c))),
-                    Some(
-                        "--victim-cmd runs both scenarios in one process: it must select both"
-                            .into(),
-                    ),
-                );
-            }
-            let how = if p.shape == Shape::OneAtOnce {
-                Together::AtOnce
-            } else {
-                Together::InOrder
-            };
-            let first_ran_first = tl
-                .scenarios
-                .iter()
-                .find(|s| s.pid == vs.pid && p.polluter.is(&s.feature, &s.name))
-                .is_none_or(|s| s.start <= vs.start);
-            let mut caveat = None;
-            let cmd = runner(files.get(&victim.pid).copied(), victim, "--victim-cmd").map(
-                |(r, cwd, env)| {
-                    let n = r.two_as_traced(p.polluter.pick(), victim.pick(), how, first_ran_first);
-                    caveat = n.caveat;
-                    Cmd {
-                        argv: n.argv,
-                        cwd,
-                        env,
-                        from_trace: true,
-                    }
-                },
-            );
-            (cmd.map(PairCmds::One), caveat)
-        }
     }
 }
 

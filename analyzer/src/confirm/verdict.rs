@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 use super::plan::{same_state, Plan, Shape, Who};
 use super::run::{End, Traced};
 use crate::model::{RuleId, ScenarioOutcome};
-use crate::{analyze, AnalyzeOptions};
+use crate::{AnalyzeOptions, Analyzer};
 
 /// The answer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -61,12 +61,13 @@ pub fn judge(
     resource: Option<&str>,
     action: Option<&str>,
 ) -> Judged {
-    let Ok(a) = analyze(&AnalyzeOptions {
+    let Ok(a) = Analyzer::new(&AnalyzeOptions {
         inputs: vec![t.dir.clone()],
         run: Some(t.run_id.clone()),
         timeline: true,
         ..AnalyzeOptions::default()
-    }) else {
+    })
+    .run() else {
         return Judged::default();
     };
     let Some(tl) = &a.timeline else {

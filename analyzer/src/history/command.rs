@@ -227,12 +227,11 @@ async fn cmd_add(a: AddArgs) -> Result<i32, CmdError> {
     let opts = AnalyzeOptions {
         legacy_tz: a.legacy_tz,
         timeline: true,
-        progress: true,
         ..Default::default()
     };
     let mut out = io::stdout().lock();
     for run in &runs {
-        let analysis = crate::analyze_run(run, Vec::new(), true, &opts, Vec::new());
+        let analysis = crate::Analyzer::for_run(run, &opts).run()?;
         let rec = RunRecord::from_analysis(&analysis, meta.clone());
         let what = match add(&store, &rec).await? {
             Added::New => "added",

@@ -21,7 +21,8 @@ pub enum Line<'a> {
     TooLong { len: u64 },
 }
 
-/// A non-blank UTF-8 line handed to a format parser by [`LineReader::next_text`].
+/// A non-blank UTF-8 line handed to a format parser by
+/// [`LineReader::next_text_or_skip`].
 pub struct TextLine<'a> {
     /// 1-based line number.
     pub no: u64,
@@ -41,7 +42,7 @@ pub struct RawLine<'a> {
     pub complete: bool,
 }
 
-/// Checks a raw line's UTF-8 as [`LineReader::next_text`] does: `None` for
+/// Checks a raw line's UTF-8 as [`LineReader::next_text_or_skip`] does: `None` for
 /// a line to skip (reported to `problems` unless it is blank).
 pub fn text_line<'a>(
     no: u64,
@@ -89,23 +90,10 @@ impl<R: BufRead> LineReader<R> {
         }
     }
 
-    /// The next line worth parsing, or `None` at the end of the file. What
-    /// no format can parse (over-long lines, invalid UTF-8) is reported to
-    /// `problems` and skipped, blank lines are skipped, and a read error ends
-    /// the file with a warning.
-    pub fn next_text(&mut self, problems: &mut Problems) -> Option<TextLine<'_>> {
-        // Returning the line from inside this loop is rejected by the
-        // borrow checker, so it is fetched (and converted) again below.
-        while self.next_text_or_skip(problems)?.is_none() {}
-        let no = self.line_no;
-        let (bytes, complete) = self.current()?;
-        let text = std::str::from_utf8(bytes).expect("checked above");
-        Some(TextLine { no, text, complete })
-    }
-
-    /// One line of [`LineReader::next_text`]'s loop: `Some(None)` for a line
-    /// it skipped (reported to `problems` if it was not blank). A caller
-    /// looping itself checks each line's UTF-8 once instead of twice.
+    /// The next line worth parsing, `Some(None)` for a line it skipped
+    /// (reported to `problems` if it was not blank), or `None` at the end of
+    /// the file (a read error ends it with a warning). Each line's UTF-8 is
+    /// checked once.
     pub fn next_text_or_skip(&mut self, problems: &mut Problems) -> Option<Option<TextLine<'_>>> {
         let no = self.line_no + 1;
         let (bytes, complete) = match self.next_line() {
@@ -150,17 +138,6 @@ impl<R: BufRead> LineReader<R> {
                 bytes,
                 complete,
             })),
-        }
-    }
-
-    /// The text line `next_line` returned last (no I/O: it is still in a
-    /// buffer).
-    fn current(&mut self) -> Option<(&[u8], bool)> {
-        if self.pending > 0 {
-            let avail = self.inner.fill_buf().ok()?;
-            Some((&avail[..self.pending - 1], true))
-        } else {
-            Some((&self.buf, self.buf_complete))
         }
     }
 

@@ -5,9 +5,9 @@
 //! the reader carries on.
 
 pub mod legacy;
-pub mod lines;
-pub mod options;
-pub mod seq;
+pub(crate) mod lines;
+pub(crate) mod options;
+pub(crate) mod seq;
 pub mod v1;
 pub mod v1_scan;
 

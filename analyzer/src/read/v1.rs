@@ -157,7 +157,7 @@ impl<R: BufRead> Parser<R> {
             if out.len() >= max {
                 return false;
             }
-            // One UTF-8 check per line (`next_text` checks twice).
+            // One UTF-8 check per line.
             let Some(line) = lines.next_text_or_skip(problems) else {
                 seq.finish(problems);
                 return true;

@@ -58,10 +58,8 @@
 //! escaping `<`, `>`, `&`, U+2028 and U+2029, and the page only ever inserts
 //! text with `textContent`, never `innerHTML`.
 
-#[path = "html/lod.rs"]
 pub mod lod;
-#[path = "html/timeline.rs"]
-pub mod timeline;
+pub(crate) mod timeline;
 
 use std::io::{self, Write};
 

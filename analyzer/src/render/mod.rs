@@ -4,14 +4,14 @@
 //! Adding a format = a variant in [`MergeFormat`] or [`ReportFormat`], a file
 //! here, and one arm in [`write_report`] (or [`RecordWriter::new`]).
 
-pub mod csv;
+pub(crate) mod csv;
 pub mod html;
-pub mod json;
-pub mod jsonl;
-pub mod markdown;
-pub mod table;
-pub mod text;
-pub mod triage;
+pub(crate) mod json;
+pub(crate) mod jsonl;
+pub(crate) mod markdown;
+pub(crate) mod table;
+pub(crate) mod text;
+pub(crate) mod triage;
 
 use std::io::{self, Write};
 

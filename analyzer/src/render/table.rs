@@ -8,8 +8,13 @@
 //! names shortened to their last path segments where that names one
 //! resource of the report (the full names are listed at the end, in the
 //! JSON, and everywhere with `--verbose`).
+//!
+//! The parts: `names` shortens resource names, `wrap` fits prose and
+//! commands to the width; this file lays out the report.
 
-use std::borrow::Cow;
+mod names;
+mod wrap;
+
 use std::io::{self, Write};
 
 use comfy_table::presets::UTF8_FULL_CONDENSED;
@@ -17,6 +22,10 @@ use comfy_table::{Cell, Color, ContentArrangement, Table};
 
 use crate::model::{Report, Severity};
 use crate::render::{confidence_text, triage, who, RenderOptions};
+
+pub(crate) use names::short_resource;
+use names::Names;
+use wrap::{wrapped, write_command};
 
 /// The longest line the table format writes (tables and prose alike),
 /// whatever the terminal's width.
@@ -45,195 +54,6 @@ fn table(opts: &RenderOptions) -> Table {
         t.force_no_tty();
     }
     t
-}
-
-/// The table names a table by `schema/table`; the full resource (with the
-/// database identity) is in the explanation and the JSON.
-pub(crate) fn short_resource(resource: &str) -> &str {
-    match resource.strip_prefix("shared:") {
-        Some(rest) => match rest.rmatch_indices('/').nth(1) {
-            Some((i, _)) => &rest[i + 1..],
-            None => rest,
-        },
-        None => resource,
-    }
-}
-
-/// Short names for the report's `shared:` resources: the fewest trailing
-/// path segments (at least two, `schema/table`) that no other resource of
-/// the report ends with; when that takes more than three, the segment that
-/// tells them apart, `…`, and the last two (`checkout-one/…/main/orders`);
-/// the full name when nothing shorter is unique.
-pub(crate) struct Names {
-    /// (full, short), longest full name first, shortened ones only.
-    pairs: Vec<(String, String)>,
-}
-
-impl Names {
-    pub(crate) fn of(r: &Report) -> Names {
-        let mut all: Vec<&str> = r
-            .findings
-            .iter()
-            .map(|f| f.resource.as_str())
-            .chain(r.hazards.iter().map(|h| h.resource.as_str()))
-            .collect();
-        all.sort_unstable();
-        all.dedup();
-        let segments = |full: &str| -> Option<Vec<String>> {
-            let rest = full.strip_prefix("shared:")?;
-            Some(rest.split('/').map(str::to_owned).collect())
-        };
-        let suffix = |parts: &[String], k: usize| parts[parts.len() - k..].join("/");
-        // The abbreviated form for `k` trailing segments.
-        let abbreviated = |parts: &[String], k: usize| {
-            if k > 3 {
-                format!("{}/…/{}", parts[parts.len() - k], suffix(parts, 2))
-            } else {
-                suffix(parts, k)
-            }
-        };
-        let unique_from = |full: &str, parts: &[String]| {
-            (2..parts.len()).find(|&k| {
-                let s = suffix(parts, k);
-                all.iter()
-                    .filter(|o| **o != full)
-                    .all(|o| segments(o).is_none_or(|op| op.len() < k || suffix(&op, k) != s))
-            })
-        };
-        let mut pairs: Vec<(String, String)> = Vec::new();
-        for full in &all {
-            let Some(parts) = segments(full) else {
-                continue;
-            };
-            if let Some(k) = unique_from(full, &parts) {
-                pairs.push((full.to_string(), abbreviated(&parts, k)));
-            }
-        }
-        // An abbreviation another resource also abbreviates to (they differ
-        // only between its ends): spell those out in full segments.
-        let taken: Vec<String> = pairs.iter().map(|p| p.1.clone()).collect();
-        for (full, short) in &mut pairs {
-            if taken.iter().filter(|t| *t == short).count() > 1 {
-                let parts = segments(full).unwrap_or_default();
-                if let Some(k) = unique_from(full, &parts) {
-                    *short = suffix(&parts, k);
-                }
-            }
-        }
-        pairs.sort_by(|a, b| b.0.len().cmp(&a.0.len()).then(a.0.cmp(&b.0)));
-        Names { pairs }
-    }
-
-    /// No shortening (`--verbose`).
-    fn none() -> Names {
-        Names { pairs: Vec::new() }
-    }
-
-    /// `text` with every full resource name replaced by its short name.
-    pub(crate) fn shorten<'a>(&self, text: &'a str) -> Cow<'a, str> {
-        let mut out = Cow::Borrowed(text);
-        for (full, short) in &self.pairs {
-            if out.contains(full.as_str()) {
-                out = Cow::Owned(out.replace(full.as_str(), short));
-            }
-        }
-        out
-    }
-}
-
-/// Writes `text` wrapped at `width` characters: the first line after
-/// `first`, the others after `rest` (an indent of the same width, usually).
-/// Splits at spaces only; a word longer than a line gets a line of its own.
-fn wrapped(out: &mut dyn Write, width: u16, first: &str, rest: &str, text: &str) -> io::Result<()> {
-    let words: Vec<&str> = text.split(' ').filter(|w| !w.is_empty()).collect();
-    fill(out, width, first, rest, "", &words)
-}
-
-/// Fills lines of at most `width` characters with `words`, the first line
-/// after `first` and the others after `rest`; each line but the last ends
-/// with `broken` (e.g. ` \` for a shell command), which counts in the width.
-fn fill(
-    out: &mut dyn Write,
-    width: u16,
-    first: &str,
-    rest: &str,
-    broken: &str,
-    words: &[&str],
-) -> io::Result<()> {
-    let width = usize::from(width);
-    let reserve = broken.chars().count();
-    let mut line = String::from(first);
-    let mut len = first.chars().count();
-    let mut empty = true;
-    for word in words {
-        let n = word.chars().count();
-        if !empty && len + 1 + n + reserve > width {
-            writeln!(out, "{line}{broken}")?;
-            line = String::from(rest);
-            len = rest.chars().count();
-            empty = true;
-        }
-        if !empty {
-            line.push(' ');
-            len += 1;
-        }
-        line.push_str(word);
-        len += n;
-        empty = false;
-    }
-    writeln!(out, "{line}")
-}
-
-/// A shell command split into words at spaces outside quotes, so it can be
-/// continued over lines with ` \` and still run when pasted.
-fn shell_words(cmd: &str) -> Vec<&str> {
-    let mut words = Vec::new();
-    let (mut start, mut quote) = (None, None::<char>);
-    for (i, c) in cmd.char_indices() {
-        match (quote, c) {
-            (Some(q), c) if c == q => quote = None,
-            (Some(_), _) => {}
-            (None, '\'' | '"') => {
-                quote = Some(c);
-                start.get_or_insert(i);
-            }
-            (None, ' ') => {
-                if let Some(s) = start.take() {
-                    words.push(&cmd[s..i]);
-                }
-            }
-            (None, _) => {
-                start.get_or_insert(i);
-            }
-        }
-    }
-    if let Some(s) = start {
-        words.push(&cmd[s..]);
-    }
-    words
-}
-
-/// A repro command: its `# comment` (what to expect) as wrapped prose
-/// first, then the command, continued with ` \` where it is too long.
-fn write_command(out: &mut dyn Write, width: u16, indent: &str, cmd: &str) -> io::Result<()> {
-    let words = shell_words(cmd);
-    let comment_at = words.iter().position(|w| w.starts_with('#'));
-    let (command, comment) = match comment_at {
-        Some(i) => (&words[..i], Some(words[i..].join(" "))),
-        None => (&words[..], None),
-    };
-    if let Some(c) = comment {
-        let c = c.trim_start_matches('#').trim_start();
-        wrapped(
-            out,
-            width,
-            &format!("{indent}# "),
-            &format!("{indent}# "),
-            c,
-        )?;
-    }
-    // Room on each broken line for a trailing ` \`.
-    fill(out, width, indent, &format!("{indent}  "), " \\", command)
 }
 
 const RED: &str = "\x1b[31m";

@@ -9,7 +9,7 @@ use chrono::{DateTime, Duration, TimeZone, Utc};
 use state_tracer_format::{
     Action, Event, Footer, Header, Outcome, Record, Rerun, Resource, FORMAT_NAME, FORMAT_VERSION,
 };
-use trace_analyzer::{analyze, AnalyzeOptions, Finding, Report, RuleId};
+use trace_analyzer::{AnalyzeOptions, Analyzer, Finding, Report, RuleId};
 
 pub const DB: &str = "postgres://localhost:5432/app";
 
@@ -287,10 +287,11 @@ pub fn write_all(procs: &[&Proc]) -> tempfile::TempDir {
 
 /// Analyzes a folder with default options.
 pub fn report_of(dir: &Path) -> Report {
-    analyze(&AnalyzeOptions {
+    Analyzer::new(&AnalyzeOptions {
         inputs: vec![dir.to_path_buf()],
         ..Default::default()
     })
+    .run()
     .unwrap()
     .report
 }

@@ -121,10 +121,11 @@ fn the_cross_process_victim_is_confirmed_refuted_and_found_by_search() {
     assert!(tried.reproduced >= 1 && tried.attempts.len() == 20);
     // A reproduction is a failed victim whose own run names the polluter.
     for r in tried.attempts.iter().filter(|r| r.reproduced) {
-        let again = trace_analyzer::analyze(&trace_analyzer::AnalyzeOptions {
+        let again = trace_analyzer::Analyzer::new(&trace_analyzer::AnalyzeOptions {
             inputs: vec![r.folder.clone()],
             ..Default::default()
         })
+        .run()
         .unwrap();
         assert!(again.report.findings.iter().any(|f| f.likely_cause
             && f.victim.as_ref().is_some_and(|v| v.scenario == VICTIM)
@@ -267,11 +268,12 @@ fn auto_options(
 }
 
 fn analyzed(run: &SuiteRun) -> trace_analyzer::model::Report {
-    trace_analyzer::analyze(&trace_analyzer::AnalyzeOptions {
+    trace_analyzer::Analyzer::new(&trace_analyzer::AnalyzeOptions {
         inputs: vec![run.traces.clone()],
         run: run.report["run_id"].as_str().map(str::to_owned),
         ..Default::default()
     })
+    .run()
     .expect("the run's traces are analyzable")
     .report
 }

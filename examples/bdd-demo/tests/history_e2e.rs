@@ -42,12 +42,13 @@ fn history_flaky_ranks_the_demo_victim_with_its_true_polluter_first() {
         }
         let run = run_traced(&root, "history", &["suite"], &env);
         let run_id = run.report["run_id"].as_str().unwrap().to_owned();
-        let analysis = trace_analyzer::analyze(&trace_analyzer::AnalyzeOptions {
+        let analysis = trace_analyzer::Analyzer::new(&trace_analyzer::AnalyzeOptions {
             inputs: vec![run.traces.clone()],
             run: Some(run_id),
             timeline: true,
             ..Default::default()
         })
+        .run()
         .unwrap();
         let victim_outcomes: Vec<_> = analysis
             .report

@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use corpus::score::{parse_truth, render, score, Meta, Score};
 use serde_json::{json, Value};
 use trace_analyzer::render::{write_report, RenderOptions, ReportFormat};
-use trace_analyzer::{analyze, AnalyzeOptions};
+use trace_analyzer::{AnalyzeOptions, Analyzer};
 
 fn fixtures() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures")
@@ -20,10 +20,11 @@ fn fixtures() -> PathBuf {
 
 /// The report as `trace-analyzer report --format json` writes it.
 fn report_json(traces: &Path) -> Value {
-    let analysis = analyze(&AnalyzeOptions {
+    let analysis = Analyzer::new(&AnalyzeOptions {
         inputs: vec![traces.to_path_buf()],
         ..Default::default()
     })
+    .run()
     .unwrap_or_else(|e| panic!("{}: {e}", traces.display()));
     let mut out = Vec::new();
     let opts = RenderOptions {

@@ -43,10 +43,11 @@ fn sqlx_test_composes_and_its_statements_are_traced() {
     assert!(out.status.success(), "{output}");
     assert!(output.contains("1 passed"), "{output}");
 
-    let analysis = trace_analyzer::analyze(&trace_analyzer::AnalyzeOptions {
+    let analysis = trace_analyzer::Analyzer::new(&trace_analyzer::AnalyzeOptions {
         inputs: vec![traces.clone()],
         ..Default::default()
     })
+    .run()
     .unwrap();
     let processes = &analysis.report.processes;
     assert_eq!(processes.len(), 1, "{:?}", analysis.report.warnings);

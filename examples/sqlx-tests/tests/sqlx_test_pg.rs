@@ -113,10 +113,11 @@ fn per_test_databases_are_recorded_and_sqlx_bookkeeping_is_not_state() {
     }
 
     // A green run of isolated tests: no finding, no hazard.
-    let analysis = trace_analyzer::analyze(&trace_analyzer::AnalyzeOptions {
+    let analysis = trace_analyzer::Analyzer::new(&trace_analyzer::AnalyzeOptions {
         inputs: vec![traces.clone()],
         ..Default::default()
     })
+    .run()
     .unwrap();
     let r = &analysis.report;
     assert!(r.findings.is_empty(), "{:#?}", r.findings);

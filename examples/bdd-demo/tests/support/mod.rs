@@ -85,11 +85,12 @@ pub fn run_traced(root: &Path, label: &str, args: &[&str], env: &[(&str, &str)])
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     );
-    let analysis = trace_analyzer::analyze(&trace_analyzer::AnalyzeOptions {
+    let analysis = trace_analyzer::Analyzer::new(&trace_analyzer::AnalyzeOptions {
         inputs: vec![traces.clone()],
         run: Some(run_id),
         ..Default::default()
     })
+    .run()
     .expect("the run's traces are analyzable");
     let report = serde_json::to_value(&analysis.report).expect("report serialises");
     assert!(

@@ -84,10 +84,11 @@ fn run(runner: Runner, db_url: &str, traces: &Path) -> Run {
     // ... and only because its accounts were deleted under it.
     let victim_failed = victim_failed_at_all && output.contains("bob's account");
     assert_eq!(victim_failed, victim_failed_at_all, "{output}");
-    let analysis = trace_analyzer::analyze(&trace_analyzer::AnalyzeOptions {
+    let analysis = trace_analyzer::Analyzer::new(&trace_analyzer::AnalyzeOptions {
         inputs: vec![traces.to_path_buf()],
         ..Default::default()
     })
+    .run()
     .expect("the run's traces are analyzable");
     let report = serde_json::to_value(&analysis.report).unwrap();
     Run {
@@ -288,11 +289,12 @@ fn repro_runs_as_printed(finding: &Value, db_url: &str) {
         .map(|d| d.unwrap().path())
         .collect();
     assert_eq!(dirs.len(), 1, "{dirs:?}\n{line}\n{output}");
-    let analysis = trace_analyzer::analyze(&trace_analyzer::AnalyzeOptions {
+    let analysis = trace_analyzer::Analyzer::new(&trace_analyzer::AnalyzeOptions {
         inputs: vec![dirs[0].clone()],
         timeline: true,
         ..Default::default()
     })
+    .run()
     .expect("the repro's traces are analyzable");
     let report = &analysis.report;
     assert!(report.run_id.starts_with("repro-"), "{}", report.run_id);

@@ -44,10 +44,11 @@ fn cargo_test(traces: &Path, db_url: &str) -> (BTreeSet<String>, usize, serde_js
         ids.insert(header["run_id"].as_str().unwrap().to_owned());
         files += 1;
     }
-    let analysis = trace_analyzer::analyze(&trace_analyzer::AnalyzeOptions {
+    let analysis = trace_analyzer::Analyzer::new(&trace_analyzer::AnalyzeOptions {
         inputs: vec![traces.to_path_buf()],
         ..Default::default()
     })
+    .run()
     .expect("the run's traces are analyzable");
     (ids, files, serde_json::to_value(&analysis.report).unwrap())
 }

@@ -41,11 +41,12 @@ fn traced_cargo_test(
         3,
         "{output}"
     );
-    trace_analyzer::analyze(&trace_analyzer::AnalyzeOptions {
+    trace_analyzer::Analyzer::new(&trace_analyzer::AnalyzeOptions {
         inputs: vec![traces.to_path_buf()],
         run: Some(run_id.to_owned()),
         ..Default::default()
     })
+    .run()
     .expect("the run's traces are analyzable")
     .report
 }
