@@ -164,7 +164,7 @@ impl Engine {
         };
         let record_rules = which(|r| r.uses_records());
         let table_rules = which(|r| matches!(r.accesses(), Accesses::Tables | Accesses::All));
-        let process_rules = which(|r| matches!(r.accesses(), Accesses::Process | Accesses::All));
+        let process_rules = which(|r| matches!(r.accesses(), Accesses::All));
         Engine {
             track: Tracker::new(run_id, files, other_runs, run_selected),
             findings: Findings::new(opts.deny.clone(), opts.allow.clone())

@@ -388,14 +388,6 @@ impl Findings {
         }
     }
 
-    pub fn len(&self) -> usize {
-        self.slots.iter().filter(|s| s.is_some()).count() + self.examples.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-
     /// Victim `v` ended. If it did not fail, nothing can make its findings
     /// explain a failure any more: fold them into hazard groups.
     pub fn victim_ended(&mut self, v: &Scn, procs: &[Proc]) {

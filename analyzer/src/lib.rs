@@ -9,7 +9,7 @@
 //! runs, [`read`] parses v1 and legacy files into [`record::Rec`]s,
 //! [`merge`] orders them across files, [`track`] interprets each record
 //! once (scenario, slot, resource, mutation), and its consumers use that one
-//! interpretation: [`analysis`] feeds the [`rules`], the streaming
+//! interpretation: `analysis` feeds the `rules`, the streaming
 //! [`render`] and [`export`] outputs draw the run ([`Tap`]). The result
 //! types ([`model`]) are the stable contract for JSON and the HTML timeline.
 //!
@@ -19,14 +19,14 @@
 //!                                         └→ Taps: HTML page, Chrome export (same pass)
 //! ```
 
-pub mod analysis;
+pub(crate) mod analysis;
 pub mod clean;
 pub mod confirm;
 pub mod discover;
 pub mod duration;
 pub mod escape;
 pub mod export;
-pub mod findings;
+pub(crate) mod findings;
 pub mod gen;
 pub(crate) mod grouping;
 pub mod history;
@@ -39,7 +39,7 @@ pub mod render;
 pub(crate) mod repro;
 pub(crate) mod resources;
 mod rows;
-pub mod rules;
+pub(crate) mod rules;
 pub(crate) mod source;
 pub(crate) mod state;
 pub mod track;

@@ -1,7 +1,7 @@
 //! The one interpretation of a run: follows scenarios, slots, schemas,
 //! resources and mutations once per record, for every consumer.
 //!
-//! It exists so that the findings engine ([`crate::analysis`]), the HTML
+//! It exists so that the findings engine (`crate::analysis`), the HTML
 //! page ([`crate::render::html::lod`]) and the Chrome export
 //! ([`crate::export::chrome`]) cannot disagree about a record: which
 //! scenario it belongs to, on which slot (track) that scenario is drawn,
@@ -11,7 +11,7 @@
 //! [`Tracked`]: the record plus its interpretation. The engine hands it to
 //! the rules, then to the [`crate::Tap`]s that draw the run.
 //!
-//! The tracker also keeps the row ledger ([`crate::rows::RowLedger`]) that
+//! The tracker also keeps the row ledger (`crate::rows::RowLedger`) that
 //! tells a scenario's own rows from others', updated by [`Tracker::settle`]
 //! once the rules have judged an access against the rows as they were.
 //!

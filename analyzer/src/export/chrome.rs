@@ -2,7 +2,7 @@
 //! Perfetto UI (ui.perfetto.dev) and `chrome://tracing`.
 //!
 //! Written while the merge streams ([`ChromeStream`] is a [`Tap`], drawing
-//! the run's one interpretation from [`crate::track`]: scenario, slot and
+//! the run's one interpretation from `crate::track`: scenario, slot and
 //! resolved resource come with each record): each
 //! scenario is a `B` event when it starts and an `E` event when it ends,
 //! each state action an instant, so memory does not grow with the records

@@ -53,7 +53,7 @@ impl Rule for ClockAnomaly {
         );
         let mut f = Pending::new(
             RuleId::ClockAnomaly,
-            Severity::Warning,
+            META.severity,
             rec.ts,
             format!("clock:pid {}", cx.pid(rec.file)),
             explanation,

@@ -517,10 +517,11 @@ impl MutationText {
 fn report(cx: &mut Cx<'_>, m: &Mutation, victim: &Rc<Scn>, u: Use) {
     let (polluter, at, action, destructive, target) =
         (&m.scn, m.at, m.action, m.destructive, &m.target);
+    // A destructive change while the victim runs proves harm if it fails.
     let severity = if destructive {
         Severity::Error
     } else {
-        Severity::Warning
+        META.severity
     };
     let read_after = u.after.is_some_and(|(_, read)| read);
     let level = level(m, &u);

@@ -304,7 +304,7 @@ fn report(
     );
     let mut p = Pending::new(
         RuleId::ConstraintViolation,
-        Severity::Warning,
+        META.severity,
         at,
         resource,
         explanation,

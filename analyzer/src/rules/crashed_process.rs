@@ -52,7 +52,7 @@ impl Rule for CrashedProcess {
             }
             let mut f = Pending::new(
                 RuleId::CrashedProcess,
-                Severity::Error,
+                META.severity,
                 at,
                 format!("process:{}", p.pid),
                 explanation,

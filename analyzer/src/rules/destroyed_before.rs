@@ -250,7 +250,7 @@ fn report(cx: &mut Cx<'_>, a: &Access<'_>, s: &Rc<Scn>, c: &Change, t: u32, back
     );
     let mut p = Pending::new(
         RuleId::DestroyedBefore,
-        Severity::Warning,
+        META.severity,
         c.at,
         resource,
         explanation,

@@ -292,7 +292,7 @@ fn report(cx: &mut Cx<'_>, d: &Dirty, b: &Rc<Scn>, overwritten: bool) {
     );
     let mut p = Pending::new(
         RuleId::LeakedState,
-        Severity::Warning,
+        META.severity,
         d.at,
         resource,
         explanation,

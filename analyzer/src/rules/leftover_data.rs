@@ -160,7 +160,7 @@ fn report(
     );
     let mut p = Pending::new(
         RuleId::LeftoverData,
-        Severity::Warning,
+        META.severity,
         at,
         resource,
         explanation,

@@ -51,7 +51,7 @@ impl Rule for MixedRuns {
             .unwrap_or_default();
         let f = Pending::new(
             RuleId::MixedRuns,
-            Severity::Warning,
+            META.severity,
             at,
             format!("run:{}", cx.run_id),
             explanation,

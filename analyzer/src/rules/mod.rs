@@ -275,8 +275,6 @@ pub enum Accesses {
     None,
     /// Database tables and schemas.
     Tables,
-    /// In-process state: secrets, config.
-    Process,
     All,
 }
 
@@ -340,17 +338,6 @@ pub fn meta(rule: RuleId) -> &'static RuleMeta {
         .expect("every RuleId has a registry entry (pinned by a test)")
 }
 
-/// Default severity of a rule (`concurrent-mutation`, `leaked-state` and
-/// `leftover-data` may be raised to error per finding).
-pub fn default_severity(rule: RuleId) -> Severity {
-    meta(rule).severity
-}
-
-/// One-line summary of a rule (for `--help` and tables).
-pub fn summary(rule: RuleId) -> &'static str {
-    meta(rule).summary
-}
-
 /// What to change so a hazard group goes away, in one line.
 pub fn fix(rule: RuleId, polluter: &HazardSide, victim: &HazardSide, resource: &str) -> String {
     let (a, b) = (&polluter.feature, &victim.feature);
@@ -388,6 +375,24 @@ mod registry_tests {
         assert_eq!(ids, RuleId::ALL);
         for m in REGISTRY {
             assert_eq!((m.new)().id(), m.id, "{} builds another rule", m.id);
+        }
+    }
+
+    #[test]
+    fn docs_rules_md_gives_each_rule_its_default_severity() {
+        let docs = include_str!("../../../docs/rules.md");
+        for m in REGISTRY {
+            let heading = format!("\n## {}\n", m.id);
+            let section = docs
+                .split_once(heading.as_str())
+                .unwrap_or_else(|| panic!("docs/rules.md has no section {heading:?}"))
+                .1;
+            let line = section
+                .split("\n- **")
+                .find(|l| l.starts_with("Severity:**"))
+                .unwrap_or_else(|| panic!("section {} names no severity", m.id));
+            let word = format!("`{}`", m.severity.as_str());
+            assert!(line.contains(&word), "{}: {line:?} lacks {word}", m.id);
         }
     }
 }

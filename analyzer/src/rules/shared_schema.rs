@@ -87,7 +87,7 @@ fn report(cx: &mut Cx<'_>, a: &Access<'_>, s: &Rc<Scn>, schema: u32, others: Vec
         };
         let mut p = Pending::new(
             RuleId::SharedSchema,
-            Severity::Warning,
+            META.severity,
             a.ts,
             String::new(),
             String::new(),

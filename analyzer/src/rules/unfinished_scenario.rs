@@ -42,7 +42,7 @@ impl Rule for UnfinishedScenario {
             );
             let mut p = Pending::new(
                 RuleId::UnfinishedScenario,
-                Severity::Error,
+                META.severity,
                 s.last.get(),
                 String::new(),
                 explanation,

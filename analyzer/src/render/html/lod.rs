@@ -2,7 +2,7 @@
 //! next to the analysis, with a level of detail, in memory that does not
 //! grow with the records.
 //!
-//! It draws the run's one interpretation ([`crate::track`], the one the
+//! It draws the run's one interpretation (`crate::track`, the one the
 //! findings use): scenario, slot (lane), resource and whether an action
 //! mutates come with each record, so the page cannot disagree with the
 //! findings about them.
