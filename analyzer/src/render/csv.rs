@@ -17,12 +17,14 @@ where
     I: IntoIterator,
     I::Item: AsRef<[u8]>,
 {
-    // A line rarely exceeds this; a longer one is written in pieces.
+    // Into a Vec, then `out`: the csv writer's flush would flush `out`
+    // too, a `write(2)` per line under a `BufWriter`.
     let mut w = csv::WriterBuilder::new()
-        .buffer_capacity(1024)
-        .from_writer(out);
+        .buffer_capacity(512)
+        .from_writer(Vec::with_capacity(512));
     w.write_record(fields)?;
-    w.flush()
+    let bytes = w.into_inner().map_err(|e| e.into_error())?;
+    out.write_all(&bytes)
 }
 
 fn row(out: &mut dyn Write, fields: &[String]) -> io::Result<()> {
