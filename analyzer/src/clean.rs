@@ -13,13 +13,13 @@
 //!   open file) is still being written and is skipped;
 //! - symlinks and anything but regular files are never followed or deleted.
 
-use std::fs::{self, File, OpenOptions};
+use std::fs::{self, File, OpenOptions, TryLockError};
 use std::io::{BufReader, Read};
-use std::os::fd::AsRawFd;
 use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
+use rustix::fs::OFlags;
 use state_tracer_format::{sniff_header_version, Record};
 
 use crate::discover::{legacy_name, v1_name};
@@ -66,7 +66,7 @@ pub fn made_by_tracer(path: &Path) -> bool {
 fn open_regular(path: &Path) -> Option<File> {
     let f = OpenOptions::new()
         .read(true)
-        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
+        .custom_flags((OFlags::NOFOLLOW | OFlags::NONBLOCK).bits() as i32)
         .open(path)
         .ok()?;
     f.metadata().ok()?.is_file().then_some(f)
@@ -95,11 +95,10 @@ fn content_matches(path: &Path, f: &File) -> bool {
 }
 
 /// Is another process holding a lock on this file? Takes a non-blocking
-/// exclusive `flock` on our own descriptor and gives it back when `f` closes.
+/// exclusive lock (std's `try_lock`: `flock`, the tracer's lock) on our own
+/// descriptor and gives it back when `f` closes.
 fn locked_by_other(f: &File) -> bool {
-    // SAFETY: flock on a descriptor we own; no memory is passed.
-    let rc = unsafe { libc::flock(f.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) };
-    rc != 0 && std::io::Error::last_os_error().raw_os_error() == Some(libc::EWOULDBLOCK)
+    matches!(f.try_lock(), Err(TryLockError::WouldBlock))
 }
 
 /// Old tracer files under the inputs (not following symlinks).

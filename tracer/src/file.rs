@@ -105,21 +105,17 @@ pub fn create_new(path: &Path) -> io::Result<File> {
 /// effort: a file system without `flock` support still gets its trace, it is
 /// only not protected from `clean`.
 fn lock_exclusive(file: &File) {
-    use std::os::fd::AsRawFd;
-    // SAFETY: flock on a descriptor we own; no memory is passed.
-    // Non-blocking: nobody else can hold a lock on a file we just created.
-    let _ = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) };
+    // std's `try_lock` is `flock(LOCK_EX | LOCK_NB)` on Unix, the lock
+    // `clean` tests. Non-blocking: nobody else can hold a lock on a file
+    // we just created.
+    let _ = file.try_lock();
 }
 
-/// 32 random bits from the kernel (std exposes no random source, hence
-/// libc); falls back to time and pid mixing if `getrandom(2)` is
-/// unavailable.
+/// 32 random bits from the kernel (the `getrandom` crate: std exposes no
+/// random source); falls back to time and pid mixing if that fails.
 pub fn random_u32() -> u32 {
-    let mut buf = [0u8; 4];
-    // SAFETY: writes at most 4 bytes into a 4-byte buffer.
-    let n = unsafe { libc::getrandom(buf.as_mut_ptr().cast(), buf.len(), libc::GRND_NONBLOCK) };
-    if n == 4 {
-        return u32::from_ne_bytes(buf);
+    if let Ok(r) = getrandom::u32() {
+        return r;
     }
     let nanos = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -137,14 +133,9 @@ mod tests {
     /// while the tracer's descriptor is open, and can once it is closed.
     #[test]
     fn a_created_file_stays_locked_while_open() {
-        use std::os::fd::AsRawFd;
         let dir = tempfile::tempdir().unwrap();
         let (file, path) = create(dir.path(), "r", Utc::now()).unwrap();
-        let try_lock = || {
-            let other = File::open(&path).unwrap();
-            // SAFETY: flock on a descriptor this closure owns.
-            unsafe { libc::flock(other.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) == 0 }
-        };
+        let try_lock = || File::open(&path).unwrap().try_lock().is_ok();
         assert!(!try_lock(), "the open trace file must be locked");
         drop(file);
         assert!(try_lock(), "a closed trace file must be unlocked");

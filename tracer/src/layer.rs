@@ -551,8 +551,15 @@ where
     fn on_id_change(&self, old: &Id, new: &Id, ctx: Context<'_, S>) {
         self.inner.on_id_change(old, new, ctx)
     }
+    /// tracing's only way for `Dispatch::downcast_ref::<Inner>()` (the
+    /// typed helpers, which cannot name the generic `StateLayer<S>`) to
+    /// find the layer; the trait declares it `unsafe fn`, so no safe
+    /// override exists.
     #[doc(hidden)]
     unsafe fn downcast_raw(&self, id: TypeId) -> Option<*const ()> {
+        // SAFETY (the trait's contract): each pointer returned points to a
+        // value of exactly the type `id` names (`Inner` or `Self`), borrowed
+        // from `self`, so it lives as long as the subscriber holding it.
         // The typed helpers' lookup (`record_direct`), on every call: first.
         if id == TypeId::of::<Inner>() {
             return Some(self.inner.inner() as *const Inner as *const ());

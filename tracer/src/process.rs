@@ -62,16 +62,13 @@ fn scrubbed_argv() -> Vec<String> {
     out
 }
 
-/// std has no hostname call; `gethostname(2)` is the one libc use here.
+/// std has no hostname call; rustix's `uname` is `gethostname(2)`'s source
+/// on Linux (glibc reads `nodename` from it too).
 fn hostname() -> String {
-    let mut buf = [0u8; 256];
-    // SAFETY: gethostname writes at most buf.len() bytes.
-    let rc = unsafe { libc::gethostname(buf.as_mut_ptr().cast(), buf.len()) };
-    if rc != 0 {
-        return String::new();
-    }
-    let end = buf.iter().position(|&b| b == 0).unwrap_or(buf.len());
-    String::from_utf8_lossy(&buf[..end]).into_owned()
+    rustix::system::uname()
+        .nodename()
+        .to_string_lossy()
+        .into_owned()
 }
 
 /// Something to finish at `exit(3)` unless it was finished before.
@@ -99,8 +96,12 @@ pub(crate) fn at_exit(target: Weak<dyn Finish>) {
                 target.finish();
             }
         }
-        // std has no exit hook; `atexit(3)` runs on `std::process::exit`.
-        // SAFETY: registering a plain extern "C" fn with no arguments.
+        // std has no exit hook and rustix none either; `atexit(3)` runs on
+        // `std::process::exit` and on a return from `main`.
+        // SAFETY: `atexit` only stores the pointer; `finish_all` is a
+        // `'static` `extern "C" fn()` taking no arguments, as it requires.
+        // A non-zero return (table full) leaves the trace without its
+        // footer, which the analyzer reads as a crashed process.
         unsafe { libc::atexit(finish_all) };
     });
 }

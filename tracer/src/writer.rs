@@ -20,7 +20,7 @@ use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, Weak};
-use std::time::Duration;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use chrono::Utc;
 
@@ -58,9 +58,8 @@ pub struct Writer {
     state: Mutex<State>,
     flush: Flush,
     path: PathBuf,
-    /// `CLOCK_MONOTONIC` in ns when the file was created: `mono_ns`
-    /// counts from here.
-    start_ns: u64,
+    /// When the file was created: `mono_ns` counts from here.
+    start: Instant,
     warned: AtomicBool,
     finished: AtomicBool,
     /// Wakes the interval flusher early: at shutdown, or when the buffer
@@ -132,7 +131,7 @@ impl Writer {
             }),
             flush,
             path,
-            start_ns: clock_ns(libc::CLOCK_MONOTONIC),
+            start: Instant::now(),
             warned: AtomicBool::new(false),
             finished: AtomicBool::new(false),
             wake: Condvar::new(),
@@ -176,7 +175,11 @@ impl Writer {
 
     /// Nanoseconds since tracing started in this process.
     pub fn mono_ns(&self) -> u64 {
-        clock_ns(libc::CLOCK_MONOTONIC).saturating_sub(self.start_ns)
+        // Instant subtraction saturates: never before `start`.
+        let d = self.start.elapsed();
+        d.as_secs()
+            .wrapping_mul(1_000_000_000)
+            .wrapping_add(u64::from(d.subsec_nanos()))
     }
 
     pub fn is_finished(&self) -> bool {
@@ -204,10 +207,17 @@ impl Writer {
         let seq = st.seq;
         st.seq += 1;
         // Both clocks read for each record, under the lock, so time order
-        // is seq order: `mono_ns` from `CLOCK_MONOTONIC`, `ts` from the
-        // system's real-time clock (the analyzer orders processes by it).
+        // is seq order: `mono_ns` from `Instant` (`CLOCK_MONOTONIC`), `ts`
+        // from `SystemTime`, the system's real-time clock (the analyzer
+        // orders processes by it). std's clocks, not `clock_gettime`
+        // itself: +124 instructions a record, +0.3 % of an sqlx statement
+        // (docs/performance.md, "std clocks").
         let mono = self.mono_ns();
-        let wall = clock_ns(libc::CLOCK_REALTIME);
+        let wall = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| {
+            d.as_secs()
+                .wrapping_mul(1_000_000_000)
+                .wrapping_add(u64::from(d.subsec_nanos()))
+        });
         // `,"ts":"YYYY-MM-DDTHH:MM:SS.` changes once a second; reuse it.
         let secs = (wall / 1_000_000_000) as i64;
         if secs != st.ts_secs {
@@ -482,23 +492,6 @@ fn six_digits(mut v: u32) -> [u8; 6] {
         v /= 10;
     }
     out
-}
-
-/// `clock` (`CLOCK_MONOTONIC`, `CLOCK_REALTIME`) in ns, read each call.
-/// libc rather than `Instant`/`SystemTime`: std exposes no raw reading,
-/// and turning its values into ns since a start or the epoch costs more
-/// than the vDSO read itself (~60 instructions each, twice per record).
-#[inline(always)]
-fn clock_ns(clock: libc::clockid_t) -> u64 {
-    let mut ts = libc::timespec {
-        tv_sec: 0,
-        tv_nsec: 0,
-    };
-    // SAFETY: writes into the timespec we own; these clocks always exist.
-    unsafe { libc::clock_gettime(clock, &mut ts) };
-    (ts.tv_sec as u64)
-        .wrapping_mul(1_000_000_000)
-        .wrapping_add(ts.tv_nsec as u64)
 }
 
 #[cfg(test)]

@@ -11,28 +11,27 @@ use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, LazyLock};
 use std::time::{Duration, Instant};
 
+use rustix::process::{kill_process_group, Pid, Signal};
 use serde::Serialize;
+use signal_hook::consts::{SIGINT, SIGTERM};
 use state_tracer_format::env::{ENV_DIR, ENV_RUN_ID, ENV_STATE};
 
 use super::plan::Cmd;
 
-static INTERRUPTED: AtomicBool = AtomicBool::new(false);
-
-extern "C" fn on_signal(_: libc::c_int) {
-    INTERRUPTED.store(true, Ordering::SeqCst);
-}
+/// Set by SIGINT or SIGTERM (signal-hook's handler stores `true`).
+static INTERRUPTED: LazyLock<Arc<AtomicBool>> = LazyLock::new(Arc::default);
 
 /// Makes Ctrl-C (SIGINT) and SIGTERM stop the runs instead of this process:
 /// the children, in their own process groups, do not get the terminal's
 /// SIGINT, so [`wait`] kills them and the caller reports what it has.
 pub fn stop_on_ctrl_c() {
-    // SAFETY: the handler only stores to an atomic (async-signal-safe).
-    let handler = on_signal as extern "C" fn(libc::c_int) as *const () as libc::sighandler_t;
-    unsafe {
-        libc::signal(libc::SIGINT, handler);
-        libc::signal(libc::SIGTERM, handler);
+    for signal in [SIGINT, SIGTERM] {
+        // Fails only for a signal that cannot be caught, which these are
+        // not; were it to, Ctrl-C would end this process as it did before.
+        let _ = signal_hook::flag::register(signal, Arc::clone(&INTERRUPTED));
     }
 }
 
@@ -174,9 +173,9 @@ impl Running {
 
 /// SIGKILL to the process group `pgid` (the child is its leader).
 fn kill_group(pgid: u32) {
-    // SAFETY: plain syscall; a negative pid names the group.
-    unsafe {
-        libc::kill(-(pgid as libc::pid_t), libc::SIGKILL);
+    // Best effort: the group may already be gone (all of it exited).
+    if let Some(pgid) = i32::try_from(pgid).ok().and_then(Pid::from_raw) {
+        let _ = kill_process_group(pgid, Signal::KILL);
     }
 }
 

@@ -4,6 +4,9 @@
 
 use std::path::PathBuf;
 
+use percent_encoding::percent_decode_str;
+use url::{form_urlencoded, Url};
+
 use super::HistoryError;
 
 /// The environment variable that overrides the default database.
@@ -161,12 +164,14 @@ impl DbUrl {
         redact(&self.url)
     }
 
-    /// `text` with the password (if any) replaced by `***`.
+    /// `text` with the password (if any; as written in the URL and
+    /// percent-decoded) replaced by `***`.
     pub fn scrub(&self, text: &str) -> String {
-        match password(&self.url) {
-            Some(p) if !p.is_empty() => text.replace(p, "***"),
-            _ => text.to_owned(),
+        let mut out = text.to_owned();
+        for p in passwords(&self.url) {
+            out = out.replace(&p, "***");
         }
+        out
     }
 }
 
@@ -184,36 +189,77 @@ pub fn default_path() -> Option<PathBuf> {
     Some(base.join("trace-analyzer").join("history.sqlite"))
 }
 
-/// The `user:password@` part's password, if the URL has one.
-fn password(url: &str) -> Option<&str> {
-    let (_, rest) = url.split_once("://")?;
-    let authority = &rest[..rest.find(['/', '?']).unwrap_or(rest.len())];
-    let userinfo = &authority[..authority.rfind('@')?];
-    Some(userinfo.split_once(':')?.1)
+/// Whether a raw `key=value` query pair is a `password` (PostgreSQL takes
+/// it in the query too), its key percent-decoded.
+fn is_password_pair(kv: &str) -> bool {
+    form_urlencoded::parse(kv.as_bytes())
+        .next()
+        .is_some_and(|(k, _)| k.eq_ignore_ascii_case("password"))
 }
 
-fn redact(url: &str) -> String {
-    let mut out = match password(url) {
-        Some(p) if !p.is_empty() => {
-            // Replace the occurrence inside the authority only.
-            let start = p.as_ptr() as usize - url.as_ptr() as usize;
-            format!("{}***{}", &url[..start], &url[start + p.len()..])
-        }
-        _ => url.to_owned(),
+/// The passwords in `url` (`user:password@` and `?password=`), each as
+/// written and percent-decoded; empty ones left out.
+fn passwords(url: &str) -> Vec<String> {
+    let Ok(u) = Url::parse(url) else {
+        return Vec::new();
     };
-    // `?password=` in the query (PostgreSQL accepts it there too).
-    if let Some(q) = out.find('?') {
-        let (head, query) = out.split_at(q + 1);
-        let query: Vec<String> = query
+    let mut found = Vec::new();
+    if let Some(p) = u.password() {
+        found.push(p.to_owned());
+        found.push(percent_decode_str(p).decode_utf8_lossy().into_owned());
+    }
+    for (k, v) in u.query_pairs() {
+        if k.eq_ignore_ascii_case("password") {
+            found.push(v.into_owned());
+        }
+    }
+    if let Some(q) = u.query() {
+        let raw = q.split('&').filter(|kv| is_password_pair(kv));
+        found.extend(raw.filter_map(|kv| Some(kv.split_once('=')?.1.to_owned())));
+    }
+    found.retain(|p| !p.is_empty());
+    found
+}
+
+/// `url` with its passwords replaced by `***`; anything else as written.
+/// The `url` crate (sqlx's own parser) finds them, so an `@` or `:` in a
+/// password, escaped or not, cannot shift where the password is taken to
+/// end.
+fn redact(url: &str) -> String {
+    let Ok(mut u) = Url::parse(url) else {
+        // Not a URL (so not one a driver would connect with either): shown
+        // only if it cannot hold a password.
+        let lower = url.to_ascii_lowercase();
+        return if url.contains('@') || lower.contains("password") {
+            let scheme = url.split_once(':').map_or("", |(s, _)| s);
+            format!("{scheme}:*** (not a valid URL)")
+        } else {
+            url.to_owned()
+        };
+    };
+    let mut changed = false;
+    if u.password().is_some_and(|p| !p.is_empty()) {
+        changed |= u.set_password(Some("***")).is_ok();
+    }
+    if let Some(q) = u.query().filter(|q| q.split('&').any(is_password_pair)) {
+        let q: Vec<String> = q
             .split('&')
             .map(|kv| match kv.split_once('=') {
-                Some((k, _)) if k.eq_ignore_ascii_case("password") => format!("{k}=***"),
-                _ => kv.to_owned(),
+                _ if !is_password_pair(kv) => kv.to_owned(),
+                Some((k, _)) => format!("{k}=***"),
+                None => format!("{kv}=***"),
             })
             .collect();
-        out = format!("{head}{}", query.join("&"));
+        u.set_query(Some(&q.join("&")));
+        changed = true;
     }
-    out
+    // Unchanged URLs are printed as given, not as the parser normalises
+    // them (a space in an SQLite path stays a space).
+    if changed {
+        u.into()
+    } else {
+        url.to_owned()
+    }
 }
 
 #[cfg(test)]
@@ -232,6 +278,36 @@ mod tests {
         assert_eq!(q.redacted(), "postgres://db/hist?user=ci&password=***");
         let plain = DbUrl::parse("postgres://ci@db/hist").unwrap();
         assert_eq!(plain.redacted(), "postgres://ci@db/hist");
+    }
+
+    /// A password with URL-escaped characters (`@`, `:`, `/`, `%`) is
+    /// hidden in the URL, and in driver messages both as written and as
+    /// decoded; an unescaped `@` in it does not leak its first part.
+    #[test]
+    fn escaped_passwords_never_show() {
+        let u =
+            DbUrl::parse("postgres://ci:p%40ss%3Aw%2Fd%25@db:5432/hist?sslmode=require").unwrap();
+        assert_eq!(
+            u.redacted(),
+            "postgres://ci:***@db:5432/hist?sslmode=require"
+        );
+        assert_eq!(
+            u.scrub("auth failed for p@ss:w/d% (p%40ss%3Aw%2Fd%25)"),
+            "auth failed for *** (***)"
+        );
+        let raw_at = DbUrl::parse("postgres://ci:p@ss@db/hist").unwrap();
+        assert_eq!(raw_at.redacted(), "postgres://ci:***@db/hist");
+        assert_eq!(raw_at.scrub("bad password p@ss"), "bad password ***");
+        let q = DbUrl::parse("postgres://db/hist?user=ci&pass%77ord=s%26cret").unwrap();
+        assert_eq!(q.redacted(), "postgres://db/hist?user=ci&pass%77ord=***");
+        assert_eq!(q.scrub("s&cret / s%26cret"), "*** / ***");
+        // Not a URL the driver could use (bad port): nothing after the
+        // scheme is shown, as it might hold the password.
+        let bad = DbUrl::parse("postgres://ci:s3cret@db:port/hist").unwrap();
+        assert_eq!(bad.redacted(), "postgres:*** (not a valid URL)");
+        // Nothing to hide: as written, not normalised.
+        let spaced = DbUrl::parse("sqlite:///tmp/my history.sqlite").unwrap();
+        assert_eq!(spaced.redacted(), "sqlite:///tmp/my history.sqlite");
     }
 
     #[test]

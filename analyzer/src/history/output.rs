@@ -8,7 +8,7 @@ use chrono::{DateTime, Utc};
 use serde_json::{json, Value};
 
 use super::query::{Cause, Flaky, Pair, StoredRun, Window};
-use crate::render::csv::field;
+use crate::render::csv::line;
 use crate::render::table::short_resource;
 
 /// `history … --format`.
@@ -115,27 +115,11 @@ fn write_sheet(format: HistoryFormat, s: &Sheet, out: &mut dyn Write) -> io::Res
             Ok(())
         }
         HistoryFormat::Csv => {
-            let line = |fields: Vec<String>| {
-                fields
-                    .iter()
-                    .map(|f| field(f))
-                    .collect::<Vec<_>>()
-                    .join(",")
-            };
-            writeln!(
-                out,
-                "{}",
-                line(s.header.iter().map(|h| h.to_string()).collect())
-            )?;
+            line(out, &s.header)?;
             for r in &s.rows {
-                writeln!(
+                line(
                     out,
-                    "{}",
-                    line(
-                        r.iter()
-                            .map(|c| text(&c.replace('\n', "; ")).into_owned())
-                            .collect()
-                    )
+                    r.iter().map(|c| text(&c.replace('\n', "; ")).into_owned()),
                 )?;
             }
             Ok(())

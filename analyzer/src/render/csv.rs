@@ -1,5 +1,5 @@
 //! CSV for `merge` (one row per record) and `report` (one row per finding),
-//! RFC 4180 quoting.
+//! RFC 4180 quoting by the `csv` crate.
 
 use std::io::{self, Write};
 
@@ -9,19 +9,28 @@ use crate::escape::text;
 use crate::model::Report;
 use crate::record::{Rec, RecKind};
 
-/// Quotes a field when it needs it.
-pub fn field(s: &str) -> String {
-    if s.contains([',', '"', '\n', '\r']) {
-        format!("\"{}\"", s.replace('"', "\"\""))
-    } else {
-        s.to_owned()
-    }
+/// Writes one CSV line, `\n`-terminated: a field holding `,`, `"`, CR or
+/// LF is quoted, its quotes doubled (RFC 4180, the `csv` crate's
+/// `QuoteStyle::Necessary`); every other field as it is.
+pub fn line<I>(out: &mut dyn Write, fields: I) -> io::Result<()>
+where
+    I: IntoIterator,
+    I::Item: AsRef<[u8]>,
+{
+    // Into a Vec, then `out`: the csv writer's flush would flush `out`
+    // too, a `write(2)` per line under a `BufWriter`.
+    let mut w = csv::WriterBuilder::new()
+        .buffer_capacity(512)
+        .from_writer(Vec::with_capacity(512));
+    w.write_record(fields)?;
+    let bytes = w.into_inner().map_err(|e| e.into_error())?;
+    out.write_all(&bytes)
 }
 
 fn row(out: &mut dyn Write, fields: &[String]) -> io::Result<()> {
     // Control characters escaped (see `escape`): a CSV is often `cat`ed.
-    let line: Vec<String> = fields.iter().map(|f| field(&text(f))).collect();
-    writeln!(out, "{}", line.join(","))
+    let escaped: Vec<_> = fields.iter().map(|f| text(f)).collect();
+    line(out, escaped.iter().map(|f| f.as_bytes()))
 }
 
 pub fn write_merge_header(out: &mut dyn Write) -> io::Result<()> {
