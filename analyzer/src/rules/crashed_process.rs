@@ -2,7 +2,7 @@
 //! the footer on a clean exit only, so its absence means the process was
 //! killed, crashed or called `_exit` — its last records show where.
 
-use crate::discover::Format;
+use crate::input::discover::Format;
 use crate::model::{RuleId, Severity};
 use crate::rules::{Accesses, Cx, Pending, Replay, Rule, RuleMeta};
 
@@ -45,7 +45,7 @@ impl Rule for CrashedProcess {
             let mut explanation = format!(
                 "{} wrote no footer: it was killed or crashed (its last record is at {}).",
                 cx.proc_label(p.file),
-                crate::record::to_time(at).format("%H:%M:%S%.6f")
+                crate::input::record::to_time(at).format("%H:%M:%S%.6f")
             );
             if let Some(v) = &victim {
                 explanation.push_str(&format!(" It was running {}.", cx.describe(v)));

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 
 use super::{Cmd, Pair, PairCmds, Shape, Who};
 use crate::confirm::options::ConfirmOptions;
-use crate::discover::{Format, SourceFile};
+use crate::input::discover::{Format, SourceFile};
 use crate::model::{ScenarioSpan, Timeline};
 use crate::repro::{Runner, Together};
 
