@@ -16,14 +16,13 @@ use serde::Serialize;
 
 use crate::engine::state::Proc;
 use crate::findings::{scenario_ref, Pending};
-use crate::input::discover::Format;
 use crate::input::record::{to_time, FastMap, FileIdx};
 use crate::model::{HazardSide, RuleId, ScenarioRef, Severity, Warning};
 
 /// Per file index: its label when other processes share it, else `None`.
 pub fn shared_labels(procs: &[Proc]) -> Vec<Option<Arc<str>>> {
     let mut count: FastMap<&str, u32> = FastMap::default();
-    for p in procs.iter().filter(|p| p.format == Format::V1) {
+    for p in procs.iter().filter(|p| p.format.provides().header_label()) {
         *count.entry(p.header_label.as_str()).or_default() += 1;
     }
     let mut interned: FastMap<&str, Arc<str>> = FastMap::default();
@@ -31,7 +30,7 @@ pub fn shared_labels(procs: &[Proc]) -> Vec<Option<Arc<str>>> {
         .iter()
         .map(|p| {
             let l = p.header_label.as_str();
-            (p.format == Format::V1 && count.get(l).is_some_and(|&n| n > 1))
+            (p.format.provides().header_label() && count.get(l).is_some_and(|&n| n > 1))
                 .then(|| interned.entry(l).or_insert_with(|| Arc::from(l)).clone())
         })
         .collect()

@@ -146,14 +146,14 @@ impl Resolved {
 impl Proc {
     /// `label` from the header, or for legacy files the first feature seen.
     pub fn label(&self) -> String {
-        match (self.format, &self.first_feature) {
-            (Format::Legacy, Some(f)) => f.to_string(),
+        match &self.first_feature {
+            Some(f) if !self.format.provides().header_label() => f.to_string(),
             _ => self.header_label.clone(),
         }
     }
 
     pub fn crashed(&self) -> bool {
-        (self.format == Format::V1 && !self.end.footer)
+        (self.format.provides().has_footer() && !self.end.footer)
             || self
                 .order
                 .iter()
@@ -174,7 +174,7 @@ impl Proc {
             first: self.first.map(to_time),
             last: self.last.map(to_time),
             file: self.path.clone(),
-            format: self.format.as_str().to_owned(),
+            format: self.format.provides().name().to_owned(),
             order: self
                 .order
                 .iter()

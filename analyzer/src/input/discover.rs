@@ -555,7 +555,11 @@ fn dedupe(files: Vec<SourceFile>, warnings: &mut Vec<Warning>) -> Vec<SourceFile
 type Identity = (Option<String>, u32, Option<Micros>, u64);
 
 fn identity(f: &SourceFile) -> Identity {
-    let run = (f.format == Format::V1).then(|| f.run_id.clone());
+    let run = f
+        .format
+        .provides()
+        .records_run_id()
+        .then(|| f.run_id.clone());
     (run, f.pid, f.start, f.size)
 }
 
@@ -613,6 +617,7 @@ pub fn failed_scenarios(f: &SourceFile) -> u64 {
     let mut line = Vec::new();
     let mut failed = 0;
     let finder = memchr::memmem::Finder::new(b"SCENARIO_END");
+    let format = f.format.provides();
     loop {
         line.clear();
         match reader.read_until(b'\n', &mut line) {
@@ -622,15 +627,7 @@ pub fn failed_scenarios(f: &SourceFile) -> u64 {
         let Some(at) = finder.find(&line) else {
             continue;
         };
-        let is_failed = match f.format {
-            Format::V1 => serde_json::from_slice::<serde_json::Value>(&line)
-                .is_ok_and(|v| v["action"] == "SCENARIO_END" && v["outcome"] == "FAILED"),
-            // `TS | FEATURE | SCENARIO | SCENARIO_END | FAILED: why | …`
-            Format::Legacy => line[at + b"SCENARIO_END".len()..]
-                .strip_prefix(b" | ")
-                .is_some_and(|rest| rest.starts_with(b"FAILED")),
-        };
-        failed += u64::from(is_failed);
+        failed += u64::from(format.failed_scenario_end(&line, at));
     }
     failed
 }

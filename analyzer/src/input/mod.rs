@@ -3,9 +3,10 @@
 //!
 //! [`discover`] finds trace files and groups them into runs; [`source`]
 //! says what a recognised file is (its [`source::Format`] and header);
-//! [`read`] parses it, v1 JSON lines or the legacy text format;
-//! [`record`] is the normalised record both readers produce and every
-//! later stage consumes.
+//! [`read`] parses it, v1 JSON lines or the legacy text format, each
+//! reader declaring what its format provides through
+//! [`read::TraceFormat`]; [`record`] is the normalised record both readers
+//! produce and every later stage consumes.
 
 pub mod discover;
 pub mod read;

@@ -8,7 +8,8 @@ use state_tracer_format::Rerun;
 
 use crate::input::record::Micros;
 
-/// Which reader a file needs.
+/// Which reader a file needs; what files of the format provide (a footer,
+/// a run id, row counts, …) is asked of [`Format::provides`], not matched on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Format {
     /// JSON Lines, format v1 (header, events, footer).
@@ -18,11 +19,9 @@ pub enum Format {
 }
 
 impl Format {
+    /// The name in reports: [`TraceFormat::name`](crate::read::TraceFormat::name).
     pub fn as_str(self) -> &'static str {
-        match self {
-            Format::V1 => "v1",
-            Format::Legacy => "legacy",
-        }
+        self.provides().name()
     }
 }
 

@@ -2,7 +2,6 @@
 //! the footer on a clean exit only, so its absence means the process was
 //! killed, crashed or called `_exit` — its last records show where.
 
-use crate::input::discover::Format;
 use crate::model::{RuleId, Severity};
 use crate::rules::{Accesses, Cx, Pending, Replay, Rule, RuleMeta};
 
@@ -37,7 +36,7 @@ impl Rule for CrashedProcess {
     fn finish(&mut self, cx: &mut Cx<'_>) {
         for i in 0..cx.procs.len() {
             let p = &cx.procs[i];
-            if p.format != Format::V1 || p.end.footer {
+            if !p.format.provides().has_footer() || p.end.footer {
                 continue;
             }
             let victim = p.active.last().cloned();

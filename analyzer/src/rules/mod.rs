@@ -29,7 +29,6 @@ pub use crate::engine::resources::{ProcResId, Resources, SchemaId, Target};
 pub use crate::engine::rows::{Owner, RowLedger};
 pub use crate::engine::state::{Proc, Scn};
 pub use crate::findings::{Findings, Pending, Strength};
-use crate::input::discover::Format;
 use crate::input::record::{FileIdx, Micros, Rec, RowsHint};
 use crate::model::{HazardSide, RuleId, Severity};
 use concurrent_mutation::MutationText;
@@ -219,8 +218,13 @@ impl RunView {
 
     /// [`RunView::identity_unknown`] for tables of `schema`.
     pub fn schema_identity_unknown(&self, schema: SchemaId, a: FileIdx, b: FileIdx) -> bool {
-        let legacy = |f: FileIdx| self.procs[f as usize].format == Format::Legacy;
-        self.resources.db_unknown(schema) && !(legacy(a) && legacy(b))
+        let shared = |f: FileIdx| {
+            self.procs[f as usize]
+                .format
+                .provides()
+                .one_shared_database()
+        };
+        self.resources.db_unknown(schema) && !(shared(a) && shared(b))
     }
 
     pub fn pid(&self, file: FileIdx) -> u32 {

@@ -24,6 +24,7 @@ use state_tracer_format::Action;
 
 use crate::input::read::lines::{text_line, LineReader, RawLine, TextLine};
 use crate::input::read::options::{FileEnd, Problems, ReadOptions};
+use crate::input::read::TraceFormat;
 use crate::input::record::{self, FastMap, FileIdx, Interner, Rec, RecKind};
 
 pub use super::options::LegacyTz;
@@ -108,6 +109,47 @@ pub fn read<R: BufRead>(
     let mut parser = Parser::new(input, file, opts);
     super::drain(|batch| parser.fill(opts, problems, batch, 1024), emit);
     parser.end
+}
+
+/// The Go text format as [`TraceFormat`]: no header, footer, run id or
+/// row counts; its model is one database every process shares.
+pub struct Legacy;
+
+impl TraceFormat for Legacy {
+    fn name(&self) -> &'static str {
+        "legacy"
+    }
+    fn title(&self) -> &'static str {
+        "Go text format"
+    }
+    fn has_footer(&self) -> bool {
+        false
+    }
+    fn header_label(&self) -> bool {
+        false
+    }
+    fn records_run_id(&self) -> bool {
+        false
+    }
+    fn records_command(&self) -> bool {
+        false
+    }
+    fn records_rows(&self) -> bool {
+        false
+    }
+    fn one_shared_database(&self) -> bool {
+        true
+    }
+    // `TS | FEATURE | SCENARIO | SCENARIO_END | FAILED: why | …`
+    fn failed_scenario_end(&self, line: &[u8], at: usize) -> bool {
+        line[at + b"SCENARIO_END".len()..]
+            .strip_prefix(b" | ")
+            .is_some_and(|rest| rest.starts_with(b"FAILED"))
+    }
+    fn line_time(&self, line: &str, tz: &LegacyTz) -> Option<i64> {
+        let l = parse_legacy_line(line, tz).ok()?;
+        tz.to_utc(l.ts).map(|t| t.timestamp_micros())
+    }
 }
 
 /// A legacy reader that can stop after any number of records and resume,

@@ -4,6 +4,7 @@
 //! line: every problem is recorded in [`Problems`] with its line number and
 //! the reader carries on.
 
+mod format;
 pub mod legacy;
 pub(crate) mod lines;
 pub(crate) mod options;
@@ -19,6 +20,7 @@ use std::sync::Arc;
 use crate::input::record::{FileIdx, Rec};
 use crate::input::source::{Format, SourceFile};
 use crate::model::Warning;
+pub use format::TraceFormat;
 pub use options::{FileEnd, LegacyTz, Problems, ReadOptions, MAX_PROBLEMS};
 
 /// Counts bytes read for the progress bar.

@@ -5,11 +5,14 @@
 
 use std::io::BufRead;
 
-use state_tracer_format::{sniff_header_version, Action, Event, Record, FORMAT_VERSION};
+use state_tracer_format::{
+    parse_wall_time, sniff_header_version, Action, Event, Record, FORMAT_VERSION,
+};
 
 use crate::input::read::lines::{LineReader, TextLine};
-use crate::input::read::options::{FileEnd, Problems, ReadOptions};
+use crate::input::read::options::{FileEnd, LegacyTz, Problems, ReadOptions};
 use crate::input::read::v1_scan::Scanner;
+use crate::input::read::TraceFormat;
 use crate::input::record::{FileIdx, Interner, Rec, RecKind, RowsHint};
 
 /// How the tracer starts every event line.
@@ -104,6 +107,46 @@ pub fn read<R: BufRead>(
     let mut parser = Parser::new(input, file);
     super::drain(|batch| parser.fill(opts, problems, batch, 1024), emit);
     parser.end
+}
+
+/// Format v1 as [`TraceFormat`]: a header naming run, process and command,
+/// rows on writes, a footer at a clean exit.
+pub struct V1;
+
+impl TraceFormat for V1 {
+    fn name(&self) -> &'static str {
+        "v1"
+    }
+    fn title(&self) -> &'static str {
+        "JSON lines, format v1"
+    }
+    fn has_footer(&self) -> bool {
+        true
+    }
+    fn header_label(&self) -> bool {
+        true
+    }
+    fn records_run_id(&self) -> bool {
+        true
+    }
+    fn records_command(&self) -> bool {
+        true
+    }
+    fn records_rows(&self) -> bool {
+        true
+    }
+    fn one_shared_database(&self) -> bool {
+        false
+    }
+    fn failed_scenario_end(&self, line: &[u8], _at: usize) -> bool {
+        serde_json::from_slice::<serde_json::Value>(line)
+            .is_ok_and(|v| v["action"] == "SCENARIO_END" && v["outcome"] == "FAILED")
+    }
+    fn line_time(&self, line: &str, _tz: &LegacyTz) -> Option<i64> {
+        let v: serde_json::Value = serde_json::from_str(line).ok()?;
+        let ts = v.get("ts").or_else(|| v.get("start"))?.as_str()?;
+        parse_wall_time(ts).map(|t| t.timestamp_micros())
+    }
 }
 
 /// A v1 reader that can stop after any number of records and resume, so a

@@ -1,0 +1,52 @@
+//! What an input format provides, declared once by its reader.
+//!
+//! The later stages ask "does this file have a footer?", "does it name its
+//! process?", not "is it v1?": each reader answers through its
+//! [`TraceFormat`] impl, and [`Format::provides`] is the one place that
+//! maps a file's [`Format`] to it. A new input format is a reader with its
+//! impl, a [`Format`] variant and its arm here (plus the parser choice in
+//! `read`).
+
+use crate::input::read::{legacy, v1, LegacyTz};
+use crate::input::source::Format;
+
+/// What a trace format records, and the few format-specific questions
+/// asked of a single line outside the readers.
+pub trait TraceFormat: Sync {
+    /// The name in reports (`processes[].format` in JSON): `v1`, `legacy`.
+    fn name(&self) -> &'static str;
+    /// What the format is called in messages to the user.
+    fn title(&self) -> &'static str;
+    /// A complete file ends with a footer, so one without it is a process
+    /// that was killed or crashed.
+    fn has_footer(&self) -> bool;
+    /// The header names the process (a label several processes may share);
+    /// otherwise a process is named by the first feature it ran.
+    fn header_label(&self) -> bool;
+    /// A file records its run's id; otherwise its run is its folder.
+    fn records_run_id(&self) -> bool;
+    /// A file records the command its process ran (argv, `rerun`), so one
+    /// scenario can be replayed alone.
+    fn records_command(&self) -> bool;
+    /// Writes record how many rows they changed.
+    fn records_rows(&self) -> bool;
+    /// Files carry no database identity, and the format's model is one
+    /// database they all share (so two such files do share its tables).
+    fn one_shared_database(&self) -> bool;
+    /// Whether `line`, which holds `SCENARIO_END` at byte `at`, records a
+    /// failed scenario (a cheap check, without reading the whole file).
+    fn failed_scenario_end(&self, line: &[u8], at: usize) -> bool;
+    /// The time of one record line (a file's last, for `runs`), in
+    /// microseconds since the epoch; `tz` reads zone-less times.
+    fn line_time(&self, line: &str, tz: &LegacyTz) -> Option<i64>;
+}
+
+impl Format {
+    /// What files of this format provide.
+    pub fn provides(self) -> &'static dyn TraceFormat {
+        match self {
+            Format::V1 => &v1::V1,
+            Format::Legacy => &legacy::Legacy,
+        }
+    }
+}
