@@ -50,3 +50,40 @@ impl Format {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// One failed scenario end as each format writes it, at the same time.
+    const V1_END: &str = r#"{"pid":101,"process":"auth","type":"event","seq":4,"ts":"2026-04-11T10:00:00.100000Z","mono_ns":0,"tid":1,"scenario_id":1,"feature":"auth","scenario":"Register","action":"SCENARIO_END","outcome":"FAILED"}"#;
+    const LEGACY_END: &str = "2026-04-11T10:00:00.100000 | auth | Register | SCENARIO_END | FAILED";
+
+    fn at(line: &str) -> usize {
+        line.find("SCENARIO_END").unwrap()
+    }
+
+    #[test]
+    fn both_formats_read_the_same_event_alike() {
+        let utc: LegacyTz = "UTC".parse().unwrap();
+        let v1 = Format::V1.provides();
+        let legacy = Format::Legacy.provides();
+        assert!(v1.failed_scenario_end(V1_END.as_bytes(), at(V1_END)));
+        assert!(legacy.failed_scenario_end(LEGACY_END.as_bytes(), at(LEGACY_END)));
+        let passed = LEGACY_END.replace("FAILED", "PASSED");
+        assert!(!legacy.failed_scenario_end(passed.as_bytes(), at(&passed)));
+        let t = v1.line_time(V1_END, &utc);
+        assert!(t.is_some());
+        assert_eq!(legacy.line_time(LEGACY_END, &utc), t);
+        assert_eq!(v1.line_time("not a record", &utc), None);
+    }
+
+    #[test]
+    fn names_are_the_report_names() {
+        assert_eq!(Format::V1.as_str(), "v1");
+        assert_eq!(Format::Legacy.as_str(), "legacy");
+        // Only a format with a footer can tell a crash from a clean end.
+        assert!(Format::V1.provides().has_footer());
+        assert!(!Format::Legacy.provides().has_footer());
+    }
+}
