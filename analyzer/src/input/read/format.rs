@@ -2,13 +2,15 @@
 //!
 //! The later stages ask "does this file have a footer?", "does it name its
 //! process?", not "is it v1?": each reader answers through its
-//! [`TraceFormat`] impl, and [`Format::provides`] is the one place that
-//! maps a file's [`Format`] to it. A new input format is a reader with its
-//! impl, a [`Format`] variant and its arm here (plus the parser choice in
-//! `read`).
+//! [`TraceFormat`] impl, and [`Format::provides`] (in `read`, beside the
+//! choice of parser) is the one place that maps a file's [`Format`] to it.
+//! A new input format is a reader with its impl, a [`Format`] variant and
+//! its arms there.
+//!
+//! [`Format`]: crate::discover::Format
+//! [`Format::provides`]: crate::discover::Format::provides
 
-use crate::input::read::{legacy, v1, LegacyTz};
-use crate::input::source::Format;
+use crate::input::read::options::LegacyTz;
 
 /// What a trace format records, and the few format-specific questions
 /// asked of a single line outside the readers.
@@ -41,19 +43,10 @@ pub trait TraceFormat: Sync {
     fn line_time(&self, line: &str, tz: &LegacyTz) -> Option<i64>;
 }
 
-impl Format {
-    /// What files of this format provide.
-    pub fn provides(self) -> &'static dyn TraceFormat {
-        match self {
-            Format::V1 => &v1::V1,
-            Format::Legacy => &legacy::Legacy,
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::input::source::Format;
 
     /// One failed scenario end as each format writes it, at the same time.
     const V1_END: &str = r#"{"pid":101,"process":"auth","type":"event","seq":4,"ts":"2026-04-11T10:00:00.100000Z","mono_ns":0,"tid":1,"scenario_id":1,"feature":"auth","scenario":"Register","action":"SCENARIO_END","outcome":"FAILED"}"#;

@@ -22,9 +22,9 @@ use std::sync::Arc;
 
 use state_tracer_format::Action;
 
+use crate::input::read::format::TraceFormat;
 use crate::input::read::lines::{text_line, LineReader, RawLine, TextLine};
 use crate::input::read::options::{FileEnd, Problems, ReadOptions};
-use crate::input::read::TraceFormat;
 use crate::input::record::{self, FastMap, FileIdx, Interner, Rec, RecKind};
 
 pub use super::options::LegacyTz;

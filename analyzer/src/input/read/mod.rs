@@ -23,6 +23,16 @@ use crate::model::Warning;
 pub use format::TraceFormat;
 pub use options::{FileEnd, LegacyTz, Problems, ReadOptions, MAX_PROBLEMS};
 
+impl Format {
+    /// What files of this format provide.
+    pub fn provides(self) -> &'static dyn TraceFormat {
+        match self {
+            Format::V1 => &v1::V1,
+            Format::Legacy => &legacy::Legacy,
+        }
+    }
+}
+
 /// Counts bytes read for the progress bar.
 struct Counting<R> {
     inner: R,

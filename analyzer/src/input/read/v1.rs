@@ -9,10 +9,10 @@ use state_tracer_format::{
     parse_wall_time, sniff_header_version, Action, Event, Record, FORMAT_VERSION,
 };
 
+use crate::input::read::format::TraceFormat;
 use crate::input::read::lines::{LineReader, TextLine};
 use crate::input::read::options::{FileEnd, LegacyTz, Problems, ReadOptions};
 use crate::input::read::v1_scan::Scanner;
-use crate::input::read::TraceFormat;
 use crate::input::record::{FileIdx, Interner, Rec, RecKind, RowsHint};
 
 /// How the tracer starts every event line.
