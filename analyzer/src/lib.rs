@@ -4,14 +4,29 @@
 //! The binary is a thin clap layer (its `cli` module) over this library,
 //! which returns data and prints nothing (progress goes to a [`Progress`]
 //! hook; the binary draws the bar). [`Analyzer`] is the one entry point of
-//! an analysis. The stages,
-//! one module each: [`discover`] finds trace files and groups them into
-//! runs, [`read`] parses v1 and legacy files into [`record::Rec`]s,
-//! [`merge`] orders them across files, [`track`] interprets each record
-//! once (scenario, slot, resource, mutation), and its consumers use that one
-//! interpretation: `analysis` feeds the `rules`, the streaming
-//! [`render`] and [`export`] outputs draw the run ([`Tap`]). The result
-//! types ([`model`]) are the stable contract for JSON and the HTML timeline.
+//! an analysis. The result types ([`model`]) are the stable contract for
+//! JSON and the HTML timeline.
+//!
+//! The source tree follows the pipeline, one folder (or file) per stage:
+//!
+//! 1. `input/`: [`discover`] finds trace files and groups them into runs,
+//!    [`read`] parses v1 and legacy files into [`record::Rec`]s.
+//! 2. [`merge`]: orders the records of a run's files into one.
+//! 3. `engine/`: [`track`] interprets each record once (scenario, slot,
+//!    resource, mutation); `analysis` feeds that to the rules and builds
+//!    the report parts ([`overlap`], hazard groups).
+//! 4. `rules/`: each rule watches the tracked records for one kind of hazard.
+//! 5. `findings`: narrows the rules' candidates to the likely cause and
+//!    words each finding (with `repro`'s replay commands).
+//! 6. `output/`: [`render`] writes the report and the merged records,
+//!    [`export`] the Chrome trace; the streaming ones draw the run in the
+//!    same pass through a [`Tap`].
+//!
+//! Beside the pipeline: [`history`] (runs stored across CI jobs),
+//! [`confirm`] (re-running a polluter/victim pair to prove it), `tools/`
+//! ([`clean`], [`gen`]), and the shared helpers [`model`], [`escape`],
+//! [`duration`]. The public paths stay flat (`trace_analyzer::read`, not
+//! `…::input::read`): the stage folders are re-exported at the root.
 //!
 //! ```text
 //! read (per file) → merge (one order) → track (one interpretation per record)
@@ -19,30 +34,24 @@
 //!                                         └→ Taps: HTML page, Chrome export (same pass)
 //! ```
 
-pub(crate) mod analysis;
-pub mod clean;
 pub mod confirm;
-pub mod discover;
 pub mod duration;
+mod engine;
 pub mod escape;
-pub mod export;
 pub(crate) mod findings;
-pub mod gen;
-pub(crate) mod grouping;
 pub mod history;
+mod input;
 pub mod merge;
 pub mod model;
-pub mod overlap;
-pub mod read;
-pub mod record;
-pub mod render;
+mod output;
 pub(crate) mod repro;
-pub(crate) mod resources;
-mod rows;
 pub(crate) mod rules;
-pub(crate) mod source;
-pub(crate) mod state;
-pub mod track;
+mod tools;
+
+pub use engine::{overlap, track};
+pub use input::{discover, read, record};
+pub use output::{export, render};
+pub use tools::{clean, gen};
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -51,10 +60,10 @@ use std::sync::Arc;
 pub use model::*;
 pub use read::LegacyTz;
 
-use analysis::{Engine, EngineOptions};
-use discover::{Discovery, Run};
+use engine::analysis::{Engine, EngineOptions};
+use input::discover::{Discovery, Run};
+use input::read::ReadOptions;
 use merge::Merger;
-use read::ReadOptions;
 
 /// `1 row`, `2 rows`: a count and its noun, singular or plural.
 pub fn count(n: impl Into<u64>, one: &str, many: &str) -> String {

@@ -15,10 +15,10 @@ use std::collections::VecDeque;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread::JoinHandle;
 
-use crate::discover::SourceFile;
+use crate::input::discover::SourceFile;
+use crate::input::read::{FileEnd, FileReader, ReadOptions};
+use crate::input::record::{FileIdx, Micros, Rec};
 use crate::model::Warning;
-use crate::read::{FileEnd, FileReader, ReadOptions};
-use crate::record::{FileIdx, Micros, Rec};
 
 /// Records per batch.
 const BATCH: usize = 1024;

@@ -178,14 +178,14 @@ pub struct Report {
     /// Ranked: likely causes first, then by strength (confidence), then
     /// errors, then by time. Written with each one's `number` (its place,
     /// from 1: what the reports show and `confirm --finding N` takes).
-    #[serde(serialize_with = "crate::render::json::numbered")]
+    #[serde(serialize_with = "crate::output::render::json::numbered")]
     pub findings: Vec<Finding>,
     /// Overlapping scenarios aggregated by process pair (processes that
     /// share a label count as one), the most overlapping first pairs up to
     /// a bound (or every scenario pair with `--all-overlaps`).
     pub overlaps: Vec<Overlap>,
     /// Process pairs that overlapped: `overlaps` lists at most
-    /// [`crate::overlap::LISTED`] of them.
+    /// [`crate::engine::overlap::LISTED`] of them.
     #[serde(default)]
     pub overlap_pairs: u64,
     pub warnings: Vec<Warning>,

@@ -21,8 +21,8 @@ mod runner;
 
 use state_tracer_format::RERUN_SCENARIO;
 
+use crate::engine::state::{Proc, Scn};
 use crate::model::{Reproduction, RuleId};
-use crate::state::{Proc, Scn};
 
 pub use quote::shell_quote;
 use runner::{push_flag, Framework};

@@ -1,4 +1,4 @@
-//! The HTML page draws the run's one interpretation (`analyzer/src/track.rs`),
+//! The HTML page draws the run's one interpretation (`analyzer/src/engine/track.rs`),
 //! the one the findings use: end to end, on a summarised page (where only
 //! mutations of shared state of passing scenarios are drawn one by one), the
 //! disagreements the page used to have with the findings are gone. The

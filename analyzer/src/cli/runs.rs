@@ -3,7 +3,6 @@
 use std::io::Write;
 
 use clap::{Args, ValueEnum};
-use state_tracer_format::parse_wall_time;
 
 use trace_analyzer::discover;
 use trace_analyzer::read::LegacyTz;
@@ -113,15 +112,5 @@ pub(super) fn cmd_runs(a: RunsArgs) -> Result<i32, CliError> {
 /// Time of a file's last record, read from its tail.
 fn last_time(f: &discover::SourceFile, tz: &LegacyTz) -> Option<i64> {
     let line = discover::last_line(&f.path)?;
-    match f.format {
-        discover::Format::V1 => {
-            let v: serde_json::Value = serde_json::from_str(&line).ok()?;
-            let ts = v.get("ts").or_else(|| v.get("start"))?.as_str()?;
-            parse_wall_time(ts).map(|t| t.timestamp_micros())
-        }
-        discover::Format::Legacy => {
-            let l = trace_analyzer::read::legacy::parse_legacy_line(&line, tz).ok()?;
-            tz.to_utc(l.ts).map(|t| t.timestamp_micros())
-        }
-    }
+    f.format.provides().line_time(&line, tz)
 }

@@ -15,8 +15,8 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use super::{execute, plan, ConfirmOptions, Progress, Target, Verdict};
+use crate::input::read::LegacyTz;
 use crate::model::{CauseConfirmation, Report, ScenarioOutcome};
-use crate::read::LegacyTz;
 
 /// Runs of the victim alone before its first suspect is tried: a victim
 /// that fails alone is its own fault, whatever the suspects did.

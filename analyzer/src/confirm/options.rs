@@ -5,7 +5,7 @@
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use crate::read::LegacyTz;
+use crate::input::read::LegacyTz;
 
 /// What to confirm.
 #[derive(Debug, Clone)]

@@ -19,7 +19,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use super::options::{parse_scenario, ConfirmOptions, Target};
-use crate::discover::{self, SourceFile};
+use crate::input::discover::{self, SourceFile};
 use crate::model::{Analysis, Finding, RuleId, ScenarioOutcome, ScenarioSpan, Timeline};
 use crate::repro::{shell_quote, Pick};
 use crate::{select_run, AnalyzeOptions, Analyzer};

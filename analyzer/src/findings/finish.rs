@@ -2,10 +2,10 @@
 //! findings that reach the report), its repro and its scenario references.
 
 use super::{Pending, Strength};
+use crate::engine::state::{Proc, Scn};
+use crate::input::record::to_time;
 use crate::model::{Finding, RuleId, ScenarioOutcome, ScenarioRef, Severity};
-use crate::record::to_time;
 use crate::repro::reproduction;
-use crate::state::{Proc, Scn};
 
 /// The final form of one finding.
 pub(super) fn to_finding(

@@ -9,10 +9,10 @@ use state_tracer_format::ActionKind;
 
 use super::message::{about_time, message_names, words};
 use super::{Pending, Strength};
-use crate::discover::Format;
+use crate::engine::state::Proc;
+use crate::input::discover::Format;
+use crate::input::record::{to_time, Micros};
 use crate::model::RuleId;
-use crate::record::{to_time, Micros};
-use crate::state::Proc;
 
 /// Per kept finding: whether it is its failed victim's likely cause, and
 /// the evidence that says why (or why not).

@@ -18,9 +18,9 @@ use super::output::{self, HistoryFormat};
 use super::query::{self, Window};
 use super::record::{parse_label, RunMeta, RunRecord};
 use super::{Access, DbUrl, HistoryError, Store};
+use crate::input::read::LegacyTz;
 use crate::model::{Analysis, CauseHistory, Report};
-use crate::read::LegacyTz;
-use crate::{discover, AnalyzeOptions};
+use crate::{input::discover, AnalyzeOptions};
 
 const EXIT_OK: i32 = 0;
 const EXIT_ERROR: i32 = 2;
@@ -100,7 +100,7 @@ fn parse_since(s: &str) -> Result<Since, String> {
     if s.eq_ignore_ascii_case("all") {
         Ok(Since(None))
     } else {
-        crate::clean::parse_age(s).map(|d| Since(Some(d)))
+        crate::tools::clean::parse_age(s).map(|d| Since(Some(d)))
     }
 }
 
@@ -155,7 +155,7 @@ pub struct RunsArgs {
 #[derive(Debug, Args)]
 pub struct PruneArgs {
     /// Age, e.g. `30d`, `12h`, `2w`.
-    #[arg(long, value_name = "AGE", value_parser = crate::clean::parse_age)]
+    #[arg(long, value_name = "AGE", value_parser = crate::tools::clean::parse_age)]
     pub older_than: Duration,
     #[command(flatten)]
     pub db: DbArgs,

@@ -8,8 +8,8 @@ use chrono::{DateTime, Utc};
 use serde_json::{json, Value};
 
 use super::query::{Cause, Flaky, Pair, StoredRun, Window};
-use crate::render::csv::line;
-use crate::render::table::short_resource;
+use crate::output::render::csv::line;
+use crate::output::render::table::short_resource;
 
 /// `history … --format`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]

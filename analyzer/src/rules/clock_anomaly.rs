@@ -4,8 +4,8 @@
 
 use std::rc::Rc;
 
+use crate::input::record::{Micros, Rec, RecKind};
 use crate::model::{RuleId, Severity};
-use crate::record::{Micros, Rec, RecKind};
 use crate::rules::{Accesses, Cx, Pending, Replay, Rule, RuleMeta, Scn};
 
 /// What the engine, the reports and `confirm` know about this rule.
@@ -48,8 +48,8 @@ impl Rule for ClockAnomaly {
             cx.proc_label(rec.file),
             back as f64 / 1000.0,
             rec.line,
-            crate::record::to_time(rec.ts).format("%H:%M:%S%.6f"),
-            crate::record::to_time(prev).format("%H:%M:%S%.6f"),
+            crate::input::record::to_time(rec.ts).format("%H:%M:%S%.6f"),
+            crate::input::record::to_time(prev).format("%H:%M:%S%.6f"),
         );
         let mut f = Pending::new(
             RuleId::ClockAnomaly,

@@ -15,8 +15,8 @@ use std::rc::Rc;
 
 use state_tracer_format::Action;
 
+use crate::input::record::{FastMap, FileIdx, Micros};
 use crate::model::{RuleId, Severity};
-use crate::record::{FastMap, FileIdx, Micros};
 use crate::rules::{
     slot, Access, Cx, Findings, Op, PairText, Pending, ProcResId, ReadBack, Replay, Rule, RuleMeta,
     Scn, Strength, Target,

@@ -15,16 +15,16 @@
 //! rows in the way are; without traced DDL nothing is guessed.
 //!
 //! The polluters are whoever else still had rows in that table when the
-//! victim failed (the row ledger, [`crate::rows::RowLedger`]): the failure
+//! victim failed (the row ledger, [`crate::engine::rows::RowLedger`]): the failure
 //! message is the strongest evidence a trace can hold.
 
 use std::rc::Rc;
 
 use state_tracer_format::Action;
 
+use crate::engine::resources::TableId;
+use crate::input::record::to_time;
 use crate::model::{RuleId, Severity};
-use crate::record::to_time;
-use crate::resources::TableId;
 use crate::rules::{
     Access, Accesses, Cx, Op, Owner, Pending, Replay, Rule, RuleMeta, Scn, Strength, Target,
 };
@@ -268,7 +268,7 @@ impl Rule for ConstraintViolation {
 impl ConstraintViolation {
     /// Reports every other scenario that still had rows in `t`.
     fn blame_holders(&self, cx: &mut Cx<'_>, s: &Rc<Scn>, t: TableId, message: &str, why: &str) {
-        let holders: Vec<(Rc<Scn>, Option<u64>, crate::record::Micros, Action)> = cx
+        let holders: Vec<(Rc<Scn>, Option<u64>, crate::input::record::Micros, Action)> = cx
             .rows
             .others(t, Owner::Scenario(s.id))
             .filter(|w| w.rows != Some(0))
@@ -287,7 +287,7 @@ fn report(
     s: &Rc<Scn>,
     w: &Rc<Scn>,
     t: TableId,
-    (rows, at, action): (Option<u64>, crate::record::Micros, Action),
+    (rows, at, action): (Option<u64>, crate::input::record::Micros, Action),
     message: &str,
     why: &str,
 ) {

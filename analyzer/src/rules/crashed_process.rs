@@ -2,7 +2,6 @@
 //! the footer on a clean exit only, so its absence means the process was
 //! killed, crashed or called `_exit` — its last records show where.
 
-use crate::discover::Format;
 use crate::model::{RuleId, Severity};
 use crate::rules::{Accesses, Cx, Pending, Replay, Rule, RuleMeta};
 
@@ -37,7 +36,7 @@ impl Rule for CrashedProcess {
     fn finish(&mut self, cx: &mut Cx<'_>) {
         for i in 0..cx.procs.len() {
             let p = &cx.procs[i];
-            if p.format != Format::V1 || p.end.footer {
+            if !p.format.provides().has_footer() || p.end.footer {
                 continue;
             }
             let victim = p.active.last().cloned();
@@ -45,7 +44,7 @@ impl Rule for CrashedProcess {
             let mut explanation = format!(
                 "{} wrote no footer: it was killed or crashed (its last record is at {}).",
                 cx.proc_label(p.file),
-                crate::record::to_time(at).format("%H:%M:%S%.6f")
+                crate::input::record::to_time(at).format("%H:%M:%S%.6f")
             );
             if let Some(v) = &victim {
                 explanation.push_str(&format!(" It was running {}.", cx.describe(v)));

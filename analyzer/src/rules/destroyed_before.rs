@@ -6,7 +6,7 @@
 //! `concurrent-mutation` only sees changes made while the victim ran, and
 //! `leftover-data` only rows that were added: seed rows deleted by a test
 //! that finished earlier fall between them. A delete that removed only its
-//! own rows ([`crate::rows::RowLedger::only_own`]) is no candidate, and
+//! own rows ([`crate::engine::rows::RowLedger::only_own`]) is no candidate, and
 //! neither is anything older than the victim's own whole-table cleanup of
 //! the table (it emptied the table itself). A victim that inserted rows of
 //! its own into the table reads back its own rows: what removed them ran
@@ -16,8 +16,8 @@ use std::rc::Rc;
 
 use state_tracer_format::Action;
 
+use crate::input::record::{to_time, FastMap, Micros, RowsHint};
 use crate::model::{RuleId, Severity};
-use crate::record::{to_time, FastMap, Micros, RowsHint};
 use crate::rules::{
     slot, Access, Accesses, Cx, Op, Pending, ReadBack, Replay, Rule, RuleMeta, Scn, Strength,
     Target,

@@ -7,8 +7,8 @@ use std::rc::Rc;
 
 use state_tracer_format::Action;
 
+use crate::input::record::{to_time, Micros};
 use crate::model::{RuleId, Severity};
-use crate::record::{to_time, Micros};
 use crate::rules::{
     slot, Access, Accesses, Cx, Op, Pending, ProcResId, Replay, Rule, RuleMeta, Scn, Strength,
     Target,

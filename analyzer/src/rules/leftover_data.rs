@@ -4,7 +4,7 @@
 //! silently depend on it) if B passed.
 //!
 //! Whether A's rows were still there is the row ledger's answer
-//! ([`crate::rows::RowLedger`]): A's inserts minus what A removed itself
+//! ([`crate::engine::rows::RowLedger`]): A's inserts minus what A removed itself
 //! (its own scoped deletes included), cleared by any whole-table cleanup.
 //! Leftover rows can explain B's failure only if B met them: a read that
 //! returned something (a count is one row), or a write of B's that changed
@@ -14,8 +14,8 @@ use std::rc::Rc;
 
 use state_tracer_format::Action;
 
+use crate::input::record::{to_time, Micros};
 use crate::model::{RuleId, Severity};
-use crate::record::{to_time, Micros};
 use crate::rules::{
     slot, Access, Accesses, Cx, Op, Owner, Pending, Replay, Rule, RuleMeta, Scn, Strength, Target,
 };

@@ -25,13 +25,12 @@ use std::rc::Rc;
 
 use state_tracer_format::Action;
 
-use crate::discover::Format;
+pub use crate::engine::resources::{ProcResId, Resources, SchemaId, Target};
+pub use crate::engine::rows::{Owner, RowLedger};
+pub use crate::engine::state::{Proc, Scn};
 pub use crate::findings::{Findings, Pending, Strength};
+use crate::input::record::{FileIdx, Micros, Rec, RowsHint};
 use crate::model::{HazardSide, RuleId, Severity};
-use crate::record::{FileIdx, Micros, Rec, RowsHint};
-pub use crate::resources::{ProcResId, Resources, SchemaId, Target};
-pub use crate::rows::{Owner, RowLedger};
-pub use crate::state::{Proc, Scn};
 use concurrent_mutation::MutationText;
 use shared_schema::SchemaText;
 
@@ -103,7 +102,7 @@ pub struct Access<'a> {
     /// A delete, cleanup or update that touched only rows its own scenario
     /// (or process, outside scenarios) had written and still had: it
     /// cleaned up after itself and changed nothing anyone else wrote
-    /// ([`crate::rows::RowLedger::only_own`]).
+    /// ([`crate::engine::rows::RowLedger::only_own`]).
     pub own_rows: bool,
     /// In-memory state: a fingerprint of the value set (its `details`), so
     /// a scenario that puts back the value it found is seen to restore it.
@@ -112,7 +111,7 @@ pub struct Access<'a> {
     /// statements): `ts` is when it ended, and a read that ended in between
     /// may have seen its effect.
     pub started: Micros,
-    /// The read's statement fingerprint ([`crate::record::Rec::stmt`]).
+    /// The read's statement fingerprint ([`crate::input::record::Rec::stmt`]).
     pub stmt: u16,
     /// How a read came back against what the same query returned before.
     pub back: ReadBack,
@@ -219,8 +218,13 @@ impl RunView {
 
     /// [`RunView::identity_unknown`] for tables of `schema`.
     pub fn schema_identity_unknown(&self, schema: SchemaId, a: FileIdx, b: FileIdx) -> bool {
-        let legacy = |f: FileIdx| self.procs[f as usize].format == Format::Legacy;
-        self.resources.db_unknown(schema) && !(legacy(a) && legacy(b))
+        let shared = |f: FileIdx| {
+            self.procs[f as usize]
+                .format
+                .provides()
+                .one_shared_database()
+        };
+        self.resources.db_unknown(schema) && !(shared(a) && shared(b))
     }
 
     pub fn pid(&self, file: FileIdx) -> u32 {

@@ -6,9 +6,9 @@
 use std::rc::Rc;
 use std::sync::Arc;
 
+use crate::input::record::to_time;
+use crate::input::record::Micros;
 use crate::model::{RuleId, Severity};
-use crate::record::to_time;
-use crate::record::Micros;
 use crate::rules::{
     describe, slot, Access, Accesses, Cx, PairText, Pending, Proc, Replay, Rule, RuleMeta, Scn,
     Target,

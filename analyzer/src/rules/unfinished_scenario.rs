@@ -38,7 +38,7 @@ impl Rule for UnfinishedScenario {
             let explanation = format!(
                 "{} started at {} and never ended: the process was killed or hung inside it, and its after-hooks (cleanup, resets) never ran.",
                 cx.describe(&s),
-                crate::record::to_time(s.start).format("%H:%M:%S%.6f"),
+                crate::input::record::to_time(s.start).format("%H:%M:%S%.6f"),
             );
             let mut p = Pending::new(
                 RuleId::UnfinishedScenario,

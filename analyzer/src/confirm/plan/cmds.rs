@@ -7,7 +7,7 @@ use std::path::PathBuf;
 
 use super::{Cmd, Pair, PairCmds, Shape, Who};
 use crate::confirm::options::ConfirmOptions;
-use crate::discover::{Format, SourceFile};
+use crate::input::discover::SourceFile;
 use crate::model::{ScenarioSpan, Timeline};
 use crate::repro::{Runner, Together};
 
@@ -28,12 +28,13 @@ pub(super) fn runner(
             who.name()
         ));
     };
-    if f.format == Format::Legacy || (f.argv.is_empty() && f.rerun.is_none()) {
+    let format = f.format.provides();
+    if !format.records_command() || (f.argv.is_empty() && f.rerun.is_none()) {
         return Err(format!(
             "{} records no command for {:?} ({} file): pass {flag} with a command that runs only it",
             f.display(),
             who.name(),
-            if f.format == Format::Legacy { "Go text format" } else { "no argv in its header" }
+            if format.records_command() { "no argv in its header" } else { format.title() }
         ));
     }
     let r = Runner::of(&f.argv, f.rerun.as_ref()).ok_or_else(|| {

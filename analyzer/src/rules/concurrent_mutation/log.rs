@@ -7,7 +7,7 @@ use std::rc::Rc;
 
 use state_tracer_format::Action;
 
-use crate::record::{Micros, RowsHint};
+use crate::input::record::{Micros, RowsHint};
 use crate::rules::{Access, ReadBack, Scn, Target};
 
 #[derive(Clone)]

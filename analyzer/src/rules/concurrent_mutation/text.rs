@@ -4,8 +4,8 @@
 use state_tracer_format::Action;
 
 use super::Strength;
-use crate::record::{to_time, Micros};
-use crate::state::{Proc, Scn};
+use crate::engine::state::{Proc, Scn};
+use crate::input::record::{to_time, Micros};
 
 /// What one occurrence's explanation and `why` are built from, kept in
 /// its pending finding instead of the text: most findings are folded into
