@@ -10,7 +10,6 @@ use state_tracer_format::ActionKind;
 use super::message::{about_time, message_names, words};
 use super::{Pending, Strength};
 use crate::engine::state::Proc;
-use crate::input::discover::Format;
 use crate::input::record::{to_time, Micros};
 use crate::model::RuleId;
 
@@ -297,12 +296,13 @@ pub(super) fn narrow(list: &[Pending], procs: &[Proc]) -> Vec<(bool, Option<Stri
                 ),
                 (None, Some(n)) => format!("; changed {n} or more rows"),
                 (None, None) => {
-                    let legacy = p
+                    let format = p
                         .polluter
                         .as_ref()
-                        .is_some_and(|s| procs[s.file as usize].format == Format::Legacy);
-                    if legacy {
-                        "; rows unknown: legacy files do not record them".to_owned()
+                        .map(|s| procs[s.file as usize].format.provides())
+                        .filter(|f| !f.records_rows());
+                    if let Some(f) = format {
+                        format!("; rows unknown: {} files do not record them", f.name())
                     } else if p.whole {
                         "; rows unknown (the database reported no count), but a whole-table change removes every row".to_owned()
                     } else {

@@ -18,7 +18,7 @@ pub struct MutationText {
     pub(super) started: Micros,
     pub(super) action: Action,
     pub(super) level: Strength,
-    /// [`Use`], for the mutation.
+    /// [`super::Use`], for the mutation.
     pub(super) before: Option<Micros>,
     pub(super) after: Option<(Micros, bool)>,
     pub(super) wrote_before: Option<Micros>,
@@ -57,7 +57,7 @@ impl MutationText {
         (explanation, self.why())
     }
 
-    /// Why [`level`] is what it is, in words.
+    /// Why [`super::level`] is what it is, in words.
     fn why(&self) -> String {
         let hms = |t: Micros| to_time(t).format("%H:%M:%S%.6f").to_string();
         let action = self.action;
