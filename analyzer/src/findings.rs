@@ -15,15 +15,18 @@ use std::sync::Arc;
 
 use state_tracer_format::Action;
 
-use crate::engine::grouping::{shared_labels, PairSink, Side};
 use crate::engine::state::{Proc, Scn};
 use crate::input::record::{to_time, FastMap, FileIdx, Micros, RowsHint};
 use crate::model::{Confidence, Finding, Hazard, HazardSide, RuleId, ScenarioRef, Severity};
-use crate::rules::PairText;
+pub(crate) use grouping::PairSink;
+use grouping::{shared_labels, Side};
+pub(crate) use pair_text::PairText;
 
 mod finish;
+mod grouping;
 mod message;
 mod narrow;
+mod pair_text;
 
 pub use finish::scenario_ref;
 use finish::to_finding;
@@ -197,7 +200,7 @@ const MIRRORS: usize = 256;
 
 /// What a hazard group is keyed by, what a fix acts on: rule, severity,
 /// resource, and the polluter's feature and process label when other
-/// processes share it (see [`crate::engine::grouping`]). Never a process, nor the
+/// processes share it (see [`grouping`]). Never a process, nor the
 /// victim (its processes and features are counted): the groups grow with
 /// neither the processes nor the square of the features.
 #[derive(Clone, PartialEq, Eq, Hash)]

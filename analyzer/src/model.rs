@@ -178,7 +178,7 @@ pub struct Report {
     /// Ranked: likely causes first, then by strength (confidence), then
     /// errors, then by time. Written with each one's `number` (its place,
     /// from 1: what the reports show and `confirm --finding N` takes).
-    #[serde(serialize_with = "crate::output::render::json::numbered")]
+    #[serde(serialize_with = "numbered")]
     pub findings: Vec<Finding>,
     /// Overlapping scenarios aggregated by process pair (processes that
     /// share a label count as one), the most overlapping first pairs up to
@@ -390,7 +390,7 @@ pub struct Finding {
     /// What targeted reruns proved about this likely cause
     /// (`run --confirm`; absent otherwise).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub verdict: Option<crate::confirm::Verdict>,
+    pub verdict: Option<Verdict>,
     /// The reruns behind `verdict`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub confirm: Option<CauseConfirmation>,
@@ -414,8 +414,7 @@ pub struct CauseConfirmation {
 
 impl CauseConfirmation {
     /// One line: "confirmed: reproduced in 1 of 3 attempts; …".
-    pub fn sentence(&self, verdict: crate::confirm::Verdict) -> String {
-        use crate::confirm::Verdict;
+    pub fn sentence(&self, verdict: Verdict) -> String {
         let alone = format!(
             "the victim passed alone {} of {} time(s)",
             self.passed_alone, self.alone
@@ -594,4 +593,45 @@ pub struct ActionMark {
 pub struct Analysis {
     pub report: Report,
     pub timeline: Option<Timeline>,
+}
+
+/// The answer of `confirm` (reruns) about a finding.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Verdict {
+    /// Reproduced at least once, and the victim passed alone every time.
+    Confirmed,
+    /// Never reproduced in the attempts made.
+    NotReproduced,
+    /// The victim failed on its own: flaky alone, or its own fault.
+    FailsAlone,
+    /// Could not tell (no command, victim never ran, timeouts, Ctrl-C).
+    Inconclusive,
+}
+
+impl Verdict {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Verdict::Confirmed => "confirmed",
+            Verdict::NotReproduced => "not-reproduced",
+            Verdict::FailsAlone => "fails-alone",
+            Verdict::Inconclusive => "inconclusive",
+        }
+    }
+}
+
+/// `findings` as written: each with `"number": N` first, its place from 1,
+/// the number the human reports show and `confirm --finding N` takes.
+/// Reading a report back ignores it (the place is the number).
+fn numbered<S: serde::Serializer>(findings: &[Finding], s: S) -> Result<S::Ok, S::Error> {
+    #[derive(Serialize)]
+    struct Numbered<'a> {
+        number: usize,
+        #[serde(flatten)]
+        finding: &'a Finding,
+    }
+    s.collect_seq(findings.iter().enumerate().map(|(i, finding)| Numbered {
+        number: i + 1,
+        finding,
+    }))
 }

@@ -28,11 +28,6 @@ pub use quote::shell_quote;
 use runner::{push_flag, Framework};
 pub use runner::{Pick, Runner, Together};
 
-/// Header `config` entries a replay sets again, as the traced process had
-/// them: which database the suite ran on and how it shares it. The tracer
-/// records them (secrets masked); `confirm` passes the same to its reruns.
-pub const REPLAY_ENV: &[&str] = &["DATABASE_URL", "BDD_SCHEMA_ISOLATION"];
-
 /// What the tracer writes in place of a secret.
 const MASK: &str = "***";
 
@@ -70,7 +65,7 @@ enum Join {
 
 /// One line running `cmds` (each a process's command, with that process's
 /// header) traced as one run, in each process's working directory and with
-/// its recorded environment ([`REPLAY_ENV`]), in a subshell so nothing
+/// its recorded environment ([`crate::input::source::REPLAY_ENV`]), in a subshell so nothing
 /// leaks into the user's shell. Also the note for masked values, if any.
 fn script(cmds: &[(&Proc, Vec<String>)], join: Join) -> (String, Option<String>) {
     let words = |argv: &[String]| {

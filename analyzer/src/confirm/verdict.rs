@@ -8,37 +8,13 @@
 use std::io::{self, Write};
 use std::path::PathBuf;
 
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
 use super::plan::{same_state, Plan, Shape, Who};
 use super::run::{End, Traced};
+pub use crate::model::Verdict;
 use crate::model::{RuleId, ScenarioOutcome};
 use crate::{AnalyzeOptions, Analyzer};
-
-/// The answer.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Verdict {
-    /// Reproduced at least once, and the victim passed alone every time.
-    Confirmed,
-    /// Never reproduced in the attempts made.
-    NotReproduced,
-    /// The victim failed on its own: flaky alone, or its own fault.
-    FailsAlone,
-    /// Could not tell (no command, victim never ran, timeouts, Ctrl-C).
-    Inconclusive,
-}
-
-impl Verdict {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Verdict::Confirmed => "confirmed",
-            Verdict::NotReproduced => "not-reproduced",
-            Verdict::FailsAlone => "fails-alone",
-            Verdict::Inconclusive => "inconclusive",
-        }
-    }
-}
 
 /// What one run's trace says.
 #[derive(Debug, Clone, Default)]

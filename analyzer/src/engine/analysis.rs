@@ -67,7 +67,7 @@ pub struct Engine {
     process_rules: Vec<usize>,
     overlaps: Overlaps,
     /// `--hazard-pairs`, shared with `findings` (closed at the end).
-    pairs: Option<Rc<std::cell::RefCell<crate::engine::grouping::PairSink>>>,
+    pairs: Option<Rc<std::cell::RefCell<crate::findings::PairSink>>>,
     records: u64,
     first: Option<Micros>,
     last: Option<Micros>,
@@ -151,9 +151,9 @@ impl Engine {
         opts: EngineOptions,
     ) -> Engine {
         let pairs = opts.hazard_pairs.as_deref().map(|p| {
-            Rc::new(std::cell::RefCell::new(
-                crate::engine::grouping::PairSink::create(p),
-            ))
+            Rc::new(std::cell::RefCell::new(crate::findings::PairSink::create(
+                p,
+            )))
         });
         let rules: Vec<Box<dyn Rule>> = rules::all()
             .into_iter()

@@ -6,11 +6,9 @@
 //! share); [`state`] is what it keeps per scenario and process,
 //! [`resources`] the interned identities of shared state, [`rows`] the row
 //! ledger; [`analysis`] drives the rules and builds the report parts, with
-//! [`overlap`] (scenarios active at once) and [`grouping`] (what hazard
-//! groups name a process by).
+//! [`overlap`] (scenarios active at once).
 
 pub(crate) mod analysis;
-pub(crate) mod grouping;
 pub mod overlap;
 pub(crate) mod resources;
 pub(crate) mod rows;

@@ -187,3 +187,15 @@ impl Proc {
         }
     }
 }
+
+/// `"feature: name" (label, pid N)` for explanations.
+pub(crate) fn describe(s: &Scn, procs: &[Proc]) -> String {
+    let p = &procs[s.file as usize];
+    format!(
+        "\"{}: {}\" ({}, pid {})",
+        s.feature,
+        s.name,
+        p.label(),
+        p.pid
+    )
+}

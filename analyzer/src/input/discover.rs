@@ -425,7 +425,7 @@ fn recognise(
             env: h
                 .config
                 .iter()
-                .filter(|(k, _)| crate::repro::REPLAY_ENV.contains(&k.as_ref()))
+                .filter(|(k, _)| crate::input::source::REPLAY_ENV.contains(&k.as_ref()))
                 .map(|(k, v)| (k.to_string(), v.to_string()))
                 .collect(),
             size,

@@ -25,6 +25,11 @@ impl Format {
     }
 }
 
+/// Header `config` entries a replay sets again, as the traced process had
+/// them: which database the suite ran on and how it shares it. The tracer
+/// records them (secrets masked); `confirm` passes the same to its reruns.
+pub const REPLAY_ENV: &[&str] = &["DATABASE_URL", "BDD_SCHEMA_ISOLATION"];
+
 /// A recognised trace file.
 #[derive(Debug, Clone, PartialEq)]
 pub struct SourceFile {
@@ -42,7 +47,7 @@ pub struct SourceFile {
     /// The v1 header's working directory (`cwd`), if recorded.
     pub cwd: Option<String>,
     /// The header's `config` entries a replay sets again
-    /// (`repro::REPLAY_ENV`), values as recorded (secrets masked).
+    /// (`REPLAY_ENV`), values as recorded (secrets masked).
     pub env: Vec<(String, String)>,
     pub size: u64,
 }

@@ -2,7 +2,7 @@
 //! own selection flags: a command line is all a trace without a re-run
 //! template says about how to run one scenario again.
 
-use state_tracer_format::RERUN_SCENARIO;
+use state_tracer_format::{Rerun, RERUN_SCENARIO};
 
 use super::runner::{Framework, Runner};
 
@@ -297,4 +297,23 @@ fn strip(
         i = end;
     }
     out
+}
+
+/// The runner of a process: its trace's rerun template, else the one
+/// recognised from its command line (here, beside what it falls back to).
+impl Runner {
+    /// The header's template when there is one, else the framework
+    /// recognised from `argv`; `None` for a command it cannot narrow.
+    pub fn of(argv: &[String], rerun: Option<&Rerun<'_>>) -> Option<Runner> {
+        if let Some(r) = rerun {
+            let template: Vec<String> = r.argv.iter().map(|a| a.to_string()).collect();
+            if template.iter().any(|a| a.contains(RERUN_SCENARIO)) {
+                return Some(Runner {
+                    framework: Framework::from_name(&r.framework),
+                    template,
+                });
+            }
+        }
+        recognise(argv)
+    }
 }

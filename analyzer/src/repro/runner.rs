@@ -2,10 +2,9 @@
 //! narrowing it to one or two of them: each framework selects scenarios
 //! (and forces their order) its own way, and this is where that is known.
 
-use state_tracer_format::{Rerun, RERUN_FEATURE, RERUN_SCENARIO};
+use state_tracer_format::{RERUN_FEATURE, RERUN_SCENARIO};
 
 use super::quote::regex_escape;
-use super::recognise::recognise;
 
 /// Test frameworks whose way of selecting one scenario is known.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -75,21 +74,6 @@ pub struct Narrowed {
 }
 
 impl Runner {
-    /// The header's template when there is one, else the framework
-    /// recognised from `argv`; `None` for a command it cannot narrow.
-    pub fn of(argv: &[String], rerun: Option<&Rerun<'_>>) -> Option<Runner> {
-        if let Some(r) = rerun {
-            let template: Vec<String> = r.argv.iter().map(|a| a.to_string()).collect();
-            if template.iter().any(|a| a.contains(RERUN_SCENARIO)) {
-                return Some(Runner {
-                    framework: Framework::from_name(&r.framework),
-                    template,
-                });
-            }
-        }
-        recognise(argv)
-    }
-
     /// The command selecting only `pick`.
     pub fn one(&self, pick: Pick<'_>) -> Vec<String> {
         self.fill(&[pick])

@@ -11,14 +11,14 @@
 //! severities are stable; each rule is documented in `docs/rules.md`.
 
 mod clock_anomaly;
-mod concurrent_mutation;
+pub(crate) mod concurrent_mutation;
 mod constraint_violation;
 mod crashed_process;
 mod destroyed_before;
 mod leaked_state;
 mod leftover_data;
 mod mixed_runs;
-mod shared_schema;
+pub(crate) mod shared_schema;
 mod unfinished_scenario;
 
 use std::rc::Rc;
@@ -28,53 +28,10 @@ use state_tracer_format::Action;
 pub use crate::engine::resources::{ProcResId, Resources, SchemaId, Target};
 pub use crate::engine::rows::{Owner, RowLedger};
 pub use crate::engine::state::{Proc, Scn};
+pub(crate) use crate::findings::PairText;
 pub use crate::findings::{Findings, Pending, Strength};
 use crate::input::record::{FileIdx, Micros, Rec, RowsHint};
 use crate::model::{HazardSide, RuleId, Severity};
-use concurrent_mutation::MutationText;
-use shared_schema::SchemaText;
-
-/// What a pair finding's explanation (and `why`) is made of, kept instead
-/// of the text: most pair findings are folded into hazard groups and never
-/// shown, so the text is built only for those that reach the report.
-#[derive(Clone)]
-pub(crate) enum PairText {
-    Mutation(MutationText),
-    Schema(SchemaText),
-}
-
-impl PairText {
-    /// The explanation (polluter `a`, victim `b`, on `resource`) and, if
-    /// the rule has one, the reason for its strength.
-    pub(crate) fn render(
-        &self,
-        a: &Scn,
-        b: &Scn,
-        resource: &str,
-        procs: &[Proc],
-    ) -> (String, Option<String>) {
-        match self {
-            PairText::Mutation(t) => {
-                let (explanation, why) = t.render(a, b, resource, procs);
-                (explanation, Some(why))
-            }
-            PairText::Schema(t) => (t.render(a, b, procs), None),
-        }
-    }
-}
-
-/// `"feature: name" (label, pid N)` for explanations.
-pub(crate) fn describe(s: &Scn, procs: &[Proc]) -> String {
-    let p = &procs[s.file as usize];
-    format!(
-        "\"{}: {}\" ({}, pid {})",
-        s.feature,
-        s.name,
-        p.label(),
-        p.pid
-    )
-}
-
 /// How an access changes what it touches.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Op {
@@ -238,7 +195,7 @@ impl RunView {
 
     /// `"feature: name" (label, pid N)` for explanations.
     pub fn describe(&self, s: &Scn) -> String {
-        describe(s, &self.procs)
+        crate::engine::state::describe(s, &self.procs)
     }
 }
 

@@ -6,12 +6,12 @@
 use std::rc::Rc;
 use std::sync::Arc;
 
+use crate::engine::state::describe;
 use crate::input::record::to_time;
 use crate::input::record::Micros;
 use crate::model::{RuleId, Severity};
 use crate::rules::{
-    describe, slot, Access, Accesses, Cx, PairText, Pending, Proc, Replay, Rule, RuleMeta, Scn,
-    Target,
+    slot, Access, Accesses, Cx, PairText, Pending, Proc, Replay, Rule, RuleMeta, Scn, Target,
 };
 
 /// What the engine, the reports and `confirm` know about this rule.

@@ -22,25 +22,6 @@ pub fn write(report: &Report, out: &mut dyn Write) -> io::Result<()> {
     buffered.flush()
 }
 
-/// `findings` as written: each with `"number": N` first, its place from 1,
-/// the number the human reports show and `confirm --finding N` takes.
-/// Reading a report back ignores it (the place is the number).
-pub(crate) fn numbered<S: serde::Serializer>(
-    findings: &[crate::model::Finding],
-    s: S,
-) -> Result<S::Ok, S::Error> {
-    #[derive(Serialize)]
-    struct Numbered<'a> {
-        number: usize,
-        #[serde(flatten)]
-        finding: &'a crate::model::Finding,
-    }
-    s.collect_seq(findings.iter().enumerate().map(|(i, finding)| Numbered {
-        number: i + 1,
-        finding,
-    }))
-}
-
 /// Containers down to this depth are indented; deeper ones are compact.
 const PRETTY_DEPTH: usize = 2;
 
