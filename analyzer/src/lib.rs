@@ -14,10 +14,11 @@
 //! 2. [`merge`]: orders the records of a run's files into one.
 //! 3. `engine/`: [`track`] interprets each record once (scenario, slot,
 //!    resource, mutation); `analysis` feeds that to the rules and builds
-//!    the report parts ([`overlap`], hazard groups).
+//!    the report parts ([`overlap`]).
 //! 4. `rules/`: each rule watches the tracked records for one kind of hazard.
-//! 5. `findings`: narrows the rules' candidates to the likely cause and
-//!    words each finding (with `repro`'s replay commands).
+//! 5. `findings`: narrows the rules' candidates to the likely cause,
+//!    folds the rest into hazard groups and words each finding (with
+//!    `repro`'s replay commands).
 //! 6. `output/`: [`render`] writes the report and the merged records,
 //!    [`export`] the Chrome trace; the streaming ones draw the run in the
 //!    same pass through a [`Tap`].
