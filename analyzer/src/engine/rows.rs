@@ -9,8 +9,8 @@
 //! left behind are still here when a later one reads the table. Counts come
 //! from each record's `rows`; an unknown count is kept as "some".
 //!
-//! Memory grows with the (scenario, table) pairs written, not with
-//! records.
+//! Memory grows with the scenarios still reachable and the tables they
+//! wrote, not with records.
 
 use std::rc::Rc;
 
@@ -61,8 +61,11 @@ pub struct RowLedger {
     /// own-row cleanup is measured against. A whole-table cleanup that overlapped the insert
     /// in time may not have removed the row (PostgreSQL's `DELETE` skips
     /// rows committed after its snapshot), so the live count alone would
-    /// turn the owner's later cleanup into a foreign delete.
-    written: FastMap<(TableId, Owner), Option<u64>>,
+    /// turn the owner's later cleanup into a foreign delete. Per owner, a
+    /// few tables; dropped when the owner can write no more
+    /// ([`RowLedger::forget`]), so memory follows the scenarios still
+    /// reachable, not the run.
+    written: FastMap<Owner, Vec<(TableId, Option<u64>)>>,
 }
 
 impl RowLedger {
@@ -101,10 +104,21 @@ impl RowLedger {
         };
         !tables.is_empty()
             && tables.iter().all(|&t| {
-                self.written
-                    .get(&(t, owner))
+                self.written_to(t, owner)
                     .is_some_and(|w| w.is_some_and(|w| n <= w))
             })
+    }
+
+    /// What `owner` wrote to `t` and did not remove itself, if anything.
+    fn written_to(&self, t: TableId, owner: Owner) -> Option<Option<u64>> {
+        let list = self.written.get(&owner)?;
+        list.iter().find(|e| e.0 == t).map(|e| e.1)
+    }
+
+    /// `owner` (a scenario out of reach: ended, its after-hooks done) will
+    /// write and delete no more.
+    pub fn forget(&mut self, owner: Owner) {
+        self.written.remove(&owner);
     }
 
     /// Everyone else's live rows in table `t`.
@@ -121,8 +135,20 @@ impl RowLedger {
         if w.rows.none_changed() {
             return;
         }
-        let total = self.written.entry((t, owner)).or_insert(Some(0));
-        *total = total.zip(w.rows.exact()).map(|(a, b)| a + b);
+        // A first insert with no count (legacy files record none) would
+        // only say "unknown": no entry says the same in less memory.
+        let list = self.written.get_mut(&owner);
+        match (list, w.rows.exact()) {
+            (Some(list), n) => match list.iter_mut().find(|e| e.0 == t) {
+                Some(e) => e.1 = e.1.zip(n).map(|(a, b)| a + b),
+                None if n.is_some() => list.push((t, n)),
+                None => {}
+            },
+            (None, Some(n)) => {
+                self.written.insert(owner, vec![(t, Some(n))]);
+            }
+            (None, None) => {}
+        }
         if self.tables.len() <= t as usize {
             self.tables.resize_with(t as usize + 1, TableRows::default);
         }
@@ -150,8 +176,12 @@ impl RowLedger {
     /// taken from its own rows first (a count that is unknown, or larger
     /// than its own, leaves it none).
     pub fn deleted(&mut self, t: TableId, owner: Owner, rows: RowsHint) {
-        if let Some(total) = self.written.get_mut(&(t, owner)) {
-            *total = total.zip(rows.exact()).map(|(w, n)| w.saturating_sub(n));
+        if let Some(e) = self
+            .written
+            .get_mut(&owner)
+            .and_then(|l| l.iter_mut().find(|e| e.0 == t))
+        {
+            e.1 = e.1.zip(rows.exact()).map(|(w, n)| w.saturating_sub(n));
         }
         let Some(table) = self.tables.get_mut(t as usize) else {
             return;

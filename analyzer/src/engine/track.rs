@@ -436,7 +436,9 @@ impl Tracker {
             p.ended_ids.push_back(id);
             if p.ended_ids.len() > ENDED_KEPT {
                 if let Some(old) = p.ended_ids.pop_front() {
-                    p.by_id.remove(&old);
+                    if let Some(gone) = p.by_id.remove(&old) {
+                        self.run.rows.forget(Owner::Scenario(gone.id));
+                    }
                     if p.last_by_id.as_ref().is_some_and(|l| l.0 == old) {
                         p.last_by_id = None;
                     }
