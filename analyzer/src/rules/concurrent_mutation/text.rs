@@ -4,7 +4,7 @@
 use state_tracer_format::Action;
 
 use super::Strength;
-use crate::engine::state::{Proc, Scn};
+use crate::engine::state::{describe, Proc, Scn};
 use crate::input::record::{to_time, Micros};
 
 /// What one occurrence's explanation and `why` are built from, kept in
@@ -35,16 +35,7 @@ impl MutationText {
         resource: &str,
         procs: &[Proc],
     ) -> (String, String) {
-        let describe = |s: &Scn| {
-            let p = &procs[s.file as usize];
-            format!(
-                "\"{}: {}\" ({}, pid {})",
-                s.feature,
-                s.name,
-                p.label(),
-                p.pid
-            )
-        };
+        let describe = |s: &Scn| describe(s, procs);
         let explanation = format!(
             "{} ran {} on {} at {} while {} (started {}) was running and uses it.",
             describe(a),
