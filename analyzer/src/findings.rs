@@ -277,6 +277,16 @@ impl Findings {
         }
     }
 
+    /// The victim of `key` used the state again at `at` (and read it, if
+    /// `read`), after the change: as a repeat occurrence would say, without
+    /// counting one.
+    pub fn used_again(&mut self, key: (RuleId, u64, u64), at: Micros, read: bool) {
+        if let Some(p) = self.index.get(&key).and_then(|&i| self.slots[i].as_mut()) {
+            p.use_at = p.use_at.max(Some(at));
+            p.read_after |= read;
+        }
+    }
+
     /// The dedupe key of a polluter/victim pair.
     pub fn pair_key(rule: RuleId, polluter: &Scn, victim: &Scn) -> (RuleId, u64, u64) {
         (rule, polluter.id as u64, victim.id as u64)

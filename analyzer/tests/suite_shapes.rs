@@ -1097,3 +1097,74 @@ fn setting_the_value_already_in_effect_while_the_victim_ran_is_still_the_last_wr
     let r = report_of(dir.path());
     assert_eq!(polluters(&r), ["prices in euros #3"], "{:#?}", r.findings);
 }
+
+#[test]
+fn a_change_met_in_an_earlier_step_and_read_again_in_the_failed_step_is_in_that_step() {
+    // Another process updates `orders`, then `settings`. The victim reads
+    // `orders` in its first step (after the first update), `settings` in its
+    // second, and `orders` again in its failing third step: the change it
+    // read there comes first, though it first met it in a passing step.
+    let step = |name: &'static str, outcome: Option<Outcome>| {
+        move |e: &mut state_tracer_format::Event<'static>| {
+            e.step = Some(Cow::Borrowed(name));
+            e.outcome = outcome;
+        }
+    };
+    let (orders, settings) = (Some(table(None, "orders")), Some(table(None, "settings")));
+    let mut v = Proc::new(1, "v");
+    v.start(0, 1, "shop", "Victim")
+        .act_with(
+            1,
+            Some(1),
+            Action::StepStart,
+            None,
+            step("Given orders", None),
+        )
+        .act_rows(20, Some(1), Action::DbSelect, orders.clone(), 2)
+        .act_with(
+            21,
+            Some(1),
+            Action::StepEnd,
+            None,
+            step("Given orders", Some(Passed)),
+        )
+        .act_with(
+            22,
+            Some(1),
+            Action::StepStart,
+            None,
+            step("And settings", None),
+        )
+        .act_rows(40, Some(1), Action::DbSelect, settings.clone(), 1)
+        .act_with(
+            41,
+            Some(1),
+            Action::StepEnd,
+            None,
+            step("And settings", Some(Passed)),
+        )
+        .act_with(
+            42,
+            Some(1),
+            Action::StepStart,
+            None,
+            step("Then totals", None),
+        )
+        .act_rows(60, Some(1), Action::DbSelect, orders.clone(), 2)
+        .act_with(61, Some(1), Action::StepEnd, None, |e| {
+            e.step = Some(Cow::Borrowed("Then totals"));
+            e.outcome = Some(Failed);
+            e.error = Some(Cow::Borrowed("total was 0"));
+        })
+        .end(62, 1, "shop", "Victim", Failed);
+    let mut w = Proc::new(2, "w");
+    w.start(5, 1, "admin", "Reprice orders")
+        .act_rows(10, Some(1), Action::DbUpdate, orders, 2)
+        .end(12, 1, "admin", "Reprice orders", Passed)
+        .start(25, 2, "admin", "Change settings")
+        .act_rows(30, Some(2), Action::DbUpdate, settings, 1)
+        .end(32, 2, "admin", "Change settings", Passed);
+    let dir = write_all(&[&v, &w]);
+    let r = report_of(dir.path());
+    assert_eq!(polluters(&r), ["Reprice orders"], "{:#?}", r.findings);
+}

@@ -106,6 +106,11 @@ impl Resources {
         &self.sets[set as usize]
     }
 
+    /// The schema a table belongs to.
+    pub fn schema_of_table(&self, table: TableId) -> Option<SchemaId> {
+        self.tables.get(table as usize).map(|&(schema, _)| schema)
+    }
+
     /// Every table of a schema seen so far.
     pub fn schema_tables(&self, schema: SchemaId) -> &[TableId] {
         &self.schemas[schema as usize].tables

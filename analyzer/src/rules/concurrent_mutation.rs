@@ -42,7 +42,9 @@ pub const META: RuleMeta = RuleMeta {
     }),
     replay: Replay::AtOnce,
     repro_at_once: true,
-    occurrences: Some("change/use pairs: each change counted once per later use by the victim"),
+    occurrences: Some(
+        "change/use pairs: each change counted once if the victim had used the state before it, and once at its first use after it (a destructive change at each later use)",
+    ),
 };
 
 impl ConcurrentMutation {
@@ -93,6 +95,7 @@ impl ConcurrentMutation {
                     .and_then(|log| log.users.last_mut())
                 {
                     u.last_read = Some(a.ts);
+                    u.last_use = u.last_use.max(a.ts);
                 }
             }
         }
@@ -105,7 +108,8 @@ pub struct ConcurrentMutation {
     tables: Vec<Log>,
     schemas: Vec<Log>,
     /// Scratch buffers reused across records (no allocation per record).
-    hits: Vec<Mutation>,
+    /// A hit comes with the table whose log held it (`None`: the schema's).
+    hits: Vec<(Mutation, Option<u32>)>,
     victims: Vec<User>,
     /// The longest destructive statement so far (`ts` − its start): how
     /// long an ended user may still matter to one in flight.
@@ -115,7 +119,18 @@ pub struct ConcurrentMutation {
     /// it (dropped when it puts that value back).
     values: FastMap<(FileIdx, ProcResId), Option<u64>>,
     found: FastMap<(FileIdx, ProcResId, usize), Option<u64>>,
+    /// Per victim: the changes reported at a use of a table and not again
+    /// (see [`Later`]), settled when it ends.
+    later: FastMap<usize, Later>,
 }
+
+/// The changes to tables reported to a victim at its first use after them,
+/// per table and polluter: the first such use. Later uses of the table are
+/// not reported one by one (in a busy shared table every use would meet
+/// every change in its window again); when the victim ends, its last use
+/// and read of the table count for those findings as they would have
+/// ([`Findings::used_again`]).
+type Later = FastMap<(u32, usize), Micros>;
 
 /// How the victim used the resource around one mutation.
 struct Use {
@@ -238,9 +253,66 @@ fn report(cx: &mut Cx<'_>, m: &Mutation, victim: &Rc<Scn>, u: Use) {
     cx.findings.add(p);
 }
 
+impl ConcurrentMutation {
+    /// Victim `v`'s uses of tables after the changes reported to it at an
+    /// earlier use ([`Later`]) count for those findings now.
+    fn settle(&mut self, cx: &mut Cx<'_>, v: usize) {
+        let Some(later) = self.later.remove(&v) else {
+            return;
+        };
+        let mut later: Vec<((u32, usize), Micros)> = later.into_iter().collect();
+        // By table, so each table's user is looked up once.
+        later.sort_unstable();
+        let mut last = None;
+        fn user(log: Option<&Log>, v: usize) -> Option<&User> {
+            log.and_then(|l| l.users.iter().rev().find(|u| u.id == v))
+        }
+        for ((table, polluter), at) in later {
+            // The victim's last use and read of the table (directly, or of
+            // its whole schema), looked up once per table.
+            let (last_use, last_read) = match last {
+                Some((t, use_, read)) if t == table => (use_, read),
+                _ => {
+                    let (mut use_, mut read) = (0, None);
+                    let schema = cx.resources.schema_of_table(table);
+                    for u in [
+                        user(self.tables.get(table as usize), v),
+                        schema.and_then(|schema| user(self.schemas.get(schema as usize), v)),
+                    ]
+                    .into_iter()
+                    .flatten()
+                    {
+                        use_ = use_.max(u.last_use);
+                        read = read.max(u.last_read);
+                    }
+                    last = Some((table, use_, read));
+                    (use_, read)
+                }
+            };
+            if last_use > at {
+                let key = (RuleId::ConcurrentMutation, polluter as u64, v as u64);
+                cx.findings
+                    .used_again(key, last_use, last_read.is_some_and(|r| r > at));
+            }
+        }
+    }
+}
+
 impl Rule for ConcurrentMutation {
     fn id(&self) -> RuleId {
         RuleId::ConcurrentMutation
+    }
+
+    fn on_end(&mut self, cx: &mut Cx<'_>, scn: &Rc<Scn>) {
+        self.settle(cx, scn.id);
+    }
+
+    fn finish(&mut self, cx: &mut Cx<'_>) {
+        let mut open: Vec<usize> = self.later.keys().copied().collect();
+        open.sort_unstable();
+        for v in open {
+            self.settle(cx, v);
+        }
     }
 
     fn uses_records(&self) -> bool {
@@ -320,6 +392,10 @@ impl Rule for ConcurrentMutation {
                     m.at >= s.start && m.id != s.id && !matches!(s.end.get(), Some(e) if m.at > e)
                 };
                 let mutation = a.changes_others();
+                // The victim's own cleanups, deletes and resets, and what it
+                // does after its end (after-hooks), depend on nothing: they
+                // are not uses.
+                let real_use = s.is_active() && a.op != Op::Destroy;
                 // Most accesses repeat one a scenario made before, with
                 // nobody else in between: nothing new to find.
                 let quiet = |log: Option<&Log>| log.is_none_or(|l| l.quiet_for(s.id, mutation));
@@ -346,13 +422,32 @@ impl Rule for ConcurrentMutation {
                         victims,
                         ..
                     } = self;
-                    let mut check = |log: &mut Log| {
+                    let mut check = |log: &mut Log, table: Option<u32>| {
                         let n = hits.len();
+                        // A table's change that `s` was told of at an
+                        // earlier use is not reported again (see `Later`);
+                        // a destructive one is judged at each use.
+                        let me = log.users.iter_mut().rev().find(|u| u.id == s.id);
+                        let seen = match (&me, table) {
+                            (Some(u), Some(_)) => u.seen,
+                            _ => 0,
+                        };
+                        // Only a use reports what it finds (not `s`'s own
+                        // destroys, nor anything after its end).
+                        if let Some(u) = me.filter(|_| real_use) {
+                            u.seen = log.seq;
+                        }
+                        // `seq` grows along the log (only the last entry
+                        // changes), so the unseen entries are a suffix.
+                        let window = log.muts_since(s.start);
+                        let new = window.partition_point(|m| m.seq <= seen);
+                        let (old, new) = window.split_at(new);
                         hits.extend(
-                            log.muts_since(s.start)
-                                .iter()
+                            old.iter()
+                                .filter(|m| m.destructive)
+                                .chain(new)
                                 .filter(|m| during(m))
-                                .cloned(),
+                                .map(|m| (m.clone(), table)),
                         );
                         let no_hits = hits.len() == n;
                         // 2. `s` changes them: every other running user is a victim.
@@ -376,11 +471,11 @@ impl Rule for ConcurrentMutation {
                     };
                     for &t in ids {
                         if let Some(log) = table_logs.get_mut(t as usize) {
-                            check(log);
+                            check(log, Some(t));
                         }
                     }
                     if let Some(log) = schemas.get_mut(schema) {
-                        check(log);
+                        check(log, None);
                     }
                 }
                 if s.is_active() {
@@ -419,18 +514,18 @@ impl Rule for ConcurrentMutation {
                         }
                     }
                 }
-                // The victim's own cleanups, deletes and resets, and what it
-                // does after its end (after-hooks), depend on nothing: they
-                // are not uses.
-                let real_use = s.is_active() && a.op != Op::Destroy;
                 if !self.hits.is_empty() && real_use {
                     let read = a.op == Op::Read;
+                    let later = self.later.entry(s.id).or_default();
                     // Drained, not taken: the scratch keeps its capacity.
-                    for m in self.hits.drain(..) {
+                    for (m, table) in self.hits.drain(..) {
                         let mut u = Use::of(first.as_ref(), &m, Some((a.ts, read)));
                         u.read_full = read && a.back == ReadBack::Full;
                         u.after_insert = a.action == Action::DbInsert;
                         report(cx, &m, s, u);
+                        if let (Some(table), false) = (table, m.destructive) {
+                            later.entry((table, m.id)).or_insert(a.ts);
+                        }
                     }
                 }
                 if !self.victims.is_empty() {

@@ -27,6 +27,9 @@ pub(super) struct Mutation {
     /// By when it surely saw what others had written: its end on a
     /// database that runs one write at a time, else its start.
     pub(super) sees_from: Micros,
+    /// The log's [`Log::seq`] when this entry was added or last changed
+    /// ([`Log::again`]): a user that looked since has seen it.
+    pub(super) seq: u64,
 }
 
 impl Mutation {
@@ -43,6 +46,7 @@ impl Mutation {
             target: a.target,
             rows: a.rows,
             sees_from: a.started,
+            seq: 0,
         }
     }
 
@@ -69,6 +73,11 @@ pub(super) struct User {
     pub(super) last_read: Option<Micros>,
     /// That read missed no row ([`ReadBack::Full`]).
     pub(super) last_read_full: bool,
+    /// When its latest use (read or write) ended.
+    pub(super) last_use: Micros,
+    /// The log's [`Log::seq`] when it last looked for others' changes:
+    /// entries up to it were reported to it then (see [`Mutation::seq`]).
+    pub(super) seen: u64,
 }
 
 impl User {
@@ -83,9 +92,11 @@ impl User {
             self.last_read = other.last_read;
             self.last_read_full = other.last_read_full;
         }
+        self.last_use = self.last_use.max(other.last_use);
     }
 
     pub(super) fn wrote(&mut self, at: Micros) {
+        self.last_use = self.last_use.max(at);
         self.writes = Some(
             self.writes
                 .map_or((at, at), |(f, l)| (f.min(at), l.max(at))),
@@ -113,6 +124,8 @@ pub(super) struct Log {
     pub(super) no_hits: bool,
     /// For `owner`: no other user still running.
     pub(super) no_victims: bool,
+    /// Counts additions and changes of `muts` (see [`Mutation::seq`]).
+    pub(super) seq: u64,
 }
 
 impl Log {
@@ -127,6 +140,8 @@ impl Log {
         let Some(last) = self.muts.last_mut() else {
             return;
         };
+        self.seq += 1;
+        last.seq = self.seq;
         last.at = at;
         last.action = action;
         last.target = target;
@@ -152,6 +167,9 @@ impl Log {
                 u.last_read = Some(at);
                 u.last_read_full = back == ReadBack::Full;
             }
+            if read.is_some() {
+                u.last_use = u.last_use.max(at);
+            }
             return;
         }
         self.touched_by(s.id);
@@ -167,6 +185,10 @@ impl Log {
             writes: None,
             last_read: read.map(|_| at),
             last_read_full: read == Some(ReadBack::Full),
+            // A destroy is no use (a write sets it below), and reports
+            // nothing it finds.
+            last_use: if read.is_some() { at } else { 0 },
+            seen: if write || read.is_some() { self.seq } else { 0 },
         };
         if write {
             u.wrote(at);
@@ -240,6 +262,9 @@ impl Log {
         if self.muts.last().is_some_and(|l| l.at > m.at) {
             self.unsorted = true;
         }
-        self.muts.push(m.clone());
+        self.seq += 1;
+        let mut m = m.clone();
+        m.seq = self.seq;
+        self.muts.push(m);
     }
 }
