@@ -51,6 +51,11 @@ pub enum Strength {
     DestroyedReadFull,
     /// A non-destructive change the victim used afterwards.
     ChangedThenUsed,
+    /// An update of rows others wrote (or an upsert) between the victim's
+    /// uses of the table: the victim saw the state before it and what it
+    /// left. A change before the victim's first use left what the victim
+    /// began with.
+    ChangedInWindow,
     /// A destructive change before the victim's first use of the resource:
     /// it can only have removed data the victim expected to exist already.
     DestroyedThenUsed,
@@ -72,7 +77,7 @@ impl Strength {
             Strength::NamedByFailure
             | Strength::DestroyedAfterWrite
             | Strength::DestroyedInWindow => Confidence::High,
-            Strength::DestroyedThenUsed => Confidence::Medium,
+            Strength::DestroyedThenUsed | Strength::ChangedInWindow => Confidence::Medium,
             Strength::ChangedThenUsed
             | Strength::DestroyedReadFull
             | Strength::DestroyedBeforeInsert
@@ -294,14 +299,14 @@ impl Findings {
 
     /// Counts one more occurrence of an already-known finding when it would
     /// not become its headline (not stronger), so the caller can skip
-    /// building its explanation. A `destructive` occurrence can explain a
-    /// failure. False: the caller must [`Findings::add`] it.
+    /// building its explanation. False: the caller must [`Findings::add`]
+    /// it.
     pub fn count_again(
         &mut self,
         key: (RuleId, u64, u64),
         severity: Severity,
         strength: Strength,
-        (destructive, read_after): (bool, bool),
+        (destructive, can_explain, read_after): (bool, bool, bool),
         use_at: Option<Micros>,
     ) -> bool {
         let Some(&i) = self.index.get(&key) else {
@@ -320,7 +325,7 @@ impl Findings {
         // weaker destructive occurrence does not make a stronger insert a
         // cause.
         if Some(strength) == old.strength {
-            old.can_explain |= destructive;
+            old.can_explain |= can_explain;
         }
         old.read_after |= read_after;
         old.use_at = old.use_at.max(use_at);

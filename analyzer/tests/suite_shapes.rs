@@ -1168,3 +1168,151 @@ fn a_change_met_in_an_earlier_step_and_read_again_in_the_failed_step_is_in_that_
     let r = report_of(dir.path());
     assert_eq!(polluters(&r), ["Reprice orders"], "{:#?}", r.findings);
 }
+
+/// A statement with its text and row count.
+fn sql(text: &'static str, rows: u64) -> impl FnOnce(&mut state_tracer_format::Event<'static>) {
+    move |e| {
+        e.details = Some(Cow::Borrowed(text));
+        e.rows = Some(rows);
+    }
+}
+
+#[test]
+fn create_table_if_not_exists_is_no_wipe_whatever_its_column_names() {
+    // "dropoff_at" holds the word DROP: the verb decides, not a substring.
+    let mut w = Proc::new(2, "w");
+    w.start(15, 1, "deliveries", "Schedule a delivery")
+        .act_details(
+            30,
+            Some(1),
+            Action::DbDdl,
+            users(),
+            "CREATE TABLE IF NOT EXISTS users (id INTEGER, dropoff_at TEXT)",
+        )
+        .end(35, 1, "deliveries", "Schedule a delivery", Passed);
+    let dir = write_all(&[&victim(), &w]);
+    let r = report_of(dir.path());
+    assert!(polluters(&r).is_empty(), "{:#?}", r.findings);
+}
+
+#[test]
+fn an_update_that_changed_no_row_is_no_cause() {
+    // The victim's rows went missing; the only change in between is an
+    // update that reports 0 rows: it changed nothing anyone wrote.
+    let mut v = Proc::new(1, "v");
+    v.start(0, 1, "stock", "Victim")
+        .act_rows(10, Some(1), Action::DbSelect, users(), 9)
+        .act_rows(100, Some(1), Action::DbSelect, users(), 9)
+        .end(110, 1, "stock", "Victim", Failed);
+    let mut w = Proc::new(2, "w");
+    w.start(40, 2, "stock", "Archive nothing")
+        .act_rows(50, Some(2), Action::DbUpdate, users(), 0)
+        .end(55, 2, "stock", "Archive nothing", Passed);
+    let dir = write_all(&[&v, &w]);
+    let r = report_of(dir.path());
+    assert!(polluters(&r).is_empty(), "{:#?}", r.findings);
+}
+
+#[test]
+fn an_upsert_recorded_as_an_insert_overwrites_rows_others_wrote() {
+    // The victim reads its setting twice; between the reads another test
+    // upserts the same table. An insert explains nothing; an upsert may
+    // have overwritten the victim's row.
+    let settings = || Some(table(None, "settings"));
+    let mut v = Proc::new(1, "v");
+    v.start(0, 1, "settings", "Victim")
+        .act_rows(10, Some(1), Action::DbSelect, settings(), 1)
+        .act_rows(100, Some(1), Action::DbSelect, settings(), 1)
+        .end(110, 1, "settings", "Victim", Failed);
+    let mut w = Proc::new(2, "w");
+    w.start(15, 1, "settings", "Set a theme")
+        .act_with(
+            30,
+            Some(1),
+            Action::DbInsert,
+            settings(),
+            sql("INSERT INTO settings (k, v) VALUES (?, ?) ON CONFLICT (k) DO UPDATE SET v = excluded.v", 1),
+        )
+        .end(35, 1, "settings", "Set a theme", Passed)
+        .start(40, 2, "settings", "Add a setting")
+        .act_with(50, Some(2), Action::DbInsert, settings(), sql("INSERT INTO settings (k, v) VALUES (?, ?)", 1))
+        .end(55, 2, "settings", "Add a setting", Passed);
+    let dir = write_all(&[&v, &w]);
+    let r = report_of(dir.path());
+    assert_eq!(polluters(&r), ["Set a theme"], "{:#?}", r.findings);
+}
+
+#[test]
+fn a_row_seeded_if_missing_is_no_ones_own() {
+    // Both tests seed the flag row with INSERT OR IGNORE; the first to run
+    // inserted it. Its later update of that row changes the flag the
+    // victim reads: not a cleanup of its own rows.
+    let flags = || Some(table(None, "flags"));
+    let seed = "INSERT OR IGNORE INTO flags (name, on) VALUES ('beta', 1)";
+    let mut w = Proc::new(2, "w");
+    w.start(0, 1, "flags", "Beta rollout disables checkout")
+        .act_with(5, Some(1), Action::DbInsert, flags(), sql(seed, 1))
+        .act_rows(40, Some(1), Action::DbUpdate, flags(), 1)
+        .end(45, 1, "flags", "Beta rollout disables checkout", Passed);
+    let mut v = Proc::new(1, "v");
+    v.start(10, 1, "checkout", "Victim")
+        .act_with(12, Some(1), Action::DbInsert, flags(), sql(seed, 0))
+        .act_rows(20, Some(1), Action::DbSelect, flags(), 1)
+        .act_rows(100, Some(1), Action::DbSelect, flags(), 1)
+        .end(110, 1, "checkout", "Victim", Failed);
+    let dir = write_all(&[&v, &w]);
+    let r = report_of(dir.path());
+    assert_eq!(
+        polluters(&r),
+        ["Beta rollout disables checkout"],
+        "{:#?}",
+        r.findings
+    );
+}
+
+#[test]
+fn an_update_between_the_victims_reads_outranks_updates_before_its_first() {
+    // A shared counter: the victim reads it, decrements it, reads it again.
+    // A decrement before its first read left what it started from.
+    let counter = || Some(table(None, "accounts"));
+    let mut v = Proc::new(1, "v");
+    v.start(0, 1, "billing", "Victim")
+        .act_rows(20, Some(1), Action::DbSelect, counter(), 1)
+        .act_rows(30, Some(1), Action::DbUpdate, counter(), 1)
+        .act_rows(100, Some(1), Action::DbSelect, counter(), 1)
+        .end(110, 1, "billing", "Victim", Failed);
+    let mut w = Proc::new(2, "w");
+    w.start(1, 1, "billing", "Charge before")
+        .act_rows(5, Some(1), Action::DbUpdate, counter(), 1)
+        .end(8, 1, "billing", "Charge before", Passed)
+        .start(40, 2, "billing", "Charge between")
+        .act_rows(50, Some(2), Action::DbUpdate, counter(), 1)
+        .end(55, 2, "billing", "Charge between", Passed);
+    let dir = write_all(&[&v, &w]);
+    let r = report_of(dir.path());
+    assert_eq!(polluters(&r), ["Charge between"], "{:#?}", r.findings);
+}
+
+#[test]
+fn an_insert_and_an_update_by_one_test_are_judged_by_the_update() {
+    // The same test first adds a row, then updates rows others wrote; the
+    // victim reads after both. The pair's first occurrence (the insert)
+    // explains nothing, its update does.
+    let mut v = Proc::new(1, "v");
+    v.start(0, 1, "flags", "Victim")
+        .act_rows(100, Some(1), Action::DbSelect, users(), 3)
+        .end(110, 1, "flags", "Victim", Failed);
+    let mut w = Proc::new(2, "w");
+    w.start(10, 1, "flags", "Promote everyone")
+        .act_rows(20, Some(1), Action::DbInsert, users(), 1)
+        .act_rows(30, Some(1), Action::DbUpdate, users(), 3)
+        .end(35, 1, "flags", "Promote everyone", Passed);
+    // Someone else's insert in between keeps the two changes apart.
+    let mut x = Proc::new(3, "x");
+    x.start(21, 1, "signup", "Sign up")
+        .act_rows(25, Some(1), Action::DbInsert, users(), 1)
+        .end(26, 1, "signup", "Sign up", Passed);
+    let dir = write_all(&[&v, &w, &x]);
+    let r = report_of(dir.path());
+    assert_eq!(polluters(&r), ["Promote everyone"], "{:#?}", r.findings);
+}

@@ -33,6 +33,7 @@ use crate::engine::state::{Proc, Resolved, Scn, RES_CACHE};
 use crate::input::discover::SourceFile;
 use crate::input::read::FileEnd;
 use crate::input::record::{FastMap, FileIdx, Micros, Rec, RecKind};
+use crate::input::sql;
 use crate::model::ScenarioOutcome;
 use crate::rules::{Access, Op, ReadBack, RunView};
 
@@ -60,6 +61,9 @@ struct Interp {
     reset: bool,
     own_rows: bool,
     back: ReadBack,
+    inert: bool,
+    overwrites: bool,
+    seed: bool,
 }
 
 /// One record and its interpretation.
@@ -99,6 +103,9 @@ impl Tracked<'_> {
             reset: i.reset,
             rows: self.rec.rows_hint,
             own_rows: i.own_rows,
+            inert: i.inert,
+            overwrites: i.overwrites,
+            seed: i.seed,
             value,
             started,
             stmt: self.rec.stmt,
@@ -316,7 +323,12 @@ impl Tracker {
             [] => run.resources.schema_tables(schema),
             some => some,
         };
-        let owner = a.owner();
+        // A seed's rows are no one scenario's own (see `input::sql`).
+        let owner = if a.seed {
+            Owner::Outside(a.file)
+        } else {
+            a.owner()
+        };
         match (a.op, a.action) {
             (Op::Destroy, _) if a.cleanup => tables.iter().for_each(|&t| run.rows.cleared(t)),
             (Op::Destroy, _) => tables
@@ -331,7 +343,7 @@ impl Tracker {
                         t,
                         owner,
                         Writer {
-                            scn: a.scn,
+                            scn: a.scn.filter(|_| !a.seed),
                             file: a.file,
                             at: a.ts,
                             action: a.action,
@@ -510,22 +522,28 @@ impl Tracker {
 
     /// What an action does to what it touches, if it touches state.
     fn interpret(&mut self, rec: &Rec, scn: Option<&Rc<Scn>>) -> Option<Interp> {
+        let failed = rec.error().is_some();
+        // A statement that changed no row and read none: nothing anyone
+        // wrote is gone, and nothing the scenario does depends on it.
+        let mut inert = false;
+        let insert = match rec.action {
+            Action::DbInsert => rec.details().map_or(sql::Insert::Plain, sql::insert),
+            _ => sql::Insert::Plain,
+        };
         let (op, cleanup, reset) = match rec.action {
             Action::DbSelect => (Op::Read, false, false),
             Action::DbInsert | Action::DbUpdate => (Op::Write, false, false),
             Action::DbDelete => (Op::Destroy, false, false),
             Action::DbCleanup | Action::SchemaDrop => (Op::Destroy, true, false),
-            Action::DbDdl => {
-                let d = rec.details().unwrap_or("").to_ascii_uppercase();
-                if d.contains("DROP") || d.contains("TRUNCATE") {
-                    (Op::Destroy, true, false)
-                } else if d.contains("IF NOT EXISTS") {
-                    // Creates what is missing, changes nothing that exists.
+            Action::DbDdl => match sql::ddl(rec.details().unwrap_or("")) {
+                sql::Ddl::Drops => (Op::Destroy, true, false),
+                sql::Ddl::Breaks => (Op::Destroy, false, false),
+                sql::Ddl::Ensures => {
+                    inert = true;
                     (Op::Read, false, false)
-                } else {
-                    (Op::Write, false, false)
                 }
-            }
+                sql::Ddl::Changes => (Op::Write, false, false),
+            },
             Action::JwtSet => (Op::Write, false, false),
             Action::JwtRotate => (Op::Destroy, false, false),
             Action::JwtReset => (Op::Destroy, false, true),
@@ -541,25 +559,34 @@ impl Tracker {
             _ => return None,
         };
         // A failed statement changed nothing; it still touched the state.
-        let (op, cleanup, reset) = if rec.error().is_some() {
+        let (op, cleanup, reset) = if failed {
             (Op::Read, false, false)
         } else {
             (op, cleanup, reset)
         };
         let target = self.target(rec, scn)?;
-        let touches_rows = op == Op::Destroy || rec.action == Action::DbUpdate;
-        let own_rows = touches_rows
-            && match target {
-                Target::Tables { schema, set } => {
-                    let tables = match self.run.resources.tables_of(set) {
-                        [] => self.run.resources.schema_tables(schema),
-                        some => some,
-                    };
-                    let owner = scn.map_or(Owner::Outside(rec.file), |s| Owner::Scenario(s.id));
-                    self.run.rows.only_own(tables, owner, rec.rows_hint)
-                }
-                Target::Process(_) => false,
-            };
+        let overwrites = rec.action == Action::DbUpdate || insert == sql::Insert::Upsert;
+        // An insert or update that reports no row changed nothing.
+        let wrote_nothing = op == Op::Write
+            && matches!(rec.action, Action::DbInsert | Action::DbUpdate)
+            && rec.rows_hint.exact() == Some(0);
+        if wrote_nothing && rec.action == Action::DbInsert {
+            inert = true;
+        }
+        let touches_rows = op == Op::Destroy || overwrites;
+        let own_rows = wrote_nothing
+            || touches_rows
+                && match target {
+                    Target::Tables { schema, set } => {
+                        let tables = match self.run.resources.tables_of(set) {
+                            [] => self.run.resources.schema_tables(schema),
+                            some => some,
+                        };
+                        let owner = scn.map_or(Owner::Outside(rec.file), |s| Owner::Scenario(s.id));
+                        self.run.rows.only_own(tables, owner, rec.rows_hint)
+                    }
+                    Target::Process(_) => false,
+                };
         let back = match (target, rec.rows_hint.exact()) {
             (Target::Tables { set, .. }, Some(got)) if op == Op::Read && rec.stmt != 0 => {
                 match self.run.resources.tables_of(set) {
@@ -576,6 +603,9 @@ impl Tracker {
             reset,
             own_rows,
             back,
+            inert,
+            overwrites: overwrites && !failed,
+            seed: insert == sql::Insert::Seed,
         })
     }
 

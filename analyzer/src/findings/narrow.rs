@@ -260,6 +260,11 @@ pub(super) fn narrow(list: &[Pending], procs: &[Proc]) -> Vec<(bool, Option<Stri
             Strength::DestroyedAfterWrite => "first destructive change after the victim's last write and before it read the data back",
             Strength::DestroyedInWindow => "first destructive change between the victim's uses",
             Strength::DestroyedThenUsed => "destructive change before the victim's first use",
+            Strength::ChangedInWindow => "last change of rows others wrote between the victim's uses (it read what this change left)",
+            Strength::ChangedThenUsed
+                if chosen
+                    .first()
+                    .is_some_and(|&i| list[i].rule == RuleId::ConcurrentMutation) => "last change of rows others wrote before the victim used them (it read what this change left)",
             Strength::NamedByFailure => "the victim's failure message names this table, and these rows were there when it failed",
             Strength::DestroyedReadFull => "destructive change before the victim's read, though that read missed no row",
             _ if leaks => "last change before the victim ran, never reset: the victim saw this value",

@@ -6,9 +6,11 @@
 //! [`read`] parses it, v1 JSON lines or the legacy text format, each
 //! reader declaring what its format provides through
 //! [`read::TraceFormat`]; [`record`] is the normalised record both readers
-//! produce and every later stage consumes.
+//! produce and every later stage consumes; [`sql`] reads what a statement's
+//! text says about its effect.
 
 pub mod discover;
 pub mod read;
 pub mod record;
 pub(crate) mod source;
+pub(crate) mod sql;

@@ -80,7 +80,7 @@ impl ConcurrentMutation {
         if mutation {
             for &t in tables {
                 if let Some(log) = self.tables.get_mut(t as usize) {
-                    log.again(a.ts, a.action, a.target);
+                    log.again(a.ts, a.action, a.target, a.overwrites);
                     // `s` is the last user (checked above).
                     if let Some(u) = log.users.last_mut() {
                         u.wrote(a.ts);
@@ -191,6 +191,7 @@ fn level(m: &Mutation, u: &Use) -> Strength {
         }
         (Some(_), Some(_)) if m.destructive => Strength::DestroyedInWindow,
         (None, Some(_)) if m.destructive => Strength::DestroyedThenUsed,
+        (Some(_), Some(_)) if m.overwrites => Strength::ChangedInWindow,
         _ => Strength::ChangedThenUsed,
     }
 }
@@ -212,10 +213,17 @@ fn report(cx: &mut Cx<'_>, m: &Mutation, victim: &Rc<Scn>, u: Use) {
         Target::Tables { .. } => u.after.map(|(t, _)| t),
         Target::Process(_) => None,
     };
-    if cx
-        .findings
-        .count_again(key, severity, level, (destructive, read_after), use_at)
-    {
+    // A destroy, or an update of rows others wrote (updates of its own rows
+    // never get here) that the victim used afterwards: it changed what the
+    // victim read. A plain insert explains nothing.
+    let can_explain = destructive || m.overwrites && level >= Strength::ChangedThenUsed;
+    if cx.findings.count_again(
+        key,
+        severity,
+        level,
+        (destructive, can_explain, read_after),
+        use_at,
+    ) {
         return;
     }
     let resource = cx.resources.label(target);
@@ -230,10 +238,7 @@ fn report(cx: &mut Cx<'_>, m: &Mutation, victim: &Rc<Scn>, u: Use) {
     p.polluter = Some(polluter.clone());
     p.victim = Some(victim.clone());
     p.destructive = destructive;
-    // A destroy, or an update of rows others wrote (updates of its own rows
-    // never get here) that the victim used afterwards: it changed what the
-    // victim read. A plain insert explains nothing.
-    p.can_explain = destructive || action == Action::DbUpdate && level >= Strength::ChangedThenUsed;
+    p.can_explain = can_explain;
     p.whole = m.whole;
     p.read_after = read_after;
     p.rows = m.rows;
@@ -321,6 +326,9 @@ impl Rule for ConcurrentMutation {
 
     fn on_access(&mut self, cx: &mut Cx<'_>, a: &Access<'_>) {
         let Some(s) = a.scn else { return };
+        if a.inert {
+            return;
+        }
         let destructive = a.op == Op::Destroy;
         match a.target {
             Target::Process(res) => {

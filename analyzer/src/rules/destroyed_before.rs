@@ -102,21 +102,22 @@ impl Rule for DestroyedBefore {
             return;
         };
         let Some(s) = a.scn else { return };
+        if a.inert {
+            return;
+        }
         // A delete or cleanup that touched more than its own rows, or an
         // update known to have done so (one with no count is the common
         // case in old traces, and proves nothing).
         let foreign = a.changes_others()
             && !a.rows.none_changed()
-            && (a.op == Op::Destroy || a.action == Action::DbUpdate && a.rows.some_changed());
+            && (a.op == Op::Destroy || a.overwrites && a.rows.some_changed());
         let emptied = a.op == Op::Destroy && a.cleanup && s.is_active();
         // Read back empty: a read that returned no row, or an update that
         // found none to change. (A read that returned some rows may have
         // come back short, but nothing in the trace says what it expected:
         // blaming every earlier delete would invent culprits for failures
         // that have nothing to do with them.)
-        let empty = s.is_active()
-            && a.rows.none_changed()
-            && (a.op == Op::Read || a.action == Action::DbUpdate);
+        let empty = s.is_active() && a.rows.none_changed() && (a.op == Op::Read || a.overwrites);
         // Short: the same query (same text, same table) returned more rows
         // earlier in the run. A query whose results vary with its bound
         // values may look short too; only removals of rows others wrote, by

@@ -74,8 +74,9 @@ impl Rule for LeftoverData {
             return;
         };
         let Some(s) = a.scn else { return };
-        // Its own deletes and cleanups, and after-hooks, are no uses.
-        if !s.is_active() || a.op == Op::Destroy {
+        // Its own deletes and cleanups, and after-hooks, are no uses; nor
+        // is what changed and read nothing.
+        if !s.is_active() || a.op == Op::Destroy || a.inert {
             return;
         }
         let mut ids = std::mem::take(&mut self.ids);

@@ -61,6 +61,15 @@ pub struct Access<'a> {
     /// cleaned up after itself and changed nothing anyone else wrote
     /// ([`crate::engine::rows::RowLedger::only_own`]).
     pub own_rows: bool,
+    /// Changed no row and read none (`CREATE … IF NOT EXISTS`, an insert
+    /// of no row): neither a change nor a use of anyone's data.
+    pub inert: bool,
+    /// An update, or an insert that overwrites an existing row (an upsert,
+    /// see [`crate::input::sql::Insert`]): it may change rows others wrote.
+    pub overwrites: bool,
+    /// An insert that only seeds a row if missing: its rows are no one
+    /// scenario's own.
+    pub seed: bool,
     /// In-memory state: a fingerprint of the value set (its `details`), so
     /// a scenario that puts back the value it found is seen to restore it.
     pub value: Option<u64>,

@@ -42,8 +42,14 @@ pub fn to_rec(e: Event<'_>, file: FileIdx, line: u64, full: bool, interner: &mut
     }
     rec.resource = e.resource.map(|r| interner.resource(r));
     // The report needs details only where they carry meaning (DDL verbs,
-    // config names, a secret's fingerprint); merge keeps everything.
+    // config names, a secret's fingerprint, an insert that seeds or
+    // overwrites); merge keeps everything.
+    let telling_insert = e.action == Action::DbInsert
+        && e.details
+            .as_deref()
+            .is_some_and(|sql| crate::input::sql::insert(sql) != crate::input::sql::Insert::Plain);
     if full
+        || telling_insert
         || matches!(
             e.action,
             Action::DbDdl

@@ -30,6 +30,8 @@ pub(super) struct Mutation {
     /// The log's [`Log::seq`] when this entry was added or last changed
     /// ([`Log::again`]): a user that looked since has seen it.
     pub(super) seq: u64,
+    /// An update or upsert ([`Access::overwrites`]).
+    pub(super) overwrites: bool,
 }
 
 impl Mutation {
@@ -47,6 +49,7 @@ impl Mutation {
             rows: a.rows,
             sees_from: a.started,
             seq: 0,
+            overwrites: a.overwrites,
         }
     }
 
@@ -132,7 +135,7 @@ impl Log {
     /// The last mutation's scenario changed this again, at `at`: one entry
     /// per polluter, with the latest time (a victim that starts later must
     /// still see it) and the worst action.
-    pub(super) fn again(&mut self, at: Micros, action: Action, target: Target) {
+    pub(super) fn again(&mut self, at: Micros, action: Action, target: Target, overwrites: bool) {
         let n = self.muts.len();
         if n >= 2 && self.muts[n - 2].at > at {
             self.unsorted = true;
@@ -143,6 +146,7 @@ impl Log {
         self.seq += 1;
         last.seq = self.seq;
         last.at = at;
+        last.overwrites |= overwrites;
         last.action = action;
         last.target = target;
     }
@@ -251,7 +255,7 @@ impl Log {
             .last()
             .is_some_and(|l| l.id == m.id && !l.destructive && !m.destructive)
         {
-            self.again(m.at, m.action, m.target);
+            self.again(m.at, m.action, m.target, m.overwrites);
             return;
         }
         if self.muts.len() >= 16 {

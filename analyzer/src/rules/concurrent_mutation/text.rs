@@ -88,6 +88,12 @@ impl MutationText {
                 action,
                 hms(a)
             ),
+            (Strength::ChangedInWindow, Some(b), Some((a, _))) => format!(
+                "{} of rows others wrote, between the victim's uses of the table (at {} and at {}): it changed what the victim had seen",
+                action,
+                hms(b),
+                hms(a)
+            ),
             (Strength::DestroyedThenUsed, _, Some((a, _))) => format!(
                 "{} before the victim first used the state (at {}): it removed nothing the victim had written",
                 action,
