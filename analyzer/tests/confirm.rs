@@ -353,3 +353,28 @@ fn a_scenario_not_in_the_run_is_a_usage_error() {
     assert_eq!(o.status.code(), Some(2), "{}", text(&o));
     assert!(text(&o).contains("no finding 99"), "{}", text(&o));
 }
+
+#[test]
+fn the_reset_command_runs_untraced_before_the_reruns() {
+    let m = Marked::new();
+    let resets = m.marks.path().join("resets");
+    let reset = format!("echo \"state=$BDD_TRACE_STATE\" >> {}", resets.display());
+    let o = confirm(&m.args(&["--finding", "1", "--yes", "--reset", &reset]));
+    assert!(m.victim_ran(), "{}", text(&o));
+    let log = std::fs::read_to_string(&resets).expect("the reset ran");
+    assert!(log.lines().count() >= 1, "{log}");
+    assert!(log.lines().all(|l| l == "state=0"), "{log}");
+}
+
+#[test]
+fn a_failing_reset_stops_the_reruns_and_says_why() {
+    let m = Marked::new();
+    let o = confirm(&m.args(&["--finding", "1", "--yes", "--reset", "exit 3"]));
+    assert!(!m.victim_ran(), "{}", text(&o));
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(
+        text(&o).contains("--reset command failed (exited with 3"),
+        "{}",
+        text(&o)
+    );
+}

@@ -321,9 +321,10 @@ fn read_statement(toks: &[Tok], sql: &str, st: &mut Statement) {
                         st.tables.push(name);
                     }
                 }
-                Some("INDEX") => {
+                Some("INDEX" | "TRIGGER") => {
                     st.action = Action::DbDdl;
-                    // CREATE INDEX name ON table
+                    // CREATE INDEX name ON table; CREATE TRIGGER name
+                    // AFTER INSERT ON table (the first ON names it).
                     if let Some(on) = toks
                         .iter()
                         .position(|t| kw(Some(t)).as_deref() == Some("ON"))
@@ -570,6 +571,16 @@ mod tests {
         );
         let w = c("SELECT * FROM t WHERE token = \"s3cr3t\"");
         assert!(!w.redacted.contains("s3cr3t"), "{}", w.redacted);
+    }
+
+    #[test]
+    fn a_trigger_names_the_table_it_is_on() {
+        let s = c(
+            "CREATE TRIGGER IF NOT EXISTS accounts_audit AFTER UPDATE ON accounts \
+                   BEGIN INSERT INTO account_log VALUES (new.id); END",
+        );
+        assert_eq!(s.action, Action::DbDdl);
+        assert_eq!(s.tables, ["accounts"]);
     }
 
     #[test]

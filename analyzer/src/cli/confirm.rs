@@ -74,6 +74,9 @@ pub(super) struct ConfirmArgs {
     /// Set KEY=VALUE in every run's environment (repeatable), e.g. the traced run's DATABASE_URL.
     #[arg(long, value_name = "KEY=VALUE", value_parser = parse_env)]
     env: Vec<(String, String)>,
+    /// Run by `sh -c` before every rerun, untraced, to put shared state back (e.g. 'rm -f test.db', 'psql -f reset.sql'); a failure stops the reruns.
+    #[arg(long, value_name = "CMD")]
+    reset: Option<String>,
     /// Where the runs' traces go, a folder per run [default: ./bdd-traces/confirm-<id>].
     #[arg(long, value_name = "DIR")]
     dir: Option<PathBuf>,
@@ -120,6 +123,7 @@ pub(super) fn cmd_confirm(a: ConfirmArgs) -> Result<i32, CliError> {
         dir,
         max_candidates: a.max_candidates.max(1),
         env: a.env.clone(),
+        reset: a.reset.clone(),
         deadline: None,
         enough: None,
     };

@@ -34,6 +34,9 @@ pub(super) struct RunArgs {
     /// Then confirm each failed scenario's likely cause by targeted reruns of the same tests, all within BUDGET (e.g. 90s, 5m) [default: 1m].
     #[arg(long, value_name = "BUDGET", num_args = 0..=1, require_equals = true, default_missing_value = "1m", value_parser = parse_timeout)]
     confirm: Option<std::time::Duration>,
+    /// With --confirm: run by `sh -c` before every rerun, untraced, to put shared state back (e.g. 'rm -f test.db').
+    #[arg(long, value_name = "CMD", requires = "confirm")]
+    reset: Option<String>,
     /// The command to run, after `--`.
     #[arg(last = true, required = true, value_name = "CMD")]
     command: Vec<String>,
@@ -49,6 +52,9 @@ pub(super) fn cmd_run(a: RunArgs) -> Result<i32, CliError> {
     let dir = std::fs::canonicalize(&dir).unwrap_or(dir);
     eprintln!("trace-analyzer: run {run_id}, traces in {}", dir.display());
     let (program, args) = a.command.split_first().ok_or("no command given after --")?;
+    if cargo_test_stops_early(program, args) {
+        eprintln!("trace-analyzer: hint: `cargo test` stops at the first test binary that fails, so later binaries are neither run nor traced; add --no-fail-fast to trace them all");
+    }
     let status = std::process::Command::new(program)
         .args(args)
         .env(ENV_STATE, "1")
@@ -107,6 +113,7 @@ pub(super) fn cmd_run(a: RunArgs) -> Result<i32, CliError> {
             budget,
             dir: dir.with_file_name(name),
             env: Vec::new(),
+            reset: a.reset.clone(),
         }
     });
     let code = if a.report.format == ReportFormat::Html {
@@ -129,4 +136,38 @@ pub(super) fn cmd_run(a: RunArgs) -> Result<i32, CliError> {
     } else {
         code
     })
+}
+
+/// `cargo test` without `--no-fail-fast`: one failing binary hides the rest.
+fn cargo_test_stops_early(program: &str, args: &[String]) -> bool {
+    let cargo = std::path::Path::new(program)
+        .file_name()
+        .is_some_and(|n| n == "cargo");
+    // Cargo's own arguments end at `--`; the rest go to the test binaries.
+    let own = args.split(|a| a == "--").next().unwrap_or_default();
+    cargo && own.iter().any(|a| a == "test") && !own.iter().any(|a| a == "--no-fail-fast")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::cargo_test_stops_early;
+
+    fn v(args: &[&str]) -> Vec<String> {
+        args.iter().map(|&a| a.to_owned()).collect()
+    }
+
+    #[test]
+    fn cargo_test_without_no_fail_fast_gets_the_hint() {
+        assert!(cargo_test_stops_early("cargo", &v(&["test"])));
+        assert!(cargo_test_stops_early(
+            "/usr/bin/cargo",
+            &v(&["test", "--", "--no-fail-fast"])
+        ));
+        assert!(!cargo_test_stops_early(
+            "cargo",
+            &v(&["test", "--no-fail-fast"])
+        ));
+        assert!(!cargo_test_stops_early("cargo", &v(&["nextest", "run"])));
+        assert!(!cargo_test_stops_early("pytest", &v(&["test"])));
+    }
 }

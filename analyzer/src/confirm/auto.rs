@@ -40,6 +40,8 @@ pub struct AutoOptions {
     pub dir: PathBuf,
     /// Set in every rerun (the traced run's database, …).
     pub env: Vec<(String, String)>,
+    /// Run before every rerun ([`ConfirmOptions::reset`]).
+    pub reset: Option<String>,
 }
 
 /// What was done, for the closing line.
@@ -114,6 +116,7 @@ pub fn confirm_likely_causes(
             o.run = opts.run.clone();
             o.legacy_tz = opts.legacy_tz;
             o.env = opts.env.clone();
+            o.reset = opts.reset.clone();
             o.alone = if n == 0 { ALONE } else { 0 };
             o.attempts = ATTEMPTS;
             o.enough = Some(1);

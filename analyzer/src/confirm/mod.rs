@@ -49,6 +49,18 @@ pub fn execute(plan: &Plan, opts: &ConfirmOptions, progress: Progress<'_>) -> Co
         run_id: format!("confirm-{stamp}-{}-{name}", std::process::id()),
         env: opts.env.clone(),
     };
+    // `--reset` before every rerun; its failure stops them (the runs
+    // after it would start from state nobody knows).
+    let mut reset_failed: Option<String> = None;
+    let reset = |t: &Traced| -> Option<String> {
+        let cmd = opts.reset.as_ref()?;
+        run::reset(cmd, t, opts.timeout).err().map(|e| {
+            format!(
+                "the --reset command failed ({e}; its output is in {}): nothing more was rerun",
+                t.dir.join("reset.log").display()
+            )
+        })
+    };
     let mut alone = Vec::new();
     let mut tried: Vec<Tried> = Vec::new();
     let mut reruns = 0usize;
@@ -57,6 +69,10 @@ pub fn execute(plan: &Plan, opts: &ConfirmOptions, progress: Progress<'_>) -> Co
         for i in 1..=opts.alone.min(MAX_ATTEMPTS) {
             let t = traced(&format!("alone-{i}"));
             progress(&format!("victim alone, run {i}/{}", opts.alone));
+            if let Some(why) = reset(&t) {
+                reset_failed = Some(why);
+                break;
+            }
             let end = run::run_one(cmd, &t, "victim", opts.timeout);
             reruns += 1;
             let j = judge(&t, &plan.victim, None, None, None);
@@ -77,7 +93,7 @@ pub fn execute(plan: &Plan, opts: &ConfirmOptions, progress: Progress<'_>) -> Co
     // Without commands for any pair nothing runs, but each pair says why.
     if alone_ok || !any_pair {
         for (ci, pair) in plan.pairs.iter().enumerate() {
-            if run::interrupted() {
+            if run::interrupted() || reset_failed.is_some() {
                 break;
             }
             let mut t_pair = Tried {
@@ -110,6 +126,10 @@ pub fn execute(plan: &Plan, opts: &ConfirmOptions, progress: Progress<'_>) -> Co
                         opts.attempts,
                         t_pair.reproduced
                     ));
+                    if let Some(why) = reset(&t) {
+                        reset_failed = Some(why);
+                        break;
+                    }
                     let (ends, off) = match (cmds, pair.shape) {
                         (plan::PairCmds::Two { victim, polluter }, Shape::TwoAtOnce) => {
                             let (v, p) = run::run_two_at_once(
@@ -189,7 +209,10 @@ pub fn execute(plan: &Plan, opts: &ConfirmOptions, progress: Progress<'_>) -> Co
         }
     }
     let interrupted = run::interrupted();
-    let (verdict, summary) = verdict::decide(plan, &alone, &tried, interrupted);
+    let (verdict, summary) = match reset_failed {
+        Some(why) => (Verdict::Inconclusive, why),
+        None => verdict::decide(plan, &alone, &tried, interrupted),
+    };
     let polluter = tried
         .iter()
         .find(|t| t.reproduced > 0)

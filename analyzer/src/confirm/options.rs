@@ -44,6 +44,10 @@ pub struct ConfirmOptions {
     /// Environment for every run on top of ours (`--env KEY=VALUE`): the
     /// traced run's database, a switch the failure needs.
     pub env: Vec<(String, String)>,
+    /// Run by `sh -c` before every rerun (untraced), to put shared state
+    /// back as the suite's CI starts it: `rm -f test.db`, a schema reset.
+    /// A failure stops the reruns.
+    pub reset: Option<String>,
     /// No new run starts after this instant (`run --confirm`'s budget);
     /// what ran is judged.
     pub deadline: Option<Instant>,
@@ -69,6 +73,7 @@ impl ConfirmOptions {
             dir,
             max_candidates: 10,
             env: Vec::new(),
+            reset: None,
             deadline: None,
             enough: None,
         }

@@ -219,6 +219,24 @@ pub fn pause(d: Duration) -> bool {
     !interrupted()
 }
 
+/// Runs the `--reset` command (by `sh -c`, untraced, output in
+/// `t.dir/reset.log`) and waits; `Ok` if it exited 0, else what happened.
+pub fn reset(cmd: &str, t: &Traced, timeout: Duration) -> Result<(), String> {
+    let c = Cmd {
+        argv: vec!["sh".into(), "-c".into(), cmd.into()],
+        env: vec![(ENV_STATE.into(), "0".into())],
+        cwd: None,
+        from_trace: false,
+    };
+    match run_one(&c, t, "reset", timeout) {
+        End::Exited(0) => Ok(()),
+        End::Exited(n) => Err(format!("exited with {n}")),
+        End::TimedOut => Err("timed out".into()),
+        End::Interrupted => Err("interrupted".into()),
+        End::NotStarted(e) => Err(e),
+    }
+}
+
 /// Runs one command traced into `t` and waits.
 pub fn run_one(cmd: &Cmd, t: &Traced, log: &str, timeout: Duration) -> End {
     let mut c = [start(cmd, t, log, timeout)];
