@@ -1316,3 +1316,45 @@ fn an_insert_and_an_update_by_one_test_are_judged_by_the_update() {
     let r = report_of(dir.path());
     assert_eq!(polluters(&r), ["Promote everyone"], "{:#?}", r.findings);
 }
+
+#[test]
+fn a_statement_that_failed_on_a_missing_column_is_blamed_on_the_last_ddl_before_it() {
+    // An old migration dropped and recreated the table; a later one renamed
+    // the column the victim's insert names. The schema the victim met is
+    // what the rename left.
+    let notes = || Some(table(None, "notes"));
+    let mut w = Proc::new(2, "w");
+    w.start(0, 1, "migrate", "Recreate notes")
+        .act_details(5, Some(1), Action::DbDdl, notes(), "DROP TABLE notes")
+        .act_details(
+            6,
+            Some(1),
+            Action::DbDdl,
+            notes(),
+            "CREATE TABLE notes (id INTEGER PRIMARY KEY, body TEXT)",
+        )
+        .end(8, 1, "migrate", "Recreate notes", Passed)
+        .start(20, 2, "migrate", "Rename body")
+        .act_details(
+            30,
+            Some(2),
+            Action::DbDdl,
+            notes(),
+            "ALTER TABLE notes RENAME COLUMN body TO content",
+        )
+        .end(60, 2, "migrate", "Rename body", Passed);
+    let error = "table notes has no column named body";
+    let mut v = Proc::new(1, "v");
+    v.start(25, 1, "notes", "Write a note")
+        .act_with(40, Some(1), Action::DbInsert, notes(), |e| {
+            e.details = Some(Cow::Borrowed("INSERT INTO notes (body) VALUES (?)"));
+            e.error = Some(Cow::Borrowed(error));
+        })
+        .act_with(41, Some(1), Action::ScenarioEnd, None, |e| {
+            e.outcome = Some(Failed);
+            e.error = Some(Cow::Borrowed(error));
+        });
+    let dir = write_all(&[&v, &w]);
+    let r = report_of(dir.path());
+    assert_eq!(polluters(&r), ["Rename body"], "{:#?}", r.findings);
+}

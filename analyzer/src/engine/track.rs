@@ -64,6 +64,7 @@ struct Interp {
     inert: bool,
     overwrites: bool,
     seed: bool,
+    missing: bool,
 }
 
 /// One record and its interpretation.
@@ -106,6 +107,7 @@ impl Tracked<'_> {
             inert: i.inert,
             overwrites: i.overwrites,
             seed: i.seed,
+            missing: i.missing,
             value,
             started,
             stmt: self.rec.stmt,
@@ -606,6 +608,7 @@ impl Tracker {
             inert,
             overwrites: overwrites && !failed,
             seed: insert == sql::Insert::Seed,
+            missing: rec.error().is_some_and(sql::missing_object),
         })
     }
 

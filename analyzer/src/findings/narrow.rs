@@ -5,12 +5,13 @@
 
 use std::collections::HashMap;
 
-use state_tracer_format::ActionKind;
+use state_tracer_format::{Action, ActionKind};
 
 use super::message::{about_time, message_names, words};
 use super::{Pending, Strength};
 use crate::engine::state::Proc;
 use crate::input::record::{to_time, Micros};
+use crate::input::sql::missing_object;
 use crate::model::RuleId;
 
 /// Per kept finding: whether it is its failed victim's likely cause, and
@@ -111,6 +112,31 @@ pub(super) fn narrow(list: &[Pending], procs: &[Proc]) -> Vec<(bool, Option<Stri
             candidates
         } else {
             in_step
+        };
+        // The victim failed because a table or column it names is gone:
+        // the schema it met is what the last DDL before its failure left
+        // (a DROP followed by a CREATE, or a RENAME and back, is undone by
+        // the later statement), so that DDL alone is the cause.
+        let missing = idx
+            .first()
+            .and_then(|&i| list[i].victim.as_ref())
+            .is_some_and(|v| v.failure.get().is_some_and(|m| missing_object(m)));
+        let ddl = |i: usize| {
+            list[i]
+                .action
+                .is_some_and(|a| matches!(a, Action::DbDdl | Action::SchemaDrop))
+        };
+        let candidates = match candidates
+            .iter()
+            .filter(|&&i| ddl(i))
+            .map(|&i| list[i].at)
+            .max()
+        {
+            Some(last) if missing => candidates
+                .into_iter()
+                .filter(|&i| ddl(i) && list[i].at == last)
+                .collect(),
+            _ => candidates,
         };
         let Some(top) = candidates.iter().filter_map(|&i| list[i].strength).max() else {
             continue;

@@ -128,9 +128,43 @@ pub fn insert(sql: &str) -> Insert {
     Insert::Plain
 }
 
+/// A failed statement's error says the table or column it names does not
+/// exist (SQLite, PostgreSQL and MySQL wordings): it found nothing, as
+/// surely as a read of no row.
+pub fn missing_object(error: &str) -> bool {
+    let e = error.to_ascii_lowercase();
+    e.contains("no such table")
+        || e.contains("no such column")
+        || e.contains("has no column named")
+        || e.contains("unknown column")
+        || e.contains("doesn't exist")
+        || e.contains("does not exist")
+            && ["relation", "table", "column"]
+                .iter()
+                .any(|w| e.contains(w))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn errors_about_missing_tables_and_columns_are_told_apart() {
+        assert!(missing_object("no such table: notes"));
+        assert!(missing_object(
+            "sqlite3.OperationalError: no such column: body"
+        ));
+        assert!(missing_object(
+            r#"error returned from database: relation "notes" does not exist"#
+        ));
+        assert!(missing_object(
+            r#"column "body" of relation "notes" does not exist"#
+        ));
+        assert!(missing_object("Table 'app.notes' doesn't exist"));
+        assert!(missing_object("table notes has no column named body"));
+        assert!(!missing_object("UNIQUE constraint failed: users.email"));
+        assert!(!missing_object(r#"role "ci" does not exist"#));
+    }
 
     #[test]
     fn ddl_is_judged_by_its_verb_not_by_words_inside_it() {

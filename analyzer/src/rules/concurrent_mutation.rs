@@ -529,7 +529,7 @@ impl Rule for ConcurrentMutation {
                     for (m, table) in self.hits.drain(..) {
                         let mut u = Use::of(first.as_ref(), &m, Some((a.ts, read)));
                         u.read_full = read && a.back == ReadBack::Full;
-                        u.after_insert = a.action == Action::DbInsert;
+                        u.after_insert = a.action == Action::DbInsert && a.op == Op::Write;
                         report(cx, &m, s, u);
                         if let (Some(table), false) = (table, m.destructive) {
                             later.entry((table, m.id)).or_insert(a.ts);

@@ -117,7 +117,10 @@ impl Rule for DestroyedBefore {
         // come back short, but nothing in the trace says what it expected:
         // blaming every earlier delete would invent culprits for failures
         // that have nothing to do with them.)
-        let empty = s.is_active() && a.rows.none_changed() && (a.op == Op::Read || a.overwrites);
+        // A statement that failed because its table or column is gone
+        // found nothing too.
+        let empty = s.is_active()
+            && (a.rows.none_changed() && (a.op == Op::Read || a.overwrites) || a.missing);
         // Short: the same query (same text, same table) returned more rows
         // earlier in the run. A query whose results vary with its bound
         // values may look short too; only removals of rows others wrote, by

@@ -70,6 +70,9 @@ pub struct Access<'a> {
     /// An insert that only seeds a row if missing: its rows are no one
     /// scenario's own.
     pub seed: bool,
+    /// Failed because the table or column it names does not exist
+    /// ([`crate::input::sql::missing_object`]): it found nothing.
+    pub missing: bool,
     /// In-memory state: a fingerprint of the value set (its `details`), so
     /// a scenario that puts back the value it found is seen to restore it.
     pub value: Option<u64>,
