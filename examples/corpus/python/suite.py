@@ -418,6 +418,7 @@ def worker(a):
             if why == "genuine":
                 line.update(genuine=True, why=err)
             else:
+                # Seed rows ("seed") were written by no scenario.
                 line.update(culprits=[json.loads(t) for t in culprits if t.startswith("{")], why=why)
             append_truth(a.truth, line)
         time.sleep(rnd.uniform(0, 5) / 1000)
