@@ -9,7 +9,10 @@
 #
 #   scripts/accuracy.sh [N] [options]
 #
-#   N                    runs (default 20)
+#   N                    runs (default 20; per shape with --shapes)
+#   --shapes LIST        instead of the demo, the Python producer shapes
+#                        (scripts/corpus/python.sh): a comma list such as
+#                        py-counter,py-tx, or `py` for all eight
 #   --postgres           start a throw-away PostgreSQL server (scripts/lib/pg.sh)
 #   --database-url URL   default: a fresh SQLite file per run
 #   --seed S             BDD_SEED: repeatable simulated network latencies
@@ -22,12 +25,13 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/lib/common.sh
 
-usage() { sed -n '2,21p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,24p' "$0" | sed 's/^# \{0,1\}//'; }
 
 runs=20
 database_url=${DATABASE_URL:-}
 postgres=false
 seed=${BDD_SEED:-}
+shapes=
 out="accuracy-output/$(date -u +%Y%m%dT%H%M%SZ)"
 while (($#)); do
   case "$1" in
@@ -35,12 +39,24 @@ while (($#)); do
     --database-url) database_url=$2; shift 2 ;;
     --seed) seed=$2; shift 2 ;;
     --out) out=$2; shift 2 ;;
+    --shapes) shapes=$2; shift 2 ;;
     -h|--help) usage; exit 0 ;;
     [0-9]*) runs=$1; shift ;;
     *) echo "unknown option $1" >&2; usage >&2; exit 2 ;;
   esac
 done
 [[ "$runs" =~ ^[1-9][0-9]*$ ]] || { echo "N must be a positive number" >&2; exit 2; }
+
+if [[ -n $shapes ]]; then
+  [[ $postgres == false && -z $database_url ]] ||
+    { echo "--shapes: the Python shapes run on a fresh SQLite file only" >&2; exit 2; }
+  [[ $shapes == py ]] && shapes=
+  mkdir -p "$out"
+  PY_SHAPES=$shapes scripts/corpus/python.sh --out "$out" --runs "$runs" ${seed:+--seed "$seed"} |
+    tee "$out/accuracy.md"
+  echo "Runs: $out/py-*/ (report.json, truth.jsonl, traces/)"
+  exit 0
+fi
 
 prepare_runs
 

@@ -6,8 +6,9 @@
 #   scripts/corpus.sh [--runs N] [--postgres] [--seed S] [--out DIR] [--no-others] [SHAPE...]
 #
 #   SHAPE...      Rust shapes of examples/corpus (default: all registered;
-#                 `target/debug/corpus list`); naming shapes skips the other
-#                 producers' scripts
+#                 `target/debug/corpus list`), or py-* shapes of the Python
+#                 producer (scripts/corpus/python.sh); naming shapes skips
+#                 the other producers' scripts
 #   --runs N      runs per shape (default 5)
 #   --postgres    a throw-away PostgreSQL server (scripts/lib/pg.sh), a fresh
 #                 database per run; default: a fresh SQLite file per run
@@ -22,7 +23,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-usage() { sed -n '2,22p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,23p' "$0" | sed 's/^# \{0,1\}//'; }
 
 runs=5
 postgres=false
@@ -30,6 +31,7 @@ seed=1
 out="corpus-output/$(date -u +%Y%m%dT%H%M%SZ)"
 others=true
 shapes=()
+py_shapes=()
 while (($#)); do
   case "$1" in
     --runs) runs=$2; shift 2 ;;
@@ -39,6 +41,7 @@ while (($#)); do
     --no-others) others=false; shift ;;
     -h|--help) usage; exit 0 ;;
     -*) echo "unknown option $1" >&2; usage >&2; exit 2 ;;
+    py-*) py_shapes+=("$1"); others=false; shift ;;
     *) shapes+=("$1"); others=false; shift ;;
   esac
 done
@@ -57,7 +60,7 @@ out=$(cd "$out" && pwd)
 # target/debug/corpus during the runs must not pull it away.
 cp target/debug/corpus "$out/.bin/corpus"
 corpus=$out/.bin/corpus
-((${#shapes[@]})) || mapfile -t shapes < <("$corpus" list)
+((${#shapes[@]} + ${#py_shapes[@]})) || mapfile -t shapes < <("$corpus" list)
 
 pg_args=()
 db=sqlite
@@ -72,6 +75,13 @@ for shape in "${shapes[@]}"; do
   echo "== $shape ($db): $runs run(s)" >&2
   "$corpus" run "$shape" "${pg_args[@]}" --runs "$runs" --seed "$seed" --out "$out/$shape"
 done
+
+if ((${#py_shapes[@]})); then
+  echo "== ${py_shapes[*]} ($db): $runs run(s) each" >&2
+  flags=(--out "$out/python" --runs "$runs" --shapes "$(IFS=,; echo "${py_shapes[*]}")")
+  [[ $postgres == true ]] && flags+=(--postgres)
+  bash scripts/corpus/python.sh "${flags[@]}"
+fi
 
 # ---- Other producers (scripts/corpus/*.sh, written separately) -------------
 # Same run-folder layout; each takes `--out DIR --runs N [--postgres]` and
