@@ -49,16 +49,18 @@ done
 
 echo "== building corpus${TRACE_ANALYZER:+ (analyzer: $TRACE_ANALYZER)}" >&2
 cargo build --quiet -p corpus
+# Where cargo puts binaries (CARGO_TARGET_DIR may move it).
+bin_dir=${CARGO_TARGET_DIR:-$PWD/target}/debug
 if [[ -z "${TRACE_ANALYZER:-}" ]]; then
   cargo build --quiet -p trace-analyzer
-  TRACE_ANALYZER=$PWD/target/debug/trace-analyzer
+  TRACE_ANALYZER=$bin_dir/trace-analyzer
 fi
 export TRACE_ANALYZER
 mkdir -p "$out/.bin"
 out=$(cd "$out" && pwd)
 # A copy of our own: the runs re-execute it, and a rebuild of
 # target/debug/corpus during the runs must not pull it away.
-cp target/debug/corpus "$out/.bin/corpus"
+cp "$bin_dir/corpus" "$out/.bin/corpus"
 corpus=$out/.bin/corpus
 ((${#shapes[@]} + ${#py_shapes[@]})) || mapfile -t shapes < <("$corpus" list)
 
@@ -91,6 +93,8 @@ if [[ $others == true ]]; then
   for producer in scripts/corpus/*.sh; do
     [[ -f "$producer" ]] || continue
     name=$(basename "$producer" .sh)
+    # The rescorer is no producer.
+    [[ $name == rescore ]] && continue
     echo "== $name ($db): $runs run(s)" >&2
     flags=(--out "$out/$name" --runs "$runs")
     [[ $postgres == true ]] && flags+=(--postgres)
