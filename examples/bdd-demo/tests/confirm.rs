@@ -37,6 +37,7 @@ fn options(traces: &Path, target: Target, work: &Path, env: &[(&str, &str)]) -> 
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect(),
+        reset: None,
         deadline: None,
         enough: None,
     }
@@ -264,6 +265,7 @@ fn auto_options(
         budget,
         dir: work.to_path_buf(),
         env: vec![("DATABASE_URL".into(), url.into())],
+        reset: None,
     }
 }
 

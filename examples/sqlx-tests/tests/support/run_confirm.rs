@@ -81,6 +81,7 @@ fn run_confirm_confirms_true_polluters_only_and_refutes_a_failure_of_its_own() {
                 budget,
                 dir: root.path().join(format!("confirm-{attempt}")),
                 env: vec![("DATABASE_URL".into(), db.clone())],
+                reset: None,
             },
             &mut |_| {},
         );
