@@ -393,10 +393,14 @@ pub(super) fn narrow(list: &[Pending], procs: &[Proc]) -> Vec<(bool, Option<Stri
                         "each changed in-memory state the victim may have used, and the trace cannot tell which one its failure was about"
                     } else if top.ordered() && !p.whole {
                         "each removed rows others had written, and the trace cannot tell whose"
+                    } else if p.rule == RuleId::LeftoverData {
+                        "each left rows behind that the victim may have met, and the trace cannot tell whose it met"
+                    } else if !p.destructive {
+                        "each changed rows of a table the victim used, and the trace holds no keys or values to tell whose change it read"
                     } else if p.rows.at_least().is_none() {
                         "rows unknown, so the trace cannot tell which one removed the data"
                     } else {
-                        "the trace cannot order them"
+                        "the evidence is the same for each"
                     }
                 ));
             }
