@@ -149,6 +149,28 @@ mod tests {
     use super::*;
 
     #[test]
+    fn broken_text_is_read_without_panicking() {
+        for text in [
+            "",
+            "'",
+            "\"unterminated",
+            "/* unterminated",
+            "/*",
+            "--",
+            "- -",
+            "é'ü",
+            "INSERT OR",
+            "DROP",
+            "CREATE TABLE IF NOT",
+            "\u{0}\u{1b}[31m",
+        ] {
+            let _ = (ddl(text), insert(text), missing_object(text));
+        }
+        assert_eq!(ddl("DROP"), Ddl::Drops);
+        assert_eq!(ddl("CREATE TABLE IF NOT"), Ddl::Changes);
+    }
+
+    #[test]
     fn errors_about_missing_tables_and_columns_are_told_apart() {
         assert!(missing_object("no such table: notes"));
         assert!(missing_object(
