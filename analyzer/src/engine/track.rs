@@ -316,8 +316,11 @@ impl Tracker {
             s.last_schema.set(Some(schema));
         }
         // Reads, updates and DDL change no counts: the usual access returns here.
+        // (`ALTER TABLE … DROP/RENAME` breaks others' statements but
+        // removes no row.)
         let insert = a.op == Op::Write && a.action == Action::DbInsert;
-        if !(insert || a.op == Op::Destroy) {
+        let removes = a.op == Op::Destroy && (a.action != Action::DbDdl || a.cleanup);
+        if !(insert || removes) {
             return;
         }
         let run = &mut self.run;
