@@ -174,27 +174,53 @@ fn cte_names(toks: &[Tok]) -> Vec<String> {
     names
 }
 
-/// The first top-level verb after a leading `WITH ... AS (...)` list.
+/// The statement's verb: the first word, or after a leading `WITH ... AS
+/// (...)` list the strongest of the main verb and the verbs the list's
+/// bodies start with. `WITH p AS (INSERT INTO post ... RETURNING *) SELECT
+/// ... FROM p` writes (PostgreSQL runs data-modifying CTEs); a `DELETE`
+/// anywhere in it outranks an update, which outranks an insert.
 fn main_verb(toks: &[Tok]) -> Option<String> {
     let first = kw(toks.first())?;
     if first != "WITH" {
         return Some(first);
     }
+    let rank = |v: &str| match v {
+        "DELETE" => 3,
+        "UPDATE" => 2,
+        "INSERT" => 1,
+        _ => 0,
+    };
+    let mut best: Option<String> = None;
     let mut depth = 0i32;
+    let mut prev: Option<String> = None;
+    let mut body_starts = false;
     for t in toks.iter().skip(1) {
+        let word = kw(Some(t));
         match t {
-            Tok::Punct('(') => depth += 1,
-            Tok::Punct(')') => depth -= 1,
-            Tok::Word(w) if depth == 0 => {
-                let k = w.to_ascii_uppercase();
-                if matches!(k.as_str(), "SELECT" | "INSERT" | "UPDATE" | "DELETE") {
-                    return Some(k);
-                }
+            Tok::Punct('(') => {
+                // `name AS (`, `AS MATERIALIZED (`: a body begins.
+                body_starts = depth == 0 && matches!(prev.as_deref(), Some("AS" | "MATERIALIZED"));
+                depth += 1;
             }
-            _ => {}
+            Tok::Punct(')') => depth -= 1,
+            Tok::Word(_) => {
+                let k = word.clone().unwrap_or_default();
+                let verb = matches!(k.as_str(), "SELECT" | "INSERT" | "UPDATE" | "DELETE");
+                if verb && (depth == 0 || depth == 1 && body_starts) {
+                    if best.as_deref().is_none_or(|b| rank(&k) > rank(b)) {
+                        best = Some(k.clone());
+                    }
+                    if depth == 0 {
+                        return best;
+                    }
+                }
+                body_starts = false;
+            }
+            _ => body_starts = false,
         }
+        prev = word;
     }
-    Some("SELECT".to_owned())
+    Some(best.unwrap_or_else(|| "SELECT".to_owned()))
 }
 
 /// Reads every statement of `sql`, in order. Empty statements (`;;`, a
@@ -226,6 +252,16 @@ fn classify_tokens(toks: &[Tok], sql: &str) -> Statement {
     read_statement(toks, sql, &mut st);
     let mut names = st.tables.clone();
     names.extend(st.schema.clone());
+    // The tables a foreign key references are names, not values: the
+    // analyzer reads `REFERENCES "user"` to tie a refused delete to the
+    // rows in its way.
+    if st.action == Action::DbDdl {
+        for (i, t) in toks.iter().enumerate() {
+            if kw(Some(t)).as_deref() == Some("REFERENCES") {
+                names.extend(qualified_name(toks, i + 1).map(|(n, _)| n));
+            }
+        }
+    }
     st.redacted = redact(toks, &names);
     st
 }
@@ -426,6 +462,39 @@ mod tests {
         assert_eq!(
             c("WITH x AS (SELECT * FROM src) INSERT INTO dst SELECT * FROM x").tables,
             ["src", "dst"]
+        );
+    }
+
+    #[test]
+    fn a_quoted_referenced_table_survives_redaction() {
+        let s = c("create table post (post_id uuid primary key, \
+                   user_id uuid not null references \"user\" (user_id), body text default 'x')");
+        assert!(s.redacted.contains("references \"user\""), "{}", s.redacted);
+        assert!(!s.redacted.contains("'x'"), "{}", s.redacted);
+    }
+
+    #[test]
+    fn a_write_inside_a_with_clause_is_a_write() {
+        let s = c(
+            "with inserted_post as (insert into post (user_id, content) values ($1, $2) \
+                   returning post_id, user_id) select post_id, username from inserted_post \
+                   inner join \"user\" using (user_id)",
+        );
+        assert_eq!(s.action, Action::DbInsert);
+        assert!(s.tables.contains(&"post".to_owned()), "{:?}", s.tables);
+        let d = c(
+            "WITH gone AS MATERIALIZED (DELETE FROM sessions WHERE expired RETURNING *) \
+                   INSERT INTO archive SELECT * FROM gone",
+        );
+        assert_eq!(d.action, Action::DbDelete);
+        assert_eq!(
+            c("WITH x AS (SELECT 1), y AS (UPDATE t SET a = 1 RETURNING a) SELECT * FROM y").action,
+            Action::DbUpdate
+        );
+        // A read stays a read, however its CTEs are named.
+        assert_eq!(
+            c("WITH \"insert\" AS (SELECT * FROM t) SELECT * FROM \"insert\"").action,
+            Action::DbSelect
         );
     }
 
