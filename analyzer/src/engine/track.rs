@@ -575,7 +575,10 @@ impl Tracker {
         let wrote_nothing = op == Op::Write
             && matches!(rec.action, Action::DbInsert | Action::DbUpdate)
             && rec.rows_hint.exact() == Some(0);
-        if wrote_nothing && rec.action == Action::DbInsert {
+        // A seed that found its row did what it is for. A plain insert of
+        // no row met something (a key others hold): sqlx reports a refused
+        // insert as 0 rows, with no error, so it stays a use.
+        if wrote_nothing && insert == sql::Insert::Seed {
             inert = true;
         }
         let touches_rows = op == Op::Destroy || overwrites;
