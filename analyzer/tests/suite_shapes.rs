@@ -1358,3 +1358,39 @@ fn a_statement_that_failed_on_a_missing_column_is_blamed_on_the_last_ddl_before_
     let r = report_of(dir.path());
     assert_eq!(polluters(&r), ["Rename body"], "{:#?}", r.findings);
 }
+
+#[test]
+fn an_insert_refused_on_a_key_another_test_just_inserted_names_that_test() {
+    // The victim empties `users`, another test's fixture inserts the same
+    // user, and the victim's own insert adds no row (sqlx reports a unique
+    // violation as 0 rows, no error); it fails with a conflict.
+    let mut v = Proc::new(1, "v");
+    v.start(0, 1, "users", "Create a user")
+        .act_rows(10, Some(1), Action::DbCleanup, users(), 2)
+        .act_with(
+            50,
+            Some(1),
+            Action::DbInsert,
+            users(),
+            sql("INSERT INTO users (name) VALUES ($1)", 0),
+        )
+        .act_with(60, Some(1), Action::ScenarioEnd, None, |e| {
+            e.outcome = Some(Failed);
+            e.error = Some(Cow::Borrowed(
+                "assertion failed: status 409 Conflict != 200 OK",
+            ));
+        });
+    let mut w = Proc::new(2, "w");
+    w.start(5, 1, "comments", "List comments")
+        .act_with(
+            30,
+            Some(1),
+            Action::DbInsert,
+            users(),
+            sql("INSERT INTO users (name) VALUES ($1), ($2)", 2),
+        )
+        .end(70, 1, "comments", "List comments", Passed);
+    let dir = write_all(&[&v, &w]);
+    let r = report_of(dir.path());
+    assert_eq!(polluters(&r), ["List comments"], "{:#?}", r.findings);
+}

@@ -146,6 +146,9 @@ struct Use {
     read_full: bool,
     /// The use after it is an insert.
     after_insert: bool,
+    /// The use after it is a plain insert that added no row: refused on a
+    /// key a row already held (sqlx reports it so, without an error).
+    blocked: bool,
 }
 
 impl Use {
@@ -161,6 +164,7 @@ impl Use {
             overlap: false,
             read_full: false,
             after_insert: false,
+            blocked: false,
         }
     }
 }
@@ -216,7 +220,11 @@ fn report(cx: &mut Cx<'_>, m: &Mutation, victim: &Rc<Scn>, u: Use) {
     // A destroy, or an update of rows others wrote (updates of its own rows
     // never get here) that the victim used afterwards: it changed what the
     // victim read. A plain insert explains nothing.
-    let can_explain = destructive || m.overwrites && level >= Strength::ChangedThenUsed;
+    // An insert the victim's own insert then ran into (it added no row: a
+    // key was taken) explains that failure too.
+    let can_explain = destructive
+        || m.overwrites && level >= Strength::ChangedThenUsed
+        || u.blocked && m.action == Action::DbInsert;
     if cx.findings.count_again(
         key,
         severity,
@@ -373,6 +381,7 @@ impl Rule for ConcurrentMutation {
                         overlap: false,
                         read_full: false,
                         after_insert: false,
+                        blocked: false,
                     };
                     report(cx, &m, &v, u);
                     if restores {
@@ -404,6 +413,10 @@ impl Rule for ConcurrentMutation {
                 // does after its end (after-hooks), depend on nothing: they
                 // are not uses.
                 let real_use = s.is_active() && a.op != Op::Destroy;
+                let blocked = a.action == Action::DbInsert
+                    && a.op == Op::Write
+                    && !a.seed
+                    && a.rows.exact() == Some(0);
                 // Most accesses repeat one a scenario made before, with
                 // nobody else in between: nothing new to find.
                 let quiet = |log: Option<&Log>| log.is_none_or(|l| l.quiet_for(s.id, mutation));
@@ -436,8 +449,10 @@ impl Rule for ConcurrentMutation {
                         // earlier use is not reported again (see `Later`);
                         // a destructive one is judged at each use.
                         let me = log.users.iter_mut().rev().find(|u| u.id == s.id);
+                        // A refused insert looks at every change again: the
+                        // rows in its way may have come before its last use.
                         let seen = match (&me, table) {
-                            (Some(u), Some(_)) => u.seen,
+                            (Some(u), Some(_)) if !blocked => u.seen,
                             _ => 0,
                         };
                         // Only a use reports what it finds (not `s`'s own
@@ -530,6 +545,7 @@ impl Rule for ConcurrentMutation {
                         let mut u = Use::of(first.as_ref(), &m, Some((a.ts, read)));
                         u.read_full = read && a.back == ReadBack::Full;
                         u.after_insert = a.action == Action::DbInsert && a.op == Op::Write;
+                        u.blocked = blocked;
                         report(cx, &m, s, u);
                         if let (Some(table), false) = (table, m.destructive) {
                             later.entry((table, m.id)).or_insert(a.ts);
@@ -578,6 +594,7 @@ impl Rule for ConcurrentMutation {
                                 // It returned every row: it came first.
                                 read_full: v.last_read_full,
                                 after_insert: false,
+                                blocked: false,
                             },
                             None => Use {
                                 before: Some(v.scn.start),
@@ -586,6 +603,7 @@ impl Rule for ConcurrentMutation {
                                 overlap: false,
                                 read_full: false,
                                 after_insert: false,
+                                blocked: false,
                             },
                         };
                         report(cx, &m, &v.scn, u);
