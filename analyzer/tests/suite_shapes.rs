@@ -1394,3 +1394,30 @@ fn an_insert_refused_on_a_key_another_test_just_inserted_names_that_test() {
     let r = report_of(dir.path());
     assert_eq!(polluters(&r), ["List comments"], "{:#?}", r.findings);
 }
+
+#[test]
+fn rows_read_after_the_victims_own_wipe_belong_to_whoever_inserted_since() {
+    // The victim empties `users` itself and reads it expecting nothing;
+    // another test, still running, inserted two rows in between.
+    let mut v = Proc::new(1, "v");
+    v.start(0, 1, "users", "List users when there are none")
+        .act_rows(10, Some(1), Action::DbCleanup, users(), 0)
+        .act_with(
+            50,
+            Some(1),
+            Action::DbSelect,
+            users(),
+            sql("SELECT name FROM users", 2),
+        )
+        .act_with(60, Some(1), Action::ScenarioEnd, None, |e| {
+            e.outcome = Some(Failed);
+            e.error = Some(Cow::Borrowed("assertion failed: 2 == 0"));
+        });
+    let mut w = Proc::new(2, "w");
+    w.start(5, 1, "users", "List users")
+        .act_rows(30, Some(1), Action::DbInsert, users(), 2)
+        .end(70, 1, "users", "List users", Passed);
+    let dir = write_all(&[&v, &w]);
+    let r = report_of(dir.path());
+    assert_eq!(polluters(&r), ["List users"], "{:#?}", r.findings);
+}

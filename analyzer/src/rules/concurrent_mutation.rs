@@ -18,8 +18,8 @@ use state_tracer_format::Action;
 use crate::input::record::{FastMap, FileIdx, Micros};
 use crate::model::{RuleId, Severity};
 use crate::rules::{
-    slot, Access, Cx, Findings, Op, PairText, Pending, ProcResId, ReadBack, Replay, Rule, RuleMeta,
-    Scn, Strength, Target,
+    slot, Access, Cx, Findings, Op, Owner, PairText, Pending, ProcResId, ReadBack, Replay, Rule,
+    RuleMeta, Scn, Strength, Target,
 };
 
 mod log;
@@ -119,6 +119,8 @@ pub struct ConcurrentMutation {
     /// it (dropped when it puts that value back).
     values: FastMap<(FileIdx, ProcResId), Option<u64>>,
     found: FastMap<(FileIdx, ProcResId, usize), Option<u64>>,
+    /// When each running scenario last emptied a table itself.
+    emptied: FastMap<(usize, u32), Micros>,
     /// Per victim: the changes reported at a use of a table and not again
     /// (see [`Later`]), settled when it ends.
     later: FastMap<usize, Later>,
@@ -149,6 +151,10 @@ struct Use {
     /// The use after it is a plain insert that added no row: refused on a
     /// key a row already held (sqlx reports it so, without an error).
     blocked: bool,
+    /// The use after it is a read that returned more rows than the victim
+    /// has there, after the victim emptied the table itself at this time:
+    /// the rest came after its cleanup.
+    met_after_cleanup: Option<Micros>,
 }
 
 impl Use {
@@ -165,6 +171,7 @@ impl Use {
             read_full: false,
             after_insert: false,
             blocked: false,
+            met_after_cleanup: None,
         }
     }
 }
@@ -222,9 +229,14 @@ fn report(cx: &mut Cx<'_>, m: &Mutation, victim: &Rc<Scn>, u: Use) {
     // victim read. A plain insert explains nothing.
     // An insert the victim's own insert then ran into (it added no row: a
     // key was taken) explains that failure too.
+    // So does an insert after the victim emptied the table itself, when
+    // its read then returned rows it had not written: they are that
+    // insert's.
+    let inserted = m.action == Action::DbInsert && !destructive;
     let can_explain = destructive
         || m.overwrites && level >= Strength::ChangedThenUsed
-        || u.blocked && m.action == Action::DbInsert;
+        || inserted && u.blocked
+        || inserted && u.met_after_cleanup.is_some_and(|c| m.at > c);
     if cx.findings.count_again(
         key,
         severity,
@@ -270,6 +282,9 @@ impl ConcurrentMutation {
     /// Victim `v`'s uses of tables after the changes reported to it at an
     /// earlier use ([`Later`]) count for those findings now.
     fn settle(&mut self, cx: &mut Cx<'_>, v: usize) {
+        if !self.emptied.is_empty() {
+            self.emptied.retain(|k, _| k.0 != v);
+        }
         let Some(later) = self.later.remove(&v) else {
             return;
         };
@@ -382,6 +397,7 @@ impl Rule for ConcurrentMutation {
                         read_full: false,
                         after_insert: false,
                         blocked: false,
+                        met_after_cleanup: None,
                     };
                     report(cx, &m, &v, u);
                     if restores {
@@ -413,6 +429,23 @@ impl Rule for ConcurrentMutation {
                 // does after its end (after-hooks), depend on nothing: they
                 // are not uses.
                 let real_use = s.is_active() && a.op != Op::Destroy;
+                // Its own whole-table cleanup of a table it reads, and a read
+                // (not an aggregate) that returned more rows than it has
+                // written there since (a join's rows are its tables' rows).
+                let met_after_cleanup = match a.rows.exact() {
+                    Some(n) if real_use && a.op == Op::Read && a.stmt != 0 => {
+                        tables.iter().find_map(|&t| {
+                            let own = cx.rows.own(t, Owner::Scenario(s.id))?;
+                            (own < n).then(|| self.emptied.get(&(s.id, t)).copied())?
+                        })
+                    }
+                    _ => None,
+                };
+                if s.is_active() && a.op == Op::Destroy && a.cleanup {
+                    for &t in ids {
+                        self.emptied.insert((s.id, t), a.ts);
+                    }
+                }
                 let blocked = a.action == Action::DbInsert
                     && a.op == Op::Write
                     && !a.seed
@@ -546,6 +579,7 @@ impl Rule for ConcurrentMutation {
                         u.read_full = read && a.back == ReadBack::Full;
                         u.after_insert = a.action == Action::DbInsert && a.op == Op::Write;
                         u.blocked = blocked;
+                        u.met_after_cleanup = met_after_cleanup;
                         report(cx, &m, s, u);
                         if let (Some(table), false) = (table, m.destructive) {
                             later.entry((table, m.id)).or_insert(a.ts);
@@ -595,6 +629,7 @@ impl Rule for ConcurrentMutation {
                                 read_full: v.last_read_full,
                                 after_insert: false,
                                 blocked: false,
+                                met_after_cleanup: None,
                             },
                             None => Use {
                                 before: Some(v.scn.start),
@@ -604,6 +639,7 @@ impl Rule for ConcurrentMutation {
                                 read_full: false,
                                 after_insert: false,
                                 blocked: false,
+                                met_after_cleanup: None,
                             },
                         };
                         report(cx, &m, &v.scn, u);
