@@ -281,6 +281,11 @@ pub struct Interner {
     strings: Recent<str>,
     resources: Recent<Resource<'static>>,
     names: Recent<Names>,
+    /// What the last [`CACHE`] distinct insert texts say
+    /// ([`crate::input::sql::insert`]): a file repeats a few statements,
+    /// and reading each again cost more than the rest of its line.
+    inserts: Vec<(u64, Box<str>, crate::input::sql::Insert)>,
+    next_insert: usize,
 }
 
 const CACHE: usize = 32;
@@ -337,6 +342,24 @@ impl<T: ?Sized> Recent<T> {
 }
 
 impl Interner {
+    /// [`crate::input::sql::insert`] of `sql`, remembered for the texts
+    /// seen last.
+    pub fn insert_kind(&mut self, sql: &str) -> crate::input::sql::Insert {
+        let key = foldhash::fast::FixedState::default().hash_one(sql);
+        if let Some(e) = self.inserts.iter().find(|e| e.0 == key && &*e.1 == sql) {
+            return e.2;
+        }
+        let kind = crate::input::sql::insert(sql);
+        let entry = (key, Box::from(sql), kind);
+        if self.inserts.len() < CACHE {
+            self.inserts.push(entry);
+        } else {
+            self.inserts[self.next_insert % CACHE] = entry;
+            self.next_insert = self.next_insert.wrapping_add(1);
+        }
+        kind
+    }
+
     pub fn str(&mut self, s: &str) -> Arc<str> {
         let key = foldhash::fast::FixedState::default().hash_one(s);
         self.strings.get(key, |c| c == s, || Arc::from(s))

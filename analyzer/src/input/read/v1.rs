@@ -47,7 +47,7 @@ pub fn to_rec(e: Event<'_>, file: FileIdx, line: u64, full: bool, interner: &mut
     let telling_insert = e.action == Action::DbInsert
         && e.details
             .as_deref()
-            .is_some_and(|sql| crate::input::sql::insert(sql) != crate::input::sql::Insert::Plain);
+            .is_some_and(|sql| interner.insert_kind(sql) != crate::input::sql::Insert::Plain);
     if full
         || telling_insert
         || matches!(
