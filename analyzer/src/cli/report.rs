@@ -139,8 +139,29 @@ pub(super) fn confirm_report(
     if tty {
         eprint!("\r\x1b[K");
     }
+    let failed = report
+        .processes
+        .iter()
+        .flat_map(|p| &p.order)
+        .filter(|o| o.outcome == trace_analyzer::model::ScenarioOutcome::Failed)
+        .count();
+    // Failures the trace does not explain can still be searched by reruns.
+    let unexplained = failed.saturating_sub(done.victims);
+    let search = |n: usize| {
+        format!(
+            "; {n} failed scenario(s) have no likely cause: `trace-analyzer confirm {} --victim 'FEATURE: SCENARIO'` tries the scenarios that changed what one used, a pair at a time",
+            c.inputs.first().map_or(String::new(), |d| d.display().to_string())
+        )
+    };
     if done.victims == 0 {
-        eprintln!("trace-analyzer: confirm: no failed scenario has a likely cause to confirm");
+        eprintln!(
+            "trace-analyzer: confirm: no failed scenario has a likely cause to confirm{}",
+            if unexplained > 0 {
+                search(unexplained)
+            } else {
+                String::new()
+            }
+        );
         return;
     }
     eprintln!(
