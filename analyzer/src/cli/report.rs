@@ -180,6 +180,12 @@ pub(super) fn confirm_report(
         },
         c.dir.display()
     );
+    if unexplained > 0 {
+        eprintln!(
+            "trace-analyzer: confirm: {}",
+            search(unexplained).trim_start_matches("; ")
+        );
+    }
 }
 
 /// `--format html`: the page is written while the analysis streams the run
